@@ -1,0 +1,5 @@
+"""Entry point for ``python -m policydiff``."""
+
+from policydiff.cli import main
+
+main()

@@ -1,0 +1,91 @@
+"""Shared CLI plumbing: opening the store, consoles, JSON output and common options."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from policydiff.store import GitStore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def settings(ctx: click.Context | None = None) -> Any:  # noqa: ANN401 - the click context object
+    """Return the global ``Settings`` of the running command."""
+    ctx = ctx or click.get_current_context()
+    return ctx.find_root().obj
+
+
+def store_path() -> Path:
+    """Return the path of the selected store."""
+    path: Path = settings().store_path
+    return path
+
+
+def open_store() -> GitStore:
+    """Open the selected store, or fail with a clear error."""
+    from policydiff.store import GitStore
+
+    return GitStore(store_path())
+
+
+def use_color(stream: Any) -> bool:  # noqa: ANN401 - any text stream
+    """Decide colour for ``stream``: --color/--no-color, then NO_COLOR, then is-a-terminal."""
+    forced = settings().color
+    if forced is not None:
+        return bool(forced)
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def console(*, err: bool = False) -> Console:
+    """Return a rich console on stdout (data) or stderr (messages) honouring colour settings."""
+    from rich.console import Console
+
+    stream = sys.stderr if err else sys.stdout
+    color = use_color(stream)
+    return Console(
+        file=stream,
+        force_terminal=color,
+        no_color=not color,
+        highlight=False,
+        soft_wrap=not getattr(stream, "isatty", lambda: False)(),
+    )
+
+
+def message(text: str) -> None:
+    """Print a progress or status message on stderr."""
+    click.echo(text, err=True)
+
+
+def emit_json(document: dict[str, Any]) -> None:
+    """Print a JSON document on stdout (sorted keys off: schema order is documented)."""
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
+    """Return a ``--format`` option with the given choices."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def stderr_is_terminal() -> bool:
+    """Whether progress bars make sense (stderr is a terminal)."""
+    return sys.stderr.isatty()

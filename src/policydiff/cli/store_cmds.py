@@ -1,0 +1,400 @@
+"""Commands that create, fill and read the store: init, import, add, policies, log, show, verify."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from policydiff.cli.common import (
+    console,
+    emit_json,
+    format_option,
+    message,
+    open_store,
+    stderr_is_terminal,
+    store_path,
+)
+from policydiff.errors import ExitCode, InputError, PolicydiffError, UsageError
+
+if TYPE_CHECKING:
+    from policydiff.model import RecordResult, Snapshot, Version
+    from policydiff.store import GitStore
+
+DEFAULT_MAX_SIZE = 20 * 1024 * 1024
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """Return an ISO timestamp (UTC, Z) or None."""
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _day(value: date | None) -> str | None:
+    """Return an ISO date or None."""
+    return None if value is None else value.isoformat()
+
+
+def version_json(version: Version) -> dict[str, Any]:
+    """Return the documented JSON form of a version (shared by log and show)."""
+    return {
+        "policy": version.policy,
+        "version": version.number,
+        "commit": version.commit,
+        "captured_at": _iso(version.captured_at),
+        "effective_date": _day(version.effective_date),
+        "source_url": version.source_url,
+        "archive_url": version.archive_url,
+        "sha256": version.text_sha256,
+        "source_sha256": version.source_sha256,
+        "technical": version.technical,
+    }
+
+
+# --------------------------------------------------------------------------- init
+
+
+@click.command("init")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def init_cmd(path: Path | None) -> None:
+    """Create a new store at PATH (default: the --store path)."""
+    from policydiff.store import init_store
+
+    target = path or store_path()
+    init_store(target)
+    message(f"Created policydiff store in {target}")
+
+
+# --------------------------------------------------------------------------- import / add
+
+
+def _size_option() -> Any:  # noqa: ANN401 - a click decorator
+    """Return the --max-size option shared by import and add."""
+    return click.option(
+        "--max-size",
+        type=click.IntRange(min=1),
+        default=DEFAULT_MAX_SIZE,
+        show_default=True,
+        help="Refuse snapshot files larger than this many bytes.",
+    )
+
+
+def _report(results: list[tuple[str, RecordResult | None, str | None]], fmt: str) -> int:
+    """Print one line per input (or JSON) and return the exit code."""
+    failed = any(error for _, _, error in results)
+    if fmt == "json":
+        items = []
+        for origin, result, error in results:
+            item: dict[str, Any] = {"file": origin, "status": "error" if error else None}
+            if error:
+                item["error"] = error
+            elif result is not None:
+                item["status"] = result.status
+                item["policy"] = result.snapshot.policy
+                item["captured_at"] = _iso(result.snapshot.captured_at)
+                item["version"] = version_json(result.version) if result.version else None
+            items.append(item)
+        emit_json({"schema": "policydiff.import/1", "results": items})
+    else:
+        for origin, result, error in results:
+            if error:
+                click.echo(f"{origin}: error: {error}")
+            elif result is not None and result.version is not None:
+                click.echo(
+                    f"{origin}: recorded as {result.snapshot.policy} version "
+                    f"{result.version.number} (captured {_iso(result.snapshot.captured_at)})"
+                )
+            elif result is not None:
+                click.echo(f"{origin}: unchanged ({result.snapshot.policy}: same text as recorded)")
+    return ExitCode.ERROR if failed else ExitCode.OK
+
+
+def _record_and_report(
+    store: GitStore,
+    snapshots: list[Snapshot],
+    errors: list[tuple[str, str]],
+    fmt: str,
+) -> None:
+    """Record snapshots in one batch, report each input, and exit accordingly."""
+    recorded = store.record(snapshots) if snapshots else []
+    rows: list[tuple[str, RecordResult | None, str | None]] = [
+        (r.snapshot.origin or r.snapshot.policy, r, None) for r in recorded
+    ]
+    rows += [(origin, None, error) for origin, error in errors]
+    rows.sort(key=lambda row: row[0])
+    code = _report(rows, fmt)
+    new = sum(1 for r in recorded if r.version is not None)
+    message(
+        f"{new} version(s) recorded, {len(recorded) - new} unchanged, {len(errors)} error(s)"
+    )
+    if code:
+        click.get_current_context().exit(code)
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--policy", help="Policy id for every snapshot (default: from each file).")
+@click.option("--encoding", help="Decode the files with this encoding instead of UTF-8.")
+@_size_option()
+@format_option("text", "json", default="text")
+def import_cmd(
+    paths: tuple[Path, ...], policy: str | None, encoding: str | None, max_size: int, fmt: str
+) -> None:
+    """Import snapshot files and directories (recursively), oldest capture first."""
+    from policydiff.ingest import discover_snapshots, read_snapshot
+    from policydiff.refs import validate_policy_id
+
+    if policy is not None:
+        validate_policy_id(policy)
+    store = open_store()
+    found = discover_snapshots(list(paths))
+    snapshots: list[Snapshot] = []
+    errors: list[tuple[str, str]] = []
+    progress = _progress(len(found), "Reading snapshots")
+    for file, root in found:
+        try:
+            snapshots.append(
+                read_snapshot(file, policy=policy, encoding=encoding, root=root, max_bytes=max_size)
+            )
+        except InputError as err:
+            errors.append((str(file), str(err)))
+        progress()
+    _record_and_report(store, snapshots, errors, fmt)
+
+
+def _progress(total: int, label: str) -> Any:  # noqa: ANN401 - a callable advancing the bar
+    """Return a function advancing a progress bar on a terminal (a no-op elsewhere)."""
+    if not stderr_is_terminal() or total < 20:
+        return lambda: None
+    from rich.progress import Progress
+
+    bar = Progress(console=console(err=True), transient=True)
+    bar.start()
+    task = bar.add_task(label, total=total)
+    done = 0
+
+    def advance() -> None:
+        nonlocal done
+        done += 1
+        bar.advance(task)
+        if done >= total:
+            bar.stop()
+
+    return advance
+
+
+@click.command("add")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--policy", required=True, help="Policy id, e.g. koozali/privacy-policy.")
+@click.option("--captured", help="Capture time (ISO date or timestamp; default: from the file).")
+@click.option("--effective", help="Effective date YYYY-MM-DD (default: detected in the text).")
+@click.option("--source", help="URL the snapshot was taken from.")
+@click.option("--encoding", help="Decode the file with this encoding instead of UTF-8.")
+@_size_option()
+@format_option("text", "json", default="text")
+def add_cmd(
+    file: Path,
+    policy: str,
+    captured: str | None,
+    effective: str | None,
+    source: str | None,
+    encoding: str | None,
+    max_size: int,
+    fmt: str,
+) -> None:
+    """Record one snapshot FILE with explicit metadata."""
+    from policydiff.ingest import parse_date, parse_timestamp, read_snapshot
+    from policydiff.refs import validate_policy_id
+
+    validate_policy_id(policy)
+    captured_at = parse_timestamp(captured, what="--captured") if captured else None
+    effective_on = parse_date(effective, what="--effective") if effective else None
+    if source is not None:
+        _check_url(source, "--source")
+    store = open_store()
+    snapshot = read_snapshot(
+        file,
+        policy=policy,
+        captured=captured_at,
+        effective=effective_on,
+        source=source,
+        encoding=encoding,
+        max_bytes=max_size,
+    )
+    _record_and_report(store, [snapshot], [], fmt)
+
+
+def _check_url(url: str, what: str) -> None:
+    """Refuse anything but a one-line http(s) URL."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or any(c.isspace() for c in url):
+        raise UsageError(f"{what} must be an http(s) URL, got {url[:80]!r}")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@click.command("policies")
+@format_option("table", "json")
+def policies_cmd(fmt: str) -> None:
+    """List the policies in the store with version counts and date ranges."""
+    store = open_store()
+    rows = store.summaries()
+    if fmt == "json":
+        emit_json(
+            {
+                "schema": "policydiff.policies/1",
+                "policies": [
+                    {
+                        "policy": r.policy,
+                        "versions": r.versions,
+                        "first_captured": _iso(r.first_captured),
+                        "last_captured": _iso(r.last_captured),
+                        "latest_effective_date": _day(r.latest_effective),
+                    }
+                    for r in rows
+                ],
+            }
+        )
+        return
+    if not rows:
+        message("The store holds no policies yet (use 'policydiff import').")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("policy", "versions", "first captured", "last captured", "effective"):
+        table.add_column(column, justify="right" if column == "versions" else "left")
+    for r in rows:
+        table.add_row(
+            r.policy,
+            str(r.versions),
+            r.first_captured.date().isoformat(),
+            r.last_captured.date().isoformat(),
+            _day(r.latest_effective) or "-",
+        )
+    console().print(table)
+
+
+@click.command("log")
+@click.argument("policy", required=False)
+@format_option("table", "json")
+def log_cmd(policy: str | None, fmt: str) -> None:
+    """List the versions of POLICY, oldest first."""
+    store = open_store()
+    policy = store.require_policy(policy)
+    history = store.versions(policy)
+    if fmt == "json":
+        emit_json(
+            {
+                "schema": "policydiff.log/1",
+                "policy": policy,
+                "versions": [version_json(v) for v in history],
+            }
+        )
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, title=policy, title_justify="left")
+    for column in ("#", "captured", "effective", "commit", "source"):
+        table.add_column(column, justify="right" if column == "#" else "left", no_wrap=True)
+    for v in history:
+        table.add_row(
+            str(v.number),
+            _iso(v.captured_at) or "",
+            _day(v.effective_date) or "-",
+            v.short,
+            (v.archive_url or v.source_url or "-") + (" [technical]" if v.technical else ""),
+        )
+    console().print(table)
+
+
+@click.command("show")
+@click.argument("target", metavar="POLICY[@REF]", required=False)
+@click.option("--at", "at", metavar="DATE", help="Show the version in force on DATE (YYYY-MM-DD).")
+@format_option("text", "json", default="text")
+def show_cmd(target: str | None, at: str | None, fmt: str) -> None:
+    """Print a version's text exactly as recorded (REF: N, latest, previous, date, hash)."""
+    from policydiff.refs import VersionRef, parse_iso_date, split_policy_ref
+    from policydiff.store import in_force_from
+
+    policy: str | None = None
+    ref: VersionRef | None = None
+    if target is not None:
+        policy, ref = split_policy_ref(target)
+    if at is not None and ref is not None:
+        raise UsageError("give either POLICY@REF or --at DATE, not both")
+    on = parse_iso_date(at, what="--at date") if at is not None else None
+    store = open_store()
+    policy = store.require_policy(policy)
+    version = store.in_force_on(policy, on) if on is not None else store.resolve(policy, ref)
+    text = store.text(version)
+    if fmt == "json":
+        emit_json({"schema": "policydiff.show/1", **version_json(version), "text": text})
+        return
+    if on is not None:
+        message(
+            f"{policy} in force on {on.isoformat()}: version {version.number}, in force from "
+            f"{in_force_from(version).isoformat()} (rule: the newest version whose effective "
+            "date, or capture date if none is stated, is on or before the date)"
+        )
+        message(_provenance(version))
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.flush()
+
+
+def _provenance(version: Version) -> str:
+    """Return a one-line provenance summary of a version."""
+    parts = [f"captured {_iso(version.captured_at)}", f"commit {version.short}"]
+    if version.source_url:
+        parts.append(f"source {version.source_url}")
+    if version.archive_url:
+        parts.append(f"archive {version.archive_url}")
+    parts.append(f"sha256 {version.text_sha256[:16]}")
+    return "Provenance: " + ", ".join(parts)
+
+
+@click.command("verify")
+@click.argument("policy", required=False)
+@format_option("text", "json", default="text")
+def verify_cmd(policy: str | None, fmt: str) -> None:
+    """Recompute every hash and check the archive's history; exit 2 if anything was altered."""
+    from policydiff.refs import validate_policy_id
+
+    if policy is not None:
+        validate_policy_id(policy)
+    store = open_store()
+    report = store.verify(policy)
+    if fmt == "json":
+        emit_json(
+            {
+                "schema": "policydiff.verify/1",
+                "ok": report.ok,
+                "checked_versions": report.checked_versions,
+                "problems": list(report.problems),
+                "previous_tips": [{"ref": r, "commit": c} for r, c in report.previous_tips],
+                "notes": list(report.notes),
+            }
+        )
+    else:
+        for note in report.notes:
+            message(note)
+        for ref, commit in report.previous_tips:
+            message(f"  kept: {ref} -> {commit[:10]}")
+        for problem in report.problems:
+            click.echo(f"PROBLEM: {problem}")
+        verdict = "OK" if report.ok else f"FAILED ({len(report.problems)} problem(s))"
+        click.echo(f"verify: {report.checked_versions} version(s) checked: {verdict}")
+    if not report.ok:
+        raise _Failed
+
+
+class _Failed(PolicydiffError):
+    """verify found problems; the report is already printed."""
+
+    def __str__(self) -> str:
+        return "the archive failed verification (see the report above)"

@@ -1,0 +1,95 @@
+"""Find the date a policy says it takes effect ("Valid from ...", "Last updated: ...")."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+# Policies state their date near the top; later matches are often about a sub-notice or an
+# old version, so the opening characters are searched first.
+HEAD_CHARS = 3000
+
+# "Effective until ..." and "effective for the EEA on ..." are deliberately not labels.
+# Letter lookarounds rather than \b, because "_Last updated: ..._" (emphasis) is common.
+_EFFECTIVE = re.compile(
+    r"(?<![a-z])(?:valid\s+(?:from|since|as\s+of)"
+    r"|effective(?:\s+date)?(?:\s+(?:as\s+of|from|since|on|of|is))?"
+    r"|in\s+effect\s+(?:from|since|as\s+of))(?![a-z])",
+    re.IGNORECASE,
+)
+_UPDATED = re.compile(
+    r"(?<![a-z])(?:last\s+(?:updated?|modified|revised|changed|amended)(?:\s+(?:on|date))?"
+    r"|updated(?:\s+on|(?=\s*:))"
+    r"|date\s+of\s+last\s+(?:revision|update|modification))(?![a-z])",
+    re.IGNORECASE,
+)
+# What may sit between label and date: spaces, a colon, markdown emphasis, "\[" escapes.
+_SEPARATOR = re.compile(r"[\s:*_\\\[(\-\u2013\u2014]{0,12}")
+
+_MONTH = (
+    r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?"
+    r"|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?![a-z])"
+)
+_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?\.?"
+_YEAR = r"(?P<year>\d{4})(?!\d)"
+_GAP = r"[\s,]+"
+# Only unambiguous forms: 08/02/2016 is 8 February in Europe and August 2 in the US, and
+# guessing wrong would silently record a wrong date, so slashed dates are not read at all.
+_DATE_FORMS = (
+    re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})(?!\d)"),
+    re.compile(rf"{_DAY}(?:\s+of)?{_GAP}{_MONTH}{_GAP}{_YEAR}", re.IGNORECASE),
+    re.compile(rf"{_MONTH}{_GAP}{_DAY}{_GAP}{_YEAR}", re.IGNORECASE),
+)
+_MONTH_NUMBERS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+        start=1,
+    )
+}
+
+
+def parse_date_at(text: str, position: int) -> date | None:
+    """Return the date written at ``position`` in an accepted form, or ``None``."""
+    for form in _DATE_FORMS:
+        match = form.match(text, position)
+        if match is None:
+            continue
+        month = match["month"]
+        number = int(month) if month.isdigit() else _MONTH_NUMBERS[month[:3].lower()]
+        try:
+            return date(int(match["year"]), number, int(match["day"]))
+        except ValueError:
+            return None
+    return None
+
+
+def _first_labelled_date(text: str, label: re.Pattern[str]) -> date | None:
+    """Return the date right after the first occurrence of ``label`` that is followed by one."""
+    for match in label.finditer(text):
+        separator = _SEPARATOR.match(text, match.end())
+        found = parse_date_at(text, separator.end() if separator else match.end())
+        if found is not None:
+            return found
+    return None
+
+
+def detect_effective_date(text: str) -> date | None:
+    """Return the date the policy says it is effective from or was last updated, if stated.
+
+    Labels: "Valid from", "Effective", "Effective date", "Effective as of", "Last updated",
+    "Last update", "Last modified", "Last revised", "Updated on", "Updated:", "Date of last
+    revision". Dates:
+    ``8 February 2016``, ``8th Feb. 2016``, ``February 8, 2016``, ``Feb 8 2016`` and
+    ``2016-02-08``. Numeric dates with slashes are ambiguous (day/month order) and ignored;
+    so are month-and-year dates with no day ("February 2026").
+
+    Order of preference: an effective label in the first ``HEAD_CHARS`` characters, then an
+    updated label there, then the same two over the whole text.
+    """
+    for region in (text[:HEAD_CHARS], text):
+        for label in (_EFFECTIVE, _UPDATED):
+            found = _first_labelled_date(region, label)
+            if found is not None:
+                return found
+    return None

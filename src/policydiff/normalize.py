@@ -1,0 +1,122 @@
+"""Cosmetic normalisation of policy text and heading titles: what counts as the same words."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters that vary between captures of the same words: typographic quotes, dash
+# variants, invisible characters. NFKC already maps no-break spaces to spaces.
+_FOLD = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u00b4": "'",
+        "`": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2015": "-",
+        "\u2212": "-",
+        "\u00a0": " ",
+        "\u202f": " ",
+        "\u200b": None,
+        "\u200c": None,
+        "\u200d": None,
+        "\u2060": None,
+        "\ufeff": None,
+        "\u00ad": None,
+    }
+)
+
+# Markdown that changes how text looks but not what it says. Links keep their text
+# (a link added or removed around the same words is markup), HTML tags become spaces
+# (`<br>` in table cells), escapes keep the escaped character.
+_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
+_REF_LINK = re.compile(r"!?\[([^\]\n]*)\]\[[^\]\n]*\]")
+_HTML_TAG = re.compile(r"</?[A-Za-z][^<>\n]*>")
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_LINE_MARKUP = re.compile(
+    r"^[ \t]*(?:>[ \t]*)*(?:#{1,6}(?=[ \t]|$)|[-*+](?=[ \t])|\d{1,9}[.)](?=[ \t]|$))?",
+    re.MULTILINE,
+)
+_TRAILING_HASHES = re.compile(r"[ \t]+#+[ \t]*$", re.MULTILINE)
+# Emphasis, rules, setext underlines and table borders: runs of these never carry words.
+_MARKUP_CHARS = re.compile(r"[*_|~]+|(?<![\w-])[-=:]{2,}(?![\w-])")
+
+_LABEL_PATTERNS = (
+    # "Section 3", "Article IV", "§ 5", "Part 2.1", "Clause 7(b)"
+    re.compile(
+        r"^(?P<label>(?:(?i:section|article|part|chapter|clause|schedule|annex|appendix)\s+|§+\s*)"
+        r"(?:\d{1,3}(?:\.\d{1,3})*[a-z]?|[IVXLCDM]{1,6}|[A-Z])(?:\([a-z0-9]{1,3}\))?\.?)"
+        r"(?:\s*[-\u2013\u2014:.)]\s*|\s+|$)"
+    ),
+    # "1.", "1.2", "1.2.3.", "12)"
+    re.compile(r"^(?P<label>\d{1,3}(?:\.\d{1,3})*[.)]?)(?:\s*[-\u2013\u2014:]\s*|\s+|$)"),
+    # "(a)", "(iv)", "(12)", "a)"
+    re.compile(r"^(?P<label>\(?(?:[a-z]|[ivxlcdm]{1,6}|\d{1,3})\))\s+", re.IGNORECASE),
+    # "IV. Title", "A. Title"
+    re.compile(r"^(?P<label>(?:[IVXLCDM]{1,6}|[A-Z])\.)\s+"),
+)
+
+
+def fold_chars(text: str) -> str:
+    """Fold Unicode compatibility forms, quotes, dashes and invisible characters."""
+    if text.isascii():
+        # The common case: ASCII needs only the backtick fold, and NFKC is a no-op.
+        return text.replace("`", "'")
+    return unicodedata.normalize("NFKC", text).translate(_FOLD)
+
+
+def strip_markup(text: str) -> str:
+    """Remove markdown and HTML markup, keeping the words it decorates."""
+    text = _LINK.sub(r"\1", text)
+    text = _REF_LINK.sub(r"\1", text)
+    text = _HTML_TAG.sub(" ", text)
+    text = _ESCAPE.sub(r"\1", text)
+    text = _LINE_MARKUP.sub("", text)
+    text = _TRAILING_HASHES.sub("", text)
+    return _MARKUP_CHARS.sub(" ", text)
+
+
+def normalize_text(text: str) -> str:
+    """Return the text reduced to its words: two texts are cosmetic variants iff equal here."""
+    return " ".join(strip_markup(fold_chars(text)).split())
+
+
+def split_label(title: str) -> tuple[str | None, str]:
+    """Split a heading's plain text into its numbering label and the rest, as written."""
+    stripped = title.strip()
+    for pattern in _LABEL_PATTERNS:
+        match = pattern.match(stripped)
+        if match is None:
+            continue
+        rest = stripped[match.end() :].strip()
+        if not rest and pattern is not _LABEL_PATTERNS[0]:
+            # A bare number such as "2024" is a title, not a label on nothing.
+            continue
+        return match.group("label"), rest
+    return None, stripped
+
+
+def title_key(title: str) -> str:
+    """Casefolded, cosmetic-normalised title used to match headings across versions."""
+    return normalize_text(title).casefold().strip(" :.;,-")
+
+
+def normalize_title(title: str) -> tuple[str | None, str]:
+    """Return (numbering label or None, normalised title key) for a heading's plain text."""
+    label, rest = split_label(fold_chars(title))
+    return label, title_key(rest)

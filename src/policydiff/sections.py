@@ -1,0 +1,226 @@
+"""Cut a markdown policy into sections that tile the text exactly, using markdown-it tokens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from markdown_it import MarkdownIt
+
+from policydiff.diff_model import SectionKind
+from policydiff.normalize import normalize_text, split_label, title_key
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
+
+# Block structure only: inline parsing of every paragraph costs 2/3 of the parse time and
+# is needed just for heading titles and pseudo-heading candidates (parsed on demand).
+_BLOCK_PARSER = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
+_INLINE_PARSER = MarkdownIt("commonmark")
+
+# markdown-it's own line splitting (its `normalize` core rule): line numbers in token
+# maps count these, so offsets must be computed with the same rule.
+_NEWLINE = re.compile(r"\r\n?|\n")
+
+# A bold/italic paragraph is a heading only if it reads like one: short, one line, and
+# not a sentence (tumblr and snapchat have whole bold or italic paragraphs of prose).
+_PSEUDO_MAX_SOURCE = 200
+_PSEUDO_MAX_TITLE = 120
+_SENTENCE_END = (".", "!", "?", ";", ",")
+# Heading titles longer than this are not inline-parsed (pathological inputs).
+_INLINE_MAX = 2000
+_EXCERPT_WORDS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One section: its heading identity and the exact slice of source text it owns."""
+
+    kind: SectionKind
+    # Plain-text heading titles from the top, numbering included; () for the preamble.
+    path: tuple[str, ...]
+    # Normalised, label-stripped title keys of the path, for matching across versions.
+    key: tuple[str, ...]
+    # Heading level: 1-6 for ATX/setext, nearest real level + 1 (bold) or + 2 (italic).
+    level: int
+    label: str | None
+    # Own heading title as written, label stripped.
+    title: str
+    # Source slice: body = text[start:end]; the heading line(s) are text[start:content_start].
+    start: int
+    content_start: int
+    body: str
+
+    @property
+    def end(self) -> int:
+        """Offset just past the section's last character."""
+        return self.start + len(self.body)
+
+    @property
+    def heading(self) -> str:
+        """The heading line(s) as written (empty for the preamble and paragraph units)."""
+        return self.body[: self.content_start - self.start]
+
+    @property
+    def content(self) -> str:
+        """The body without its heading line(s)."""
+        return self.body[self.content_start - self.start :]
+
+
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    """A place where a new section starts."""
+
+    line: int
+    content_line: int
+    kind: SectionKind
+    level: int
+    plain: str
+    real: bool
+
+
+def _line_starts(text: str) -> list[int]:
+    """Offsets of the first character of every line, as markdown-it numbers lines."""
+    return [0, *(m.end() for m in _NEWLINE.finditer(text))]
+
+
+def _plain_text(children: list[Token] | None) -> str:
+    """Concatenate the visible text of inline tokens (link and emphasis markup dropped)."""
+    parts: list[str] = []
+    for child in children or ():
+        if child.type in {"text", "code_inline"}:
+            parts.append(child.content)
+        elif child.type in {"softbreak", "hardbreak"}:
+            parts.append(" ")
+        elif child.type == "image":
+            parts.append(_plain_text(child.children))
+    return " ".join("".join(parts).split())
+
+
+def _inline_title(content: str) -> str:
+    """Plain text of a heading's inline source."""
+    if len(content) > _INLINE_MAX:
+        return " ".join(content.split())
+    tokens = _INLINE_PARSER.parseInline(content)
+    return _plain_text(tokens[0].children if tokens else None)
+
+
+def _pseudo_heading(content: str) -> tuple[str, str] | None:
+    """Return ("bold" | "italic", title) if a paragraph is only bold or only italic text."""
+    if (
+        len(content) > _PSEUDO_MAX_SOURCE
+        or "\n" in content
+        or content[:1] not in {"*", "_"}
+        or content[-1:] not in {"*", "_"}
+    ):
+        return None
+    tokens = _INLINE_PARSER.parseInline(content)
+    children = tokens[0].children if tokens else None
+    if not children or children[0].type not in {"strong_open", "em_open"}:
+        return None
+    depth = 0
+    for index, child in enumerate(children):
+        depth += child.nesting if child.type.endswith(("_open", "_close")) else 0
+        if depth == 0 and index != len(children) - 1:
+            # The emphasis closes before the paragraph ends: mixed text, not a heading.
+            return None
+    if depth != 0 or children[-1].type not in {"strong_close", "em_close"}:
+        return None
+    bold = children[0].type == "strong_open" or (
+        len(children) > 2 and children[1].type == "strong_open"
+    )
+    title = _plain_text(children)
+    if not title or len(title) > _PSEUDO_MAX_TITLE or title.endswith(_SENTENCE_END):
+        return None
+    return ("bold" if bold else "italic"), title
+
+
+def _heading_cuts(tokens: list[Token]) -> list[_Cut]:
+    """Find top-level headings and bold/italic pseudo-headings, with their levels."""
+    cuts: list[_Cut] = []
+    real_level = 0
+    for index, token in enumerate(tokens):
+        if token.level != 0 or token.nesting != 1 or token.map is None:
+            continue
+        if token.type == "heading_open":
+            real_level = int(token.tag[1:])
+            title = _inline_title(tokens[index + 1].content)
+            cuts.append(
+                _Cut(
+                    token.map[0], token.map[1], SectionKind.HEADING, real_level, title, real=True
+                )
+            )
+        elif token.type == "paragraph_open":
+            found = _pseudo_heading(tokens[index + 1].content)
+            if found is not None:
+                style, title = found
+                level = real_level + (1 if style == "bold" else 2)
+                cuts.append(
+                    _Cut(token.map[0], token.map[1], SectionKind.HEADING, level, title, real=False)
+                )
+    return cuts
+
+
+def _paragraph_cuts(tokens: list[Token], text: str, starts: list[int]) -> list[_Cut]:
+    """Cut a document without headings at its top-level blocks (rules stay with the block above)."""
+    cuts: list[_Cut] = []
+    for token in tokens:
+        if token.level != 0 or token.nesting == -1 or token.map is None or token.type == "hr":
+            continue
+        line = token.map[0]
+        source = text[_offset(starts, line, len(text)) : _offset(starts, token.map[1], len(text))]
+        words = normalize_text(source[:400]).split()
+        excerpt = " ".join(words[:_EXCERPT_WORDS])
+        if len(words) > _EXCERPT_WORDS:
+            excerpt += " \u2026"
+        cuts.append(_Cut(line, line, SectionKind.PARAGRAPH, 1, excerpt, real=False))
+    return cuts
+
+
+def _offset(starts: list[int], line: int, length: int) -> int:
+    """Character offset of a markdown-it line number (the text length past the last line)."""
+    return starts[line] if line < len(starts) else length
+
+
+def split_sections(text: str) -> tuple[Section, ...]:
+    """Cut text into sections whose bodies, joined in order, give the text back exactly."""
+    if not text:
+        return ()
+    tokens = _BLOCK_PARSER.parse(text)
+    starts = _line_starts(text)
+    cuts = _heading_cuts(tokens)
+    if not cuts:
+        cuts = _paragraph_cuts(tokens, text, starts)
+    length = len(text)
+    sections: list[Section] = []
+    first = _offset(starts, cuts[0].line, length) if cuts else length
+    if first > 0:
+        sections.append(
+            Section(SectionKind.PREAMBLE, (), (), 0, None, "", 0, 0, text[:first]),
+        )
+    stack: list[tuple[int, str, str]] = []
+    for index, cut in enumerate(cuts):
+        start = _offset(starts, cut.line, length)
+        end = _offset(starts, cuts[index + 1].line, length) if index + 1 < len(cuts) else length
+        if end <= start:
+            continue
+        content_start = min(_offset(starts, cut.content_line, length), end)
+        if cut.kind is SectionKind.PARAGRAPH:
+            label, title, key = None, cut.plain, ""
+            path: tuple[str, ...] = (cut.plain,)
+            keys: tuple[str, ...] = ()
+        else:
+            label, title = split_label(cut.plain)
+            key = title_key(title)
+            while stack and stack[-1][0] >= cut.level:
+                stack.pop()
+            stack.append((cut.level, cut.plain, key))
+            path = tuple(entry[1] for entry in stack)
+            keys = tuple(entry[2] for entry in stack)
+        sections.append(
+            Section(
+                cut.kind, path, keys, cut.level, label, title, start, content_start, text[start:end]
+            )
+        )
+    return tuple(sections)

@@ -1,0 +1,975 @@
+"""The git-backed snapshot store: the only module that talks to git.
+
+Layout of a store (a normal, non-bare git repository)::
+
+    README.md                      what this is and how to read it with plain git
+    policydiff-store.json          {"format": 1, ...}: marks the repository as a store
+    policies/<policy id>/text.md   the policy's current text (UTF-8, LF)
+    policies/<policy id>/source.*  the raw source as received (.md, .txt or .html)
+
+Every version is one commit on ``main`` that touches one policy's files, dated (author
+and committer) at the capture time, with trailers carrying the provenance. After the
+root commit, the first-parent chain of ``main`` is ordered by capture time; a snapshot
+older than the tip is inserted in its place by replaying the later commits, and the
+previous tip is kept under ``refs/policydiff/previous/``.
+
+Writes are atomic: objects are written first with ``git fast-import`` to a private ref,
+then ``main`` moves with a compare-and-swap ``update-ref``; the index and the working
+tree are a view refreshed afterwards (and healed by the next command if a crash left
+them behind). A lock file serialises writers; the compare-and-swap keeps the ref safe
+even against writers that ignore the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO
+
+from policydiff import __version__
+from policydiff.errors import (
+    NotAStoreError,
+    StoreBusyError,
+    StoreError,
+    UnknownPolicyError,
+    UnknownVersionError,
+    UsageError,
+)
+from policydiff.model import (
+    PolicySummary,
+    RecordResult,
+    RecordStatus,
+    Snapshot,
+    Version,
+    sha256_hex,
+)
+from policydiff.refs import RefKind, VersionRef, validate_policy_id
+
+STORE_FORMAT = 1
+MARKER_FILE = "policydiff-store.json"
+POLICIES_DIR = "policies"
+TEXT_FILE = "text.md"
+SOURCE_SUFFIXES = ("md", "txt", "html")
+BRANCH = "refs/heads/main"
+PREVIOUS_PREFIX = "refs/policydiff/previous/"
+TMP_PREFIX = "refs/policydiff/tmp/"
+LOCK_FILE = "policydiff.lock"
+DEFAULT_LOCK_TIMEOUT = 30.0
+IDENTITY_NAME = "policydiff"
+IDENTITY_EMAIL = "policydiff@localhost"
+
+TRAILER_POLICY = "Policy"
+TRAILER_CAPTURED = "Captured-At"
+TRAILER_EFFECTIVE = "Effective-Date"
+TRAILER_SOURCE_URL = "Source-URL"
+TRAILER_ARCHIVE_URL = "Archive-URL"
+TRAILER_TEXT_SHA = "Text-SHA256"
+TRAILER_SOURCE_SHA = "Source-SHA256"
+TRAILER_SOURCE_FILE = "Source-File"
+TRAILER_RECORDED_BY = "Recorded-By"
+TRAILER_TECHNICAL = "Technical"
+
+_TRAILER_VALUE = re.compile(r"[^\x00-\x1f\x7f]{1,2000}")
+_TRAILER_KEY = re.compile(r"[A-Z][A-Za-z0-9-]{0,40}")
+
+_README = """\
+# policydiff store
+
+This git repository is a policydiff store: an archive of every recorded version of one
+or more policies (privacy policies, terms of service). Any git tool can browse it.
+
+- `policies/<policy id>/text.md` holds the policy's text as recorded (UTF-8, LF line
+  endings). `git log -p -- policies/<policy id>/text.md` is the policy's timeline and
+  `git blame` works on it.
+- `policies/<policy id>/source.{md,txt,html}` holds the raw source exactly as received,
+  so the text can be re-extracted later without fetching it again.
+- Each version is one commit touching one policy, with author and committer dates set
+  to the capture time, and trailers (`git log --format=%(trailers)`): `Policy`,
+  `Captured-At`, `Effective-Date`, `Source-URL`, `Archive-URL`, `Text-SHA256`,
+  `Source-SHA256`, `Source-File`, `Recorded-By`.
+- After the first commit, `main` is ordered by capture time. When an older snapshot is
+  inserted (a backfill), the later commits are replayed and the previous tip is kept
+  under `refs/policydiff/previous/<time>` (`git for-each-ref refs/policydiff/previous`).
+- `policydiff-store.json` records the store format version.
+
+Check the archive with `policydiff verify`, or by hand: `git fsck`, and for each commit
+compare `sha256sum` of `text.md` with its `Text-SHA256` trailer.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """What ``verify`` found: problems (the archive is not intact) and notes for auditors."""
+
+    checked_versions: int
+    problems: tuple[str, ...]
+    previous_tips: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether nothing was found altered or inconsistent."""
+        return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One commit of the first-parent chain, as far as replaying it needs."""
+
+    commit: str
+    timestamp: int
+    policy: str | None
+
+
+def _git_blob_sha(data: bytes) -> str:
+    """Return the git object id a blob with ``data`` would get (SHA-1 repositories)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def _format_time(moment: datetime) -> str:
+    """Return ``moment`` as an ISO 8601 UTC timestamp with a Z suffix."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(text: str) -> datetime:
+    """Parse a timestamp written by ``_format_time`` (or any ISO 8601 form)."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _check_trailer_value(key: str, value: str) -> str:
+    """Refuse trailer values that could break the commit message structure."""
+    if _TRAILER_VALUE.fullmatch(value) is None:
+        raise UsageError(f"{key} must be one line of printable text, at most 2000 characters")
+    return value
+
+
+def policy_dir(policy: str) -> str:
+    """Return the store path of a policy's folder."""
+    return f"{POLICIES_DIR}/{validate_policy_id(policy)}"
+
+
+def text_path(policy: str) -> str:
+    """Return the store path of a policy's text file."""
+    return f"{policy_dir(policy)}/{TEXT_FILE}"
+
+
+def parse_trailers(message: str) -> list[tuple[str, str]]:
+    """Return the ``Key: value`` trailers of the last paragraph of a commit message."""
+    paragraphs = message.strip().split("\n\n")
+    if len(paragraphs) < 2:
+        return []
+    found: list[tuple[str, str]] = []
+    for line in paragraphs[-1].splitlines():
+        key, sep, value = line.partition(": ")
+        if not sep or _TRAILER_KEY.fullmatch(key) is None:
+            return []
+        found.append((key, value))
+    return found
+
+
+def build_message(snapshot: Snapshot) -> str:
+    """Return the commit message (subject and trailers) recording ``snapshot``."""
+    captured = _format_time(snapshot.captured_at)
+    subject = f"{snapshot.policy}: record version captured {captured[:10]}"
+    if snapshot.technical:
+        subject = f"{snapshot.policy}: record technical re-extraction {captured[:10]}"
+    trailers: list[tuple[str, str]] = [
+        (TRAILER_POLICY, snapshot.policy),
+        (TRAILER_CAPTURED, captured),
+    ]
+    if snapshot.effective_date is not None:
+        trailers.append((TRAILER_EFFECTIVE, snapshot.effective_date.isoformat()))
+    if snapshot.source_url:
+        trailers.append((TRAILER_SOURCE_URL, snapshot.source_url))
+    if snapshot.archive_url:
+        trailers.append((TRAILER_ARCHIVE_URL, snapshot.archive_url))
+    trailers += [
+        (TRAILER_TEXT_SHA, snapshot.text_sha256),
+        (TRAILER_SOURCE_SHA, snapshot.raw_sha256),
+        (TRAILER_SOURCE_FILE, f"source.{snapshot.raw_suffix}"),
+        (TRAILER_RECORDED_BY, f"policydiff {__version__}"),
+    ]
+    if snapshot.technical:
+        trailers.append((TRAILER_TECHNICAL, "true"))
+    for key, value in snapshot.extra_trailers:
+        if _TRAILER_KEY.fullmatch(key) is None:
+            raise UsageError(f"invalid trailer name {key!r}")
+        trailers.append((key, value))
+    body = "\n".join(f"{key}: {_check_trailer_value(key, value)}" for key, value in trailers)
+    return f"{subject}\n\n{body}\n"
+
+
+def version_from_trailers(number: int, commit: str, trailers: Sequence[tuple[str, str]]) -> Version:
+    """Build a ``Version`` from a commit's trailers."""
+    first: dict[str, str] = {}
+    for key, value in trailers:
+        first.setdefault(key, value)
+    try:
+        captured = _parse_time(first[TRAILER_CAPTURED])
+        policy = first[TRAILER_POLICY]
+        text_sha = first[TRAILER_TEXT_SHA]
+    except (KeyError, ValueError) as err:
+        raise StoreError(
+            f"commit {commit[:10]} is not a policydiff version (missing or bad trailer {err})"
+        ) from None
+    effective: date | None = None
+    if TRAILER_EFFECTIVE in first:
+        with contextlib.suppress(ValueError):
+            effective = date.fromisoformat(first[TRAILER_EFFECTIVE])
+    return Version(
+        policy=policy,
+        number=number,
+        commit=commit,
+        captured_at=captured,
+        effective_date=effective,
+        source_url=first.get(TRAILER_SOURCE_URL),
+        archive_url=first.get(TRAILER_ARCHIVE_URL),
+        text_sha256=text_sha,
+        source_sha256=first.get(TRAILER_SOURCE_SHA),
+        recorded_by=first.get(TRAILER_RECORDED_BY),
+        technical=first.get(TRAILER_TECHNICAL) == "true",
+        trailers=tuple(trailers),
+    )
+
+
+def in_force_from(version: Version) -> date:
+    """Return the day a version counts as in force: its effective date, else its capture day."""
+    return version.effective_date or version.captured_at.date()
+
+
+def init_store(path: Path) -> Path:
+    """Create a new, empty store at ``path`` (which must not already hold files)."""
+    import git
+
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"cannot create a store at {path}: it is a file")
+    if path.is_dir() and any(path.iterdir()):
+        if (path / MARKER_FILE).is_file():
+            raise StoreError(f"{path} is already a policydiff store")
+        raise StoreError(f"cannot create a store in {path}: the directory is not empty")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        repo = git.Repo.init(path, initial_branch="main")
+        with repo.config_writer() as config:
+            # Stores are append-mostly archives; make path-limited history fast from the start.
+            config.set_value("core", "commitGraph", "true")
+            config.set_value("fetch", "writeCommitGraph", "true")
+            config.set_value("gc", "writeCommitGraph", "true")
+        (path / "README.md").write_text(_README, encoding="utf-8")
+        marker = {"format": STORE_FORMAT, "created_by": f"policydiff {__version__}"}
+        (path / MARKER_FILE).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        repo.git.add("--", "README.md", MARKER_FILE)
+        env = _identity_env(int(time.time()))
+        repo.git.commit("-q", "-m", "Create policydiff store", env=env)
+    except git.GitCommandError as err:
+        raise StoreError(f"git failed creating the store: {_git_reason(err)}") from None
+    except OSError as err:
+        raise StoreError(f"cannot create a store at {path}: {err.strerror}") from None
+    return path
+
+
+def _identity_env(timestamp: int) -> dict[str, str]:
+    """Return the environment that makes git author and commit as policydiff at a time."""
+    stamp = f"{timestamp} +0000"
+    return {
+        "GIT_AUTHOR_NAME": IDENTITY_NAME,
+        "GIT_AUTHOR_EMAIL": IDENTITY_EMAIL,
+        "GIT_AUTHOR_DATE": stamp,
+        "GIT_COMMITTER_NAME": IDENTITY_NAME,
+        "GIT_COMMITTER_EMAIL": IDENTITY_EMAIL,
+        "GIT_COMMITTER_DATE": stamp,
+    }
+
+
+def _git_reason(err: Exception) -> str:
+    """Return the last meaningful line of a git error, for one-line messages."""
+    stderr = getattr(err, "stderr", "") or str(err)
+    lines = [line.strip() for line in str(stderr).splitlines() if line.strip()]
+    reason = lines[-1] if lines else str(err)
+    return reason.removeprefix("stderr: ").strip("'")
+
+
+class GitStore:
+    """A policydiff store on disk: record snapshots, list and read versions, verify."""
+
+    def __init__(self, path: Path) -> None:
+        import git
+
+        self.path = path
+        if not path.exists():
+            raise NotAStoreError(f"no store at {path} (create one with 'policydiff init {path}')")
+        if not path.is_dir():
+            raise NotAStoreError(f"{path} is a file, not a policydiff store")
+        try:
+            self.repo = git.Repo(path)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise NotAStoreError(
+                f"{path} is not a policydiff store (not a git repository; "
+                f"create one with 'policydiff init')"
+            ) from None
+        if self.repo.bare or Path(self.repo.working_tree_dir or "").resolve() != path.resolve():
+            raise NotAStoreError(f"{path} is not a policydiff store (not the top of a work tree)")
+        marker = path / MARKER_FILE
+        try:
+            data = json.loads(marker.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise NotAStoreError(
+                f"{path} is a git repository but not a policydiff store (no {MARKER_FILE})"
+            ) from None
+        except (OSError, ValueError, UnicodeDecodeError):
+            raise NotAStoreError(f"{path}: {MARKER_FILE} is unreadable") from None
+        fmt = data.get("format") if isinstance(data, dict) else None
+        if not isinstance(fmt, int):
+            raise NotAStoreError(f"{path}: {MARKER_FILE} has no format version")
+        if fmt > STORE_FORMAT:
+            raise StoreError(
+                f"{path} uses store format {fmt}, newer than this policydiff supports "
+                f"({STORE_FORMAT}); upgrade policydiff"
+            )
+        self._versions_cache: dict[str, list[Version]] = {}
+
+    # ----------------------------------------------------------------- low level git
+
+    def _git(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """Run a git command in the store and return its stdout; errors become StoreError."""
+        import git
+
+        try:
+            out: str = self.repo.git.execute(["git", *args], env=env, strip_newline_in_stdout=False)
+        except git.GitCommandError as err:
+            raise StoreError(f"git {args[0]} failed: {_git_reason(err)}") from None
+        return out
+
+    def _git_ok(self, *args: str) -> bool:
+        """Run a git command and return whether it exited 0."""
+        import git
+
+        try:
+            self.repo.git.execute(["git", *args])
+        except git.GitCommandError:
+            return False
+        return True
+
+    def tip(self) -> str:
+        """Return the commit id ``main`` points at."""
+        return self._git("rev-parse", "--verify", "--end-of-options", BRANCH).strip()
+
+    def read_blob(self, commit: str, path: str) -> bytes | None:
+        """Return the bytes of ``path`` at ``commit``, or None if it is absent."""
+        import git
+
+        try:
+            tree = self.repo.commit(commit).tree
+            blob = tree[path]
+        except KeyError:
+            return None
+        except (ValueError, git.BadName) as err:
+            raise StoreError(f"cannot read {path} at {commit[:10]}: {err}") from None
+        data: bytes = blob.data_stream.read()
+        return data
+
+    # ----------------------------------------------------------------- reading
+
+    def policies(self) -> list[str]:
+        """Return the ids of all policies in the store, sorted."""
+        out = self._git("ls-tree", "-r", "--name-only", "--full-tree", BRANCH, "--", POLICIES_DIR)
+        suffix = f"/{TEXT_FILE}"
+        found = [
+            line[len(POLICIES_DIR) + 1 : -len(suffix)]
+            for line in out.splitlines()
+            if line.endswith(suffix)
+        ]
+        return sorted(found)
+
+    def require_policy(self, policy: str | None) -> str:
+        """Return ``policy`` (validated and present), or the only policy if None."""
+        if policy is None:
+            known = self.policies()
+            if len(known) == 1:
+                return known[0]
+            if not known:
+                raise UnknownPolicyError(
+                    "the store holds no policies yet (use 'policydiff import')"
+                )
+            raise UsageError(f"the store holds {len(known)} policies; name one: {', '.join(known)}")
+        validate_policy_id(policy)
+        if not self.versions(policy):
+            raise UnknownPolicyError(f"no policy {policy!r} in the store")
+        return policy
+
+    def versions(self, policy: str) -> list[Version]:
+        """Return every version of ``policy``, oldest first (numbered from 1)."""
+        cached = self._versions_cache.get(policy)
+        if cached is not None:
+            return cached
+        path = text_path(policy)
+        out = self._git(
+            "log",
+            "--first-parent",
+            "--reverse",
+            "--format=%H%x00%B%x1e",
+            BRANCH,
+            "--",
+            path,
+        )
+        found: list[Version] = []
+        for chunk in out.split("\x1e"):
+            record = chunk.strip("\n")
+            if not record:
+                continue
+            commit, _, message = record.partition("\x00")
+            trailers = parse_trailers(message)
+            found.append(version_from_trailers(len(found) + 1, commit, trailers))
+        self._versions_cache[policy] = found
+        return found
+
+    def summaries(self) -> list[PolicySummary]:
+        """Return each policy with its version count and date range."""
+        result = []
+        for policy in self.policies():
+            history = self.versions(policy)
+            if not history:
+                continue
+            effective = [v.effective_date for v in history if v.effective_date is not None]
+            result.append(
+                PolicySummary(
+                    policy=policy,
+                    versions=len(history),
+                    first_captured=history[0].captured_at,
+                    last_captured=history[-1].captured_at,
+                    latest_effective=effective[-1] if effective else None,
+                )
+            )
+        return result
+
+    def resolve(self, policy: str, ref: VersionRef | None) -> Version:
+        """Return the version of ``policy`` that ``ref`` names (latest when None)."""
+        history = self.versions(policy)
+        if not history:
+            raise UnknownPolicyError(f"no policy {policy!r} in the store")
+        if ref is None or ref.kind is RefKind.LATEST:
+            return history[-1]
+        if ref.kind is RefKind.PREVIOUS:
+            if len(history) < 2:
+                raise UnknownVersionError(f"{policy} has only one version, so no 'previous'")
+            return history[-2]
+        if ref.kind is RefKind.NUMBER and ref.number is not None:
+            if ref.number > len(history):
+                raise UnknownVersionError(
+                    f"{policy} has {len(history)} version(s); there is no version {ref.number}"
+                )
+            return history[ref.number - 1]
+        if ref.kind is RefKind.DATE and ref.on is not None:
+            return self.in_force_on(policy, ref.on)
+        if ref.kind is RefKind.COMMIT and ref.commit_prefix is not None:
+            matches = [v for v in history if v.commit.startswith(ref.commit_prefix)]
+            if len(matches) == 1:
+                return matches[0]
+            if matches:
+                raise UnknownVersionError(f"commit prefix {ref.commit_prefix} is ambiguous")
+            raise UnknownVersionError(f"no version of {policy} has commit {ref.commit_prefix}")
+        raise UnknownVersionError(f"cannot resolve {ref.describe()}")
+
+    def in_force_on(self, policy: str, on: date) -> Version:
+        """Return the newest version in force on ``on`` (effective date, else capture day)."""
+        candidates = [v for v in self.versions(policy) if in_force_from(v) <= on]
+        if not candidates:
+            first = self.versions(policy)[0]
+            raise UnknownVersionError(
+                f"no version of {policy} known to be in force on {on.isoformat()} "
+                f"(the oldest is in force from {in_force_from(first).isoformat()})"
+            )
+        return candidates[-1]
+
+    def text(self, version: Version) -> str:
+        """Return the recorded text of ``version`` exactly."""
+        data = self.read_blob(version.commit, text_path(version.policy))
+        if data is None:
+            raise StoreError(f"{version.label}: text file missing from commit {version.short}")
+        return data.decode("utf-8")
+
+    def source(self, version: Version) -> tuple[str, bytes] | None:
+        """Return the raw source file name and bytes of ``version``, if it has one."""
+        for suffix in SOURCE_SUFFIXES:
+            name = f"source.{suffix}"
+            data = self.read_blob(version.commit, f"{policy_dir(version.policy)}/{name}")
+            if data is not None:
+                return name, data
+        return None
+
+    # ----------------------------------------------------------------- writing
+
+    @contextlib.contextmanager
+    def write_lock(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold the store's write lock, waiting at most ``timeout`` seconds for it."""
+        if timeout is None:
+            timeout = float(os.environ.get("POLICYDIFF_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
+        lock_path = Path(self.repo.git_dir) / LOCK_FILE
+        try:
+            handle = lock_path.open("a+")
+        except OSError as err:
+            if err.errno in {errno.EACCES, errno.EROFS, errno.EPERM}:
+                raise StoreError(f"store {self.path} is read-only: {err.strerror}") from None
+            raise StoreError(f"cannot open the store lock: {err.strerror}") from None
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StoreBusyError(
+                            f"store busy: another policydiff process has been writing to "
+                            f"{self.path} for over {timeout:g} s; try again later"
+                        ) from None
+                    time.sleep(0.05)
+            self._versions_cache.clear()
+            yield
+        finally:
+            handle.close()
+
+    def _check_writable(self) -> None:
+        """Refuse to write when git's own index lock is held or the view has local edits."""
+        git_dir = Path(self.repo.git_dir)
+        if (git_dir / "index.lock").exists():
+            raise StoreBusyError(
+                f"store busy: {git_dir / 'index.lock'} exists (another git process is running "
+                "in the store; if none is, remove that file)"
+            )
+        if not os.access(git_dir / "objects", os.W_OK):
+            raise StoreError(f"store {self.path} is read-only")
+        self.heal_view()
+        dirty = self.local_changes()
+        if dirty:
+            raise StoreError(
+                f"the store's working tree has local changes ({', '.join(dirty[:3])}); they are "
+                f"not part of the archive: discard them with 'git -C {self.path} checkout -- .'"
+            )
+
+    def local_changes(self) -> list[str]:
+        """Return paths whose working-tree copy differs from the recorded tip."""
+        out = self._git("status", "--porcelain=v1", "-z", "--untracked-files=no")
+        return [entry[3:] for entry in out.split("\0") if entry.strip()]
+
+    def heal_view(self) -> bool:
+        """Bring the index and working tree up to ``main`` if a crash left them behind."""
+        head_tree = self._git("rev-parse", f"{BRANCH}^{{tree}}").strip()
+        index_tree = self._git("write-tree").strip()
+        if index_tree == head_tree:
+            return False
+        if self._git("diff-files", "--name-only").strip():
+            # The user edited files in the view: leave them for local_changes to report.
+            return False
+        self._git("read-tree", "-m", "-u", index_tree, head_tree)
+        return True
+
+    def record(
+        self,
+        snapshots: Iterable[Snapshot],
+        *,
+        lock_timeout: float | None = None,
+    ) -> list[RecordResult]:
+        """Record snapshots as versions (in capture order), skipping unchanged texts."""
+        batch = sorted(snapshots, key=lambda s: (s.captured_at, s.policy))
+        if not batch:
+            return []
+        for snap in batch:
+            validate_policy_id(snap.policy)
+            if snap.raw_suffix not in SOURCE_SUFFIXES:
+                raise UsageError(f"unknown source type {snap.raw_suffix!r}")
+        with self.write_lock(lock_timeout):
+            self._check_writable()
+            return self._record_locked(batch)
+
+    def _chain_since(self, tip: str, oldest: int) -> tuple[str, list[_Entry]]:
+        """Return the base commit and the first-parent commits after it dated >= ``oldest``.
+
+        Reads the chain newest first and stops at the first older commit, so appending
+        (the common case) costs one commit read whatever the history's depth.
+        """
+        import git
+
+        try:
+            proc = self.repo.git.execute(
+                [
+                    "git",
+                    "log",
+                    "--first-parent",
+                    "--format=%H %ct %P%x1f%(trailers:key=Policy,valueonly,separator=)%x1e",
+                    tip,
+                ],
+                as_process=True,
+            )
+        except git.GitCommandError as err:
+            raise StoreError(f"git log failed: {_git_reason(err)}") from None
+        later: list[_Entry] = []
+        base = tip
+        buffer = b""
+        stdout = proc.proc.stdout
+        try:
+            while True:
+                chunk = stdout.read1(65536) if hasattr(stdout, "read1") else stdout.read(65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                *records, buffer = buffer.split(b"\x1e")
+                for record in records:
+                    head, _, policy = record.decode("utf-8").strip("\n").partition("\x1f")
+                    parts = head.split(" ")
+                    commit, stamp = parts[0], int(parts[1])
+                    if len(parts) < 3 or not parts[2] or stamp < oldest:
+                        base = commit
+                        return base, later[::-1]
+                    later.append(_Entry(commit, stamp, policy.strip() or None))
+        finally:
+            with contextlib.suppress(Exception):
+                proc.proc.kill()
+            proc.proc.wait()
+        return base, later[::-1]
+
+    def _record_locked(self, batch: list[Snapshot]) -> list[RecordResult]:
+        """Merge ``batch`` into ``main`` by capture time and move the ref atomically."""
+        old_tip = self.tip()
+        base, replay = self._chain_since(old_tip, int(batch[0].captured_at.timestamp()))
+
+        # Blob id of each policy's text at the point the merged chain has reached.
+        state: dict[str, str | None] = {}
+        reached = base
+
+        def text_blob(policy: str) -> str | None:
+            if policy not in state:
+                data = self.read_blob(reached, text_path(policy))
+                state[policy] = None if data is None else _git_blob_sha(data)
+            return state[policy]
+
+        # Texts each policy takes on in the replayed commits, in order: a backfilled
+        # snapshot identical to the version right after it would duplicate that version.
+        upcoming: dict[str, list[str | None]] = {}
+        for entry in replay:
+            if entry.policy:
+                data = self.read_blob(entry.commit, text_path(entry.policy))
+                upcoming.setdefault(entry.policy, []).append(
+                    None if data is None else _git_blob_sha(data)
+                )
+
+        results: list[RecordResult] = []
+        plan: list[Snapshot | _Entry] = []
+        pending = iter(replay)
+        next_entry = next(pending, None)
+        for snap in batch:
+            stamp = int(snap.captured_at.timestamp())
+            while next_entry is not None and next_entry.timestamp <= stamp:
+                plan.append(next_entry)
+                reached = next_entry.commit
+                if next_entry.policy:
+                    state[next_entry.policy] = upcoming[next_entry.policy].pop(0)
+                next_entry = next(pending, None)
+            blob = _git_blob_sha(snap.text.encode("utf-8"))
+            following = upcoming.get(snap.policy)
+            if text_blob(snap.policy) == blob or (following and following[0] == blob):
+                results.append(RecordResult(snap, RecordStatus.UNCHANGED))
+                continue
+            plan.append(snap)
+            state[snap.policy] = blob
+            results.append(RecordResult(snap, RecordStatus.RECORDED))
+        while next_entry is not None:
+            plan.append(next_entry)
+            next_entry = next(pending, None)
+
+        recorded = sum(1 for item in plan if isinstance(item, Snapshot))
+        if not recorded:
+            return results
+
+        new_tip, new_commits = self._fast_import(base, plan)
+        if replay:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            self._git("update-ref", f"{PREVIOUS_PREFIX}{stamp}-{old_tip[:10]}", old_tip, "")
+        self._git(
+            "update-ref",
+            "-m",
+            f"policydiff: record {recorded} version(s)",
+            BRANCH,
+            new_tip,
+            old_tip,
+        )
+        self._versions_cache.clear()
+        with contextlib.suppress(StoreError):
+            self._git("read-tree", "-m", "-u", old_tip, new_tip)
+
+        by_commit: dict[str, Version] = {}
+        for policy in {r.snapshot.policy for r in results if r.status == RecordStatus.RECORDED}:
+            by_commit.update((v.commit, v) for v in self.versions(policy))
+        commits = iter(new_commits)
+        return [
+            RecordResult(r.snapshot, r.status, by_commit.get(next(commits)))
+            if r.status == RecordStatus.RECORDED
+            else r
+            for r in results
+        ]
+
+    def _fast_import(self, base: str, plan: list[Snapshot | _Entry]) -> tuple[str, list[str]]:
+        """Write the planned commits with git fast-import; return the new tip and new commits."""
+        import git
+
+        tmp_ref = f"{TMP_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
+        marks_path = Path(self.repo.git_dir) / f"policydiff-marks-{os.getpid()}"
+        new_marks: list[int] = []
+        try:
+            proc = self.repo.git.execute(
+                [
+                    "git",
+                    "fast-import",
+                    "--quiet",
+                    "--done",
+                    f"--export-marks={marks_path}",
+                ],
+                as_process=True,
+                istream=subprocess.PIPE,
+            )
+        except git.GitCommandError as err:
+            raise StoreError(f"git fast-import failed to start: {_git_reason(err)}") from None
+        stdin: IO[bytes] = proc.proc.stdin
+        try:
+            first = True
+            for mark, item in enumerate(plan, start=1):
+                if isinstance(item, Snapshot):
+                    new_marks.append(mark)
+                    self._emit_snapshot(stdin, tmp_ref, mark, item, base if first else None)
+                else:
+                    self._emit_replay(stdin, tmp_ref, mark, item, base if first else None)
+                first = False
+            stdin.write(b"done\n")
+            stdin.close()
+        except BrokenPipeError:
+            pass
+        returncode = proc.proc.wait()
+        stderr = proc.proc.stderr.read().decode("utf-8", "replace") if proc.proc.stderr else ""
+        try:
+            if returncode != 0:
+                raise StoreError(f"git fast-import failed: {stderr.strip().splitlines()[-1:]}")
+            marks = dict(
+                line.split(" ", 1)
+                for line in marks_path.read_text(encoding="ascii").splitlines()
+                if line
+            )
+            new_tip = self._git("rev-parse", "--verify", tmp_ref).strip()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                marks_path.unlink()
+            with contextlib.suppress(StoreError):
+                self._git("update-ref", "-d", tmp_ref)
+        return new_tip, [marks[f":{m}"].strip() for m in new_marks]
+
+    def _emit_snapshot(
+        self, out: IO[bytes], ref: str, mark: int, snap: Snapshot, base: str | None
+    ) -> None:
+        """Write one new version as a fast-import commit."""
+        stamp = int(snap.captured_at.timestamp())
+        message = build_message(snap).encode("utf-8")
+        folder = policy_dir(snap.policy)
+        text = snap.text.encode("utf-8")
+        head = (
+            f"commit {ref}\nmark :{mark}\n"
+            f"author {IDENTITY_NAME} <{IDENTITY_EMAIL}> {stamp} +0000\n"
+            f"committer {IDENTITY_NAME} <{IDENTITY_EMAIL}> {stamp} +0000\n"
+            f"data {len(message)}\n"
+        ).encode()
+        out.write(head + message + b"\n")
+        if base is not None:
+            out.write(f"from {base}\n".encode())
+        for suffix in SOURCE_SUFFIXES:
+            if suffix != snap.raw_suffix:
+                out.write(f"D {folder}/source.{suffix}\n".encode())
+        out.write(f"M 100644 inline {folder}/{TEXT_FILE}\ndata {len(text)}\n".encode())
+        out.write(text + b"\n")
+        out.write(
+            f"M 100644 inline {folder}/source.{snap.raw_suffix}\ndata {len(snap.raw)}\n".encode()
+        )
+        out.write(snap.raw + b"\n")
+
+    def _emit_replay(
+        self, out: IO[bytes], ref: str, mark: int, entry: _Entry, base: str | None
+    ) -> None:
+        """Write an existing commit again on top of the new chain, same changes and metadata."""
+        raw = self._git("cat-file", "commit", entry.commit)
+        header, _, message = raw.partition("\n\n")
+        author = committer = ""
+        for line in header.splitlines():
+            if line.startswith("author "):
+                author = line
+            elif line.startswith("committer "):
+                committer = line
+        body = message.encode("utf-8")
+        out.write(
+            f"commit {ref}\nmark :{mark}\n{author}\n{committer}\ndata {len(body)}\n".encode()
+            + body
+            + b"\n"
+        )
+        if base is not None:
+            out.write(f"from {base}\n".encode())
+        changes = self._git(
+            "diff-tree",
+            "-r",
+            "--no-commit-id",
+            "--raw",
+            "-z",
+            "--no-renames",
+            f"{entry.commit}^",
+            entry.commit,
+        )
+        fields = changes.split("\0")
+        i = 0
+        while i + 1 < len(fields):
+            meta, path = fields[i], fields[i + 1]
+            i += 2
+            if not meta.startswith(":"):
+                continue
+            _old_mode, new_mode, _old_sha, new_sha, status = meta[1:].split(" ")
+            if status.startswith("D"):
+                out.write(f"D {path}\n".encode())
+            else:
+                out.write(f"M {new_mode} {new_sha} {path}\n".encode())
+
+    # ----------------------------------------------------------------- verifying
+
+    def previous_tips(self) -> list[tuple[str, str]]:
+        """Return (ref, commit) of every tip kept after a backfill rewrite."""
+        out = self._git("for-each-ref", "--format=%(refname) %(objectname)", PREVIOUS_PREFIX)
+        return [tuple(line.split(" ", 1)) for line in out.splitlines() if line]  # type: ignore[misc]
+
+    def verify(self, policy: str | None = None) -> VerifyReport:
+        """Recompute hashes, check order and scope of every version commit, and run fsck."""
+        problems: list[str] = []
+        notes: list[str] = []
+        if policy is not None:
+            self.require_policy(policy)
+        fsck = self._fsck()
+        if fsck:
+            problems.append(f"git fsck: {fsck}")
+        # Full commit list (not path-limited) so that commits made outside policydiff show up.
+        out = self._git(
+            "log",
+            "--first-parent",
+            "--reverse",
+            "--no-renames",
+            "--name-only",
+            "--format=%x1e%H%x00%P%x00%ct%x00%B%x00",
+            BRANCH,
+            "--",
+            *(f"{policy_dir(policy)}/" for policy in ([policy] if policy else [])),
+        )
+        checked = 0
+        last_stamp: dict[str, int] = {}
+        last_global = 0
+        for record in out.split("\x1e"):
+            if not record.strip():
+                continue
+            commit, parents, stamp_text, message, files_text = record.split("\x00", 4)
+            stamp = int(stamp_text)
+            files = [f for f in files_text.strip("\n").splitlines() if f]
+            short = commit[:10]
+            if not parents:
+                continue
+            if len(parents.split()) > 1:
+                problems.append(f"{short}: merge commit on main (versions must form one line)")
+            trailers = parse_trailers(message)
+            policies_touched = {
+                f[len(POLICIES_DIR) + 1 :].rsplit("/", 1)[0]
+                for f in files
+                if f.startswith(POLICIES_DIR + "/")
+            }
+            other = [f for f in files if not f.startswith(POLICIES_DIR + "/")]
+            if not any(k == TRAILER_POLICY for k, _ in trailers):
+                if policies_touched:
+                    problems.append(
+                        f"{short}: changes {', '.join(sorted(policies_touched))} without "
+                        "policydiff trailers (edited outside policydiff)"
+                    )
+                continue
+            try:
+                version = version_from_trailers(0, commit, trailers)
+            except StoreError as err:
+                problems.append(str(err))
+                continue
+            checked += 1
+            if policies_touched != {version.policy} or other:
+                problems.append(
+                    f"{short}: version of {version.policy} also touches "
+                    f"{', '.join(sorted((policies_touched - {version.policy}) | set(other)))}"
+                )
+            if stamp != int(version.captured_at.timestamp()):
+                problems.append(f"{short}: commit date differs from its Captured-At trailer")
+            if policy is None and stamp < last_global:
+                problems.append(f"{short}: captured before the commit preceding it")
+            if stamp < last_stamp.get(version.policy, 0):
+                problems.append(f"{short}: {version.policy} versions out of capture order")
+            last_global = max(last_global, stamp)
+            last_stamp[version.policy] = stamp
+            text = self.read_blob(commit, text_path(version.policy))
+            if text is None:
+                problems.append(f"{short}: {version.policy} text file missing")
+            elif sha256_hex(text) != version.text_sha256:
+                problems.append(
+                    f"{short}: {text_path(version.policy)} does not match its Text-SHA256 "
+                    "(the text was altered after recording)"
+                )
+            source_name = dict(trailers).get(TRAILER_SOURCE_FILE)
+            if source_name and version.source_sha256:
+                raw = self.read_blob(commit, f"{policy_dir(version.policy)}/{source_name}")
+                if raw is None or sha256_hex(raw) != version.source_sha256:
+                    problems.append(
+                        f"{short}: {policy_dir(version.policy)}/{source_name} does not match "
+                        "its Source-SHA256"
+                    )
+        problems.extend(
+            f"working tree: {path} differs from the recorded version (not part of the archive; "
+            f"'git -C {self.path} checkout -- {path}' restores it)"
+            for path in self.local_changes()
+            if policy is None or path.startswith(policy_dir(policy) + "/")
+        )
+        kept = self.previous_tips()
+        problems.extend(self._unexplained_rewrites({commit for _, commit in kept}))
+        if kept:
+            notes.append(
+                f"{len(kept)} previous tip(s) kept after backfill rewrites under {PREVIOUS_PREFIX}"
+            )
+        return VerifyReport(checked, tuple(problems), tuple(kept), tuple(notes))
+
+    def _fsck(self) -> str:
+        """Run ``git fsck`` and return its complaint, or an empty string."""
+        import git
+
+        try:
+            self.repo.git.execute(["git", "fsck", "--no-progress", "--no-dangling"])
+        except git.GitCommandError as err:
+            return _git_reason(err)
+        return ""
+
+    def _unexplained_rewrites(self, kept: set[str]) -> list[str]:
+        """Report earlier tips of main (from its reflog) that main no longer contains."""
+        out = self._git("reflog", "show", "--format=%H", BRANCH, "--")
+        tip = self.tip()
+        problems = []
+        seen: set[str] = set()
+        for commit in out.split():
+            if commit in seen or commit in kept:
+                continue
+            seen.add(commit)
+            if not self._git_ok("merge-base", "--is-ancestor", commit, tip):
+                problems.append(
+                    f"main was rewritten outside policydiff: earlier tip {commit[:10]} is no "
+                    "longer in its history and was not kept"
+                )
+        return problems
