@@ -159,8 +159,9 @@ class SectionDiff:
 class Summary:
     """Counts over the whole diff, for headers and exit codes."""
 
-    # True when any section is modified/added/removed or the effective date changed.
-    # Renames, renumbering, moves and cosmetic edits alone are not substantive.
+    # True when any section is modified, added or removed (words changed somewhere).
+    # Renumbering, moves and cosmetic edits alone are not substantive; a rename changes
+    # heading words, so a renamed section is MODIFIED.
     substantive: bool
     unchanged: int
     cosmetic: int

@@ -69,7 +69,7 @@ class VersionRef:
             return self.on.isoformat()
         if self.kind is RefKind.COMMIT and self.commit_prefix is not None:
             return self.commit_prefix
-        return self.kind.value
+        return str(self.kind.value)
 
 
 LATEST = VersionRef(RefKind.LATEST)

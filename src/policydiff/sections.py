@@ -116,7 +116,12 @@ def _pseudo_heading(content: str) -> tuple[str, str] | None:
     ):
         return None
     tokens = _INLINE_PARSER.parseInline(content)
-    children = tokens[0].children if tokens else None
+    # The inline parser leaves empty text tokens around the emphasis delimiters.
+    children = [
+        child
+        for child in (tokens[0].children or [] if tokens else [])
+        if child.type != "text" or child.content
+    ]
     if not children or children[0].type not in {"strong_open", "em_open"}:
         return None
     depth = 0
@@ -147,9 +152,7 @@ def _heading_cuts(tokens: list[Token]) -> list[_Cut]:
             real_level = int(token.tag[1:])
             title = _inline_title(tokens[index + 1].content)
             cuts.append(
-                _Cut(
-                    token.map[0], token.map[1], SectionKind.HEADING, real_level, title, real=True
-                )
+                _Cut(token.map[0], token.map[1], SectionKind.HEADING, real_level, title, real=True)
             )
         elif token.type == "paragraph_open":
             found = _pseudo_heading(tokens[index + 1].content)

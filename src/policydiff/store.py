@@ -256,7 +256,8 @@ def init_store(path: Path) -> Path:
         raise StoreError(f"cannot create a store at {path}: it is a file")
     if path.is_dir() and any(path.iterdir()):
         if (path / MARKER_FILE).is_file():
-            raise StoreError(f"{path} is already a policydiff store")
+            GitStore(path)  # an existing store: check it opens, then leave it alone
+            return path
         raise StoreError(f"cannot create a store in {path}: the directory is not empty")
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -350,6 +351,16 @@ class GitStore:
         except git.GitCommandError as err:
             raise StoreError(f"git {args[0]} failed: {_git_reason(err)}") from None
         return out
+
+    def _spawn(self, *args: str, stdin: bool = False) -> subprocess.Popen[bytes]:
+        """Start a git process in the store with piped output (and input if asked)."""
+        return subprocess.Popen(
+            ["git", *args],
+            cwd=self.path,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
     def _git_ok(self, *args: str) -> bool:
         """Run a git command and return whether it exited 0."""
@@ -599,30 +610,18 @@ class GitStore:
         Reads the chain newest first and stops at the first older commit, so appending
         (the common case) costs one commit read whatever the history's depth.
         """
-        import git
-
-        try:
-            proc = self.repo.git.execute(
-                [
-                    "git",
-                    "log",
-                    "--first-parent",
-                    "--format=%H %ct %P%x1f%(trailers:key=Policy,valueonly,separator=)%x1e",
-                    tip,
-                ],
-                as_process=True,
-            )
-        except git.GitCommandError as err:
-            raise StoreError(f"git log failed: {_git_reason(err)}") from None
+        proc = self._spawn(
+            "log",
+            "--first-parent",
+            "--format=%H %ct %P%x1f%(trailers:key=Policy,valueonly,separator=)%x1e",
+            tip,
+        )
         later: list[_Entry] = []
         base = tip
         buffer = b""
-        stdout = proc.proc.stdout
+        assert proc.stdout is not None  # noqa: S101 - spawned with a pipe
         try:
-            while True:
-                chunk = stdout.read1(65536) if hasattr(stdout, "read1") else stdout.read(65536)
-                if not chunk:
-                    break
+            while chunk := os.read(proc.stdout.fileno(), 65536):
                 buffer += chunk
                 *records, buffer = buffer.split(b"\x1e")
                 for record in records:
@@ -630,13 +629,11 @@ class GitStore:
                     parts = head.split(" ")
                     commit, stamp = parts[0], int(parts[1])
                     if len(parts) < 3 or not parts[2] or stamp < oldest:
-                        base = commit
-                        return base, later[::-1]
+                        return commit, later[::-1]
                     later.append(_Entry(commit, stamp, policy.strip() or None))
         finally:
-            with contextlib.suppress(Exception):
-                proc.proc.kill()
-            proc.proc.wait()
+            proc.kill()
+            proc.communicate()
         return base, later[::-1]
 
     def _record_locked(self, batch: list[Snapshot]) -> list[RecordResult]:
@@ -694,8 +691,8 @@ class GitStore:
 
         new_tip, new_commits = self._fast_import(base, plan)
         if replay:
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-            self._git("update-ref", f"{PREVIOUS_PREFIX}{stamp}-{old_tip[:10]}", old_tip, "")
+            moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+            self._git("update-ref", f"{PREVIOUS_PREFIX}{moment}-{old_tip[:10]}", old_tip, "")
         self._git(
             "update-ref",
             "-m",
@@ -721,41 +718,34 @@ class GitStore:
 
     def _fast_import(self, base: str, plan: list[Snapshot | _Entry]) -> tuple[str, list[str]]:
         """Write the planned commits with git fast-import; return the new tip and new commits."""
-        import git
-
         tmp_ref = f"{TMP_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
         marks_path = Path(self.repo.git_dir) / f"policydiff-marks-{os.getpid()}"
         new_marks: list[int] = []
-        try:
-            proc = self.repo.git.execute(
-                [
-                    "git",
-                    "fast-import",
-                    "--quiet",
-                    "--done",
-                    f"--export-marks={marks_path}",
-                ],
-                as_process=True,
-                istream=subprocess.PIPE,
-            )
-        except git.GitCommandError as err:
-            raise StoreError(f"git fast-import failed to start: {_git_reason(err)}") from None
-        stdin: IO[bytes] = proc.proc.stdin
+        proc = self._spawn(
+            "fast-import", "--quiet", "--done", f"--export-marks={marks_path}", stdin=True
+        )
+        assert proc.stdin is not None  # noqa: S101 - spawned with a pipe
+        assert proc.stderr is not None  # noqa: S101 - spawned with a pipe
         try:
             first = True
             for mark, item in enumerate(plan, start=1):
                 if isinstance(item, Snapshot):
                     new_marks.append(mark)
-                    self._emit_snapshot(stdin, tmp_ref, mark, item, base if first else None)
+                    self._emit_snapshot(proc.stdin, tmp_ref, mark, item, base if first else None)
                 else:
-                    self._emit_replay(stdin, tmp_ref, mark, item, base if first else None)
+                    self._emit_replay(proc.stdin, tmp_ref, mark, item, base if first else None)
                 first = False
-            stdin.write(b"done\n")
-            stdin.close()
+            proc.stdin.write(b"done\n")
         except BrokenPipeError:
             pass
-        returncode = proc.proc.wait()
-        stderr = proc.proc.stderr.read().decode("utf-8", "replace") if proc.proc.stderr else ""
+        except BaseException:
+            # Never let a half-written stream reach "done": fast-import then writes nothing.
+            proc.kill()
+            proc.communicate()
+            raise
+        _, err = proc.communicate()
+        stderr = err.decode("utf-8", "replace")
+        returncode = proc.returncode
         try:
             if returncode != 0:
                 raise StoreError(f"git fast-import failed: {stderr.strip().splitlines()[-1:]}")
@@ -958,16 +948,19 @@ class GitStore:
         return ""
 
     def _unexplained_rewrites(self, kept: set[str]) -> list[str]:
-        """Report earlier tips of main (from its reflog) that main no longer contains."""
+        """Report earlier tips of main (from its reflog) that neither main nor a kept tip holds."""
         out = self._git("reflog", "show", "--format=%H", BRANCH, "--")
-        tip = self.tip()
+        history = set(self._git("rev-list", "--first-parent", BRANCH).split())
+        kept_history: set[str] | None = None
         problems = []
-        seen: set[str] = set()
-        for commit in out.split():
-            if commit in seen or commit in kept:
+        for commit in dict.fromkeys(out.split()):
+            if commit in history or commit in kept:
                 continue
-            seen.add(commit)
-            if not self._git_ok("merge-base", "--is-ancestor", commit, tip):
+            if kept_history is None:
+                kept_history = (
+                    set(self._git("rev-list", "--first-parent", *kept).split()) if kept else set()
+                )
+            if commit not in kept_history:
                 problems.append(
                     f"main was rewritten outside policydiff: earlier tip {commit[:10]} is no "
                     "longer in its history and was not kept"

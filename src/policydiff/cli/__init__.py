@@ -81,7 +81,8 @@ def cli(ctx: click.Context, store_path: Path, color: bool | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: one ``Error: ...`` line and exit 2 for every expected failure."""
     try:
-        cli.main(args=argv, prog_name="policydiff", standalone_mode=False)
+        # Without standalone mode, click returns ctx.exit()'s code instead of raising.
+        code = cli.main(args=argv, prog_name="policydiff", standalone_mode=False)
     except PolicydiffError as err:
         _fail(str(err), err.exit_code)
     except click.exceptions.Exit as err:
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ExitCode.OK)
     except KeyboardInterrupt:
         _fail("interrupted", ExitCode.ERROR)
-    sys.exit(ExitCode.OK)
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)
 
 
 def _fail(message: str, code: int) -> None:

@@ -55,12 +55,15 @@ def console(*, err: bool = False) -> Console:
 
     stream = sys.stderr if err else sys.stdout
     color = use_color(stream)
+    tty = bool(getattr(stream, "isatty", lambda: False)())
     return Console(
         file=stream,
         force_terminal=color,
         no_color=not color,
         highlight=False,
-        soft_wrap=not getattr(stream, "isatty", lambda: False)(),
+        # Piped output is read by tools and people with wide windows: don't squeeze tables.
+        width=None if tty else 200,
+        soft_wrap=not tty,
     )
 
 

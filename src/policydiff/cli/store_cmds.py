@@ -60,11 +60,12 @@ def version_json(version: Version) -> dict[str, Any]:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def init_cmd(path: Path | None) -> None:
     """Create a new store at PATH (default: the --store path)."""
-    from policydiff.store import init_store
+    from policydiff.store import MARKER_FILE, init_store
 
     target = path or store_path()
+    existed = (target / MARKER_FILE).is_file()
     init_store(target)
-    message(f"Created policydiff store in {target}")
+    message(f"{'Store already exists' if existed else 'Created policydiff store'} in {target}")
 
 
 # --------------------------------------------------------------------------- import / add
@@ -126,9 +127,7 @@ def _record_and_report(
     rows.sort(key=lambda row: row[0])
     code = _report(rows, fmt)
     new = sum(1 for r in recorded if r.version is not None)
-    message(
-        f"{new} version(s) recorded, {len(recorded) - new} unchanged, {len(errors)} error(s)"
-    )
+    message(f"{new} version(s) recorded, {len(recorded) - new} unchanged, {len(errors)} error(s)")
     if code:
         click.get_current_context().exit(code)
 
@@ -159,7 +158,7 @@ def import_cmd(
                 read_snapshot(file, policy=policy, encoding=encoding, root=root, max_bytes=max_size)
             )
         except InputError as err:
-            errors.append((str(file), str(err)))
+            errors.append((str(file), str(err).removeprefix(f"{file}: ")))
         progress()
     _record_and_report(store, snapshots, errors, fmt)
 
@@ -390,10 +389,10 @@ def verify_cmd(policy: str | None, fmt: str) -> None:
         verdict = "OK" if report.ok else f"FAILED ({len(report.problems)} problem(s))"
         click.echo(f"verify: {report.checked_versions} version(s) checked: {verdict}")
     if not report.ok:
-        raise _Failed
+        raise _VerificationFailedError
 
 
-class _Failed(PolicydiffError):
+class _VerificationFailedError(PolicydiffError):
     """verify found problems; the report is already printed."""
 
     def __str__(self) -> str:

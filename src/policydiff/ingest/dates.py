@@ -112,4 +112,3 @@ def date_from_filename(name: str | PurePath) -> datetime | None:
         except ValueError:
             continue
     return None
-

@@ -34,7 +34,9 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 # The HTML standard's prescan looks at the first 1024 bytes for a charset declaration;
 # this one regex covers both <meta charset=...> and the http-equiv content="...; charset=..." form.
 _HTML_PRESCAN_BYTES = 1024
-_META_CHARSET = re.compile(rb"<meta\b[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]+)", re.IGNORECASE)
+_META_CHARSET = re.compile(
+    rb"<meta\b[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]+)", re.IGNORECASE
+)
 
 # WHATWG Encoding: browsers decode pages labelled latin-1/ascii as windows-1252, and a
 # UTF-16 label found by an ASCII prescan cannot be right, so it means UTF-8.
@@ -67,8 +69,9 @@ def lookup_encoding(name: str) -> str:
     """Return the canonical codec name for ``name``, or raise ``UsageError`` if unknown."""
     try:
         canonical = codecs.lookup(name).name
-        # codecs.lookup also knows bytes-to-bytes codecs such as base64; decode() refuses them.
-        b"".decode(canonical)
+        # codecs.lookup also knows bytes-to-bytes codecs such as base64; decode() refuses
+        # them, but only for non-empty input.
+        b"x".decode(canonical, "ignore")
     except LookupError:
         raise UsageError(f"unknown text encoding {name!r} for --encoding") from None
     return canonical

@@ -40,9 +40,8 @@ def _validated(data: dict[object, object]) -> FrontMatter:
     result: FrontMatter = {}
     for key, value in data.items():
         if not isinstance(key, str) or key not in FRONT_MATTER_KEYS:
-            raise InputError(
-                f"unknown front matter key {key!r}; known keys: {', '.join(sorted(FRONT_MATTER_KEYS))}"
-            )
+            known = ", ".join(sorted(FRONT_MATTER_KEYS))
+            raise InputError(f"unknown front matter key {key!r}; known keys: {known}")
         if key in _BOOL_KEYS:
             if not isinstance(value, bool):
                 raise InputError(f"front matter {key!r} must be true or false, not {value!r}")

@@ -100,8 +100,13 @@ def parse_wayback_header(text: str) -> tuple[WaybackInfo | None, str]:
     try:
         # Slices, not strptime: strptime accepts one-digit fields and can misread "13".
         captured = datetime(
-            int(ts[0:4]), int(ts[4:6]), int(ts[6:8]), int(ts[8:10]), int(ts[10:12]),
-            int(ts[12:14]), tzinfo=UTC,
+            int(ts[0:4]),
+            int(ts[4:6]),
+            int(ts[6:8]),
+            int(ts[8:10]),
+            int(ts[10:12]),
+            int(ts[12:14]),
+            tzinfo=UTC,
         )
     except ValueError:
         raise InputError(

@@ -1,0 +1,21 @@
+"""Shared fixtures: real stores in temporary directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policydiff.store import GitStore, init_store
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    """Return the path of a new, empty store."""
+    return init_store(tmp_path / "store")
+
+
+@pytest.fixture
+def store(store_dir: Path) -> GitStore:
+    """Return a new, empty store opened for use."""
+    return GitStore(store_dir)
