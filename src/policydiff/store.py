@@ -64,6 +64,7 @@ SOURCE_SUFFIXES = ("md", "txt", "html")
 BRANCH = "refs/heads/main"
 PREVIOUS_PREFIX = "refs/policydiff/previous/"
 TMP_PREFIX = "refs/policydiff/tmp/"
+INCOMING_REF = "refs/policydiff/incoming"
 LOCK_FILE = "policydiff.lock"
 DEFAULT_LOCK_TIMEOUT = 30.0
 IDENTITY_NAME = "policydiff"
@@ -121,6 +122,20 @@ class VerifyReport:
     def ok(self) -> bool:
         """Whether nothing was found altered or inconsistent."""
         return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """What ``sync`` did: versions taken from the remote, versions sent, rewrites."""
+
+    pulled: int
+    pushed: int
+    reconciled: bool
+    skipped_duplicates: int
+
+
+_REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_REMOTE_URL = re.compile(r"(?:https?|ssh|git|file)://[^\s]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -966,3 +981,123 @@ class GitStore:
                     "longer in its history and was not kept"
                 )
         return problems
+
+    # ----------------------------------------------------------------- sharing
+
+    def _check_remote(self, remote: str) -> str:
+        """Accept a configured remote name, a URL or a path to a repository; nothing else."""
+        if remote.startswith("-") or any(c in remote for c in "\0\n\r"):
+            raise UsageError(f"invalid remote {remote[:60]!r}")
+        names = self._git("remote").split()
+        if remote in names and _REMOTE_NAME.fullmatch(remote):
+            return remote
+        if _REMOTE_URL.fullmatch(remote):
+            return remote
+        if Path(remote).is_dir():
+            return str(Path(remote).resolve())
+        if _REMOTE_NAME.fullmatch(remote):
+            raise UsageError(
+                f"no remote named {remote!r} (add one with 'git -C {self.path} remote add "
+                f"{remote} URL', or pass a URL or path)"
+            )
+        raise UsageError(f"remote {remote[:60]!r} is not a remote name, URL or repository path")
+
+    def _chain_after(self, tip: str, base: str) -> list[_Entry]:
+        """Return the first-parent commits after ``base`` up to ``tip``, oldest first."""
+        out = self._git(
+            "log",
+            "--first-parent",
+            "--reverse",
+            "--format=%H %ct%x1f%(trailers:key=Policy,valueonly,separator=)%x1e",
+            f"{base}..{tip}",
+        )
+        entries = []
+        for chunk in out.split("\x1e"):
+            record = chunk.strip("\n")
+            if not record:
+                continue
+            head, _, policy = record.partition("\x1f")
+            commit, stamp = head.split(" ")
+            entries.append(_Entry(commit, int(stamp), policy.strip() or None))
+        return entries
+
+    def sync(self, remote: str, *, push: bool = True) -> SyncResult:
+        """Pull the remote's versions, merge both timelines by capture time, push the result."""
+        target = self._check_remote(remote)
+        with self.write_lock():
+            self._check_writable()
+            ours = self.tip()
+            fetched = self._git_ok(
+                "fetch", "--no-tags", "--quiet", "--end-of-options", target,
+                f"+{BRANCH}:{INCOMING_REF}",
+            )  # fmt: skip
+            theirs = (
+                self._git("rev-parse", "--verify", "--quiet", INCOMING_REF).strip()
+                if (fetched)
+                else ""
+            )
+            result = SyncResult(0, 0, reconciled=False, skipped_duplicates=0)
+            new_tip = ours
+            lease = theirs
+            if not theirs or self._git_ok("merge-base", "--is-ancestor", theirs, ours):
+                pushed = len(self._chain_after(ours, theirs)) if theirs else 0
+                result = SyncResult(0, pushed, reconciled=False, skipped_duplicates=0)
+            elif self._git_ok("merge-base", "--is-ancestor", ours, theirs):
+                new_tip = theirs
+                pulled = len(self._chain_after(theirs, ours))
+                result = SyncResult(pulled, 0, reconciled=False, skipped_duplicates=0)
+            else:
+                base = self._git("merge-base", ours, theirs).strip()
+                if not base:
+                    raise StoreError(f"{remote} holds an unrelated store (no common history)")
+                new_tip, result = self._reconcile(base, ours, theirs)
+            if new_tip != ours:
+                if result.reconciled:
+                    moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+                    self._git("update-ref", f"{PREVIOUS_PREFIX}{moment}-{ours[:10]}", ours, "")
+                    self._git("update-ref", f"{PREVIOUS_PREFIX}{moment}-{theirs[:10]}", theirs, "")
+                self._git(
+                    "update-ref", "-m", f"policydiff: sync with {remote}", BRANCH, new_tip, ours
+                )
+                self._versions_cache.clear()
+                with contextlib.suppress(StoreError):
+                    self._git("read-tree", "-m", "-u", ours, new_tip)
+            if push and new_tip != theirs:
+                lease_arg = (
+                    f"--force-with-lease={BRANCH}:{lease}" if lease else "--force-with-lease"
+                )
+                self._git(
+                    "push", "--quiet", "--no-verify", lease_arg, "--end-of-options", target,
+                    f"{BRANCH}:{BRANCH}", f"+{PREVIOUS_PREFIX}*:{PREVIOUS_PREFIX}*",
+                )  # fmt: skip
+            return result
+
+    def _reconcile(self, base: str, ours: str, theirs: str) -> tuple[str, SyncResult]:
+        """Replay both sides' commits after ``base`` in capture order, dropping duplicates."""
+        mine = self._chain_after(ours, base)
+        other = self._chain_after(theirs, base)
+        merged = sorted(
+            [(e.timestamp, 0, i, e) for i, e in enumerate(mine)]
+            + [(e.timestamp, 1, i, e) for i, e in enumerate(other)]
+        )
+        state: dict[str, str | None] = {}
+        plan: list[Snapshot | _Entry] = []
+        skipped = pulled = 0
+        for _, side, _, entry in merged:
+            if entry.policy:
+                data = self.read_blob(entry.commit, text_path(entry.policy))
+                blob = None if data is None else _git_blob_sha(data)
+                if entry.policy not in state:
+                    before = self.read_blob(base, text_path(entry.policy))
+                    state[entry.policy] = None if before is None else _git_blob_sha(before)
+                if state[entry.policy] == blob:
+                    skipped += 1
+                    continue
+                state[entry.policy] = blob
+            plan.append(entry)
+            pulled += side
+        if not plan:
+            return base, SyncResult(0, 0, reconciled=True, skipped_duplicates=skipped)
+        new_tip, _ = self._fast_import(base, plan)
+        pushed = sum(1 for item in plan if item in mine)
+        return new_tip, SyncResult(pulled, pushed, reconciled=True, skipped_duplicates=skipped)

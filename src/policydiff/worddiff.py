@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 
@@ -15,17 +16,17 @@ from policydiff.normalize import fold_chars, normalize_text
 # leading run of whitespace stands alone. Tokens tile the text, so joining them gives it back.
 _TOKEN = re.compile(r"\s+|\w+\s*|[^\w\s]\s*")
 _WORD = re.compile(r"\w+")
-# Sentence units for the coarse first pass on long texts: up to a sentence end or a
-# line break. Their keys are whitespace-collapsed, so a re-wrap still matches.
-_SENTENCE_END = frozenset({".", "!", "?", ";", ":"})
-
 # Cost bounds. diff_match_patch with Diff_Timeout = 0 is complete but its bisection costs
-# about 0.09 us * D^2 (D = tokens to edit) in CPython: 1000 vs 1000 unrelated tokens take
-# 0.36 s. Texts up to _DIRECT_MAX tokens are diffed word by word at once; longer ones are
-# first diffed sentence by sentence, then word by word inside each changed region. A
-# region whose lower bound on D exceeds _MAX_EDIT is shown whole (approximate) instead.
-_DIRECT_MAX = 1200
-_MAX_EDIT = 1500
+# about 0.09 us * D^2 in CPython (D = tokens to edit): 1000 vs 1000 unrelated tokens take
+# 0.36 s. So dmp only sees short stretches: longer ones are first cut at anchors (tokens
+# occurring once on each side, in increasing order on both: patience diff), and a long
+# stretch without anchors is diffed only if its lower bound on D is small; otherwise it is
+# shown whole as delete + insert and the result is marked approximate.
+_DIRECT_MAX = 400
+_NO_ANCHOR_MAX = 4000
+_NO_ANCHOR_EDIT = 200
+# Anchor recursion depth; deeper stretches take the no-anchor path.
+_MAX_DEPTH = 40
 # Keep below the surrogate block and above control/ASCII so dmp's char logic sees no
 # line breaks in keys.
 _FIRST_CODE = 0x100
@@ -97,19 +98,44 @@ def _edit_lower_bound(a: str, b: str) -> int:
     return len(a) + len(b) - 2 * common
 
 
-def _sentence_units(tokens: list[str], start: int, end: int) -> list[int]:
-    """Boundaries (token indexes) of sentence units in tokens[start:end]."""
-    cuts = [start]
-    for index in range(start, end - 1):
-        token = tokens[index]
-        if "\n" in token or (token.rstrip() in _SENTENCE_END and token[-1:].isspace()):
-            cuts.append(index + 1)
-    cuts.append(end)
-    return cuts
+def _unique_anchors(a: str, b: str) -> list[tuple[int, int]]:
+    """Positions (i, j) of tokens occurring once in a and once in b, increasing in both.
+
+    The longest such chain (patience diff) splits a long stretch into short gaps.
+    """
+    count_a, count_b = Counter(a), Counter(b)
+    where_b = {char: j for j, char in enumerate(b) if count_b[char] == 1}
+    pairs = [
+        (i, where_b[char])
+        for i, char in enumerate(a)
+        if count_a[char] == 1 and char in where_b
+    ]
+    if not pairs:
+        return []
+    # Longest increasing subsequence of the b positions (pairs are sorted by i).
+    tails: list[int] = []  # b position ending the best chain of each length
+    tail_index: list[int] = []
+    parent = [-1] * len(pairs)
+    for index, (_, j) in enumerate(pairs):
+        length = bisect_left(tails, j)
+        if length == len(tails):
+            tails.append(j)
+            tail_index.append(index)
+        else:
+            tails[length] = j
+            tail_index[length] = index
+        parent[index] = tail_index[length - 1] if length > 0 else -1
+    chain: list[tuple[int, int]] = []
+    index = tail_index[-1]
+    while index != -1:
+        chain.append(pairs[index])
+        index = parent[index]
+    chain.reverse()
+    return chain
 
 
 class _Differ:
-    """One word diff: token streams, their encodings, and the ops collected so far."""
+    """One word diff: token streams, their encodings, and the dmp-style diff built."""
 
     def __init__(self, old: str, new: str) -> None:
         self.old_tokens = tokenize(old)
@@ -117,129 +143,66 @@ class _Differ:
         encoder = _Encoder()
         self.old_chars = encoder.encode(self.old_tokens)
         self.new_chars = encoder.encode(self.new_tokens)
-        # (op, token count) runs over the token streams, in order.
-        self.runs: list[tuple[Op, int]] = []
+        # (dmp op code, token characters), as diff_main returns them.
+        self.diffs: list[tuple[int, str]] = []
         self.approximate = False
 
     def run(self) -> None:
-        """Diff the whole token streams."""
-        a, b = self.old_chars, self.new_chars
+        """Diff the whole token streams, then clean up once for readable edit runs."""
+        self._diff(self.old_chars, self.new_chars, 0)
+        # One semantic cleanup over everything also absorbs chance anchors (a unique word
+        # that happens to sit inside two rewritten paragraphs).
+        _DMP.diff_cleanupSemantic(self.diffs)
+
+    def _diff(self, a: str, b: str, depth: int) -> None:
+        """Append the diff of token strings a and b."""
         prefix = _common_prefix(a, b)
         suffix = _common_suffix(a[prefix:], b[prefix:])
-        self._emit(Op.EQUAL, prefix)
-        self._diff_middle(prefix, len(a) - suffix, prefix, len(b) - suffix)
-        self._emit(Op.EQUAL, suffix)
-
-    def _emit(self, op: Op, count: int) -> None:
-        if count <= 0:
-            return
-        if self.runs and self.runs[-1][0] is op:
-            self.runs[-1] = (op, self.runs[-1][1] + count)
-        else:
-            self.runs.append((op, count))
-
-    def _replace(self, old_count: int, new_count: int) -> None:
-        self._emit(Op.DELETE, old_count)
-        self._emit(Op.INSERT, new_count)
-
-    def _diff_middle(self, a0: int, a1: int, b0: int, b1: int) -> None:
-        """Diff old[a0:a1] against new[b0:b1] (no common prefix or suffix)."""
-        if a0 == a1 or b0 == b1:
-            self._replace(a1 - a0, b1 - b0)
-            return
-        a = self.old_chars[a0:a1]
-        b = self.new_chars[b0:b1]
-        if len(a) + len(b) <= _DIRECT_MAX:
-            self._diff_tokens(a, b)
-            return
-        self._diff_sentences(a0, a1, b0, b1)
-
-    def _diff_tokens(self, a: str, b: str) -> None:
-        """Word-level dmp diff with semantic cleanup, within the cost bound."""
-        if _edit_lower_bound(a, b) > _MAX_EDIT:
-            self.approximate = True
-            self._replace(len(a), len(b))
-            return
-        diffs = _DMP.diff_main(a, b, False)
-        _DMP.diff_cleanupSemantic(diffs)
-        for op_code, chars in diffs:
-            self._emit(_OPS[op_code], len(chars))
-
-    def _diff_sentences(self, a0: int, a1: int, b0: int, b1: int) -> None:
-        """Coarse pass over sentence units, then word diffs inside changed regions."""
-        old_cuts = _sentence_units(self.old_tokens, a0, a1)
-        new_cuts = _sentence_units(self.new_tokens, b0, b1)
-        keys: dict[str, str] = {}
-
-        def encode(chars: str, cuts: list[int]) -> str:
-            out: list[str] = []
-            for start, end in zip(cuts, cuts[1:], strict=False):
-                unit = chars[start:end]
-                char = keys.get(unit)
-                if char is None:
-                    code = _FIRST_CODE + len(keys)
-                    char = chr(code + len(_SURROGATES) if code >= _SURROGATES.start else code)
-                    keys[unit] = char
-                out.append(char)
-            return "".join(out)
-
-        sa = encode(self.old_chars, old_cuts)
-        sb = encode(self.new_chars, new_cuts)
-        if _edit_lower_bound(sa, sb) > _MAX_EDIT:
-            self.approximate = True
-            self._replace(a1 - a0, b1 - b0)
-            return
-        diffs = _DMP.diff_main(sa, sb, False)
-        _DMP.diff_cleanupSemantic(diffs)
-        i = j = 0  # sentence indexes into old_cuts / new_cuts
-        pending_old = pending_new = 0
-        for op_code, units in diffs:
-            count = len(units)
-            if op_code == 0:
-                self._flush_region(old_cuts, new_cuts, i, pending_old, j, pending_new)
-                i += pending_old
-                j += pending_new
-                pending_old = pending_new = 0
-                self._emit(Op.EQUAL, old_cuts[i + count] - old_cuts[i])
-                i += count
-                j += count
-            elif op_code < 0:
-                pending_old += count
-            else:
-                pending_new += count
-        self._flush_region(old_cuts, new_cuts, i, pending_old, j, pending_new)
-
-    def _flush_region(
-        self, old_cuts: list[int], new_cuts: list[int], i: int, di: int, j: int, dj: int
-    ) -> None:
-        """Word-diff one changed region found by the sentence pass."""
-        if di == 0 and dj == 0:
-            return
-        a0, a1 = old_cuts[i], old_cuts[i + di]
-        b0, b1 = new_cuts[j], new_cuts[j + dj]
-        a = self.old_chars[a0:a1]
-        b = self.new_chars[b0:b1]
-        prefix = _common_prefix(a, b)
-        suffix = _common_suffix(a[prefix:], b[prefix:])
-        self._emit(Op.EQUAL, prefix)
+        if prefix:
+            self.diffs.append((0, a[:prefix]))
         middle_a = a[prefix : len(a) - suffix]
         middle_b = b[prefix : len(b) - suffix]
         if not middle_a or not middle_b:
-            self._replace(len(middle_a), len(middle_b))
+            self._replace(middle_a, middle_b)
+        elif len(middle_a) + len(middle_b) <= _DIRECT_MAX:
+            self.diffs.extend(_DMP.diff_main(middle_a, middle_b, False))
         else:
-            self._diff_tokens(middle_a, middle_b)
-        self._emit(Op.EQUAL, suffix)
+            anchors = _unique_anchors(middle_a, middle_b) if depth < _MAX_DEPTH else []
+            if anchors:
+                i0 = j0 = 0
+                for i, j in anchors:
+                    self._diff(middle_a[i0:i], middle_b[j0:j], depth + 1)
+                    self.diffs.append((0, middle_a[i]))
+                    i0, j0 = i + 1, j + 1
+                self._diff(middle_a[i0:], middle_b[j0:], depth + 1)
+            elif (
+                len(middle_a) + len(middle_b) <= _NO_ANCHOR_MAX
+                and _edit_lower_bound(middle_a, middle_b) <= _NO_ANCHOR_EDIT
+            ):
+                self.diffs.extend(_DMP.diff_main(middle_a, middle_b, False))
+            else:
+                self.approximate = True
+                self._replace(middle_a, middle_b)
+        if suffix:
+            self.diffs.append((0, a[len(a) - suffix :]))
+
+    def _replace(self, a: str, b: str) -> None:
+        if a:
+            self.diffs.append((-1, a))
+        if b:
+            self.diffs.append((1, b))
 
     def segments(self) -> list[Segment]:
-        """Turn token runs back into text segments, splitting cosmetic token differences."""
+        """Turn the token diff back into text segments, splitting cosmetic token differences."""
         out: list[Segment] = []
         i = j = 0
         old_tokens, new_tokens = self.old_tokens, self.new_tokens
-        for op, count in self.runs:
-            if op is Op.DELETE:
+        for op_code, chars in self.diffs:
+            count = len(chars)
+            if op_code < 0:
                 out.append(Segment(Op.DELETE, "".join(old_tokens[i : i + count])))
                 i += count
-            elif op is Op.INSERT:
+            elif op_code > 0:
                 out.append(Segment(Op.INSERT, "".join(new_tokens[j : j + count])))
                 j += count
             else:
@@ -252,9 +215,6 @@ class _Differ:
                 i += count
                 j += count
         return out
-
-
-_OPS = {0: Op.EQUAL, -1: Op.DELETE, 1: Op.INSERT}
 
 
 def _common_prefix(a: str, b: str) -> int:

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "log": "policydiff.cli.store_cmds:log_cmd",
     "show": "policydiff.cli.store_cmds:show_cmd",
     "verify": "policydiff.cli.store_cmds:verify_cmd",
+    "sync": "policydiff.cli.store_cmds:sync_cmd",
 }
 
 DEFAULT_STORE = "policy-archive"

@@ -392,6 +392,36 @@ def verify_cmd(policy: str | None, fmt: str) -> None:
         raise _VerificationFailedError
 
 
+@click.command("sync")
+@click.argument("remote", required=False, default="origin")
+@click.option("--no-push", is_flag=True, help="Only take the remote's versions; send nothing.")
+@format_option("text", "json", default="text")
+def sync_cmd(remote: str, no_push: bool, fmt: str) -> None:
+    """Share the store through a git remote: pull others' versions, merge by date, push ours."""
+    store = open_store()
+    result = store.sync(remote, push=not no_push)
+    if fmt == "json":
+        emit_json(
+            {
+                "schema": "policydiff.sync/1",
+                "remote": remote,
+                "pulled": result.pulled,
+                "pushed": result.pushed,
+                "reconciled": result.reconciled,
+                "skipped_duplicates": result.skipped_duplicates,
+            }
+        )
+        return
+    how = " (both sides had new versions: timelines merged by capture time)" if (
+        result.reconciled
+    ) else ""
+    message(
+        f"sync with {remote}: {result.pulled} version(s) pulled, {result.pushed} pushed"
+        f"{', ' + str(result.skipped_duplicates) + ' duplicate(s) dropped' if result.skipped_duplicates else ''}"
+        f"{how}"
+    )
+
+
 class _VerificationFailedError(PolicydiffError):
     """verify found problems; the report is already printed."""
 
