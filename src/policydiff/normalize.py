@@ -6,39 +6,37 @@ import re
 import unicodedata
 
 # Characters that vary between captures of the same words: typographic quotes, dash
-# variants, invisible characters. NFKC already maps no-break spaces to spaces.
-_FOLD = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201a": "'",
-        "\u201b": "'",
-        "\u2032": "'",
-        "\u00b4": "'",
-        "`": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u201f": '"',
-        "\u2033": '"',
-        "\u00ab": '"',
-        "\u00bb": '"',
-        "\u2010": "-",
-        "\u2011": "-",
-        "\u2012": "-",
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2015": "-",
-        "\u2212": "-",
-        "\u00a0": " ",
-        "\u202f": " ",
-        "\u200b": None,
-        "\u200c": None,
-        "\u200d": None,
-        "\u2060": None,
-        "\ufeff": None,
-        "\u00ad": None,
-    }
+# variants, invisible characters. NFKC already maps no-break spaces to spaces. Applied
+# with str.replace guarded by `in`: much faster than str.translate with a dict on long text.
+_FOLDS = (
+    ("\u2018", "'"),
+    ("\u2019", "'"),
+    ("\u201a", "'"),
+    ("\u201b", "'"),
+    ("\u2032", "'"),
+    ("\u00b4", "'"),
+    ("\u201c", '"'),
+    ("\u201d", '"'),
+    ("\u201e", '"'),
+    ("\u201f", '"'),
+    ("\u2033", '"'),
+    ("\u00ab", '"'),
+    ("\u00bb", '"'),
+    ("\u2010", "-"),
+    ("\u2011", "-"),
+    ("\u2012", "-"),
+    ("\u2013", "-"),
+    ("\u2014", "-"),
+    ("\u2015", "-"),
+    ("\u2212", "-"),
+    ("\u00a0", " "),
+    ("\u202f", " "),
+    ("\u200b", ""),
+    ("\u200c", ""),
+    ("\u200d", ""),
+    ("\u2060", ""),
+    ("\ufeff", ""),
+    ("\u00ad", ""),
 )
 
 # Markdown that changes how text looks but not what it says. Links keep their text
@@ -74,20 +72,31 @@ _LABEL_PATTERNS = (
 
 def fold_chars(text: str) -> str:
     """Fold Unicode compatibility forms, quotes, dashes and invisible characters."""
+    if "`" in text:
+        text = text.replace("`", "'")
     if text.isascii():
-        # The common case: ASCII needs only the backtick fold, and NFKC is a no-op.
-        return text.replace("`", "'")
-    return unicodedata.normalize("NFKC", text).translate(_FOLD)
+        # The common case: NFKC and the folds below are no-ops on ASCII.
+        return text
+    text = unicodedata.normalize("NFKC", text)
+    for char, replacement in _FOLDS:
+        if char in text:
+            text = text.replace(char, replacement)
+    return text
 
 
 def strip_markup(text: str) -> str:
     """Remove markdown and HTML markup, keeping the words it decorates."""
-    text = _LINK.sub(r"\1", text)
-    text = _REF_LINK.sub(r"\1", text)
-    text = _HTML_TAG.sub(" ", text)
-    text = _ESCAPE.sub(r"\1", text)
+    # The `in` guards skip whole regex passes on the many short texts without that markup.
+    if "[" in text:
+        text = _LINK.sub(r"\1", text)
+        text = _REF_LINK.sub(r"\1", text)
+    if "<" in text:
+        text = _HTML_TAG.sub(" ", text)
+    if "\\" in text:
+        text = _ESCAPE.sub(r"\1", text)
     text = _LINE_MARKUP.sub("", text)
-    text = _TRAILING_HASHES.sub("", text)
+    if "#" in text:
+        text = _TRAILING_HASHES.sub("", text)
     return _MARKUP_CHARS.sub(" ", text)
 
 

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 # Block structure only: inline parsing of every paragraph costs 2/3 of the parse time and
 # is needed just for heading titles and pseudo-heading candidates (parsed on demand).
-_BLOCK_PARSER = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
+# Tables stay off (the commonmark preset's default): a table then parses as a paragraph,
+# which is all sectioning needs, and the table rule costs a quarter of the parse time.
+_BLOCK_PARSER = MarkdownIt("commonmark").disable(["inline", "text_join"])
 _INLINE_PARSER = MarkdownIt("commonmark")
 
 # markdown-it's own line splitting (its `normalize` core rule): line numbers in token

@@ -308,6 +308,17 @@ def _identity_env(timestamp: int) -> dict[str, str]:
     }
 
 
+def _identity_from_header(role: str, line: str) -> dict[str, str]:
+    """Turn a commit header's ``Name <email> 123 +0000`` into git's identity variables."""
+    name, _, rest = line.partition(" <")
+    email, _, when = rest.partition("> ")
+    return {
+        f"GIT_{role}_NAME": name,
+        f"GIT_{role}_EMAIL": email,
+        f"GIT_{role}_DATE": when,
+    }
+
+
 def _git_reason(err: Exception) -> str:
     """Return the last meaningful line of a git error, for one-line messages."""
     stderr = getattr(err, "stderr", "") or str(err)
@@ -705,6 +716,9 @@ class GitStore:
             return results
 
         new_tip, new_commits = self._fast_import(base, plan)
+        if self.signing():
+            new_tip, renamed = self._sign_chain(base, new_tip)
+            new_commits = [renamed[c] for c in new_commits]
         if replay:
             moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
             self._git("update-ref", f"{PREVIOUS_PREFIX}{moment}-{old_tip[:10]}", old_tip, "")
@@ -847,6 +861,50 @@ class GitStore:
             else:
                 out.write(f"M {new_mode} {new_sha} {path}\n".encode())
 
+    # ----------------------------------------------------------------- signing
+
+    def signing(self) -> bool:
+        """Whether the store is configured to sign its commits (git's commit.gpgSign)."""
+        out = self._git("config", "--type=bool", "--default=false", "--get", "commit.gpgsign")
+        return out.strip() == "true"
+
+    def _sign_chain(self, base: str, tip: str) -> tuple[str, dict[str, str]]:
+        """Re-create the commits after ``base`` as signed commits; return new tip and id map.
+
+        fast-import cannot sign, so signed stores pay one ``git commit-tree -S`` per commit.
+        Tree, message, author and dates are kept, so only the signature differs.
+        """
+        renamed: dict[str, str] = {}
+        parent = base
+        for entry in self._chain_after(tip, base):
+            raw = self._git("cat-file", "commit", entry.commit)
+            header, _, message = raw.partition("\n\n")
+            fields = dict(line.split(" ", 1) for line in header.splitlines() if " " in line)
+            env = _identity_from_header("AUTHOR", fields["author"])
+            env.update(_identity_from_header("COMMITTER", fields["committer"]))
+            proc = subprocess.run(
+                ["git", "commit-tree", "-S", fields["tree"], "-p", parent],
+                cwd=self.path,
+                input=message.encode("utf-8"),
+                capture_output=True,
+                env={**os.environ, **env},
+                check=False,
+            )
+            if proc.returncode != 0:
+                reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+                raise StoreError(f"signing the version commit failed: {' '.join(reason)}")
+            parent = proc.stdout.decode("ascii").strip()
+            renamed[entry.commit] = parent
+        return parent, renamed
+
+    def unsigned_or_bad(self, commits: Iterable[str]) -> list[str]:
+        """Return a problem line for each commit whose signature is missing or does not verify."""
+        return [
+            f"{commit[:10]}: signature missing or not valid (git verify-commit)"
+            for commit in commits
+            if not self._git_ok("verify-commit", commit)
+        ]
+
     # ----------------------------------------------------------------- verifying
 
     def previous_tips(self) -> list[tuple[str, str]]:
@@ -878,6 +936,9 @@ class GitStore:
         checked = 0
         last_stamp: dict[str, int] = {}
         last_global = 0
+        signed = self.signing()
+        if signed:
+            notes.append("store signs its commits: every version's signature was checked")
         for record in out.split("\x1e"):
             if not record.strip():
                 continue
@@ -922,6 +983,8 @@ class GitStore:
                 problems.append(f"{short}: {version.policy} versions out of capture order")
             last_global = max(last_global, stamp)
             last_stamp[version.policy] = stamp
+            if signed:
+                problems.extend(self.unsigned_or_bad([commit]))
             text = self.read_blob(commit, text_path(version.policy))
             if text is None:
                 problems.append(f"{short}: {version.policy} text file missing")
@@ -1099,5 +1162,7 @@ class GitStore:
         if not plan:
             return base, SyncResult(0, 0, reconciled=True, skipped_duplicates=skipped)
         new_tip, _ = self._fast_import(base, plan)
+        if self.signing():
+            new_tip, _ = self._sign_chain(base, new_tip)
         pushed = sum(1 for item in plan if item in mine)
         return new_tip, SyncResult(pulled, pushed, reconciled=True, skipped_duplicates=skipped)

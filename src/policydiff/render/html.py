@@ -1,0 +1,260 @@
+"""The HTML format: one standalone page (or a fragment plus CSS) with a linked redline.
+
+The page loads nothing (no scripts, fonts or images), so it works from ``file://`` and
+carries a Content-Security-Policy that forbids everything but its own stylesheet. Every
+piece of policy text, label and path goes through ``html.escape``; the only links are
+the page's own ``#pd-s-N`` anchors.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+
+from policydiff.diff_model import Op, SectionDiff, Segment
+from policydiff.report import (
+    STATUS_WORDS,
+    CompareReport,
+    Elided,
+    Side,
+    View,
+    effective_line,
+    excerpt,
+    hidden_changes,
+    join_path,
+    section_notes,
+    select_sections,
+    summary_line,
+    verdict_line,
+    words_line,
+)
+
+CSS = """\
+.pd-report { --pd-del-bg: #ffe1e1; --pd-del-fg: #8a1010; --pd-ins-bg: #d9f5dd;
+  --pd-ins-fg: #0b5a1c; --pd-muted: #5f6368; --pd-rule: #d0d4d9; --pd-moved-bg: #e5e9ff;
+  font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  max-width: 60rem; margin: 0 auto; padding: 1rem 1.5rem; color: #1f2328; }
+.pd-report h1 { font-size: 1.5rem; margin: 0 0 .5rem; overflow-wrap: anywhere; }
+.pd-report h2 { font-size: 1.15rem; margin: 0 0 .25rem; overflow-wrap: anywhere; }
+.pd-report .pd-verdict { font-weight: 600; }
+.pd-report table { border-collapse: collapse; margin: .5rem 0; }
+.pd-report th, .pd-report td { text-align: left; vertical-align: top;
+  padding: .2rem .75rem .2rem 0; border-bottom: 1px solid var(--pd-rule); }
+.pd-report code { font-size: .85em; overflow-wrap: anywhere; }
+.pd-report .pd-counts { padding-left: 1.2rem; }
+.pd-report .pd-toc ol { padding-left: 1.6rem; }
+.pd-report .pd-toc a { overflow-wrap: anywhere; }
+.pd-report .pd-status, .pd-report .pd-words { color: var(--pd-muted); font-size: .9em; }
+.pd-report .pd-section { border-top: 1px solid var(--pd-rule); padding-top: 1rem;
+  margin-top: 1.5rem; }
+.pd-report .pd-notes, .pd-report .pd-elided { color: var(--pd-muted); font-style: italic;
+  margin: .25rem 0; }
+.pd-report .pd-text { white-space: pre-wrap; overflow-wrap: anywhere; margin: .5rem 0; }
+.pd-report del { background: var(--pd-del-bg); color: var(--pd-del-fg);
+  text-decoration: line-through; }
+.pd-report ins { background: var(--pd-ins-bg); color: var(--pd-ins-fg);
+  text-decoration: underline; }
+.pd-report del.pd-cosmetic, .pd-report ins.pd-cosmetic { background: none;
+  color: var(--pd-muted); }
+.pd-report del.pd-moved, .pd-report ins.pd-moved { background: var(--pd-moved-bg); }
+@media (prefers-color-scheme: dark) {
+  .pd-report { --pd-del-bg: #4b1d1d; --pd-del-fg: #ffb4b4; --pd-ins-bg: #173d20;
+    --pd-ins-fg: #aef0b9; --pd-muted: #a0a6ad; --pd-rule: #3a3f45; --pd-moved-bg: #26305a;
+    color: #e6e6e6; background: #15171a; }
+}
+@media print {
+  .pd-report { max-width: none; padding: 0; font-size: 10pt; color: #000; background: none; }
+  .pd-report a { color: inherit; text-decoration: none; }
+  .pd-report h2 { break-after: avoid; }
+  .pd-report .pd-toc { break-after: page; }
+  .pd-report del, .pd-report ins { -webkit-print-color-adjust: exact;
+    print-color-adjust: exact; }
+}
+"""
+
+_CSP_TEMPLATE = (
+    "default-src 'none'; style-src '{style_hash}'; img-src 'none'; font-src 'none'; "
+    "base-uri 'none'; form-action 'none'"
+)
+_CLASSES = {Op.DELETE: "del", Op.INSERT: "ins"}
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlParts:
+    """A report as an embeddable fragment (one ``<article>``) and the CSS it needs."""
+
+    body: str
+    css: str
+    title: str
+
+
+def render_parts(report: CompareReport, view: View) -> HtmlParts:
+    """Return the report as an ``<article class="pd-report">`` fragment, its CSS and title."""
+    sections = select_sections(report, view)
+    out = ['<article class="pd-report">', *_header(report, view)]
+    if sections:
+        out += _toc(sections)
+    for number, section in enumerate(sections, start=1):
+        out += _section(number, section, report, view)
+    out.append("</article>")
+    return HtmlParts(body="\n".join(out) + "\n", css=CSS, title=page_title(report))
+
+
+def render_document(report: CompareReport, view: View) -> str:
+    """Return the report as a standalone HTML page."""
+    return wrap_document(render_parts(report, view))
+
+
+def render(report: CompareReport, view: View) -> str:
+    """Return the report as a standalone HTML page (the ``html`` format)."""
+    return render_document(report, view)
+
+
+def wrap_document(parts: HtmlParts) -> str:
+    """Return a standalone page around a fragment, with a CSP allowing only its own CSS."""
+    digest = base64.b64encode(hashlib.sha256(parts.css.encode("utf-8")).digest()).decode()
+    csp = _CSP_TEMPLATE.format(style_hash=f"sha256-{digest}")
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="generator" content="policydiff">\n'
+        f"<title>{escape(parts.title)}</title>\n"
+        f"<style>{parts.css}</style>\n</head>\n<body>\n{parts.body}</body>\n</html>\n"
+    )
+
+
+def page_title(report: CompareReport) -> str:
+    """Return the plain-text title of a report (escape it before use)."""
+    return f"Compare {report.old.label} \u2192 {report.new.label}"
+
+
+def _header(report: CompareReport, view: View) -> list[str]:
+    """Return the heading, verdict, side table and counts."""
+    summary = report.diff.summary
+    out = [
+        "<header>",
+        (
+            f'<h1>Compare <span class="pd-label">{escape(report.old.label)}</span> \u2192 '
+            f'<span class="pd-label">{escape(report.new.label)}</span></h1>'
+        ),
+        f'<p class="pd-verdict">{escape(verdict_line(report))}</p>',
+        *_sides(report.old, report.new),
+        '<ul class="pd-counts">',
+        f"<li>{escape(summary_line(summary))}</li>",
+        f"<li>{escape(words_line(summary))}</li>",
+        f"<li>{escape(effective_line(report))}</li>",
+    ]
+    hidden = hidden_changes(report, view)
+    if hidden:
+        out.append(f"<li>{hidden} changed section(s) hidden by --section/--ignore-cosmetic</li>")
+    out += ["</ul>", "</header>"]
+    return out
+
+
+def _sides(old: Side, new: Side) -> list[str]:
+    """Return a table of what is known about each side."""
+    rows = [
+        ("Version", old.label, new.label),
+        ("Captured", _when(old.captured_at), _when(new.captured_at)),
+        ("Effective", _day(old), _day(new)),
+    ]
+    out = [
+        '<table class="pd-sides">',
+        (
+            '<thead><tr><th scope="col"></th><th scope="col">Old</th>'
+            '<th scope="col">New</th></tr></thead>'
+        ),
+        "<tbody>",
+    ]
+    out += [
+        f'<tr><th scope="row">{name}</th><td>{escape(a)}</td><td>{escape(b)}</td></tr>'
+        for name, a, b in rows
+    ]
+    out.append(
+        f'<tr><th scope="row">SHA-256</th><td><code>{escape(old.sha256)}</code></td>'
+        f"<td><code>{escape(new.sha256)}</code></td></tr>"
+    )
+    out += ["</tbody>", "</table>"]
+    return out
+
+
+def _when(moment: datetime | None) -> str:
+    """Return a capture time for display."""
+    return "\u2013" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _day(side: Side) -> str:
+    """Return a side's recorded effective date for display."""
+    return "\u2013" if side.effective_date is None else side.effective_date.isoformat()
+
+
+def _toc(sections: tuple[SectionDiff, ...]) -> list[str]:
+    """Return the linked list of shown sections."""
+    out = ['<nav class="pd-toc" aria-label="Sections">', "<h2>Sections</h2>", "<ol>"]
+    for number, section in enumerate(sections, start=1):
+        flags = [flag for flag in ("renamed", "moved") if getattr(section, flag)]
+        status = " ".join([STATUS_WORDS[section.status], *flags])
+        out.append(
+            f'<li><a href="#pd-s-{number}">{escape(join_path(section.path))}</a> '
+            f'<span class="pd-status">{status}</span> '
+            f'<span class="pd-words">+{section.words_inserted} '
+            f"\u2212{section.words_deleted}</span></li>"
+        )
+    out += ["</ol>", "</nav>"]
+    return out
+
+
+def _section(number: int, section: SectionDiff, report: CompareReport, view: View) -> list[str]:
+    """Return one section: anchored heading, notes and redline excerpt."""
+    notes = " \u00b7 ".join(section_notes(section, report.diff))
+    out = [
+        f'<section class="pd-section pd-{section.status.value}" id="pd-s-{number}">',
+        f"<h2>{escape(join_path(section.path))}</h2>",
+        f'<p class="pd-notes">{escape(notes)}</p>',
+    ]
+    pieces = excerpt(section, view)
+    if not pieces:
+        out.append('<p class="pd-elided">(text unchanged)</p>')
+    for piece in pieces:
+        if isinstance(piece, Elided):
+            word = "paragraph" if piece.paragraphs == 1 else "paragraphs"
+            out.append(f'<p class="pd-elided">\u22ef {piece.paragraphs} unchanged {word}</p>')
+        else:
+            out.append(f'<div class="pd-text">{_redline(piece)}</div>')
+    out.append("</section>")
+    return out
+
+
+def _redline(segments: tuple[Segment, ...]) -> str:
+    """Return segments as escaped text with ``<del>``/``<ins>`` runs."""
+    items = list(segments)
+    # pre-wrap would show the blank lines ending a paragraph; CSS margins space the blocks.
+    while items and not items[-1].text.strip():
+        items.pop()
+    if items:
+        last = items[-1]
+        items[-1] = Segment(last.op, last.text.rstrip(), last.cosmetic, last.move_id)
+    out = []
+    for segment in items:
+        text = escape(segment.text)
+        if segment.op is Op.EQUAL:
+            out.append(text)
+            continue
+        classes = [
+            name
+            for name, on in (
+                ("pd-cosmetic", segment.cosmetic),
+                ("pd-moved", segment.move_id is not None),
+            )
+            if on
+        ]
+        attrs = f' class="{" ".join(classes)}"' if classes else ""
+        tag = _CLASSES[segment.op]
+        out.append(f"<{tag}{attrs}>{text}</{tag}>")
+    return "".join(out)

@@ -1,0 +1,162 @@
+"""The markdown format: a summary and a ``<del>``/``<ins>`` redline per section, for posts.
+
+Policy text is escaped so that it always shows as written: ``&``, ``<`` and ``>`` become
+entities (no raw HTML), markdown punctuation gets a backslash (no links, images, emphasis,
+code or tables), leading spaces become no-break spaces (no code blocks) and list, heading
+and setext markers at a line start are escaped. Every line of a run is wrapped on its own
+so that a tag never spans a paragraph break.
+"""
+
+from __future__ import annotations
+
+import re
+
+from policydiff.diff_model import Op, SectionDiff, Segment
+from policydiff.report import (
+    STATUS_WORDS,
+    CompareReport,
+    Elided,
+    View,
+    effective_line,
+    excerpt,
+    hidden_changes,
+    join_path,
+    section_notes,
+    select_sections,
+    summary_line,
+    verdict_line,
+    words_line,
+)
+
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# Characters that start markdown (or GitHub) syntax anywhere in a line: emphasis, code,
+# links and images, headings, tables, strikethrough, math.
+_INLINE_SPECIAL = frozenset("\\`*_[]#|~$")
+_LINE_START_MARKER = re.compile(r"(\d{1,9})([.)])|([-+=])")
+_NOTE_SEPARATOR = " \u00b7 "
+_TAGS = {Op.DELETE: ("<del>", "</del>"), Op.INSERT: ("<ins>", "</ins>")}
+
+
+def escape(text: str) -> str:
+    """Return ``text`` escaped for inline markdown (newlines become spaces)."""
+    out = []
+    for char in " ".join(text.splitlines()):
+        if char in _ENTITIES:
+            out.append(_ENTITIES[char])
+        elif char in _INLINE_SPECIAL:
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def render(report: CompareReport, view: View) -> str:
+    """Return the report as a markdown document."""
+    sections = select_sections(report, view)
+    lines = [
+        f"## Compare {escape(report.old.label)} \u2192 {escape(report.new.label)}",
+        "",
+        f"**{escape(verdict_line(report))}**",
+        "",
+        f"- {escape(summary_line(report.diff.summary))}",
+        f"- {escape(words_line(report.diff.summary))}",
+        f"- {escape(effective_line(report))}",
+    ]
+    hidden = hidden_changes(report, view)
+    if hidden:
+        lines.append(
+            f"- {hidden} changed section(s) hidden by \\-\\-section/\\-\\-ignore\\-cosmetic"
+        )
+    if sections:
+        lines += ["", "| Status | Section | Words |", "| --- | --- | ---: |"]
+        lines += [_table_row(section) for section in sections]
+    for section in sections:
+        lines += ["", *_section(section, report, view)]
+    return "\n".join(lines) + "\n"
+
+
+def _table_row(section: SectionDiff) -> str:
+    """Return one row of the summary table."""
+    flags = [flag for flag in ("renamed", "moved") if getattr(section, flag)]
+    status = " ".join([STATUS_WORDS[section.status], *flags])
+    words = f"+{section.words_inserted} \u2212{section.words_deleted}"
+    return f"| {status} | {escape(join_path(section.path))} | {words} |"
+
+
+def _section(section: SectionDiff, report: CompareReport, view: View) -> list[str]:
+    """Return a section's heading, notes line and redline excerpt."""
+    lines = [
+        f"### {escape(join_path(section.path))}",
+        "",
+        f"*{escape(_NOTE_SEPARATOR.join(section_notes(section, report.diff)))}*",
+    ]
+    pieces = excerpt(section, view)
+    if not pieces:
+        lines += ["", "*(text unchanged)*"]
+    for piece in pieces:
+        lines.append("")
+        if isinstance(piece, Elided):
+            word = "paragraph" if piece.paragraphs == 1 else "paragraphs"
+            lines.append(f"*\u22ef {piece.paragraphs} unchanged {word}*")
+        else:
+            lines.append(_redline(piece))
+    return lines
+
+
+def _redline(segments: tuple[Segment, ...]) -> str:
+    """Return segments as markdown paragraphs with ``<del>``/``<ins>`` runs."""
+    # Cut the runs into source lines, each a list of (op, text) pieces.
+    lines: list[list[tuple[Op, str]]] = [[]]
+    for segment in segments:
+        if segment.op is Op.DELETE and not segment.text.strip():
+            continue  # deleted spacing: the new spacing shows the text as it now reads
+        for index, part in enumerate(segment.text.split("\n")):
+            if index:
+                lines.append([])
+            if part:
+                lines[-1].append((segment.op, part))
+    paragraphs: list[list[str]] = [[]]
+    for line in lines:
+        if all(not text.strip() for _, text in line):
+            if paragraphs[-1]:
+                paragraphs.append([])
+            continue
+        paragraphs[-1].append(_line(line))
+    # A backslash at a line end is a hard line break, keeping the policy's line structure.
+    return "\n\n".join("\\\n".join(paragraph) for paragraph in paragraphs if paragraph)
+
+
+def _line(pieces: list[tuple[Op, str]]) -> str:
+    """Return one source line as markdown: escaped text, changed runs in tags."""
+    out: list[str] = []
+    at_start = True
+    for op, text in pieces:
+        if at_start:
+            stripped = text.lstrip(" \t")
+            indent = text[: len(text) - len(stripped)]
+            # No-break spaces keep the indent without turning the line into a code block.
+            lead = indent.replace("\t", "    ").replace(" ", "&nbsp;")
+            body = escape(stripped)
+            marker = _LINE_START_MARKER.match(body)
+            if marker is not None:
+                body = _escape_marker(marker) + body[marker.end() :]
+            body = lead + body
+            at_start = not stripped
+        else:
+            body = escape(text)
+        core = body.strip()
+        if op is Op.EQUAL or not core:
+            out.append(body)
+        else:
+            # Spaces stay outside the tags, where they cannot make an empty-looking change.
+            opening, closing = _TAGS[op]
+            lead, trail = body[: len(body) - len(body.lstrip())], body[len(body.rstrip()) :]
+            out.append(f"{lead}{opening}{core}{closing}{trail}")
+    return "".join(out).rstrip()
+
+
+def _escape_marker(match: re.Match[str]) -> str:
+    """Backslash the character that would make a line a list item or setext underline."""
+    if match[1] is not None:
+        return f"{match[1]}\\{match[2]}"
+    return "\\" + match[3]
