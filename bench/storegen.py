@@ -105,7 +105,7 @@ def donor_sections(root: Path | None = None) -> list[list[str]]:
     for history in corpus.versions(root).values():
         paragraphs = _split(history[-1].path.read_text(encoding="utf-8"))
         starts = [i for i, p in enumerate(paragraphs) if _is_heading(p)]
-        for begin, end in zip(starts, [*starts[1:], len(paragraphs)], strict=True):
+        for begin, end in zip(starts, [*starts[1:], len(paragraphs)], strict=False):
             section = paragraphs[begin:end]
             if 2 <= len(section) <= 7 and sum(map(len, section)) < 4000:
                 found.append(section)
@@ -176,7 +176,9 @@ class PolicyDrift:
             table = STRAIGHT if "\u2019" in paragraph else CURLY
             paragraph = paragraph.translate(table)
         elif roll < 0.7 and " " in paragraph:
-            cut = paragraph.index(" ", len(paragraph) // 2) if " " in paragraph[len(paragraph) // 2 :] else paragraph.index(" ")
+            # Re-wrap: turn the first space after the middle into a line break.
+            cut = paragraph.find(" ", len(paragraph) // 2)
+            cut = cut if cut >= 0 else paragraph.find(" ")
             paragraph = paragraph[:cut] + "\n" + paragraph[cut + 1 :]
         else:
             paragraph = paragraph.replace("  ", " ") if "  " in paragraph else paragraph + " "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,9 +32,7 @@ CONTENT_PREFIX = 1000
 FUZZY_MAX_PAIRS = 40_000
 MOVE_MIN_CHARS = 40
 MOVE_MIN_RATIO = 90
-MOVE_MAX_PAIRS = 250_000
-
-_SPACE = re.compile(r"\s+")
+MOVE_MAX_PAIRS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +79,8 @@ class _Matcher:
         cached = self._content.get((side, index))
         if cached is None:
             section = (self.old if side == 0 else self.new)[index]
-            cached = normalize_text(section.content)
+            # Only a prefix is compared, so only a prefix is normalised (long sections).
+            cached = normalize_text(section.content[: 2 * CONTENT_PREFIX])[:CONTENT_PREFIX]
             self._content[(side, index)] = cached
         return cached
 
@@ -304,13 +303,16 @@ def align_sections(old: Sequence[Section], new: Sequence[Section]) -> Alignment:
         return section.key[-1]
 
     def content_key(side: int, index: int) -> Hashable | None:
-        content = matcher.content(side, index)
-        return content if len(content) >= CONTENT_MIN_CHARS else None
+        section = sides[side][index]
+        content = section.content.strip()
+        if section.kind is not SectionKind.HEADING or len(content) < CONTENT_MIN_CHARS:
+            return None
+        return content
 
     matcher.by_key(full_key)  # same title path (numbering ignored)
     matcher.by_key(body_key)  # byte-identical section (moved under a renamed parent)
     matcher.by_key(own_title_key)  # same own title, parent renamed
-    matcher.by_key(content_key)  # same words under a new title
+    matcher.by_key(content_key)  # same body under a new title
     matcher.fuzzy(matcher.score_titles)
     matcher.fuzzy(matcher.score_content)
 
@@ -337,6 +339,11 @@ class Block:
     text: str
 
 
+def _non_space_length(text: str) -> int:
+    """Number of characters in text other than spaces, tabs and line breaks."""
+    return len(text) - text.count(" ") - text.count("\n") - text.count("\t")
+
+
 def pair_moved_blocks(
     deleted: Sequence[Block], inserted: Sequence[Block]
 ) -> list[tuple[int, int, float]]:
@@ -345,23 +352,51 @@ def pair_moved_blocks(
     Returns (deleted index, inserted index, similarity), best pairs first, each block
     used once. Blocks inside one section are paired too (a paragraph moved within it).
     """
-    dels = [(k, normalize_text(b.text)) for k, b in enumerate(deleted)]
-    ins = [(k, normalize_text(b.text)) for k, b in enumerate(inserted)]
-    dels = [(k, t) for k, t in dels if len(_SPACE.sub("", t)) >= MOVE_MIN_CHARS]
-    ins = [(k, t) for k, t in ins if len(_SPACE.sub("", t)) >= MOVE_MIN_CHARS]
-    if not dels or not ins or len(dels) * len(ins) > MOVE_MAX_PAIRS:
-        return []
-    candidates = _similar_pairs(
-        [t for _, t in dels],
-        [t for _, t in ins],
-        [k for k, _ in dels],
-        [k for k, _ in ins],
-        MOVE_MIN_RATIO,
-    )
-    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    dels = [
+        (k, normalize_text(b.text))
+        for k, b in enumerate(deleted)
+        if _non_space_length(b.text) >= MOVE_MIN_CHARS
+    ]
+    ins = [
+        (k, normalize_text(b.text))
+        for k, b in enumerate(inserted)
+        if _non_space_length(b.text) >= MOVE_MIN_CHARS
+    ]
+    dels = [(k, t) for k, t in dels if _non_space_length(t) >= MOVE_MIN_CHARS]
+    ins = [(k, t) for k, t in ins if _non_space_length(t) >= MOVE_MIN_CHARS]
     used_del: set[int] = set()
     used_ins: set[int] = set()
     result: list[tuple[int, int, float]] = []
+    # Verbatim moves first, by hash: the common case, and no pair budget needed.
+    exact: dict[str, list[int]] = defaultdict(list)
+    for k, t in ins:
+        exact[t].append(k)
+    for k, t in dels:
+        if exact.get(t):
+            target = exact[t].pop(0)
+            used_del.add(k)
+            used_ins.add(target)
+            result.append((k, target, 100.0))
+    dels = [(k, t) for k, t in dels if k not in used_del]
+    ins = sorted(((k, t) for k, t in ins if k not in used_ins), key=lambda p: len(p[1]))
+    if not dels or not ins:
+        return result
+    # ratio >= 90 needs lengths within a factor of 90/110 of each other: compare each
+    # deleted block only with inserted blocks in that length window.
+    lengths = [len(t) for _, t in ins]
+    candidates: list[tuple[float, int, int]] = []
+    compared = 0
+    for k, t in dels:
+        low = bisect_left(lengths, len(t) * MOVE_MIN_RATIO / (200 - MOVE_MIN_RATIO))
+        high = bisect_right(lengths, len(t) * (200 - MOVE_MIN_RATIO) / MOVE_MIN_RATIO)
+        window = ins[low:high]
+        compared += len(window)
+        if compared > MOVE_MAX_PAIRS:
+            break
+        candidates.extend(
+            _similar_pairs([t], [w for _, w in window], [k], [j for j, _ in window], MOVE_MIN_RATIO)
+        )
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     for score, d, i in candidates:
         if d in used_del or i in used_ins:
             continue

@@ -18,7 +18,7 @@ from policydiff.diff_model import (
     Segment,
     Summary,
 )
-from policydiff.normalize import normalize_text
+from policydiff.normalize import normalize_text, same_words
 from policydiff.sections import Section, split_sections
 from policydiff.worddiff import count_words, diff_words
 
@@ -87,16 +87,17 @@ def _analyse(text: str) -> _Analysis:
     return _Analysis(split_sections(text), find_effective_date(text))
 
 
-def _comparable(section: Section) -> str:
-    """What must be equal for two matched sections to differ only cosmetically.
+def _same_words(old: Section, new: Section) -> bool:
+    """Whether two matched sections differ only cosmetically.
 
     The numbering label is left out, so a section renumbered by an insertion above is
     not modified by that alone.
     """
-    content = normalize_text(section.content)
-    if section.kind is SectionKind.HEADING:
-        return normalize_text(section.title) + "\n" + content
-    return content
+    if old.kind is SectionKind.HEADING or new.kind is SectionKind.HEADING:
+        if normalize_text(old.title) != normalize_text(new.title):
+            return False
+        return same_words(old.content, new.content)
+    return same_words(old.body, new.body)
 
 
 def _section_diff(
@@ -126,7 +127,7 @@ def _section_diff(
             segments = (Segment(Op.EQUAL, old.body),)
             inserted = deleted = 0
         else:
-            cosmetic = _comparable(old) == _comparable(new)
+            cosmetic = _same_words(old, new)
             words = diff_words(old.body, new.body, cosmetic=cosmetic)
             segments, approximate = words.segments, words.approximate
             inserted, deleted = words.words_inserted, words.words_deleted

@@ -129,3 +129,41 @@ def normalize_title(title: str) -> tuple[str | None, str]:
     """Return (numbering label or None, normalised title key) for a heading's plain text."""
     label, rest = split_label(fold_chars(title))
     return label, title_key(rest)
+
+
+def _line_start(text: str, index: int) -> int:
+    """Offset of the start of the line holding text[index]."""
+    return text.rfind("\n", 0, index) + 1
+
+
+def same_words(old: str, new: str) -> bool:
+    """Whether two texts normalise equal, normalising only the lines where they differ.
+
+    Normalisation is line-local (every markup rule stops at a line break), so identical
+    whole lines before and after the differing stretch cannot change the verdict.
+    """
+    if old == new:
+        return True
+    limit = min(len(old), len(new))
+    low, high = 0, limit
+    while low < high:  # longest common prefix by halving, each probe a C-level compare
+        mid = (low + high + 1) // 2
+        if old[:mid] == new[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    start = _line_start(old, low)
+    low, high = 0, limit - start
+    while low < high:  # longest common suffix not reaching into the prefix
+        mid = (low + high + 1) // 2
+        if old[len(old) - mid :] == new[len(new) - mid :]:
+            low = mid
+        else:
+            high = mid - 1
+    # Extend the suffix back to a line start so that it holds whole lines only.
+    tail = old[len(old) - low :]
+    cut = tail.find("\n") + 1 if low else 0
+    if cut == 0 and low:
+        cut = low  # no line break in the common tail: it cannot be split off safely
+    end_old, end_new = len(old) - low + cut, len(new) - low + cut
+    return normalize_text(old[start:end_old]) == normalize_text(new[start:end_new])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from policydiff.cli.common import (
+    F,
     console,
     emit_json,
     format_option,
@@ -71,7 +73,7 @@ def init_cmd(path: Path | None) -> None:
 # --------------------------------------------------------------------------- import / add
 
 
-def _size_option() -> Any:  # noqa: ANN401 - a click decorator
+def _size_option() -> Callable[[F], F]:
     """Return the --max-size option shared by import and add."""
     return click.option(
         "--max-size",
@@ -412,14 +414,11 @@ def sync_cmd(remote: str, no_push: bool, fmt: str) -> None:
             }
         )
         return
-    how = " (both sides had new versions: timelines merged by capture time)" if (
-        result.reconciled
-    ) else ""
-    message(
-        f"sync with {remote}: {result.pulled} version(s) pulled, {result.pushed} pushed"
-        f"{', ' + str(result.skipped_duplicates) + ' duplicate(s) dropped' if result.skipped_duplicates else ''}"
-        f"{how}"
-    )
+    parts = [f"{result.pulled} version(s) pulled", f"{result.pushed} pushed"]
+    if result.skipped_duplicates:
+        parts.append(f"{result.skipped_duplicates} duplicate(s) dropped")
+    how = " (both sides had new versions: merged by capture time)" if result.reconciled else ""
+    message(f"sync with {remote}: {', '.join(parts)}{how}")
 
 
 class _VerificationFailedError(PolicydiffError):
