@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,7 +65,7 @@ def pairs(root: Path | None = None) -> list[Pair]:
     return [
         Pair(old, new)
         for history in versions(root).values()
-        for old, new in zip(history, history[1:], strict=False)
+        for old, new in itertools.pairwise(history)
     ]
 
 

@@ -19,3 +19,19 @@ def store_dir(tmp_path: Path) -> Path:
 def store(store_dir: Path) -> GitStore:
     """Return a new, empty store opened for use."""
     return GitStore(store_dir)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Add ``--update-golden``: rewrite expected output files instead of comparing with them."""
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="Rewrite the golden files under tests/golden/ from the current output.",
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """Whether the run was asked to rewrite golden files."""
+    return bool(request.config.getoption("--update-golden"))

@@ -26,10 +26,12 @@ CONTENT_MIN = 65
 # Content shorter than this says too little to pair sections on content alone.
 CONTENT_MIN_CHARS = 40
 # Content similarity looks at this many leading normalised characters (cost bound).
-CONTENT_PREFIX = 1000
+CONTENT_PREFIX = 400
 # Fuzzy matching compares every unmatched old section with every unmatched new one;
 # beyond this many pairs only sections in the same gap between anchors are compared.
-FUZZY_MAX_PAIRS = 40_000
+FUZZY_MAX_PAIRS = 10_000
+# Sections longer than this are not normalised whole just to look for an equal twin.
+NORMALISE_MAX = 3_000
 MOVE_MIN_CHARS = 40
 MOVE_MIN_RATIO = 90
 MOVE_MAX_PAIRS = 50_000
@@ -103,10 +105,11 @@ class _Matcher:
                 groups_new[k].append(j)
         for k, new_indexes in groups_new.items():
             old_indexes = groups_old[k]
-            if len(old_indexes) != len(new_indexes):
+            olds, news = old_indexes, new_indexes
+            if len(olds) != len(news):
                 # Duplicates with unequal counts: pair identical bodies first.
-                old_indexes, new_indexes = self._pair_identical(old_indexes, new_indexes)
-            for i, j in zip(old_indexes, new_indexes, strict=False):
+                olds, news = self._pair_identical(olds, news)
+            for i, j in zip(olds, news, strict=False):
                 self.pair(i, j)
 
     def _pair_identical(self, olds: list[int], news: list[int]) -> tuple[list[int], list[int]]:
@@ -141,6 +144,47 @@ class _Matcher:
         for _, i, j in candidates:
             if i not in self.old_to_new and j not in self.new_to_old:
                 self.pair(i, j)
+
+    def parents_of_matched_children(self) -> None:
+        """Pair unmatched headings whose children were matched to one new heading's children.
+
+        A section renamed beyond recognition ("Your Rights" -> "Your Rights and Choices")
+        is still the same section when its subsections moved under the new one together.
+        """
+        votes: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for i, j in self.old_to_new.items():
+            old_parent, new_parent = self.old[i].parent, self.new[j].parent
+            if (
+                old_parent is not None
+                and new_parent is not None
+                and old_parent not in self.old_to_new
+                and new_parent not in self.new_to_old
+            ):
+                votes[old_parent][new_parent] += 1
+        for old_parent in sorted(votes):
+            ballot = votes[old_parent]
+            # Most votes, then the earliest new parent, for a deterministic choice.
+            new_parent = min(ballot, key=lambda j: (-ballot[j], j))
+            if new_parent not in self.new_to_old:
+                self.pair(old_parent, new_parent)
+
+    def lone_paragraphs(self) -> None:
+        """Pair an edited paragraph unit left alone between two matched neighbours.
+
+        One unmatched paragraph on each side of the same gap is the same paragraph
+        edited, however short; headed sections need a title or content match instead.
+        """
+        olds, news = self.unmatched_old(), self.unmatched_new()
+        if not olds or not news:
+            return
+        for group_old, group_new in self._gaps(olds, news):
+            if (
+                len(group_old) == 1
+                and len(group_new) == 1
+                and self.old[group_old[0]].kind is SectionKind.PARAGRAPH
+                and self.new[group_new[0]].kind is SectionKind.PARAGRAPH
+            ):
+                self.pair(group_old[0], group_new[0])
 
     def _gaps(self, olds: list[int], news: list[int]) -> list[tuple[list[int], list[int]]]:
         """Group unmatched sections by the stretch between consecutive matched anchors."""
@@ -201,7 +245,7 @@ def _similar_pairs(
 
 
 def _bisect(anchors: list[tuple[int, int]], i: int) -> int:
-    """Number of anchors whose old index is below i."""
+    """Count the anchors whose old index is below i."""
     low, high = 0, len(anchors)
     while low < high:
         mid = (low + high) // 2
@@ -213,7 +257,7 @@ def _bisect(anchors: list[tuple[int, int]], i: int) -> int:
 
 
 def _bisect_int(values: list[int], j: int) -> int:
-    """Number of values below j."""
+    """Count the values below j."""
     low, high = 0, len(values)
     while low < high:
         mid = (low + high) // 2
@@ -264,7 +308,7 @@ def _heaviest_increasing(pairs: list[tuple[int, int]], weights: list[int]) -> se
 def _order(
     old_count: int, new_count: int, matches: dict[int, Match]
 ) -> tuple[tuple[int | None, int | None], ...]:
-    """New order, each removed section after the nearest kept (unmoved) section above it."""
+    """Order sections as in the new text, each removed one after its nearest kept predecessor."""
     new_to_old = {m.new: m.old for m in matches.values()}
     removed_after: dict[int, list[int]] = defaultdict(list)
     anchor = -1
@@ -302,6 +346,13 @@ def align_sections(old: Sequence[Section], new: Sequence[Section]) -> Alignment:
             return None
         return section.key[-1]
 
+    def words_key(side: int, index: int) -> Hashable | None:
+        section = sides[side][index]
+        if len(section.body) > NORMALISE_MAX:
+            return None
+        words = normalize_text(section.content)
+        return (section.kind is SectionKind.HEADING, words) if words else None
+
     def content_key(side: int, index: int) -> Hashable | None:
         section = sides[side][index]
         content = section.content.strip()
@@ -313,8 +364,11 @@ def align_sections(old: Sequence[Section], new: Sequence[Section]) -> Alignment:
     matcher.by_key(body_key)  # byte-identical section (moved under a renamed parent)
     matcher.by_key(own_title_key)  # same own title, parent renamed
     matcher.by_key(content_key)  # same body under a new title
+    matcher.by_key(words_key)  # same words, other markup (paragraph units mostly)
     matcher.fuzzy(matcher.score_titles)
     matcher.fuzzy(matcher.score_content)
+    matcher.parents_of_matched_children()
+    matcher.lone_paragraphs()
 
     pairs = sorted(matcher.old_to_new.items(), key=lambda p: p[1])
     weights = [len(old[i].body) + 1 for i, _ in pairs]
@@ -340,7 +394,7 @@ class Block:
 
 
 def _non_space_length(text: str) -> int:
-    """Number of characters in text other than spaces, tabs and line breaks."""
+    """Count the characters in text other than spaces, tabs and line breaks."""
     return len(text) - text.count(" ") - text.count("\n") - text.count("\t")
 
 
@@ -352,18 +406,19 @@ def pair_moved_blocks(
     Returns (deleted index, inserted index, similarity), best pairs first, each block
     used once. Blocks inside one section are paired too (a paragraph moved within it).
     """
+    # Whitespace-collapsed text, markup and typography kept: normalising every piece of a
+    # large added section costs more than it gains (a moved paragraph keeps its markup,
+    # and a few changed quotes still leave it above the fuzzy threshold).
     dels = [
-        (k, normalize_text(b.text))
+        (k, " ".join(b.text.split()))
         for k, b in enumerate(deleted)
         if _non_space_length(b.text) >= MOVE_MIN_CHARS
     ]
     ins = [
-        (k, normalize_text(b.text))
+        (k, " ".join(b.text.split()))
         for k, b in enumerate(inserted)
         if _non_space_length(b.text) >= MOVE_MIN_CHARS
     ]
-    dels = [(k, t) for k, t in dels if _non_space_length(t) >= MOVE_MIN_CHARS]
-    ins = [(k, t) for k, t in ins if _non_space_length(t) >= MOVE_MIN_CHARS]
     used_del: set[int] = set()
     used_ins: set[int] = set()
     result: list[tuple[int, int, float]] = []

@@ -41,13 +41,17 @@ _DATE = (
 _EFFECTIVE = re.compile(
     r"(?:valid\s+from|effective(?:\s+date)?(?:\s+(?:as\s+of|from|on))?"
     r"|(?:last\s+)?(?:updated|modified|revised|changed)(?:\s+(?:on|as\s+of))?"
-    r"|date\s+of\s+last\s+revision)"
+    r"|(?:date\s+of\s+)?last\s+revision)"
     rf"[\s:*_\-\u2013\u2014]{{0,12}}(?:(?:on|as\s+of|is)\s+)?{_DATE}",
     re.IGNORECASE,
 )
 # Lower-case anchors for the lead-ins: the regex is tried only where one occurs, so a
 # 1 MB text costs a few str.find calls instead of a regex attempt at every offset.
-_EFFECTIVE_ANCHORS = ("valid", "effective", "updated", "modified", "revised", "changed", "date")
+_EFFECTIVE_ANCHORS = ("valid", "effective", "updated", "modified", "revised", "changed", "revision")
+# Where find_effective_date looks first, and the longest phrase it can match.
+_HEAD = 8192
+_PHRASE_MAX = 200
+_WORD = re.compile(r"\w")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _CHANGED = frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED, SectionStatus.REMOVED})
 
@@ -60,13 +64,13 @@ class _Analysis:
     effective: str | None
 
 
-def find_effective_date(text: str) -> str | None:
-    """The first effective-date phrase in text ("Last updated: May 1, 2024"), as written."""
-    lowered = text.lower()
+def _first_effective(text: str, limit: int) -> str | None:
+    """The first effective-date phrase starting before offset limit, if any."""
+    lowered = text[: limit + _PHRASE_MAX].lower()
     positions: list[int] = []
     for anchor in _EFFECTIVE_ANCHORS:
         position = lowered.find(anchor)
-        while position != -1:
+        while position != -1 and position < limit:
             positions.append(position)
             position = lowered.find(anchor, position + 1)
     for position in sorted(set(positions)):
@@ -79,10 +83,19 @@ def find_effective_date(text: str) -> str | None:
     return None
 
 
+def find_effective_date(text: str) -> str | None:
+    """Find the first effective-date phrase in text ("Last updated: May 1, 2024")."""
+    # Policies state the date near the top: look there first, the whole text only if not.
+    return _first_effective(text, _HEAD) or (
+        _first_effective(text, len(text)) if len(text) > _HEAD else None
+    )
+
+
 @lru_cache(maxsize=4)
 def _analyse(text: str) -> _Analysis:
-    """Sections and effective date of a text, cached: comparing consecutive versions
-    (v1-v2, v2-v3, ...) parses each text once.
+    """Cut a text into sections and find its effective date, once per text.
+
+    Cached: comparing consecutive versions (v1-v2, v2-v3, ...) parses each text once.
     """
     return _Analysis(split_sections(text), find_effective_date(text))
 
@@ -114,13 +127,16 @@ def _section_diff(
         raise ValueError(msg)
     approximate = False
     if old is None and new is not None:
-        status = SectionStatus.ADDED
-        segments: tuple[Segment, ...] = (Segment(Op.INSERT, new.body),)
-        inserted, deleted = count_words(new.body), 0
+        # A one-sided section without words (a rule, stray markup) is only cosmetic.
+        wordless = _WORD.search(new.body) is None
+        status = SectionStatus.COSMETIC if wordless else SectionStatus.ADDED
+        segments: tuple[Segment, ...] = (Segment(Op.INSERT, new.body, cosmetic=wordless),)
+        inserted, deleted = (0 if wordless else count_words(new.body)), 0
     elif new is None and old is not None:
-        status = SectionStatus.REMOVED
-        segments = (Segment(Op.DELETE, old.body),)
-        inserted, deleted = 0, count_words(old.body)
+        wordless = _WORD.search(old.body) is None
+        status = SectionStatus.COSMETIC if wordless else SectionStatus.REMOVED
+        segments = (Segment(Op.DELETE, old.body, cosmetic=wordless),)
+        inserted, deleted = 0, (0 if wordless else count_words(old.body))
     elif old is not None and new is not None:  # pragma: no branch - either is set
         if old.body == new.body:
             status = SectionStatus.UNCHANGED

@@ -33,7 +33,9 @@ class SectionStatus(Enum):
     """Verdict for one section."""
 
     UNCHANGED = "unchanged"  # bodies byte-identical
-    COSMETIC = "cosmetic"  # bodies differ only in quotes, dashes, spacing, markup
+    # Bodies differ only in quotes, dashes, spacing, markup, numbering label; or the
+    # section exists on one side only and holds no words (a `* * *` rule, stray markup).
+    COSMETIC = "cosmetic"
     MODIFIED = "modified"  # words changed
     ADDED = "added"  # only in the new document
     REMOVED = "removed"  # only in the old document

@@ -103,7 +103,7 @@ def matches_section(section: SectionDiff, needle: str) -> bool:
     """Whether ``needle`` occurs (case-insensitively) in the section's old or new joined path."""
     wanted = needle.casefold()
     return any(
-        path is not None and wanted in PATH_SEPARATOR.join(path).casefold()
+        path is not None and wanted in join_path(path).casefold()
         for path in (section.old_path, section.new_path)
     )
 
@@ -242,6 +242,21 @@ def section_notes(section: SectionDiff, diff: DocumentDiff) -> list[str]:
 
 # A blank line (possibly holding spaces) ends a paragraph.
 _PARAGRAPH_END = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)*")
+_NEWLINE_OR_EDGE_SPACE = re.compile(r"(\s*\n\s*)")
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A piece of a redline ready to show.
+
+    A changed (INSERT/DELETE) run never holds a line break or starts or ends with spaces:
+    those stay in EQUAL runs around it, so markers and tags wrap words, not layout.
+    """
+
+    op: Op
+    text: str
+    cosmetic: bool = False
+    moved: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +266,7 @@ class Elided:
     paragraphs: int
 
 
-Excerpt = list[tuple[Segment, ...] | Elided]
+Excerpt = list[tuple[Run, ...] | Elided]
 
 
 def display_segments(section: SectionDiff, view: View) -> tuple[Segment, ...]:
@@ -267,49 +282,122 @@ def display_segments(section: SectionDiff, view: View) -> tuple[Segment, ...]:
     return tuple(shown)
 
 
-def _paragraphs(segments: tuple[Segment, ...]) -> list[tuple[Segment, ...]]:
-    """Cut segments at blank lines into runs that each hold whole paragraphs."""
-    result: list[tuple[Segment, ...]] = []
-    current: list[Segment] = []
-    for segment in segments:
+def redline_runs(segments: tuple[Segment, ...]) -> tuple[Run, ...]:
+    """Turn diff segments into runs to display.
+
+    Spacing is layout, not content: a changed run's edge spaces and line breaks become
+    EQUAL runs, a whitespace-only insertion shows as plain new spacing and a whitespace-only
+    deletion is dropped. The spacing that ends a deletion followed by an insertion is dropped
+    too (the insertion brings its own), so a replaced word reads ``[-old-]{+new+}``.
+    """
+    runs: list[Run] = []
+    for index, segment in enumerate(segments):
+        if segment.op is Op.EQUAL:
+            runs.append(Run(Op.EQUAL, segment.text))
+            continue
+        text = segment.text
+        core = text.strip()
+        if not core:
+            if segment.op is Op.INSERT:
+                runs.append(Run(Op.EQUAL, text))
+            continue
+        lead = text[: len(text) - len(text.lstrip())]
+        trail = text[len(text.rstrip()) :]
+        replaced = index + 1 < len(segments) and segments[index + 1].op is Op.INSERT
+        if segment.op is Op.DELETE and replaced:
+            trail = ""
+        runs.append(Run(Op.EQUAL, lead))
+        for number, part in enumerate(_NEWLINE_OR_EDGE_SPACE.split(core)):
+            # split() with a group alternates text and the separators it cut at.
+            if number % 2:
+                runs.append(Run(Op.EQUAL, part))
+            else:
+                runs.append(Run(segment.op, part, segment.cosmetic, segment.move_id is not None))
+        runs.append(Run(Op.EQUAL, trail))
+    return _merged(runs)
+
+
+def _merged(runs: list[Run]) -> tuple[Run, ...]:
+    """Drop empty runs and join neighbouring EQUAL runs."""
+    merged: list[Run] = []
+    for run in runs:
+        if not run.text:
+            continue
+        if merged and run.op is Op.EQUAL and merged[-1].op is Op.EQUAL:
+            merged[-1] = Run(Op.EQUAL, merged[-1].text + run.text)
+        else:
+            merged.append(run)
+    return tuple(merged)
+
+
+def _paragraphs(runs: tuple[Run, ...]) -> list[tuple[Run, ...]]:
+    """Cut runs at blank lines of unchanged text into groups holding whole paragraphs."""
+    result: list[tuple[Run, ...]] = []
+    current: list[Run] = []
+    for run in runs:
         start = 0
-        for match in _PARAGRAPH_END.finditer(segment.text):
-            current.append(_with_text(segment, segment.text[start : match.end()]))
-            result.append(tuple(current))
-            current = []
-            start = match.end()
-        if start < len(segment.text):
-            current.append(_with_text(segment, segment.text[start:]))
+        if run.op is Op.EQUAL:
+            for match in _PARAGRAPH_END.finditer(run.text):
+                current.append(Run(Op.EQUAL, run.text[start : match.end()]))
+                result.append(tuple(current))
+                current = []
+                start = match.end()
+        if start < len(run.text):
+            current.append(Run(run.op, run.text[start:], run.cosmetic, run.moved))
     if current:
         result.append(tuple(current))
     return result
-
-
-def _with_text(segment: Segment, text: str) -> Segment:
-    """Return ``segment`` carrying ``text`` instead of its own."""
-    return Segment(segment.op, text, segment.cosmetic, segment.move_id)
 
 
 def excerpt(section: SectionDiff, view: View) -> Excerpt:
     """Return the paragraphs of a section worth showing, unchanged runs folded to ``Elided``.
 
     Added and removed sections, and every section under ``--context``, come whole. Otherwise
-    only changed paragraphs are kept; an unchanged heading paragraph is dropped without a
-    mark because the section title already shows it.
+    only paragraphs with visible changes are kept; an unchanged heading paragraph is dropped
+    without a mark because the section title already shows it.
     """
-    segments = display_segments(section, view)
+    runs = redline_runs(display_segments(section, view))
     if view.context or section.status in {SectionStatus.ADDED, SectionStatus.REMOVED}:
-        return [segments] if segments else []
+        return [runs] if runs else []
     result: Excerpt = []
     folded = 0
-    for index, paragraph in enumerate(_paragraphs(segments)):
-        if any(s.op is not Op.EQUAL for s in paragraph):
+    for index, paragraph in enumerate(_paragraphs(runs)):
+        if any(run.op is not Op.EQUAL for run in paragraph):
             if folded:
                 result.append(Elided(folded))
                 folded = 0
             result.append(paragraph)
-        elif not (index == 0 and section.kind is SectionKind.HEADING):
+        elif paragraph_text(paragraph).strip() and not (
+            index == 0 and section.kind is SectionKind.HEADING
+        ):
             folded += 1
-    if folded:
+    if folded and result:
         result.append(Elided(folded))
     return result
+
+
+def empty_note(section: SectionDiff) -> str:
+    """Return what to say for a section whose excerpt is empty."""
+    if section.status is SectionStatus.UNCHANGED:
+        return "(text unchanged)"
+    return "(only spacing or layout changed)"
+
+
+# Shown as escapes by the human formats: control characters (terminal escape sequences,
+# carriage returns) and bidi overrides, which make text display other than it reads.
+_CONTROLS = [*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_CONTROL_ESCAPES = {
+    code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    for code in _CONTROLS
+    if code not in {0x09, 0x0A}
+}
+
+
+def escape_controls(text: str) -> str:
+    """Return ``text`` with control characters and bidi overrides shown as escapes."""
+    return text.translate(_CONTROL_ESCAPES)
+
+
+def paragraph_text(runs: tuple[Run, ...]) -> str:
+    """Return the text runs show, old and new words alike."""
+    return "".join(run.text for run in runs)

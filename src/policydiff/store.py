@@ -55,6 +55,7 @@ from policydiff.model import (
     sha256_hex,
 )
 from policydiff.refs import RefKind, VersionRef, validate_policy_id
+from policydiff.versionindex import VersionIndex
 
 STORE_FORMAT = 1
 MARKER_FILE = "policydiff-store.json"
@@ -365,6 +366,10 @@ class GitStore:
                 f"({STORE_FORMAT}); upgrade policydiff"
             )
         self._versions_cache: dict[str, list[Version]] = {}
+        self._index: VersionIndex | None = None
+        # The tip the index was last checked against, so one command reads a stable view
+        # without a rev-parse per policy; every write resets it.
+        self._checked_tip: str | None = None
 
     # ----------------------------------------------------------------- low level git
 
@@ -377,6 +382,11 @@ class GitStore:
         except git.GitCommandError as err:
             raise StoreError(f"git {args[0]} failed: {_git_reason(err)}") from None
         return out
+
+    def _forget(self) -> None:
+        """Drop what was read of the history, after this process (or a lock wait) moved it."""
+        self._versions_cache.clear()
+        self._checked_tip = None
 
     def _spawn(self, *args: str, stdin: bool = False) -> subprocess.Popen[bytes]:
         """Start a git process in the store with piped output (and input if asked)."""
@@ -401,6 +411,19 @@ class GitStore:
     def tip(self) -> str:
         """Return the commit id ``main`` points at."""
         return self._git("rev-parse", "--verify", "--end-of-options", BRANCH).strip()
+
+    def _text_blob_ids(self, commit: str, policies: Sequence[str]) -> dict[str, str]:
+        """Return the blob id of each policy's text at ``commit`` (absent policies left out)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(policies), 500):
+            chunk = [text_path(p) for p in policies[start : start + 500]]
+            out = self._git("ls-tree", "-z", "--full-tree", commit, "--", *chunk)
+            for entry in out.split("\0"):
+                meta, _, path = entry.partition("\t")
+                if path.endswith(f"/{TEXT_FILE}"):
+                    policy = path[len(POLICIES_DIR) + 1 : -len(TEXT_FILE) - 1]
+                    found[policy] = meta.split()[2]
+        return found
 
     def read_blob(self, commit: str, path: str) -> bytes | None:
         """Return the bytes of ``path`` at ``commit``, or None if it is absent."""
@@ -450,26 +473,91 @@ class GitStore:
         cached = self._versions_cache.get(policy)
         if cached is not None:
             return cached
-        path = text_path(policy)
-        out = self._git(
-            "log",
-            "--first-parent",
-            "--reverse",
-            "--format=%H%x00%B%x1e",
-            BRANCH,
-            "--",
-            path,
-        )
-        found: list[Version] = []
-        for chunk in out.split("\x1e"):
-            record = chunk.strip("\n")
-            if not record:
-                continue
-            commit, _, message = record.partition("\x00")
-            trailers = parse_trailers(message)
-            found.append(version_from_trailers(len(found) + 1, commit, trailers))
+        messages = self._indexed_messages(policy)
+        if messages is None:
+            messages = self._logged_messages(policy)
+        found = [
+            version_from_trailers(number, commit, parse_trailers(message))
+            for number, (commit, message) in enumerate(messages, start=1)
+        ]
         self._versions_cache[policy] = found
         return found
+
+    def _logged_messages(self, policy: str) -> list[tuple[str, str]]:
+        """Return (commit, message) of a policy's versions straight from a path-limited log."""
+        out = self._git(
+            "log", "--first-parent", "--reverse", "--format=%H%x00%B%x1e", BRANCH,
+            "--", text_path(policy),
+        )  # fmt: skip
+        found = []
+        for chunk in out.split("\x1e"):
+            record = chunk.strip("\n")
+            if record:
+                commit, _, message = record.partition("\x00")
+                found.append((commit, message))
+        return found
+
+    def _indexed_messages(self, policy: str) -> list[tuple[str, str]] | None:
+        """Return a policy's (commit, message) pairs from the cache, or None if unusable."""
+        import sqlite3
+
+        from policydiff.versionindex import VersionIndex
+
+        try:
+            if self._index is None:
+                self._index = VersionIndex(Path(self.repo.git_dir) / "policydiff" / "index.sqlite")
+            self._refresh_index(self._index)
+            return self._index.messages(policy)
+        except (sqlite3.Error, OSError):
+            # A read-only or damaged cache only costs speed: read git directly.
+            return None
+
+    def _refresh_index(self, index: VersionIndex) -> None:
+        """Bring the cache up to the current tip: append new commits, cut back after rewrites."""
+        if self._checked_tip is not None and index.tip() == self._checked_tip:
+            return
+        tip = self.tip()
+        self._checked_tip = tip
+        if index.tip() == tip:
+            return
+        with index.transaction():
+            known = index.tip()
+            if known == tip:
+                return
+            start: str | None = None
+            if known is not None and self._git_ok("cat-file", "-e", f"{known}^{{commit}}"):
+                if self._git_ok("merge-base", "--is-ancestor", known, tip):
+                    start = known
+                else:
+                    base = (
+                        self._git("merge-base", known, tip).strip()
+                        if self._git_ok("merge-base", known, tip)
+                        else ""
+                    )
+                    start = base or None
+            index.truncate_after(start)
+            index.append(self._chain_rows(start, tip), tip)
+
+    def _chain_rows(self, start: str | None, tip: str) -> Iterator[tuple[str, str | None, str]]:
+        """Stream (commit, policy, message) for the first-parent commits after ``start``."""
+        proc = self._spawn(
+            "log", "--first-parent", "--reverse", "--format=%H%x00%B%x1e",
+            f"{start}..{tip}" if start else tip,
+        )  # fmt: skip
+        assert proc.stdout is not None  # noqa: S101 - spawned with a pipe
+        buffer = b""
+        try:
+            while chunk := os.read(proc.stdout.fileno(), 1 << 16):
+                buffer += chunk
+                *records, buffer = buffer.split(b"\x1e")
+                for raw in records:
+                    commit, _, message = raw.decode("utf-8").strip("\n").partition("\x00")
+                    policy = dict(parse_trailers(message)).get(TRAILER_POLICY)
+                    yield commit, policy, message
+        finally:
+            proc.communicate()
+        if proc.returncode:
+            raise StoreError("git log failed while indexing the store")
 
     def summaries(self) -> list[PolicySummary]:
         """Return each policy with its version count and date range."""
@@ -572,7 +660,7 @@ class GitStore:
                             f"{self.path} for over {timeout:g} s; try again later"
                         ) from None
                     time.sleep(0.05)
-            self._versions_cache.clear()
+            self._forget()
             yield
         finally:
             handle.close()
@@ -667,14 +755,19 @@ class GitStore:
         old_tip = self.tip()
         base, replay = self._chain_since(old_tip, int(batch[0].captured_at.timestamp()))
 
-        # Blob id of each policy's text at the point the merged chain has reached.
+        # Blob id of each policy's text at the point the merged chain has reached. Starting
+        # ids come from one ls-tree for the whole batch; replayed commits update them.
+        touched = sorted({snap.policy for snap in batch})
         state: dict[str, str | None] = {}
         reached = base
+        start_ids = self._text_blob_ids(base, touched)
 
         def text_blob(policy: str) -> str | None:
             if policy not in state:
-                data = self.read_blob(reached, text_path(policy))
-                state[policy] = None if data is None else _git_blob_sha(data)
+                if reached == base:
+                    state[policy] = start_ids.get(policy)
+                else:
+                    state[policy] = self._text_blob_ids(reached, [policy]).get(policy)
             return state[policy]
 
         # Texts each policy takes on in the replayed commits, in order: a backfilled
@@ -730,7 +823,7 @@ class GitStore:
             new_tip,
             old_tip,
         )
-        self._versions_cache.clear()
+        self._forget()
         with contextlib.suppress(StoreError):
             self._git("read-tree", "-m", "-u", old_tip, new_tip)
 
@@ -1122,7 +1215,7 @@ class GitStore:
                 self._git(
                     "update-ref", "-m", f"policydiff: sync with {remote}", BRANCH, new_tip, ours
                 )
-                self._versions_cache.clear()
+                self._forget()
                 with contextlib.suppress(StoreError):
                     self._git("read-tree", "-m", "-u", ours, new_tip)
             if push and new_tip != theirs:

@@ -13,24 +13,40 @@ from policydiff.diff_model import Op, Segment
 from policydiff.normalize import fold_chars, normalize_text
 
 # A token is a word or a single other character, with the whitespace after it; only a
-# leading run of whitespace stands alone. Tokens tile the text, so joining them gives it back.
-_TOKEN = re.compile(r"\s+|\w+\s*|[^\w\s]\s*")
+# leading run of whitespace stands alone. Runs of rule and emphasis characters (`-----`,
+# `***`, `...`) are one token: a setext underline is one edit, not forty. Tokens tile the
+# text, so joining them gives it back.
+_TOKEN = re.compile(r"\s+|\w+\s*|(?:-+|=+|\*+|#+|\.+|~+|`+|[^\w\s])\s*")
 _WORD = re.compile(r"\w+")
+# Markup that hides or splits words in normalisation (link targets, tags, escapes, `_`).
+_WORD_HIDERS = re.compile(r"[\[\]()<>\\_`]")
 # Cost bounds. diff_match_patch with Diff_Timeout = 0 is complete but its bisection costs
-# about 0.09 us * D^2 in CPython (D = tokens to edit): 1000 vs 1000 unrelated tokens take
-# 0.36 s. So dmp only sees short stretches: longer ones are first cut at anchors (tokens
-# occurring once on each side, in increasing order on both: patience diff), and a long
-# stretch without anchors is diffed only if its lower bound on D is small; otherwise it is
-# shown whole as delete + insert and the result is marked approximate.
-_DIRECT_MAX = 400
-_NO_ANCHOR_MAX = 4000
-_NO_ANCHOR_EDIT = 200
+# about 0.03-0.09 us * (N + M) * D in CPython (N, M tokens, D tokens to edit): 1000 vs
+# 1000 unrelated tokens take 0.36 s. So dmp only sees short stretches:
+# * the raw texts' common prefix and suffix never reach the tokenizer;
+# * stretches over _DIRECT_MAX tokens are cut at anchors (tokens occurring once on each
+#   side, in increasing order on both: patience diff), recursively;
+# * a stretch that is different text on both sides (see _rewritten) is replaced whole,
+#   as semantic cleanup would show it anyway;
+# * a long stretch without anchors goes to dmp only if one side is short or most tokens
+#   are shared; otherwise it is shown whole and the result is marked approximate;
+# * every dmp call is charged its estimated work against a per-call budget, so no input
+#   can make one diff_words call take more than about two seconds.
+_DIRECT_MAX = 100
+_NO_ANCHOR_MAX = 1500
+# A side this short is cheap to diff against any length (a heading vs a whole new body).
+_SHORT_SIDE = 20
+# Stretches shorter than this on one side always go to dmp (cheap, and exact matters).
+_REWRITE_MIN = 8
+# In units of (N + M)^2, about 0.09 us each.
+_BUDGET = 20_000_000
 # Anchor recursion depth; deeper stretches take the no-anchor path.
 _MAX_DEPTH = 40
 # Keep below the surrogate block and above control/ASCII so dmp's char logic sees no
 # line breaks in keys.
 _FIRST_CODE = 0x100
 _SURROGATES = range(0xD800, 0xE000)
+_MAX_KEYS = 0x110000 - _FIRST_CODE - len(_SURROGATES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +61,7 @@ class WordDiff:
 
 
 def _new_engine() -> diff_match_patch:
-    """A dmp instance that never gives up silently (Diff_Timeout = 0, see module notes)."""
+    """Make a dmp instance that never gives up silently (Diff_Timeout = 0, see notes above)."""
     engine = diff_match_patch()
     engine.Diff_Timeout = 0
     return engine
@@ -60,42 +76,82 @@ def tokenize(text: str) -> list[str]:
 
 
 def count_words(text: str) -> int:
-    """Number of words in text."""
+    """Count the words in text."""
     return len(_WORD.findall(text))
 
 
-class _Encoder:
-    """Map tokens to single characters by their folded key, whitespace ignored."""
+class _TooManyTokensError(Exception):
+    """More distinct tokens than there are characters to encode them."""
 
-    __slots__ = ("_by_key", "_by_token")
 
-    def __init__(self) -> None:
-        self._by_token: dict[str, str] = {}
-        self._by_key: dict[str, str] = {}
+def _char(index: int) -> str:
+    """Return the index-th key character: from U+0100 up, skipping the surrogate block."""
+    code = _FIRST_CODE + index
+    return chr(code + len(_SURROGATES) if code >= _SURROGATES.start else code)
 
-    def _char_for(self, token: str) -> str:
-        # Whitespace is left out of the key: re-wrapping or spacing never changes words.
-        key = fold_chars(token.rstrip())
-        char = self._by_key.get(key)
-        if char is None:
-            code = _FIRST_CODE + len(self._by_key)
-            if code >= _SURROGATES.start:
-                code += len(_SURROGATES)
-            char = chr(code)
-            self._by_key[key] = char
-        self._by_token[token] = char
-        return char
 
-    def encode(self, tokens: list[str]) -> str:
-        """One character per token; equal characters mean cosmetically equal tokens."""
-        by_token = self._by_token
-        return "".join([by_token.get(t) or self._char_for(t) for t in tokens])
+def _encode(old_tokens: list[str], new_tokens: list[str]) -> tuple[str, str]:
+    """One character per token; equal characters mean equal keys (folded, spacing ignored)."""
+    # Whitespace is left out of the key: re-wrapping or spacing never changes words.
+    unique = dict.fromkeys(old_tokens)
+    unique.update(dict.fromkeys(new_tokens))
+    key_of = {token: fold_chars(token.rstrip()) for token in unique}
+    keys = dict.fromkeys(key_of.values())
+    if len(keys) > _MAX_KEYS:
+        raise _TooManyTokensError
+    if len(keys) < _SURROGATES.start - _FIRST_CODE:
+        # Everything below at C speed: one dict lookup per token.
+        codes = range(_FIRST_CODE, _FIRST_CODE + len(keys))
+        char_of_key = dict(zip(keys, map(chr, codes), strict=True))
+    else:
+        char_of_key = {key: _char(index) for index, key in enumerate(keys)}
+    char_of_token = {token: char_of_key[key] for token, key in key_of.items()}
+    lookup = char_of_token.__getitem__
+    return "".join(map(lookup, old_tokens)), "".join(map(lookup, new_tokens))
 
 
 def _edit_lower_bound(a: str, b: str) -> int:
     """Fewest token inserts + deletes any alignment of a and b needs (multiset bound)."""
     common = sum((Counter(a) & Counter(b)).values())
     return len(a) + len(b) - 2 * common
+
+
+def _rewritten(a: str, b: str) -> bool:
+    """Whether a stretch between anchors is different text on each side.
+
+    When under a third of the shorter side's tokens occur on the other side at all, the
+    only matches are scattered function words ("the", "of"), which diff_cleanupSemantic
+    folds into the surrounding edits: replacing the stretch whole gives the same
+    result without dmp's most expensive case (D close to N + M).
+    """
+    short = min(len(a), len(b))
+    if short < _REWRITE_MIN:
+        return False
+    common = (len(a) + len(b) - _edit_lower_bound(a, b)) // 2
+    return common * 3 < short
+
+
+def _dmp_cost(a: str, b: str) -> int | None:
+    """Estimated dmp work for a stretch without anchors, or None if not worth it."""
+    total = len(a) + len(b)
+    short = min(len(a), len(b))
+    if short <= _SHORT_SIDE:
+        # Myers' search runs out of grid on the short side: work ~ total * short, at
+        # about 0.3 us a unit (20 vs 100,000 tokens: 0.65 s), so 4 budget units each.
+        return 4 * total * (short + 1)
+    if total <= _DIRECT_MAX or (total <= _NO_ANCHOR_MAX and _mostly_shared(a, b)):
+        return total * total
+    return None
+
+
+def _mostly_shared(a: str, b: str) -> bool:
+    """Whether most tokens of the shorter side also occur in the longer one.
+
+    If not, the two are different text: dmp would spend the most time to show the least.
+    A pure insertion (short side entirely kept) counts as shared.
+    """
+    common = (len(a) + len(b) - _edit_lower_bound(a, b)) // 2
+    return common * 2 >= min(len(a), len(b))
 
 
 def _unique_anchors(a: str, b: str) -> list[tuple[int, int]]:
@@ -106,9 +162,7 @@ def _unique_anchors(a: str, b: str) -> list[tuple[int, int]]:
     count_a, count_b = Counter(a), Counter(b)
     where_b = {char: j for j, char in enumerate(b) if count_b[char] == 1}
     pairs = [
-        (i, where_b[char])
-        for i, char in enumerate(a)
-        if count_a[char] == 1 and char in where_b
+        (i, where_b[char]) for i, char in enumerate(a) if count_a[char] == 1 and char in where_b
     ]
     if not pairs:
         return []
@@ -140,12 +194,11 @@ class _Differ:
     def __init__(self, old: str, new: str) -> None:
         self.old_tokens = tokenize(old)
         self.new_tokens = tokenize(new)
-        encoder = _Encoder()
-        self.old_chars = encoder.encode(self.old_tokens)
-        self.new_chars = encoder.encode(self.new_tokens)
+        self.old_chars, self.new_chars = _encode(self.old_tokens, self.new_tokens)
         # (dmp op code, token characters), as diff_main returns them.
         self.diffs: list[tuple[int, str]] = []
         self.approximate = False
+        self.budget = _BUDGET
 
     def run(self) -> None:
         """Diff the whole token streams, then clean up once for readable edit runs."""
@@ -162,27 +215,30 @@ class _Differ:
             self.diffs.append((0, a[:prefix]))
         middle_a = a[prefix : len(a) - suffix]
         middle_b = b[prefix : len(b) - suffix]
+        total = len(middle_a) + len(middle_b)
+        anchors = (
+            _unique_anchors(middle_a, middle_b)
+            if middle_a and middle_b and total > _DIRECT_MAX and depth < _MAX_DEPTH
+            else []
+        )
         if not middle_a or not middle_b:
             self._replace(middle_a, middle_b)
-        elif len(middle_a) + len(middle_b) <= _DIRECT_MAX:
-            self.diffs.extend(_DMP.diff_main(middle_a, middle_b, False))
+        elif anchors:
+            i0 = j0 = 0
+            for i, j in anchors:
+                self._diff(middle_a[i0:i], middle_b[j0:j], depth + 1)
+                self.diffs.append((0, middle_a[i]))
+                i0, j0 = i + 1, j + 1
+            self._diff(middle_a[i0:], middle_b[j0:], depth + 1)
+        elif _rewritten(middle_a, middle_b):
+            # Semantic cleanup would dissolve dmp's few scattered matches here anyway.
+            self._replace(middle_a, middle_b)
+        elif (cost := _dmp_cost(middle_a, middle_b)) is not None and cost <= self.budget:
+            self.budget -= cost
+            self.diffs.extend(_DMP.diff_main(middle_a, middle_b, checklines=False))
         else:
-            anchors = _unique_anchors(middle_a, middle_b) if depth < _MAX_DEPTH else []
-            if anchors:
-                i0 = j0 = 0
-                for i, j in anchors:
-                    self._diff(middle_a[i0:i], middle_b[j0:j], depth + 1)
-                    self.diffs.append((0, middle_a[i]))
-                    i0, j0 = i + 1, j + 1
-                self._diff(middle_a[i0:], middle_b[j0:], depth + 1)
-            elif (
-                len(middle_a) + len(middle_b) <= _NO_ANCHOR_MAX
-                and _edit_lower_bound(middle_a, middle_b) <= _NO_ANCHOR_EDIT
-            ):
-                self.diffs.extend(_DMP.diff_main(middle_a, middle_b, False))
-            else:
-                self.approximate = True
-                self._replace(middle_a, middle_b)
+            self.approximate = True
+            self._replace(middle_a, middle_b)
         if suffix:
             self.diffs.append((0, a[len(a) - suffix :]))
 
@@ -248,42 +304,59 @@ def _equal_by_key(old: list[str], new: list[str]) -> list[Segment]:
         if old_core == new_core:
             # Only the whitespace after the word differs (re-wrap, double space).
             out.append(Segment(Op.EQUAL, old_core))
-            old_token, new_token = old_token[len(old_core) :], new_token[len(new_core) :]
-        out.append(Segment(Op.DELETE, old_token, cosmetic=True))
-        out.append(Segment(Op.INSERT, new_token, cosmetic=True))
+            old_rest, new_rest = old_token[len(old_core) :], new_token[len(new_core) :]
+        else:
+            old_rest, new_rest = old_token, new_token
+        out.append(Segment(Op.DELETE, old_rest, cosmetic=True))
+        out.append(Segment(Op.INSERT, new_rest, cosmetic=True))
     return out
 
 
 def _merge(segments: list[Segment]) -> list[Segment]:
     """Join neighbours with the same op and flags; put DELETE before INSERT in a change."""
-    merged: list[Segment] = []
+    # Runs as [op, cosmetic, move_id, texts]: texts are joined once at the end.
+    runs: list[list[object]] = []
     for segment in segments:
         if not segment.text:
             continue
-        if merged:
-            last = merged[-1]
-            if (last.op, last.cosmetic, last.move_id) == (
-                segment.op,
-                segment.cosmetic,
-                segment.move_id,
-            ):
-                merged[-1] = Segment(last.op, last.text + segment.text, last.cosmetic, last.move_id)
+        op, cosmetic, move_id = segment.op, segment.cosmetic, segment.move_id
+        if runs:
+            last = runs[-1]
+            if last[0] is op and last[1] == cosmetic and last[2] == move_id:
+                last[3].append(segment.text)  # type: ignore[attr-defined]
                 continue
             if (
-                len(merged) >= 2
-                and last.op is Op.INSERT
-                and segment.op is Op.DELETE
-                and merged[-2].op is Op.DELETE
-                and (merged[-2].cosmetic, merged[-2].move_id) == (segment.cosmetic, segment.move_id)
+                op is Op.DELETE
+                and last[0] is Op.INSERT
+                and len(runs) >= 2
+                and runs[-2][0] is Op.DELETE
+                and runs[-2][1] == cosmetic
+                and runs[-2][2] == move_id
             ):
                 # DELETE INSERT DELETE -> DELETE DELETE INSERT, then join the deletes.
-                before = merged[-2]
-                merged[-2] = Segment(
-                    Op.DELETE, before.text + segment.text, before.cosmetic, before.move_id
-                )
+                runs[-2][3].append(segment.text)  # type: ignore[attr-defined]
                 continue
-        merged.append(segment)
-    return merged
+        runs.append([op, cosmetic, move_id, [segment.text]])
+    return [
+        Segment(op, "".join(texts), cosmetic, move_id)  # type: ignore[arg-type]
+        for op, cosmetic, move_id, texts in runs
+    ]
+
+
+def _could_be_cosmetic(old: str, new: str) -> bool:
+    """Cheap pre-check for _mark_cosmetic: False when the words plainly differ.
+
+    Only links, HTML tags, escapes and underscores can make different words normalise
+    equal; without them, differing word lists settle it without normalising.
+    """
+    if not old or not new:
+        return _WORD.search(old or new) is None or bool(_WORD_HIDERS.search(old or new))
+    # Numbers are left out: a list renumbered at line start ("1." -> "2.") is markup.
+    if [w for w in _WORD.findall(old) if not w.isdigit()] == [
+        w for w in _WORD.findall(new) if not w.isdigit()
+    ]:
+        return True
+    return bool(_WORD_HIDERS.search(old) or _WORD_HIDERS.search(new))
 
 
 def _mark_cosmetic(segments: list[Segment]) -> list[Segment]:
@@ -307,7 +380,7 @@ def _mark_cosmetic(segments: list[Segment]) -> list[Segment]:
         change = out[index:end]
         old = "".join(s.text for s in change if s.op is Op.DELETE)
         new = "".join(s.text for s in change if s.op is Op.INSERT)
-        if normalize_text(old) == normalize_text(new):
+        if _could_be_cosmetic(old, new) and normalize_text(old) == normalize_text(new):
             out[index:end] = [Segment(s.op, s.text, cosmetic=True) for s in change]
         index = end
     return out
@@ -326,17 +399,56 @@ def count_changed_words(segments: tuple[Segment, ...] | list[Segment]) -> tuple[
     return inserted, deleted
 
 
+def _token_boundary(text: str, position: int) -> bool:
+    """Whether a token starts at position (whitespace before it, none at it) or it is an end."""
+    if position in {0, len(text)}:
+        return True
+    return text[position - 1].isspace() and not text[position].isspace()
+
+
+def _trim_common(old: str, new: str) -> tuple[int, int]:
+    """Lengths of the common prefix and suffix of old and new, cut at token boundaries.
+
+    Long sections usually change in a few places: comparing the raw strings first keeps
+    the untouched start and end out of tokenising, encoding and diffing.
+    """
+    prefix = _common_prefix(old, new)
+    while prefix > 0 and not (_token_boundary(old, prefix) and _token_boundary(new, prefix)):
+        prefix -= 1
+    limit = min(len(old), len(new)) - prefix
+    suffix = _common_suffix(old[len(old) - limit :], new[len(new) - limit :]) if limit else 0
+    while suffix > 0 and not (
+        _token_boundary(old, len(old) - suffix) and _token_boundary(new, len(new) - suffix)
+    ):
+        suffix -= 1
+    return prefix, suffix
+
+
 def diff_words(old: str, new: str, *, cosmetic: bool = False) -> WordDiff:
     """Word-diff old against new; with cosmetic=True every change run is flagged cosmetic."""
     if old == new:
         segments = [Segment(Op.EQUAL, old)] if old else []
         return WordDiff(tuple(segments), 0, 0, approximate=False)
-    differ = _Differ(old, new)
-    differ.run()
-    merged = _merge(differ.segments())
+    prefix, suffix = _trim_common(old, new)
+    old_middle, new_middle = old[prefix : len(old) - suffix], new[prefix : len(new) - suffix]
+    try:
+        differ = _Differ(old_middle, new_middle)
+    except _TooManyTokensError:
+        # Over a million distinct words: no character encoding left, show it whole.
+        middle = [Segment(Op.DELETE, old_middle), Segment(Op.INSERT, new_middle)]
+        approximate = True
+    else:
+        differ.run()
+        middle = differ.segments()
+        approximate = differ.approximate
+    if prefix:
+        middle.insert(0, Segment(Op.EQUAL, old[:prefix]))
+    if suffix:
+        middle.append(Segment(Op.EQUAL, old[len(old) - suffix :]))
+    merged = _merge(middle)
     if cosmetic:
         merged = [s if s.op is Op.EQUAL else Segment(s.op, s.text, cosmetic=True) for s in merged]
     else:
         merged = _merge(_mark_cosmetic(merged))
     inserted, deleted = count_changed_words(merged)
-    return WordDiff(tuple(merged), inserted, deleted, differ.approximate)
+    return WordDiff(tuple(merged), inserted, deleted, approximate)

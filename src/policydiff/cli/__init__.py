@@ -21,8 +21,20 @@ COMMANDS: dict[str, str] = {
     "policies": "policydiff.cli.store_cmds:policies_cmd",
     "log": "policydiff.cli.store_cmds:log_cmd",
     "show": "policydiff.cli.store_cmds:show_cmd",
+    "blame": "policydiff.cli.history_cmds:blame_cmd",
+    "history": "policydiff.cli.history_cmds:history_cmd",
+    "site": "policydiff.cli.history_cmds:site_cmd",
+    "compare": "policydiff.cli.compare_cmd:compare_cmd",
     "verify": "policydiff.cli.store_cmds:verify_cmd",
     "sync": "policydiff.cli.store_cmds:sync_cmd",
+    "capture": "policydiff.cli.capture_cmds:capture_cmd",
+    "wayback": "policydiff.cli.capture_cmds:wayback_cmd",
+    "import-git": "policydiff.cli.capture_cmds:import_git_cmd",
+    "reextract": "policydiff.cli.capture_cmds:reextract_cmd",
+    "config": "policydiff.cli.config_cmd:config_cmd",
+    "announce": "policydiff.cli.announce_cmds:announce_cmd",
+    "changelog": "policydiff.cli.announce_cmds:changelog_cmd",
+    "feed": "policydiff.cli.announce_cmds:feed_cmd",
 }
 
 DEFAULT_STORE = "policy-archive"

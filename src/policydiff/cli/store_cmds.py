@@ -283,34 +283,66 @@ def policies_cmd(fmt: str) -> None:
 
 @click.command("log")
 @click.argument("policy", required=False)
+@click.option("--no-stats", is_flag=True, help="Leave out what each version changed (no diffing).")
+@click.option(
+    "--rebuild-cache", is_flag=True, help="Recompute the change stats instead of using the cache."
+)
 @format_option("table", "json")
-def log_cmd(policy: str | None, fmt: str) -> None:
-    """List the versions of POLICY, oldest first."""
+def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -> None:
+    """List the versions of POLICY, oldest first, with what each changed.
+
+    Change stats (sections added/removed/changed, words inserted/deleted, cosmetic-only
+    versions) compare each version with the one before it; they are cached in the store's
+    git directory, so only new versions are diffed.
+    """
+    from policydiff.history import Timeline, version_stats
+
+    if no_stats and rebuild_cache:
+        raise UsageError("--rebuild-cache needs the stats: drop --no-stats")
     store = open_store()
     policy = store.require_policy(policy)
     history = store.versions(policy)
+    advance: Any = None
+
+    def progress(_done: int, total: int) -> None:
+        nonlocal advance
+        if advance is None:
+            advance = _progress(total, "Computing change stats")
+        advance()
+
+    stats = (
+        None
+        if no_stats
+        else version_stats(Timeline(store, policy), rebuild=rebuild_cache, progress=progress)
+    )
     if fmt == "json":
-        emit_json(
-            {
-                "schema": "policydiff.log/1",
-                "policy": policy,
-                "versions": [version_json(v) for v in history],
-            }
-        )
+        versions = [version_json(v) for v in history]
+        for item, change in zip(versions, stats or (), strict=False):
+            item["stats"] = None if change is None else change.to_json()
+        emit_json({"schema": "policydiff.log/1", "policy": policy, "versions": versions})
         return
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, title=policy, title_justify="left")
-    for column in ("#", "captured", "effective", "commit", "source"):
+    columns = ["#", "captured", "effective", "commit"]
+    columns += [] if stats is None else ["sections", "words"]
+    for column in [*columns, "source"]:
         table.add_column(column, justify="right" if column == "#" else "left", no_wrap=True)
-    for v in history:
-        table.add_row(
-            str(v.number),
-            _iso(v.captured_at) or "",
-            _day(v.effective_date) or "-",
-            v.short,
-            (v.archive_url or v.source_url or "-") + (" [technical]" if v.technical else ""),
-        )
+    for index, v in enumerate(history):
+        row = [str(v.number), _iso(v.captured_at) or "", _day(v.effective_date) or "-", v.short]
+        change = None if stats is None else stats[index]
+        if change is not None:
+            # Sections: +added -removed ~changed; words: +inserted -deleted.
+            row.append(
+                f"+{change.sections_added} \u2212{change.sections_removed} "
+                f"~{change.sections_changed}"
+            )
+            words = f"+{change.words_inserted} \u2212{change.words_deleted}"
+            row.append(words + (" cosmetic only" if change.cosmetic_only else ""))
+        elif stats is not None:
+            row += ["first", ""]
+        row.append((v.archive_url or v.source_url or "-") + (" [technical]" if v.technical else ""))
+        table.add_row(*row)
     console().print(table)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from policydiff.report import CompareReport, View
+if TYPE_CHECKING:
+    # Only for annotations: the CLI imports this module to list the formats at start-up.
+    from policydiff.report import CompareReport, View
 
 # format name -> "module:function". Modules load on first use so that the CLI can list
 # the formats without importing rich or the HTML templates.

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 from dataclasses import dataclass
 from datetime import datetime
-from html import escape
 
-from policydiff.diff_model import Op, SectionDiff, Segment
+from policydiff.diff_model import Op, SectionDiff
 from policydiff.report import (
     STATUS_WORDS,
     CompareReport,
     Elided,
+    Run,
     Side,
     View,
     effective_line,
+    empty_note,
+    escape_controls,
     excerpt,
     hidden_changes,
     join_path,
@@ -79,7 +82,14 @@ _CSP_TEMPLATE = (
     "default-src 'none'; style-src '{style_hash}'; img-src 'none'; font-src 'none'; "
     "base-uri 'none'; form-action 'none'"
 )
-_CLASSES = {Op.DELETE: "del", Op.INSERT: "ins"}
+
+
+def escape(text: str) -> str:
+    """Return text safe inside HTML elements and quoted attributes, controls made visible."""
+    return html.escape(escape_controls(text), quote=True)
+
+
+_TAGS = {Op.DELETE: "del", Op.INSERT: "ins"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,41 +230,34 @@ def _section(number: int, section: SectionDiff, report: CompareReport, view: Vie
     ]
     pieces = excerpt(section, view)
     if not pieces:
-        out.append('<p class="pd-elided">(text unchanged)</p>')
+        out.append(f'<p class="pd-elided">{escape(empty_note(section))}</p>')
     for piece in pieces:
         if isinstance(piece, Elided):
             word = "paragraph" if piece.paragraphs == 1 else "paragraphs"
             out.append(f'<p class="pd-elided">\u22ef {piece.paragraphs} unchanged {word}</p>')
         else:
-            out.append(f'<div class="pd-text">{_redline(piece)}</div>')
+            out.append(f'<div class="pd-text">{redline(piece)}</div>')
     out.append("</section>")
     return out
 
 
-def _redline(segments: tuple[Segment, ...]) -> str:
-    """Return segments as escaped text with ``<del>``/``<ins>`` runs."""
-    items = list(segments)
-    # pre-wrap would show the blank lines ending a paragraph; CSS margins space the blocks.
-    while items and not items[-1].text.strip():
-        items.pop()
-    if items:
-        last = items[-1]
-        items[-1] = Segment(last.op, last.text.rstrip(), last.cosmetic, last.move_id)
+def redline(runs: tuple[Run, ...]) -> str:
+    """Return runs as escaped text with ``<del>``/``<ins>`` around the changes."""
     out = []
-    for segment in items:
-        text = escape(segment.text)
-        if segment.op is Op.EQUAL:
+    for run in runs:
+        text = escape(run.text)
+        if run.op is Op.EQUAL:
             out.append(text)
             continue
         classes = [
-            name
-            for name, on in (
-                ("pd-cosmetic", segment.cosmetic),
-                ("pd-moved", segment.move_id is not None),
-            )
-            if on
+            name for name, on in (("pd-cosmetic", run.cosmetic), ("pd-moved", run.moved)) if on
         ]
         attrs = f' class="{" ".join(classes)}"' if classes else ""
-        tag = _CLASSES[segment.op]
+        tag = _TAGS[run.op]
         out.append(f"<{tag}{attrs}>{text}</{tag}>")
-    return "".join(out)
+    # pre-wrap would show the blank lines ending the last paragraph; CSS spaces the blocks.
+    return "".join(out).rstrip()
+
+
+# Old private names, still imported by render.blame and site; drop once they use the above.
+_redline = redline

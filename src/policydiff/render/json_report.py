@@ -46,8 +46,8 @@ def report_json(report: CompareReport, view: View) -> dict[str, Any]:
         "identical": diff.identical,
         "paragraph_mode": diff.paragraph_mode,
         "filter": {"section": view.section, "ignore_cosmetic": view.ignore_cosmetic},
-        "sections": [_section_json(s) for s in select_sections(report, view, keep_unchanged=True)],
-        "moves": [_move_json(move) for move in diff.moves],
+        "sections": [section_json(s) for s in select_sections(report, view, keep_unchanged=True)],
+        "moves": [move_json(move) for move in diff.moves],
     }
 
 
@@ -70,7 +70,7 @@ def _path(path: tuple[str, ...] | None) -> list[str] | None:
     return None if path is None else list(path)
 
 
-def _section_json(section: SectionDiff) -> dict[str, Any]:
+def section_json(section: SectionDiff) -> dict[str, Any]:
     """Return one section as JSON."""
     return {
         "status": section.status.value,
@@ -78,6 +78,8 @@ def _section_json(section: SectionDiff) -> dict[str, Any]:
         "moved": section.moved,
         "old_path": _path(section.old_path),
         "new_path": _path(section.new_path),
+        "old_index": section.old_index,
+        "new_index": section.new_index,
         "kind": section.kind.value,
         "old_label": section.old_label,
         "new_label": section.new_label,
@@ -86,11 +88,11 @@ def _section_json(section: SectionDiff) -> dict[str, Any]:
         "words_deleted": section.words_deleted,
         "moved_out": list(section.moved_out),
         "moved_in": list(section.moved_in),
-        "diff": [_segment_json(segment) for segment in section.segments],
+        "diff": [segment_json(segment) for segment in section.segments],
     }
 
 
-def _segment_json(segment: Segment) -> dict[str, Any]:
+def segment_json(segment: Segment) -> dict[str, Any]:
     """Return one diff run: op and text, plus ``cosmetic``/``move`` only when set."""
     item: dict[str, Any] = {"op": segment.op.value, "text": segment.text}
     if segment.cosmetic:
@@ -100,7 +102,7 @@ def _segment_json(segment: Segment) -> dict[str, Any]:
     return item
 
 
-def _move_json(move: MovedBlock) -> dict[str, Any]:
+def move_json(move: MovedBlock) -> dict[str, Any]:
     """Return a block moved between sections as JSON."""
     return {
         "id": move.id,
@@ -108,3 +110,8 @@ def _move_json(move: MovedBlock) -> dict[str, Any]:
         "new_path": list(move.new_path),
         "similarity": round(move.similarity, 1),
     }
+
+
+# Old private names, still imported by render.blame and site; drop once they use the above.
+_section_json = section_json
+_move_json = move_json

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import re
 
-from policydiff.diff_model import Op, SectionDiff, Segment
+from policydiff.diff_model import Op, SectionDiff
 from policydiff.report import (
     STATUS_WORDS,
     CompareReport,
     Elided,
+    Run,
     View,
     effective_line,
+    empty_note,
+    escape_controls,
     excerpt,
     hidden_changes,
     join_path,
@@ -40,7 +43,7 @@ _TAGS = {Op.DELETE: ("<del>", "</del>"), Op.INSERT: ("<ins>", "</ins>")}
 def escape(text: str) -> str:
     """Return ``text`` escaped for inline markdown (newlines become spaces)."""
     out = []
-    for char in " ".join(text.splitlines()):
+    for char in escape_controls(" ".join(text.split("\n"))):
         if char in _ENTITIES:
             out.append(_ENTITIES[char])
         elif char in _INLINE_SPECIAL:
@@ -92,32 +95,30 @@ def _section(section: SectionDiff, report: CompareReport, view: View) -> list[st
     ]
     pieces = excerpt(section, view)
     if not pieces:
-        lines += ["", "*(text unchanged)*"]
+        lines += ["", f"*{escape(empty_note(section))}*"]
     for piece in pieces:
         lines.append("")
         if isinstance(piece, Elided):
             word = "paragraph" if piece.paragraphs == 1 else "paragraphs"
             lines.append(f"*\u22ef {piece.paragraphs} unchanged {word}*")
         else:
-            lines.append(_redline(piece))
+            lines.append(redline(piece))
     return lines
 
 
-def _redline(segments: tuple[Segment, ...]) -> str:
-    """Return segments as markdown paragraphs with ``<del>``/``<ins>`` runs."""
-    # Cut the runs into source lines, each a list of (op, text) pieces.
-    lines: list[list[tuple[Op, str]]] = [[]]
-    for segment in segments:
-        if segment.op is Op.DELETE and not segment.text.strip():
-            continue  # deleted spacing: the new spacing shows the text as it now reads
-        for index, part in enumerate(segment.text.split("\n")):
+def redline(runs: tuple[Run, ...]) -> str:
+    """Return runs as markdown paragraphs with ``<del>``/``<ins>`` around the changes."""
+    # Cut the runs into source lines; changed runs never hold a line break.
+    lines: list[list[Run]] = [[]]
+    for run in runs:
+        for index, part in enumerate(run.text.split("\n")):
             if index:
                 lines.append([])
             if part:
-                lines[-1].append((segment.op, part))
+                lines[-1].append(Run(run.op, part))
     paragraphs: list[list[str]] = [[]]
     for line in lines:
-        if all(not text.strip() for _, text in line):
+        if all(not run.text.strip() for run in line):
             if paragraphs[-1]:
                 paragraphs.append([])
             continue
@@ -126,32 +127,24 @@ def _redline(segments: tuple[Segment, ...]) -> str:
     return "\n\n".join("\\\n".join(paragraph) for paragraph in paragraphs if paragraph)
 
 
-def _line(pieces: list[tuple[Op, str]]) -> str:
+def _line(runs: list[Run]) -> str:
     """Return one source line as markdown: escaped text, changed runs in tags."""
     out: list[str] = []
-    at_start = True
-    for op, text in pieces:
-        if at_start:
-            stripped = text.lstrip(" \t")
-            indent = text[: len(text) - len(stripped)]
-            # No-break spaces keep the indent without turning the line into a code block.
-            lead = indent.replace("\t", "    ").replace(" ", "&nbsp;")
-            body = escape(stripped)
-            marker = _LINE_START_MARKER.match(body)
+    for index, run in enumerate(runs):
+        body = escape(run.text)
+        if index == 0:
+            stripped = body.lstrip(" \t")
+            indent = body[: len(body) - len(stripped)]
+            marker = _LINE_START_MARKER.match(stripped)
             if marker is not None:
-                body = _escape_marker(marker) + body[marker.end() :]
-            body = lead + body
-            at_start = not stripped
-        else:
-            body = escape(text)
-        core = body.strip()
-        if op is Op.EQUAL or not core:
+                stripped = _escape_marker(marker) + stripped[marker.end() :]
+            # No-break spaces keep the indent without turning the line into a code block.
+            body = indent.replace("\t", "    ").replace(" ", "&nbsp;") + stripped
+        if run.op is Op.EQUAL:
             out.append(body)
         else:
-            # Spaces stay outside the tags, where they cannot make an empty-looking change.
-            opening, closing = _TAGS[op]
-            lead, trail = body[: len(body) - len(body.lstrip())], body[len(body.rstrip()) :]
-            out.append(f"{lead}{opening}{core}{closing}{trail}")
+            opening, closing = _TAGS[run.op]
+            out.append(f"{opening}{body}{closing}")
     return "".join(out).rstrip()
 
 
@@ -160,3 +153,7 @@ def _escape_marker(match: re.Match[str]) -> str:
     if match[1] is not None:
         return f"{match[1]}\\{match[2]}"
     return "\\" + match[3]
+
+
+# Old private names, still imported by render.blame and site; drop once they use the above.
+_redline = redline

@@ -14,13 +14,16 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from policydiff.diff_model import Op, SectionDiff, Segment
+from policydiff.diff_model import Op, SectionDiff
 from policydiff.report import (
     STATUS_WORDS,
     CompareReport,
     Elided,
+    Run,
     View,
     effective_line,
+    empty_note,
+    escape_controls,
     excerpt,
     hidden_changes,
     join_path,
@@ -39,20 +42,6 @@ _COSMETIC_DELETE_STYLE = "dim strike"
 _COSMETIC_INSERT_STYLE = "dim underline"
 _MOVED_DELETE_STYLE = "magenta strike"
 _MOVED_INSERT_STYLE = "cyan underline"
-
-# Policy text must not drive the terminal: control characters (escape sequences, carriage
-# returns) and bidi overrides (text that displays other than it reads) are shown as escapes.
-_UNSAFE = [*range(0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-_SAFE_TABLE = {
-    code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    for code in _UNSAFE
-    if code not in {0x09, 0x0A}
-}
-
-
-def clean(text: str) -> str:
-    """Return ``text`` with characters that could drive or mislead a terminal escaped."""
-    return text.translate(_SAFE_TABLE)
 
 
 def build(report: CompareReport, view: View, *, color: bool) -> RenderableType:
@@ -91,14 +80,14 @@ def _header(report: CompareReport, view: View, sections: tuple[SectionDiff, ...]
     """Return the lines above the table: sides, verdict, counts, effective date."""
     text = Text()
     text.append("Compare ", style="bold")
-    text.append(clean(report.old.label), style="bold")
+    text.append(escape_controls(report.old.label), style="bold")
     text.append(" \u2192 ", style="bold")
-    text.append(clean(report.new.label), style="bold")
+    text.append(escape_controls(report.new.label), style="bold")
     text.append("\n")
     text.append(verdict_line(report) + "\n")
     text.append(summary_line(report.diff.summary) + "\n")
     text.append(words_line(report.diff.summary) + "\n")
-    text.append(clean(effective_line(report)))
+    text.append(escape_controls(effective_line(report)))
     hidden = hidden_changes(report, view)
     if hidden:
         text.append(f"\n{hidden} changed section(s) hidden by --section/--ignore-cosmetic")
@@ -118,7 +107,7 @@ def _table(sections: tuple[SectionDiff, ...]) -> Table:
         status = " ".join([STATUS_WORDS[section.status], *notes])
         words = f"+{section.words_inserted} \u2212{section.words_deleted}"
         # Cells are Text, never str: rich would read "[...]" in policy text as markup.
-        table.add_row(Text(status), Text(clean(join_path(section.path))), Text(words))
+        table.add_row(Text(status), Text(escape_controls(join_path(section.path))), Text(words))
     return table
 
 
@@ -126,54 +115,49 @@ def _section(
     section: SectionDiff, report: CompareReport, view: View, *, color: bool
 ) -> list[RenderableType]:
     """Return a section's title rule, notes line and redline excerpt."""
-    title = Text(clean(join_path(section.path)), style="bold")
+    title = Text(escape_controls(join_path(section.path)), style="bold")
     parts: list[RenderableType] = [
         Rule(title, align="left", characters="\u2500"),
-        Text(clean(" \u00b7 ".join(section_notes(section, report.diff))), style="italic"),
+        Text(escape_controls(" \u00b7 ".join(section_notes(section, report.diff))), style="italic"),
     ]
     pieces = excerpt(section, view)
     if not pieces:
-        parts.append(Text("(text unchanged)", style="dim"))
+        parts.append(Text(empty_note(section), style="dim"))
     for piece in pieces:
         if isinstance(piece, Elided):
             word = "paragraph" if piece.paragraphs == 1 else "paragraphs"
             parts.append(Text(f"  \u22ef {piece.paragraphs} unchanged {word}", style="dim"))
         else:
-            parts.append(_redline(piece, color=color))
+            parts.append(redline(piece, color=color))
     return parts
 
 
-def _redline(segments: tuple[Segment, ...], *, color: bool) -> Text:
-    """Return segments as one Text: styled runs with colour, ``[-..-]{+..+}`` without."""
+def redline(runs: tuple[Run, ...], *, color: bool) -> Text:
+    """Return runs as one Text: styled changes with colour, ``[-..-]{+..+}`` without."""
     text = Text()
-    for segment in segments:
-        body = clean(segment.text)
-        if segment.op is Op.EQUAL:
+    for run in runs:
+        body = escape_controls(run.text)
+        if run.op is Op.EQUAL:
             text.append(body)
-            continue
-        core = body.strip()
-        if not core:
-            # A whitespace-only run: keep the new spacing, drop the old.
-            if segment.op is Op.INSERT:
-                text.append(body)
-            continue
-        text.append(body[: len(body) - len(body.lstrip())])
-        if color:
-            text.append(core, style=_style(segment))
-        elif segment.op is Op.DELETE:
-            text.append(f"[-{core}-]")
+        elif color:
+            text.append(body, style=_style(run))
+        elif run.op is Op.DELETE:
+            text.append(f"[-{body}-]")
         else:
-            text.append(f"{{+{core}+}}")
-        text.append(body[len(body.rstrip()) :])
+            text.append(f"{{+{body}+}}")
     text.rstrip()
     return text
 
 
-def _style(segment: Segment) -> str:
+def _style(run: Run) -> str:
     """Return the rich style of a changed run."""
-    delete = segment.op is Op.DELETE
-    if segment.move_id is not None:
+    delete = run.op is Op.DELETE
+    if run.moved:
         return _MOVED_DELETE_STYLE if delete else _MOVED_INSERT_STYLE
-    if segment.cosmetic:
+    if run.cosmetic:
         return _COSMETIC_DELETE_STYLE if delete else _COSMETIC_INSERT_STYLE
     return _DELETE_STYLE if delete else _INSERT_STYLE
+
+
+# Old private names, still imported by render.blame and site; drop once they use the above.
+_redline = redline

@@ -1,0 +1,107 @@
+"""CLI end to end: compare of the largest corpus pair, --version, and what start-up imports."""
+
+from __future__ import annotations
+
+import sys
+
+import corpus
+import engine
+import measure
+from table import Row, skipped
+
+SECTION = "cli"
+VERSION_TARGET = 0.150
+# Modules --version has no use for; any of them in its import list is a start-up cost.
+HEAVY = (
+    "git", "gitdb", "rich", "diff_match_patch", "rapidfuzz", "markdown_it", "yaml", "jinja2",
+    "policydiff.store", "policydiff.compare", "policydiff.ingest", "policydiff.render",
+)  # fmt: skip
+
+
+def compare_row(pair: corpus.Pair, reps: int) -> Row:
+    """``policydiff compare OLD.md NEW.md --format json`` against git's word diff."""
+    name = f"policydiff compare OLD.md NEW.md --format json ({pair.label})"
+    if not measure.has_command("compare"):
+        return skipped(SECTION, name, "no 'compare' command yet")
+    command = [
+        *measure.policydiff_command(),
+        "compare",
+        str(pair.old.path),
+        str(pair.new.path),
+        "--format",
+        "json",
+    ]
+    runs = measure.interleaved(
+        {
+            "ours": lambda: measure.run_command(command),
+            "git": lambda: engine.git_word_diff(pair.old.path, pair.new.path),
+        },
+        reps,
+    )
+    codes = {r.returncode for r in runs["ours"]}
+    failed = codes - {0, 1}  # 1: differences found, as diff(1)
+    error = runs["ours"][0].stderr.decode(errors="replace").strip().splitlines()
+    return Row(
+        SECTION,
+        name,
+        measure.median_seconds(runs["ours"]),
+        reference="git diff --no-index --word-diff=porcelain",
+        ref_value=measure.median_seconds(runs["git"]),
+        peak_rss_mb=measure.peak_rss_mb(runs["ours"]),
+        note=(f"FAILED exit {sorted(failed)}: {error[-1:]}; " if failed else "")
+        + f"{len(runs['ours'])} rep(s)",
+    )
+
+
+def version_row(reps: int) -> Row:
+    """``policydiff --version`` against ``python -c pass``."""
+    runs = measure.interleaved(
+        {
+            "ours": lambda: measure.run_command([*measure.policydiff_command(), "--version"]),
+            "python": lambda: measure.run_command([sys.executable, "-c", "pass"]),
+        },
+        reps,
+    )
+    seconds = measure.median_seconds(runs["ours"])
+    return Row(
+        SECTION,
+        "policydiff --version",
+        seconds,
+        reference="python -c pass",
+        ref_value=measure.median_seconds(runs["python"]),
+        target="< 150 ms",
+        met=seconds < VERSION_TARGET,
+        peak_rss_mb=measure.peak_rss_mb(runs["ours"]),
+        note=f"imports: {startup_imports()}; {reps} rep(s)",
+    )
+
+
+def startup_imports(limit: int = 5) -> str:
+    """Summarise ``python -X importtime`` of --version: slowest imports, heavy modules."""
+    run = measure.run_command(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-c",
+            "from policydiff.cli import main; main(['--version'])",
+        ]
+    )
+    lines = run.stderr.decode(errors="replace").splitlines()
+    entries: list[tuple[int, int, str]] = []  # (nesting level, cumulative us, module)
+    for line in lines[1:]:
+        _self_us, cumulative_us, field = line.split("|")
+        name = field[1:]  # one separator space, then two spaces per nesting level
+        module = name.lstrip()
+        entries.append(((len(name) - len(module)) // 2, int(cumulative_us), module))
+    # Python's own start-up ends with "site"; what follows is ours.
+    after_site = [e for e in entries[[e[2] for e in entries].index("site") + 1 :] if e[0] <= 1]
+    slowest = sorted(after_site, key=lambda e: e[1], reverse=True)[:limit]
+    heavy = sorted({module for _, _, module in entries if module in HEAVY})
+    listed = ", ".join(f"{module} {us / 1000:.0f} ms" for _, us, module in slowest)
+    return f"{listed}; heavy: {', '.join(heavy) or 'none'}"
+
+
+def rows(pair: corpus.Pair, reps: int) -> list[Row]:
+    """Section 2."""
+    return [compare_row(pair, reps), version_row(max(reps, 5))]

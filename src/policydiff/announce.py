@@ -1,0 +1,1124 @@
+"""Draft a policy-change announcement: the context that the announcement templates render.
+
+The context says what changed section by section and quotes whole sentences of the
+policy, never invents a reason or a date, and leaves marked ``[TODO: ...]`` places for
+the maintainer. Rendering (Jinja2, sandboxed) and the e-mail message are built here too;
+files, the store and the clock stay in the CLI.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import textwrap
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from enum import Enum
+from importlib import resources
+from typing import Any
+
+from markdown_it import MarkdownIt
+
+from policydiff import __version__
+from policydiff.diff_model import (
+    DocumentDiff,
+    MovedBlock,
+    Op,
+    SectionDiff,
+    SectionKind,
+    SectionStatus,
+)
+from policydiff.errors import UsageError
+from policydiff.report import PATH_SEPARATOR, CompareReport, Side
+from policydiff.sections import split_sections
+
+SCHEMA = "policydiff.announce/1"
+FORMATS = ("email", "text", "markdown", "html")
+TEMPLATE_PACKAGE = "policydiff"
+TEMPLATE_DIR = "templates"
+
+# Caps keep a notice readable; the pointer to the full diff covers the rest.
+MAX_QUOTES_PER_SECTION = 3
+MAX_QUOTES = 12
+MAX_QUOTE_CHARS = 300
+MAX_TITLE_CHARS = 150
+# Plain-text bodies are hard-wrapped here (RFC 5322 asks for at most 78).
+WRAP_WIDTH = 72
+
+TODO_WHY = "[TODO: why did this change?]"
+TODO_ACTIONS = "[TODO: what can readers do?]"
+TODO_EFFECTIVE = "[TODO: when do these changes take effect?]"
+TODO_READ_URL = "[TODO: where to read the full policy]"
+TODO_DIFF_URL = "[TODO: link to the full list of changes, or remove this line]"
+INTRODUCTION = "Introduction"
+ELISION = "[\u2026]"
+ARROW = "->"
+
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+# Characters that could smuggle a line break, a terminal escape or reordered text into a
+# header, a terminal or a page: C0/C1 controls and the bidirectional overrides.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_URL = re.compile(r"https?://[^\s<>\"'\\^`{|}\x00-\x1f\x7f]+", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- values
+
+
+class ChangeKind(Enum):
+    """What happened to a section, as the notice words it."""
+
+    ADDED = "added"
+    REMOVED = "removed"
+    RENAMED = "renamed"
+    MOVED = "moved"
+    CHANGED = "changed"
+    TEXT_MOVED = "text_moved"
+    EDITORIAL = "editorial"
+
+
+class QuoteKind(Enum):
+    """Whether a quote shows new sentences, removed ones, or both sides of an edit."""
+
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """Whole sentences of the policy quoted for one change (``old``/``new`` per kind)."""
+
+    kind: QuoteKind
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SectionChange:
+    """One line of "what changed" and the quotes that back it."""
+
+    kind: ChangeKind
+    line: str
+    # The section as shown ("What we collect > Websites"); the old name for renames.
+    section: str
+    old_section: str | None
+    # Words of the section changed, besides a rename or a move.
+    content_changed: bool
+    words_inserted: int
+    words_deleted: int
+    quotes: tuple[Quote, ...] = ()
+    more_quotes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Where readers can go, and who sends the notice (from the store's config)."""
+
+    read_url: str | None = None
+    diff_url: str | None = None
+    list_name: str | None = None
+    compare_command: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Effective:
+    """What the new version says about when it takes effect.
+
+    ``status``: ``stated`` (a date that differs from the old version's), ``unchanged``
+    (the same date as before: the text was not updated), ``phrase`` (a date phrase that is
+    not a full date) or ``not_stated``.
+    """
+
+    status: str
+    on: date | None
+    phrase: str | None
+    previous: date | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """Everything a template needs (``as_context`` gives the documented dict)."""
+
+    policy: str | None
+    title: str
+    subject: str
+    old: Side
+    new: Side
+    effective: Effective
+    links: Links
+    changes: tuple[SectionChange, ...]
+    editorial: tuple[str, ...]
+    substantive: bool
+    quotes_omitted: int
+    generator: str = f"policydiff {__version__}"
+
+    def as_context(self) -> dict[str, Any]:
+        """Return the template context and JSON document (see docs/templates.md)."""
+        counts = {kind.value: 0 for kind in ChangeKind}
+        for change in self.changes:
+            counts[change.kind.value] += 1
+        # Editorial sections are listed apart when the notice has substantive changes.
+        counts["editorial"] = len(self.editorial)
+        counts["quotes"] = sum(len(change.quotes) for change in self.changes)
+        counts["quotes_omitted"] = self.quotes_omitted
+        return {
+            "schema": SCHEMA,
+            "policy": self.policy,
+            "title": self.title,
+            "subject": self.subject,
+            "old": _side_context(self.old),
+            "new": _side_context(self.new),
+            "effective": {
+                "status": self.effective.status,
+                "date": _iso(self.effective.on),
+                "display": _display_day(self.effective.on),
+                "phrase": self.effective.phrase,
+                "previous": _iso(self.effective.previous),
+                "text": self.effective.text,
+            },
+            "read_url": self.links.read_url,
+            "diff_url": self.links.diff_url,
+            "compare_command": self.links.compare_command,
+            "list_name": self.links.list_name,
+            "substantive": self.substantive,
+            "changes": [_change_context(change) for change in self.changes],
+            "editorial": list(self.editorial),
+            "counts": counts,
+            "todo": {
+                "why": TODO_WHY,
+                "actions": TODO_ACTIONS,
+                "effective": TODO_EFFECTIVE,
+                "read_url": TODO_READ_URL,
+                "diff_url": _todo_diff_url(self.links.compare_command),
+            },
+            "generator": self.generator,
+        }
+
+
+def _todo_diff_url(compare_command: str | None) -> str:
+    """Return the placeholder for the diff link, saying how to make one."""
+    if compare_command is None:
+        return TODO_DIFF_URL
+    return (
+        f"[TODO: link to the full list of changes ('{compare_command} --format html' "
+        "makes a page to publish), or remove this line]"
+    )
+
+
+def _side_context(side: Side) -> dict[str, Any]:
+    """Return one side as the template sees it."""
+    captured = side.captured_at.date() if side.captured_at is not None else None
+    return {
+        "label": side.label,
+        "version": side.version,
+        "captured": _iso(captured),
+        "captured_display": _display_day(captured),
+        "effective": _iso(side.effective_date),
+        "effective_display": _display_day(side.effective_date),
+    }
+
+
+def _change_context(change: SectionChange) -> dict[str, Any]:
+    """Return one change as the template sees it."""
+    return {
+        "kind": change.kind.value,
+        "line": change.line,
+        "label": change.line.partition(": ")[0],
+        "what": change.line.partition(": ")[2],
+        "section": change.section,
+        "old_section": change.old_section,
+        "content_changed": change.content_changed,
+        "words_inserted": change.words_inserted,
+        "words_deleted": change.words_deleted,
+        "quotes": [
+            {"kind": quote.kind.value, "old": quote.old, "new": quote.new}
+            for quote in change.quotes
+        ],
+        "more_quotes": change.more_quotes,
+    }
+
+
+def _iso(value: date | None) -> str | None:
+    """Return an ISO date or None."""
+    return None if value is None else value.isoformat()
+
+
+def display_day(value: date) -> str:
+    """Return a date as ``1 May 2024``: unambiguous in every locale."""
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def _display_day(value: date | None) -> str | None:
+    """Return ``display_day`` of a date, or None."""
+    return None if value is None else display_day(value)
+
+
+# --------------------------------------------------------------------------- safe text
+
+
+def one_line(text: str, *, limit: int = MAX_TITLE_CHARS) -> str:
+    r"""Return text as one clean line: controls dropped, all whitespace collapsed, capped.
+
+    Every value bound for a header goes through here, so a title holding ``\\r\\nBcc:``
+    stays inside its header.
+    """
+    line = " ".join(_UNSAFE.sub(" ", text).split())
+    if len(line) > limit:
+        line = line[: limit - 1].rstrip() + "\u2026"
+    return line
+
+
+def safe_url(url: str | None) -> str | None:
+    """Return ``url`` if it is a plain http(s) URL, else None (never a script or a header)."""
+    if url is None:
+        return None
+    candidate = url.strip()
+    return candidate if _URL.fullmatch(candidate) else None
+
+
+def check_url(url: str | None, what: str) -> str | None:
+    """Return a configured URL, or raise ``UsageError`` if it is not a plain http(s) URL."""
+    if url is None or not url.strip():
+        return None
+    checked = safe_url(url)
+    if checked is None:
+        raise UsageError(f"{what} must be an http:// or https:// URL without spaces: {url[:80]!r}")
+    return checked
+
+
+# --------------------------------------------------------------------------- sentences
+
+# Markdown markers that start a line: list items and block quotes.
+_LINE_MARKER = re.compile(r"^[ \t]*(?:>[ \t]?)*(?:(?:[*+-]|\d{1,9}[.)])[ \t]+)?", re.MULTILINE)
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[*+-]|\d{1,9}[.)])[ \t]+", re.MULTILINE)
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_SETEXT = re.compile(r"[ \t]{0,3}(?:=+|-+)[ \t]*\n?")
+_SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]*_]*(?=\s)")
+# A sentence ends only if the next one starts like one (a capital, a digit, a quote).
+_NEXT_START = re.compile(r"\s+[\"'\u201c\u2018(\[*_]*[A-Z0-9\u00c0-\u00de]")
+_ABBREVIATIONS = frozenset(
+    {
+        *("e.g.", "i.e.", "cf.", "vs.", "approx.", "incl.", "no.", "nr.", "art.", "sec."),
+        *("para.", "mr.", "mrs.", "ms.", "dr.", "st.", "inc.", "ltd.", "co.", "corp."),
+        *("u.s.", "u.k.", "e.u.", "fig.", "p.", "pp."),
+    }
+)
+_INLINE = MarkdownIt("commonmark")
+
+
+@dataclass(frozen=True, slots=True)
+class _Sentence:
+    """A sentence of a section body: ``[start, end)`` holds its words, no edge spaces."""
+
+    start: int
+    end: int
+    unit: int
+
+
+def heading_end(section_text: str, kind: SectionKind) -> int:
+    """Return where a section body's heading line (and setext underline) ends."""
+    if kind is not SectionKind.HEADING:
+        return 0
+    first = section_text.find("\n")
+    if first == -1:
+        return len(section_text)
+    underline = _SETEXT.match(section_text, first + 1)
+    if underline is not None and underline.end() > first + 1:
+        return underline.end()
+    return first + 1
+
+
+def _units(text: str, start: int) -> list[tuple[int, int]]:
+    """Cut ``text[start:]`` into paragraphs and list items (quotes never join two)."""
+    cuts = {start, len(text)}
+    cuts.update(m.end() for m in _BLANK_LINE.finditer(text, start))
+    cuts.update(m.start() for m in _LIST_ITEM.finditer(text, start))
+    points = sorted(c for c in cuts if c >= start)
+    return [(a, b) for a, b in itertools.pairwise(points) if text[a:b].strip()]
+
+
+def _is_abbreviation(text: str, unit_start: int, stop: int) -> bool:
+    """Whether the word ending at ``stop`` (a full stop) is an abbreviation or an initial."""
+    word = text[unit_start:stop].rsplit(None, 1)[-1].lstrip("(\"'\u201c\u2018").lower()
+    return word in _ABBREVIATIONS or (len(word) == 2 and word[0].isalpha())
+
+
+def split_sentences(text: str, start: int = 0) -> list[tuple[int, int]]:
+    """Return the ``[start, end)`` spans of the sentences in ``text[start:]``.
+
+    Paragraphs and list items always end a sentence; inside them a sentence ends at
+    ``.``, ``!`` or ``?`` (with closing quotes or emphasis) before what starts like a new
+    sentence, except after common abbreviations ("e.g.", "Inc.") and initials.
+    """
+    return [(s.start, s.end) for s in _sentences(text, start)]
+
+
+def _sentences(text: str, start: int) -> list[_Sentence]:
+    """Sentences of ``text[start:]`` with the unit (paragraph or item) each belongs to."""
+    found: list[_Sentence] = []
+    for number, (unit_start, unit_end) in enumerate(_units(text, start)):
+        begin = unit_start
+        for match in _SENTENCE_END.finditer(text, unit_start, unit_end):
+            if _NEXT_START.match(text, match.end(), unit_end) is None:
+                continue
+            if text[match.start()] == "." and _is_abbreviation(text, begin, match.start() + 1):
+                continue
+            found.append(_trimmed(text, begin, match.end(), number))
+            begin = match.end()
+        if text[begin:unit_end].strip():
+            found.append(_trimmed(text, begin, unit_end, number))
+    return [s for s in found if s.end > s.start]
+
+
+def _trimmed(text: str, start: int, end: int, unit: int) -> _Sentence:
+    """Return the span without its edge whitespace."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return _Sentence(start, end, unit)
+
+
+def plain_text(markdown: str) -> str:
+    """Return inline markdown as plain words: markers, emphasis and link targets dropped."""
+    source = _LINE_MARKER.sub("", markdown)
+    parts: list[str] = []
+    for token in _INLINE.parseInline(source):
+        for child in token.children or ():
+            if child.type in {"text", "code_inline", "image"}:
+                parts.append(child.content)
+            elif child.type in {"softbreak", "hardbreak"}:
+                parts.append(" ")
+    return " ".join(_UNSAFE.sub(" ", "".join(parts)).split())
+
+
+def _clip(text: str, start: int, end: int, focus: tuple[int, int] | None) -> str:
+    """Return plain text of ``text[start:end]``, at most MAX_QUOTE_CHARS long.
+
+    A longer quote keeps a window around ``focus`` (the changed words), cut at spaces and
+    marked with "[...]" where text was left out.
+    """
+    whole = plain_text(text[start:end])
+    if len(whole) <= MAX_QUOTE_CHARS:
+        return whole
+    budget = MAX_QUOTE_CHARS - 2 * (len(ELISION) + 1)
+    first, last = focus if focus is not None else (start, start)
+    first, last = max(start, min(first, end)), max(start, min(last, end))
+    room = max(0, budget - (last - first))
+    left = max(start, first - room // 3)
+    right = min(end, max(last, left + budget))
+    if right - left > budget:
+        right = left + budget
+    # Snap inwards to spaces so that no word is cut in half.
+    if left > start:
+        space = text.find(" ", left, right)
+        left = space + 1 if space != -1 else left
+    if right < end:
+        space = text.rfind(" ", left, right)
+        right = space if space > left else right
+    shown = plain_text(text[left:right])
+    if len(shown) > budget:
+        shown = shown[:budget].rsplit(" ", 1)[0]
+    prefix = f"{ELISION} " if left > start else ""
+    suffix = f" {ELISION}" if right < end else ""
+    return prefix + shown + suffix
+
+
+# --------------------------------------------------------------------------- quotes
+
+
+@dataclass(slots=True)
+class _Group:
+    """Changes that touch the same sentences: old and new sentence index ranges, focus."""
+
+    old: set[int]
+    new: set[int]
+    old_focus: list[tuple[int, int]]
+    new_focus: list[tuple[int, int]]
+
+
+def _touched(sentences: list[_Sentence], lo: int, hi: int) -> set[int]:
+    """Return the sentences a change ``[lo, hi)`` touches (a point: strictly inside one)."""
+    if lo == hi:
+        return {i for i, s in enumerate(sentences) if s.start < lo < s.end}
+    return {i for i, s in enumerate(sentences) if s.start < hi and lo < s.end}
+
+
+def _hunks(section: SectionDiff) -> list[tuple[int, int, int, int]]:
+    """Return changed runs as ``(old_lo, old_hi, new_lo, new_hi)`` body offsets.
+
+    Cosmetic runs and text moved to or from another section are left out: the first are
+    not changes of wording, the second are reported as moves.
+    """
+    hunks: list[tuple[int, int, int, int]] = []
+    old_at = new_at = 0
+    open_hunk: list[int] | None = None
+    for segment in section.segments:
+        size = len(segment.text)
+        counts = segment.op is not Op.EQUAL and not segment.cosmetic and segment.move_id is None
+        if not counts:
+            if open_hunk is not None and segment.op is Op.EQUAL:
+                hunks.append((open_hunk[0], open_hunk[1], open_hunk[2], open_hunk[3]))
+                open_hunk = None
+        else:
+            if open_hunk is None:
+                open_hunk = [old_at, old_at, new_at, new_at]
+            if segment.op is Op.DELETE:
+                open_hunk[1] = old_at + size
+            else:
+                open_hunk[3] = new_at + size
+        if segment.op is not Op.INSERT:
+            old_at += size
+        if segment.op is not Op.DELETE:
+            new_at += size
+    if open_hunk is not None:
+        hunks.append((open_hunk[0], open_hunk[1], open_hunk[2], open_hunk[3]))
+    return hunks
+
+
+# How far a change may slide; a new sentence rarely shares more with its neighbour.
+_MAX_SLIDE = 200
+
+
+def _slide(text: str, lo: int, hi: int, point: int, other: list[_Sentence]) -> tuple[int, int, int]:
+    """Slide a pure insertion (or deletion) to where it sits between sentences, if it can.
+
+    ``text[lo:hi]`` was inserted at ``point`` of the other side. A word diff may place a
+    new sentence after the first word of the next one ("We [share them. We] never sell"):
+    the same edit shifted by a few characters reads "[We share them.] We never sell",
+    which touches no old sentence and is quoted as an addition.
+    """
+    if not _touched(other, point, point):
+        return lo, hi, point
+    # The run can move left by k while the k characters before it equal its last k.
+    left = 0
+    while left < _MAX_SLIDE and lo - left > 0 and text[lo - left - 1] == text[hi - left - 1]:
+        left += 1
+    right = 0
+    while right < _MAX_SLIDE and hi + right < len(text) and text[lo + right] == text[hi + right]:
+        right += 1
+    for shift in range(1, max(left, right) + 1):
+        for step in (-shift, shift):
+            if -left <= step <= right and not _touched(other, point + step, point + step):
+                return lo + step, hi + step, point + step
+    return lo, hi, point
+
+
+def _groups(
+    section: SectionDiff, old_sentences: list[_Sentence], new_sentences: list[_Sentence]
+) -> list[_Group]:
+    """Group the changed runs of a section by the sentences they touch."""
+    groups: list[_Group] = []
+    old_text, new_text = section.old_text, section.new_text
+    for hunk in _hunks(section):
+        old_lo, old_hi, new_lo, new_hi = hunk
+        if old_lo == old_hi:
+            new_lo, new_hi, old_lo = _slide(new_text, new_lo, new_hi, old_lo, old_sentences)
+            old_hi = old_lo
+        elif new_lo == new_hi:
+            old_lo, old_hi, new_lo = _slide(old_text, old_lo, old_hi, new_lo, new_sentences)
+            new_hi = new_lo
+        old = _touched(old_sentences, old_lo, old_hi)
+        new = _touched(new_sentences, new_lo, new_hi)
+        if not old and not new:
+            continue  # heading or layout only
+        last = groups[-1] if groups else None
+        if last is not None and (last.old & old or last.new & new):
+            last.old |= old
+            last.new |= new
+        else:
+            last = _Group(old, new, [], [])
+            groups.append(last)
+        if old_hi > old_lo:
+            last.old_focus.append((old_lo, old_hi))
+        if new_hi > new_lo:
+            last.new_focus.append((new_lo, new_hi))
+    return groups
+
+
+def _span(sentences: list[_Sentence], indices: set[int]) -> tuple[int, int]:
+    """Return the text span from the first to the last of the given sentences."""
+    return sentences[min(indices)].start, sentences[max(indices)].end
+
+
+def _focus(spans: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """Return the span covering all changed runs on one side, if any."""
+    if not spans:
+        return None
+    return min(a for a, _ in spans), max(b for _, b in spans)
+
+
+def _chunks(
+    text: str, sentences: list[_Sentence], indices: Iterable[int], kind: QuoteKind
+) -> list[Quote]:
+    """Quote added or removed sentences, joining neighbours of one paragraph up to the cap."""
+    quotes: list[Quote] = []
+    run: list[int] = []
+
+    def flush() -> None:
+        if run:
+            quote = _clip(text, sentences[run[0]].start, sentences[run[-1]].end, None)
+            if quote:
+                side = (None, quote) if kind is QuoteKind.ADDED else (quote, None)
+                quotes.append(Quote(kind, *side))
+            run.clear()
+
+    for index in sorted(indices):
+        if run:
+            previous = sentences[run[-1]]
+            joined = len(plain_text(text[sentences[run[0]].start : sentences[index].end]))
+            adjacent = index == run[-1] + 1 and sentences[index].unit == previous.unit
+            if not adjacent or joined > MAX_QUOTE_CHARS:
+                flush()
+        run.append(index)
+    flush()
+    return quotes
+
+
+def section_quotes(section: SectionDiff) -> list[Quote]:
+    """Quote the whole sentences a section's wording changes touch, in document order."""
+    old_text, new_text = section.old_text, section.new_text
+    old_sentences = (
+        _sentences(old_text, heading_end(old_text, section.kind))
+        if section.old_index is not None
+        else []
+    )
+    new_sentences = (
+        _sentences(new_text, heading_end(new_text, section.kind))
+        if section.new_index is not None
+        else []
+    )
+    quotes: list[Quote] = []
+    for group in _groups(section, old_sentences, new_sentences):
+        if group.old and group.new:
+            old_start, old_end = _span(old_sentences, group.old)
+            new_start, new_end = _span(new_sentences, group.new)
+            before = _clip(old_text, old_start, old_end, _focus(group.old_focus))
+            after = _clip(new_text, new_start, new_end, _focus(group.new_focus))
+            if before != after:
+                quotes.append(Quote(QuoteKind.CHANGED, before, after))
+        elif group.new:
+            quotes += _chunks(new_text, new_sentences, group.new, QuoteKind.ADDED)
+        else:
+            quotes += _chunks(old_text, old_sentences, group.old, QuoteKind.REMOVED)
+    return quotes
+
+
+def _allot(wanted: Sequence[int]) -> list[int]:
+    """Share MAX_QUOTES among sections round-robin, at most MAX_QUOTES_PER_SECTION each.
+
+    Every changed section gets its first quote before any gets a second, so one long
+    rewrite cannot crowd out a short but important change further down.
+    """
+    given = [0] * len(wanted)
+    total = 0
+    for round_number in range(1, MAX_QUOTES_PER_SECTION + 1):
+        for index, count in enumerate(wanted):
+            if total >= MAX_QUOTES:
+                return given
+            if count >= round_number:
+                given[index] += 1
+                total += 1
+    return given
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def common_root(paths: Iterable[tuple[str, ...] | None]) -> str | None:
+    """Return the top heading every path starts under (the document title), if any.
+
+    Policies often open with one top-level title; naming it in every line
+    ("Privacy Policy > What we collect > Websites") only adds noise.
+    """
+    roots = {path[0] for path in paths if path}
+    return next(iter(roots)) if len(roots) == 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Namer:
+    """Turns section paths into the names a notice shows, with the title root dropped."""
+
+    old_root: str | None
+    new_root: str | None
+
+    @classmethod
+    def for_diff(cls, diff: DocumentDiff) -> Namer:
+        """Return the namer for a diff: each side's common root is dropped."""
+        return cls(
+            common_root(s.old_path for s in diff.sections if s.kind is SectionKind.HEADING),
+            common_root(s.new_path for s in diff.sections if s.kind is SectionKind.HEADING),
+        )
+
+    def name(self, path: tuple[str, ...] | None, *, old: bool = False) -> str:
+        """Return the shown name of a path on the old or new side."""
+        root = self.old_root if old else self.new_root
+        shown = path or ()
+        if root is not None and shown and shown[0] == root:
+            shown = shown[1:]
+        if not shown:
+            return INTRODUCTION
+        return one_line(PATH_SEPARATOR.join(shown), limit=300)
+
+
+def _leaf(path: tuple[str, ...] | None) -> str:
+    """Return a path's last title."""
+    return one_line(path[-1], limit=300) if path else INTRODUCTION
+
+
+def _previous_name(diff: DocumentDiff, section: SectionDiff, namer: Namer) -> str | None:
+    """Return the name of the section now just before ``section`` (None if it is first)."""
+    if not section.new_index:
+        return None
+    for other in diff.sections:
+        if other.new_index == section.new_index - 1:
+            siblings = (other.new_path or ())[:-1] == (section.new_path or ())[:-1]
+            return _leaf(other.new_path) if siblings else namer.name(other.new_path)
+    return None
+
+
+def describe_section(
+    section: SectionDiff, diff: DocumentDiff, namer: Namer
+) -> SectionChange | None:
+    """Return the notice line for one section, without quotes (None if nothing to say)."""
+    paragraph = section.kind is SectionKind.PARAGRAPH
+    noun = "paragraph" if paragraph else "section"
+    name = namer.name(section.path, old=section.new_path is None)
+
+    def change(
+        kind: ChangeKind, line: str, *, content: bool, old_name: str | None = None
+    ) -> SectionChange:
+        return SectionChange(
+            kind=kind,
+            line=line,
+            section=name,
+            old_section=old_name,
+            content_changed=content,
+            words_inserted=section.words_inserted,
+            words_deleted=section.words_deleted,
+        )
+
+    if section.status is SectionStatus.ADDED:
+        return change(ChangeKind.ADDED, f"New {noun}: {name}", content=True)
+    if section.status is SectionStatus.REMOVED:
+        line = f"Removed {noun}: {name}" if paragraph else f"Removed: {name}"
+        return change(ChangeKind.REMOVED, line, content=True)
+    modified = section.status is SectionStatus.MODIFIED
+    content = modified and bool(_content_changes(section))
+    old_name = namer.name(section.old_path, old=True)
+    if section.renamed and section.old_path != section.new_path:
+        old_path, new_path = section.old_path or (), section.new_path or ()
+        if old_path[:-1] == new_path[:-1]:
+            names = f"{_leaf(old_path)} {ARROW} {_leaf(new_path)}"
+        else:
+            names = f"{old_name} {ARROW} {name}"
+        verb = "Renamed and changed" if content else "Renamed"
+        return change(ChangeKind.RENAMED, f"{verb}: {names}", content=content, old_name=old_name)
+    if section.moved:
+        previous = _previous_name(diff, section, namer)
+        where = f"now after {previous}" if previous is not None else "now first"
+        verb = "Moved and changed" if content else "Moved"
+        line = f"{verb}: {name} ({where})"
+        return change(ChangeKind.MOVED, line, content=content, old_name=old_name)
+    # Text moved in or out alone is reported by its own "Moved text" line.
+    if content or (modified and not (section.moved_in or section.moved_out)):
+        label = f"Changed {noun}" if paragraph else "Changed"
+        return change(ChangeKind.CHANGED, f"{label}: {name}", content=True)
+    if section.status is SectionStatus.COSMETIC:
+        return change(ChangeKind.EDITORIAL, f"Editorial: {name}", content=False)
+    return None
+
+
+def _content_changes(section: SectionDiff) -> list[tuple[int, int, int, int]]:
+    """Return the changed runs past the heading line (a rename changes only the heading)."""
+    old_start = heading_end(section.old_text, section.kind)
+    new_start = heading_end(section.new_text, section.kind)
+    old_text, new_text = section.old_text, section.new_text
+    return [
+        (a, b, c, d)
+        for a, b, c, d in _hunks(section)
+        if (b > old_start and old_text[max(a, old_start) : b].strip())
+        or (d > new_start and new_text[max(c, new_start) : d].strip())
+    ]
+
+
+def describe_move(move: MovedBlock, namer: Namer) -> SectionChange:
+    """Return the notice line for text moved from one section to another."""
+    old_name = namer.name(move.old_path, old=True)
+    new_name = namer.name(move.new_path)
+    verb = "Moved text" if move.similarity >= 100 else "Moved and edited text"
+    return SectionChange(
+        kind=ChangeKind.TEXT_MOVED,
+        line=f"{verb}: from {old_name} to {new_name}",
+        section=new_name,
+        old_section=old_name,
+        content_changed=False,
+        words_inserted=0,
+        words_deleted=0,
+    )
+
+
+def described_sections(diff: DocumentDiff) -> list[tuple[SectionChange, SectionDiff | None]]:
+    """Return each notice line with its section (None for text moves), in new-document order.
+
+    Editorial (cosmetic-only) sections come last.
+    """
+    namer = Namer.for_diff(diff)
+    moves_into: dict[int, list[MovedBlock]] = {}
+    for move in diff.moves:
+        moves_into.setdefault(move.new_section, []).append(move)
+    changes: list[tuple[SectionChange, SectionDiff | None]] = []
+    editorial: list[tuple[SectionChange, SectionDiff | None]] = []
+    for index, section in enumerate(diff.sections):
+        change = describe_section(section, diff, namer)
+        if change is not None:
+            (editorial if change.kind is ChangeKind.EDITORIAL else changes).append(
+                (change, section)
+            )
+        changes.extend((describe_move(move, namer), None) for move in moves_into.get(index, ()))
+    return changes + editorial
+
+
+def describe_changes(diff: DocumentDiff) -> list[SectionChange]:
+    """Return one line per notable section (and per moved block), in new-document order.
+
+    Shared by announcements, the changelog and the feed so that all three word a change
+    the same way. Editorial (cosmetic-only) sections come last.
+    """
+    return [change for change, _ in described_sections(diff)]
+
+
+# --------------------------------------------------------------------------- context
+
+
+def document_title(diff: DocumentDiff) -> str | None:
+    """Return the new document's first heading, if it has headings."""
+    headings = [
+        s
+        for s in diff.sections
+        if s.kind is SectionKind.HEADING and s.new_index is not None and s.new_path
+    ]
+    if not headings:
+        return None
+    first = min(headings, key=lambda s: s.new_index or 0)
+    return first.new_path[0] if first.new_path else None
+
+
+def text_title(text: str) -> str | None:
+    """Return a text's first heading, if it has headings."""
+    for section in split_sections(text):
+        if section.kind is SectionKind.HEADING and section.path:
+            return section.path[0]
+    return None
+
+
+def effective_of(report: CompareReport) -> Effective:
+    """Say when the new version takes effect, from what the versions state (never guessed)."""
+    new, old = report.new.effective_date, report.old.effective_date
+    phrase = report.diff.new_effective
+    if new is not None and new == old:
+        return Effective(
+            "unchanged",
+            new,
+            phrase,
+            old,
+            f"The new version still states the previous effective date ({display_day(new)}), "
+            "so the text does not say when these changes take effect.",
+        )
+    if new is not None:
+        return Effective(
+            "stated", new, phrase, old, f"{display_day(new)}, as stated in the new version."
+        )
+    if phrase is not None:
+        if report.diff.old_effective is not None and not report.diff.effective_changed:
+            return Effective(
+                "unchanged",
+                None,
+                phrase,
+                None,
+                f"The new version still says \u201c{one_line(phrase)}\u201d, as the previous "
+                "one did, so the text does not say when these changes take effect.",
+            )
+        return Effective(
+            "phrase", None, phrase, old, f"The new version says \u201c{one_line(phrase)}\u201d."
+        )
+    return Effective("not_stated", None, None, old, "Not stated in the text.")
+
+
+def subject_for(title: str, effective: Effective) -> str:
+    """Return the e-mail subject: ``[ANNOUNCE] <title>: changes effective <date>``."""
+    if effective.status == "stated" and effective.on is not None:
+        return f"[ANNOUNCE] {title}: changes effective {display_day(effective.on)}"
+    if effective.status == "unchanged":
+        return f"[ANNOUNCE] {title}: changes (effective date not updated)"
+    return f"[ANNOUNCE] {title}: changes (effective date not stated)"
+
+
+def build_announcement(
+    report: CompareReport, *, policy: str | None, links: Links = Links()
+) -> Announcement:
+    """Build the announcement of a comparison: change lines, capped quotes, dates, links."""
+    diff = report.diff
+    title = one_line(document_title(diff) or policy or report.new.label)
+    described = described_sections(diff)
+    substantive = diff.summary.substantive
+    editorial = tuple(c.section for c, _ in described if c.kind is ChangeKind.EDITORIAL)
+    if substantive:
+        # Editorial sections are only counted when there is more to say.
+        described = [(c, s) for c, s in described if c.kind is not ChangeKind.EDITORIAL]
+    wanted = [
+        section_quotes(section) if section is not None and change_quoted(change) else []
+        for change, section in described
+    ]
+    allotted = _allot([len(quotes) for quotes in wanted])
+    quoted = tuple(
+        replace(change, quotes=tuple(quotes[:given]), more_quotes=len(quotes) - given)
+        for (change, _), quotes, given in zip(described, wanted, allotted, strict=True)
+    )
+    effective = effective_of(report)
+    return Announcement(
+        policy=policy,
+        title=title,
+        subject=one_line(subject_for(title, effective), limit=250),
+        old=report.old,
+        new=report.new,
+        effective=effective,
+        links=Links(
+            read_url=safe_url(links.read_url),
+            diff_url=safe_url(links.diff_url),
+            list_name=one_line(links.list_name) if links.list_name else None,
+            compare_command=links.compare_command,
+        ),
+        changes=quoted,
+        editorial=editorial,
+        substantive=substantive,
+        quotes_omitted=sum(c.more_quotes for c in quoted),
+    )
+
+
+def change_quoted(change: SectionChange) -> bool:
+    """Whether a change's wording is quoted (not for moves of text or editorial edits)."""
+    return change.content_changed and change.kind not in {
+        ChangeKind.TEXT_MOVED,
+        ChangeKind.EDITORIAL,
+    }
+
+
+def fill_url(template: str | None, *, policy: str | None, old: Side, new: Side) -> str | None:
+    """Fill ``{policy}``, ``{old}`` and ``{new}`` (version numbers) into a configured URL."""
+    if template is None:
+        return None
+    values = {
+        "{policy}": policy or "",
+        "{old}": str(old.version) if old.version is not None else "",
+        "{new}": str(new.version) if new.version is not None else "",
+    }
+    filled = template
+    for placeholder, value in values.items():
+        filled = filled.replace(placeholder, value)
+    return filled
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def default_template(fmt: str) -> str:
+    """Return the packaged template source for an output format."""
+    if fmt not in FORMATS:
+        raise UsageError(f"no announcement template for format {fmt!r}")
+    name = template_name(fmt)
+    return resources.files(TEMPLATE_PACKAGE).joinpath(TEMPLATE_DIR, name).read_text("utf-8")
+
+
+def template_name(fmt: str) -> str:
+    """Return the file name of a format's template (``announce.email.j2``)."""
+    return f"announce.{fmt}.j2"
+
+
+# "<" and "&" could start HTML or an entity; the rest start markdown syntax mid-line.
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;"}
+_MD_SPECIAL = frozenset("\\`*_[]#|~$!")
+# At a line start these make a list, a heading underline or a block quote.
+_MD_LINE_START = re.compile(r"^(?:\d{1,9}[.)]|[-+=>])")
+
+
+def markdown_escape(text: object) -> str:
+    """Return text escaped for inline markdown: it shows as written, never as markup.
+
+    Like ``render.markdown.escape`` (a higher layer), except that ``>`` stays readable
+    mid-line ("What we collect > Websites") and is escaped only where it would quote.
+    """
+    out = []
+    for char in " ".join(str(text).splitlines()):
+        if char in _MD_ENTITIES:
+            out.append(_MD_ENTITIES[char])
+        elif char in _MD_SPECIAL:
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    escaped = "".join(out)
+    return _MD_LINE_START.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], escaped)
+
+
+def _filters() -> dict[str, Callable[..., str]]:
+    """Return the filters every announcement template may use."""
+    return {"md": markdown_escape}
+
+
+def render_announcement(
+    context: Mapping[str, Any], fmt: str, *, source: str | None = None, name: str | None = None
+) -> str:
+    """Render the context with a template (the packaged one unless ``source`` is given).
+
+    Templates run sandboxed with strict undefined variables: a template that came with
+    a shared store cannot reach Python internals, and a misspelt variable is an error.
+    Email and text output is hard-wrapped at 72 columns afterwards.
+    """
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    shown = name or template_name(fmt)
+    environment = SandboxedEnvironment(
+        autoescape=fmt == "html",
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(_filters())
+    try:
+        template = environment.from_string(source if source is not None else default_template(fmt))
+        text = template.render(**context)
+    except jinja2.TemplateSyntaxError as err:
+        raise UsageError(f"template {shown}, line {err.lineno}: {err.message}") from None
+    except jinja2.TemplateError as err:
+        raise UsageError(f"template {shown}: {err}") from None
+    text = _UNSAFE.sub("", text.replace("\r\n", "\n"))
+    if fmt in {"email", "text"}:
+        text = wrap_text(text)
+    return text.rstrip("\n") + "\n"
+
+
+_PREFIX = re.compile(r"^(?P<quote>(?:> ?)*)(?P<indent>[ \t]*)(?P<bullet>(?:[-*+]|\d{1,9}[.)]) )?")
+
+
+def wrap_text(text: str, width: int = WRAP_WIDTH) -> str:
+    """Hard-wrap lines longer than ``width``, keeping quote marks, indents and bullets.
+
+    Words longer than the line (URLs) are never broken, so a link stays clickable.
+    The signature separator ``-- `` keeps its trailing space.
+    """
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            lines.append(line)
+            continue
+        match = _PREFIX.match(line)
+        quote = match["quote"] if match else ""
+        indent = match["indent"] if match else ""
+        bullet = match["bullet"] if match and match["bullet"] else ""
+        first = quote + indent + bullet
+        rest = quote + indent + " " * len(bullet)
+        body = line[len(first) :]
+        lines.extend(
+            textwrap.wrap(
+                body,
+                width=width,
+                initial_indent=first,
+                subsequent_indent=rest,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            or [line]
+        )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- e-mail
+
+
+def parse_address(value: str, what: str) -> Address:
+    """Return one validated mailbox (``Name <user@example.org>`` or ``user@example.org``)."""
+    addresses = parse_addresses(value, what)
+    if len(addresses) != 1:
+        raise UsageError(f"{what} must be one address, not {len(addresses)}")
+    return addresses[0]
+
+
+def parse_addresses(value: str, what: str) -> tuple[Address, ...]:
+    """Return the validated mailboxes of a comma-separated address list.
+
+    CR, LF and other controls are refused outright rather than cleaned: an address is
+    configuration, and a line break in it is an injection attempt or a mistake.
+    """
+    from email import policy
+
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise UsageError(f"{what} must be one line without control characters")
+    if not value.strip():
+        raise UsageError(f"{what} is empty")
+    try:
+        header = policy.default.header_factory("To", value)
+        addresses = tuple(header.addresses)
+    except (ValueError, IndexError, TypeError):
+        addresses = ()
+        header = None
+    defects = getattr(header, "defects", ()) if header is not None else ()
+    if (
+        not addresses
+        or defects
+        or any(not a.username or "." not in a.domain or " " in a.addr_spec for a in addresses)
+    ):
+        raise UsageError(f"{what} is not a valid e-mail address: {value[:80]!r}")
+    return addresses
+
+
+def message_id_domain(sender: Address) -> str:
+    """Return the domain for Message-ID: the sender's, never this machine's host name."""
+    return sender.domain
+
+
+def build_email(
+    body: str,
+    *,
+    subject: str,
+    sender: Address,
+    to: Sequence[Address],
+    when: datetime,
+    message_id: str | None = None,
+) -> EmailMessage:
+    """Return the announcement as an RFC 5322 message (UTF-8 plain text).
+
+    The subject is reduced to one clean line before it reaches the header, so nothing
+    in a policy title can add a header; non-ASCII is encoded by ``EmailMessage`` (RFC 2047
+    in the subject, 8bit or quoted-printable in the body).
+    """
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = tuple(to)
+    message["Subject"] = one_line(subject, limit=250)
+    message["Date"] = format_datetime(when)
+    message["Message-ID"] = message_id or make_msgid(
+        idstring=uuid.uuid4().hex[:12], domain=message_id_domain(sender)
+    )
+    message.set_content(body, charset="utf-8")
+    return message

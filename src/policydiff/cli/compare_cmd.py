@@ -1,0 +1,160 @@
+"""The ``compare`` command: resolve two texts, diff them, render a report, set the exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from policydiff.cli.common import store_path, use_color
+from policydiff.errors import ExitCode, UsageError
+from policydiff.render import RENDERERS
+
+if TYPE_CHECKING:
+    from policydiff.report import CompareReport, View
+
+
+@click.command("compare")
+@click.argument("args", nargs=-1, metavar="[POLICY] [OLD] [NEW]")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(RENDERERS)),
+    default="term",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report to this file (atomically) instead of stdout.",
+)
+@click.option(
+    "--section",
+    metavar="TEXT",
+    help='Only sections whose path ("A > B") contains TEXT, ignoring case.',
+)
+@click.option("--ignore-cosmetic", is_flag=True, help="Hide sections with only cosmetic edits.")
+@click.option("--context", is_flag=True, help="Also show unchanged sections and paragraphs.")
+@click.option(
+    "--exit-code",
+    is_flag=True,
+    help="Exit 1 if there are substantive differences, 0 if none (2 on errors).",
+)
+def compare_cmd(
+    args: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+    section: str | None,
+    ignore_cosmetic: bool,
+    context: bool,
+    exit_code: bool,
+) -> None:
+    """Show what changed between two versions of a policy, or between two files.
+
+    \b
+      compare                  previous -> latest of the only policy
+      compare POLICY           previous -> latest of POLICY
+      compare REF              REF -> latest of the only policy
+      compare FILE             latest of the only policy -> FILE
+      compare OLD NEW          OLD -> NEW, each a REF of the only policy or a FILE
+      compare POLICY REF       REF -> latest of POLICY
+      compare POLICY FILE      latest of POLICY -> FILE
+      compare POLICY OLD NEW   OLD -> NEW of POLICY
+
+    REF is a version number, 'latest', 'previous', a date YYYY-MM-DD (the version in force
+    then), a commit hash prefix, or POLICY@REF for any policy. An argument that names an
+    existing file is always read as a file (use POLICY@REF to reach a version whose ref is
+    also a file name); two files are compared without any store. With two arguments, the
+    first is POLICY only when the store holds a policy of that name.
+
+    Files are decoded as 'import' decodes them, without front matter or a Wayback
+    header; HTML pages are compared by their extracted policy text. The JSON report
+    lists every section; the other formats show only changed sections (and changed
+    paragraphs within them) unless --context is given.
+    """  # noqa: D301 - "\b" is click's no-rewrap marker, the backspace character itself
+    from policydiff.cli.resolve import resolve_pair
+    from policydiff.compare import compare_texts
+    from policydiff.render import get_renderer
+    from policydiff.report import CompareReport, View, is_substantive
+
+    if section is not None and not section.strip():
+        raise UsageError("--section needs some text to look for")
+    if fmt == "unified" and (section is not None or ignore_cosmetic):
+        raise UsageError("--section and --ignore-cosmetic do not apply to --format unified")
+    pair = resolve_pair(args, store_path())
+    report = CompareReport(pair.old, pair.new, compare_texts(pair.old_text, pair.new_text))
+    view = View(section=section, ignore_cosmetic=ignore_cosmetic, context=context)
+    if output is not None:
+        # A file gets the plain form of every format (terminal: 100 columns, no colour).
+        write_atomic(output, get_renderer(fmt)(report, view))
+        click.echo(f"Wrote the {fmt} report to {output}", err=True)
+    elif fmt == "term":
+        _show_terminal(report, view)
+    else:
+        _write_stdout(get_renderer(fmt)(report, view))
+    if exit_code and is_substantive(report, view):
+        click.get_current_context().exit(ExitCode.CHANGES_FOUND)
+
+
+def _show_terminal(report: CompareReport, view: View) -> None:
+    """Print the terminal report; through a pager when it is longer than the terminal."""
+    import shutil
+
+    from policydiff.render.terminal import render
+
+    color = use_color(sys.stdout)
+    if not sys.stdout.isatty():
+        # Pipes and files get a fixed width, so that the output does not depend on where it ran.
+        _write_stdout(render(report, view, color=color))
+        return
+    size = shutil.get_terminal_size()
+    text = render(report, view, width=size.columns, color=color)
+    if text.count("\n") >= size.lines:
+        click.echo_via_pager(text, color=color)
+    else:
+        click.echo(text, color=color, nl=False)
+
+
+def _write_stdout(text: str) -> None:
+    """Write a report to stdout as UTF-8, whatever the locale says."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+    else:
+        sys.stdout.flush()
+        buffer.write(text.encode("utf-8"))
+    sys.stdout.flush()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename.
+
+    Readers see the old file or the whole new one, never a partial report.
+    """
+    try:
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else "."
+        )
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(text.encode("utf-8"))
+            stream.flush()
+            os.fsync(stream.fileno())
+        # mkstemp creates the file private (0600); a report gets the usual umask mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # noqa: PTH101 - beside os.replace on the same path
+        os.replace(temporary, path)  # noqa: PTH105 - os.replace is the atomic rename we want
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)  # noqa: PTH108
+        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None

@@ -1,0 +1,203 @@
+"""The auditor's history commands: blame, history (of one section) and site."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from policydiff.cli.common import emit_json, format_option, message, open_store, use_color
+from policydiff.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Without a terminal to measure, terminal output is laid out this wide (as compare does).
+PLAIN_WIDTH = 100
+
+
+def _technical_option() -> Callable[[F], F]:
+    """Return the --include-technical option shared by the history commands."""
+    return click.option(
+        "--include-technical",
+        is_flag=True,
+        help="Also follow technical re-extractions (skipped by default: they are not edits).",
+    )
+
+
+def _write_stdout(text: str) -> None:
+    """Write text to stdout as UTF-8, whatever the locale says."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+    else:
+        sys.stdout.flush()
+        buffer.write(text.encode("utf-8"))
+    sys.stdout.flush()
+
+
+def _show(renderable: RenderableType) -> None:
+    """Print a renderable: terminal width and a pager on a terminal, plain width otherwise."""
+    from rich.console import Console
+
+    color = use_color(sys.stdout)
+    tty = sys.stdout.isatty()
+    size = shutil.get_terminal_size()
+    out = io.StringIO()
+    Console(
+        file=out,
+        width=size.columns if tty else PLAIN_WIDTH,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        no_color=not color,
+        highlight=False,
+        emoji=False,
+    ).print(renderable)
+    # Rich pads rows to the full width; trailing spaces are noise in files and diffs.
+    text = "\n".join(line.rstrip() for line in out.getvalue().split("\n"))
+    if tty and text.count("\n") >= size.lines:
+        click.echo_via_pager(text, color=color)
+    else:
+        _write_stdout(text)
+
+
+@click.command("blame")
+@click.argument("target", metavar="POLICY[@REF]", required=False)
+@click.option(
+    "--by",
+    type=click.Choice(["paragraph", "sentence"]),
+    default="paragraph",
+    show_default=True,
+    help="Annotate paragraphs (headings and list items included) or sentences.",
+)
+@_technical_option()
+@format_option("term", "json", default="term")
+def blame_cmd(target: str | None, by: str, include_technical: bool, fmt: str) -> None:
+    """Show since which version each paragraph of a version has stood unchanged.
+
+    REF selects the version (default: latest; a date selects the version in force then).
+    Each paragraph (or sentence, with --by sentence) is annotated with the version since
+    which its words have stood: the diff engine follows it through every version, so
+    re-wrapping, quote style and other cosmetic edits do not make it new, and a paragraph
+    moved elsewhere keeps its age. '*' marks text edited cosmetically since.
+    """
+    from policydiff.history import Granularity, Timeline, blame
+    from policydiff.refs import VersionRef, split_policy_ref
+
+    policy: str | None = None
+    ref: VersionRef | None = None
+    if target is not None:
+        policy, ref = split_policy_ref(target)
+    store = open_store()
+    policy = store.require_policy(policy)
+    version = store.resolve(policy, ref)
+    result = blame(
+        Timeline(store, policy),
+        version,
+        by=Granularity(by),
+        include_technical=include_technical,
+    )
+    if fmt == "json":
+        from policydiff.render.blame import blame_json
+
+        emit_json(blame_json(result))
+        return
+    from policydiff.render.blame import build_blame
+
+    _show(build_blame(result, color=use_color(sys.stdout)))
+
+
+@click.command("history")
+@click.argument("policy", required=False)
+@click.option(
+    "--section",
+    "section",
+    metavar="TEXT",
+    required=True,
+    help='The section whose path ("A > B") contains TEXT, ignoring case: in the latest '
+    "version, else in any version.",
+)
+@_technical_option()
+@format_option("term", "json", "markdown", default="term")
+def history_cmd(policy: str | None, section: str, include_technical: bool, fmt: str) -> None:
+    """Show every version in which one section of POLICY changed, with its word diff.
+
+    The section is followed through renames, renumbering and moves. When TEXT matches
+    several sections, those whose own title contains it win, then an exact title;
+    otherwise the candidates are listed.
+    """
+    from policydiff.history import Timeline, section_history
+    from policydiff.refs import validate_policy_id
+
+    if not section.strip():
+        raise UsageError("--section needs some text to look for")
+    if policy is not None:
+        validate_policy_id(policy)
+    store = open_store()
+    policy = store.require_policy(policy)
+    result = section_history(Timeline(store, policy), section, include_technical=include_technical)
+    if fmt == "json":
+        from policydiff.render.blame import history_json
+
+        emit_json(history_json(result, section))
+    elif fmt == "markdown":
+        from policydiff.render.blame import history_markdown
+
+        _write_stdout(history_markdown(result))
+    else:
+        from policydiff.render.blame import build_history
+
+        _show(build_history(result, color=use_color(sys.stdout)))
+
+
+@click.command("site")
+@click.argument("outdir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    metavar="ID",
+    help="Only this policy (repeatable; default: every policy in the store).",
+)
+@_technical_option()
+def site_cmd(outdir: Path, policies: tuple[str, ...], include_technical: bool) -> None:
+    """Write a static HTML site of the store to OUTDIR: timelines, texts, redlines, blame.
+
+    The site needs no server and loads nothing from elsewhere: open OUTDIR/index.html
+    from disk or publish the folder anywhere. Running it again rewrites only the pages
+    whose content changed (and removes pages it wrote before that are no longer part of
+    the site).
+    """
+    from policydiff.cli.store_cmds import _progress
+    from policydiff.refs import validate_policy_id
+    from policydiff.site import build_site
+
+    for policy in policies:
+        validate_policy_id(policy)
+    store = open_store()
+    chosen = [store.require_policy(p) for p in policies] if policies else store.policies()
+    if not chosen:
+        raise UsageError("the store holds no policies yet (use 'policydiff import')")
+    advance: Any = None
+
+    def progress(_done: int, total: int) -> None:
+        nonlocal advance
+        if advance is None:
+            advance = _progress(total, "Building the site")
+        advance()
+
+    report = build_site(
+        store, outdir, chosen, include_technical=include_technical, progress=progress
+    )
+    message(
+        f"Site: {report.pages} page(s) in {outdir} ({report.written} written, "
+        f"{report.unchanged} unchanged, {report.removed} removed); "
+        f"open {outdir / 'index.html'}"
+    )

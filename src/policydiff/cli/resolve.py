@@ -1,0 +1,268 @@
+"""Turn ``[POLICY] [OLD] [NEW]`` arguments into two texts and their sides (files or versions).
+
+Rules, in order (the ``compare`` help repeats them):
+
+* An argument naming an existing file is a file, always. ``POLICY@REF`` names a version
+  of any policy explicitly, so a ref that is also a file name can still be reached.
+* No arguments: ``previous`` -> ``latest`` of the only policy.
+* One argument: a file -> ``latest`` of the only policy vs the file; a policy the store
+  holds -> its ``previous`` vs ``latest``; otherwise a ref -> that version vs ``latest``.
+* Two arguments: if the first is a policy the store holds, it is POLICY and the second
+  is a file (``latest`` vs the file) or a ref (that version vs ``latest``); otherwise
+  they are OLD and NEW, each a file or a ref of the only policy. Two files need no store.
+* Three arguments: POLICY, OLD and NEW, the last two files or refs of POLICY.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
+
+from policydiff.errors import InputError, StoreError, UsageError
+from policydiff.refs import (
+    LATEST,
+    PREVIOUS,
+    VersionRef,
+    parse_ref,
+    split_policy_ref,
+    validate_policy_id,
+)
+from policydiff.report import Side, side_from_text, side_from_version
+
+if TYPE_CHECKING:
+    from policydiff.store import GitStore
+
+T = TypeVar("T")
+
+MAX_ARGUMENTS = 3
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+_HTML_SUFFIXES = frozenset({".html", ".htm"})
+# Names with these suffixes are meant as files: a missing one is "no such file".
+_FILE_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text", ".html", ".htm"})
+
+
+class Pair(NamedTuple):
+    """Both sides of a comparison and their texts (unpacks as a 4-tuple)."""
+
+    old: Side
+    old_text: str
+    new: Side
+    new_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Version:
+    """A version to look up: ``policy`` None means the pair's policy (or the only one)."""
+
+    policy: str | None
+    ref: VersionRef
+
+
+_Target = Path | _Version
+
+
+class _Store:
+    """Opens the store on first use only, so that comparing two files never touches it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._store: GitStore | None = None
+
+    def get(self) -> GitStore:
+        """Return the opened store (StoreError if there is none)."""
+        if self._store is None:
+            from policydiff.store import GitStore
+
+            self._store = GitStore(self.path)
+        return self._store
+
+    def holds_policy(self, arg: str) -> bool:
+        """Whether ``arg`` is the id of a policy in the store."""
+        try:
+            validate_policy_id(arg)
+        except UsageError:
+            return False
+        try:
+            store = self.get()
+        except StoreError as err:
+            if _as_ref(arg) is not None:
+                raise  # a ref needs the store anyway: its own error says most
+            raise UsageError(
+                f"no such file: {_shown(arg)} (nor can it be a policy id: {err})"
+            ) from None
+        return arg in store.policies()
+
+
+def resolve_pair(
+    args: Sequence[str], store_path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Pair:
+    """Resolve ``[POLICY] [OLD] [NEW]`` (see the module docstring) to both sides and texts."""
+    if len(args) > MAX_ARGUMENTS:
+        raise UsageError(
+            f"expected at most three arguments ([POLICY] [OLD] [NEW]), got {len(args)}"
+        )
+    store = _Store(store_path)
+    policy: str | None = None
+    old: _Target
+    new: _Target
+    if not args:
+        old, new = _Version(None, PREVIOUS), _Version(None, LATEST)
+    elif len(args) == 1:
+        policy, old, new = _one(args[0], store)
+    elif len(args) == 2:
+        first, second = args
+        if _existing_file(first) is None and "@" not in first and store.holds_policy(first):
+            _, old, new = _one(second, store, policy_known=True)
+            policy = first
+        else:
+            old, new = _target(first, may_be_policy=True), _target(second)
+    else:
+        policy = args[0]
+        if _existing_file(policy) is not None:
+            raise UsageError(f"{_shown(policy)} is a file; compare takes at most two files")
+        validate_policy_id(policy)
+        old, new = _target(args[1]), _target(args[2])
+        if isinstance(old, Path) and isinstance(new, Path):
+            raise UsageError("POLICY is not used when OLD and NEW are both files; drop it")
+    old_side, old_text = _load(old, policy, store, max_bytes)
+    new_side, new_text = _load(new, policy, store, max_bytes)
+    return Pair(old_side, old_text, new_side, new_text)
+
+
+def _one(
+    arg: str, store: _Store, *, policy_known: bool = False
+) -> tuple[str | None, _Target, _Target]:
+    """Resolve a lone argument: a file, a policy (unless one is known) or a ref."""
+    file = _existing_file(arg)
+    if file is not None:
+        return None, _Version(None, LATEST), file
+    if "@" in arg:
+        named, ref = split_policy_ref(arg)
+        return named, _Version(named, ref or LATEST), _Version(named, LATEST)
+    if not policy_known and store.holds_policy(arg):
+        return arg, _Version(arg, PREVIOUS), _Version(arg, LATEST)
+    return None, _version(arg, may_be_policy=not policy_known), _Version(None, LATEST)
+
+
+def _target(arg: str, *, may_be_policy: bool = False) -> _Target:
+    """Return OLD or NEW as a file or a version."""
+    file = _existing_file(arg)
+    if file is not None:
+        return file
+    if "@" in arg:
+        named, ref = split_policy_ref(arg)
+        return _Version(named, ref or LATEST)
+    return _version(arg, may_be_policy=may_be_policy)
+
+
+def _version(arg: str, *, may_be_policy: bool = False) -> _Version:
+    """Return a ref of the pair's policy, or explain what ``arg`` could have been."""
+    ref = _as_ref(arg)
+    if ref is not None:
+        return _Version(None, ref)
+    if Path(arg).suffix.lower() in _FILE_SUFFIXES or (os.sep in arg and not may_be_policy):
+        raise InputError(f"no such file: {_shown(arg)}")
+    policy = "a policy in the store, " if may_be_policy else ""
+    raise UsageError(
+        f"{_shown(arg)} is not an existing file, {policy}or a version ref (a number, latest, "
+        "previous, YYYY-MM-DD, a commit hash prefix or POLICY@REF)"
+    )
+
+
+def _as_ref(arg: str) -> VersionRef | None:
+    """Return ``arg`` parsed as a version ref, or None if it is not one."""
+    try:
+        return parse_ref(arg)
+    except UsageError:
+        return None
+
+
+def _existing_file(arg: str) -> Path | None:
+    """Return ``arg`` as a path if it names an existing file (not a directory)."""
+    path = Path(arg)
+    return path if arg and path.is_file() else None
+
+
+def _shown(arg: str) -> str:
+    """Return an argument quoted and shortened for an error message."""
+    return repr(arg if len(arg) <= 60 else arg[:57] + "...")
+
+
+def _load(target: _Target, policy: str | None, store: _Store, max_bytes: int) -> tuple[Side, str]:
+    """Return the side and text of a file or a stored version."""
+    if isinstance(target, Path):
+        return read_file(target, max_bytes=max_bytes)
+    opened = store.get()
+    version = opened.resolve(opened.require_policy(target.policy or policy), target.ref)
+    return side_from_version(version), opened.text(version)
+
+
+def read_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Side, str]:
+    """Read a policy file's text: decoded, front matter and Wayback header off, HTML extracted."""
+    from policydiff.ingest import (
+        decode_bytes,
+        detect_effective_date,
+        parse_wayback_header,
+        split_front_matter,
+    )
+    from policydiff.ingest.decode import check_size
+
+    try:
+        with path.open("rb") as handle:
+            check_size(os.fstat(handle.fileno()).st_size, max_bytes)
+            raw = handle.read(max_bytes + 1)
+        is_html = path.suffix.lower() in _HTML_SUFFIXES
+        text = decode_bytes(raw, encoding=None, is_html=is_html, max_bytes=max_bytes)
+        front: dict[str, str | bool] = {}
+        captured = None
+        if is_html:
+            from policydiff.ingest.html import html_to_markdown
+
+            # A page is compared by its policy text (as markdown), not by its markup.
+            text = html_to_markdown(text)
+        else:
+            front, text = split_front_matter(text)
+            wayback, text = parse_wayback_header(text)
+            captured = wayback.captured_at if wayback is not None else None
+    except InputError as err:
+        raise InputError(f"{path}: {err}") from None
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+    if captured is None:
+        captured = _front_value(front, "captured", _parse_time)
+    side = side_from_text(
+        str(path),
+        text,
+        captured_at=captured,
+        effective_date=_front_value(front, "effective", _parse_day) or detect_effective_date(text),
+    )
+    return side, text
+
+
+def _front_value(front: dict[str, str | bool], key: str, parse: Callable[[str], T]) -> T | None:
+    """Return a parsed front matter value, or None if absent or bad (it is only a label here)."""
+    value = front.get(key)
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse(value)
+    except UsageError:
+        return None
+
+
+def _parse_time(value: str) -> datetime:
+    """Parse a front matter capture time."""
+    from policydiff.ingest import parse_timestamp
+
+    return parse_timestamp(value, what="front matter 'captured'")
+
+
+def _parse_day(value: str) -> date:
+    """Parse a front matter effective date."""
+    from policydiff.ingest import parse_date
+
+    return parse_date(value, what="front matter 'effective'")

@@ -1,0 +1,201 @@
+"""The store's local settings: a small JSON file kept in the store's git directory.
+
+The file is ``<git dir>/policydiff/config.json`` (``.git/policydiff/config.json`` in a
+normal clone). It is local to that clone on purpose: it is not part of any commit, so
+it is neither pushed nor cloned, and changing a setting never rewrites the archive. A
+new clone starts with no settings (copy the file across to keep them).
+
+Keys are dotted names with validated values; ``KEYS`` lists them. Writes take a lock
+and replace the file atomically (a temporary file, fsync, rename), so readers never see
+half a file and two writers never lose each other's change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from policydiff.errors import StoreError, UsageError
+from policydiff.refs import validate_policy_id
+
+CONFIG_FORMAT = 1
+STATE_DIR = "policydiff"
+CONFIG_FILE = "config.json"
+_LOCK_FILE = "config.lock"
+_MAX_VALUE = 2000
+_EMAIL = re.compile(r"[^@\s,<>\"]+@[^@\s,<>\"]+\.[^@\s,<>\"]+")
+
+
+def _one_line(value: str) -> str:
+    """Refuse empty, multi-line, control-character or overlong values."""
+    stripped = value.strip()
+    if not stripped:
+        raise UsageError("the value is empty (use 'config unset' to remove a setting)")
+    if len(stripped) > _MAX_VALUE or any(ord(c) < 32 or ord(c) == 127 for c in stripped):
+        raise UsageError(f"the value must be one line of at most {_MAX_VALUE} characters")
+    return stripped
+
+
+def _emails(value: str) -> str:
+    """Validate a comma-separated list of e-mail addresses; return it normalised."""
+    addresses = [part.strip() for part in _one_line(value).split(",") if part.strip()]
+    bad = [a for a in addresses if _EMAIL.fullmatch(a) is None]
+    if bad or not addresses:
+        raise UsageError(f"not an e-mail address: {bad[0] if bad else value!r}")
+    return ", ".join(addresses)
+
+
+def _css(value: str) -> str:
+    """Validate a CSS selector list (as soupsieve, the extractor's engine, reads it)."""
+    import soupsieve
+
+    css = _one_line(value)
+    try:
+        soupsieve.compile(css)
+    except soupsieve.SelectorSyntaxError as err:
+        raise UsageError(f"invalid CSS selector {css!r}: {str(err).splitlines()[0]}") from None
+    return css
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """One kind of setting: its name pattern, what it holds, and its validator."""
+
+    name: str
+    pattern: re.Pattern[str]
+    help: str
+    validate: Callable[[str], str]
+
+
+KEYS: tuple[KeySpec, ...] = (
+    KeySpec(
+        "announce.to",
+        re.compile(r"announce\.to"),
+        "e-mail addresses that announcements go to (comma-separated)",
+        _emails,
+    ),
+    KeySpec(
+        "policy.<id>.select",
+        re.compile(r"policy\.(?P<policy>.+)\.select"),
+        "CSS selector of the policy's content on its HTML pages",
+        _css,
+    ),
+    KeySpec(
+        "policy.<id>.remove",
+        re.compile(r"policy\.(?P<policy>.+)\.remove"),
+        "CSS selector of parts of that content to drop",
+        _css,
+    ),
+)
+
+
+def key_spec(key: str) -> KeySpec:
+    """Return the spec a key matches (its policy id checked), or raise ``UsageError``."""
+    for spec in KEYS:
+        match = spec.pattern.fullmatch(key)
+        if match is None:
+            continue
+        if "policy" in match.groupdict():
+            validate_policy_id(match["policy"])
+        return spec
+    known = ", ".join(spec.name for spec in KEYS)
+    raise UsageError(f"unknown config key {key[:80]!r} (known keys: {known})")
+
+
+def policy_key(policy: str, name: str) -> str:
+    """Return the key of a per-policy setting, e.g. ``policy.koozali/privacy-policy.select``."""
+    return f"policy.{validate_policy_id(policy)}.{name}"
+
+
+def state_dir(git_dir: Path) -> Path:
+    """Return the folder for policydiff's local state inside a git directory."""
+    return git_dir / STATE_DIR
+
+
+def write_json_atomic(path: Path, document: Any) -> None:  # noqa: ANN401 - any JSON document
+    """Write ``document`` as JSON to ``path`` so that readers see the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        Path(temp).replace(path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            Path(temp).unlink()
+        raise
+    # Make the rename itself durable.
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+class Config:
+    """The settings of one store clone."""
+
+    def __init__(self, git_dir: Path) -> None:
+        self.path = state_dir(git_dir) / CONFIG_FILE
+
+    def _read(self) -> dict[str, str]:
+        """Return the stored settings (none when the file does not exist)."""
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except OSError as err:
+            raise StoreError(f"cannot read {self.path}: {err.strerror}") from None
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            document = None
+        values = document.get("settings") if isinstance(document, dict) else None
+        if not isinstance(values, dict) or document.get("format") != CONFIG_FORMAT:
+            raise StoreError(f"{self.path} is not a policydiff config file; fix it or delete it")
+        return {str(k): str(v) for k, v in values.items()}
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, str]]:
+        """Hold the config lock around a read-modify-write; write what the caller changed."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with (self.path.parent / _LOCK_FILE).open("a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            values = self._read()
+            before = dict(values)
+            yield values
+            if values != before:
+                write_json_atomic(self.path, {"format": CONFIG_FORMAT, "settings": values})
+
+    def get(self, key: str) -> str | None:
+        """Return the value of ``key``, or None when it is not set."""
+        key_spec(key)
+        return self._read().get(key)
+
+    def items(self) -> list[tuple[str, str]]:
+        """Return every setting, sorted by key."""
+        return sorted(self._read().items())
+
+    def set(self, key: str, value: str) -> str:
+        """Validate and store ``value`` under ``key``; return the value as stored."""
+        stored = key_spec(key).validate(value)
+        with self._locked() as values:
+            values[key] = stored
+        return stored
+
+    def unset(self, key: str) -> bool:
+        """Remove ``key``; return whether it was set."""
+        key_spec(key)
+        with self._locked() as values:
+            return values.pop(key, None) is not None

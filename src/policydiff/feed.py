@@ -1,0 +1,149 @@
+"""An Atom feed of a policy's substantive versions, built with feedgen."""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from feedgen.feed import FeedGenerator
+
+from policydiff import __version__
+from policydiff.announce import ChangeKind, display_day, one_line, safe_url
+from policydiff.changelog import EntryKind, HistoryEntry, changelog_title
+
+ATOM_NAMESPACE = "http://www.w3.org/2005/Atom"
+# Ids are name-based UUIDs of policy id and commit: stable across runs, machines and
+# config changes (a feed reader keys "already seen" on them), and a registered URN form.
+_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://policydiff.invalid/atom")
+_COUNT_WORDS = (
+    (ChangeKind.ADDED, "added"),
+    (ChangeKind.CHANGED, "changed"),
+    (ChangeKind.REMOVED, "removed"),
+    (ChangeKind.RENAMED, "renamed"),
+    (ChangeKind.MOVED, "moved"),
+)
+
+
+def feed_id(policy: str) -> str:
+    """Return the feed's stable id: a ``urn:uuid:`` of the policy id."""
+    return f"urn:uuid:{uuid.uuid5(_ID_NAMESPACE, policy)}"
+
+
+def entry_id(policy: str, commit: str) -> str:
+    """Return a version's stable id: a ``urn:uuid:`` of policy id and commit."""
+    return f"urn:uuid:{uuid.uuid5(_ID_NAMESPACE, f'{policy}@{commit}')}"
+
+
+def entry_title(entry: HistoryEntry) -> str:
+    """Return an entry title such as ``Version 4: 1 section added, 2 changed``."""
+    number = entry.version.number
+    if entry.kind is EntryKind.FIRST:
+        return f"Version {number}: first recorded version"
+    counts = [
+        (sum(1 for c in entry.changes if c.kind is kind), word) for kind, word in _COUNT_WORDS
+    ]
+    parts = [f"{count} {word}" for count, word in counts if count]
+    if not parts:
+        return f"Version {number}: sections reordered"
+    # "1 section added, 2 changed": the noun goes with the first count only.
+    count, _, word = parts[0].partition(" ")
+    parts[0] = f"{count} section{'' if count == '1' else 's'} {word}"
+    return f"Version {number}: {', '.join(parts)}"
+
+
+def _paragraphs(entry: HistoryEntry) -> list[str]:
+    """Return what an entry says besides its change lines: the effective date, "first"."""
+    version = entry.version
+    effective = display_day(version.effective_date) if version.effective_date else "not stated"
+    lines = [f"Effective date: {effective}."]
+    if entry.kind is EntryKind.FIRST:
+        lines.append("First recorded version.")
+    editorial = sum(1 for c in entry.changes if c.kind is ChangeKind.EDITORIAL)
+    if editorial:
+        lines.append(f"Editorial changes (wording unchanged) in {editorial} other section(s).")
+    return lines
+
+
+def _lines(entry: HistoryEntry) -> list[str]:
+    """Return one line per section change, safe for XML (no control characters)."""
+    return [
+        one_line(change.line, limit=400)
+        for change in entry.changes
+        if change.kind is not ChangeKind.EDITORIAL
+    ]
+
+
+def _summary(entry: HistoryEntry) -> str:
+    """Return the plain-text summary: the change lines, then the other facts."""
+    return "\n".join([*_lines(entry), *_paragraphs(entry)])
+
+
+def _content(entry: HistoryEntry) -> str:
+    """Return the entry as HTML for readers that show content: a list of changes."""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in _lines(entry))
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in _paragraphs(entry))
+    return (f"<ul>{items}</ul>" if items else "") + paragraphs
+
+
+def _source_links(entries: Sequence[HistoryEntry]) -> dict[int, str]:
+    """Return each version's source URL, or the latest one recorded before it.
+
+    A policy's address rarely changes, and many versions are recorded without one.
+    """
+    links: dict[int, str] = {}
+    latest: str | None = None
+    for entry in sorted(entries, key=lambda e: e.version.number):
+        latest = safe_url(entry.version.source_url) or latest
+        if latest is not None:
+            links[entry.version.number] = latest
+    return links
+
+
+def build_feed(
+    policy: str,
+    entries: Sequence[HistoryEntry],
+    *,
+    link: str | None = None,
+    author: str | None = None,
+) -> bytes:
+    """Return the Atom feed (UTF-8 XML) of the entries, newest first.
+
+    One entry per substantive version (and the first one); ``link`` is where to read the
+    policy (``announce.url``), else each version's source URL. The feed's ``updated`` is
+    the newest capture time, never "now", so the same store gives the same feed.
+    """
+    shown = [e for e in entries if e.kind in {EntryKind.FIRST, EntryKind.SUBSTANTIVE}]
+    title = changelog_title(policy, entries)
+    generator = FeedGenerator()
+    generator.id(feed_id(policy))
+    generator.title(f"{title}: changes")
+    generator.subtitle(f"Substantive changes to {policy}, recorded by policydiff.")
+    generator.author({"name": one_line(author) if author else title})
+    generator.generator("policydiff", version=__version__)
+    generator.language("en")
+    feed_link = safe_url(link)
+    sources = _source_links(entries)
+    newest = feed_link or (sources.get(shown[0].version.number) if shown else None)
+    if newest:
+        generator.link(href=newest, rel="alternate")
+    updated = max((e.version.captured_at for e in entries), default=None)
+    if updated is None:
+        # An empty feed still needs a date; the epoch says "nothing yet" and stays stable.
+        updated = datetime(1970, 1, 1, tzinfo=UTC)
+    generator.updated(updated)
+    for entry in shown:
+        version = entry.version
+        item = generator.add_entry(order="append")
+        item.id(entry_id(policy, version.commit))
+        item.title(entry_title(entry))
+        item.updated(version.captured_at)
+        item.published(version.captured_at)
+        item.summary(_summary(entry), type="text")
+        item.content(_content(entry), type="html")
+        href = feed_link or sources.get(version.number)
+        if href:
+            item.link(href=href, rel="alternate")
+    data: bytes = generator.atom_str(pretty=True, encoding="UTF-8")
+    return data

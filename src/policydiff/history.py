@@ -1,0 +1,815 @@
+"""The auditor's history views: blame by paragraph or sentence, section timelines, change stats.
+
+Everything here follows a policy through its versions with the section/word diff engine
+(``compare_texts`` of consecutive versions), never with git's line blame: re-wrapping,
+quote style and other cosmetic edits do not make a clause new, a paragraph moved to
+another place keeps its age, and a renamed section keeps its history.
+
+The pure core (``split_units``, ``carry_origins``, ``blame_texts``, ``change_stats``)
+takes texts and diffs; ``Timeline`` reads versions from the store and computes each diff
+once, and ``version_stats`` keeps per-version stats in a rebuildable cache under the
+store's git directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import itertools
+import json
+import os
+import re
+import tempfile
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from policydiff import __version__
+from policydiff.diff_model import DocumentDiff, MovedBlock, Op, SectionDiff, SectionStatus
+from policydiff.errors import UsageError
+from policydiff.normalize import normalize_text, title_key
+from policydiff.report import is_notable, join_path
+from policydiff.sections import Section, split_sections
+from policydiff.worddiff import count_words
+
+if TYPE_CHECKING:
+    from policydiff.model import Version
+    from policydiff.store import GitStore
+
+# --------------------------------------------------------------------------- units
+
+
+class Granularity(Enum):
+    """What blame annotates."""
+
+    PARAGRAPH = "paragraph"
+    SENTENCE = "sentence"
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A heading, paragraph, list item or sentence of a text, located by its span."""
+
+    # text[start:end] is the unit without surrounding whitespace.
+    start: int
+    end: int
+    # Index of the section (split_sections order) the unit belongs to.
+    section: int
+    heading: bool
+    # Normalised words: two units with equal keys say the same thing.
+    key: str
+
+
+# A blank line ends a paragraph; a list marker at a line start begins a new item (a
+# bullet is a clause of its own even without a blank line before it).
+_UNIT_BREAK = re.compile(r"\n[ \t]*\n\s*|\n(?=[ \t]{0,3}(?:[-*+]|\d{1,9}\\?[.)])[ \t])")
+# End of a sentence: . ! or ? (and closing quotes or brackets), spaces, then what looks
+# like the start of the next one.
+_SENTENCE_END = re.compile(
+    r"[.!?][\"'\u201d\u2019)\]*_]*\s+(?=[\"'\u201c\u2018(\[*_]*[A-Z0-9\u00c0-\u024f])"
+)
+_LAST_WORD = re.compile(r"([\w.]+)[.!?]$")
+# Words whose final period does not end a sentence.
+_ABBREVIATIONS = frozenset(
+    {
+        "e.g", "i.e", "etc", "inc", "ltd", "co", "corp", "llc", "no", "nr", "mr", "mrs",
+        "ms", "dr", "st", "vs", "cf", "art", "sec", "para", "approx", "u.s", "u.k", "e.u",
+    }
+)  # fmt: skip
+# A unit the diff did not link keeps its age if an old unit had the same words and it
+# has at least this many: shorter ones ("None.", "Yes") say too little to be the same.
+MOVED_MIN_WORDS = 3
+# A heading key never equals a paragraph key.
+_HEADING_KEY = "\x00"
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    """Return the span without leading and trailing whitespace."""
+    piece = text[start:end]
+    lead = len(piece) - len(piece.lstrip())
+    trail = len(piece) - len(piece.rstrip())
+    return start + lead, end - trail
+
+
+def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut text[start:end] into sentence spans."""
+    spans: list[tuple[int, int]] = []
+    begin = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        word = _LAST_WORD.search(text, begin, match.start() + 1)
+        if word is not None:
+            stem = word.group(1).lower().rstrip(".")
+            if stem in _ABBREVIATIONS or (len(stem) == 1 and stem.isalpha()):
+                continue
+        spans.append((begin, match.start() + 1))
+        begin = match.end()
+    spans.append((begin, end))
+    return [_stripped(text, a, b) for a, b in spans if text[a:b].strip()]
+
+
+def split_units(
+    text: str, by: Granularity = Granularity.PARAGRAPH, sections: Sequence[Section] | None = None
+) -> tuple[Unit, ...]:
+    """Cut a text into headings and paragraphs (or sentences), in document order."""
+    if sections is None:
+        sections = split_sections(text)
+    units: list[Unit] = []
+    for index, section in enumerate(sections):
+        if section.content_start > section.start:
+            a, b = _stripped(text, section.start, section.content_start)
+            if a < b:
+                key = title_key(section.title) or normalize_text(text[a:b])
+                units.append(Unit(a, b, index, heading=True, key=_HEADING_KEY + key))
+        begin = section.content_start
+        pieces: list[tuple[int, int]] = []
+        for match in _UNIT_BREAK.finditer(text, section.content_start, section.end):
+            pieces.append((begin, match.start()))
+            begin = match.end()
+        pieces.append((begin, section.end))
+        for piece_start, piece_end in pieces:
+            a, b = _stripped(text, piece_start, piece_end)
+            if a >= b:
+                continue
+            spans = _sentences(text, a, b) if by is Granularity.SENTENCE else [(a, b)]
+            units.extend(
+                Unit(s, e, index, heading=False, key=normalize_text(text[s:e])) for s, e in spans
+            )
+    return tuple(units)
+
+
+# --------------------------------------------------------------------------- blame core
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a unit's present form comes from, as positions in the chain of versions."""
+
+    # The version since which the unit has stood substantively unchanged.
+    since: int
+    # The version in which its exact text last changed (cosmetic edits included).
+    edited: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    """Old text range [old_start, old_end) that became new range [new_start, new_end)."""
+
+    old_start: int
+    old_end: int
+    new_start: int
+    new_end: int
+    # Equal text: offsets map one to one (else the whole ranges correspond).
+    exact: bool
+
+
+def _links(
+    diff: DocumentDiff, old_sections: Sequence[Section], new_sections: Sequence[Section]
+) -> list[_Link]:
+    """Return the ranges the diff keeps: equal runs, cosmetic edits and moved blocks."""
+    links: list[_Link] = []
+    moved_old: dict[int, list[tuple[int, int]]] = {}
+    moved_new: dict[int, list[tuple[int, int]]] = {}
+    for section in diff.sections:
+        old = old_sections[section.old_index].start if section.old_index is not None else 0
+        new = new_sections[section.new_index].start if section.new_index is not None else 0
+        cosmetic_delete: tuple[int, int] | None = None
+        for segment in section.segments:
+            size = len(segment.text)
+            if segment.op is Op.EQUAL:
+                links.append(_Link(old, old + size, new, new + size, exact=True))
+                old += size
+                new += size
+                cosmetic_delete = None
+            elif segment.op is Op.DELETE:
+                if segment.move_id is not None:
+                    moved_old.setdefault(segment.move_id, []).append((old, old + size))
+                elif segment.cosmetic:
+                    cosmetic_delete = (old, old + size)
+                old += size
+            else:
+                if segment.move_id is not None:
+                    moved_new.setdefault(segment.move_id, []).append((new, new + size))
+                elif segment.cosmetic and cosmetic_delete is not None:
+                    links.append(_Link(*cosmetic_delete, new, new + size, exact=False))
+                    cosmetic_delete = None
+                new += size
+    for move_id, targets in moved_new.items():
+        for old_start, old_end in moved_old.get(move_id, ()):
+            links.extend(_Link(old_start, old_end, a, b, exact=False) for a, b in targets)
+    return links
+
+
+def _overlapping(units: Sequence[Unit], ends: list[int], start: int, end: int) -> Iterable[int]:
+    """Yield indexes of units overlapping [start, end) (units are sorted and disjoint)."""
+    index = bisect_right(ends, start)
+    while index < len(units) and units[index].start < end:
+        yield index
+        index += 1
+
+
+def carry_origins(
+    old_text: str,
+    old_units: Sequence[Unit],
+    old_origins: Sequence[Origin],
+    new_text: str,
+    new_units: Sequence[Unit],
+    links: Sequence[_Link],
+    step: int,
+) -> tuple[Origin, ...]:
+    """Give each new unit the origin of the old unit(s) it still says, else ``step``.
+
+    The diff says which old units a new unit comes from (equal runs, cosmetic edits,
+    moved blocks); normalised words say whether it still says the same thing: one to
+    one, several old paragraphs joined, or one old paragraph split. A unit the diff did
+    not link (a paragraph moved within a section shows as delete + insert) keeps its
+    origin if an old unit had the same words, at least ``MOVED_MIN_WORDS`` of them.
+    """
+    old_ends = [u.end for u in old_units]
+    new_ends = [u.end for u in new_units]
+    candidates: list[dict[int, int]] = [{} for _ in new_units]
+    for link in links:
+        for j in _overlapping(new_units, new_ends, link.new_start, link.new_end):
+            unit = new_units[j]
+            a, b = max(link.new_start, unit.start), min(link.new_end, unit.end)
+            if link.exact:
+                mapped = (link.old_start + a - link.new_start, link.old_start + b - link.new_start)
+            else:
+                mapped = (link.old_start, link.old_end)
+            for i in _overlapping(old_units, old_ends, *mapped):
+                overlap = min(mapped[1], old_units[i].end) - max(mapped[0], old_units[i].start)
+                candidates[j][i] = candidates[j].get(i, 0) + min(overlap, b - a)
+
+    result: list[Origin | None] = [None] * len(new_units)
+    used: set[int] = set()
+
+    def carry(j: int, i: int) -> Origin:
+        old, new = old_units[i], new_units[j]
+        same = old_text[old.start : old.end] == new_text[new.start : new.end]
+        used.add(i)
+        return Origin(old_origins[i].since, old_origins[i].edited if same else step)
+
+    # One to one: the linked old unit with the same words and the largest overlap.
+    for j, found in enumerate(candidates):
+        same = [i for i in found if old_units[i].key == new_units[j].key]
+        if same:
+            result[j] = carry(j, max(same, key=lambda i: (found[i], -i)))
+    # Split: the new units linked to one old unit say, together, what it said.
+    children: dict[int, list[int]] = {}
+    for j, found in enumerate(candidates):
+        if result[j] is None and len(found) == 1:
+            children.setdefault(next(iter(found)), []).append(j)
+    for i, js in children.items():
+        if " ".join(new_units[j].key for j in js) == old_units[i].key and len(js) > 1:
+            for j in js:
+                result[j] = Origin(old_origins[i].since, step)
+    # Merge: consecutive old units joined into one new unit.
+    for j, found in enumerate(candidates):
+        if result[j] is not None or len(found) < 2:
+            continue
+        olds = sorted(found)
+        contiguous = olds[-1] - olds[0] == len(olds) - 1
+        if contiguous and " ".join(old_units[i].key for i in olds) == new_units[j].key:
+            result[j] = Origin(max(old_origins[i].since for i in olds), step)
+    # Moved without a link: the same words elsewhere in the old text.
+    by_key: dict[str, list[int]] = {}
+    for i, unit in enumerate(old_units):
+        if unit.key.count(" ") + 1 >= MOVED_MIN_WORDS:
+            by_key.setdefault(unit.key, []).append(i)
+    for j, unit in enumerate(new_units):
+        if result[j] is None and unit.key in by_key:
+            olds = by_key[unit.key]
+            result[j] = carry(j, next((i for i in olds if i not in used), olds[0]))
+    return tuple(origin or Origin(step, step) for origin in result)
+
+
+def blame_texts(
+    texts: Sequence[str],
+    by: Granularity = Granularity.PARAGRAPH,
+    diffs: Sequence[DocumentDiff] | None = None,
+) -> tuple[tuple[Unit, ...], tuple[Origin, ...]]:
+    """Blame the last text: its units and, for each, origin positions in ``texts``.
+
+    ``diffs[k]`` may give ``compare_texts(texts[k], texts[k + 1])`` if already computed.
+    """
+    if not texts:
+        return (), ()
+    sections = split_sections(texts[0])
+    units = split_units(texts[0], by, sections)
+    origins = tuple(Origin(0, 0) for _ in units)
+    for step in range(1, len(texts)):
+        if diffs is not None:
+            diff = diffs[step - 1]
+        else:
+            from policydiff.compare import compare_texts
+
+            diff = compare_texts(texts[step - 1], texts[step])
+        new_sections = split_sections(texts[step])
+        new_units = split_units(texts[step], by, new_sections)
+        links = _links(diff, sections, new_sections)
+        origins = carry_origins(
+            texts[step - 1], units, origins, texts[step], new_units, links, step
+        )
+        sections, units = new_sections, new_units
+    return units, origins
+
+
+# --------------------------------------------------------------------------- timeline
+
+
+class Timeline:
+    """One policy's versions with their texts and diffs, each read or computed once."""
+
+    def __init__(self, store: GitStore, policy: str) -> None:
+        self.store = store
+        self.policy = policy
+        self.versions: tuple[Version, ...] = tuple(store.versions(policy))
+        self._texts: dict[str, str] = {}
+        self._sections: dict[str, tuple[Section, ...]] = {}
+        self._diffs: dict[tuple[str, str], DocumentDiff] = {}
+
+    def text(self, version: Version | None) -> str:
+        """Return a version's text ("" for None, the state before the first version)."""
+        if version is None:
+            return ""
+        cached = self._texts.get(version.commit)
+        if cached is None:
+            cached = self._texts[version.commit] = self.store.text(version)
+        return cached
+
+    def sections(self, version: Version | None) -> tuple[Section, ...]:
+        """Return a version's sections."""
+        if version is None:
+            return ()
+        cached = self._sections.get(version.commit)
+        if cached is None:
+            cached = self._sections[version.commit] = split_sections(self.text(version))
+        return cached
+
+    def diff(self, old: Version | None, new: Version) -> DocumentDiff:
+        """Return the diff from ``old`` (None: an empty text) to ``new``."""
+        key = (old.commit if old is not None else "", new.commit)
+        cached = self._diffs.get(key)
+        if cached is None:
+            # The engine loads on first use: `log` with warm stats never needs it.
+            from policydiff.compare import compare_texts
+
+            cached = self._diffs[key] = compare_texts(self.text(old), self.text(new))
+        return cached
+
+    def chain(
+        self, upto: Version | None = None, *, include_technical: bool = False
+    ) -> list[Version]:
+        """Return the versions up to ``upto`` (default: the latest) that history follows.
+
+        Technical re-extractions are left out unless asked for; ``upto`` itself always
+        counts, so that the version asked about is the one described.
+        """
+        last = upto.number if upto is not None else len(self.versions)
+        return [
+            v
+            for v in self.versions[:last]
+            if include_technical or not v.technical or v.number == last
+        ]
+
+
+# --------------------------------------------------------------------------- blame
+
+
+@dataclass(frozen=True, slots=True)
+class BlameEntry:
+    """One unit of the blamed version with the versions it dates from."""
+
+    text: str
+    path: tuple[str, ...]
+    heading: bool
+    start: int
+    end: int
+    since: Version
+    edited: Version
+
+
+@dataclass(frozen=True, slots=True)
+class Blame:
+    """A version's text annotated unit by unit."""
+
+    policy: str
+    version: Version
+    by: Granularity
+    include_technical: bool
+    # The versions followed, oldest first (the blamed version last).
+    chain: tuple[Version, ...]
+    entries: tuple[BlameEntry, ...]
+    # The blamed version's text (entries are spans of it).
+    text: str
+
+
+def blame(
+    timeline: Timeline,
+    version: Version | None = None,
+    *,
+    by: Granularity = Granularity.PARAGRAPH,
+    include_technical: bool = False,
+) -> Blame:
+    """Annotate each unit of ``version`` (default: latest) with the version it stands since."""
+    chain = timeline.chain(version, include_technical=include_technical)
+    target = chain[-1]
+    texts = [timeline.text(v) for v in chain]
+    diffs = [timeline.diff(a, b) for a, b in itertools.pairwise(chain)]
+    units, origins = blame_texts(texts, by, diffs)
+    sections = timeline.sections(target)
+    text = texts[-1]
+    entries = tuple(
+        BlameEntry(
+            text=text[unit.start : unit.end],
+            path=sections[unit.section].path,
+            heading=unit.heading,
+            start=unit.start,
+            end=unit.end,
+            since=chain[origin.since],
+            edited=chain[origin.edited],
+        )
+        for unit, origin in zip(units, origins, strict=True)
+    )
+    return Blame(timeline.policy, target, by, include_technical, tuple(chain), entries, text)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True, slots=True)
+class SectionChange:
+    """A version in which a section changed, with its diff against the version before."""
+
+    version: Version
+    # None: the first version followed (the section is shown as added).
+    previous: Version | None
+    section: SectionDiff
+    # The whole document diff (for move notes and renderers).
+    document: DocumentDiff
+
+    @property
+    def kind(self) -> str:
+        """What happened: initial, added, removed, modified, cosmetic, renamed or moved."""
+        status = self.section.status
+        if status is SectionStatus.ADDED:
+            return "initial" if self.previous is None else "added"
+        if status in {SectionStatus.UNCHANGED, SectionStatus.COSMETIC} and self.section.renamed:
+            return "renamed"
+        if status is SectionStatus.UNCHANGED:
+            return "moved"
+        return str(status.value)
+
+    @property
+    def moves(self) -> tuple[MovedBlock, ...]:
+        """Blocks of text moved into or out of the section in this version."""
+        ids = set(self.section.moved_in) | set(self.section.moved_out)
+        return tuple(m for m in self.document.moves if m.id in ids)
+
+
+@dataclass(frozen=True, slots=True)
+class SectionHistory:
+    """One section followed through the versions (renames and moves included)."""
+
+    policy: str
+    # Path in each version it appears in, oldest first: (version, path).
+    paths: tuple[tuple[Version, tuple[str, ...]], ...]
+    changes: tuple[SectionChange, ...]
+    # The version that removed it, if it is gone.
+    removed_in: Version | None
+    include_technical: bool
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        """The section's latest path."""
+        return self.paths[-1][1]
+
+    @property
+    def first(self) -> Version:
+        """The first version it appears in."""
+        return self.paths[0][0]
+
+    @property
+    def last(self) -> Version:
+        """The last version it appears in."""
+        return self.paths[-1][0]
+
+    @property
+    def names(self) -> tuple[tuple[str, ...], ...]:
+        """Its distinct paths, oldest first."""
+        return tuple(dict.fromkeys(path for _, path in self.paths))
+
+
+@dataclass
+class _Lineage:
+    """A section being followed (mutable while building)."""
+
+    paths: list[tuple[Version, tuple[str, ...]]] = field(default_factory=list)
+    changes: list[SectionChange] = field(default_factory=list)
+    removed_in: Version | None = None
+
+
+def section_histories(
+    timeline: Timeline, *, include_technical: bool = False
+) -> list[SectionHistory]:
+    """Follow every section through the versions: one history per section lineage.
+
+    Sections are matched across consecutive versions by the diff engine (titles,
+    numbering stripped, fuzzy titles and content), so renamed and moved sections keep
+    their history. Histories come in order of first appearance.
+    """
+    chain = timeline.chain(include_technical=include_technical)
+    lineages: list[_Lineage] = []
+    alive: dict[int, _Lineage] = {}
+    previous: Version | None = None
+    for version in chain:
+        diff = timeline.diff(previous, version)
+        now: dict[int, _Lineage] = {}
+        for section in diff.sections:
+            if section.old_index is None:
+                lineage = _Lineage()
+                lineages.append(lineage)
+            else:
+                lineage = alive[section.old_index]
+            change = SectionChange(version, previous, section, diff)
+            if section.new_index is None:
+                lineage.removed_in = version
+                lineage.changes.append(change)
+                continue
+            now[section.new_index] = lineage
+            lineage.paths.append((version, section.new_path or ()))
+            if section.old_index is None or is_notable(section):
+                lineage.changes.append(change)
+        alive = now
+        previous = version
+    return [
+        SectionHistory(
+            timeline.policy,
+            tuple(lineage.paths),
+            tuple(lineage.changes),
+            lineage.removed_in,
+            include_technical,
+        )
+        for lineage in lineages
+    ]
+
+
+def _needle(text: str) -> str:
+    """Return text folded for matching section paths."""
+    return normalize_text(text).casefold()
+
+
+def find_section(histories: Sequence[SectionHistory], text: str) -> SectionHistory:
+    """Return the one section whose path contains ``text`` (case-insensitively).
+
+    Paths in the latest version are tried first, then paths the section had in any
+    version. Several matches are narrowed to those whose own title contains ``text``,
+    then to an exact title; otherwise the candidates are listed in the error.
+    """
+    needle = _needle(text)
+    if not needle:
+        raise UsageError("--section needs some words of a section title")
+    latest = max((h.last.number for h in histories), default=0)
+
+    def matches(path: tuple[str, ...]) -> bool:
+        return needle in _needle(join_path(path))
+
+    current = [h for h in histories if h.removed_in is None and h.last.number == latest]
+    found = [h for h in current if matches(h.path)]
+    where = "the latest version"
+    if not found:
+        found = [h for h in histories if any(matches(path) for path in h.names)]
+        where = "any version"
+    if len(found) > 1:
+        own = [h for h in found if any(path and needle in _needle(path[-1]) for path in h.names)]
+        exact = [h for h in own if any(path and title_key(path[-1]) == needle for path in h.names)]
+        found = exact if len(exact) == 1 else own or found
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        known = "; ".join(join_path(h.path) for h in current[:12])
+        raise UsageError(
+            f"no section matches {text!r} in {where} (sections now: {known or 'none'})"
+        )
+    listed = "; ".join(_describe(h) for h in found[:12])
+    more = f" and {len(found) - 12} more" if len(found) > 12 else ""
+    raise UsageError(
+        f"{text!r} matches {len(found)} sections in {where}: {listed}{more}; give more of the title"
+    )
+
+
+def _describe(history: SectionHistory) -> str:
+    """Return a section's path, with the versions it was in if it is gone."""
+    path = join_path(history.path)
+    if history.removed_in is not None:
+        return f"{path} (until version {history.last.number})"
+    return path
+
+
+def section_history(
+    timeline: Timeline, text: str, *, include_technical: bool = False
+) -> SectionHistory:
+    """Return the history of the one section whose path contains ``text``."""
+    return find_section(section_histories(timeline, include_technical=include_technical), text)
+
+
+# --------------------------------------------------------------------------- stats
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeStats:
+    """How much one version changed from the version before it."""
+
+    sections_added: int
+    sections_removed: int
+    sections_changed: int
+    sections_cosmetic: int
+    sections_renamed: int
+    sections_moved: int
+    words_inserted: int
+    words_deleted: int
+    # Words in cosmetic runs (quotes, dashes, markup) on both sides.
+    cosmetic_words: int
+    substantive: bool
+    identical: bool
+
+    @property
+    def cosmetic_only(self) -> bool:
+        """Whether the texts differ, but only cosmetically (or by renames and moves)."""
+        return not self.substantive and not self.identical
+
+    @property
+    def substantive_words(self) -> int:
+        """Words inserted plus words deleted."""
+        return self.words_inserted + self.words_deleted
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the stats as the documented JSON object (also the cache's form)."""
+        return {
+            "sections_added": self.sections_added,
+            "sections_removed": self.sections_removed,
+            "sections_changed": self.sections_changed,
+            "sections_cosmetic": self.sections_cosmetic,
+            "sections_renamed": self.sections_renamed,
+            "sections_moved": self.sections_moved,
+            "words_inserted": self.words_inserted,
+            "words_deleted": self.words_deleted,
+            "cosmetic_words": self.cosmetic_words,
+            "substantive": self.substantive,
+            "identical": self.identical,
+            "cosmetic_only": self.cosmetic_only,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> ChangeStats | None:
+        """Rebuild stats from ``to_json`` output; None if anything is missing or mistyped."""
+        if not isinstance(data, dict):
+            return None
+        values: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            value = data.get(name)
+            wanted = bool if name in {"substantive", "identical"} else int
+            if type(value) is not wanted or (wanted is int and value < 0):
+                return None
+            values[name] = value
+        return cls(**values)
+
+
+def change_stats(diff: DocumentDiff) -> ChangeStats:
+    """Count what a diff changed, per section and in words."""
+    summary = diff.summary
+    cosmetic_words = sum(
+        count_words(segment.text)
+        for section in diff.sections
+        for segment in section.segments
+        if segment.cosmetic and segment.op is not Op.EQUAL
+    )
+    return ChangeStats(
+        sections_added=summary.added,
+        sections_removed=summary.removed,
+        sections_changed=summary.modified,
+        sections_cosmetic=summary.cosmetic,
+        sections_renamed=summary.renamed,
+        sections_moved=summary.moved,
+        words_inserted=summary.words_inserted,
+        words_deleted=summary.words_deleted,
+        cosmetic_words=cosmetic_words,
+        substantive=summary.substantive,
+        identical=diff.identical,
+    )
+
+
+STATS_FORMAT = 1
+STATS_DIR = ("policydiff", "stats")
+# Modules whose code decides the stats: a change to any of them invalidates the cache.
+_ENGINE_MODULES = (
+    "policydiff.compare",
+    "policydiff.align",
+    "policydiff.worddiff",
+    "policydiff.sections",
+    "policydiff.normalize",
+    "policydiff.diff_model",
+    "policydiff.history",
+)
+
+
+def engine_fingerprint() -> str:
+    """Return a hash of the package version and the diff engine's source code."""
+    digest = hashlib.sha256(f"{__version__}\0{STATS_FORMAT}".encode())
+    for name in _ENGINE_MODULES:
+        # find_spec locates the file without importing the module (log stays fast).
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        with contextlib.suppress(OSError, TypeError):
+            digest.update(Path(origin or "").read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
+
+
+def stats_cache_path(store: GitStore, policy: str) -> Path:
+    """Return the cache file of a policy's stats, inside the store's git directory."""
+    name = hashlib.sha256(policy.encode("utf-8")).hexdigest()[:24]
+    return Path(store.repo.git_dir).joinpath(*STATS_DIR, f"{name}.json")
+
+
+def _pair_key(old: Version, new: Version) -> str:
+    """Return the cache key of a pair of consecutive versions."""
+    return f"{old.commit}..{new.commit}"
+
+
+def _load_cache(path: Path, policy: str, fingerprint: str) -> dict[str, ChangeStats]:
+    """Return the cached stats, or nothing if the file is absent, stale or malformed."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != STATS_FORMAT
+        or data.get("engine") != fingerprint
+        or data.get("policy") != policy
+        or not isinstance(data.get("pairs"), dict)
+    ):
+        return {}
+    found: dict[str, ChangeStats] = {}
+    for key, value in data["pairs"].items():
+        stats = ChangeStats.from_json(value)
+        if stats is not None:
+            found[key] = stats
+    return found
+
+
+def _save_cache(path: Path, policy: str, fingerprint: str, pairs: dict[str, ChangeStats]) -> None:
+    """Write the cache atomically (temporary file, then rename); a read-only store skips it."""
+    document = {
+        "format": STATS_FORMAT,
+        "engine": fingerprint,
+        "policy": policy,
+        "pairs": {key: stats.to_json() for key, stats in sorted(pairs.items())},
+    }
+    data = json.dumps(document, indent=1, sort_keys=False).encode("utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".stats-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+            Path(temporary).replace(path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError:
+        # The cache is an optimisation: an unwritable git dir only costs the next run time.
+        return
+
+
+def version_stats(
+    timeline: Timeline,
+    *,
+    rebuild: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ChangeStats | None]:
+    """Return each version's change stats against the version before it (None for the first).
+
+    Stats are cached per (old commit, new commit) pair in the store's git directory and
+    recomputed when missing, when the engine changed, or with ``rebuild``. ``progress``
+    gets (pairs computed, pairs to compute) after each computed pair.
+    """
+    versions = timeline.versions
+    path = stats_cache_path(timeline.store, timeline.policy)
+    fingerprint = engine_fingerprint()
+    cached = {} if rebuild else _load_cache(path, timeline.policy, fingerprint)
+    pairs = list(itertools.pairwise(versions))
+    missing = [(a, b) for a, b in pairs if _pair_key(a, b) not in cached]
+    for done, (old, new) in enumerate(missing, start=1):
+        cached[_pair_key(old, new)] = change_stats(timeline.diff(old, new))
+        if progress is not None:
+            progress(done, len(missing))
+    wanted = {_pair_key(a, b) for a, b in pairs}
+    if missing or rebuild or set(cached) != wanted:
+        # Pairs no longer in the history (after a backfill rewrite) are dropped.
+        _save_cache(path, timeline.policy, fingerprint, {k: cached[k] for k in wanted})
+    return [None, *(cached[_pair_key(a, b)] for a, b in pairs)] if versions else []

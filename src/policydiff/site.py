@@ -1,0 +1,850 @@
+"""A static HTML site of a store: timelines, texts, redlines, section histories and blame.
+
+Pages load nothing from anywhere (no server, fonts, images or trackers) and work from
+``file://``. Each page carries a Content-Security-Policy that allows only its own inline
+stylesheet and, on the compare page, its own inline script, both by hash. Every piece of
+policy text, path and metadata is escaped; the redlines come from the compare HTML
+renderer. Pages are written only when their bytes change, and pages a previous run wrote
+that are no longer part of the site are removed (only those listed in its manifest).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import itertools
+import json
+import math
+import os
+import posixpath
+import re
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from policydiff.errors import UsageError
+from policydiff.history import (
+    Blame,
+    ChangeStats,
+    SectionHistory,
+    Timeline,
+    blame,
+    section_histories,
+    version_stats,
+)
+from policydiff.render.blame import blame_gaps, history_heading, version_tag
+from policydiff.render.html import CSS as REPORT_CSS
+
+# The compare renderer's redline of a paragraph; private to it for now (see render.blame).
+from policydiff.render.html import _redline as html_redline
+from policydiff.render.html import escape, render_parts
+from policydiff.report import (
+    CompareReport,
+    Elided,
+    View,
+    excerpt,
+    join_path,
+    section_notes,
+    side_from_version,
+)
+
+if TYPE_CHECKING:
+    from policydiff.model import Version
+    from policydiff.store import GitStore
+
+MANIFEST = ".policydiff-site.json"
+# Up to this many versions every pair gets a diff page; beyond, consecutive pairs and
+# each version against the latest (a pair costs one diff: n^2/2 grows fast).
+ALL_PAIRS_MAX = 6
+
+_ASSETS = resources.files("policydiff") / "site_assets"
+_SITE_CSS = (_ASSETS / "site.css").read_text(encoding="utf-8")
+_PICKER_JS = (_ASSETS / "picker.js").read_text(encoding="utf-8")
+_STYLE = REPORT_CSS + _SITE_CSS
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def _hash(text: str) -> str:
+    """Return the CSP source expression allowing exactly this inline text."""
+    return (
+        "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+    )
+
+
+def _csp(*, script: bool) -> str:
+    """Return the page's policy: its own style (and script) by hash, nothing else at all."""
+    scripts = _hash(_PICKER_JS) if script else "'none'"
+    return (
+        f"default-src 'none'; style-src {_hash(_STYLE)}; script-src {scripts}; "
+        "img-src 'none'; font-src 'none'; connect-src 'none'; base-uri 'none'; "
+        "form-action 'none'"
+    )
+
+
+def json_for_script(value: object) -> str:
+    r"""Return JSON safe inside a ``<script type="application/json">`` element.
+
+    ``<``, ``>`` and ``&`` become ``\u`` escapes, so no ``</script>`` or ``<!--`` can
+    end or alter the element whatever the data holds.
+    """
+    text = json.dumps(value, ensure_ascii=True, sort_keys=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def href(source: str, target: str) -> str:
+    """Return the relative link from page ``source`` to page ``target`` (site paths)."""
+    return posixpath.relpath(target, posixpath.dirname(source) or ".")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of the site: where it goes and what it says."""
+
+    path: str
+    title: str
+    # Breadcrumbs above the content: (label, site path or None for the page itself).
+    crumbs: tuple[tuple[str, str | None], ...]
+    body: str
+    # Pair data for the compare picker (JSON-able); the page then carries the script.
+    pairs: Mapping[str, Any] | None = None
+
+    def render(self) -> str:
+        """Return the complete HTML document."""
+        crumbs = " \u203a ".join(
+            escape(label)
+            if target is None
+            else f'<a href="{escape(href(self.path, target))}">{escape(label)}</a>'
+            for label, target in self.crumbs
+        )
+        tail = ""
+        if self.pairs is not None:
+            tail = (
+                f'<script type="application/json" id="pd-pairs">{json_for_script(self.pairs)}'
+                f"</script>\n<script>{_PICKER_JS}</script>\n"
+            )
+        return (
+            "<!DOCTYPE html>\n"
+            '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta http-equiv="Content-Security-Policy" '
+            f'content="{escape(_csp(script=self.pairs is not None))}">\n'
+            '<meta name="referrer" content="no-referrer">\n'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            '<meta name="generator" content="policydiff">\n'
+            f"<title>{escape(self.title)}</title>\n"
+            f"<style>{_STYLE}</style>\n</head>\n<body>\n"
+            f'<div class="pd-report pd-site">\n<nav class="pd-crumbs" aria-label="Breadcrumbs">'
+            f"{crumbs}</nav>\n<main>\n{self.body}</main>\n</div>\n{tail}</body>\n</html>\n"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SiteReport:
+    """What a site build did."""
+
+    pages: int
+    written: int
+    unchanged: int
+    removed: int
+
+
+# --------------------------------------------------------------------------- small pieces
+
+
+def _day(moment: datetime) -> str:
+    """Return a capture day."""
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def _when(moment: datetime) -> str:
+    """Return a capture time for display."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _effective(version: Version) -> str:
+    """Return a version's recorded effective date, or a dash."""
+    return version.effective_date.isoformat() if version.effective_date else "\u2013"
+
+
+def _link(source: str, target: str, label: str, *, title: str | None = None) -> str:
+    """Return an escaped link from one site page to another."""
+    extra = f' title="{escape(title)}"' if title else ""
+    return f'<a href="{escape(href(source, target))}"{extra}>{escape(label)}</a>'
+
+
+def _change_summary(stats: ChangeStats | None) -> str:
+    """Return a short description of what a version changed."""
+    if stats is None:
+        return "first version"
+    if stats.identical:
+        return "identical text"
+    sections = []
+    for count, word in (
+        (stats.sections_added, "added"),
+        (stats.sections_removed, "removed"),
+        (stats.sections_changed, "changed"),
+        (stats.sections_cosmetic, "cosmetic"),
+    ):
+        if count:
+            sections.append(f"{count} {word}")
+    words = f"+{stats.words_inserted} \u2212{stats.words_deleted} words"
+    if stats.cosmetic_only:
+        touched = stats.sections_cosmetic
+        return f"cosmetic edits in {touched} section(s)" if touched else "layout only"
+    return f"{', '.join(sections) or 'no sections'} \u00b7 {words}"
+
+
+def _slug(path: tuple[str, ...]) -> str:
+    """Return a short file-name slug for a section path."""
+    slug = _SLUG.sub("-", (path[-1] if path else "start").lower()).strip("-")
+    return slug[:40].rstrip("-") or "section"
+
+
+# --------------------------------------------------------------------------- the chart
+
+
+def chart_svg(
+    versions: Sequence[Version],
+    stats: Sequence[ChangeStats | None],
+    links: Sequence[str | None],
+) -> str:
+    """Return an inline SVG bar chart of words changed per version over capture time.
+
+    Bars stand at each version's capture time, so busy periods show as clusters of
+    tall bars; height is proportional to the square root of the words changed (so small
+    edits stay visible next to rewrites), substantive below, cosmetic stacked above.
+    ``links[i]`` is the relative link of version i's redline (None for none).
+    """
+    width, height = 720, 190
+    left, right, top, bottom = 56, 16, 14, 30
+    plot_w, plot_h = width - left - right, height - top - bottom
+    base = top + plot_h
+    times = [v.captured_at.timestamp() for v in versions]
+    first, last = (min(times), max(times)) if times else (0.0, 0.0)
+    totals = [0 if s is None else s.substantive_words + s.cosmetic_words for s in stats]
+    peak = max(totals, default=0) or 1
+
+    def x(index: int) -> float:
+        if last == first:
+            return left + plot_w / 2
+        return left + (times[index] - first) / (last - first) * plot_w
+
+    def y(words: int) -> float:
+        return plot_h * math.sqrt(words / peak)
+
+    bar = max(2.0, min(14.0, plot_w / max(len(versions), 1) / 1.6))
+    out = [
+        (
+            f'<svg class="pd-chart" viewBox="0 0 {width} {height}" role="img" '
+            'aria-labelledby="pd-chart-title" xmlns="http://www.w3.org/2000/svg">'
+        ),
+        '<title id="pd-chart-title">Words changed per version over capture time</title>',
+        f'<line class="pd-axis" x1="{left}" y1="{base}" x2="{width - right}" y2="{base}"/>',
+        f'<line class="pd-axis" x1="{left}" y1="{top}" x2="{left}" y2="{base}"/>',
+        f'<text class="pd-axis-label" x="{left - 6}" y="{top + 8}" text-anchor="end">{peak}</text>',
+        f'<text class="pd-axis-label" x="{left - 6}" y="{base}" text-anchor="end">0</text>',
+    ]
+    out += _year_ticks(first, last, left, plot_w, base)
+    if times:
+        out.append(
+            f'<text class="pd-axis-label" x="{left}" y="{height - 4}">'
+            f"{escape(_day(versions[0].captured_at))}</text>"
+        )
+        out.append(
+            f'<text class="pd-axis-label" x="{width - right}" y="{height - 4}" '
+            f'text-anchor="end">{escape(_day(versions[-1].captured_at))}</text>'
+        )
+    for index, (version, change) in enumerate(zip(versions, stats, strict=True)):
+        cx = x(index)
+        label = f"{version_tag(version)}: {_change_summary(change)}"
+        if change is not None and change.cosmetic_words:
+            label += f", {change.cosmetic_words} cosmetic words"
+        shapes = [
+            (
+                f'<rect class="pd-bar-hit" x="{cx - bar / 2:.1f}" y="{top}" width="{bar:.1f}" '
+                f'height="{plot_h}"/>'
+            )
+        ]
+        if change is None:
+            shapes.append(f'<circle class="pd-bar-first" cx="{cx:.1f}" cy="{base - 4}" r="4"/>')
+        else:
+            substantive = y(change.substantive_words)
+            total = y(change.substantive_words + change.cosmetic_words)
+            if total < 1:
+                shapes.append(f'<circle class="pd-bar-mark" cx="{cx:.1f}" cy="{base - 3}" r="3"/>')
+            if substantive > 0:
+                shapes.append(
+                    f'<rect class="pd-bar-sub" x="{cx - bar / 2:.1f}" y="{base - substantive:.1f}"'
+                    f' width="{bar:.1f}" height="{substantive:.1f}"/>'
+                )
+            if total - substantive > 0:
+                shapes.append(
+                    f'<rect class="pd-bar-cos" x="{cx - bar / 2:.1f}" y="{base - total:.1f}" '
+                    f'width="{bar:.1f}" height="{total - substantive:.1f}"/>'
+                )
+        inner = f"<title>{escape(label)}</title>" + "".join(shapes)
+        target = links[index]
+        if target is None:
+            out.append(f"<g>{inner}</g>")
+        else:
+            out.append(f'<a href="{escape(target)}">{inner}</a>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _year_ticks(first: float, last: float, left: int, plot_w: int, base: int) -> list[str]:
+    """Return tick marks and labels at each new year inside the time range."""
+    if last <= first:
+        return []
+    start = datetime.fromtimestamp(first, UTC).year + 1
+    end = datetime.fromtimestamp(last, UTC).year
+    years = range(start, end + 1)
+    if len(years) > 30:
+        years = years[:: math.ceil(len(years) / 30)]
+    out = []
+    for year in years:
+        moment = datetime(year, 1, 1, tzinfo=UTC).timestamp()
+        tick = left + (moment - first) / (last - first) * plot_w
+        out.append(
+            f'<line class="pd-axis" x1="{tick:.1f}" y1="{base}" x2="{tick:.1f}" y2="{base + 4}"/>'
+        )
+        out.append(
+            f'<text class="pd-axis-label" x="{tick:.1f}" y="{base + 14}" '
+            f'text-anchor="middle">{year}</text>'
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- one policy
+
+
+class _PolicySite:
+    """The pages of one policy, built from one timeline (each diff computed once)."""
+
+    def __init__(
+        self,
+        timeline: Timeline,
+        *,
+        include_technical: bool,
+        progress: Callable[[], None],
+    ) -> None:
+        self.timeline = timeline
+        self.policy = timeline.policy
+        self.versions = timeline.versions
+        self.include_technical = include_technical
+        self.progress = progress
+        self.base = f"policies/{self.policy}"
+        self.home = _policy_home(self.policy)
+        self.crumbs: tuple[tuple[str, str | None], ...] = (
+            ("All policies", "index.html"),
+            (self.policy, self.home),
+        )
+        self.pairs = self._pairs()
+        self.stats: list[ChangeStats | None] = []
+
+    # -- paths
+
+    def version_page(self, version: Version) -> str:
+        """Return the site path of a version's text page."""
+        return f"{self.base}/versions/{version.number}.html"
+
+    def diff_page(self, old: Version, new: Version) -> str:
+        """Return the site path of the redline from ``old`` to ``new``."""
+        return f"{self.base}/diffs/{old.number}-{new.number}.html"
+
+    def _pairs(self) -> list[tuple[Version, Version]]:
+        """Return the pairs that get a redline page, oldest first."""
+        versions = self.versions
+        if len(versions) <= ALL_PAIRS_MAX:
+            return list(itertools.combinations(versions, 2))
+        wanted = set(itertools.pairwise(versions))
+        wanted |= {(v, versions[-1]) for v in versions[:-1]}
+        return sorted(wanted, key=lambda pair: (pair[0].number, pair[1].number))
+
+    # -- pages
+
+    def pages(self) -> list[Page]:
+        """Return every page of the policy."""
+        stats = self.stats = version_stats(self.timeline)
+        pages = [self._diff(old, new) for old, new in self.pairs]
+        pages += [self._version(v) for v in self.versions]
+        histories = section_histories(self.timeline, include_technical=self.include_technical)
+        section_paths = [
+            f"{self.base}/sections/{n:03d}-{_slug(h.path)}.html"
+            for n, h in enumerate(histories, start=1)
+        ]
+        pages += [
+            self._section(history, path)
+            for history, path in zip(histories, section_paths, strict=True)
+        ]
+        pages.append(self._sections_index(histories, section_paths))
+        result = blame(self.timeline, include_technical=self.include_technical)
+        pages.append(self._blame(result))
+        pages.append(self._compare())
+        pages.append(self._timeline(stats, len(histories)))
+        return pages
+
+    def _timeline(self, stats: list[ChangeStats | None], sections: int) -> Page:
+        """Return the policy's home: summary, chart, versions table, links."""
+        versions = self.versions
+        latest = versions[-1]
+        links: list[str | None] = [None]
+        links += [href(self.home, self.diff_page(a, b)) for a, b in itertools.pairwise(versions)]
+        rows = []
+        for index, version in enumerate(versions):
+            change = stats[index]
+            tags = ""
+            if version.technical:
+                tags += '<span class="pd-tag">technical</span>'
+            if change is not None and change.cosmetic_only:
+                tags += '<span class="pd-tag pd-cosmetic-only">cosmetic only</span>'
+            redline = (
+                _link(self.home, self.diff_page(versions[index - 1], version), "redline")
+                if index
+                else '<span class="pd-muted">\u2013</span>'
+            )
+            rows.append(
+                f'<tr id="v{version.number}"><td class="pd-num">{version.number}</td>'
+                f"<td>{escape(_when(version.captured_at))}</td>"
+                f"<td>{escape(_effective(version))}</td>"
+                f"<td>{escape(_change_summary(change))}{tags}</td>"
+                f"<td>{_link(self.home, self.version_page(version), 'text')}</td>"
+                f"<td>{redline}</td></tr>"
+            )
+        body = [
+            f"<h1>{escape(self.policy)}</h1>",
+            (
+                f'<p class="pd-lead">{len(versions)} version(s), captured '
+                f"{escape(_day(versions[0].captured_at))} to {escape(_day(latest.captured_at))}; "
+                f"latest effective date {escape(_effective(latest))}.</p>"
+            ),
+            '<nav class="pd-links" aria-label="Views">',
+            _link(self.home, self.version_page(latest), "Latest text"),
+            _link(self.home, f"{self.base}/blame.html", "Blame (since when each paragraph stands)"),
+            _link(self.home, f"{self.base}/sections/index.html", f"Sections ({sections})"),
+            _link(self.home, f"{self.base}/compare.html", "Compare any two versions"),
+            "</nav>",
+            "<h2>How much changed, version by version</h2>",
+            chart_svg(versions, stats, links),
+            (
+                '<p class="pd-legend"><span class="pd-swatch pd-sub"></span>substantive words '
+                '(inserted + deleted)<span class="pd-swatch pd-cos"></span>cosmetic words '
+                "(quotes, dashes, markup); bar height grows with the square root of the count; "
+                "a dot marks a version with only layout changes, a blue dot the first version. "
+                "Click a bar for its redline.</p>"
+            ),
+            "<h2>Versions</h2>",
+            (
+                '<table class="pd-versions"><thead><tr><th scope="col">#</th>'
+                '<th scope="col">Captured</th><th scope="col">Effective</th>'
+                '<th scope="col">Change from the version before</th><th scope="col">Text</th>'
+                '<th scope="col">Redline</th></tr></thead><tbody>'
+            ),
+            *rows,
+            "</tbody></table>",
+        ]
+        return Page(self.home, self.policy, (self.crumbs[0], (self.policy, None)), _join(body))
+
+    def _version(self, version: Version) -> Page:
+        """Return a version's text page with its provenance."""
+        self.progress()
+        path = self.version_page(version)
+        index = version.number - 1
+        nav = []
+        if index:
+            before = self.versions[index - 1]
+            nav.append(_link(path, self.version_page(before), f"\u2190 version {before.number}"))
+            nav.append(_link(path, self.diff_page(before, version), "redline from it"))
+        if index + 1 < len(self.versions):
+            after = self.versions[index + 1]
+            nav.append(_link(path, self.version_page(after), f"version {after.number} \u2192"))
+        if version == self.versions[-1]:
+            nav.append(_link(path, f"{self.base}/blame.html", "blame"))
+        rows = [
+            ("Captured", _when(version.captured_at)),
+            ("Effective", _effective(version)),
+            ("Commit", version.commit),
+            ("Text SHA-256", version.text_sha256),
+            ("Source URL", version.source_url or "\u2013"),
+            ("Archive URL", version.archive_url or "\u2013"),
+            ("Technical re-extraction", "yes" if version.technical else "no"),
+        ]
+        body = [
+            f"<h1>{escape(version.label)}</h1>",
+            f'<nav class="pd-links" aria-label="Versions">{"".join(nav)}</nav>',
+            '<table class="pd-meta"><tbody>',
+            *(
+                f'<tr><th scope="row">{escape(name)}</th><td><code>{escape(value)}</code></td></tr>'
+                for name, value in rows
+            ),
+            "</tbody></table>",
+            f'<pre class="pd-source">{escape(self.timeline.text(version))}</pre>',
+        ]
+        title = f"{version.label}"
+        return Page(path, title, (*self.crumbs, (f"version {version.number}", None)), _join(body))
+
+    def _diff(self, old: Version, new: Version) -> Page:
+        """Return the redline page of a pair, from the compare HTML renderer."""
+        if old.number + 1 == new.number:
+            self.progress()
+        path = self.diff_page(old, new)
+        report = CompareReport(
+            side_from_version(old), side_from_version(new), self.timeline.diff(old, new)
+        )
+        parts = render_parts(report, View())
+        nav = [_link(path, self.version_page(old), f"text of version {old.number}")]
+        nav.append(_link(path, self.version_page(new), f"text of version {new.number}"))
+        if old.number + 1 == new.number and old.number > 1:
+            before = self.versions[old.number - 2]
+            nav.append(_link(path, self.diff_page(before, old), "\u2190 previous change"))
+        if old.number + 1 == new.number and new.number < len(self.versions):
+            after = self.versions[new.number]
+            nav.append(_link(path, self.diff_page(new, after), "next change \u2192"))
+        body = [f'<nav class="pd-links" aria-label="Versions">{"".join(nav)}</nav>', parts.body]
+        crumb = f"redline {old.number} \u2192 {new.number}"
+        return Page(path, parts.title, (*self.crumbs, (crumb, None)), _join(body))
+
+    def _compare(self) -> Page:
+        """Return the any-two-versions page: a picker (script) and the list of pairs."""
+        path = f"{self.base}/compare.html"
+
+        def options(chosen: Version) -> str:
+            return "".join(
+                f'<option value="{v.number}"{" selected" if v == chosen else ""}>'
+                f"{escape(version_tag(v))}</option>"
+                for v in self.versions
+            )
+
+        latest = self.versions[-1]
+        previous = self.versions[-2] if len(self.versions) > 1 else latest
+        pairs = {f"{a.number}-{b.number}": href(path, self.diff_page(a, b)) for a, b in self.pairs}
+        arrow = " \u2192 "
+        items = [
+            f"<li>{_link(path, self.diff_page(a, b), version_tag(a) + arrow + version_tag(b))}</li>"
+            for a, b in self.pairs
+        ]
+        scope = (
+            "every pair of versions"
+            if len(self.versions) <= ALL_PAIRS_MAX
+            else "consecutive versions and every version against the latest"
+        )
+        body = [
+            "<h1>Compare two versions</h1>",
+            f'<p class="pd-lead">Redlines are generated for {scope}.</p>',
+            '<div class="pd-picker" id="pd-picker" hidden>',
+            f'<label>From <select id="pd-from">{options(previous)}</select></label>',
+            f'<label>to <select id="pd-to">{options(latest)}</select></label>',
+            '<button type="button" id="pd-go">Show the redline</button>',
+            '<p class="pd-muted" id="pd-note" aria-live="polite"></p>',
+            "</div>",
+            f"<h2>Generated redlines ({len(self.pairs)})</h2>",
+            '<ul class="pd-pairs">',
+            *items,
+            "</ul>",
+        ]
+        return Page(
+            path,
+            f"Compare versions of {self.policy}",
+            (*self.crumbs, ("compare", None)),
+            _join(body),
+            pairs={"pairs": pairs},
+        )
+
+    def _blame(self, result: Blame) -> Page:
+        """Return the blame page: each paragraph of the latest version with its age."""
+        path = f"{self.base}/blame.html"
+        chain = result.chain
+        position = {v.commit: n for n, v in enumerate(chain)}
+        previous_in_chain = {v.commit: chain[n - 1] for n, v in enumerate(chain) if n}
+        generated = {(a.commit, b.commit) for a, b in self.pairs}
+        rows = []
+        for entry, gap in zip(result.entries, blame_gaps(result), strict=True):
+            since = entry.since
+            age = min(4, position[since.commit] * 5 // max(len(chain), 1))
+            classes = [f"pd-age-{age}"]
+            if gap:
+                classes.append("pd-gap")
+            if entry.heading:
+                classes.append("pd-heading")
+            title = f"stands since version {since.number} ({_when(since.captured_at)})"
+            if entry.edited != since:
+                title += f"; cosmetic edits in version {entry.edited.number}"
+            gutter = _link(path, self.version_page(since), version_tag(since), title=title)
+            if entry.edited != since:
+                gutter += "*"
+            before = previous_in_chain.get(since.commit)
+            if before is not None and (before.commit, since.commit) in generated:
+                gutter += " " + _link(
+                    path, self.diff_page(before, since), "\u0394", title="the change that made it"
+                )
+            rows.append(
+                f'<tr class="{" ".join(classes)}"><td class="pd-gutter">{gutter}</td>'
+                f'<td class="pd-unit">{escape(entry.text)}</td></tr>'
+            )
+        skipped = "" if result.include_technical else " Technical re-extractions are skipped."
+        body = [
+            f"<h1>Blame: {escape(result.version.label)}</h1>",
+            (
+                '<p class="pd-lead">Each paragraph (headings and list items included) with the '
+                "version since which its words have stood. Re-wrapping, quote style and other "
+                "cosmetic edits do not make a paragraph new (* marks one edited cosmetically "
+                "since), and a moved paragraph keeps its age. \u0394 opens the redline that "
+                f"gave it its present wording.{skipped}</p>"
+            ),
+            '<table class="pd-blame"><tbody>',
+            *rows,
+            "</tbody></table>",
+        ]
+        return Page(
+            path, f"Blame {result.version.label}", (*self.crumbs, ("blame", None)), _join(body)
+        )
+
+    def _sections_index(self, histories: list[SectionHistory], paths: list[str]) -> Page:
+        """Return the list of sections, each linking to its history."""
+        path = f"{self.base}/sections/index.html"
+        rows = []
+        for history, target in zip(histories, paths, strict=True):
+            span = f"versions {history.first.number}\u2013{history.last.number}"
+            if history.removed_in is not None:
+                span += f" (removed in {history.removed_in.number})"
+            renamed = '<span class="pd-tag">renamed</span>' if len(history.names) > 1 else ""
+            rows.append(
+                f"<tr><td>{_link(path, target, join_path(history.path))}{renamed}</td>"
+                f'<td>{escape(span)}</td><td class="pd-num">{len(history.changes)}</td></tr>'
+            )
+        body = [
+            "<h1>Sections</h1>",
+            (
+                '<p class="pd-lead">Every section that appeared in any version, followed through '
+                "renames and moves, in order of first appearance.</p>"
+            ),
+            (
+                '<table><thead><tr><th scope="col">Section (latest name)</th>'
+                '<th scope="col">Present</th><th scope="col">Changes</th></tr></thead><tbody>'
+            ),
+            *rows,
+            "</tbody></table>",
+        ]
+        return Page(
+            path, f"Sections of {self.policy}", (*self.crumbs, ("sections", None)), _join(body)
+        )
+
+    def _section(self, history: SectionHistory, path: str) -> Page:
+        """Return one section's timeline: each change with its redline."""
+        heading = history_heading(history)
+        out = [f"<h1>{escape(join_path(history.path))}</h1>"]
+        out += [f'<p class="pd-lead">{escape(line)}</p>' for line in heading[1:]]
+        generated = {(a.commit, b.commit) for a, b in self.pairs}
+        for change in history.changes:
+            version = change.version
+            links = [_link(path, self.version_page(version), "text")]
+            if (
+                change.previous is not None
+                and (change.previous.commit, version.commit) in generated
+            ):
+                links.append(_link(path, self.diff_page(change.previous, version), "whole redline"))
+            out.append(f'<section class="pd-change" id="v{version.number}">')
+            out.append(f"<h2>{escape(version_tag(version))} \u00b7 {escape(change.kind)}</h2>")
+            notes = (
+                "in the first version followed"
+                if change.previous is None
+                else " \u00b7 ".join(section_notes(change.section, change.document))
+            )
+            out.append(f'<p class="pd-notes">{escape(notes)} \u00b7 {" ".join(links)}</p>')
+            if change.previous is None:
+                out.append(f'<div class="pd-text">{escape(change.section.new_text.rstrip())}</div>')
+                out.append("</section>")
+                continue
+            pieces = excerpt(change.section, View())
+            if not pieces:
+                out.append('<p class="pd-elided">(only spacing or layout changed)</p>')
+            for piece in pieces:
+                if isinstance(piece, Elided):
+                    word = "paragraph" if piece.paragraphs == 1 else "paragraphs"
+                    out.append(
+                        f'<p class="pd-elided">\u22ef {piece.paragraphs} unchanged {word}</p>'
+                    )
+                else:
+                    out.append(f'<div class="pd-text">{html_redline(piece)}</div>')
+            out.append("</section>")
+        crumbs = (*self.crumbs, ("sections", f"{self.base}/sections/index.html"))
+        title = f"History of {join_path(history.path)} \u2013 {self.policy}"
+        return Page(path, title, (*crumbs, (join_path(history.path), None)), _join(out))
+
+
+def _policy_home(policy: str) -> str:
+    """Return the site path of a policy's timeline page."""
+    return f"policies/{policy}/index.html"
+
+
+def _join(lines: list[str]) -> str:
+    """Return body lines as one string ending with a newline."""
+    return "\n".join(lines) + "\n"
+
+
+def _index(policies: list[tuple[Timeline, ChangeStats | None]]) -> Page:
+    """Return the site's front page: every policy with its range and last change."""
+    rows = []
+    for timeline, last in policies:
+        versions = timeline.versions
+        rows.append(
+            f"<tr><td>{_link('index.html', _policy_home(timeline.policy), timeline.policy)}</td>"
+            f'<td class="pd-num">{len(versions)}</td>'
+            f"<td>{escape(_day(versions[0].captured_at))}</td>"
+            f"<td>{escape(_day(versions[-1].captured_at))}</td>"
+            f"<td>{escape(_effective(versions[-1]))}</td>"
+            f"<td>{escape(_change_summary(last))}</td></tr>"
+        )
+    body = [
+        "<h1>Policy archive</h1>",
+        (
+            '<p class="pd-lead">Every recorded version of each policy, from a policydiff store. '
+            "Texts are shown exactly as recorded; check the archive itself with "
+            "<code>policydiff verify</code>.</p>"
+        ),
+        (
+            '<table><thead><tr><th scope="col">Policy</th><th scope="col">Versions</th>'
+            '<th scope="col">First captured</th><th scope="col">Last captured</th>'
+            '<th scope="col">Effective</th><th scope="col">Last change</th></tr></thead><tbody>'
+        ),
+        *rows,
+        "</tbody></table>",
+    ]
+    return Page("index.html", "Policy archive", (("All policies", None),), _join(body))
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _read_manifest(path: Path) -> set[str] | None:
+    """Return the pages a previous run wrote, or None if there is no (valid) manifest."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("pages"), list):
+        return None
+    # Only plain relative .html paths inside the folder: a tampered manifest must not be
+    # able to make us delete anything else.
+    return {
+        page
+        for page in data["pages"]
+        if isinstance(page, str)
+        and page.endswith(".html")
+        and not page.startswith("/")
+        and ".." not in page.split("/")
+        and "\\" not in page
+    }
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    """Write ``data`` atomically unless the file already holds exactly it; return if written."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        Path(temporary).chmod(0o644)  # mkstemp makes 0600; pages are for publishing
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def write_pages(outdir: Path, pages: Mapping[str, str]) -> SiteReport:
+    """Write the pages under ``outdir`` where their bytes changed; drop pages no longer made."""
+    manifest = outdir / MANIFEST
+    previous: set[str] = set()
+    if outdir.exists():
+        if not outdir.is_dir():
+            raise UsageError(f"{outdir} is a file, not a directory")
+        known = _read_manifest(manifest)
+        if known is None and any(outdir.iterdir()):
+            raise UsageError(
+                f"{outdir} is not empty and was not written by 'policydiff site': "
+                "choose a new or empty directory"
+            )
+        previous = known or set()
+    written = unchanged = removed = 0
+    try:
+        for name, text in sorted(pages.items()):
+            if _write_if_changed(outdir / name, text.encode("utf-8")):
+                written += 1
+            else:
+                unchanged += 1
+        for name in sorted(previous - set(pages)):
+            stale = outdir / name
+            if stale.is_file():
+                stale.unlink()
+                removed += 1
+                _prune_empty(stale.parent, outdir)
+        listing = {"generator": "policydiff site", "pages": sorted(pages)}
+        _write_if_changed(manifest, (json.dumps(listing, indent=1) + "\n").encode("utf-8"))
+    except OSError as err:
+        raise UsageError(f"cannot write the site to {outdir}: {err.strerror}") from None
+    return SiteReport(len(pages), written, unchanged, removed)
+
+
+def _prune_empty(folder: Path, root: Path) -> None:
+    """Remove empty folders from ``folder`` up to (not including) ``root``."""
+    root = root.resolve()
+    folder = folder.resolve()
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def build_pages(
+    store: GitStore,
+    policies: Sequence[str],
+    *,
+    include_technical: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, str]:
+    """Return every page of the site for ``policies``: site path -> HTML."""
+    timelines = [Timeline(store, policy) for policy in policies]
+    # One step per version page and per consecutive redline.
+    total = sum(max(2 * len(t.versions) - 1, 0) for t in timelines)
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    pages: dict[str, str] = {}
+    front: list[tuple[Timeline, ChangeStats | None]] = []
+    for timeline in timelines:
+        if not timeline.versions:
+            continue
+        site = _PolicySite(timeline, include_technical=include_technical, progress=step)
+        for page in site.pages():
+            pages[page.path] = page.render()
+        front.append((timeline, site.stats[-1]))
+    pages["index.html"] = _index(front).render()
+    return pages
+
+
+def build_site(
+    store: GitStore,
+    outdir: Path,
+    policies: Sequence[str],
+    *,
+    include_technical: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> SiteReport:
+    """Build the site for ``policies`` and write it to ``outdir``."""
+    pages = build_pages(store, policies, include_technical=include_technical, progress=progress)
+    return write_pages(outdir, pages)

@@ -1,0 +1,110 @@
+"""A rebuildable SQLite cache of the store's first-parent chain, for fast per-policy history.
+
+Git stays the source of truth: the cache records which tip of ``main`` it describes,
+the store brings it up to date (appending new commits, or cutting back to the common
+ancestor after a rewrite) before every read, and deleting the file only costs one
+rebuild. It lives in the git directory, never in the working tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chain (
+    seq INTEGER PRIMARY KEY,
+    commit_id TEXT NOT NULL UNIQUE,
+    policy TEXT,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chain_policy ON chain (policy, seq);
+"""
+
+
+class VersionIndex:
+    """The cache file: which tip it describes and one row per first-parent commit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        version = self._meta("schema")
+        if version != str(SCHEMA_VERSION):
+            with self.transaction():
+                self._db.execute("DELETE FROM chain")
+                self._db.execute("DELETE FROM meta")
+                self._set_meta("schema", str(SCHEMA_VERSION))
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    def _meta(self, key: str) -> str | None:
+        """Return a metadata value."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        """Set a metadata value."""
+        self._db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run a write transaction that other processes wait for."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def tip(self) -> str | None:
+        """Return the tip of ``main`` the cache describes, if any."""
+        return self._meta("tip")
+
+    def has_commit(self, commit: str) -> bool:
+        """Whether the cached chain contains ``commit``."""
+        row = self._db.execute("SELECT 1 FROM chain WHERE commit_id = ?", (commit,)).fetchone()
+        return row is not None
+
+    def truncate_after(self, commit: str | None) -> None:
+        """Drop the rows after ``commit`` (all rows when None or unknown)."""
+        row = (
+            None
+            if commit is None
+            else self._db.execute("SELECT seq FROM chain WHERE commit_id = ?", (commit,)).fetchone()
+        )
+        if row is None:
+            self._db.execute("DELETE FROM chain")
+        else:
+            self._db.execute("DELETE FROM chain WHERE seq > ?", (row[0],))
+
+    def append(self, rows: Iterable[tuple[str, str | None, str]], tip: str) -> None:
+        """Append (commit, policy, message) rows in chain order and record the new tip."""
+        self._db.executemany(
+            "INSERT OR REPLACE INTO chain (commit_id, policy, message) VALUES (?, ?, ?)", rows
+        )
+        self._set_meta("tip", tip)
+
+    def messages(self, policy: str) -> list[tuple[str, str]]:
+        """Return (commit, message) of every commit of ``policy``, oldest first."""
+        return [
+            (str(commit), str(message))
+            for commit, message in self._db.execute(
+                "SELECT commit_id, message FROM chain WHERE policy = ? ORDER BY seq", (policy,)
+            )
+        ]
