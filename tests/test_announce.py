@@ -567,16 +567,10 @@ def test_announce_from_config(archive: GitStore) -> None:
 
 
 def _set_config(store: GitStore, key: str, value: str) -> None:
-    """Set a setting as `policydiff config set` does (keys it does not know yet go in raw)."""
+    """Set a setting as `policydiff config set` does."""
     from policydiff.cli.config_cmd import store_config
 
-    config = store_config(store)
-    try:
-        config.set(key, value)
-    except UsageError:
-        # TODO(config): drop once config.KEYS has announce.from/list_name/url/diff_url.
-        with config._locked() as values:
-            values[key] = value
+    store_config(store).set(key, value)
 
 
 def test_read_url_falls_back_to_the_latest_source_url(archive: GitStore) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.reliability.harness import git
 from helpers import run_cli
 
 POLICY = "acme/privacy"
@@ -53,12 +54,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def store(template: Path, tmp_path: Path) -> Path:
     """A fresh copy of the template store."""
     return Path(shutil.copytree(template, tmp_path / "store", symlinks=True))
-
-
-def git(path: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(path), *args], check=True, capture_output=True, text=True
-    ).stdout
 
 
 def files_under(path: Path) -> dict[str, str]:
@@ -115,7 +110,10 @@ def big_text(size: int) -> bytes:
 
 
 def fifty_mb(tmp: Path) -> Path:
-    return file_of(big_text(50 * MIB))(tmp)
+    """A 50 MiB file, sparse: the size alone must refuse it, before any byte is read."""
+    path = file_of(b"")(tmp)
+    os.truncate(path, 50 * MIB)
+    return path
 
 
 def missing(tmp: Path) -> Path:
@@ -337,7 +335,6 @@ def test_bad_input_is_refused_cleanly(case: Bad, store: Path, tmp_path: Path) ->
         assert result.stdout.startswith(str(given))
         assert ": error: " in result.stdout
         assert case.message in result.stdout
-        assert lines[0] == "0 version(s) recorded, 0 unchanged, 1 error(s)"
     else:
         assert lines[0].startswith("Error: "), result.stderr
         assert case.message in lines[0]
@@ -369,11 +366,6 @@ def blocked_opening_a_fifo(pid: int) -> bool:
         return False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest.snapshot._read_bytes opens snapshot files blocking, and "
-    "ingest.discover._walk keeps FIFOs: a named pipe makes add and import hang forever",
-)
 def test_named_pipe_is_refused_not_waited_on(store: Path, tmp_path: Path) -> None:
     folder = tmp_path / "in" / "acme" / "privacy"
     folder.mkdir(parents=True)
@@ -395,7 +387,7 @@ def test_named_pipe_is_refused_not_waited_on(store: Path, tmp_path: Path) -> Non
         )
         for name, args in runs.items()
     }
-    hung = []
+    hung, outputs = [], {}
     try:
         deadline = time.monotonic() + 20
         for name, proc in procs.items():
@@ -405,13 +397,19 @@ def test_named_pipe_is_refused_not_waited_on(store: Path, tmp_path: Path) -> Non
                     break
                 time.sleep(0.02)
     finally:
-        for proc in procs.values():
+        for name, proc in procs.items():
             proc.kill()
-            proc.communicate()
+            outputs[name] = proc.communicate()
     assert not hung, f"blocked opening a named pipe: {hung}"
-    for proc in procs.values():
-        assert proc.returncode == 2
-    assert store_state(store) != before  # the import still records the regular file
+    assert procs["add"].returncode == 2
+    _, err = outputs["add"]
+    assert err.startswith("Error: "), err
+    assert err.count("\n") == 1
+    assert "2020-07-01.md" in err
+    # An import may report the pipe (exit 2) or pass over it like other non-snapshots (0),
+    # but it records the regular file either way.
+    assert procs["import"].returncode in {0, 2}
+    assert store_state(store) != before
 
 
 # --------------------------------------------------------------------------- accepted inputs
@@ -478,7 +476,7 @@ def test_other_encodings_and_line_endings_import_as_utf8_lf(
 
 @pytest.mark.slow
 def test_max_size_raises_and_lowers_the_limit(store: Path, tmp_path: Path) -> None:
-    big = fifty_mb(tmp_path)
+    big = file_of(big_text(50 * MIB))(tmp_path)
     refused = run_cli(["--store", str(store), "add", str(big), "--policy", "acme/big"])
     assert refused.exit_code == 2
     assert "over the 20 MiB size limit" in refused.stderr
@@ -491,6 +489,7 @@ def test_max_size_raises_and_lowers_the_limit(store: Path, tmp_path: Path) -> No
     assert accepted.exit_code == 0, accepted.stderr
     text = run_cli(["--store", str(store), "show", "acme/big"]).stdout_bytes
     assert text == big.read_bytes().split(b"---\n", 2)[2]
+    big.unlink()  # 50 MB less for every later pytest run to clean up
     # Lowered, it refuses a file the default takes.
     small = file_of(b"# T\n\n" + b"x" * 200, "2020-07-01.md")(tmp_path)
     args = ["--store", str(store), "import", "--policy", POLICY, str(small)]
@@ -528,18 +527,25 @@ def _without_permission_override() -> Callable[[], None] | None:
 
 def run_unprivileged(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``policydiff ARGS`` as a process that permission bits apply to."""
-    command = [sys.executable, "-m", "policydiff", "--store", str(store), *args]
+    return subprocess.run(
+        [sys.executable, "-m", "policydiff", "--store", str(store), *args],
+        capture_output=True,
+        text=True,
+        preexec_fn=_without_permission_override(),
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def permission_bits_apply() -> None:
+    """Skip when running as root and the override capabilities cannot be dropped."""
     try:
-        return subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            preexec_fn=_without_permission_override(),
-            check=False,
-            timeout=60,
+        subprocess.run(
+            [sys.executable, "-c", ""], preexec_fn=_without_permission_override(), check=True
         )
     except subprocess.SubprocessError as err:
-        pytest.skip(f"running as root and cannot drop CAP_DAC_OVERRIDE for the child: {err}")
+        pytest.skip(f"running as root, and dropping CAP_DAC_OVERRIDE was refused: {err}")
 
 
 @pytest.fixture
@@ -559,6 +565,7 @@ def read_only() -> Iterator[Callable[[Path], None]]:
 
 
 @pytest.mark.parametrize("part", ["whole store", ".git/objects"])
+@pytest.mark.usefixtures("permission_bits_apply")
 def test_read_only_store_refuses_writes_and_still_reads(
     part: str, store: Path, tmp_path: Path, read_only: Callable[[Path], None]
 ) -> None:

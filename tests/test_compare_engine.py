@@ -220,8 +220,16 @@ def test_empty_texts() -> None:
     [
         (SEED, "Valid from 8 February 2016"),
         ("Effective date: 1 May 2024\n", "Effective date: 1 May 2024"),
-        ("**Effective date:** May 1st, 2024", "Effective date:** May 1st, 2024"),
+        ("**Effective date:** May 1st, 2024", "Effective date: May 1st, 2024"),
+        ("Effective Date: _04 December 2024_", "Effective Date: 04 December 2024"),
         ("Last updated: May 1, 2024", "Last updated: May 1, 2024"),
+        ("> Last Update: July 4, 2025", "Last Update: July 4, 2025"),
+        ("_Effective Date: \\[19 November 2023\\]_", "Effective Date: 19 November 2023"),
+        (
+            "Effective Date outside EEA & UK: March 13, 2024",
+            "Effective Date outside EEA & UK: March 13, 2024",
+        ),
+        ("effective for the EEA on request. No date.", None),
         ("Last Updated: March 2026", "Last Updated: March 2026"),
         ("Effective as of 1 January 2023", "Effective as of 1 January 2023"),
         ("Last modified on 07/19/2022", "Last modified on 07/19/2022"),
@@ -286,3 +294,44 @@ def test_many_headings_compare() -> None:
     assert diff.summary.removed == 1
     assert diff.summary.moved == 0
     assert_rebuilds(diff, old, new)
+
+
+ENGINE_MODULES = ["diff_model", "normalize", "sections", "worddiff", "align", "compare"]
+FORBIDDEN = {"os", "sys", "io", "subprocess", "pathlib", "time", "datetime", "git", "click", "rich"}
+
+
+@pytest.mark.parametrize("module", ENGINE_MODULES)
+def test_engine_modules_are_pure(module: str) -> None:
+    import ast
+
+    source = Path(__file__).resolve().parent.parent / "src" / "policydiff" / f"{module}.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            imported.add(node.module.split(".")[0])
+    assert not imported & FORBIDDEN
+    assert "open(" not in source.read_text(encoding="utf-8")
+    assert "print(" not in source.read_text(encoding="utf-8")
+
+
+def test_repeated_compare_gives_equal_results() -> None:
+    first = compare_texts(SEED, fixture("split_section"))
+    second = compare_texts(SEED, fixture("split_section"))
+    assert first == second
+
+
+def test_rewritten_large_section_is_marked_approximate() -> None:
+    import random
+
+    rng = random.Random(7)
+    old_words = " ".join(f"a{rng.randrange(5000)}" for _ in range(1500))
+    new_words = " ".join(f"b{rng.randrange(5000)}" for _ in range(1500))
+    diff = compare_texts(f"# Terms\n\n{old_words}\n", f"# Terms\n\n{new_words}\n")
+    (section,) = diff.sections
+    assert section.status is SectionStatus.MODIFIED
+    assert section.approximate
+    assert diff.summary.approximate == 1
+    assert_rebuilds(diff, f"# Terms\n\n{old_words}\n", f"# Terms\n\n{new_words}\n")

@@ -109,7 +109,13 @@ def assert_busy(code: int, out: str, err: str) -> None:
 def test_simultaneous_writers_all_land(writers: int, store: Path, tmp_path: Path) -> None:
     roots, batches = inputs(tmp_path, writers)
     runs = [
-        spawn(store, "import", str(root), env=plain_env(), logs=tmp_path / f"logs-{w}")
+        spawn(
+            store,
+            "import",
+            str(root),
+            env=plain_env(POLICYDIFF_LOCK_TIMEOUT="60"),
+            logs=tmp_path / f"logs-{w}",
+        )
         for w, root in enumerate(roots)
     ]
     results = [run.finish() for run in runs]
@@ -277,7 +283,7 @@ def test_writer_ignoring_the_lock_is_not_overwritten(store: Path, tmp_path: Path
     assert code == 2, out + err
     assert err.startswith("Error: "), err
     assert err.count("\n") == 1
-    assert "refs/heads/main" in err
+    assert "main" in err
     assert "Traceback" not in err
     assert git(store, "rev-parse", "refs/heads/main").strip() == foreign
     assert recorded(store) == []

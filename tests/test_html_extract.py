@@ -193,6 +193,8 @@ def test_select_keeps_every_match_in_order_and_remove_drops() -> None:
     result = extract(html, None, ExtractRules(select="div.a", remove=".ad"))
     assert result.found_by == "select"
     assert result.text == "First.\n\nSecond.\n\nNested.\n"
+    twins = page("<div class=a><p>Same.</p></div><div class=a><p>Same.</p></div>")
+    assert extract(twins, None, ExtractRules(select=".a")).text == "Same.\n\nSame.\n"
 
 
 def test_select_that_matches_nothing_is_an_input_error() -> None:
@@ -212,6 +214,12 @@ def test_invalid_selectors_are_refused(css: str) -> None:
 def test_empty_page_is_an_input_error() -> None:
     with pytest.raises(InputError, match="no text found"):
         extract(page("<nav><a href=/>Home</a></nav><script>x()</script>"))
+
+
+def test_absurdly_deep_nesting_is_an_input_error() -> None:
+    html = page("<div>" * 3000 + "<p>deep</p>" + "</div>" * 3000)
+    with pytest.raises(InputError, match="too deeply"):
+        extract(html)
 
 
 def test_relative_links_without_a_page_url_stay_relative() -> None:

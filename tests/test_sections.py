@@ -223,3 +223,24 @@ def test_deep_nesting_and_many_headings() -> None:
     assert sections[500].label == "500."
     # Labels are at most three digits; longer numbers still drop out of the match key.
     assert sections[-1].key == ("heading 2999",)
+
+
+@given(
+    st.sampled_from(["*", "**", "_", "__", "***"]),
+    st.text(alphabet="ab .:*_ \t!&[]", max_size=12),
+    st.sampled_from(["*", "**", "_", "__", "***", ""]),
+)
+def test_simple_emphasis_shortcut_agrees_with_inline_parser(
+    open_mark: str, inner: str, close_mark: str
+) -> None:
+    from policydiff import sections
+
+    content = (open_mark + inner + close_mark).strip()
+    fast = sections._pseudo_heading(content)
+    saved = sections._SIMPLE_EMPHASIS
+    try:
+        sections._SIMPLE_EMPHASIS = type("Never", (), {"match": staticmethod(lambda _: None)})
+        slow = sections._pseudo_heading(content)
+    finally:
+        sections._SIMPLE_EMPHASIS = saved
+    assert fast == slow

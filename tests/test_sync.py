@@ -32,7 +32,9 @@ def pair(tmp_path: Path) -> tuple[GitStore, GitStore, Path]:
     first.record([snap("v1\n", "2020-01-01")])
     subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(bare)], check=True)
     first.sync(str(bare))
-    subprocess.run(["git", "clone", "-q", "-b", "main", str(bare), str(tmp_path / "bob")], check=True)
+    subprocess.run(
+        ["git", "clone", "-q", "-b", "main", str(bare), str(tmp_path / "bob")], check=True
+    )
     second = GitStore(tmp_path / "bob")
     return first, second, bare
 

@@ -168,3 +168,24 @@ def test_only_worddiff_imports_diff_match_patch() -> None:
         if re.search(r"^\s*(from|import)\s+diff_match_patch", path.read_text(), re.MULTILINE)
     ]
     assert importers == ["worddiff.py"]
+
+
+def test_too_many_distinct_tokens_falls_back_to_whole_replace(monkeypatch) -> None:
+    from policydiff import worddiff
+
+    monkeypatch.setattr(worddiff, "_MAX_KEYS", 3)
+    result = worddiff.diff_words("a b c d e", "a b x d e f g h")
+    assert result.approximate
+    assert old_side(result.segments) == "a b c d e"
+    assert new_side(result.segments) == "a b x d e f g h"
+
+
+def test_rule_runs_are_single_tokens() -> None:
+    assert tokenize("Title\n-----\n\n***bold*** ...") == [
+        "Title\n",
+        "-----\n\n",
+        "***",
+        "bold",
+        "*** ",
+        "...",
+    ]

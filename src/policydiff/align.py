@@ -188,11 +188,11 @@ class _Matcher:
 
     def _gaps(self, olds: list[int], news: list[int]) -> list[tuple[list[int], list[int]]]:
         """Group unmatched sections by the stretch between consecutive matched anchors."""
-        anchors = sorted(self.old_to_new.items())
-        # For each old position, the number of anchors before it; same for new positions.
-        new_rank = sorted(j for _, j in anchors)
-        old_gap = {i: _bisect(anchors, i) for i in olds}
-        new_gap = {j: _bisect_int(new_rank, j) for j in news}
+        # A gap is numbered by how many matched sections come before it (on each side).
+        old_anchors = sorted(self.old_to_new)
+        new_anchors = sorted(self.new_to_old)
+        old_gap = {i: bisect_left(old_anchors, i) for i in olds}
+        new_gap = {j: bisect_left(new_anchors, j) for j in news}
         grouped: dict[int, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
         for i, gap in old_gap.items():
             grouped[gap][0].append(i)
@@ -242,30 +242,6 @@ def _similar_pairs(
         ):
             found.append((float(score), olds[row], news[column]))
     return found
-
-
-def _bisect(anchors: list[tuple[int, int]], i: int) -> int:
-    """Count the anchors whose old index is below i."""
-    low, high = 0, len(anchors)
-    while low < high:
-        mid = (low + high) // 2
-        if anchors[mid][0] < i:
-            low = mid + 1
-        else:
-            high = mid
-    return low
-
-
-def _bisect_int(values: list[int], j: int) -> int:
-    """Count the values below j."""
-    low, high = 0, len(values)
-    while low < high:
-        mid = (low + high) // 2
-        if values[mid] < j:
-            low = mid + 1
-        else:
-            high = mid
-    return low
 
 
 def _heaviest_increasing(pairs: list[tuple[int, int]], weights: list[int]) -> set[int]:

@@ -37,20 +37,24 @@ _DATE = (
     r"|\d{1,2}[./]\d{1,2}[./]\d{2,4}"
     rf"|{_MONTH}\s+\d{{4}})"
 )
-# A date phrase: one of the usual lead-ins, some punctuation or emphasis, then a date.
+# A date phrase: one of the usual lead-ins, then a date.
 _EFFECTIVE = re.compile(
     r"(?:valid\s+from|effective(?:\s+date)?(?:\s+(?:as\s+of|from|on))?"
-    r"|(?:last\s+)?(?:updated|modified|revised|changed)(?:\s+(?:on|as\s+of))?"
+    r"|(?:last\s+)?(?:updated?|modified|revised|changed)(?:\s+(?:on|as\s+of))?"
     r"|(?:date\s+of\s+)?last\s+revision)"
-    rf"[\s:*_\-\u2013\u2014]{{0,12}}(?:(?:on|as\s+of|is)\s+)?{_DATE}",
+    # Then punctuation, emphasis or escaped brackets ("Effective Date: \\[19 November 2023\\]"),
+    # or a short qualifier before a colon ("Effective Date outside EEA & UK: March 13").
+    r"(?:[^:\n\d.]{1,40}:)?"
+    rf"[\s:*_\-\u2013\u2014\\\[(]{{0,12}}(?:(?:on|as\s+of|is)\s+)?{_DATE}",
     re.IGNORECASE,
 )
 # Lower-case anchors for the lead-ins: the regex is tried only where one occurs, so a
 # 1 MB text costs a few str.find calls instead of a regex attempt at every offset.
-_EFFECTIVE_ANCHORS = ("valid", "effective", "updated", "modified", "revised", "changed", "revision")
+_EFFECTIVE_ANCHORS = ("valid", "effective", "update", "modified", "revised", "changed", "revision")
 # Where find_effective_date looks first, and the longest phrase it can match.
 _HEAD = 8192
 _PHRASE_MAX = 200
+_EMPHASIS = re.compile(r"[*_\\\[]+")
 _WORD = re.compile(r"\w")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _CHANGED = frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED, SectionStatus.REMOVED})
@@ -65,7 +69,7 @@ class _Analysis:
 
 
 def _first_effective(text: str, limit: int) -> str | None:
-    """The first effective-date phrase starting before offset limit, if any."""
+    """Find the first effective-date phrase starting before offset limit, if any."""
     lowered = text[: limit + _PHRASE_MAX].lower()
     positions: list[int] = []
     for anchor in _EFFECTIVE_ANCHORS:
@@ -79,7 +83,9 @@ def _first_effective(text: str, limit: int) -> str | None:
         for begin in (start, position) if start != -1 else (position,):
             match = _EFFECTIVE.match(text, begin)
             if match is not None:
-                return " ".join(match.group(0).split())
+                # As written, minus emphasis and escapes: "**Effective:** \\[1 May" reads
+                # "Effective: 1 May".
+                return " ".join(_EMPHASIS.sub("", match.group(0)).split())
     return None
 
 

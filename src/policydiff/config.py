@@ -53,6 +53,27 @@ def _emails(value: str) -> str:
     return ", ".join(addresses)
 
 
+def _email_with_name(value: str) -> str:
+    """Validate one address, optionally with a display name (``Name <a@b.org>``)."""
+    from email.utils import formataddr, parseaddr
+
+    name, address = parseaddr(_one_line(value))
+    if not address or _EMAIL.fullmatch(address) is None:
+        raise UsageError(f"not an e-mail address: {value!r}")
+    return formataddr((name, address)) if name else address
+
+
+def _url(value: str) -> str:
+    """Validate an http(s) URL (``{policy}``, ``{old}``, ``{new}`` placeholders allowed)."""
+    from urllib.parse import urlsplit
+
+    url = _one_line(value)
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or " " in url:
+        raise UsageError(f"not an http(s) URL: {url!r}")
+    return url
+
+
 def _css(value: str) -> str:
     """Validate a CSS selector list (as soupsieve, the extractor's engine, reads it)."""
     import soupsieve
@@ -81,6 +102,30 @@ KEYS: tuple[KeySpec, ...] = (
         re.compile(r"announce\.to"),
         "e-mail addresses that announcements go to (comma-separated)",
         _emails,
+    ),
+    KeySpec(
+        "announce.from",
+        re.compile(r"announce\.from"),
+        "sender address of announcements (Name <address> allowed)",
+        _email_with_name,
+    ),
+    KeySpec(
+        "announce.list_name",
+        re.compile(r"announce\.list_name"),
+        "mailing list name for the announcement footer",
+        _one_line,
+    ),
+    KeySpec(
+        "announce.url",
+        re.compile(r"announce\.url"),
+        "where readers find the full policy (http(s) URL)",
+        _url,
+    ),
+    KeySpec(
+        "announce.diff_url",
+        re.compile(r"announce\.diff_url"),
+        "published diff URL; {policy}, {old}, {new} are filled in",
+        _url,
     ),
     KeySpec(
         "policy.<id>.select",

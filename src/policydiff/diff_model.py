@@ -189,7 +189,9 @@ class DocumentDiff:
     summary: Summary
     moves: tuple[MovedBlock, ...] = ()
     # Effective-date phrases found in each text ("Valid from 8 February 2016",
-    # "Last updated: May 1, 2024"), exactly as written, or None if none found.
+    # "Last updated: May 1, 2024"): the first one, as written but with emphasis markers
+    # and escapes dropped and spacing collapsed; None if none found. Not parsed into a
+    # date: "28 August 2025" -> "August 28, 2025" counts as a change.
     old_effective: str | None = None
     new_effective: str | None = None
     # The texts are byte-identical.

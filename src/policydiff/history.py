@@ -290,15 +290,21 @@ def blame_texts(
     texts: Sequence[str],
     by: Granularity = Granularity.PARAGRAPH,
     diffs: Sequence[DocumentDiff] | None = None,
+    sections: Sequence[Sequence[Section]] | None = None,
 ) -> tuple[tuple[Unit, ...], tuple[Origin, ...]]:
     """Blame the last text: its units and, for each, origin positions in ``texts``.
 
-    ``diffs[k]`` may give ``compare_texts(texts[k], texts[k + 1])`` if already computed.
+    ``diffs[k]`` may give ``compare_texts(texts[k], texts[k + 1])`` and ``sections[k]``
+    ``split_sections(texts[k])``, if already computed.
     """
     if not texts:
         return (), ()
-    sections = split_sections(texts[0])
-    units = split_units(texts[0], by, sections)
+
+    def sections_of(index: int) -> Sequence[Section]:
+        return sections[index] if sections is not None else split_sections(texts[index])
+
+    old_sections = sections_of(0)
+    units = split_units(texts[0], by, old_sections)
     origins = tuple(Origin(0, 0) for _ in units)
     for step in range(1, len(texts)):
         if diffs is not None:
@@ -307,13 +313,13 @@ def blame_texts(
             from policydiff.compare import compare_texts
 
             diff = compare_texts(texts[step - 1], texts[step])
-        new_sections = split_sections(texts[step])
+        new_sections = sections_of(step)
         new_units = split_units(texts[step], by, new_sections)
-        links = _links(diff, sections, new_sections)
+        links = _links(diff, old_sections, new_sections)
         origins = carry_origins(
             texts[step - 1], units, origins, texts[step], new_units, links, step
         )
-        sections, units = new_sections, new_units
+        old_sections, units = new_sections, new_units
     return units, origins
 
 
@@ -419,7 +425,7 @@ def blame(
     target = chain[-1]
     texts = [timeline.text(v) for v in chain]
     diffs = [timeline.diff(a, b) for a, b in itertools.pairwise(chain)]
-    units, origins = blame_texts(texts, by, diffs)
+    units, origins = blame_texts(texts, by, diffs, [timeline.sections(v) for v in chain])
     sections = timeline.sections(target)
     text = texts[-1]
     entries = tuple(

@@ -37,6 +37,10 @@ _SENTENCE_END = (".", "!", "?", ";", ",")
 # Heading titles longer than this are not inline-parsed (pathological inputs).
 _INLINE_MAX = 2000
 _EXCERPT_WORDS = 8
+# A whole paragraph in one emphasis, with no other inline markup inside.
+_SIMPLE_EMPHASIS = re.compile(
+    r"(?P<mark>\*\*|__|\*|_)(?=\S)(?P<inner>[^*_`\[\]<>&!\\\n]*[^*_`\[\]<>&!\\\s])(?P=mark)\Z"
+)
 # Characters that can start inline markup; titles without them are plain text already.
 _INLINE_MARKUP = re.compile(r"[*_`\[\]<>&\\!]")
 
@@ -129,6 +133,12 @@ def _pseudo_heading(content: str) -> tuple[str, str] | None:
         or content[-1:] not in {"*", "_"}
     ):
         return None
+    simple = _SIMPLE_EMPHASIS.match(content)
+    if simple is not None:
+        # `**Title**` or `_Title_` with nothing inside for the inline parser to do: the
+        # delimiters at paragraph start and end always open and close (CommonMark 6.2).
+        style = "bold" if len(simple.group("mark")) == 2 else "italic"
+        return _checked_title(style, " ".join(simple.group("inner").split()))
     tokens = _INLINE_PARSER.parseInline(content)
     # The inline parser leaves empty text tokens around the emphasis delimiters.
     children = [
@@ -149,10 +159,14 @@ def _pseudo_heading(content: str) -> tuple[str, str] | None:
     bold = children[0].type == "strong_open" or (
         len(children) > 2 and children[1].type == "strong_open"
     )
-    title = _plain_text(children)
+    return _checked_title("bold" if bold else "italic", _plain_text(children))
+
+
+def _checked_title(style: str, title: str) -> tuple[str, str] | None:
+    """Keep a pseudo-heading only if its text reads like a title, not a sentence."""
     if not title or len(title) > _PSEUDO_MAX_TITLE or title.endswith(_SENTENCE_END):
         return None
-    return ("bold" if bold else "italic"), title
+    return style, title
 
 
 def _heading_cuts(tokens: list[Token]) -> list[_Cut]:

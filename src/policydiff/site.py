@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -20,7 +21,7 @@ import os
 import posixpath
 import re
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -76,6 +77,7 @@ def _hash(text: str) -> str:
     )
 
 
+@functools.cache
 def _csp(*, script: bool) -> str:
     """Return the page's policy: its own style (and script) by hash, nothing else at all."""
     scripts = _hash(_PICKER_JS) if script else "'none'"
@@ -686,13 +688,12 @@ def _join(lines: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _index(policies: list[tuple[Timeline, ChangeStats | None]]) -> Page:
+def _index(policies: list[tuple[str, tuple[Version, ...], ChangeStats | None]]) -> Page:
     """Return the site's front page: every policy with its range and last change."""
     rows = []
-    for timeline, last in policies:
-        versions = timeline.versions
+    for policy, versions, last in policies:
         rows.append(
-            f"<tr><td>{_link('index.html', _policy_home(timeline.policy), timeline.policy)}</td>"
+            f"<tr><td>{_link('index.html', _policy_home(policy), policy)}</td>"
             f'<td class="pd-num">{len(versions)}</td>'
             f"<td>{escape(_day(versions[0].captured_at))}</td>"
             f"<td>{escape(_day(versions[-1].captured_at))}</td>"
@@ -759,8 +760,13 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def write_pages(outdir: Path, pages: Mapping[str, str]) -> SiteReport:
-    """Write the pages under ``outdir`` where their bytes changed; drop pages no longer made."""
+def write_pages(outdir: Path, pages: Iterable[tuple[str, str]]) -> SiteReport:
+    """Write (site path, HTML) pages under ``outdir`` where their bytes changed.
+
+    Pages a previous run wrote (listed in its manifest) that are not written now are
+    removed; a non-empty folder without a manifest is refused, so that nothing of
+    anyone else's is ever overwritten or deleted.
+    """
     manifest = outdir / MANIFEST
     previous: set[str] = set()
     if outdir.exists():
@@ -773,24 +779,26 @@ def write_pages(outdir: Path, pages: Mapping[str, str]) -> SiteReport:
                 "choose a new or empty directory"
             )
         previous = known or set()
+    names: set[str] = set()
     written = unchanged = removed = 0
     try:
-        for name, text in sorted(pages.items()):
+        for name, text in pages:
+            names.add(name)
             if _write_if_changed(outdir / name, text.encode("utf-8")):
                 written += 1
             else:
                 unchanged += 1
-        for name in sorted(previous - set(pages)):
+        for name in sorted(previous - names):
             stale = outdir / name
             if stale.is_file():
                 stale.unlink()
                 removed += 1
                 _prune_empty(stale.parent, outdir)
-        listing = {"generator": "policydiff site", "pages": sorted(pages)}
+        listing = {"generator": "policydiff site", "pages": sorted(names)}
         _write_if_changed(manifest, (json.dumps(listing, indent=1) + "\n").encode("utf-8"))
     except OSError as err:
         raise UsageError(f"cannot write the site to {outdir}: {err.strerror}") from None
-    return SiteReport(len(pages), written, unchanged, removed)
+    return SiteReport(len(names), written, unchanged, removed)
 
 
 def _prune_empty(folder: Path, root: Path) -> None:
@@ -811,11 +819,13 @@ def build_pages(
     *,
     include_technical: bool = False,
     progress: Callable[[int, int], None] | None = None,
-) -> dict[str, str]:
-    """Return every page of the site for ``policies``: site path -> HTML."""
-    timelines = [Timeline(store, policy) for policy in policies]
+) -> Iterator[tuple[str, str]]:
+    """Yield every page of the site for ``policies`` as (site path, HTML), policy by policy.
+
+    One policy's texts and diffs are held at a time, so memory does not grow with the store.
+    """
     # One step per version page and per consecutive redline.
-    total = sum(max(2 * len(t.versions) - 1, 0) for t in timelines)
+    total = sum(max(2 * len(store.versions(policy)) - 1, 0) for policy in policies)
     done = 0
 
     def step() -> None:
@@ -824,17 +834,16 @@ def build_pages(
         if progress is not None:
             progress(done, total)
 
-    pages: dict[str, str] = {}
-    front: list[tuple[Timeline, ChangeStats | None]] = []
-    for timeline in timelines:
+    front: list[tuple[str, tuple[Version, ...], ChangeStats | None]] = []
+    for policy in policies:
+        timeline = Timeline(store, policy)
         if not timeline.versions:
             continue
         site = _PolicySite(timeline, include_technical=include_technical, progress=step)
         for page in site.pages():
-            pages[page.path] = page.render()
-        front.append((timeline, site.stats[-1]))
-    pages["index.html"] = _index(front).render()
-    return pages
+            yield page.path, page.render()
+        front.append((policy, timeline.versions, site.stats[-1]))
+    yield "index.html", _index(front).render()
 
 
 def build_site(

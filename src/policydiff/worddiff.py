@@ -26,8 +26,8 @@ _WORD_HIDERS = re.compile(r"[\[\]()<>\\_`]")
 # * the raw texts' common prefix and suffix never reach the tokenizer;
 # * stretches over _DIRECT_MAX tokens are cut at anchors (tokens occurring once on each
 #   side, in increasing order on both: patience diff), recursively;
-# * a stretch that is different text on both sides (see _rewritten) is replaced whole,
-#   as semantic cleanup would show it anyway;
+# * a short stretch that is different text on both sides (see _rewritten) is replaced
+#   whole, as semantic cleanup would show it anyway;
 # * a long stretch without anchors goes to dmp only if one side is short or most tokens
 #   are shared; otherwise it is shown whole and the result is marked approximate;
 # * every dmp call is charged its estimated work against a per-call budget, so no input
@@ -230,7 +230,7 @@ class _Differ:
                 self.diffs.append((0, middle_a[i]))
                 i0, j0 = i + 1, j + 1
             self._diff(middle_a[i0:], middle_b[j0:], depth + 1)
-        elif _rewritten(middle_a, middle_b):
+        elif total <= _DIRECT_MAX and _rewritten(middle_a, middle_b):
             # Semantic cleanup would dissolve dmp's few scattered matches here anyway.
             self._replace(middle_a, middle_b)
         elif (cost := _dmp_cost(middle_a, middle_b)) is not None and cost <= self.budget:

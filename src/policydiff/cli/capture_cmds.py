@@ -11,7 +11,13 @@ import click
 
 from policydiff.cli.common import emit_json, format_option, message, open_store
 from policydiff.cli.config_cmd import store_config
-from policydiff.cli.store_cmds import DEFAULT_MAX_SIZE, _iso, _progress, version_json
+from policydiff.cli.store_cmds import (
+    DEFAULT_MAX_SIZE,
+    _iso,
+    _progress,
+    _size_option,
+    version_json,
+)
 from policydiff.errors import ExitCode, PolicydiffError, UsageError
 
 if TYPE_CHECKING:
@@ -395,13 +401,7 @@ def _import_line(result: ImportResult) -> str:
     help="How provenance names the repository (default: its origin URL, else its path).",
 )
 @_rules_options
-@click.option(
-    "--max-size",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_SIZE,
-    show_default=True,
-    help="Refuse file versions larger than this many bytes.",
-)
+@_size_option()
 @click.option("--exit-code", is_flag=True, help="Exit 1 if a new version was recorded.")
 @format_option("text", "json", default="text")
 def import_git_cmd(

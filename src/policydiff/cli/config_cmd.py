@@ -22,19 +22,26 @@ def store_config(store: GitStore) -> Config:
     return Config(Path(store.repo.git_dir))
 
 
-@click.group("config")
+_HELP = """Read and change this store clone's settings.
+
+Settings live in .git/policydiff/config.json inside the store: local to this clone,
+never committed, pushed or cloned.
+
+\b
+Keys:
+  announce.to         e-mail addresses announcements go to (comma-separated)
+  announce.from       sender address of announcements (Name <address> allowed)
+  announce.list_name  mailing list name for the announcement footer
+  announce.url        where readers find the full policy (http(s) URL)
+  announce.diff_url   published diff URL; {policy}, {old}, {new} are filled in
+  policy.<id>.select  CSS selector of the policy's content on its HTML pages
+  policy.<id>.remove  CSS selector of parts of that content to drop
+"""
+
+
+@click.group("config", help=_HELP)
 def config_cmd() -> None:
-    r"""Read and change this store clone's settings.
-
-    Settings live in .git/policydiff/config.json inside the store: local to this clone,
-    never committed, pushed or cloned.
-
-    \b
-    Keys:
-      announce.to: e-mail addresses announcements go to (comma-separated)
-      policy.<id>.select: CSS selector of the policy's content on its HTML pages
-      policy.<id>.remove: CSS selector of parts of that content to drop
-    """
+    """Read and change this store clone's settings."""
 
 
 @config_cmd.command("get")

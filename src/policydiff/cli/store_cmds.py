@@ -129,9 +129,13 @@ def _record_and_report(
     rows.sort(key=lambda row: row[0])
     code = _report(rows, fmt)
     new = sum(1 for r in recorded if r.version is not None)
-    message(f"{new} version(s) recorded, {len(recorded) - new} unchanged, {len(errors)} error(s)")
+    counts = f"{new} version(s) recorded, {len(recorded) - new} unchanged"
     if code:
-        click.get_current_context().exit(code)
+        raise InputError(
+            f"{len(errors)} of {len(rows)} snapshot(s) could not be recorded (listed above); "
+            f"{counts}"
+        )
+    message(f"{counts}, 0 error(s)")
 
 
 @click.command("import")
@@ -145,6 +149,7 @@ def import_cmd(
 ) -> None:
     """Import snapshot files and directories (recursively), oldest capture first."""
     from policydiff.ingest import discover_snapshots, read_snapshot
+    from policydiff.ingest.html import html_to_markdown
     from policydiff.refs import validate_policy_id
 
     if policy is not None:
@@ -157,7 +162,14 @@ def import_cmd(
     for file, root in found:
         try:
             snapshots.append(
-                read_snapshot(file, policy=policy, encoding=encoding, root=root, max_bytes=max_size)
+                read_snapshot(
+                    file,
+                    policy=policy,
+                    encoding=encoding,
+                    root=root,
+                    max_bytes=max_size,
+                    extract_html=html_to_markdown,
+                )
             )
         except InputError as err:
             errors.append((str(file), str(err).removeprefix(f"{file}: ")))
@@ -207,6 +219,7 @@ def add_cmd(
 ) -> None:
     """Record one snapshot FILE with explicit metadata."""
     from policydiff.ingest import parse_date, parse_timestamp, read_snapshot
+    from policydiff.ingest.html import html_to_markdown
     from policydiff.refs import validate_policy_id
 
     validate_policy_id(policy)
@@ -223,6 +236,7 @@ def add_cmd(
         source=source,
         encoding=encoding,
         max_bytes=max_size,
+        extract_html=html_to_markdown,
     )
     _record_and_report(store, [snapshot], [], fmt)
 

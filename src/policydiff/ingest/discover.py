@@ -35,8 +35,9 @@ def _walk(root: Path) -> list[Path]:
         subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
         base = Path(directory)
         for name in files:
-            if is_snapshot_name(name):
-                path = base / name
+            path = base / name
+            # Only regular files: a FIFO or device would block or never end when read.
+            if is_snapshot_name(name) and path.is_file():
                 found.append((path.relative_to(root).parts, path))
     # Sorting on path parts, not strings, so "a/b" sorts before "a-b/c" on every platform.
     return [path for _, path in sorted(found)]

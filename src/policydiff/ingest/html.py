@@ -292,7 +292,9 @@ def _find_content(soup: BeautifulSoup) -> tuple[list[Tag], str, str | None]:
 def _selected(soup: BeautifulSoup, css: str) -> list[Tag]:
     """Return the outermost elements matching ``css``, in page order."""
     matches = soup.select(css)
-    chosen = [tag for tag in matches if not any(p in matches for p in tag.parents)]
+    # By identity: bs4 compares tags by markup, and two identical blocks are both content.
+    ids = {id(tag) for tag in matches}
+    chosen = [tag for tag in matches if not any(id(p) in ids for p in tag.parents)]
     if not chosen:
         raise InputError(f"the content selector {css!r} matches nothing on the page")
     for tag in chosen:
@@ -410,6 +412,15 @@ def _tidy(markdown: str) -> str:
 
 def extract(html: str, page_url: str | None = None, rules: ExtractRules = NO_RULES) -> Extraction:
     """Extract the policy from an HTML page as markdown, following ``rules``."""
+    try:
+        return _extract(html, page_url, rules)
+    except RecursionError:
+        # Parsing and conversion recurse per nesting level; real pages stay far below this.
+        raise InputError("the page nests its elements too deeply to extract") from None
+
+
+def _extract(html: str, page_url: str | None, rules: ExtractRules) -> Extraction:
+    """Do the work of ``extract``."""
     soup = BeautifulSoup(html, "lxml")
     for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
         comment.extract()

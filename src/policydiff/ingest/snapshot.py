@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -42,6 +43,9 @@ def raw_suffix_for(path: Path) -> str:
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
     """Read ``path`` whole, refusing it before reading when it is over ``max_bytes``."""
     try:
+        # Refuse FIFOs and devices before opening: opening a FIFO blocks until a writer comes.
+        if path.exists() and not path.is_dir() and not stat.S_ISREG(path.stat().st_mode):
+            raise InputError(f"{path}: not a regular file")
         with path.open("rb") as handle:
             check_size(os.fstat(handle.fileno()).st_size, max_bytes)
             # Read one byte past the limit: files that grow, and pipes, report no usable size.
@@ -51,7 +55,8 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a snapshot file") from None
     except InputError as err:
-        raise InputError(f"{path}: {err}") from None
+        message = str(err)
+        raise InputError(message if message.startswith(f"{path}: ") else f"{path}: {message}") from None
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror or err}") from None
     try:

@@ -54,7 +54,7 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def version_json(version: Version) -> dict[str, Any]:
+def version_ref_json(version: Version) -> dict[str, Any]:
     """Return the short JSON form of a version that history views refer to."""
     return {
         "version": version.number,
@@ -83,7 +83,7 @@ def blame_json(result: Blame) -> dict[str, Any]:
         "version": result.version.number,
         "by": result.by.value,
         "include_technical": result.include_technical,
-        "versions": [version_json(v) for v in result.chain],
+        "versions": [version_ref_json(v) for v in result.chain],
         "units": [
             {
                 "section": list(entry.path),
@@ -248,8 +248,8 @@ def history_json(history: SectionHistory, query: str) -> dict[str, Any]:
         },
         "changes": [
             {
-                "version": version_json(change.version),
-                "previous": None if change.previous is None else version_json(change.previous),
+                "version": version_ref_json(change.version),
+                "previous": None if change.previous is None else version_ref_json(change.previous),
                 "kind": change.kind,
                 "section": section_json(change.section),
                 "moves": [move_json(move) for move in change.moves],
