@@ -64,11 +64,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="measure the engine here even when bench/bench_engine.py exists",
     )
+    parser.add_argument(
+        "--append", type=int, help="new versions appended to the big store (import at depth)"
+    )
     parser.add_argument("--regenerate", action="store_true", help="rebuild the cached store")
     parser.add_argument("--out", type=Path, default=OUT, help="cache and results folder")
     args = parser.parse_args(argv)
-    full = {"reps": 5, "pairs": 0, "policies": 1000, "versions": 100, "batch": 2000, "ref_every": 2}
-    quick = {"reps": 3, "pairs": 6, "policies": 20, "versions": 100, "batch": 500, "ref_every": 1}
+    full = {
+        "reps": 5,
+        "pairs": 0,
+        "policies": 1000,
+        "versions": 100,
+        "batch": 2000,
+        "ref_every": 2,
+        "append": 20,
+    }
+    quick = {
+        "reps": 3,
+        "pairs": 6,
+        "policies": 20,
+        "versions": 100,
+        "batch": 500,
+        "ref_every": 1,
+        "append": 10,
+    }
     for name, value in (quick if args.quick else full).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -118,6 +137,8 @@ def run_sections(args: argparse.Namespace) -> list[Row]:
         work = args.out / f"work-{os.getpid()}"
         try:
             rows += store_scale.read_rows(spec, big, work, args.reps, log=True)
+            progress(f"store: appending {args.append} versions to the big store")
+            rows += store_scale.append_rows(spec, big, work, args.append)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return rows

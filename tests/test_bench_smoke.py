@@ -16,7 +16,7 @@ CORPUS = Path(os.environ.get("POLICYDIFF_CORPUS") or REPO.parent / "shared" / "c
 # 5 policies x 10 versions, 2 corpus pairs, one repetition: a few seconds.
 TINY = [
     "--quick", "--json", "--no-delegate", "--pairs", "2", "--policies", "5",
-    "--versions", "10", "--batch", "25", "--reps", "1",
+    "--versions", "10", "--batch", "25", "--reps", "1", "--append", "4",
 ]  # fmt: skip
 EXPECTED = [
     ("engine", "compare_texts, all 2 consecutive pairs"),
@@ -28,6 +28,7 @@ EXPECTED = [
     ("store", "compare two oldest versions "),
     ("store", "blame latest version "),
     ("store", "verify one policy "),
+    ("store", "import: append 2 versions"),
 ]
 
 

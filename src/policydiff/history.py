@@ -5,10 +5,10 @@ Everything here follows a policy through its versions with the section/word diff
 quote style and other cosmetic edits do not make a clause new, a paragraph moved to
 another place keeps its age, and a renamed section keeps its history.
 
-The pure core (``split_units``, ``carry_origins``, ``blame_texts``, ``change_stats``)
-takes texts and diffs; ``Timeline`` reads versions from the store and computes each diff
-once, and ``version_stats`` keeps per-version stats in a rebuildable cache under the
-store's git directory.
+The core (``split_units``, ``blame_texts``, ``find_section``, ``change_stats``) is pure:
+texts and diffs in, values out. ``Timeline`` reads versions from the store and computes
+each diff once; ``version_stats`` keeps per-version stats in a rebuildable cache under
+the store's git directory.
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def _overlapping(units: Sequence[Unit], ends: list[int], start: int, end: int) -
         index += 1
 
 
-def carry_origins(
+def _carry_origins(
     old_text: str,
     old_units: Sequence[Unit],
     old_origins: Sequence[Origin],
@@ -263,7 +263,7 @@ def carry_origins(
         if result[j] is None and len(found) == 1:
             children.setdefault(next(iter(found)), []).append(j)
     for i, js in children.items():
-        if " ".join(new_units[j].key for j in js) == old_units[i].key and len(js) > 1:
+        if len(js) > 1 and " ".join(new_units[j].key for j in js) == old_units[i].key:
             for j in js:
                 result[j] = Origin(old_origins[i].since, step)
     # Merge: consecutive old units joined into one new unit.
@@ -316,7 +316,7 @@ def blame_texts(
         new_sections = sections_of(step)
         new_units = split_units(texts[step], by, new_sections)
         links = _links(diff, old_sections, new_sections)
-        origins = carry_origins(
+        origins = _carry_origins(
             texts[step - 1], units, origins, texts[step], new_units, links, step
         )
         old_sections, units = new_sections, new_units

@@ -320,6 +320,17 @@ def _identity_from_header(role: str, line: str) -> dict[str, str]:
     }
 
 
+def _process_alive(pid: int) -> bool:
+    """Whether a process with this id exists."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _git_reason(err: Exception) -> str:
     """Return the last meaningful line of a git error, for one-line messages."""
     stderr = getattr(err, "stderr", "") or str(err)
@@ -668,6 +679,7 @@ class GitStore:
     def _check_writable(self) -> None:
         """Refuse to write when git's own index lock is held or the view has local edits."""
         git_dir = Path(self.repo.git_dir)
+        self._clear_own_index_lock()
         if (git_dir / "index.lock").exists():
             raise StoreBusyError(
                 f"store busy: {git_dir / 'index.lock'} exists (another git process is running "
@@ -675,6 +687,7 @@ class GitStore:
             )
         if not os.access(git_dir / "objects", os.W_OK):
             raise StoreError(f"store {self.path} is read-only")
+        self._clean_leftovers()
         self.heal_view()
         dirty = self.local_changes()
         if dirty:
@@ -689,16 +702,93 @@ class GitStore:
         return [entry[3:] for entry in out.split("\0") if entry.strip()]
 
     def heal_view(self) -> bool:
-        """Bring the index and working tree up to ``main`` if a crash left them behind."""
+        """Bring the index and working tree up to ``main`` if a crash left them behind.
+
+        A write moves ``main`` first and refreshes the view after; a crash in between
+        leaves the view at the old tip, or half refreshed. Files that differ from the index
+        but already hold ``main``'s content are such a half refresh, not user edits.
+        """
+        self._clear_own_index_lock()
         head_tree = self._git("rev-parse", f"{BRANCH}^{{tree}}").strip()
         index_tree = self._git("write-tree").strip()
         if index_tree == head_tree:
             return False
-        if self._git("diff-files", "--name-only").strip():
+        changed = [p for p in self._git("diff-files", "--name-only", "-z").split("\0") if p]
+        if changed and not self._view_holds_tip(changed):
             # The user edited files in the view: leave them for local_changes to report.
             return False
-        self._git("read-tree", "-m", "-u", index_tree, head_tree)
+        if changed:
+            self._git("read-tree", "--reset", "-u", head_tree)
+        else:
+            self._git("read-tree", "-m", "-u", index_tree, head_tree)
         return True
+
+    def _refresh_marker(self) -> Path:
+        """Return the file that says a view refresh is under way (and by which process)."""
+        return Path(self.repo.git_dir) / "policydiff" / "view-refresh"
+
+    def _refresh_view(self, old_tip: str, new_tip: str) -> None:
+        """Move the index and working tree from ``old_tip`` to ``new_tip`` after a write."""
+        marker = self._refresh_marker()
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(os.getpid()), encoding="ascii")
+        try:
+            self._git("read-tree", "-m", "-u", old_tip, new_tip)
+        except StoreError:
+            return  # the data is safe in main; the next command heals the view
+        with contextlib.suppress(FileNotFoundError):
+            marker.unlink()
+
+    def _clear_own_index_lock(self) -> None:
+        """Remove an index.lock that a killed policydiff view refresh left behind.
+
+        Only when the refresh marker names a dead process and the lock was taken within
+        seconds of it: a lock held by anyone else is left for the user to judge.
+        """
+        marker = self._refresh_marker()
+        lock = Path(self.repo.git_dir) / "index.lock"
+        try:
+            pid = int(marker.read_text(encoding="ascii"))
+            marker_time = marker.stat().st_mtime
+            lock_time = lock.stat().st_mtime
+        except (OSError, ValueError):
+            return
+        if pid == os.getpid() or _process_alive(pid) or not 0 <= lock_time - marker_time < 10:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+
+    def _view_holds_tip(self, paths: list[str]) -> bool:
+        """Whether every path's working-tree content equals ``main``'s (absent if absent)."""
+        in_tip = {}
+        for entry in self._git("ls-tree", "-z", BRANCH, "--", *paths).split("\0"):
+            meta, _, path = entry.partition("\t")
+            if path:
+                in_tip[path] = meta.split()[2]
+        for path in paths:
+            on_disk = self.path / path
+            if not on_disk.is_file():
+                if path in in_tip:
+                    return False
+                continue
+            if in_tip.get(path) != _git_blob_sha(on_disk.read_bytes()):
+                return False
+        return True
+
+    def _clean_leftovers(self) -> None:
+        """Remove private refs and marks files of writers that were killed (we hold the lock)."""
+        for ref in self._git("for-each-ref", "--format=%(refname)", TMP_PREFIX).split():
+            self._git("update-ref", "-d", ref)
+        for marks in Path(self.repo.git_dir).glob("policydiff-marks-*"):
+            with contextlib.suppress(FileNotFoundError):
+                marks.unlink()
+
+    def _keep_previous_tip(self, tip: str) -> None:
+        """Keep ``tip`` under refs/policydiff/previous/ unless a kept ref already holds it."""
+        if self._git("for-each-ref", "--points-at", tip, "--format=%(refname)", PREVIOUS_PREFIX):
+            return
+        moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        self._git("update-ref", f"{PREVIOUS_PREFIX}{moment}-{tip[:10]}", tip, "")
 
     def record(
         self,
@@ -813,8 +903,7 @@ class GitStore:
             new_tip, renamed = self._sign_chain(base, new_tip)
             new_commits = [renamed[c] for c in new_commits]
         if replay:
-            moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-            self._git("update-ref", f"{PREVIOUS_PREFIX}{moment}-{old_tip[:10]}", old_tip, "")
+            self._keep_previous_tip(old_tip)
         self._git(
             "update-ref",
             "-m",
@@ -825,7 +914,7 @@ class GitStore:
         )
         self._forget()
         with contextlib.suppress(StoreError):
-            self._git("read-tree", "-m", "-u", old_tip, new_tip)
+            self._refresh_view(old_tip, new_tip)
 
         by_commit: dict[str, Version] = {}
         for policy in {r.snapshot.policy for r in results if r.status == RecordStatus.RECORDED}:
@@ -1011,6 +1100,13 @@ class GitStore:
         notes: list[str] = []
         if policy is not None:
             self.require_policy(policy)
+        # A view left behind by an interrupted write is not an alteration: refresh it first
+        # (under the write lock, so a running writer is never disturbed).
+        with contextlib.suppress(StoreError), self.write_lock(timeout=1):
+            if self.heal_view():
+                notes.append(
+                    "the working tree was behind main after an interrupted write: refreshed"
+                )
         fsck = self._fsck()
         if fsck:
             problems.append(f"git fsck: {fsck}")
@@ -1209,15 +1305,14 @@ class GitStore:
                 new_tip, result = self._reconcile(base, ours, theirs)
             if new_tip != ours:
                 if result.reconciled:
-                    moment = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-                    self._git("update-ref", f"{PREVIOUS_PREFIX}{moment}-{ours[:10]}", ours, "")
-                    self._git("update-ref", f"{PREVIOUS_PREFIX}{moment}-{theirs[:10]}", theirs, "")
+                    self._keep_previous_tip(ours)
+                    self._keep_previous_tip(theirs)
                 self._git(
                     "update-ref", "-m", f"policydiff: sync with {remote}", BRANCH, new_tip, ours
                 )
                 self._forget()
                 with contextlib.suppress(StoreError):
-                    self._git("read-tree", "-m", "-u", ours, new_tip)
+                    self._refresh_view(ours, new_tip)
             if push and new_tip != theirs:
                 lease_arg = (
                     f"--force-with-lease={BRANCH}:{lease}" if lease else "--force-with-lease"
