@@ -38,7 +38,6 @@ from fixtures.reliability.harness import (
     sigkill,
     spawn,
     version_commits,
-    view_is_stale,
     write_corpus,
 )
 from helpers import run_cli
@@ -51,11 +50,6 @@ FIRST = date(2015, 1, 5)
 KILLS = {"append": 24, "backfill": 8}
 # Phases that random kills aim at in turn.
 TARGETS = ("reading", "planning", "fast-import", "ref update", "view refresh", "reporting")
-
-# Known bug (see the xfail cases of test_power_cut_at_exact_points): after a crash between
-# moving main and refreshing the view, `verify` reports the stale view as local edits.
-# Until it is fixed, the random kills accept exactly that report and nothing else.
-STALE_VIEW_FAILS_VERIFY = True
 
 
 class Corpus:
@@ -98,27 +92,16 @@ def fresh_store(template: Path, where: Path) -> Path:
     return Path(shutil.copytree(template, where, symlinks=True))
 
 
-def check_survived(
-    store: Path, before: list[Expected], corpus: Corpus, *, accept_stale_view: bool = False
-) -> str:
-    """Check a store after a kill; return "stale view" when the known verify bug was accepted."""
-    now = recorded(store)
-    assert now in (before, corpus.expected), "a killed import left part of its batch behind"
-    outcome = "ok"
+def check_survived(store: Path, before: list[Expected], corpus: Corpus) -> None:
+    """Check a store after a kill: all or nothing recorded, verify passes, a re-run completes."""
+    assert recorded(store) in (before, corpus.expected), "a killed import left part of its batch"
     verify = run_cli(["--store", str(store), "verify"])
-    if verify.exit_code != 0:
-        problems = [line for line in verify.stdout.splitlines() if line.startswith("PROBLEM:")]
-        known = accept_stale_view and view_is_stale(store)
-        assert known, verify.stdout + verify.stderr
-        assert problems, verify.stdout
-        assert all(p.startswith("PROBLEM: working tree: ") for p in problems), problems
-        outcome = "stale view"
+    assert verify.exit_code == 0, verify.stdout + verify.stderr
     # A short lock timeout: a write lock that outlived its killed holder fails this re-run.
     again = run_cli(["--store", str(store), *corpus.args], env={"POLICYDIFF_LOCK_TIMEOUT": "5"})
     assert again.exit_code == 0, again.stderr
     assert recorded(store) == corpus.expected
     assert version_commits(store) == len(corpus.expected)
-    return outcome
 
 
 @pytest.mark.parametrize("scenario", ["append", "backfill"])
@@ -140,7 +123,6 @@ def test_sigkill_at_random_points(
 
     rng = random.Random(f"{SEED}-{scenario}")
     landed: Counter[str] = Counter()
-    outcomes: Counter[str] = Counter()
     for kill in range(KILLS[scenario]):
         target = TARGETS[kill % len(TARGETS)]
         low, high = windows[target]
@@ -153,52 +135,39 @@ def test_sigkill_at_random_points(
         finished = run.proc.poll() is not None
         sigkill(run, group=False)
         landed["finished" if finished else phase_reached(started)] += 1
-
-        outcomes[
-            check_survived(store, before, corpus, accept_stale_view=STALE_VIEW_FAILS_VERIFY)
-        ] += 1
+        check_survived(store, before, corpus)
         shutil.rmtree(store)
 
     # Where the kills landed (printed: see it with -rP). A kill aimed at a phase comes after
     # the command opening it, so it lands there or later; how much later varies with load.
-    print(f"{scenario}: kills landed in {dict(landed)}; outcomes {dict(outcomes)}")
+    print(f"{scenario}: {sum(landed.values())} kills survived, landed in {dict(landed)}")
     assert sum(landed.values()) == KILLS[scenario]
     assert len(set(landed) - {"finished"}) >= 3, landed
 
 
 # --------------------------------------------------------------------------- exact points
 
-STALE_VIEW_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="store.GitStore.verify reports a view left behind by a crash between the update "
-    "of main and the view refresh as local edits (verify fails on an intact archive)",
-)
-STALE_INDEX_LOCK_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="a crash during the view refresh leaves .git/index.lock; store._check_writable "
-    "then refuses every later write ('store busy') until someone deletes it by hand",
-)
-
 POINTS = [
-    # (scenario, pause before/after, git command glob, hold .git/index.lock like git would)
-    pytest.param("append", "before", "rev-parse refs/heads/main^*", False, id="lock-held-before-planning"),
-    pytest.param("append", "after", "fast-import*", False, id="objects-written-main-not-moved"),
-    pytest.param("append", "before", "update-ref -m*", False, id="just-before-compare-and-swap"),
-    pytest.param("append", "before", "read-tree*", False, id="main-moved-view-not-refreshed", marks=STALE_VIEW_BUG),
-    pytest.param("append", "before", "read-tree*", True, id="view-refresh-cut-off", marks=[STALE_VIEW_BUG, STALE_INDEX_LOCK_BUG]),
-    pytest.param("append", "after", "read-tree*", False, id="view-refreshed-before-report"),
-    pytest.param("backfill", "before", "update-ref refs/policydiff/previous/*", False, id="backfill-before-keeping-previous-tip"),
-    pytest.param("backfill", "after", "update-ref refs/policydiff/previous/*", False, id="backfill-previous-tip-kept-main-not-moved"),
+    # (scenario, hold before/after, this git command, main moved by then, .git/index.lock held)
+    pytest.param("append", "before", "rev-parse refs/heads/main^*", False, False, id="lock-held-before-planning"),
+    pytest.param("append", "after", "fast-import*", False, False, id="objects-written-main-not-moved"),
+    pytest.param("append", "before", "update-ref -m*", False, False, id="just-before-compare-and-swap"),
+    pytest.param("append", "before", "read-tree*", True, False, id="main-moved-view-not-refreshed"),
+    pytest.param("append", "before", "read-tree*", True, True, id="view-refresh-cut-off"),
+    pytest.param("append", "after", "read-tree*", True, False, id="view-refreshed-before-report"),
+    pytest.param("backfill", "before", "update-ref refs/policydiff/previous/*", False, False, id="backfill-before-keeping-previous-tip"),
+    pytest.param("backfill", "after", "update-ref refs/policydiff/previous/*", False, False, id="backfill-previous-tip-kept-main-not-moved"),
     # A backfill leaves the newest versions, so main's tree, as they were: no stale view here.
-    pytest.param("backfill", "before", "read-tree*", False, id="backfill-main-moved-before-view-refresh"),
+    pytest.param("backfill", "before", "read-tree*", True, False, id="backfill-main-moved-before-view-refresh"),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("scenario", "when", "command", "index_locked"), POINTS)
+@pytest.mark.parametrize(("scenario", "when", "command", "moved", "index_locked"), POINTS)
 def test_power_cut_at_exact_points(
     scenario: str,
     when: str,
     command: str,
+    moved: bool,
     index_locked: bool,
     corpus: Corpus,
     templates: dict[str, Path],
@@ -213,34 +182,15 @@ def test_power_cut_at_exact_points(
         # git read-tree takes .git/index.lock first and renames it over the index last.
         (store / ".git" / "index.lock").write_bytes(b"")
     sigkill(run, group=True)
+    assert recorded(store) == (corpus.expected if moved else before)
     check_survived(store, before, corpus)
 
 
 LEFTOVERS = [
-    pytest.param(
-        "append",
-        "fast-import*",
-        0,
-        id="private-ref-and-marks-file",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="store.GitStore._fast_import drops its private ref and marks file in a "
-            "finally block that a killed process never runs, and nothing removes them later",
-        ),
-    ),
-    pytest.param(
-        "backfill",
-        "update-ref refs/policydiff/previous/*",
-        1,
-        id="previous-tip-kept-twice",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="store.GitStore._record_locked keeps the previous tip and moves main in two "
-            "update-ref calls: killed between them, a re-run keeps the same tip again, so "
-            "verify counts two rewrites where there was one",
-        ),
-    ),
-]
+    # (scenario, hold after this git command, backfill rewrites the store has seen)
+    pytest.param("append", "fast-import*", 0, id="private-ref-and-marks-file"),
+    pytest.param("backfill", "update-ref refs/policydiff/previous/*", 1, id="previous-tip-kept-twice"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("scenario", "command", "rewrites"), LEFTOVERS)

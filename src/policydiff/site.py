@@ -40,10 +40,10 @@ from policydiff.history import (
 )
 from policydiff.render.blame import blame_gaps, history_heading, version_tag
 from policydiff.render.html import CSS as REPORT_CSS
+from policydiff.render.html import escape, render_parts
 
 # The compare renderer's redline of a paragraph; private to it for now (see render.blame).
-from policydiff.render.html import _redline as html_redline
-from policydiff.render.html import escape, render_parts
+from policydiff.render.html import redline as html_redline
 from policydiff.report import (
     CompareReport,
     Elided,

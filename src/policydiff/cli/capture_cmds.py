@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from policydiff.cli.common import emit_json, format_option, message, open_store
+from policydiff.cli.common import emit_json, format_option, message, open_store, progress
 from policydiff.cli.config_cmd import store_config
 from policydiff.cli.store_cmds import (
     DEFAULT_MAX_SIZE,
-    _iso,
-    _progress,
-    _size_option,
+    iso_time,
+    size_option,
     version_json,
 )
 from policydiff.errors import ExitCode, PolicydiffError, UsageError
@@ -150,7 +149,7 @@ def _record_json(result: RecordResult) -> dict[str, Any]:
     """Return the JSON form of one recording outcome."""
     return {
         "status": result.status,
-        "captured_at": _iso(result.snapshot.captured_at),
+        "captured_at": iso_time(result.snapshot.captured_at),
         "version": version_json(result.version) if result.version else None,
     }
 
@@ -229,7 +228,7 @@ def capture_cmd(
     elif result.version is not None:
         click.echo(
             f"{policy}: recorded version {result.version.number} "
-            f"(captured {_iso(snapshot.captured_at)} from {url})"
+            f"(captured {iso_time(snapshot.captured_at)} from {url})"
         )
     elif verbose:
         latest = store.versions(policy)[-1]
@@ -320,7 +319,7 @@ def wayback_cmd(
     settings = _fetch_settings(timeout, retries, backoff, max_wait, max_size, rate)
     with Fetcher(settings) as fetcher:
         captures = list_captures(fetcher, endpoint, url, since=start, until=end)
-        advance = _progress(len(captures), "Fetching captures")
+        advance = progress(len(captures), "Fetching captures")
         results = backfill(
             store,
             fetcher,
@@ -382,7 +381,7 @@ _WAYBACK_STATUSES = ("recorded", "unchanged", "skipped", "failed", "pending")
 def _import_line(result: ImportResult) -> str:
     """Return the text-listing line of one imported commit."""
     version = result.version
-    line = f"{version.commit[:10]} {_iso(version.authored_at)} {result.status}"
+    line = f"{version.commit[:10]} {iso_time(version.authored_at)} {result.status}"
     if result.record is not None and result.record.version is not None:
         line += f" as version {result.record.version.number}"
     if version.technical:
@@ -401,7 +400,7 @@ def _import_line(result: ImportResult) -> str:
     help="How provenance names the repository (default: its origin URL, else its path).",
 )
 @_rules_options
-@_size_option()
+@size_option()
 @click.option("--exit-code", is_flag=True, help="Exit 1 if a new version was recorded.")
 @format_option("text", "json", default="text")
 def import_git_cmd(
@@ -438,7 +437,7 @@ def import_git_cmd(
     history = file_history(root, path)
     if not history:
         raise UsageError(f"no commit reachable from HEAD in {repo} touches {path}")
-    advance = _progress(len(history), "Importing commits")
+    advance = progress(len(history), "Importing commits")
     results = import_history(
         store,
         history,
@@ -460,7 +459,7 @@ def import_git_cmd(
                 "commits": [
                     {
                         "commit": r.version.commit,
-                        "authored_at": _iso(r.version.authored_at),
+                        "authored_at": iso_time(r.version.authored_at),
                         "subject": r.version.subject,
                         "technical": r.version.technical,
                         "status": r.status,
@@ -489,7 +488,7 @@ def import_git_cmd(
 
 def _reextract_line(version: Version, status: str, detail: str | None) -> str:
     """Return the text-listing line of one re-extracted version."""
-    line = f"version {version.number} (captured {_iso(version.captured_at)}): {status}"
+    line = f"version {version.number} (captured {iso_time(version.captured_at)}): {status}"
     return f"{line} {detail}" if detail else line
 
 

@@ -92,3 +92,24 @@ def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
 def stderr_is_terminal() -> bool:
     """Whether progress bars make sense (stderr is a terminal)."""
     return sys.stderr.isatty()
+
+
+def progress(total: int, label: str) -> Callable[[], None]:
+    """Return a function advancing a progress bar on a terminal (a no-op elsewhere)."""
+    if not stderr_is_terminal() or total < 20:
+        return lambda: None
+    from rich.progress import Progress
+
+    bar = Progress(console=console(err=True), transient=True)
+    bar.start()
+    task = bar.add_task(label, total=total)
+    done = 0
+
+    def advance() -> None:
+        nonlocal done
+        done += 1
+        bar.advance(task)
+        if done >= total:
+            bar.stop()
+
+    return advance

@@ -175,7 +175,7 @@ def site_cmd(outdir: Path, policies: tuple[str, ...], include_technical: bool) -
     whose content changed (and removes pages it wrote before that are no longer part of
     the site).
     """
-    from policydiff.cli.store_cmds import _progress
+    from policydiff.cli.common import progress
     from policydiff.refs import validate_policy_id
     from policydiff.site import build_site
 
@@ -185,16 +185,16 @@ def site_cmd(outdir: Path, policies: tuple[str, ...], include_technical: bool) -
     chosen = [store.require_policy(p) for p in policies] if policies else store.policies()
     if not chosen:
         raise UsageError("the store holds no policies yet (use 'policydiff import')")
-    advance: Any = None
+    advance: Callable[[], None] | None = None
 
-    def progress(_done: int, total: int) -> None:
+    def on_progress(_done: int, total: int) -> None:
         nonlocal advance
         if advance is None:
-            advance = _progress(total, "Building the site")
+            advance = progress(total, "Building the site")
         advance()
 
     report = build_site(
-        store, outdir, chosen, include_technical=include_technical, progress=progress
+        store, outdir, chosen, include_technical=include_technical, progress=on_progress
     )
     message(
         f"Site: {report.pages} page(s) in {outdir} ({report.written} written, "

@@ -17,7 +17,7 @@ from policydiff.cli.common import (
     format_option,
     message,
     open_store,
-    stderr_is_terminal,
+    progress,
     store_path,
 )
 from policydiff.errors import ExitCode, InputError, PolicydiffError, UsageError
@@ -29,12 +29,12 @@ if TYPE_CHECKING:
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso_time(moment: datetime | None) -> str | None:
     """Return an ISO timestamp (UTC, Z) or None."""
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _day(value: date | None) -> str | None:
+def iso_day(value: date | None) -> str | None:
     """Return an ISO date or None."""
     return None if value is None else value.isoformat()
 
@@ -45,8 +45,8 @@ def version_json(version: Version) -> dict[str, Any]:
         "policy": version.policy,
         "version": version.number,
         "commit": version.commit,
-        "captured_at": _iso(version.captured_at),
-        "effective_date": _day(version.effective_date),
+        "captured_at": iso_time(version.captured_at),
+        "effective_date": iso_day(version.effective_date),
         "source_url": version.source_url,
         "archive_url": version.archive_url,
         "sha256": version.text_sha256,
@@ -73,7 +73,7 @@ def init_cmd(path: Path | None) -> None:
 # --------------------------------------------------------------------------- import / add
 
 
-def _size_option() -> Callable[[F], F]:
+def size_option() -> Callable[[F], F]:
     """Return the --max-size option shared by import and add."""
     return click.option(
         "--max-size",
@@ -96,7 +96,7 @@ def _report(results: list[tuple[str, RecordResult | None, str | None]], fmt: str
             elif result is not None:
                 item["status"] = result.status
                 item["policy"] = result.snapshot.policy
-                item["captured_at"] = _iso(result.snapshot.captured_at)
+                item["captured_at"] = iso_time(result.snapshot.captured_at)
                 item["version"] = version_json(result.version) if result.version else None
             items.append(item)
         emit_json({"schema": "policydiff.import/1", "results": items})
@@ -107,7 +107,7 @@ def _report(results: list[tuple[str, RecordResult | None, str | None]], fmt: str
             elif result is not None and result.version is not None:
                 click.echo(
                     f"{origin}: recorded as {result.snapshot.policy} version "
-                    f"{result.version.number} (captured {_iso(result.snapshot.captured_at)})"
+                    f"{result.version.number} (captured {iso_time(result.snapshot.captured_at)})"
                 )
             elif result is not None:
                 click.echo(f"{origin}: unchanged ({result.snapshot.policy}: same text as recorded)")
@@ -142,7 +142,7 @@ def _record_and_report(
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--policy", help="Policy id for every snapshot (default: from each file).")
 @click.option("--encoding", help="Decode the files with this encoding instead of UTF-8.")
-@_size_option()
+@size_option()
 @format_option("text", "json", default="text")
 def import_cmd(
     paths: tuple[Path, ...], policy: str | None, encoding: str | None, max_size: int, fmt: str
@@ -158,7 +158,7 @@ def import_cmd(
     found = discover_snapshots(list(paths))
     snapshots: list[Snapshot] = []
     errors: list[tuple[str, str]] = []
-    progress = _progress(len(found), "Reading snapshots")
+    advance = progress(len(found), "Reading snapshots")
     for file, root in found:
         try:
             snapshots.append(
@@ -173,29 +173,8 @@ def import_cmd(
             )
         except InputError as err:
             errors.append((str(file), str(err).removeprefix(f"{file}: ")))
-        progress()
+        advance()
     _record_and_report(store, snapshots, errors, fmt)
-
-
-def _progress(total: int, label: str) -> Any:  # noqa: ANN401 - a callable advancing the bar
-    """Return a function advancing a progress bar on a terminal (a no-op elsewhere)."""
-    if not stderr_is_terminal() or total < 20:
-        return lambda: None
-    from rich.progress import Progress
-
-    bar = Progress(console=console(err=True), transient=True)
-    bar.start()
-    task = bar.add_task(label, total=total)
-    done = 0
-
-    def advance() -> None:
-        nonlocal done
-        done += 1
-        bar.advance(task)
-        if done >= total:
-            bar.stop()
-
-    return advance
 
 
 @click.command("add")
@@ -205,7 +184,7 @@ def _progress(total: int, label: str) -> Any:  # noqa: ANN401 - a callable advan
 @click.option("--effective", help="Effective date YYYY-MM-DD (default: detected in the text).")
 @click.option("--source", help="URL the snapshot was taken from.")
 @click.option("--encoding", help="Decode the file with this encoding instead of UTF-8.")
-@_size_option()
+@size_option()
 @format_option("text", "json", default="text")
 def add_cmd(
     file: Path,
@@ -267,9 +246,9 @@ def policies_cmd(fmt: str) -> None:
                     {
                         "policy": r.policy,
                         "versions": r.versions,
-                        "first_captured": _iso(r.first_captured),
-                        "last_captured": _iso(r.last_captured),
-                        "latest_effective_date": _day(r.latest_effective),
+                        "first_captured": iso_time(r.first_captured),
+                        "last_captured": iso_time(r.last_captured),
+                        "latest_effective_date": iso_day(r.latest_effective),
                     }
                     for r in rows
                 ],
@@ -290,7 +269,7 @@ def policies_cmd(fmt: str) -> None:
             str(r.versions),
             r.first_captured.date().isoformat(),
             r.last_captured.date().isoformat(),
-            _day(r.latest_effective) or "-",
+            iso_day(r.latest_effective) or "-",
         )
     console().print(table)
 
@@ -316,18 +295,18 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
     store = open_store()
     policy = store.require_policy(policy)
     history = store.versions(policy)
-    advance: Any = None
+    advance: Callable[[], None] | None = None
 
-    def progress(_done: int, total: int) -> None:
+    def on_progress(_done: int, total: int) -> None:
         nonlocal advance
         if advance is None:
-            advance = _progress(total, "Computing change stats")
+            advance = progress(total, "Computing change stats")
         advance()
 
     stats = (
         None
         if no_stats
-        else version_stats(Timeline(store, policy), rebuild=rebuild_cache, progress=progress)
+        else version_stats(Timeline(store, policy), rebuild=rebuild_cache, progress=on_progress)
     )
     if fmt == "json":
         versions = [version_json(v) for v in history]
@@ -343,7 +322,12 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
     for column in [*columns, "source"]:
         table.add_column(column, justify="right" if column == "#" else "left", no_wrap=True)
     for index, v in enumerate(history):
-        row = [str(v.number), _iso(v.captured_at) or "", _day(v.effective_date) or "-", v.short]
+        row = [
+            str(v.number),
+            iso_time(v.captured_at) or "",
+            iso_day(v.effective_date) or "-",
+            v.short,
+        ]
         change = None if stats is None else stats[index]
         if change is not None:
             # Sections: +added -removed ~changed; words: +inserted -deleted.
@@ -396,7 +380,7 @@ def show_cmd(target: str | None, at: str | None, fmt: str) -> None:
 
 def _provenance(version: Version) -> str:
     """Return a one-line provenance summary of a version."""
-    parts = [f"captured {_iso(version.captured_at)}", f"commit {version.short}"]
+    parts = [f"captured {iso_time(version.captured_at)}", f"commit {version.short}"]
     if version.source_url:
         parts.append(f"source {version.source_url}")
     if version.archive_url:

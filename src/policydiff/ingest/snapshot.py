@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -42,10 +43,12 @@ def raw_suffix_for(path: Path) -> str:
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
     """Read ``path`` whole, refusing it before reading when it is over ``max_bytes``."""
-    try:
-        # Refuse FIFOs and devices before opening: opening a FIFO blocks until a writer comes.
-        if path.exists() and not path.is_dir() and not stat.S_ISREG(path.stat().st_mode):
+    # Refuse FIFOs and devices before opening: opening a FIFO blocks until a writer comes.
+    with contextlib.suppress(OSError):
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
             raise InputError(f"{path}: not a regular file")
+    try:
         with path.open("rb") as handle:
             check_size(os.fstat(handle.fileno()).st_size, max_bytes)
             # Read one byte past the limit: files that grow, and pipes, report no usable size.
@@ -55,8 +58,7 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a snapshot file") from None
     except InputError as err:
-        message = str(err)
-        raise InputError(message if message.startswith(f"{path}: ") else f"{path}: {message}") from None
+        raise InputError(f"{path}: {err}") from None
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror or err}") from None
     try:

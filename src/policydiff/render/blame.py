@@ -23,11 +23,10 @@ from policydiff.model import Version
 # The compare formats' own pieces, so that a change reads the same in `history` as in
 # `compare`. They are private to their modules for now: when they become public these
 # imports are the only lines to change.
-from policydiff.render.json_report import _move_json as move_json
-from policydiff.render.json_report import _section_json as section_json
-from policydiff.render.markdown import _redline as markdown_redline
+from policydiff.render.json_report import move_json, section_json
 from policydiff.render.markdown import escape as markdown_escape
-from policydiff.render.terminal import _redline as terminal_redline
+from policydiff.render.markdown import redline as markdown_redline
+from policydiff.render.terminal import redline as terminal_redline
 from policydiff.report import (
     Elided,
     Run,

@@ -257,7 +257,3 @@ def redline(runs: tuple[Run, ...]) -> str:
         out.append(f"<{tag}{attrs}>{text}</{tag}>")
     # pre-wrap would show the blank lines ending the last paragraph; CSS spaces the blocks.
     return "".join(out).rstrip()
-
-
-# Old private names, still imported by render.blame and site; drop once they use the above.
-_redline = redline

@@ -110,8 +110,3 @@ def move_json(move: MovedBlock) -> dict[str, Any]:
         "new_path": list(move.new_path),
         "similarity": round(move.similarity, 1),
     }
-
-
-# Old private names, still imported by render.blame and site; drop once they use the above.
-_section_json = section_json
-_move_json = move_json

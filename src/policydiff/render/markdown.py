@@ -153,7 +153,3 @@ def _escape_marker(match: re.Match[str]) -> str:
     if match[1] is not None:
         return f"{match[1]}\\{match[2]}"
     return "\\" + match[3]
-
-
-# Old private names, still imported by render.blame and site; drop once they use the above.
-_redline = redline

@@ -157,7 +157,3 @@ def _style(run: Run) -> str:
     if run.cosmetic:
         return _COSMETIC_DELETE_STYLE if delete else _COSMETIC_INSERT_STYLE
     return _DELETE_STYLE if delete else _INSERT_STYLE
-
-
-# Old private names, still imported by render.blame and site; drop once they use the above.
-_redline = redline
