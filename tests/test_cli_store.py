@@ -168,3 +168,12 @@ def test_version_is_fast_path() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("[]")
+
+
+def test_illustrative_edit_is_labelled(loaded: Path) -> None:
+    example = REPO / "examples" / "koozali-privacy-policy.illustrative-edit.md"
+    assert run_cli(["--store", str(loaded), "import", str(example)]).exit_code == 0
+    table = run_cli(["--store", str(loaded), "log", "--no-stats"])
+    assert "[illustrative edit]" in table.stdout.splitlines()[-1]
+    log = json.loads(run_cli(["--store", str(loaded), "log", "--format", "json"]).stdout)
+    assert [v["illustrative"] for v in log["versions"]] == [False, True]

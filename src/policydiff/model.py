@@ -57,6 +57,11 @@ class Version:
     trailers: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
+    def illustrative(self) -> bool:
+        """Whether the snapshot was marked as an illustrative edit, never a published version."""
+        return any(key == "Illustrative" and value == "true" for key, value in self.trailers)
+
+    @property
     def short(self) -> str:
         """Abbreviated commit hash for listings."""
         return self.commit[:10]

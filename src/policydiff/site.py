@@ -402,6 +402,8 @@ class _PolicySite:
             tags = ""
             if version.technical:
                 tags += '<span class="pd-tag">technical</span>'
+            if version.illustrative:
+                tags += '<span class="pd-tag">illustrative edit, never published</span>'
             if change is not None and change.cosmetic_only:
                 tags += '<span class="pd-tag pd-cosmetic-only">cosmetic only</span>'
             redline = (
@@ -474,6 +476,7 @@ class _PolicySite:
             ("Source URL", version.source_url or "\u2013"),
             ("Archive URL", version.archive_url or "\u2013"),
             ("Technical re-extraction", "yes" if version.technical else "no"),
+            ("Illustrative edit (never published)", "yes" if version.illustrative else "no"),
         ]
         body = [
             f"<h1>{escape(version.label)}</h1>",

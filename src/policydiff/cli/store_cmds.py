@@ -52,6 +52,7 @@ def version_json(version: Version) -> dict[str, Any]:
         "sha256": version.text_sha256,
         "source_sha256": version.source_sha256,
         "technical": version.technical,
+        "illustrative": version.illustrative,
     }
 
 
@@ -259,13 +260,14 @@ def policies_cmd(fmt: str) -> None:
         message("The store holds no policies yet (use 'policydiff import').")
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False)
     for column in ("policy", "versions", "first captured", "last captured", "effective"):
         table.add_column(column, justify="right" if column == "versions" else "left")
     for r in rows:
         table.add_row(
-            r.policy,
+            Text(r.policy),
             str(r.versions),
             r.first_captured.date().isoformat(),
             r.last_captured.date().isoformat(),
@@ -315,6 +317,7 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
         emit_json({"schema": "policydiff.log/1", "policy": policy, "versions": versions})
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, pad_edge=False, title=policy, title_justify="left")
     columns = ["#", "captured", "effective", "commit"]
@@ -339,8 +342,12 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
             row.append(words + (" cosmetic only" if change.cosmetic_only else ""))
         elif stats is not None:
             row += ["first", ""]
-        row.append((v.archive_url or v.source_url or "-") + (" [technical]" if v.technical else ""))
-        table.add_row(*row)
+        tags = (" [technical]" if v.technical else "") + (
+            " [illustrative edit]" if v.illustrative else ""
+        )
+        row.append((v.archive_url or v.source_url or "-") + tags)
+        # Text cells: a "[...]" in a URL or tag must never be read as rich markup.
+        table.add_row(*(Text(cell) for cell in row))
     console().print(table)
 
 
