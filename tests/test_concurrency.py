@@ -299,12 +299,6 @@ def test_writer_ignoring_the_lock_is_not_overwritten(store: Path, tmp_path: Path
     assert "Notes from another tool" in git(store, "log", "--format=%s", "refs/heads/main")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store.GitStore.verify: when a writer holds the lock between moving main and "
-    "refreshing the view, verify cannot heal and reports the not-yet-refreshed files as "
-    "altered (exit 2, and its 'git checkout -- PATH' advice would restore the old text)",
-)
 def test_verify_during_a_write_reports_no_false_alteration(store: Path, tmp_path: Path) -> None:
     (first,), (batch,) = inputs(tmp_path, 1)
     shim = Shim.install(tmp_path / "writer")

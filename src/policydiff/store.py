@@ -783,6 +783,14 @@ class GitStore:
             with contextlib.suppress(FileNotFoundError):
                 marks.unlink()
 
+    def _move_main(self, new_tip: str, old_tip: str, reason: str) -> None:
+        """Compare-and-swap ``main`` from ``old_tip`` to ``new_tip``, or fail saying why."""
+        if not self._git_ok("update-ref", "-m", reason, BRANCH, new_tip, old_tip):
+            raise StoreBusyError(
+                "main moved while this command was writing (another process changed the "
+                "store without policydiff's lock); nothing was recorded: run the command again"
+            )
+
     def _keep_previous_tip(self, tip: str) -> None:
         """Keep ``tip`` under refs/policydiff/previous/ unless a kept ref already holds it."""
         if self._git("for-each-ref", "--points-at", tip, "--format=%(refname)", PREVIOUS_PREFIX):
@@ -904,14 +912,7 @@ class GitStore:
             new_commits = [renamed[c] for c in new_commits]
         if replay:
             self._keep_previous_tip(old_tip)
-        self._git(
-            "update-ref",
-            "-m",
-            f"policydiff: record {recorded} version(s)",
-            BRANCH,
-            new_tip,
-            old_tip,
-        )
+        self._move_main(new_tip, old_tip, f"policydiff: record {recorded} version(s)")
         self._forget()
         with contextlib.suppress(StoreError):
             self._refresh_view(old_tip, new_tip)
@@ -1102,11 +1103,19 @@ class GitStore:
             self.require_policy(policy)
         # A view left behind by an interrupted write is not an alteration: refresh it first
         # (under the write lock, so a running writer is never disturbed).
-        with contextlib.suppress(StoreError), self.write_lock(timeout=1):
-            if self.heal_view():
-                notes.append(
-                    "the working tree was behind main after an interrupted write: refreshed"
-                )
+        view_checked = True
+        try:
+            with self.write_lock(timeout=1):
+                if self.heal_view():
+                    notes.append(
+                        "the working tree was behind main after an interrupted write: refreshed"
+                    )
+        except StoreBusyError:
+            # A writer is between moving main and refreshing the view: the view is theirs.
+            view_checked = False
+            notes.append("a write is in progress: the working tree was not checked")
+        except StoreError:
+            pass  # a read-only store: check the view as it is
         fsck = self._fsck()
         if fsck:
             problems.append(f"git fsck: {fsck}")
@@ -1193,7 +1202,7 @@ class GitStore:
         problems.extend(
             f"working tree: {path} differs from the recorded version (not part of the archive; "
             f"'git -C {self.path} checkout -- {path}' restores it)"
-            for path in self.local_changes()
+            for path in (self.local_changes() if view_checked else [])
             if policy is None or path.startswith(policy_dir(policy) + "/")
         )
         kept = self.previous_tips()
@@ -1307,9 +1316,7 @@ class GitStore:
                 if result.reconciled:
                     self._keep_previous_tip(ours)
                     self._keep_previous_tip(theirs)
-                self._git(
-                    "update-ref", "-m", f"policydiff: sync with {remote}", BRANCH, new_tip, ours
-                )
+                self._move_main(new_tip, ours, f"policydiff: sync with {remote}")
                 self._forget()
                 with contextlib.suppress(StoreError):
                     self._refresh_view(ours, new_tip)
