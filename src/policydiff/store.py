@@ -933,6 +933,7 @@ class GitStore:
         tmp_ref = f"{TMP_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
         marks_path = Path(self.repo.git_dir) / f"policydiff-marks-{os.getpid()}"
         new_marks: list[int] = []
+        replays = self._replay_changes([i.commit for i in plan if isinstance(i, _Entry)])
         proc = self._spawn(
             "fast-import", "--quiet", "--done", f"--export-marks={marks_path}", stdin=True
         )
@@ -945,7 +946,14 @@ class GitStore:
                     new_marks.append(mark)
                     self._emit_snapshot(proc.stdin, tmp_ref, mark, item, base if first else None)
                 else:
-                    self._emit_replay(proc.stdin, tmp_ref, mark, item, base if first else None)
+                    self._emit_replay(
+                        proc.stdin,
+                        tmp_ref,
+                        mark,
+                        item,
+                        base if first else None,
+                        replays[item.commit],
+                    )
                 first = False
             proc.stdin.write(b"done\n")
         except BrokenPipeError:
@@ -1001,11 +1009,51 @@ class GitStore:
         )
         out.write(snap.raw + b"\n")
 
+    def _replay_changes(self, commits: list[str]) -> dict[str, list[str]]:
+        """Return each commit's changes as fast-import M/D lines, from one ``diff-tree``."""
+        if not commits:
+            return {}
+        proc = subprocess.run(
+            ["git", "diff-tree", "--stdin", "-r", "-z", "--no-renames", "--raw"],
+            cwd=self.path,
+            input="".join(f"{c}\n" for c in commits).encode("ascii"),
+            capture_output=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise StoreError("git diff-tree failed while replaying history")
+        changes: dict[str, list[str]] = {c: [] for c in commits}
+        current: list[str] = []
+        fields = proc.stdout.decode("utf-8").split("\0")
+        i = 0
+        while i < len(fields):
+            field = fields[i]
+            if field.startswith(":") and i + 1 < len(fields):
+                _old_mode, new_mode, _old_sha, new_sha, status = field[1:].split(" ")
+                path = fields[i + 1]
+                current.append(
+                    f"D {path}" if status.startswith("D") else f"M {new_mode} {new_sha} {path}"
+                )
+                i += 2
+                continue
+            commit = field.strip()
+            if commit:
+                current = changes.setdefault(commit, [])
+            i += 1
+        return changes
+
     def _emit_replay(
-        self, out: IO[bytes], ref: str, mark: int, entry: _Entry, base: str | None
+        self,
+        out: IO[bytes],
+        ref: str,
+        mark: int,
+        entry: _Entry,
+        base: str | None,
+        changes: list[str],
     ) -> None:
         """Write an existing commit again on top of the new chain, same changes and metadata."""
-        raw = self._git("cat-file", "commit", entry.commit)
+        # The persistent cat-file of GitPython: no process per replayed commit.
+        raw = self.repo.odb.stream(bytes.fromhex(entry.commit)).read().decode("utf-8")
         header, _, message = raw.partition("\n\n")
         author = committer = ""
         for line in header.splitlines():
@@ -1021,28 +1069,7 @@ class GitStore:
         )
         if base is not None:
             out.write(f"from {base}\n".encode())
-        changes = self._git(
-            "diff-tree",
-            "-r",
-            "--no-commit-id",
-            "--raw",
-            "-z",
-            "--no-renames",
-            f"{entry.commit}^",
-            entry.commit,
-        )
-        fields = changes.split("\0")
-        i = 0
-        while i + 1 < len(fields):
-            meta, path = fields[i], fields[i + 1]
-            i += 2
-            if not meta.startswith(":"):
-                continue
-            _old_mode, new_mode, _old_sha, new_sha, status = meta[1:].split(" ")
-            if status.startswith("D"):
-                out.write(f"D {path}\n".encode())
-            else:
-                out.write(f"M {new_mode} {new_sha} {path}\n".encode())
+        out.write("".join(f"{line}\n" for line in changes).encode("utf-8"))
 
     # ----------------------------------------------------------------- signing
 
