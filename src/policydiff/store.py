@@ -870,13 +870,20 @@ class GitStore:
 
         # Texts each policy takes on in the replayed commits, in order: a backfilled
         # snapshot identical to the version right after it would duplicate that version.
+        replays = self._replay_changes([entry.commit for entry in replay])
         upcoming: dict[str, list[str | None]] = {}
         for entry in replay:
             if entry.policy:
-                data = self.read_blob(entry.commit, text_path(entry.policy))
-                upcoming.setdefault(entry.policy, []).append(
-                    None if data is None else _git_blob_sha(data)
+                suffix = f" {text_path(entry.policy)}"
+                blob = next(
+                    (
+                        line.split(" ")[2]
+                        for line in replays[entry.commit]
+                        if line.startswith("M ") and line.endswith(suffix)
+                    ),
+                    None,
                 )
+                upcoming.setdefault(entry.policy, []).append(blob)
 
         results: list[RecordResult] = []
         plan: list[Snapshot | _Entry] = []
@@ -906,7 +913,7 @@ class GitStore:
         if not recorded:
             return results
 
-        new_tip, new_commits = self._fast_import(base, plan)
+        new_tip, new_commits = self._fast_import(base, plan, replays)
         if self.signing():
             new_tip, renamed = self._sign_chain(base, new_tip)
             new_commits = [renamed[c] for c in new_commits]
@@ -928,12 +935,18 @@ class GitStore:
             for r in results
         ]
 
-    def _fast_import(self, base: str, plan: list[Snapshot | _Entry]) -> tuple[str, list[str]]:
+    def _fast_import(
+        self,
+        base: str,
+        plan: list[Snapshot | _Entry],
+        replays: dict[str, list[str]] | None = None,
+    ) -> tuple[str, list[str]]:
         """Write the planned commits with git fast-import; return the new tip and new commits."""
         tmp_ref = f"{TMP_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
         marks_path = Path(self.repo.git_dir) / f"policydiff-marks-{os.getpid()}"
         new_marks: list[int] = []
-        replays = self._replay_changes([i.commit for i in plan if isinstance(i, _Entry)])
+        if replays is None:
+            replays = self._replay_changes([i.commit for i in plan if isinstance(i, _Entry)])
         proc = self._spawn(
             "fast-import", "--quiet", "--done", f"--export-marks={marks_path}", stdin=True
         )
