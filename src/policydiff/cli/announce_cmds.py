@@ -50,7 +50,7 @@ def _try_store() -> GitStore | None:
 def _write_bytes(data: bytes, output: Path | None, what: str) -> None:
     """Write output to a file atomically, or to stdout as raw bytes."""
     if output is not None:
-        from policydiff.cli.compare_cmd import write_atomic
+        from policydiff.cli.common import write_atomic
 
         write_atomic(output, data.decode("utf-8"))
         message(f"Wrote the {what} to {output}")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from policydiff.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -113,3 +117,41 @@ def progress(total: int, label: str) -> Callable[[], None]:
             bar.stop()
 
     return advance
+
+
+def write_stdout(text: str) -> None:
+    """Write a report to stdout as UTF-8, whatever the locale says."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(text)
+    else:
+        sys.stdout.flush()
+        buffer.write(text.encode("utf-8"))
+    sys.stdout.flush()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename.
+
+    Readers see the old file or the whole new one, never a partial report.
+    """
+    try:
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else "."
+        )
+    except OSError as err:
+        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(text.encode("utf-8"))
+            stream.flush()
+            os.fsync(stream.fileno())
+        # mkstemp creates the file private (0600); a report gets the usual umask mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # noqa: PTH101 - beside os.replace on the same path
+        os.replace(temporary, path)  # noqa: PTH105 - os.replace is the atomic rename we want
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)  # noqa: PTH108
+        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None

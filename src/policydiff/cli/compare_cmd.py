@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from policydiff.cli.common import store_path, use_color
+from policydiff.cli.common import store_path, use_color, write_atomic, write_stdout
 from policydiff.errors import ExitCode, UsageError
 from policydiff.render import RENDERERS
 
@@ -98,7 +95,7 @@ def compare_cmd(
     elif fmt == "term":
         _show_terminal(report, view)
     else:
-        _write_stdout(get_renderer(fmt)(report, view))
+        write_stdout(get_renderer(fmt)(report, view))
     if exit_code and is_substantive(report, view):
         click.get_current_context().exit(ExitCode.CHANGES_FOUND)
 
@@ -112,7 +109,7 @@ def _show_terminal(report: CompareReport, view: View) -> None:
     color = use_color(sys.stdout)
     if not sys.stdout.isatty():
         # Pipes and files get a fixed width, so that the output does not depend on where it ran.
-        _write_stdout(render(report, view, color=color))
+        write_stdout(render(report, view, color=color))
         return
     size = shutil.get_terminal_size()
     text = render(report, view, width=size.columns, color=color)
@@ -120,41 +117,3 @@ def _show_terminal(report: CompareReport, view: View) -> None:
         click.echo_via_pager(text, color=color)
     else:
         click.echo(text, color=color, nl=False)
-
-
-def _write_stdout(text: str) -> None:
-    """Write a report to stdout as UTF-8, whatever the locale says."""
-    buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is None:
-        sys.stdout.write(text)
-    else:
-        sys.stdout.flush()
-        buffer.write(text.encode("utf-8"))
-    sys.stdout.flush()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename.
-
-    Readers see the old file or the whole new one, never a partial report.
-    """
-    try:
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else "."
-        )
-    except OSError as err:
-        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(text.encode("utf-8"))
-            stream.flush()
-            os.fsync(stream.fileno())
-        # mkstemp creates the file private (0600); a report gets the usual umask mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # noqa: PTH101 - beside os.replace on the same path
-        os.replace(temporary, path)  # noqa: PTH105 - os.replace is the atomic rename we want
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)  # noqa: PTH108
-        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None

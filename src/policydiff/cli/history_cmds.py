@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from policydiff.cli.common import emit_json, format_option, message, open_store, use_color
+from policydiff.cli.common import (
+    emit_json,
+    format_option,
+    message,
+    open_store,
+    use_color,
+    write_stdout,
+)
 from policydiff.errors import UsageError
 
 if TYPE_CHECKING:
@@ -30,17 +37,6 @@ def _technical_option() -> Callable[[F], F]:
         is_flag=True,
         help="Also follow technical re-extractions (skipped by default: they are not edits).",
     )
-
-
-def _write_stdout(text: str) -> None:
-    """Write text to stdout as UTF-8, whatever the locale says."""
-    buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is None:
-        sys.stdout.write(text)
-    else:
-        sys.stdout.flush()
-        buffer.write(text.encode("utf-8"))
-    sys.stdout.flush()
 
 
 def _show(renderable: RenderableType) -> None:
@@ -65,7 +61,7 @@ def _show(renderable: RenderableType) -> None:
     if tty and text.count("\n") >= size.lines:
         click.echo_via_pager(text, color=color)
     else:
-        _write_stdout(text)
+        write_stdout(text)
 
 
 @click.command("blame")
@@ -150,7 +146,7 @@ def history_cmd(policy: str | None, section: str, include_technical: bool, fmt: 
     elif fmt == "markdown":
         from policydiff.render.blame import history_markdown
 
-        _write_stdout(history_markdown(result))
+        write_stdout(history_markdown(result))
     else:
         from policydiff.render.blame import build_history
 
