@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -298,6 +297,9 @@ def append_rows(spec: storegen.Spec, big: Path, work: Path, count: int) -> list[
     clone = work / "append-clone"
     subprocess.run(["git", "clone", "-q", "--shared", str(big), str(clone)], check=True)
     store = GitStore(clone)
+    # A store in use has its read caches (.git/policydiff/) built; a fresh clone has not.
+    for policy in store.policies()[:1]:
+        store.versions(policy)
     later = storegen.Spec(spec.policies, spec.versions + 1, spec.seed)
     donors = storegen.donor_sections()
     plans = storegen.plan_policies(later)[:count]
@@ -375,7 +377,8 @@ def read_rows(
         "small": build_history_store(work / "small-store", history[:SMALL_VERSIONS]),
         "alone": build_history_store(work / "policy-alone-store", history),
     }
-    rows = []
+    first_read = Read("log, first read of a fresh clone", "log", (plan.policy,))
+    rows = [cold_read_row(first_read, stores, work, spec.total, len(history))]
     for read in reads(plan.policy, history[0].effective.isoformat()):
         name = f"{read.name} ({plan.policy}) on {spec.total:,} versions"
         if not measure.has_command(read.command):
@@ -383,16 +386,30 @@ def read_rows(
             continue
         if log:
             print(f"  store: {read.name}", file=sys.stderr, flush=True)
-        tasks = {
-            label: partial(
-                measure.run_command,
-                [*measure.policydiff_command(), "--store", str(path), read.command, *read.args],
-            )
-            for label, path in stores.items()
-        }
+        tasks = {label: partial(run_read, path, read) for label, path in stores.items()}
         runs = measure.interleaved(tasks, reps)
         rows.append(_read_row(name, runs, len(history)))
     return rows
+
+
+def run_read(store: Path, read: Read) -> measure.Run:
+    """Run one read command on one store."""
+    return measure.run_command(
+        [*measure.policydiff_command(), "--store", str(store), read.command, *read.args]
+    )
+
+
+def cold_read_row(
+    read: Read, stores: dict[str, Path], work: Path, total: int, alone_versions: int
+) -> Row:
+    """Time the first read of each store's fresh clone: caches kept in .git are rebuilt."""
+    runs: dict[str, list[measure.Run]] = {}
+    for label, path in stores.items():
+        clone = work / f"fresh-clone-{label}"
+        subprocess.run(["git", "clone", "-q", "--shared", str(path), str(clone)], check=True)
+        runs[label] = [run_read(clone, read)]
+        shutil.rmtree(clone)
+    return _read_row(f"{read.name} on {total:,} versions", runs, alone_versions)
 
 
 def _read_row(name: str, runs: dict[str, list[measure.Run]], alone_versions: int) -> Row:
@@ -408,7 +425,7 @@ def _read_row(name: str, runs: dict[str, list[measure.Run]], alone_versions: int
     note = (
         f"10-version store {small_peak or 0:,.0f} MiB; "
         f"policy alone ({alone_versions} versions) {alone * 1000:,.0f} ms = "
-        f"{big / alone:.2f}x of it; {statistics.median(len(r) for r in runs.values())} rep(s)"
+        f"{big / alone:.2f}x of it; {len(runs['big'])} rep(s)"
     )
     return Row(
         SECTION,
