@@ -92,7 +92,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if getattr(args, name) is None:
             setattr(args, name, value)
     if args.as_is_budget is None:
-        args.as_is_budget = math.inf if args.quick else 300.0
+        args.as_is_budget = math.inf if args.quick else 1800.0
     return args
 
 

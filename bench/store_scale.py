@@ -29,6 +29,7 @@ import measure
 import storegen
 from table import THROUGHPUT, Row, skipped
 
+from policydiff import store as store_module
 from policydiff.model import Snapshot, Version
 from policydiff.store import GitStore, init_store
 
@@ -58,6 +59,7 @@ class ImportFigures:
     spec: dict[str, int]
     batch_size: int
     generated_at: str
+    store_code: str = "unknown"  # the store module's last commit, "+dirty" if edited since
     batches: list[BatchFigures] = field(default_factory=list)
     ref_finish_seconds: float = 0.0  # fast-import's final pack write, spread over pairs
     cached: bool = False
@@ -160,6 +162,19 @@ def result_lookup_skipped(store: GitStore) -> Iterator[None]:
         del store.versions
 
 
+def store_code_version() -> str:
+    """Return which store code a figure was measured with (its last commit, dirty or not)."""
+    module = Path(store_module.__file__ or "")
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=module.parent, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("log", "-1", "--format=%h", "--", module.name) or "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--", module.name) else "")
+
+
 def build_store(
     spec: storegen.Spec,
     path: Path,
@@ -174,6 +189,7 @@ def build_store(
         spec={"policies": spec.policies, "versions": spec.versions, "seed": spec.seed},
         batch_size=batch_size,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        store_code=store_code_version(),
     )
     store = GitStore(init_store(path))
     reference_path = path.parent / "fast-import-reference"
@@ -268,6 +284,7 @@ def import_rows(figures: ImportFigures) -> list[Row]:
             f"{figures.batch_size:,}; {first.versions / first.seconds:,.0f}/s at depth "
             f"{first.depth:,}, {last.versions / last.seconds:,.0f}/s at depth {last.depth:,}"
         )
+        note += f"; store.py {figures.store_code}"
         if figures.cached:
             note += f"; measured when the store was generated ({figures.generated_at})"
         rows.append(
@@ -327,7 +344,7 @@ def append_rows(spec: storegen.Spec, big: Path, work: Path, count: int) -> list[
                 unit=THROUGHPUT,
                 target=">= 0.33x",
                 met=rate / ref_rate >= IMPORT_TARGET,
-                note=f"one batch, {seconds:,.2f} s; store code as of this run",
+                note=f"one batch, {seconds:,.2f} s; store.py {store_code_version()}",
             )
         )
     return rows

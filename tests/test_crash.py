@@ -214,8 +214,4 @@ def test_a_rerun_leaves_nothing_of_a_killed_write(
     assert len(previous_tips(store)) == rewrites
 
 
-# TODO(issue-8): crashes during `policydiff wayback`. Another engineer is writing that command
-# against a local test server; once it lands, kill it the same way (random points and exact
-# points: mid-download, between fetching and recording, during the record) and check that
-# verify passes and that a re-run records each capture exactly once. Not written yet on
-# purpose: there is no command to kill.
+# Crashes during `policydiff wayback` are tested in tests/test_wayback_crash.py.

@@ -35,6 +35,9 @@ NORMALISE_MAX = 3_000
 MOVE_MIN_CHARS = 40
 MOVE_MIN_RATIO = 90
 MOVE_MAX_PAIRS = 50_000
+# The fuzzy move search costs about len(a) * len(b) per pair (bit-parallel Indel); this many
+# character cells take about a second here, whatever the block sizes (a 5 MB line included).
+MOVE_MAX_CELLS = 10**11
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,13 +420,20 @@ def pair_moved_blocks(
     lengths = [len(t) for _, t in ins]
     candidates: list[tuple[float, int, int]] = []
     compared = 0
+    cells = 0
     for k, t in dels:
         low = bisect_left(lengths, len(t) * MOVE_MIN_RATIO / (200 - MOVE_MIN_RATIO))
         high = bisect_right(lengths, len(t) * (200 - MOVE_MIN_RATIO) / MOVE_MIN_RATIO)
         window = ins[low:high]
+        cost = len(t) * sum(len(w) for _, w in window)
+        if cells + cost > MOVE_MAX_CELLS:
+            # Too costly for what is left of the budget: leave this block unpaired (it
+            # shows as a plain delete and insert) and keep looking at cheaper ones.
+            continue
         compared += len(window)
         if compared > MOVE_MAX_PAIRS:
             break
+        cells += cost
         candidates.extend(
             _similar_pairs([t], [w for _, w in window], [k], [j for j, _ in window], MOVE_MIN_RATIO)
         )
