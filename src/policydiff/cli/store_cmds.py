@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,6 @@ from policydiff.errors import ExitCode, InputError, PolicydiffError, UsageError
 
 if TYPE_CHECKING:
     from policydiff.model import RecordResult, Snapshot, Version
-    from policydiff.store import GitStore
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
 
@@ -115,22 +115,24 @@ def _report(results: list[tuple[str, RecordResult | None, str | None]], fmt: str
     return ExitCode.ERROR if failed else ExitCode.OK
 
 
-def _record_and_report(
-    store: GitStore,
-    snapshots: list[Snapshot],
-    errors: list[tuple[str, str]],
-    fmt: str,
-) -> None:
-    """Record snapshots in one batch, report each input, and exit accordingly."""
-    recorded = store.record(snapshots) if snapshots else []
+IMPORT_BATCH = 2000
+
+
+def _lean(result: RecordResult) -> RecordResult:
+    """Drop the texts from a result kept only for the report (memory stays flat)."""
+    return replace(result, snapshot=replace(result.snapshot, text="", raw=b""))
+
+
+def _finish_report(results: list[RecordResult], errors: list[tuple[str, str]], fmt: str) -> None:
+    """Report each input, then exit 2 with one error line if any input failed."""
     rows: list[tuple[str, RecordResult | None, str | None]] = [
-        (r.snapshot.origin or r.snapshot.policy, r, None) for r in recorded
+        (r.snapshot.origin or r.snapshot.policy, r, None) for r in results
     ]
     rows += [(origin, None, error) for origin, error in errors]
     rows.sort(key=lambda row: row[0])
     code = _report(rows, fmt)
-    new = sum(1 for r in recorded if r.version is not None)
-    counts = f"{new} version(s) recorded, {len(recorded) - new} unchanged"
+    new = sum(1 for r in results if r.version is not None)
+    counts = f"{new} version(s) recorded, {len(results) - new} unchanged"
     if code:
         raise InputError(
             f"{len(errors)} of {len(rows)} snapshot(s) could not be recorded (listed above); "
@@ -148,7 +150,12 @@ def _record_and_report(
 def import_cmd(
     paths: tuple[Path, ...], policy: str | None, encoding: str | None, max_size: int, fmt: str
 ) -> None:
-    """Import snapshot files and directories (recursively), oldest capture first."""
+    """Import snapshot files and directories (recursively), oldest capture first.
+
+    Files are read twice: once to learn every capture time, then in capture order in
+    batches of 2,000 (each batch one atomic write), so memory stays flat however many
+    files there are and the store is written in timeline order.
+    """
     from policydiff.ingest import discover_snapshots, read_snapshot
     from policydiff.ingest.html import html_to_markdown
     from policydiff.refs import validate_policy_id
@@ -157,25 +164,33 @@ def import_cmd(
         validate_policy_id(policy)
     store = open_store()
     found = discover_snapshots(list(paths))
-    snapshots: list[Snapshot] = []
+
+    def read(file: Path, root: Path | None) -> Snapshot:
+        return read_snapshot(
+            file,
+            policy=policy,
+            encoding=encoding,
+            root=root,
+            max_bytes=max_size,
+            extract_html=html_to_markdown,
+        )
+
+    order: list[tuple[datetime, str, Path, Path | None]] = []
     errors: list[tuple[str, str]] = []
     advance = progress(len(found), "Reading snapshots")
     for file, root in found:
         try:
-            snapshots.append(
-                read_snapshot(
-                    file,
-                    policy=policy,
-                    encoding=encoding,
-                    root=root,
-                    max_bytes=max_size,
-                    extract_html=html_to_markdown,
-                )
-            )
+            snapshot = read(file, root)
+            order.append((snapshot.captured_at, snapshot.policy, file, root))
         except InputError as err:
             errors.append((str(file), str(err).removeprefix(f"{file}: ")))
         advance()
-    _record_and_report(store, snapshots, errors, fmt)
+    order.sort(key=lambda item: (item[0], item[1], str(item[2])))
+    results: list[RecordResult] = []
+    for start in range(0, len(order), IMPORT_BATCH):
+        batch = [read(file, root) for _, _, file, root in order[start : start + IMPORT_BATCH]]
+        results.extend(_lean(r) for r in store.record(batch))
+    _finish_report(results, errors, fmt)
 
 
 @click.command("add")
@@ -218,7 +233,7 @@ def add_cmd(
         max_bytes=max_size,
         extract_html=html_to_markdown,
     )
-    _record_and_report(store, [snapshot], [], fmt)
+    _finish_report(store.record([snapshot]), [], fmt)
 
 
 def _check_url(url: str, what: str) -> None:
