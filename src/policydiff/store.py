@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 from policydiff import __version__
 from policydiff.errors import (
@@ -81,6 +81,17 @@ TRAILER_SOURCE_SHA = "Source-SHA256"
 TRAILER_SOURCE_FILE = "Source-File"
 TRAILER_RECORDED_BY = "Recorded-By"
 TRAILER_TECHNICAL = "Technical"
+
+# Cap how much of the pack files git maps at once: a store of 100,000 versions has
+# gigabytes of packs, and git's defaults map them whole (measured: 2.2 GB resident for one
+# `git log`, 72 MB with these caps, at the same speed).
+GIT_ENV = {
+    "GIT_CONFIG_COUNT": "2",
+    "GIT_CONFIG_KEY_0": "core.packedGitLimit",
+    "GIT_CONFIG_VALUE_0": "128m",
+    "GIT_CONFIG_KEY_1": "core.packedGitWindowSize",
+    "GIT_CONFIG_VALUE_1": "16m",
+}
 
 _TRAILER_VALUE = re.compile(r"[^\x00-\x1f\x7f]{1,2000}")
 _TRAILER_KEY = re.compile(r"[A-Z][A-Za-z0-9-]{0,40}")
@@ -150,7 +161,13 @@ class _Entry:
 
 def _git_blob_sha(data: bytes) -> str:
     """Return the git object id a blob with ``data`` would get (SHA-1 repositories)."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+    return _object_id("blob", data)
+
+
+def _object_id(kind: str, data: bytes) -> str:
+    """Return the git (SHA-1) object id of an object of ``kind`` with content ``data``."""
+    header = f"{kind} {len(data)}\0".encode()
+    return hashlib.sha1(header + data, usedforsecurity=False).hexdigest()
 
 
 def _format_time(moment: datetime) -> str:
@@ -352,6 +369,7 @@ class GitStore:
             raise NotAStoreError(f"{path} is a file, not a policydiff store")
         try:
             self.repo = git.Repo(path)
+            self.repo.git.update_environment(**GIT_ENV)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise NotAStoreError(
                 f"{path} is not a policydiff store (not a git repository; "
@@ -378,6 +396,7 @@ class GitStore:
             )
         self._versions_cache: dict[str, list[Version]] = {}
         self._index: VersionIndex | None = None
+        self._cat_file: subprocess.Popen[bytes] | None = None
         # The tip the index was last checked against, so one command reads a stable view
         # without a rev-parse per policy; every write resets it.
         self._checked_tip: str | None = None
@@ -404,6 +423,7 @@ class GitStore:
         return subprocess.Popen(
             ["git", *args],
             cwd=self.path,
+            env={**os.environ, **GIT_ENV},
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -436,19 +456,68 @@ class GitStore:
                     found[policy] = meta.split()[2]
         return found
 
+    def read_object(self, spec: str) -> tuple[str, str, bytes] | None:
+        """Return (id, type, content) of an object named ``<id>`` or ``<commit>:<path>``.
+
+        One persistent ``git cat-file --batch`` serves every read: a path lookup in a tree
+        of a thousand policies costs microseconds in git, not a parse in Python.
+        """
+        if "\n" in spec:
+            raise StoreError("object names cannot contain newlines")
+        proc = self._cat_file
+        if proc is None or proc.poll() is not None:
+            proc = self._cat_file = self._spawn("cat-file", "--batch", stdin=True)
+        assert proc.stdin is not None  # noqa: S101 - spawned with pipes
+        assert proc.stdout is not None  # noqa: S101 - spawned with pipes
+        try:
+            proc.stdin.write(spec.encode("utf-8") + b"\n")
+            proc.stdin.flush()
+            header = proc.stdout.readline().decode("utf-8").rstrip("\n")
+            if not header or header.endswith((" missing", " ambiguous")):
+                if not header:
+                    raise StoreError("git cat-file stopped answering")
+                return None
+            object_id, kind, size = header.rsplit(" ", 2)
+            data = proc.stdout.read(int(size))
+            proc.stdout.read(1)  # the newline after each object
+        except (OSError, ValueError) as err:
+            self._close_cat_file()
+            raise StoreError(f"reading {spec} from git failed: {err}") from None
+        return object_id, kind, data
+
     def read_blob(self, commit: str, path: str) -> bytes | None:
         """Return the bytes of ``path`` at ``commit``, or None if it is absent."""
-        import git
-
-        try:
-            tree = self.repo.commit(commit).tree
-            blob = tree[path]
-        except KeyError:
+        found = self.read_object(f"{commit}:{path}")
+        if found is None or found[1] != "blob":
             return None
-        except (ValueError, git.BadName) as err:
-            raise StoreError(f"cannot read {path} at {commit[:10]}: {err}") from None
-        data: bytes = blob.data_stream.read()
-        return data
+        return found[2]
+
+    def _close_cat_file(self) -> None:
+        """Stop the persistent cat-file process, if any."""
+        proc, self._cat_file = self._cat_file, None
+        if proc is not None:
+            with contextlib.suppress(OSError):
+                proc.kill()
+            proc.communicate()
+
+    def close(self) -> None:
+        """Release the git processes and the cache connection this store holds."""
+        self._close_cat_file()
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+        self.repo.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Streams of a cat-file process must not outlive the store (ResourceWarnings).
+        with contextlib.suppress(Exception):
+            self._close_cat_file()
 
     # ----------------------------------------------------------------- reading
 
@@ -1042,6 +1111,7 @@ class GitStore:
         proc = subprocess.run(
             ["git", "diff-tree", "--stdin", "-r", "-z", "--no-renames", "--raw"],
             cwd=self.path,
+            env={**os.environ, **GIT_ENV},
             input="".join(f"{c}\n" for c in commits).encode("ascii"),
             capture_output=True,
             check=False,
@@ -1273,32 +1343,40 @@ class GitStore:
         return VerifyReport(checked, tuple(problems), tuple(kept), tuple(notes))
 
     def _rehash_objects(self, commit: str, policy: str) -> list[str]:
-        """Re-hash a version's commit, the trees down to its policy, and the policy's blobs."""
-        odb = self.repo.odb
+        """Re-hash a version's commit, the trees down to its policy, and the policy's files."""
         problems = []
+        folder = policy_dir(policy)
+        parts = folder.split("/")
+        specs = [(commit, commit), (f"{commit}^{{tree}}", "/")]
+        specs += [
+            (f"{commit}:{'/'.join(parts[:n])}", "/".join(parts[:n]))
+            for n in range(1, 1 + len(parts))
+        ]
+        for spec, label in specs:
+            found = self.read_object(spec)
+            if found is None:
+                problems.append(f"{commit[:10]}: {label} is missing")
+                continue
+            object_id, kind, data = found
+            if _object_id(kind, data) != object_id:
+                problems.append(f"{commit[:10]}: {kind} {label} does not match its id")
+            if label == folder and kind == "tree":
+                problems.extend(self._rehash_tree_blobs(commit, folder, data))
+        return problems
 
-        def intact(kind: str, hexsha: str) -> bool:
-            data = odb.stream(bytes.fromhex(hexsha)).read()
-            header = f"{kind} {len(data)}\0".encode()
-            return hashlib.sha1(header + data, usedforsecurity=False).hexdigest() == hexsha
-
-        if not intact("commit", commit):
-            problems.append(f"{commit[:10]}: commit object does not match its id")
-        tree = self.repo.commit(commit).tree
-        trees = [tree]
-        for part in policy_dir(policy).split("/"):
-            tree = tree[part]
-            trees.append(tree)
-        problems.extend(
-            f"{commit[:10]}: tree {t.path or '/'} does not match its id"
-            for t in trees
-            if not intact("tree", t.hexsha)
-        )
-        problems.extend(
-            f"{commit[:10]}: {blob.path} does not match its id"
-            for blob in tree.blobs
-            if not intact("blob", blob.hexsha)
-        )
+    def _rehash_tree_blobs(self, commit: str, folder: str, tree: bytes) -> list[str]:
+        """Re-hash every blob listed in a (raw) tree object."""
+        problems = []
+        position = 0
+        while position < len(tree):
+            space = tree.index(b" ", position)
+            zero = tree.index(b"\0", space)
+            name = tree[space + 1 : zero].decode("utf-8", "replace")
+            hexsha = tree[zero + 1 : zero + 21].hex()
+            position = zero + 21
+            found = self.read_object(hexsha)
+            if found is not None and found[1] == "blob" and _object_id("blob", found[2]) != hexsha:
+                problems.append(f"{commit[:10]}: {folder}/{name} does not match its id")
         return problems
 
     def _fsck(self) -> str:
