@@ -170,6 +170,20 @@ def _object_id(kind: str, data: bytes) -> str:
     return hashlib.sha1(header + data, usedforsecurity=False).hexdigest()
 
 
+def _tree_entries(tree: bytes) -> dict[str, str]:
+    """Return file name -> object id of a raw tree object."""
+    entries = {}
+    position = 0
+    while position < len(tree):
+        space = tree.index(b" ", position)
+        zero = tree.index(b"\0", space)
+        entries[tree[space + 1 : zero].decode("utf-8", "replace")] = tree[
+            zero + 1 : zero + 21
+        ].hex()
+        position = zero + 21
+    return entries
+
+
 def _format_time(moment: datetime) -> str:
     """Return ``moment`` as an ISO 8601 UTC timestamp with a Z suffix."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -1310,9 +1324,13 @@ class GitStore:
             last_stamp[version.policy] = stamp
             if signed:
                 problems.extend(self.unsigned_or_bad([commit]))
+            entries: dict[str, str] = {}
             if policy is not None:
-                problems.extend(self._rehash_objects(commit, version.policy))
+                object_problems, entries = self._rehash_objects(commit, version.policy)
+                problems.extend(object_problems)
             text = self.read_blob(commit, text_path(version.policy))
+            if text is not None and entries and entries.get(TEXT_FILE) != _git_blob_sha(text):
+                problems.append(f"{short}: {text_path(version.policy)} does not match its id")
             if text is None:
                 problems.append(f"{short}: {version.policy} text file missing")
             elif sha256_hex(text) != version.text_sha256:
@@ -1323,6 +1341,8 @@ class GitStore:
             source_name = dict(trailers).get(TRAILER_SOURCE_FILE)
             if source_name and version.source_sha256:
                 raw = self.read_blob(commit, f"{policy_dir(version.policy)}/{source_name}")
+                if raw is not None and entries and entries.get(source_name) != _git_blob_sha(raw):
+                    problems.append(f"{short}: {source_name} does not match its id")
                 if raw is None or sha256_hex(raw) != version.source_sha256:
                     problems.append(
                         f"{short}: {policy_dir(version.policy)}/{source_name} does not match "
@@ -1342,9 +1362,14 @@ class GitStore:
             )
         return VerifyReport(checked, tuple(problems), tuple(kept), tuple(notes))
 
-    def _rehash_objects(self, commit: str, policy: str) -> list[str]:
-        """Re-hash a version's commit, the trees down to its policy, and the policy's files."""
-        problems = []
+    def _rehash_objects(self, commit: str, policy: str) -> tuple[list[str], dict[str, str]]:
+        """Re-hash a version's commit and the trees down to its policy's folder.
+
+        Returns the problems and the folder's entries (file name -> blob id), so the
+        caller can re-hash the blobs it reads anyway for the SHA-256 checks.
+        """
+        problems: list[str] = []
+        entries: dict[str, str] = {}
         folder = policy_dir(policy)
         parts = folder.split("/")
         specs = [(commit, commit), (f"{commit}^{{tree}}", "/")]
@@ -1361,23 +1386,8 @@ class GitStore:
             if _object_id(kind, data) != object_id:
                 problems.append(f"{commit[:10]}: {kind} {label} does not match its id")
             if label == folder and kind == "tree":
-                problems.extend(self._rehash_tree_blobs(commit, folder, data))
-        return problems
-
-    def _rehash_tree_blobs(self, commit: str, folder: str, tree: bytes) -> list[str]:
-        """Re-hash every blob listed in a (raw) tree object."""
-        problems = []
-        position = 0
-        while position < len(tree):
-            space = tree.index(b" ", position)
-            zero = tree.index(b"\0", space)
-            name = tree[space + 1 : zero].decode("utf-8", "replace")
-            hexsha = tree[zero + 1 : zero + 21].hex()
-            position = zero + 21
-            found = self.read_object(hexsha)
-            if found is not None and found[1] == "blob" and _object_id("blob", found[2]) != hexsha:
-                problems.append(f"{commit[:10]}: {folder}/{name} does not match its id")
-        return problems
+                entries = _tree_entries(data)
+        return problems, entries
 
     def _fsck(self) -> str:
         """Run ``git fsck`` and return its complaint, or an empty string."""
