@@ -72,11 +72,12 @@ def has_command(name: str) -> bool:
 def interleaved(tasks: Mapping[str, Callable[[], Run]], reps: int) -> dict[str, list[Run]]:
     """Run each task ``reps`` times round-robin, so noise hits all of them alike.
 
-    A task is run at least twice (a first run may pay one-off work such as building a
-    cache); once two runs have both been slower than ``CHEAP_SECONDS`` it is not repeated.
+    A task is run at least twice when ``reps`` allows (a first run may pay one-off work
+    such as building a cache); once two runs have both been slower than ``CHEAP_SECONDS``
+    it is not repeated.
     """
     runs: dict[str, list[Run]] = {name: [] for name in tasks}
-    for rep in range(max(reps, 2)):
+    for rep in range(reps):
         for name, task in tasks.items():
             if rep >= 2 and min(run.seconds for run in runs[name]) > CHEAP_SECONDS:
                 continue

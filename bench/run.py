@@ -80,7 +80,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "append": 20,
     }
     quick = {
-        "reps": 3,
+        "reps": 2,
         "pairs": 6,
         "policies": 20,
         "versions": 100,
