@@ -591,20 +591,38 @@ class GitStore:
                 found.append((commit, message))
         return found
 
-    def _indexed_messages(self, policy: str) -> list[tuple[str, str]] | None:
-        """Return a policy's (commit, message) pairs from the cache, or None if unusable."""
+    def _fresh_index(self) -> VersionIndex | None:
+        """Return the history cache brought up to ``main``, or None if it is unusable."""
         import sqlite3
-
-        from policydiff.versionindex import VersionIndex
 
         try:
             if self._index is None:
                 self._index = VersionIndex(Path(self.repo.git_dir) / "policydiff" / "index.sqlite")
             self._refresh_index(self._index)
-            return self._index.messages(policy)
         except (sqlite3.Error, OSError):
-            # A read-only or damaged cache only costs speed: read git directly.
+            # A read-only or damaged cache only costs speed: callers read git directly.
             return None
+        return self._index
+
+    def _indexed_messages(self, policy: str) -> list[tuple[str, str]] | None:
+        """Return a policy's (commit, message) pairs via the cache, or None if unusable."""
+        import sqlite3
+
+        index = self._fresh_index()
+        if index is None:
+            return None
+        try:
+            commits = index.commits(policy)
+        except sqlite3.Error:
+            return None
+        return [(commit, self._message(commit)) for commit in commits]
+
+    def _message(self, commit: str) -> str:
+        """Return a commit's message, read through the persistent cat-file."""
+        found = self.read_object(commit)
+        if found is None or found[1] != "commit":
+            raise StoreError(f"commit {commit[:10]} is missing from the store")
+        return found[2].decode("utf-8").partition("\n\n")[2]
 
     def _refresh_index(self, index: VersionIndex) -> None:
         """Bring the cache up to the current tip: append new commits, cut back after rewrites."""
@@ -632,10 +650,11 @@ class GitStore:
             index.truncate_after(start)
             index.append(self._chain_rows(start, tip), tip)
 
-    def _chain_rows(self, start: str | None, tip: str) -> Iterator[tuple[str, str | None, str]]:
-        """Stream (commit, policy, message) for the first-parent commits after ``start``."""
+    def _chain_rows(self, start: str | None, tip: str) -> Iterator[tuple[str, str | None]]:
+        """Stream (commit, policy) for the first-parent commits after ``start``."""
         proc = self._spawn(
-            "log", "--first-parent", "--reverse", "--format=%H%x00%B%x1e",
+            "log", "--first-parent", "--reverse",
+            "--format=%H%x00%(trailers:key=Policy,valueonly,separator=)%x1e",
             f"{start}..{tip}" if start else tip,
         )  # fmt: skip
         assert proc.stdout is not None  # noqa: S101 - spawned with a pipe
@@ -645,9 +664,8 @@ class GitStore:
                 buffer += chunk
                 *records, buffer = buffer.split(b"\x1e")
                 for raw in records:
-                    commit, _, message = raw.decode("utf-8").strip("\n").partition("\x00")
-                    policy = dict(parse_trailers(message)).get(TRAILER_POLICY)
-                    yield commit, policy, message
+                    commit, _, policy = raw.decode("utf-8").strip("\n").partition("\x00")
+                    yield commit, policy.strip() or None
         finally:
             proc.communicate()
         if proc.returncode:
@@ -1020,16 +1038,26 @@ class GitStore:
         with contextlib.suppress(StoreError):
             self._refresh_view(old_tip, new_tip)
 
-        by_commit: dict[str, Version] = {}
-        for policy in {r.snapshot.policy for r in results if r.status == RecordStatus.RECORDED}:
-            by_commit.update((v.commit, v) for v in self.versions(policy))
         commits = iter(new_commits)
         return [
-            RecordResult(r.snapshot, r.status, by_commit.get(next(commits)))
+            RecordResult(r.snapshot, r.status, self._recorded_version(r.snapshot, next(commits)))
             if r.status == RecordStatus.RECORDED
             else r
             for r in results
         ]
+
+    def _recorded_version(self, snapshot: Snapshot, commit: str) -> Version | None:
+        """Return the version just written for ``snapshot``, numbered without a history walk."""
+        import sqlite3
+
+        number: int | None = None
+        index = self._fresh_index()
+        if index is not None:
+            with contextlib.suppress(sqlite3.Error):
+                number = index.number(snapshot.policy, commit)
+        if number is None:
+            return next((v for v in self.versions(snapshot.policy) if v.commit == commit), None)
+        return version_from_trailers(number, commit, parse_trailers(build_message(snapshot)))
 
     def _fast_import(
         self,

@@ -13,15 +13,14 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS chain (
     seq INTEGER PRIMARY KEY,
     commit_id TEXT NOT NULL UNIQUE,
-    policy TEXT,
-    message TEXT NOT NULL
+    policy TEXT
 );
 CREATE INDEX IF NOT EXISTS chain_policy ON chain (policy, seq);
 """
@@ -36,12 +35,15 @@ class VersionIndex:
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        version = self._meta("schema")
-        if version != str(SCHEMA_VERSION):
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+        if self._meta("schema") != str(SCHEMA_VERSION):
+            # An older layout: it is only a cache, so start it again.
             with self.transaction():
-                self._db.execute("DELETE FROM chain")
+                self._db.execute("DROP TABLE IF EXISTS chain")
                 self._db.execute("DELETE FROM meta")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
                 self._set_meta("schema", str(SCHEMA_VERSION))
 
     def close(self) -> None:
@@ -93,18 +95,25 @@ class VersionIndex:
         else:
             self._db.execute("DELETE FROM chain WHERE seq > ?", (row[0],))
 
-    def append(self, rows: Iterable[tuple[str, str | None, str]], tip: str) -> None:
-        """Append (commit, policy, message) rows in chain order and record the new tip."""
-        self._db.executemany(
-            "INSERT OR REPLACE INTO chain (commit_id, policy, message) VALUES (?, ?, ?)", rows
-        )
+    def append(self, rows: Iterable[tuple[str, str | None]], tip: str) -> None:
+        """Append (commit, policy) rows in chain order and record the new tip."""
+        self._db.executemany("INSERT OR REPLACE INTO chain (commit_id, policy) VALUES (?, ?)", rows)
         self._set_meta("tip", tip)
 
-    def messages(self, policy: str) -> list[tuple[str, str]]:
-        """Return (commit, message) of every commit of ``policy``, oldest first."""
+    def commits(self, policy: str) -> list[str]:
+        """Return the commits of ``policy``'s versions, oldest first."""
         return [
-            (str(commit), str(message))
-            for commit, message in self._db.execute(
-                "SELECT commit_id, message FROM chain WHERE policy = ? ORDER BY seq", (policy,)
+            str(commit)
+            for (commit,) in self._db.execute(
+                "SELECT commit_id FROM chain WHERE policy = ? ORDER BY seq", (policy,)
             )
         ]
+
+    def number(self, policy: str, commit: str) -> int | None:
+        """Return the 1-based version number of ``commit`` among ``policy``'s versions."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM chain WHERE policy = ? AND seq <= "
+            "(SELECT seq FROM chain WHERE commit_id = ? AND policy = ?)",
+            (policy, commit, policy),
+        ).fetchone()
+        return int(row[0]) if row and row[0] else None
