@@ -650,26 +650,48 @@ class GitStore:
             index.truncate_after(start)
             index.append(self._chain_rows(start, tip), tip)
 
-    def _chain_rows(self, start: str | None, tip: str) -> Iterator[tuple[str, str | None]]:
-        """Stream (commit, policy) for the first-parent commits after ``start``."""
+    def _chain_rows(self, start: str | None, tip: str) -> list[tuple[str, str | None]]:
+        """Return (commit, policy) for the first-parent commits after ``start``, oldest first."""
+        return [(entry.commit, entry.policy) for entry in self._first_parent_after(tip, start)]
+
+    def _first_parent_after(self, tip: str, stop: str | None) -> list[_Entry]:
+        """Return the first-parent commits from ``tip`` back to (not including) ``stop``.
+
+        Walks newest first and stops at ``stop`` rather than asking git for ``stop..tip``:
+        commit dates in a store run backwards (backfills are older than the root commit),
+        and git's date-based cut-offs in negative walks then include too much.
+        """
         proc = self._spawn(
-            "log", "--first-parent", "--reverse",
-            "--format=%H%x00%(trailers:key=Policy,valueonly,separator=)%x1e",
-            f"{start}..{tip}" if start else tip,
+            "log", "--first-parent",
+            "--format=%H %ct%x1f%(trailers:key=Policy,valueonly,separator=)%x1e", tip,
         )  # fmt: skip
         assert proc.stdout is not None  # noqa: S101 - spawned with a pipe
+        found: list[_Entry] = []
         buffer = b""
+        reached = stop is None
         try:
-            while chunk := os.read(proc.stdout.fileno(), 1 << 16):
+            while not (reached and stop is not None) and (
+                chunk := os.read(proc.stdout.fileno(), 1 << 16)
+            ):
                 buffer += chunk
                 *records, buffer = buffer.split(b"\x1e")
                 for raw in records:
-                    commit, _, policy = raw.decode("utf-8").strip("\n").partition("\x00")
-                    yield commit, policy.strip() or None
+                    head, _, policy = raw.decode("utf-8").strip("\n").partition("\x1f")
+                    commit, stamp = head.split(" ")
+                    if commit == stop:
+                        reached = True
+                        break
+                    found.append(_Entry(commit, int(stamp), policy.strip() or None))
         finally:
+            if reached and stop is not None:
+                proc.kill()  # the rest of the history is not needed
             proc.communicate()
-        if proc.returncode:
-            raise StoreError("git log failed while indexing the store")
+        if stop is None and proc.returncode:
+            raise StoreError("git log failed while reading the history")
+        if not reached:
+            raise StoreError(f"{stop} is not on main's first-parent line")
+        found.reverse()
+        return found
 
     def summaries(self) -> list[PolicySummary]:
         """Return each policy with its version count and date range."""
@@ -1034,9 +1056,9 @@ class GitStore:
             self._keep_previous_tip(old_tip)
         self._move_main(new_tip, old_tip, f"policydiff: record {recorded} version(s)")
         self._forget()
-        self._update_commit_graph()
         with contextlib.suppress(StoreError):
             self._refresh_view(old_tip, new_tip)
+        self._update_commit_graph()
 
         commits = iter(new_commits)
         return [
@@ -1428,7 +1450,12 @@ class GitStore:
         return ""
 
     def _unexplained_rewrites(self, kept: set[str]) -> list[str]:
-        """Report earlier tips of main (from its reflog) that neither main nor a kept tip holds."""
+        """Report earlier tips of main (from its reflog) that neither main nor a kept tip holds.
+
+        Commit dates in a store run backwards (backfilled versions are older than the root
+        commit), which defeats git's date-based cut-offs in ``A ^B`` walks: so membership is
+        checked against plain first-parent lists instead.
+        """
         out = self._git("reflog", "show", "--format=%H", BRANCH, "--")
         history = set(self._git("rev-list", "--first-parent", BRANCH).split())
         kept_history: set[str] | None = None
@@ -1438,7 +1465,9 @@ class GitStore:
                 continue
             if kept_history is None:
                 kept_history = (
-                    set(self._git("rev-list", "--first-parent", *kept).split()) if kept else set()
+                    set(self._git("rev-list", "--first-parent", *sorted(kept)).split())
+                    if kept
+                    else set()
                 )
             if commit not in kept_history:
                 problems.append(
@@ -1469,22 +1498,7 @@ class GitStore:
 
     def _chain_after(self, tip: str, base: str) -> list[_Entry]:
         """Return the first-parent commits after ``base`` up to ``tip``, oldest first."""
-        out = self._git(
-            "log",
-            "--first-parent",
-            "--reverse",
-            "--format=%H %ct%x1f%(trailers:key=Policy,valueonly,separator=)%x1e",
-            f"{base}..{tip}",
-        )
-        entries = []
-        for chunk in out.split("\x1e"):
-            record = chunk.strip("\n")
-            if not record:
-                continue
-            head, _, policy = record.partition("\x1f")
-            commit, stamp = head.split(" ")
-            entries.append(_Entry(commit, int(stamp), policy.strip() or None))
-        return entries
+        return self._first_parent_after(tip, base)
 
     def sync(self, remote: str, *, push: bool = True) -> SyncResult:
         """Pull the remote's versions, merge both timelines by capture time, push the result."""
@@ -1521,10 +1535,10 @@ class GitStore:
                     self._keep_previous_tip(ours)
                     self._keep_previous_tip(theirs)
                 self._move_main(new_tip, ours, f"policydiff: sync with {remote}")
-                self._update_commit_graph()
                 self._forget()
                 with contextlib.suppress(StoreError):
                     self._refresh_view(ours, new_tip)
+                self._update_commit_graph()
             if push and new_tip != theirs:
                 lease_arg = (
                     f"--force-with-lease={BRANCH}:{lease}" if lease else "--force-with-lease"
