@@ -292,6 +292,11 @@ def _summarise(diffs: list[SectionDiff], moves: int) -> Summary:
     )
 
 
+def sections_of(text: str) -> tuple[Section, ...]:
+    """Return a text's sections from the parse cache (no second parse after a compare)."""
+    return _analyse(text).sections
+
+
 def compare_texts(old: str, new: str) -> DocumentDiff:
     """Section-level diff of two versions of a text (see diff_model for the contract)."""
     old_doc, new_doc = _analyse(old), _analyse(new)

@@ -361,9 +361,13 @@ class Timeline:
         cached = self._diffs.get(key)
         if cached is None:
             # The engine loads on first use: `log` with warm stats never needs it.
-            from policydiff.compare import compare_texts
+            from policydiff.compare import compare_texts, sections_of
 
             cached = self._diffs[key] = compare_texts(self.text(old), self.text(new))
+            # The engine has just parsed both texts: keep its sections rather than parse again.
+            for version in (old, new):
+                if version is not None and version.commit not in self._sections:
+                    self._sections[version.commit] = sections_of(self.text(version))
         return cached
 
     def chain(
