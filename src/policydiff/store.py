@@ -31,7 +31,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -157,6 +157,7 @@ class _Entry:
     commit: str
     timestamp: int
     policy: str | None
+    root: bool = False
 
 
 def _git_blob_sha(data: bytes) -> str:
@@ -617,12 +618,16 @@ class GitStore:
             return None
         return [(commit, self._message(commit)) for commit in commits]
 
-    def _message(self, commit: str) -> str:
-        """Return a commit's message, read through the persistent cat-file."""
+    def _raw_commit(self, commit: str) -> str:
+        """Return a commit object (headers, blank line, message) via the persistent cat-file."""
         found = self.read_object(commit)
         if found is None or found[1] != "commit":
             raise StoreError(f"commit {commit[:10]} is missing from the store")
-        return found[2].decode("utf-8").partition("\n\n")[2]
+        return found[2].decode("utf-8")
+
+    def _message(self, commit: str) -> str:
+        """Return a commit's message."""
+        return self._raw_commit(commit).partition("\n\n")[2]
 
     def _refresh_index(self, index: VersionIndex) -> None:
         """Bring the cache up to the current tip: append new commits, cut back after rewrites."""
@@ -654,42 +659,48 @@ class GitStore:
         """Return (commit, policy) for the first-parent commits after ``start``, oldest first."""
         return [(entry.commit, entry.policy) for entry in self._first_parent_after(tip, start)]
 
-    def _first_parent_after(self, tip: str, stop: str | None) -> list[_Entry]:
-        """Return the first-parent commits from ``tip`` back to (not including) ``stop``.
+    def _walk_first_parent(self, tip: str) -> Generator[_Entry, None, None]:
+        """Yield ``tip``'s first-parent commits newest first, streaming from one git log.
 
-        Walks newest first and stops at ``stop`` rather than asking git for ``stop..tip``:
-        commit dates in a store run backwards (backfills are older than the root commit),
-        and git's date-based cut-offs in negative walks then include too much.
+        Callers stop where they need to (close the generator: git is killed then), rather
+        than asking git for ``A..B``: commit dates in a store run backwards (backfills are
+        older than the root commit), and git's date-based cut-offs in negative walks then
+        include too much.
         """
         proc = self._spawn(
             "log", "--first-parent",
-            "--format=%H %ct%x1f%(trailers:key=Policy,valueonly,separator=)%x1e", tip,
+            "--format=%H %ct %P%x1f%(trailers:key=Policy,valueonly,separator=)%x1e", tip,
         )  # fmt: skip
         assert proc.stdout is not None  # noqa: S101 - spawned with a pipe
-        found: list[_Entry] = []
         buffer = b""
-        reached = stop is None
+        finished = False
         try:
-            while not (reached and stop is not None) and (
-                chunk := os.read(proc.stdout.fileno(), 1 << 16)
-            ):
+            while chunk := os.read(proc.stdout.fileno(), 1 << 16):
                 buffer += chunk
                 *records, buffer = buffer.split(b"\x1e")
                 for raw in records:
                     head, _, policy = raw.decode("utf-8").strip("\n").partition("\x1f")
-                    commit, stamp = head.split(" ")
-                    if commit == stop:
-                        reached = True
-                        break
-                    found.append(_Entry(commit, int(stamp), policy.strip() or None))
+                    commit, stamp, *parents = head.split()
+                    yield _Entry(commit, int(stamp), policy.strip() or None, root=not parents)
+            finished = True
         finally:
-            if reached and stop is not None:
-                proc.kill()  # the rest of the history is not needed
+            if not finished:
+                proc.kill()  # the caller stopped early: the rest of the history is not needed
             proc.communicate()
-        if stop is None and proc.returncode:
+        if proc.returncode:
             raise StoreError("git log failed while reading the history")
-        if not reached:
-            raise StoreError(f"{stop} is not on main's first-parent line")
+
+    def _first_parent_after(self, tip: str, stop: str | None) -> list[_Entry]:
+        """Return the first-parent commits from ``tip`` back to (not including) ``stop``."""
+        found: list[_Entry] = []
+        with contextlib.closing(self._walk_first_parent(tip)) as walk:
+            for entry in walk:
+                if entry.commit == stop:
+                    break
+                found.append(entry)
+            else:
+                if stop is not None:
+                    raise StoreError(f"{stop} is not on main's first-parent line")
         found.reverse()
         return found
 
@@ -957,31 +968,13 @@ class GitStore:
         Reads the chain newest first and stops at the first older commit, so appending
         (the common case) costs one commit read whatever the history's depth.
         """
-        proc = self._spawn(
-            "log",
-            "--first-parent",
-            "--format=%H %ct %P%x1f%(trailers:key=Policy,valueonly,separator=)%x1e",
-            tip,
-        )
         later: list[_Entry] = []
-        base = tip
-        buffer = b""
-        assert proc.stdout is not None  # noqa: S101 - spawned with a pipe
-        try:
-            while chunk := os.read(proc.stdout.fileno(), 65536):
-                buffer += chunk
-                *records, buffer = buffer.split(b"\x1e")
-                for record in records:
-                    head, _, policy = record.decode("utf-8").strip("\n").partition("\x1f")
-                    parts = head.split(" ")
-                    commit, stamp = parts[0], int(parts[1])
-                    if len(parts) < 3 or not parts[2] or stamp < oldest:
-                        return commit, later[::-1]
-                    later.append(_Entry(commit, stamp, policy.strip() or None))
-        finally:
-            proc.kill()
-            proc.communicate()
-        return base, later[::-1]
+        with contextlib.closing(self._walk_first_parent(tip)) as walk:
+            for entry in walk:
+                if entry.root or entry.timestamp < oldest:
+                    return entry.commit, later[::-1]
+                later.append(entry)
+        return tip, later[::-1]
 
     def _record_locked(self, batch: list[Snapshot]) -> list[RecordResult]:
         """Merge ``batch`` into ``main`` by capture time and move the ref atomically."""
@@ -1212,9 +1205,7 @@ class GitStore:
         changes: list[str],
     ) -> None:
         """Write an existing commit again on top of the new chain, same changes and metadata."""
-        # The persistent cat-file of GitPython: no process per replayed commit.
-        raw = self.repo.odb.stream(bytes.fromhex(entry.commit)).read().decode("utf-8")
-        header, _, message = raw.partition("\n\n")
+        header, _, message = self._raw_commit(entry.commit).partition("\n\n")
         author = committer = ""
         for line in header.splitlines():
             if line.startswith("author "):
@@ -1247,8 +1238,7 @@ class GitStore:
         renamed: dict[str, str] = {}
         parent = base
         for entry in self._chain_after(tip, base):
-            raw = self._git("cat-file", "commit", entry.commit)
-            header, _, message = raw.partition("\n\n")
+            header, _, message = self._raw_commit(entry.commit).partition("\n\n")
             fields = dict(line.split(" ", 1) for line in header.splitlines() if " " in line)
             env = _identity_from_header("AUTHOR", fields["author"])
             env.update(_identity_from_header("COMMITTER", fields["committer"]))

@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -36,6 +36,7 @@ from policydiff.errors import NetworkError, PolicydiffError
 from policydiff.fetch import Fetcher, HttpStatusError
 from policydiff.ingest import detect_effective_date
 from policydiff.ingest.html import EXTRACTOR_VERSION, ExtractRules, PageText, page_text
+from policydiff.ingest.wayback import parse_wayback_timestamp
 from policydiff.model import RecordStatus, Snapshot, Version
 from policydiff.store import GitStore
 
@@ -80,16 +81,7 @@ class Capture:
     @property
     def captured_at(self) -> datetime:
         """The capture time (Wayback timestamps are UTC)."""
-        ts = self.timestamp
-        return datetime(
-            int(ts[0:4]),
-            int(ts[4:6]),
-            int(ts[6:8]),
-            int(ts[8:10]),
-            int(ts[10:12]),
-            int(ts[12:14]),
-            tzinfo=UTC,
-        )
+        return parse_wayback_timestamp(self.timestamp)
 
     def raw_url(self, endpoint: str) -> str:
         """Return the URL of the capture as served originally (the ``id_`` form)."""

@@ -77,6 +77,22 @@ def _header_end(text: str) -> int | None:
     return position
 
 
+def parse_wayback_timestamp(ts: str) -> datetime:
+    """Return the UTC time of a 14-digit Wayback timestamp; ValueError if impossible."""
+    if len(ts) != 14 or not ts.isdigit():
+        raise ValueError(f"not a 14-digit Wayback timestamp: {ts!r}")
+    # Slices, not strptime: strptime accepts one-digit fields and can misread "13".
+    return datetime(
+        int(ts[0:4]),
+        int(ts[4:6]),
+        int(ts[6:8]),
+        int(ts[8:10]),
+        int(ts[10:12]),
+        int(ts[12:14]),
+        tzinfo=UTC,
+    )
+
+
 def parse_wayback_header(text: str) -> tuple[WaybackInfo | None, str]:
     """Return ``(info, body)`` if ``text`` opens with a Wayback header, else ``(None, text)``.
 
@@ -98,16 +114,7 @@ def parse_wayback_header(text: str) -> tuple[WaybackInfo | None, str]:
         return None, text
     ts = link["ts"]
     try:
-        # Slices, not strptime: strptime accepts one-digit fields and can misread "13".
-        captured = datetime(
-            int(ts[0:4]),
-            int(ts[4:6]),
-            int(ts[6:8]),
-            int(ts[8:10]),
-            int(ts[10:12]),
-            int(ts[12:14]),
-            tzinfo=UTC,
-        )
+        captured = parse_wayback_timestamp(ts)
     except ValueError:
         raise InputError(
             f"Wayback header has an impossible timestamp {ts}; pass --captured"
