@@ -35,9 +35,13 @@ def snap(policy: str, text: str, when: str, **kw: object) -> Snapshot:
     )
 
 
-def git(store: GitStore, *args: str) -> str:
+def git(store: GitStore, *args: str, input_: str | None = None) -> str:
     return subprocess.run(
-        ["git", "-C", str(store.path), *args], check=True, capture_output=True, text=True
+        ["git", "-C", str(store.path), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        input=input_,
     ).stdout
 
 
@@ -155,6 +159,33 @@ def test_batch_is_merged_in_capture_order(store: GitStore) -> None:
     )
     assert [r.status for r in results] == ["recorded", "unchanged", "recorded", "recorded"]
     assert texts(store, "a/b") == ["1\n", "2\n", "3\n"]
+
+
+def test_batch_blobs_delta_within_their_own_policy(store: GitStore) -> None:
+    # fast-import deltas each blob against the one written before it: interleaved
+    # policies must not chain through each other (reads would rebuild unrelated texts).
+    def body(name: str, edit: int) -> str:
+        lines = [f"{name} clause {i}: we process personal data for purpose {i}." for i in range(80)]
+        lines[edit] = f"{name} clause {edit}: changed in version {edit}."
+        return "\n".join(lines) + "\n"
+
+    # Enough objects that fast-import keeps a pack (fewer are written loose, undeltified).
+    batch = [
+        snap(policy, body(policy, n), f"{2000 + n}-01-0{1 + k}")
+        for n in range(20)
+        for k, policy in enumerate(("x/one", "y/two"))
+    ]
+    store.record(batch)
+    for policy in ("x/one", "y/two"):
+        blobs = [
+            git(store, "rev-parse", f"{v.commit}:{text_path(policy)}").strip()
+            for v in store.versions(policy)
+        ]
+        bases = git(store, "cat-file", "--batch-check=%(deltabase)", input_="\n".join(blobs))
+        own = set(blobs) | {"0" * 40}
+        assert set(bases.split()) <= own, f"{policy} deltas against another policy's text"
+        assert set(bases.split()) - {"0" * 40}, "versions of one policy should delta"
+    assert store.verify().ok
 
 
 def test_refs_resolve(store: GitStore) -> None:

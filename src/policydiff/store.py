@@ -1092,11 +1092,14 @@ class GitStore:
         assert proc.stdin is not None  # noqa: S101 - spawned with a pipe
         assert proc.stderr is not None  # noqa: S101 - spawned with a pipe
         try:
+            blobs = self._emit_blobs(proc.stdin, plan, first_mark=len(plan) + 1)
             first = True
             for mark, item in enumerate(plan, start=1):
                 if isinstance(item, Snapshot):
                     new_marks.append(mark)
-                    self._emit_snapshot(proc.stdin, tmp_ref, mark, item, base if first else None)
+                    self._emit_snapshot(
+                        proc.stdin, tmp_ref, mark, item, base if first else None, blobs[id(item)]
+                    )
                 else:
                     self._emit_replay(
                         proc.stdin,
@@ -1134,14 +1137,59 @@ class GitStore:
                 self._git("update-ref", "-d", tmp_ref)
         return new_tip, [marks[f":{m}"].strip() for m in new_marks]
 
+    def _emit_blobs(
+        self, out: IO[bytes], plan: list[Snapshot | _Entry], first_mark: int
+    ) -> dict[int, tuple[int, int]]:
+        """Write the batch's texts and sources as marked blobs, grouped by policy.
+
+        fast-import stores each blob as a delta against the blob written just before it,
+        whatever its path, up to 50 deep. Written in capture order, a batch spanning many
+        policies chains each text through other policies' texts, and reading one policy's
+        history later means rebuilding dozens of unrelated texts per version. Grouped by
+        policy (texts, then sources), a version deltas against its predecessor; a small
+        blob unique to this write starts each group, so no chain crosses into another
+        policy (it is unreachable, and git's gc prunes it). Returns, per snapshot (by
+        ``id``), the marks of its text and source blobs.
+        """
+        groups: dict[str, list[Snapshot]] = {}
+        for item in plan:
+            if isinstance(item, Snapshot):
+                groups.setdefault(item.policy, []).append(item)
+        nonce = f"{os.getpid()}-{time.time_ns()}"
+        mark = first_mark
+        marks: dict[int, tuple[int, int]] = {}
+
+        def blob(data: bytes) -> int:
+            nonlocal mark
+            out.write(f"blob\nmark :{mark}\ndata {len(data)}\n".encode() + data + b"\n")
+            mark += 1
+            return mark - 1
+
+        for policy, snaps in groups.items():
+            separator = f"policydiff delta-chain break {nonce} {policy}\n".encode()
+            out.write(f"blob\ndata {len(separator)}\n".encode() + separator + b"\n")
+            texts = {id(snap): blob(snap.text.encode("utf-8")) for snap in snaps}
+            for snap in snaps:
+                raw_is_text = snap.raw == snap.text.encode("utf-8")
+                marks[id(snap)] = (texts[id(snap)], texts[id(snap)] if raw_is_text else 0)
+            for snap in snaps:
+                if marks[id(snap)][1] == 0:
+                    marks[id(snap)] = (marks[id(snap)][0], blob(snap.raw))
+        return marks
+
     def _emit_snapshot(
-        self, out: IO[bytes], ref: str, mark: int, snap: Snapshot, base: str | None
+        self,
+        out: IO[bytes],
+        ref: str,
+        mark: int,
+        snap: Snapshot,
+        base: str | None,
+        blobs: tuple[int, int],
     ) -> None:
-        """Write one new version as a fast-import commit."""
+        """Write one new version as a fast-import commit of its already written blobs."""
         stamp = int(snap.captured_at.timestamp())
         message = build_message(snap).encode("utf-8")
         folder = policy_dir(snap.policy)
-        text = snap.text.encode("utf-8")
         head = (
             f"commit {ref}\nmark :{mark}\n"
             f"author {IDENTITY_NAME} <{IDENTITY_EMAIL}> {stamp} +0000\n"
@@ -1154,12 +1202,11 @@ class GitStore:
         for suffix in SOURCE_SUFFIXES:
             if suffix != snap.raw_suffix:
                 out.write(f"D {folder}/source.{suffix}\n".encode())
-        out.write(f"M 100644 inline {folder}/{TEXT_FILE}\ndata {len(text)}\n".encode())
-        out.write(text + b"\n")
+        text_mark, source_mark = blobs
         out.write(
-            f"M 100644 inline {folder}/source.{snap.raw_suffix}\ndata {len(snap.raw)}\n".encode()
+            f"M 100644 :{text_mark} {folder}/{TEXT_FILE}\n"
+            f"M 100644 :{source_mark} {folder}/source.{snap.raw_suffix}\n".encode()
         )
-        out.write(snap.raw + b"\n")
 
     def _replay_changes(self, commits: list[str]) -> dict[str, list[str]]:
         """Return each commit's changes as fast-import M/D lines, from one ``diff-tree``."""
