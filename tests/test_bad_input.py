@@ -573,3 +573,7 @@ def test_read_only_store_refuses_writes_and_still_reads(
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert json.loads(verify.stdout)["checked_versions"] == 2
     assert run_unprivileged(store, "show", f"{POLICY}@1").stdout == BODY
+    # Caches (history index, stats, blame) cannot be written there: reads go without them.
+    for read in (["log", POLICY], ["blame", POLICY]):
+        done = run_unprivileged(store, *read)
+        assert done.returncode == 0, done.stderr

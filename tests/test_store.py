@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -210,10 +211,16 @@ def test_refs_resolve(store: GitStore) -> None:
         store.resolve("a/b", parse_ref("1999-01-01"))
 
 
-def test_verify_catches_hand_edited_working_file(store: GitStore) -> None:
+# Every tampering check runs on the whole store (one walk + fsck) and on one policy
+# (its versions from the history cache, re-hashed, its folder followed between them).
+SCOPES = pytest.mark.parametrize("scope", [None, "a/b"], ids=["store", "policy"])
+
+
+@SCOPES
+def test_verify_catches_hand_edited_working_file(store: GitStore, scope: str | None) -> None:
     store.record([snap("a/b", "text\n", "2020-01-01")])
     (store.path / text_path("a/b")).write_text("tampered\n")
-    report = store.verify()
+    report = store.verify(scope)
     assert not report.ok
     assert any("differs from the recorded version" in p for p in report.problems)
     # Writes refuse rather than bury the edit.
@@ -221,21 +228,57 @@ def test_verify_catches_hand_edited_working_file(store: GitStore) -> None:
         store.record([snap("a/b", "new\n", "2021-01-01")])
 
 
-def test_verify_catches_committed_edit(store: GitStore) -> None:
+@SCOPES
+def test_verify_catches_committed_edit(store: GitStore, scope: str | None) -> None:
     store.record([snap("a/b", "text\n", "2020-01-01")])
     (store.path / text_path("a/b")).write_text("tampered\n")
     git(store, "commit", "-qam", "sneaky edit")
-    report = store.verify()
-    assert any("without policydiff trailers" in p for p in report.problems)
+    sneaky = git(store, "rev-parse", "HEAD").strip()
+    report = store.verify(scope)
+    assert f"{sneaky[:10]}: changes a/b without policydiff trailers" in " ".join(report.problems)
 
 
-def test_verify_catches_rewritten_commit(store: GitStore) -> None:
+@SCOPES
+def test_verify_catches_edit_between_versions(store: GitStore, scope: str | None) -> None:
+    store.record([snap("a/b", "one\n", "2020-01-01"), snap("c/d", "other\n", "2020-02-01")])
+    (store.path / text_path("a/b")).write_text("slipped in\n")
+    # Dated before the next version, so that version lands after it (no replay).
+    when = {"GIT_AUTHOR_DATE": "2020-06-01T00:00:00Z", "GIT_COMMITTER_DATE": "2020-06-01T00:00:00Z"}
+    subprocess.run(
+        ["git", "-C", str(store.path), "commit", "-qam", "edit between versions"],
+        check=True,
+        env={**os.environ, **when},
+    )
+    sneaky = git(store, "rev-parse", "HEAD").strip()
+    store.record([snap("a/b", "two\n", "2021-01-01")])
+    assert git(store, "rev-parse", "main~1").strip() == sneaky
+    report = store.verify(scope)
+    assert not report.ok
+    assert f"{sneaky[:10]}: changes a/b without" in " ".join(report.problems)
+    # The other policy is untouched: checked alone it is fine.
+    assert store.verify("c/d").ok
+
+
+@SCOPES
+def test_verify_catches_version_that_touches_another_policy(
+    store: GitStore, scope: str | None
+) -> None:
+    store.record([snap("a/b", "one\n", "2020-01-01")])
+    (store.path / "stray.txt").write_text("not a policy\n")
+    git(store, "add", "stray.txt")
+    git(store, "commit", "-q", "--amend", "--no-edit")
+    report = store.verify(scope)
+    assert any("also touches stray.txt" in p for p in report.problems)
+
+
+@SCOPES
+def test_verify_catches_rewritten_commit(store: GitStore, scope: str | None) -> None:
     store.record([snap("a/b", "one\n", "2020-01-01"), snap("a/b", "two\n", "2021-01-01")])
     # Rewrite history: amend the latest version's text but keep its message and trailers.
     (store.path / text_path("a/b")).write_text("forged\n")
     git(store, "add", "-A")
     git(store, "commit", "-q", "--amend", "--no-edit")
-    report = store.verify()
+    report = store.verify(scope)
     problems = " ".join(report.problems)
     assert "does not match its Text-SHA256" in problems
     assert "rewritten outside policydiff" in problems

@@ -22,7 +22,7 @@ import os
 import re
 import tempfile
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -286,6 +286,23 @@ def _carry_origins(
     return tuple(origin or Origin(step, step) for origin in result)
 
 
+def _carry_through(
+    text: str,
+    sections: Sequence[Section],
+    units: tuple[Unit, ...],
+    origins: tuple[Origin, ...],
+    steps: Iterable[tuple[int, str, Sequence[Section], DocumentDiff]],
+    by: Granularity,
+) -> tuple[tuple[Unit, ...], tuple[Origin, ...]]:
+    """Carry a text's blame through later versions: (position, text, sections, diff) each."""
+    for step, new_text, new_sections, diff in steps:
+        new_units = split_units(new_text, by, new_sections)
+        links = _links(diff, sections, new_sections)
+        origins = _carry_origins(text, units, origins, new_text, new_units, links, step)
+        text, sections, units = new_text, new_sections, new_units
+    return units, origins
+
+
 def blame_texts(
     texts: Sequence[str],
     by: Granularity = Granularity.PARAGRAPH,
@@ -303,24 +320,17 @@ def blame_texts(
     def sections_of(index: int) -> Sequence[Section]:
         return sections[index] if sections is not None else split_sections(texts[index])
 
-    old_sections = sections_of(0)
-    units = split_units(texts[0], by, old_sections)
-    origins = tuple(Origin(0, 0) for _ in units)
-    for step in range(1, len(texts)):
+    def diff_of(index: int) -> DocumentDiff:
         if diffs is not None:
-            diff = diffs[step - 1]
-        else:
-            from policydiff.compare import compare_texts
+            return diffs[index - 1]
+        from policydiff.compare import compare_texts
 
-            diff = compare_texts(texts[step - 1], texts[step])
-        new_sections = sections_of(step)
-        new_units = split_units(texts[step], by, new_sections)
-        links = _links(diff, old_sections, new_sections)
-        origins = _carry_origins(
-            texts[step - 1], units, origins, texts[step], new_units, links, step
-        )
-        old_sections, units = new_sections, new_units
-    return units, origins
+        return compare_texts(texts[index - 1], texts[index])
+
+    first = sections_of(0)
+    units = split_units(texts[0], by, first)
+    steps = ((k, texts[k], sections_of(k), diff_of(k)) for k in range(1, len(texts)))
+    return _carry_through(texts[0], first, units, tuple(Origin(0, 0) for _ in units), steps, by)
 
 
 # --------------------------------------------------------------------------- timeline
@@ -423,15 +433,58 @@ def blame(
     *,
     by: Granularity = Granularity.PARAGRAPH,
     include_technical: bool = False,
+    use_cache: bool = True,
+    rebuild: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Blame:
-    """Annotate each unit of ``version`` (default: latest) with the version it stands since."""
+    """Annotate each unit of ``version`` (default: latest) with the version it stands since.
+
+    The blame of a version depends only on its commit (which fixes the history before
+    it), so results are remembered in the store's git directory: a version blamed before
+    costs one parse, and after new versions are recorded only those are diffed, from the
+    latest remembered blame on. ``rebuild`` recomputes from the first version;
+    ``progress`` gets (versions diffed, versions to diff).
+    """
     chain = timeline.chain(version, include_technical=include_technical)
     target = chain[-1]
-    texts = [timeline.text(v) for v in chain]
-    diffs = [timeline.diff(a, b) for a, b in itertools.pairwise(chain)]
-    units, origins = blame_texts(texts, by, diffs, [timeline.sections(v) for v in chain])
+    cache = BlameCache.load(timeline.store, timeline.policy) if use_cache else None
+    start, origins = 0, None
+    if cache is not None and not rebuild:
+        positions = {v.commit: i for i, v in enumerate(chain)}
+        for index in range(len(chain) - 1, -1, -1):
+            origins = cache.get(by, include_technical, chain[index].commit, positions)
+            if origins is not None:
+                start = index
+                break
+    units = split_units(timeline.text(chain[start]), by, timeline.sections(chain[start]))
+    if origins is None or len(origins) != len(units):
+        if start:
+            units = split_units(timeline.text(chain[0]), by, timeline.sections(chain[0]))
+        start, origins = 0, tuple(Origin(0, 0) for _ in units)
+
+    def steps() -> Iterator[tuple[int, str, Sequence[Section], DocumentDiff]]:
+        total = len(chain) - 1 - start
+        for done, index in enumerate(range(start + 1, len(chain)), start=1):
+            # The diff first: it parses both texts, and sections() then reuses the parse.
+            diff = timeline.diff(chain[index - 1], chain[index])
+            yield index, timeline.text(chain[index]), timeline.sections(chain[index]), diff
+            if progress is not None:
+                progress(done, total)
+
+    first = chain[start]
+    units, origins = _carry_through(
+        timeline.text(first), timeline.sections(first), units, origins, steps(), by
+    )
+    if cache is not None:
+        cache.put(
+            by,
+            include_technical,
+            target.commit,
+            [(chain[o.since].commit, chain[o.edited].commit) for o in origins],
+        )
+        cache.save()
     sections = timeline.sections(target)
-    text = texts[-1]
+    text = timeline.text(target)
     entries = tuple(
         BlameEntry(
             text=text[unit.start : unit.end],
@@ -445,6 +498,87 @@ def blame(
         for unit, origin in zip(units, origins, strict=True)
     )
     return Blame(timeline.policy, target, by, include_technical, tuple(chain), entries, text)
+
+
+class BlameCache:
+    """A policy's remembered blames, in a rebuildable file under the store's git directory.
+
+    Keyed by (granularity, technical versions followed, blamed commit); each holds, per
+    unit of that version, the commits it stands since and was last edited in. Only the
+    ``BLAME_KEEP`` most recently used are kept, so the file stays small.
+    """
+
+    def __init__(self, path: Path, policy: str, fingerprint: str) -> None:
+        self.path = path
+        self.policy = policy
+        self.fingerprint = fingerprint
+        self.entries: dict[str, Any] = {}
+        self.changed = False
+
+    @classmethod
+    def load(cls, store: GitStore, policy: str) -> BlameCache:
+        """Return the policy's cache (empty if absent, stale or malformed)."""
+        name = hashlib.sha256(policy.encode("utf-8")).hexdigest()[:24]
+        path = Path(store.repo.git_dir).joinpath(*BLAME_DIR, f"{name}.json")
+        cache = cls(path, policy, engine_fingerprint())
+        data = _read_json(path)
+        if (
+            isinstance(data, dict)
+            and data.get("format") == BLAME_FORMAT
+            and data.get("engine") == cache.fingerprint
+            and data.get("policy") == policy
+            and isinstance(data.get("blames"), dict)
+        ):
+            cache.entries = data["blames"]
+        return cache
+
+    @staticmethod
+    def _key(by: Granularity, technical: bool, commit: str) -> str:
+        return f"{by.value}:{int(technical)}:{commit}"
+
+    def get(
+        self, by: Granularity, technical: bool, commit: str, positions: dict[str, int]
+    ) -> tuple[Origin, ...] | None:
+        """Return a remembered blame as positions in the chain, or None if absent or unusable."""
+        key = self._key(by, technical, commit)
+        entry = self.entries.get(key)
+        if not isinstance(entry, dict):
+            return None
+        try:
+            commits = [positions[c] for c in entry["commits"]]
+            origins = tuple(Origin(commits[a], commits[b]) for a, b in entry["origins"])
+        except (KeyError, IndexError, TypeError, ValueError):
+            return None
+        # Most recently used last: eviction drops from the front.
+        self.entries[key] = self.entries.pop(key)
+        return origins
+
+    def put(
+        self, by: Granularity, technical: bool, commit: str, origins: list[tuple[str, str]]
+    ) -> None:
+        """Remember a blame: (since commit, edited commit) per unit."""
+        commits = list(dict.fromkeys(c for pair in origins for c in pair))
+        number = {c: i for i, c in enumerate(commits)}
+        key = self._key(by, technical, commit)
+        entry = {"commits": commits, "origins": [[number[a], number[b]] for a, b in origins]}
+        if self.entries.get(key) != entry:
+            self.entries.pop(key, None)
+            self.entries[key] = entry
+            self.changed = True
+        while len(self.entries) > BLAME_KEEP:
+            del self.entries[next(iter(self.entries))]
+
+    def save(self) -> None:
+        """Write the cache if it changed (atomically; a read-only store skips it)."""
+        if self.changed:
+            document = {
+                "format": BLAME_FORMAT,
+                "engine": self.fingerprint,
+                "policy": self.policy,
+                "blames": self.entries,
+            }
+            _write_json(self.path, document)
+            self.changed = False
 
 
 # --------------------------------------------------------------------------- sections
@@ -714,6 +848,9 @@ def change_stats(diff: DocumentDiff) -> ChangeStats:
 
 STATS_FORMAT = 1
 STATS_DIR = ("policydiff", "stats")
+BLAME_FORMAT = 1
+BLAME_DIR = ("policydiff", "blame")
+BLAME_KEEP = 16  # blamed versions remembered per policy
 # Modules whose code decides the stats: a change to any of them invalidates the cache.
 _ENGINE_MODULES = (
     "policydiff.compare",
@@ -752,10 +889,7 @@ def _pair_key(old: Version, new: Version) -> str:
 
 def _load_cache(path: Path, policy: str, fingerprint: str) -> dict[str, ChangeStats]:
     """Return the cached stats, or nothing if the file is absent, stale or malformed."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return {}
+    data = _read_json(path)
     if (
         not isinstance(data, dict)
         or data.get("format") != STATS_FORMAT
@@ -773,17 +907,30 @@ def _load_cache(path: Path, policy: str, fingerprint: str) -> dict[str, ChangeSt
 
 
 def _save_cache(path: Path, policy: str, fingerprint: str, pairs: dict[str, ChangeStats]) -> None:
-    """Write the cache atomically (temporary file, then rename); a read-only store skips it."""
+    """Write the stats cache."""
     document = {
         "format": STATS_FORMAT,
         "engine": fingerprint,
         "policy": policy,
         "pairs": {key: stats.to_json() for key, stats in sorted(pairs.items())},
     }
+    _write_json(path, document)
+
+
+def _read_json(path: Path) -> object:
+    """Return a cache file's JSON, or None if it is absent or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write a cache file atomically (temporary file, then rename); a read-only store skips it."""
     data = json.dumps(document, indent=1, sort_keys=False).encode("utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".stats-", suffix=".tmp", dir=path.parent)
+        handle, temporary = tempfile.mkstemp(prefix=".cache-", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)

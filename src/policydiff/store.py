@@ -32,7 +32,7 @@ import re
 import subprocess
 import time
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Self
@@ -158,6 +158,19 @@ class _Entry:
     timestamp: int
     policy: str | None
     root: bool = False
+
+
+@dataclass(slots=True)
+class _VerifyRecord:
+    """One commit of main as verify checks it."""
+
+    commit: str
+    parents: list[str]
+    stamp: int  # committer time
+    message: str
+    files: list[str]  # paths changed against the first parent
+    # The policy folder's entries (name -> blob id) once re-hashed; empty if not.
+    entries: dict[str, str] = field(default_factory=dict)
 
 
 def _git_blob_sha(data: bytes) -> str:
@@ -1320,7 +1333,15 @@ class GitStore:
         return [tuple(line.split(" ", 1)) for line in out.splitlines() if line]  # type: ignore[misc]
 
     def verify(self, policy: str | None = None) -> VerifyReport:
-        """Recompute hashes, check order and scope of every version commit, and run fsck."""
+        """Recompute hashes, check order and scope of every version commit, and run fsck.
+
+        The whole store is checked from one walk of ``main`` plus ``git fsck``. One policy
+        is checked without walking the rest of the history, so it costs the same in a
+        store of ten versions or of a million: its version commits come from the history
+        cache, each is re-hashed down to the policy's files, and the policy's folder must
+        be carried unchanged from each version to the commit before the next one (and to
+        the tip), which catches edits made outside policydiff in between.
+        """
         problems: list[str] = []
         notes: list[str] = []
         if policy is not None:
@@ -1340,49 +1361,35 @@ class GitStore:
             notes.append("a write is in progress: the working tree was not checked")
         except StoreError:
             pass  # a read-only store: check the view as it is
+        signed = self.signing()
+        if signed:
+            notes.append("store signs its commits: every version's signature was checked")
         if policy is None:
             fsck = self._fsck()
             if fsck:
                 problems.append(f"git fsck: {fsck}")
+            records: Iterable[_VerifyRecord] = self._main_records()
         else:
             # fsck reads every object of the store: for one policy, re-hash its own objects.
             notes.append("checked this policy's git objects by re-hashing them (no full fsck)")
-        # Full commit list (not path-limited) so that commits made outside policydiff show up.
-        out = self._git(
-            "log",
-            "--first-parent",
-            "--reverse",
-            "--no-renames",
-            "--name-only",
-            "--format=%x1e%H%x00%P%x00%ct%x00%B%x00",
-            BRANCH,
-            "--",
-            *(f"{policy_dir(policy)}/" for policy in ([policy] if policy else [])),
-        )
+            records, continuity = self._policy_records(policy)
+            problems.extend(continuity)
         checked = 0
         last_stamp: dict[str, int] = {}
         last_global = 0
-        signed = self.signing()
-        if signed:
-            notes.append("store signs its commits: every version's signature was checked")
-        for record in out.split("\x1e"):
-            if not record.strip():
+        for record in records:
+            commit, short = record.commit, record.commit[:10]
+            if not record.parents:
                 continue
-            commit, parents, stamp_text, message, files_text = record.split("\x00", 4)
-            stamp = int(stamp_text)
-            files = [f for f in files_text.strip("\n").splitlines() if f]
-            short = commit[:10]
-            if not parents:
-                continue
-            if len(parents.split()) > 1:
+            if len(record.parents) > 1:
                 problems.append(f"{short}: merge commit on main (versions must form one line)")
-            trailers = parse_trailers(message)
+            trailers = parse_trailers(record.message)
             policies_touched = {
                 f[len(POLICIES_DIR) + 1 :].rsplit("/", 1)[0]
-                for f in files
+                for f in record.files
                 if f.startswith(POLICIES_DIR + "/")
             }
-            other = [f for f in files if not f.startswith(POLICIES_DIR + "/")]
+            other = [f for f in record.files if not f.startswith(POLICIES_DIR + "/")]
             if not any(k == TRAILER_POLICY for k, _ in trailers):
                 if policies_touched:
                     problems.append(
@@ -1401,40 +1408,17 @@ class GitStore:
                     f"{short}: version of {version.policy} also touches "
                     f"{', '.join(sorted((policies_touched - {version.policy}) | set(other)))}"
                 )
-            if stamp != int(version.captured_at.timestamp()):
+            if record.stamp != int(version.captured_at.timestamp()):
                 problems.append(f"{short}: commit date differs from its Captured-At trailer")
-            if policy is None and stamp < last_global:
+            if policy is None and record.stamp < last_global:
                 problems.append(f"{short}: captured before the commit preceding it")
-            if stamp < last_stamp.get(version.policy, 0):
+            if record.stamp < last_stamp.get(version.policy, 0):
                 problems.append(f"{short}: {version.policy} versions out of capture order")
-            last_global = max(last_global, stamp)
-            last_stamp[version.policy] = stamp
+            last_global = max(last_global, record.stamp)
+            last_stamp[version.policy] = record.stamp
             if signed:
                 problems.extend(self.unsigned_or_bad([commit]))
-            entries: dict[str, str] = {}
-            if policy is not None:
-                object_problems, entries = self._rehash_objects(commit, version.policy)
-                problems.extend(object_problems)
-            text = self.read_blob(commit, text_path(version.policy))
-            if text is not None and entries and entries.get(TEXT_FILE) != _git_blob_sha(text):
-                problems.append(f"{short}: {text_path(version.policy)} does not match its id")
-            if text is None:
-                problems.append(f"{short}: {version.policy} text file missing")
-            elif sha256_hex(text) != version.text_sha256:
-                problems.append(
-                    f"{short}: {text_path(version.policy)} does not match its Text-SHA256 "
-                    "(the text was altered after recording)"
-                )
-            source_name = dict(trailers).get(TRAILER_SOURCE_FILE)
-            if source_name and version.source_sha256:
-                raw = self.read_blob(commit, f"{policy_dir(version.policy)}/{source_name}")
-                if raw is not None and entries and entries.get(source_name) != _git_blob_sha(raw):
-                    problems.append(f"{short}: {source_name} does not match its id")
-                if raw is None or sha256_hex(raw) != version.source_sha256:
-                    problems.append(
-                        f"{short}: {policy_dir(version.policy)}/{source_name} does not match "
-                        "its Source-SHA256"
-                    )
+            problems.extend(self._check_files(version, trailers, record.entries))
         problems.extend(
             f"working tree: {path} differs from the recorded version (not part of the archive; "
             f"'git -C {self.path} checkout -- {path}' restores it)"
@@ -1449,14 +1433,138 @@ class GitStore:
             )
         return VerifyReport(checked, tuple(problems), tuple(kept), tuple(notes))
 
-    def _rehash_objects(self, commit: str, policy: str) -> tuple[list[str], dict[str, str]]:
+    def _main_records(self) -> Iterator[_VerifyRecord]:
+        """Yield every commit of main's first-parent line, oldest first, with its files."""
+        # Not path-limited, so that commits made outside policydiff show up too.
+        out = self._git(
+            "log", "--first-parent", "--reverse", "--no-renames", "--name-only",
+            "--format=%x1e%H%x00%P%x00%ct%x00%B%x00", BRANCH,
+        )  # fmt: skip
+        for raw in out.split("\x1e"):
+            if not raw.strip():
+                continue
+            commit, parents, stamp, message, files = raw.split("\x00", 4)
+            yield _VerifyRecord(
+                commit=commit,
+                parents=parents.split(),
+                stamp=int(stamp),
+                message=message,
+                files=[f for f in files.strip("\n").splitlines() if f],
+            )
+
+    def _policy_records(self, policy: str) -> tuple[list[_VerifyRecord], list[str]]:
+        """Return one policy's version commits, re-hashed, and any break in its files' line.
+
+        Each version commit is read and re-hashed with the trees down to the policy's
+        folder. Between versions nothing may touch the folder: its tree in the parent of
+        each version must be the previous version's, and in the tip the latest version's.
+        """
+        problems: list[str] = []
+        commits = [v.commit for v in self.versions(policy)]
+        folder = policy_dir(policy)
+        files = self._changed_files(commits)
+        records: list[_VerifyRecord] = []
+        previous: tuple[str, str | None] = ("", None)  # (commit, folder tree id)
+        for commit in commits:
+            object_problems, entries, raw = self._rehash_objects(commit, policy)
+            problems.extend(object_problems)
+            header, _, message = raw.decode("utf-8", "replace").partition("\n\n")
+            parents = [line[7:] for line in header.splitlines() if line.startswith("parent ")]
+            committer = next((ln for ln in header.splitlines() if ln.startswith("committer ")), "")
+            stamp = int(committer.rsplit(" ", 2)[-2]) if committer.count(" ") >= 2 else 0
+            folder_id = self._object_id_at(commit, folder)
+            before = self._object_id_at(parents[0], folder) if parents else None
+            if before != previous[1]:
+                problems.extend(self._outside_edits(parents[0], previous[0], policy))
+            previous = (commit, folder_id)
+            records.append(_VerifyRecord(commit, parents, stamp, message, files[commit], entries))
+        if commits and self._object_id_at(self.tip(), folder) != previous[1]:
+            problems.extend(self._outside_edits(self.tip(), previous[0], policy))
+        return records, problems
+
+    def _object_id_at(self, commit: str, path: str) -> str | None:
+        """Return the id of ``path`` in ``commit``, or None if it has no such path."""
+        found = self.read_object(f"{commit}:{path}")
+        return found[0] if found is not None else None
+
+    def _changed_files(self, commits: Sequence[str]) -> dict[str, list[str]]:
+        """Return the paths each commit changes against its first parent (one diff-tree)."""
+        changed: dict[str, list[str]] = {c: [] for c in commits}
+        if not commits:
+            return changed
+        proc = subprocess.run(
+            ["git", "diff-tree", "--stdin", "-r", "-z", "--no-renames", "--root", "--name-only"],
+            cwd=self.path,
+            env={**os.environ, **GIT_ENV},
+            input="".join(f"{c}\n" for c in commits).encode("ascii"),
+            capture_output=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise StoreError("git diff-tree failed while verifying")
+        current: list[str] = []
+        for name in proc.stdout.decode("utf-8").split("\0"):
+            if name in changed:
+                current = changed[name]
+            elif name:
+                current.append(name.strip("\n"))
+        return changed
+
+    def _outside_edits(self, start: str, stop: str, policy: str) -> list[str]:
+        """Name the commits from ``start`` back to ``stop`` that changed ``policy`` unrecorded."""
+        folder = policy_dir(policy) + "/"
+        between = [e.commit for e in self._first_parent_after(start, stop or None)]
+        changed = self._changed_files(between)
+        found = [
+            f"{commit[:10]}: changes {policy} without policydiff trailers "
+            "(edited outside policydiff)"
+            for commit in between
+            if any(f.startswith(folder) for f in changed[commit])
+        ]
+        unnamed = (
+            f"{policy}: its files changed between {stop[:10] or 'the root'} and "
+            f"{start[:10]} outside any recorded version"
+        )
+        return found or [unnamed]
+
+    def _check_files(
+        self, version: Version, trailers: Sequence[tuple[str, str]], entries: dict[str, str]
+    ) -> list[str]:
+        """Re-hash a version's text and source against their trailers (and tree entries)."""
+        problems: list[str] = []
+        short = version.commit[:10]
+        text = self.read_blob(version.commit, text_path(version.policy))
+        if text is not None and entries and entries.get(TEXT_FILE) != _git_blob_sha(text):
+            problems.append(f"{short}: {text_path(version.policy)} does not match its id")
+        if text is None:
+            problems.append(f"{short}: {version.policy} text file missing")
+        elif sha256_hex(text) != version.text_sha256:
+            problems.append(
+                f"{short}: {text_path(version.policy)} does not match its Text-SHA256 "
+                "(the text was altered after recording)"
+            )
+        source_name = dict(trailers).get(TRAILER_SOURCE_FILE)
+        if source_name and version.source_sha256:
+            raw = self.read_blob(version.commit, f"{policy_dir(version.policy)}/{source_name}")
+            if raw is not None and entries and entries.get(source_name) != _git_blob_sha(raw):
+                problems.append(f"{short}: {source_name} does not match its id")
+            if raw is None or sha256_hex(raw) != version.source_sha256:
+                problems.append(
+                    f"{short}: {policy_dir(version.policy)}/{source_name} does not match "
+                    "its Source-SHA256"
+                )
+        return problems
+
+    def _rehash_objects(self, commit: str, policy: str) -> tuple[list[str], dict[str, str], bytes]:
         """Re-hash a version's commit and the trees down to its policy's folder.
 
-        Returns the problems and the folder's entries (file name -> blob id), so the
-        caller can re-hash the blobs it reads anyway for the SHA-256 checks.
+        Returns the problems, the folder's entries (file name -> blob id), so the caller
+        can re-hash the blobs it reads anyway for the SHA-256 checks, and the commit
+        object itself.
         """
         problems: list[str] = []
         entries: dict[str, str] = {}
+        raw = b""
         folder = policy_dir(policy)
         parts = folder.split("/")
         specs = [(commit, commit), (f"{commit}^{{tree}}", "/")]
@@ -1474,7 +1582,9 @@ class GitStore:
                 problems.append(f"{commit[:10]}: {kind} {label} does not match its id")
             if label == folder and kind == "tree":
                 entries = _tree_entries(data)
-        return problems, entries
+            if label == commit:
+                raw = data
+        return problems, entries, raw
 
     def _fsck(self) -> str:
         """Run ``git fsck`` and return its complaint, or an empty string."""
@@ -1486,6 +1596,17 @@ class GitStore:
             return _git_reason(err)
         return ""
 
+    def _on_main_line(self, commits: Sequence[str]) -> set[str]:
+        """Return which of ``commits`` are on main's first-parent line."""
+        import sqlite3
+
+        index = self._fresh_index()
+        if index is not None:
+            # The cache holds exactly that line, up to date: no walk of the history.
+            with contextlib.suppress(sqlite3.Error):
+                return {commit for commit in commits if index.has_commit(commit)}
+        return set(self._git("rev-list", "--first-parent", BRANCH).split()) & set(commits)
+
     def _unexplained_rewrites(self, kept: set[str]) -> list[str]:
         """Report earlier tips of main (from its reflog) that neither main nor a kept tip holds.
 
@@ -1494,11 +1615,12 @@ class GitStore:
         checked against plain first-parent lists instead.
         """
         out = self._git("reflog", "show", "--format=%H", BRANCH, "--")
-        history = set(self._git("rev-list", "--first-parent", BRANCH).split())
+        reflog = list(dict.fromkeys(out.split()))
+        on_main = self._on_main_line(reflog)
         kept_history: set[str] | None = None
         problems = []
-        for commit in dict.fromkeys(out.split()):
-            if commit in history or commit in kept:
+        for commit in reflog:
+            if commit in on_main or commit in kept:
                 continue
             if kept_history is None:
                 kept_history = (

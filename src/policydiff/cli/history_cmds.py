@@ -16,6 +16,7 @@ from policydiff.cli.common import (
     format_option,
     message,
     open_store,
+    progress,
     use_color,
     write_stdout,
 )
@@ -74,8 +75,11 @@ def _show(renderable: RenderableType) -> None:
     help="Annotate paragraphs (headings and list items included) or sentences.",
 )
 @_technical_option()
+@click.option("--rebuild-cache", is_flag=True, help="Diff every version again instead of resuming.")
 @format_option("term", "json", default="term")
-def blame_cmd(target: str | None, by: str, include_technical: bool, fmt: str) -> None:
+def blame_cmd(
+    target: str | None, by: str, include_technical: bool, rebuild_cache: bool, fmt: str
+) -> None:
     """Show since which version each paragraph of a version has stood unchanged.
 
     REF selects the version (default: latest; a date selects the version in force then).
@@ -83,6 +87,9 @@ def blame_cmd(target: str | None, by: str, include_technical: bool, fmt: str) ->
     which its words have stood: the diff engine follows it through every version, so
     re-wrapping, quote style and other cosmetic edits do not make it new, and a paragraph
     moved elsewhere keeps its age. '*' marks text edited cosmetically since.
+
+    Results are remembered in the store's git directory: blaming again, or after new
+    versions were recorded, only diffs the versions not yet followed.
     """
     from policydiff.history import Granularity, Timeline, blame
     from policydiff.refs import VersionRef, split_policy_ref
@@ -94,11 +101,21 @@ def blame_cmd(target: str | None, by: str, include_technical: bool, fmt: str) ->
     store = open_store()
     policy = store.require_policy(policy)
     version = store.resolve(policy, ref)
+    advance: Callable[[], None] | None = None
+
+    def on_progress(_done: int, total: int) -> None:
+        nonlocal advance
+        if advance is None:
+            advance = progress(total, "Following the history")
+        advance()
+
     result = blame(
         Timeline(store, policy),
         version,
         by=Granularity(by),
         include_technical=include_technical,
+        rebuild=rebuild_cache,
+        progress=on_progress,
     )
     if fmt == "json":
         from policydiff.render.blame import blame_json
