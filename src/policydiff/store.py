@@ -173,6 +173,40 @@ class _VerifyRecord:
     entries: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class _Rehashed:
+    """A version commit and the trees down to its policy's folder, re-hashed."""
+
+    problems: list[str]
+    commit: bytes  # the raw commit object
+    # Raw trees from the root down to the policy's folder; empty if one was missing.
+    trees: list[bytes]
+
+    @property
+    def entries(self) -> dict[str, str]:
+        """The policy folder's entries (file name -> blob id)."""
+        return _tree_entries(self.trees[-1]) if self.trees else {}
+
+    def parent_tree_with(self, policy: str, folder_id: str | None) -> str | None:
+        """Return the root tree id this commit would have with the policy's folder at ``folder_id``.
+
+        Splicing the id into each tree on the path and re-hashing upwards gives the tree
+        the parent must have if the commit changed nothing but that folder. None when the
+        folder was absent (``folder_id`` None) or a tree is missing.
+        """
+        if folder_id is None or not self.trees:
+            return None
+        parts = policy_dir(policy).split("/")
+        child = bytes.fromhex(folder_id)
+        for level in range(len(parts) - 1, -1, -1):
+            tree = self.trees[level]
+            at = _tree_entry_at(tree, parts[level])
+            if at is None:
+                return None
+            child = bytes.fromhex(_object_id("tree", tree[:at] + child + tree[at + 20 :]))
+        return child.hex()
+
+
 def _git_blob_sha(data: bytes) -> str:
     """Return the git object id a blob with ``data`` would get (SHA-1 repositories)."""
     return _object_id("blob", data)
@@ -196,6 +230,19 @@ def _tree_entries(tree: bytes) -> dict[str, str]:
         ].hex()
         position = zero + 21
     return entries
+
+
+def _tree_entry_at(tree: bytes, name: str) -> int | None:
+    """Return where the 20-byte object id of entry ``name`` starts in a raw tree, if any."""
+    wanted = name.encode("utf-8")
+    position = 0
+    while position < len(tree):
+        zero = tree.index(b"\0", position)
+        space = tree.index(b" ", position)
+        if tree[space + 1 : zero] == wanted:
+            return zero + 1
+        position = zero + 21
+    return None
 
 
 def _format_time(moment: datetime) -> str:
@@ -1455,32 +1502,53 @@ class GitStore:
     def _policy_records(self, policy: str) -> tuple[list[_VerifyRecord], list[str]]:
         """Return one policy's version commits, re-hashed, and any break in its files' line.
 
-        Each version commit is read and re-hashed with the trees down to the policy's
-        folder. Between versions nothing may touch the folder: its tree in the parent of
-        each version must be the previous version's, and in the tip the latest version's.
+        Each version commit is re-hashed with the trees down to the policy's folder.
+        Between versions nothing may touch the folder, and a version may touch nothing
+        else: both hold exactly when the parent's root tree is this version's with the
+        previous version's folder spliced in, which costs one re-hash per tree on the path.
+        Only when that fails (or for the first version) are the changes listed with git.
         """
         problems: list[str] = []
-        commits = [v.commit for v in self.versions(policy)]
         folder = policy_dir(policy)
-        files = self._changed_files(commits)
         records: list[_VerifyRecord] = []
-        previous: tuple[str, str | None] = ("", None)  # (commit, folder tree id)
-        for commit in commits:
-            object_problems, entries, raw = self._rehash_objects(commit, policy)
-            problems.extend(object_problems)
-            header, _, message = raw.decode("utf-8", "replace").partition("\n\n")
-            parents = [line[7:] for line in header.splitlines() if line.startswith("parent ")]
-            committer = next((ln for ln in header.splitlines() if ln.startswith("committer ")), "")
+        previous: tuple[str, str | None, dict[str, str]] = ("", None, {})
+        for version in self.versions(policy):
+            commit = version.commit
+            rehashed = self._rehash_objects(commit, policy)
+            problems.extend(rehashed.problems)
+            header, _, message = rehashed.commit.decode("utf-8", "replace").partition("\n\n")
+            lines = header.splitlines()
+            parents = [line[7:] for line in lines if line.startswith("parent ")]
+            committer = next((ln for ln in lines if ln.startswith("committer ")), "")
             stamp = int(committer.rsplit(" ", 2)[-2]) if committer.count(" ") >= 2 else 0
-            folder_id = self._object_id_at(commit, folder)
-            before = self._object_id_at(parents[0], folder) if parents else None
-            if before != previous[1]:
-                problems.extend(self._outside_edits(parents[0], previous[0], policy))
-            previous = (commit, folder_id)
-            records.append(_VerifyRecord(commit, parents, stamp, message, files[commit], entries))
-        if commits and self._object_id_at(self.tip(), folder) != previous[1]:
+            entries = rehashed.entries
+            folder_id = _object_id("tree", rehashed.trees[-1]) if rehashed.trees else None
+            expected = rehashed.parent_tree_with(policy, previous[1])
+            if parents and expected is not None and expected == self._tree_of(parents[0]):
+                old = previous[2]
+                files = [
+                    f"{folder}/{name}"
+                    for name in sorted(set(entries) | set(old))
+                    if entries.get(name) != old.get(name)
+                ]
+            else:
+                files = self._changed_files([commit])[commit]
+                before = self._object_id_at(parents[0], folder) if parents else None
+                if parents and before != previous[1]:
+                    problems.extend(self._outside_edits(parents[0], previous[0], policy))
+            previous = (commit, folder_id, entries)
+            records.append(_VerifyRecord(commit, parents, stamp, message, files, entries))
+        if previous[0] and self._object_id_at(self.tip(), folder) != previous[1]:
             problems.extend(self._outside_edits(self.tip(), previous[0], policy))
         return records, problems
+
+    def _tree_of(self, commit: str) -> str | None:
+        """Return a commit's root tree id."""
+        found = self.read_object(commit)
+        if found is None or found[1] != "commit":
+            return None
+        header = found[2].partition(b"\n\n")[0].decode("utf-8", "replace")
+        return next((ln[5:] for ln in header.splitlines() if ln.startswith("tree ")), None)
 
     def _object_id_at(self, commit: str, path: str) -> str | None:
         """Return the id of ``path`` in ``commit``, or None if it has no such path."""
@@ -1530,10 +1598,24 @@ class GitStore:
     def _check_files(
         self, version: Version, trailers: Sequence[tuple[str, str]], entries: dict[str, str]
     ) -> list[str]:
-        """Re-hash a version's text and source against their trailers (and tree entries)."""
+        """Re-hash a version's text and source against their trailers (and tree entries).
+
+        With the folder's entries (re-hashed already), blobs are read by id, and a source
+        identical to the text is read once; without them, by path.
+        """
         problems: list[str] = []
         short = version.commit[:10]
-        text = self.read_blob(version.commit, text_path(version.policy))
+        folder = policy_dir(version.policy)
+        read: dict[str, bytes | None] = {}
+
+        def blob(name: str) -> bytes | None:
+            key = entries.get(name) or f"{version.commit}:{folder}/{name}"
+            if key not in read:
+                found = self.read_object(key)
+                read[key] = found[2] if found is not None and found[1] == "blob" else None
+            return read[key]
+
+        text = blob(TEXT_FILE)
         if text is not None and entries and entries.get(TEXT_FILE) != _git_blob_sha(text):
             problems.append(f"{short}: {text_path(version.policy)} does not match its id")
         if text is None:
@@ -1545,46 +1627,51 @@ class GitStore:
             )
         source_name = dict(trailers).get(TRAILER_SOURCE_FILE)
         if source_name and version.source_sha256:
-            raw = self.read_blob(version.commit, f"{policy_dir(version.policy)}/{source_name}")
-            if raw is not None and entries and entries.get(source_name) != _git_blob_sha(raw):
+            raw = blob(source_name)
+            same = entries and entries.get(source_name) == entries.get(TEXT_FILE)
+            if (
+                raw is not None
+                and entries
+                and not same
+                and entries.get(source_name) != _git_blob_sha(raw)
+            ):
                 problems.append(f"{short}: {source_name} does not match its id")
             if raw is None or sha256_hex(raw) != version.source_sha256:
-                problems.append(
-                    f"{short}: {policy_dir(version.policy)}/{source_name} does not match "
-                    "its Source-SHA256"
-                )
+                problems.append(f"{short}: {folder}/{source_name} does not match its Source-SHA256")
         return problems
 
-    def _rehash_objects(self, commit: str, policy: str) -> tuple[list[str], dict[str, str], bytes]:
-        """Re-hash a version's commit and the trees down to its policy's folder.
+    def _rehash_objects(self, commit: str, policy: str) -> _Rehashed:
+        """Re-hash a version's commit and each tree from the root down to its policy's folder.
 
-        Returns the problems, the folder's entries (file name -> blob id), so the caller
-        can re-hash the blobs it reads anyway for the SHA-256 checks, and the commit
-        object itself.
+        Trees are followed by the ids their parents hold (never by a path git resolves),
+        so a tree that does not hash to its id cannot be skipped over.
         """
         problems: list[str] = []
-        entries: dict[str, str] = {}
-        raw = b""
-        folder = policy_dir(policy)
-        parts = folder.split("/")
-        specs = [(commit, commit), (f"{commit}^{{tree}}", "/")]
-        specs += [
-            (f"{commit}:{'/'.join(parts[:n])}", "/".join(parts[:n]))
-            for n in range(1, 1 + len(parts))
-        ]
-        for spec, label in specs:
-            found = self.read_object(spec)
-            if found is None:
-                problems.append(f"{commit[:10]}: {label} is missing")
-                continue
+        short = commit[:10]
+        found = self.read_object(commit)
+        if found is None or found[1] != "commit":
+            return _Rehashed([f"{short}: commit is missing"], b"", [])
+        object_id, kind, raw = found
+        if _object_id(kind, raw) != object_id:
+            problems.append(f"{short}: commit {commit} does not match its id")
+        header = raw.partition(b"\n\n")[0].decode("utf-8", "replace")
+        tree_id = next((ln[5:] for ln in header.splitlines() if ln.startswith("tree ")), "")
+        parts = policy_dir(policy).split("/")
+        trees: list[bytes] = []
+        for level in range(len(parts) + 1):
+            label = "/".join(parts[:level]) or "/"
+            found = self.read_object(tree_id) if tree_id else None
+            if found is None or found[1] != "tree":
+                problems.append(f"{short}: {label} is missing")
+                break
             object_id, kind, data = found
             if _object_id(kind, data) != object_id:
-                problems.append(f"{commit[:10]}: {kind} {label} does not match its id")
-            if label == folder and kind == "tree":
-                entries = _tree_entries(data)
-            if label == commit:
-                raw = data
-        return problems, entries, raw
+                problems.append(f"{short}: tree {label} does not match its id")
+            trees.append(data)
+            if level < len(parts):
+                at = _tree_entry_at(data, parts[level])
+                tree_id = data[at : at + 20].hex() if at is not None else ""
+        return _Rehashed(problems, raw, trees if len(trees) == len(parts) + 1 else [])
 
     def _fsck(self) -> str:
         """Run ``git fsck`` and return its complaint, or an empty string."""
