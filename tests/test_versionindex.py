@@ -64,3 +64,28 @@ def test_missing_damaged_or_old_cache_is_rebuilt(store: GitStore) -> None:
     cache(store).write_bytes(b"not a database at all")
     # A damaged cache costs speed only: the history is read from git directly.
     assert texts(store.path) == ["1\n", "2\n"]
+
+
+def test_bulk_fill_builds_the_indexes_after_the_rows(tmp_path: Path) -> None:
+    from policydiff.versionindex import _BULK_ROWS, VersionIndex
+
+    index = VersionIndex(tmp_path / "index.sqlite")
+    rows = [(f"{n:040x}", f"p/{n % 7}" if n % 3 else None) for n in range(_BULK_ROWS + 50)]
+    with index.transaction():
+        index.append(rows, rows[-1][0])
+    with index.transaction():
+        index.append([("f" * 40, "p/1")], "f" * 40)  # an ordinary append afterwards
+    assert index.tip() == "f" * 40
+    assert index.has_commit(rows[123][0])
+    assert not index.has_commit("e" * 40)
+    assert index.commits("p/1")[-1] == "f" * 40
+    assert index.commits("p/1")[:2] == [f"{1:040x}", f"{8:040x}"]
+    assert index.number("p/1", "f" * 40) == len(index.commits("p/1"))
+    names = {
+        name
+        for (name,) in sqlite3.connect(tmp_path / "index.sqlite").execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index'"
+        )
+    }
+    assert {"chain_commit", "chain_policy"} <= names
+    index.close()
