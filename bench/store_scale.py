@@ -326,7 +326,9 @@ def append_rows(spec: storegen.Spec, big: Path, work: Path, count: int) -> list[
     clone = work / "append-clone"
     subprocess.run(["git", "clone", "-q", "--shared", str(big), str(clone)], check=True)
     # A store in use has its read caches (.git/policydiff/) built and git's index stat
-    # data settled; a fresh clone has neither (every file is "racily clean" to git).
+    # data settled; a fresh clone has neither: files checked out in the same second as
+    # the index are "racily clean" to git, re-read by every status until one runs later.
+    time.sleep(1.1)
     subprocess.run(["git", "-C", str(clone), "status", "-s"], check=True, capture_output=True)
     store = GitStore(clone)
     for policy in store.policies()[:1]:
