@@ -346,3 +346,16 @@ def test_any_utf8_text_round_trips(tmp_path_factory: pytest.TempPathFactory, bod
     assert result.version is not None
     assert store.text(result.version) == body
     assert store.verify().ok
+
+
+def test_tree_entry_lookup_survives_malformed_trees() -> None:
+    from policydiff.store import _tree_entry_at
+
+    good = b"100644 a.md\0" + b"\x01" * 20 + b"40000 dir\0" + b"\x02" * 20
+    assert _tree_entry_at(good, "dir") == good.index(b"\x02")
+    assert _tree_entry_at(good, "missing") is None
+    for broken in (b"100644 a.md", b"100644a.md\0" + b"\x01" * 20, b"\0\0\0"):
+        assert _tree_entry_at(broken, "a.md") is None
+    # A truncated last entry: the intact one is still found, the cut one is not.
+    assert _tree_entry_at(good[:-3], "a.md") == len(b"100644 a.md\0")
+    assert _tree_entry_at(good[:-3], "dir") is None

@@ -237,8 +237,10 @@ def _tree_entry_at(tree: bytes, name: str) -> int | None:
     wanted = name.encode("utf-8")
     position = 0
     while position < len(tree):
-        zero = tree.index(b"\0", position)
-        space = tree.index(b" ", position)
+        zero = tree.find(b"\0", position)
+        space = tree.find(b" ", position, zero)
+        if zero < 0 or space < 0 or zero + 21 > len(tree):
+            return None  # not a well-formed tree: the caller reports the path missing
         if tree[space + 1 : zero] == wanted:
             return zero + 1
         position = zero + 21
