@@ -1270,12 +1270,10 @@ class GitStore:
             f"M 100644 :{source_mark} {folder}/source.{snap.raw_suffix}\n".encode()
         )
 
-    def _replay_changes(self, commits: list[str]) -> dict[str, list[str]]:
-        """Return each commit's changes as fast-import M/D lines, from one ``diff-tree``."""
-        if not commits:
-            return {}
+    def _diff_tree(self, commits: Sequence[str], *options: str, purpose: str) -> list[str]:
+        """Run one ``git diff-tree --stdin -r -z`` over ``commits``; return its NUL-split output."""
         proc = subprocess.run(
-            ["git", "diff-tree", "--stdin", "-r", "-z", "--no-renames", "--raw"],
+            ["git", "diff-tree", "--stdin", "-r", "-z", "--no-renames", *options],
             cwd=self.path,
             env={**os.environ, **GIT_ENV},
             input="".join(f"{c}\n" for c in commits).encode("ascii"),
@@ -1283,10 +1281,16 @@ class GitStore:
             check=False,
         )
         if proc.returncode != 0:
-            raise StoreError("git diff-tree failed while replaying history")
+            raise StoreError(f"git diff-tree failed while {purpose}")
+        return proc.stdout.decode("utf-8").split("\0")
+
+    def _replay_changes(self, commits: list[str]) -> dict[str, list[str]]:
+        """Return each commit's changes as fast-import M/D lines, from one ``diff-tree``."""
+        if not commits:
+            return {}
         changes: dict[str, list[str]] = {c: [] for c in commits}
         current: list[str] = []
-        fields = proc.stdout.decode("utf-8").split("\0")
+        fields = self._diff_tree(commits, "--raw", purpose="replaying history")
         i = 0
         while i < len(fields):
             field = fields[i]
@@ -1562,18 +1566,8 @@ class GitStore:
         changed: dict[str, list[str]] = {c: [] for c in commits}
         if not commits:
             return changed
-        proc = subprocess.run(
-            ["git", "diff-tree", "--stdin", "-r", "-z", "--no-renames", "--root", "--name-only"],
-            cwd=self.path,
-            env={**os.environ, **GIT_ENV},
-            input="".join(f"{c}\n" for c in commits).encode("ascii"),
-            capture_output=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise StoreError("git diff-tree failed while verifying")
         current: list[str] = []
-        for name in proc.stdout.decode("utf-8").split("\0"):
+        for name in self._diff_tree(commits, "--root", "--name-only", purpose="verifying"):
             if name in changed:
                 current = changed[name]
             elif name:

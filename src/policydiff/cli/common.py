@@ -119,6 +119,19 @@ def progress(total: int, label: str) -> Callable[[], None]:
     return advance
 
 
+def progress_callback(label: str) -> Callable[[int, int], None]:
+    """Return a (done, total) callback that opens a progress bar on its first call."""
+    advance: Callable[[], None] | None = None
+
+    def on_progress(_done: int, total: int) -> None:
+        nonlocal advance
+        if advance is None:
+            advance = progress(total, label)
+        advance()
+
+    return on_progress
+
+
 def write_stdout(text: str) -> None:
     """Write a report to stdout as UTF-8, whatever the locale says."""
     buffer = getattr(sys.stdout, "buffer", None)

@@ -16,7 +16,7 @@ from policydiff.cli.common import (
     format_option,
     message,
     open_store,
-    progress,
+    progress_callback,
     use_color,
     write_stdout,
 )
@@ -101,13 +101,7 @@ def blame_cmd(
     store = open_store()
     policy = store.require_policy(policy)
     version = store.resolve(policy, ref)
-    advance: Callable[[], None] | None = None
-
-    def on_progress(_done: int, total: int) -> None:
-        nonlocal advance
-        if advance is None:
-            advance = progress(total, "Following the history")
-        advance()
+    on_progress = progress_callback("Following the history")
 
     result = blame(
         Timeline(store, policy),
@@ -188,7 +182,6 @@ def site_cmd(outdir: Path, policies: tuple[str, ...], include_technical: bool) -
     whose content changed (and removes pages it wrote before that are no longer part of
     the site).
     """
-    from policydiff.cli.common import progress
     from policydiff.refs import validate_policy_id
     from policydiff.site import build_site
 
@@ -198,13 +191,7 @@ def site_cmd(outdir: Path, policies: tuple[str, ...], include_technical: bool) -
     chosen = [store.require_policy(p) for p in policies] if policies else store.policies()
     if not chosen:
         raise UsageError("the store holds no policies yet (use 'policydiff import')")
-    advance: Callable[[], None] | None = None
-
-    def on_progress(_done: int, total: int) -> None:
-        nonlocal advance
-        if advance is None:
-            advance = progress(total, "Building the site")
-        advance()
+    on_progress = progress_callback("Building the site")
 
     report = build_site(
         store, outdir, chosen, include_technical=include_technical, progress=on_progress

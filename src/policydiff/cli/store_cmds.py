@@ -19,6 +19,7 @@ from policydiff.cli.common import (
     message,
     open_store,
     progress,
+    progress_callback,
     store_path,
 )
 from policydiff.errors import ExitCode, InputError, PolicydiffError, UsageError
@@ -312,13 +313,7 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
     store = open_store()
     policy = store.require_policy(policy)
     history = store.versions(policy)
-    advance: Callable[[], None] | None = None
-
-    def on_progress(_done: int, total: int) -> None:
-        nonlocal advance
-        if advance is None:
-            advance = progress(total, "Computing change stats")
-        advance()
+    on_progress = progress_callback("Computing change stats")
 
     stats = (
         None
