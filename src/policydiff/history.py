@@ -518,10 +518,8 @@ class BlameCache:
     @classmethod
     def load(cls, store: GitStore, policy: str) -> BlameCache:
         """Return the policy's cache (empty if absent, stale or malformed)."""
-        name = hashlib.sha256(policy.encode("utf-8")).hexdigest()[:24]
-        path = Path(store.repo.git_dir).joinpath(*BLAME_DIR, f"{name}.json")
-        cache = cls(path, policy, engine_fingerprint())
-        data = _read_json(path)
+        cache = cls(_cache_path(store, BLAME_DIR, policy), policy, engine_fingerprint())
+        data = _read_json(cache.path)
         if (
             isinstance(data, dict)
             and data.get("format") == BLAME_FORMAT
@@ -876,10 +874,15 @@ def engine_fingerprint() -> str:
     return digest.hexdigest()[:32]
 
 
+def _cache_path(store: GitStore, folder: tuple[str, ...], policy: str) -> Path:
+    """Return a policy's file in one of the caches inside the store's git directory."""
+    name = hashlib.sha256(policy.encode("utf-8")).hexdigest()[:24]
+    return Path(store.repo.git_dir).joinpath(*folder, f"{name}.json")
+
+
 def stats_cache_path(store: GitStore, policy: str) -> Path:
     """Return the cache file of a policy's stats, inside the store's git directory."""
-    name = hashlib.sha256(policy.encode("utf-8")).hexdigest()[:24]
-    return Path(store.repo.git_dir).joinpath(*STATS_DIR, f"{name}.json")
+    return _cache_path(store, STATS_DIR, policy)
 
 
 def _pair_key(old: Version, new: Version) -> str:

@@ -218,33 +218,42 @@ def _object_id(kind: str, data: bytes) -> str:
     return hashlib.sha1(header + data, usedforsecurity=False).hexdigest()
 
 
-def _tree_entries(tree: bytes) -> dict[str, str]:
-    """Return file name -> object id of a raw tree object."""
-    entries = {}
-    position = 0
-    while position < len(tree):
-        space = tree.index(b" ", position)
-        zero = tree.index(b"\0", space)
-        entries[tree[space + 1 : zero].decode("utf-8", "replace")] = tree[
-            zero + 1 : zero + 21
-        ].hex()
-        position = zero + 21
-    return entries
+def _tree_items(tree: bytes) -> Iterator[tuple[bytes, int]]:
+    """Yield (name, offset of its 20-byte object id) for each entry of a raw tree.
 
-
-def _tree_entry_at(tree: bytes, name: str) -> int | None:
-    """Return where the 20-byte object id of entry ``name`` starts in a raw tree, if any."""
-    wanted = name.encode("utf-8")
+    Stops at the first malformed entry: callers then find the path missing.
+    """
     position = 0
     while position < len(tree):
         zero = tree.find(b"\0", position)
         space = tree.find(b" ", position, zero)
         if zero < 0 or space < 0 or zero + 21 > len(tree):
-            return None  # not a well-formed tree: the caller reports the path missing
-        if tree[space + 1 : zero] == wanted:
-            return zero + 1
+            return
+        yield tree[space + 1 : zero], zero + 1
         position = zero + 21
-    return None
+
+
+def _tree_entries(tree: bytes) -> dict[str, str]:
+    """Return file name -> object id of a raw tree object."""
+    return {
+        name.decode("utf-8", "replace"): tree[at : at + 20].hex() for name, at in _tree_items(tree)
+    }
+
+
+def _tree_entry_at(tree: bytes, name: str) -> int | None:
+    """Return where the 20-byte object id of entry ``name`` starts in a raw tree, if any."""
+    wanted = name.encode("utf-8")
+    return next((at for found, at in _tree_items(tree) if found == wanted), None)
+
+
+def _commit_headers(raw: str) -> tuple[dict[str, list[str]], str]:
+    """Split a raw commit object into its header lines (by key, in order) and its message."""
+    header, _, message = raw.partition("\n\n")
+    headers: dict[str, list[str]] = {}
+    for line in header.splitlines():
+        key, _, value = line.partition(" ")
+        headers.setdefault(key, []).append(value)
+    return headers, message
 
 
 def _format_time(moment: datetime) -> str:
@@ -1230,13 +1239,11 @@ class GitStore:
         for policy, snaps in groups.items():
             separator = f"policydiff delta-chain break {nonce} {policy}\n".encode()
             out.write(f"blob\ndata {len(separator)}\n".encode() + separator + b"\n")
-            texts = {id(snap): blob(snap.text.encode("utf-8")) for snap in snaps}
-            for snap in snaps:
-                raw_is_text = snap.raw == snap.text.encode("utf-8")
-                marks[id(snap)] = (texts[id(snap)], texts[id(snap)] if raw_is_text else 0)
-            for snap in snaps:
-                if marks[id(snap)][1] == 0:
-                    marks[id(snap)] = (marks[id(snap)][0], blob(snap.raw))
+            texts = [snap.text.encode("utf-8") for snap in snaps]
+            text_marks = [blob(text) for text in texts]
+            for snap, text, text_mark in zip(snaps, texts, text_marks, strict=True):
+                source_mark = text_mark if snap.raw == text else blob(snap.raw)
+                marks[id(snap)] = (text_mark, source_mark)
         return marks
 
     def _emit_snapshot(
@@ -1318,16 +1325,12 @@ class GitStore:
         changes: list[str],
     ) -> None:
         """Write an existing commit again on top of the new chain, same changes and metadata."""
-        header, _, message = self._raw_commit(entry.commit).partition("\n\n")
-        author = committer = ""
-        for line in header.splitlines():
-            if line.startswith("author "):
-                author = line
-            elif line.startswith("committer "):
-                committer = line
+        headers, message = _commit_headers(self._raw_commit(entry.commit))
+        author, committer = headers["author"][0], headers["committer"][0]
         body = message.encode("utf-8")
         out.write(
-            f"commit {ref}\nmark :{mark}\n{author}\n{committer}\ndata {len(body)}\n".encode()
+            f"commit {ref}\nmark :{mark}\nauthor {author}\ncommitter {committer}\n"
+            f"data {len(body)}\n".encode()
             + body
             + b"\n"
         )
@@ -1522,11 +1525,10 @@ class GitStore:
             commit = version.commit
             rehashed = self._rehash_objects(commit, policy)
             problems.extend(rehashed.problems)
-            header, _, message = rehashed.commit.decode("utf-8", "replace").partition("\n\n")
-            lines = header.splitlines()
-            parents = [line[7:] for line in lines if line.startswith("parent ")]
-            committer = next((ln for ln in lines if ln.startswith("committer ")), "")
-            stamp = int(committer.rsplit(" ", 2)[-2]) if committer.count(" ") >= 2 else 0
+            headers, message = _commit_headers(rehashed.commit.decode("utf-8", "replace"))
+            parents = headers.get("parent", [])
+            committer = headers.get("committer", [""])[0].rsplit(" ", 2)
+            stamp = int(committer[-2]) if len(committer) == 3 else 0
             entries = rehashed.entries
             folder_id = _object_id("tree", rehashed.trees[-1]) if rehashed.trees else None
             expected = rehashed.parent_tree_with(policy, previous[1])
@@ -1553,8 +1555,7 @@ class GitStore:
         found = self.read_object(commit)
         if found is None or found[1] != "commit":
             return None
-        header = found[2].partition(b"\n\n")[0].decode("utf-8", "replace")
-        return next((ln[5:] for ln in header.splitlines() if ln.startswith("tree ")), None)
+        return _commit_headers(found[2].decode("utf-8", "replace"))[0].get("tree", [None])[0]
 
     def _object_id_at(self, commit: str, path: str) -> str | None:
         """Return the id of ``path`` in ``commit``, or None if it has no such path."""
@@ -1650,8 +1651,7 @@ class GitStore:
         object_id, kind, raw = found
         if _object_id(kind, raw) != object_id:
             problems.append(f"{short}: commit {commit} does not match its id")
-        header = raw.partition(b"\n\n")[0].decode("utf-8", "replace")
-        tree_id = next((ln[5:] for ln in header.splitlines() if ln.startswith("tree ")), "")
+        tree_id = _commit_headers(raw.decode("utf-8", "replace"))[0].get("tree", [""])[0]
         parts = policy_dir(policy).split("/")
         trees: list[bytes] = []
         for level in range(len(parts) + 1):
