@@ -46,6 +46,7 @@ from policydiff.errors import (
     UnknownVersionError,
     UsageError,
 )
+from policydiff.inforce import InForce, in_force, start_of
 from policydiff.model import (
     PolicySummary,
     RecordResult,
@@ -360,11 +361,6 @@ def version_from_trailers(number: int, commit: str, trailers: Sequence[tuple[str
         technical=first.get(TRAILER_TECHNICAL) == "true",
         trailers=tuple(trailers),
     )
-
-
-def in_force_from(version: Version) -> date:
-    """Return the day a version counts as in force: its effective date, else its capture day."""
-    return version.effective_date or version.captured_at.date()
 
 
 def init_store(path: Path) -> Path:
@@ -823,15 +819,21 @@ class GitStore:
         raise UnknownVersionError(f"cannot resolve {ref.describe()}")
 
     def in_force_on(self, policy: str, on: date) -> Version:
-        """Return the newest version in force on ``on`` (effective date, else capture day)."""
-        candidates = [v for v in self.versions(policy) if in_force_from(v) <= on]
-        if not candidates:
-            first = self.versions(policy)[0]
+        """Return the version in force on ``on`` under the rule of ``policydiff.inforce``."""
+        return self.in_force_at(policy, on).version
+
+    def in_force_at(self, policy: str, on: date) -> InForce:
+        """Return the answer of the in-force rule for ``on``, with its dates and caveats."""
+        history = self.versions(policy)
+        if not history:
+            raise UnknownPolicyError(f"no policy {policy!r} in the store")
+        answer = in_force(history, on)
+        if answer is None:
             raise UnknownVersionError(
                 f"no version of {policy} known to be in force on {on.isoformat()} "
-                f"(the oldest is in force from {in_force_from(first).isoformat()})"
+                f"(the oldest is in force from {start_of(history[0]).isoformat()})"
             )
-        return candidates[-1]
+        return answer
 
     def text(self, version: Version) -> str:
         """Return the recorded text of ``version`` exactly."""

@@ -26,6 +26,7 @@ from policydiff.errors import InputError, StoreError, UsageError
 from policydiff.refs import (
     LATEST,
     PREVIOUS,
+    RefKind,
     VersionRef,
     parse_ref,
     split_policy_ref,
@@ -34,6 +35,7 @@ from policydiff.refs import (
 from policydiff.report import Side, side_from_text, side_from_version
 
 if TYPE_CHECKING:
+    from policydiff.model import Version
     from policydiff.store import GitStore
 
 T = TypeVar("T")
@@ -128,8 +130,22 @@ def resolve_pair(
         old, new = _target(args[1]), _target(args[2])
         if isinstance(old, Path) and isinstance(new, Path):
             raise UsageError("POLICY is not used when OLD and NEW are both files; drop it")
-    old_side, old_text = _load(old, policy, store, max_bytes)
-    new_side, new_text = _load(new, policy, store, max_bytes)
+    old_side, old_text, old_version = _load(old, policy, store, max_bytes)
+    new_side, new_text, new_version = _load(new, policy, store, max_bytes)
+    if (
+        old_version is not None
+        and old_version == new_version
+        and isinstance(old, _Version)
+        and isinstance(new, _Version)
+        and old.ref != new.ref
+    ):
+        from policydiff.cli.common import message
+
+        # Two dates in one run of a version read as "nothing changed between them": say why.
+        message(
+            f"Note: {old.ref.describe()} and {new.ref.describe()} both resolve to version "
+            f"{old_version.number} of {old_version.policy}"
+        )
     return Pair(old_side, old_text, new_side, new_text)
 
 
@@ -192,13 +208,24 @@ def _shown(arg: str) -> str:
     return repr(arg if len(arg) <= 60 else arg[:57] + "...")
 
 
-def _load(target: _Target, policy: str | None, store: _Store, max_bytes: int) -> tuple[Side, str]:
-    """Return the side and text of a file or a stored version."""
+def _load(
+    target: _Target, policy: str | None, store: _Store, max_bytes: int
+) -> tuple[Side, str, Version | None]:
+    """Return the side, text and (if stored) version of a file or a stored version."""
     if isinstance(target, Path):
-        return read_file(target, max_bytes=max_bytes)
+        return (*read_file(target, max_bytes=max_bytes), None)
     opened = store.get()
-    version = opened.resolve(opened.require_policy(target.policy or policy), target.ref)
-    return side_from_version(version), opened.text(version)
+    named = opened.require_policy(target.policy or policy)
+    if target.ref.kind is RefKind.DATE and target.ref.on is not None:
+        from policydiff.cli.common import message
+
+        answer = opened.in_force_at(named, target.ref.on)
+        version = answer.version
+        for caveat in answer.caveats:
+            message(f"Warning: {target.ref.describe()}: {caveat}")
+    else:
+        version = opened.resolve(named, target.ref)
+    return side_from_version(version), opened.text(version), version
 
 
 def read_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Side, str]:

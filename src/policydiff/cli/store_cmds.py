@@ -25,6 +25,7 @@ from policydiff.cli.common import (
 from policydiff.errors import ExitCode, InputError, PolicydiffError, UsageError
 
 if TYPE_CHECKING:
+    from policydiff.inforce import InForce
     from policydiff.model import RecordResult, Snapshot, Version
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
@@ -367,8 +368,8 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
 @format_option("text", "json", default="text")
 def show_cmd(target: str | None, at: str | None, fmt: str) -> None:
     """Print a version's text exactly as recorded (REF: N, latest, previous, date, hash)."""
+    from policydiff.inforce import RULE
     from policydiff.refs import VersionRef, parse_iso_date, split_policy_ref
-    from policydiff.store import in_force_from
 
     policy: str | None = None
     ref: VersionRef | None = None
@@ -379,20 +380,44 @@ def show_cmd(target: str | None, at: str | None, fmt: str) -> None:
     on = parse_iso_date(at, what="--at date") if at is not None else None
     store = open_store()
     policy = store.require_policy(policy)
-    version = store.in_force_on(policy, on) if on is not None else store.resolve(policy, ref)
+    answer = store.in_force_at(policy, on) if on is not None else None
+    version = answer.version if answer is not None else store.resolve(policy, ref)
     text = store.text(version)
     if fmt == "json":
-        emit_json({"schema": "policydiff.show/1", **version_json(version), "text": text})
+        extra = {} if answer is None else {"in_force": in_force_json(answer)}
+        emit_json({"schema": "policydiff.show/1", **version_json(version), **extra, "text": text})
         return
-    if on is not None:
+    if answer is not None:
+        until = answer.in_force_until.isoformat() if answer.in_force_until else "now"
         message(
-            f"{policy} in force on {on.isoformat()}: version {version.number}, in force from "
-            f"{in_force_from(version).isoformat()} (rule: the newest version whose effective "
-            "date, or capture date if none is stated, is on or before the date)"
+            f"{policy} in force on {answer.on.isoformat()}: version {version.number}, "
+            f"in force from {answer.in_force_from.isoformat()} until {until}, first captured "
+            f"{iso_day(answer.first_seen.date())}"
         )
+        message(f"Rule: {RULE}.")
+        for caveat in answer.caveats:
+            message(f"Warning: {caveat}.")
         message(_provenance(version))
     sys.stdout.buffer.write(text.encode("utf-8"))
     sys.stdout.flush()
+
+
+def in_force_json(answer: InForce) -> dict[str, Any]:
+    """Return the documented JSON form of an in-force answer (``show --at``)."""
+    from policydiff.inforce import RULE
+
+    return {
+        "on": answer.on.isoformat(),
+        "in_force_from": answer.in_force_from.isoformat(),
+        "in_force_until": iso_day(answer.in_force_until),
+        "first_seen": iso_time(answer.first_seen),
+        "last_seen": iso_time(answer.last_seen) if answer.last_seen is not None else None,
+        "flagged": answer.flagged,
+        "captured_after_date": answer.captured_after,
+        "unseen_candidates": [v.number for v in answer.unseen_candidates],
+        "caveats": list(answer.caveats),
+        "rule": RULE,
+    }
 
 
 def _provenance(version: Version) -> str:
