@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from policydiff.datetext import find_written_date
 from policydiff.diff_model import (
     DocumentDiff,
     MovedBlock,
@@ -97,6 +98,8 @@ def document(
         moves=moves,
         old_effective=old,
         new_effective=new,
+        old_effective_date=find_written_date(old) if old else None,
+        new_effective_date=find_written_date(new) if new else None,
         identical=identical,
     )
 

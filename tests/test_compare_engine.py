@@ -306,6 +306,10 @@ def test_engine_modules_are_pure(module: str) -> None:
 
     source = Path(__file__).resolve().parent.parent / "src" / "policydiff" / f"{module}.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
+    # Imports only for type checking run nothing (a `date` in a field type reads no clock).
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            node.body = []
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -51,6 +51,8 @@ def test_document_shape() -> None:
     assert doc["effective"] == {
         "old": "Last updated: 1 January 2024",
         "new": "Last updated: 1 May 2024",
+        "old_date": "2024-01-01",
+        "new_date": "2024-05-01",
         "changed": True,
     }
     assert doc["filter"] == {"section": None, "ignore_cosmetic": False}

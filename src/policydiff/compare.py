@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from policydiff.align import Block, align_sections, pair_moved_blocks
+from policydiff.datetext import find_written_date
 from policydiff.diff_model import (
     DocumentDiff,
     MovedBlock,
@@ -55,6 +56,11 @@ _EFFECTIVE_ANCHORS = ("valid", "effective", "update", "modified", "revised", "ch
 _HEAD = 8192
 _PHRASE_MAX = 200
 _EMPHASIS = re.compile(r"[*_\\\[]+")
+# What may stand before a date line's label: quote and heading marks, emphasis, bullets.
+_LINE_LEAD = re.compile(r"[\s>#*_\-+|\\\[(]*")
+# Lead-ins that are about the policy wherever they stand.
+_STRONG_LEADS = ("valid", "effective", "last", "date of")
+_COLON_AFTER_LEAD = re.compile(r"[a-z\s]+[*_]*:", re.IGNORECASE)
 _WORD = re.compile(r"\w")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _CHANGED = frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED, SectionStatus.REMOVED})
@@ -68,7 +74,26 @@ class _Analysis:
     effective: str | None
 
 
-def _first_effective(text: str, limit: int) -> str | None:
+def _about_the_policy(text: str, match: re.Match[str], *, line_start_only: bool) -> bool:
+    """Whether a matched date phrase is a statement about the policy itself.
+
+    "Last updated", "Effective", "Valid from" are; a bare "revised on" or "changed" is one
+    only when it starts a line or is followed by a colon (a date line such as "Revised:
+    1 May 2024"), never mid-sentence ("(as revised on July 24, 1971)" in a licence text).
+    Beyond the head of the text only date lines count.
+    """
+    start = match.start()
+    line = text.rfind("\n", 0, start) + 1
+    at_line_start = _LINE_LEAD.fullmatch(text, line, start) is not None
+    if line_start_only and not at_line_start:
+        return False
+    lead = match.group(0).lower()
+    if lead.startswith(_STRONG_LEADS):
+        return True
+    return at_line_start or _COLON_AFTER_LEAD.match(match.group(0)) is not None
+
+
+def _first_effective(text: str, limit: int, *, line_start_only: bool = False) -> str | None:
     """Find the first effective-date phrase starting before offset limit, if any."""
     lowered = text[: limit + _PHRASE_MAX].lower()
     positions: list[int] = []
@@ -82,7 +107,9 @@ def _first_effective(text: str, limit: int) -> str | None:
         start = lowered.rfind("last", max(0, position - 6), position)
         for begin in (start, position) if start != -1 else (position,):
             match = _EFFECTIVE.match(text, begin)
-            if match is not None:
+            if match is not None and _about_the_policy(
+                text, match, line_start_only=line_start_only
+            ):
                 # As written, minus emphasis and escapes: "**Effective:** \\[1 May" reads
                 # "Effective: 1 May".
                 return " ".join(_EMPHASIS.sub("", match.group(0)).split())
@@ -93,7 +120,7 @@ def find_effective_date(text: str) -> str | None:
     """Find the first effective-date phrase in text ("Last updated: May 1, 2024")."""
     # Policies state the date near the top: look there first, the whole text only if not.
     return _first_effective(text, _HEAD) or (
-        _first_effective(text, len(text)) if len(text) > _HEAD else None
+        _first_effective(text, len(text), line_start_only=True) if len(text) > _HEAD else None
     )
 
 
@@ -321,6 +348,8 @@ def compare_texts(old: str, new: str) -> DocumentDiff:
         moves=moves,
         old_effective=old_doc.effective,
         new_effective=new_doc.effective,
+        old_effective_date=find_written_date(old_doc.effective) if old_doc.effective else None,
+        new_effective_date=find_written_date(new_doc.effective) if new_doc.effective else None,
         identical=old == new,
         paragraph_mode=any(
             s.kind is SectionKind.PARAGRAPH for s in (*old_doc.sections, *new_doc.sections)

@@ -19,6 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # A value type only: the engine reads no clock.
+    from datetime import date
 
 
 class Op(Enum):
@@ -190,10 +195,14 @@ class DocumentDiff:
     moves: tuple[MovedBlock, ...] = ()
     # Effective-date phrases found in each text ("Valid from 8 February 2016",
     # "Last updated: May 1, 2024"): the first one, as written but with emphasis markers
-    # and escapes dropped and spacing collapsed; None if none found. Not parsed into a
-    # date: "28 August 2025" -> "August 28, 2025" counts as a change.
+    # and escapes dropped and spacing collapsed; None if none found. Only statements
+    # about the policy itself count (see compare.find_effective_date).
     old_effective: str | None = None
     new_effective: str | None = None
+    # The dates those phrases state, when written in a form read without guessing
+    # ("8 February 2016", "February 8, 2016", "2016-02-08"); None otherwise.
+    old_effective_date: date | None = None
+    new_effective_date: date | None = None
     # The texts are byte-identical.
     identical: bool = False
     # A side had no headings and was cut into paragraph units instead.
@@ -201,7 +210,13 @@ class DocumentDiff:
 
     @property
     def effective_changed(self) -> bool:
-        """Whether the detected effective-date phrase changed (ignoring spacing)."""
+        """Whether the stated effective date changed.
+
+        Compared as dates when both phrases state one ("28 August 2025" -> "August 28,
+        2025" is no change), else as phrases with spacing ignored.
+        """
+        if self.old_effective_date is not None and self.new_effective_date is not None:
+            return self.old_effective_date != self.new_effective_date
         old = " ".join((self.old_effective or "").split())
         new = " ".join((self.new_effective or "").split())
         return old != new

@@ -232,7 +232,11 @@ def section_notes(section: SectionDiff, diff: DocumentDiff) -> list[str]:
         if i in moves
     )
     if section.approximate:
-        notes.append("too many edits for a word diff: shown as a whole replacement")
+        # Only the stretches too costly to diff word by word are shown whole; say which.
+        if any(s.op is Op.EQUAL and s.text.strip() for s in section.segments):
+            notes.append("some rewritten passages are shown whole, not word by word")
+        else:
+            notes.append("too many edits for a word diff: shown as a whole replacement")
     if section.words_inserted or section.words_deleted:
         notes.append(f"+{section.words_inserted} \u2212{section.words_deleted} words")
     return notes

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from policydiff.datetext import parse_date_at
+
 # Policies state their date near the top; later matches are often about a sub-notice or an
 # old version, so the opening characters are searched first.
 HEAD_CHARS = 3000
@@ -25,43 +27,6 @@ _UPDATED = re.compile(
 )
 # What may sit between label and date: spaces, a colon, markdown emphasis, "\[" escapes.
 _SEPARATOR = re.compile(r"[\s:*_\\\[(\-\u2013\u2014]{0,12}")
-
-_MONTH = (
-    r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?"
-    r"|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?(?![a-z])"
-)
-_DAY = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?\.?"
-_YEAR = r"(?P<year>\d{4})(?!\d)"
-_GAP = r"[\s,]+"
-# Only unambiguous forms: 08/02/2016 is 8 February in Europe and August 2 in the US, and
-# guessing wrong would silently record a wrong date, so slashed dates are not read at all.
-_DATE_FORMS = (
-    re.compile(r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})(?!\d)"),
-    re.compile(rf"{_DAY}(?:\s+of)?{_GAP}{_MONTH}{_GAP}{_YEAR}", re.IGNORECASE),
-    re.compile(rf"{_MONTH}{_GAP}{_DAY}{_GAP}{_YEAR}", re.IGNORECASE),
-)
-_MONTH_NUMBERS = {
-    name: number
-    for number, name in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
-        start=1,
-    )
-}
-
-
-def parse_date_at(text: str, position: int) -> date | None:
-    """Return the date written at ``position`` in an accepted form, or ``None``."""
-    for form in _DATE_FORMS:
-        match = form.match(text, position)
-        if match is None:
-            continue
-        month = match["month"]
-        number = int(month) if month.isdigit() else _MONTH_NUMBERS[month[:3].lower()]
-        try:
-            return date(int(match["year"]), number, int(match["day"]))
-        except ValueError:
-            return None
-    return None
 
 
 def _first_labelled_date(text: str, label: re.Pattern[str]) -> date | None:

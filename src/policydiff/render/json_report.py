@@ -41,6 +41,8 @@ def report_json(report: CompareReport, view: View) -> dict[str, Any]:
         "effective": {
             "old": diff.old_effective,
             "new": diff.new_effective,
+            "old_date": diff.old_effective_date.isoformat() if diff.old_effective_date else None,
+            "new_date": diff.new_effective_date.isoformat() if diff.new_effective_date else None,
             "changed": diff.effective_changed,
         },
         "identical": diff.identical,
