@@ -234,7 +234,25 @@ def _side_context(side: Side) -> dict[str, Any]:
         "captured_display": _display_day(captured),
         "effective": _iso(side.effective_date),
         "effective_display": _display_day(side.effective_date),
+        "origin": side.origin,
+        "sha256": side.sha256,
+        "provenance": _provenance(side),
     }
+
+
+def _provenance(side: Side) -> str | None:
+    """Return one line naming a stored version, its dates, source and hash; None for a file."""
+    if side.version is None:
+        return None
+    parts = [f"version {side.version}"]
+    if side.effective_date is not None:
+        parts.append(f"valid from {_display_day(side.effective_date)}")
+    if side.captured_at is not None:
+        parts.append(f"archived {_display_day(side.captured_at.date())}")
+    if side.origin:
+        parts.append(f"from {side.origin}")
+    parts.append(f"SHA-256 {side.sha256[:16]}")
+    return ", ".join(parts)
 
 
 def _change_context(change: SectionChange) -> dict[str, Any]:

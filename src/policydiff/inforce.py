@@ -107,6 +107,22 @@ def start_of(version: Version) -> date:
     return version.effective_date or version.captured_at.date()
 
 
+def in_force_until(history: Sequence[Version], index: int) -> tuple[date | None, bool]:
+    """Return when the version at ``index`` stopped being in force, and whether that is uncertain.
+
+    The next version's stated start when it falls after this version's first capture;
+    else the next version's capture day (uncertain: it took over some day in between).
+    (None, False) for the latest version.
+    """
+    if index + 1 >= len(history):
+        return None, False
+    following = history[index + 1]
+    until = start_of(following)
+    if until <= history[index].captured_at.date():
+        return following.captured_at.date(), True
+    return until, False
+
+
 def in_force(history: Sequence[Version], on: date) -> InForce | None:
     """Apply the rule to a policy's versions in capture order; None when nothing is in force."""
     known = [k for k, v in enumerate(history) if v.captured_at.date() <= on and start_of(v) <= on]
@@ -126,12 +142,7 @@ def in_force(history: Sequence[Version], on: date) -> InForce | None:
         return None
     version = history[index]
     following = history[index + 1] if index + 1 < len(history) else None
-    until: date | None = None
-    uncertain = False
-    if following is not None:
-        until = start_of(following)
-        if until <= version.captured_at.date():
-            until, uncertain = following.captured_at.date(), True
+    until, uncertain = in_force_until(history, index)
     return InForce(
         on=on,
         version=version,

@@ -61,6 +61,41 @@ class Version:
         """Whether the snapshot was marked as an illustrative edit, never a published version."""
         return any(key == "Illustrative" and value == "true" for key, value in self.trailers)
 
+    def trailer(self, key: str) -> str | None:
+        """Return the first value of trailer ``key`` on the version's commit, if any."""
+        return next((value for name, value in self.trailers if name == key), None)
+
+    @property
+    def source_repository(self) -> str | None:
+        """The git repository a version was imported from (``import-git``), if any."""
+        return self.trailer("Source-Repository")
+
+    @property
+    def source_commit(self) -> str | None:
+        """The commit of ``source_repository`` the text was read from, if any."""
+        return self.trailer("Source-Commit")
+
+    @property
+    def source_path(self) -> str | None:
+        """The file of ``source_repository`` the text was read from, if any."""
+        return self.trailer("Source-Path")
+
+    @property
+    def source_subject(self) -> str | None:
+        """The subject of ``source_commit`` (e.g. "Record new changes of ..."), if any."""
+        return self.trailer("Source-Subject")
+
+    @property
+    def origin(self) -> str | None:
+        """Where the text came from in one line: archive URL, source URL, or repository file."""
+        if self.archive_url or self.source_url:
+            return self.archive_url or self.source_url
+        if self.source_repository:
+            commit = f"@{self.source_commit[:12]}" if self.source_commit else ""
+            path = f":{self.source_path}" if self.source_path else ""
+            return f"{self.source_repository}{commit}{path}"
+        return None
+
     @property
     def short(self) -> str:
         """Abbreviated commit hash for listings."""

@@ -31,6 +31,8 @@ class Side:
     version: int | None = None
     captured_at: datetime | None = None
     effective_date: date | None = None
+    # Where a stored version came from (archive URL, source URL or repository file).
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ def side_from_version(version: Version) -> Side:
         version=version.number,
         captured_at=version.captured_at,
         effective_date=version.effective_date,
+        origin=version.origin,
     )
 
 

@@ -28,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from policydiff.announce import safe_url
 from policydiff.errors import UsageError
 from policydiff.history import (
     Blame,
@@ -38,6 +39,7 @@ from policydiff.history import (
     section_histories,
     version_stats,
 )
+from policydiff.inforce import in_force_until, start_of
 from policydiff.render.blame import blame_gaps, history_heading, version_tag
 from policydiff.render.html import CSS as REPORT_CSS
 from policydiff.render.html import escape, render_parts
@@ -468,13 +470,34 @@ class _PolicySite:
             nav.append(_link(path, self.version_page(after), f"version {after.number} \u2192"))
         if version == self.versions[-1]:
             nav.append(_link(path, f"{self.base}/blame.html", "blame"))
+        until, uncertain = in_force_until(self.versions, index)
+        if until is None:
+            in_force = f"from {start_of(version).isoformat()} (the latest version)"
+        elif uncertain:
+            in_force = (
+                f"from {start_of(version).isoformat()} until some day between "
+                f"{_day(version.captured_at)} and {until.isoformat()} (the next version "
+                "states no later date)"
+            )
+        else:
+            in_force = f"from {start_of(version).isoformat()} until {until.isoformat()}"
         rows = [
             ("Captured", _when(version.captured_at)),
             ("Effective", _effective(version)),
+            ("In force", in_force),
             ("Commit", version.commit),
             ("Text SHA-256", version.text_sha256),
             ("Source URL", version.source_url or "\u2013"),
             ("Archive URL", version.archive_url or "\u2013"),
+            *(
+                [
+                    ("Source repository", version.source_repository),
+                    ("Source commit", version.source_commit or "\u2013"),
+                    ("Source path", version.source_path or "\u2013"),
+                ]
+                if version.source_repository
+                else []
+            ),
             ("Technical re-extraction", "yes" if version.technical else "no"),
             ("Illustrative edit (never published)", "yes" if version.illustrative else "no"),
         ]
@@ -487,6 +510,11 @@ class _PolicySite:
                 for name, value in rows
             ),
             "</tbody></table>",
+            *(
+                [f'<p>Archived copy: <a href="{escape(archived)}">{escape(archived)}</a></p>']
+                if (archived := safe_url(version.archive_url))
+                else []
+            ),
             f'<pre class="pd-source">{escape(self.timeline.text(version))}</pre>',
         ]
         title = f"{version.label}"

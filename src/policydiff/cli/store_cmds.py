@@ -55,6 +55,10 @@ def version_json(version: Version) -> dict[str, Any]:
         "source_sha256": version.source_sha256,
         "technical": version.technical,
         "illustrative": version.illustrative,
+        "source_repository": version.source_repository,
+        "source_commit": version.source_commit,
+        "source_path": version.source_path,
+        "source_subject": version.source_subject,
     }
 
 
@@ -356,7 +360,7 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
         tags = (" [technical]" if v.technical else "") + (
             " [illustrative edit]" if v.illustrative else ""
         )
-        row.append((v.archive_url or v.source_url or "-") + tags)
+        row.append((v.origin or "-") + tags)
         # Text cells: a "[...]" in a URL or tag must never be read as rich markup.
         table.add_row(*(Text(cell) for cell in row))
     console().print(table)
@@ -427,6 +431,8 @@ def _provenance(version: Version) -> str:
         parts.append(f"source {version.source_url}")
     if version.archive_url:
         parts.append(f"archive {version.archive_url}")
+    if version.source_repository:
+        parts.append(f"imported from {version.origin}")
     parts.append(f"sha256 {version.text_sha256[:16]}")
     return "Provenance: " + ", ".join(parts)
 

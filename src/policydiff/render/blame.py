@@ -109,6 +109,25 @@ def blame_header(result: Blame) -> str:
     )
 
 
+def blame_legend(result: Blame) -> list[str]:
+    """Return one line per version named in the gutter: its stated and archived dates."""
+    named = {entry.since.number: entry.since for entry in result.entries}
+    named.update({entry.edited.number: entry.edited for entry in result.entries})
+    lines = []
+    for number in sorted(named):
+        version = named[number]
+        valid = (
+            f"valid from {version.effective_date.isoformat()}, "
+            if version.effective_date is not None
+            else ""
+        )
+        lines.append(
+            f"  v{number}: {valid}archived {version.captured_at.date().isoformat()}"
+            + (f" ({version.origin})" if version.origin else "")
+        )
+    return lines
+
+
 def blame_gaps(result: Blame) -> list[bool]:
     """Return, per entry, whether a blank line (or a heading) separates it from the one before."""
     gaps: list[bool] = []
@@ -141,7 +160,8 @@ def build_blame(result: Blame, *, color: bool) -> RenderableType:
         for line in lines:
             # Cells are Text, never str: rich would read "[...]" in policy text as markup.
             table.add_row(Text(tag, style=style), "\u2502", Text(escape_controls(line.rstrip())))
-    return Group(Text(blame_header(result), style="bold" if color else ""), Text(), table)
+    legend = [Text(escape_controls(line)) for line in blame_legend(result)]
+    return Group(Text(blame_header(result), style="bold" if color else ""), *legend, Text(), table)
 
 
 # --------------------------------------------------------------------------- history
