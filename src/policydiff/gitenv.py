@@ -73,6 +73,8 @@ PROGRAM_KEYS: tuple[tuple[str, str], ...] = (
     (r"filter\..+\.(?:clean|smudge|process)", ""),  # an empty filter is no filter
     (r"filter\..+\.required", "false"),
     (r"credential\.(?:.+\.)?helper", ""),  # an empty value clears the helper list
+    # Git keeps the first of these, so overrides cannot undo them: the commands that
+    # reach a remote pass the value of ``override()`` as --upload-pack/--receive-pack.
     (r"remote\..+\.uploadpack", "git-upload-pack"),
     (r"remote\..+\.receivepack", "git-receive-pack"),
     (r"submodule\..+\.update", "none"),
@@ -185,3 +187,12 @@ def git_environment(repo: Path, *, foreign: bool = False) -> dict[str, str]:
         pairs.append((key, neutral))
         pairs += [(k, v) for scope, k, v in entries if k == key and scope in TRUSTED_SCOPES]
     return _overlay(pairs, extra)
+
+
+def override(env: dict[str, str], key: str) -> str | None:
+    """Return the value ``env`` (from ``git_environment``) sets last for ``key``, if any."""
+    found = None
+    for i in range(int(env.get("GIT_CONFIG_COUNT", "0"))):
+        if env.get(f"GIT_CONFIG_KEY_{i}") == key:
+            found = env.get(f"GIT_CONFIG_VALUE_{i}")
+    return found

@@ -46,7 +46,7 @@ from policydiff.errors import (
     UnknownVersionError,
     UsageError,
 )
-from policydiff.gitenv import git_environment, static_environment
+from policydiff.gitenv import git_environment, override, static_environment
 from policydiff.model import (
     PolicySummary,
     RecordResult,
@@ -1770,11 +1770,17 @@ class GitStore:
     def sync(self, remote: str, *, push: bool = True) -> SyncResult:
         """Pull the remote's versions, merge both timelines by capture time, push the result."""
         target = self._check_remote(remote)
+        # A remote's upload-pack and receive-pack commands that the store's own config names
+        # cannot be overridden by config (git keeps the first): pass the neutral ones.
+        fetch_pack = override(self._env, f"remote.{target}.uploadpack")
+        push_pack = override(self._env, f"remote.{target}.receivepack")
         with self.write_lock():
             self._check_writable()
             ours = self.tip()
             fetched = self._git_ok(
-                "fetch", "--no-tags", "--quiet", "--end-of-options", target,
+                "fetch", "--no-tags", "--quiet",
+                *([f"--upload-pack={fetch_pack}"] if fetch_pack else []),
+                "--end-of-options", target,
                 f"+{BRANCH}:{INCOMING_REF}",
             )  # fmt: skip
             theirs = (
@@ -1811,7 +1817,9 @@ class GitStore:
                     f"--force-with-lease={BRANCH}:{lease}" if lease else "--force-with-lease"
                 )
                 self._git(
-                    "push", "--quiet", "--no-verify", lease_arg, "--end-of-options", target,
+                    "push", "--quiet", "--no-verify", lease_arg,
+                    *([f"--receive-pack={push_pack}"] if push_pack else []),
+                    "--end-of-options", target,
                     f"{BRANCH}:{BRANCH}", f"+{PREVIOUS_PREFIX}*:{PREVIOUS_PREFIX}*",
                 )  # fmt: skip
             return result
