@@ -429,6 +429,25 @@ def test_store_commands_run_nothing_the_store_configures(
     assert git(tmp_path / "remote.git", "rev-parse", "main") == git(store, "rev-parse", "main")
 
 
+def test_store_view_runs_no_filter_not_even_the_users_own(tmp_path: Path, traps: Traps) -> None:
+    """The store's attributes cannot make the user's filter driver run on its files."""
+    store = make_store(tmp_path)
+    (store / ".git" / "info" / "attributes").write_text("* filter=evil\n")
+    global_config = tmp_path / "user.gitconfig"
+    global_config.write_text(
+        f'[filter "evil"]\n\tsmudge = {traps.script("user-smudge", then="cat")}\n'
+        f"\tclean = {traps.script('user-clean', then='cat')}\n\trequired = true\n"
+    )
+    env: dict[str, str | None] = {"GIT_CONFIG_GLOBAL": str(global_config)}
+    second = tmp_path / "2021-01-01.md"
+    second.write_text(TEXT_2)
+    for args in (["add", str(second), "--policy", POLICY], ["verify"], ["log", POLICY]):
+        done = run_cli(["--store", str(store), *args], env=env)
+        assert done.exit_code == 0, (args, done.stdout, done.stderr)
+    assert (store / "policies" / POLICY / "text.md").read_text() == TEXT_2
+    assert traps.fired() == []
+
+
 needs_ssh_keygen = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
 
 

@@ -11,6 +11,8 @@ command-scope overrides (``GIT_CONFIG_COUNT``), which git reads after every conf
 
 - a few keys are always forced: no hook runs (``core.hooksPath=/dev/null``), no
   fsmonitor, no signature check from ``log``, no ``ext::`` transport;
+- content drivers (filters, diff and merge drivers: ``DRIVER_KEYS``) are switched off
+  wherever they are configured, since the repository's attributes choose where they run;
 - every other key that names a program (``PROGRAM_KEYS``) and that the repository's
   own config sets (local or worktree scope, includes followed) is set back to a neutral
   value, followed by the values the user's own (system, global, command-line) config
@@ -67,17 +69,22 @@ PROGRAM_KEYS: tuple[tuple[str, str], ...] = (
     (r"gpg\.ssh\.program", "ssh-keygen"),
     (r"gpg\.ssh\.defaultkeycommand", ""),
     (r"gpg\..+\.program", "false"),
-    (r"diff\.external", ""),
-    (r"diff\..+\.(?:command|textconv)", ""),
-    (r"merge\..+\.driver", ""),
-    (r"filter\..+\.(?:clean|smudge|process)", ""),  # an empty filter is no filter
-    (r"filter\..+\.required", "false"),
     (r"credential\.(?:.+\.)?helper", ""),  # an empty value clears the helper list
     # Git keeps the first of these, so overrides cannot undo them: the commands that
     # reach a remote pass the value of ``override()`` as --upload-pack/--receive-pack.
     (r"remote\..+\.uploadpack", "git-upload-pack"),
     (r"remote\..+\.receivepack", "git-receive-pack"),
     (r"submodule\..+\.update", "none"),
+)
+# Content drivers: the repository's attributes pick which one runs on which file, so they
+# are switched off whoever configured them (the user's git-lfs filter included). policydiff
+# writes and reads the bytes it records, never a filtered or converted form.
+DRIVER_KEYS: tuple[tuple[str, str], ...] = (
+    (r"diff\.external", ""),
+    (r"diff\..+\.(?:command|textconv)", ""),
+    (r"merge\..+\.driver", ""),
+    (r"filter\..+\.(?:clean|smudge|process)", ""),  # an empty filter is no filter
+    (r"filter\..+\.required", "false"),
 )
 # Only for a foreign repository: which transports are allowed (none).
 FOREIGN_KEYS: tuple[tuple[str, str], ...] = ((r"protocol\.(?:.+\.)?allow", "never"),)
@@ -139,9 +146,9 @@ def _config_entries(repo: Path, env: dict[str, str]) -> list[tuple[str, str, str
     return entries
 
 
-def _neutral(key: str, foreign: bool) -> str | None:
-    """Return the value that makes ``key`` run nothing, or None if it runs no program."""
-    for pattern, value in (*PROGRAM_KEYS, *(FOREIGN_KEYS if foreign else ())):
+def _neutral(key: str, table: tuple[tuple[str, str], ...]) -> str | None:
+    """Return the value that makes ``key`` run nothing, or None if ``table`` does not name it."""
+    for pattern, value in table:
         if re.fullmatch(pattern, key):
             return value
     return None
@@ -173,12 +180,18 @@ def git_environment(repo: Path, *, foreign: bool = False) -> dict[str, str]:
         }
     entries = _config_entries(repo, _overlay(pairs, extra))
     forced = {key.lower() for key, _ in ALWAYS + (FOREIGN_ALWAYS if foreign else ())}
+    programs = PROGRAM_KEYS + (FOREIGN_KEYS if foreign else ())
+    drivers: dict[str, str] = {}
     hostile: dict[str, str] = {}
     for scope, key, _ in entries:
-        if scope not in TRUSTED_SCOPES and key.lower() not in forced:
-            neutral = _neutral(key, foreign)
-            if neutral is not None:
-                hostile.setdefault(key, neutral)
+        if key.lower() in forced:
+            continue
+        driver = _neutral(key, DRIVER_KEYS)
+        if driver is not None:
+            drivers.setdefault(key, driver)
+        elif scope not in TRUSTED_SCOPES and (neutral := _neutral(key, programs)) is not None:
+            hostile.setdefault(key, neutral)
+    pairs += drivers.items()
     if hostile.pop("core.gitproxy", None) is not None:
         extra["GIT_PROXY_COMMAND"] = os.environ.get("GIT_PROXY_COMMAND", "")
     for key, neutral in hostile.items():
