@@ -7,9 +7,13 @@ path as provenance trailers (``Source-Repository``, ``Source-Commit``, ``Source-
 ``Source-Subject``). OTA's extraction upgrades ("Apply technical or declaration upgrade
 on ...", "Refilter ...") are marked technical.
 
-The other repository is only read, with the ``git`` command and argument lists: the
+The other repository is untrusted: it is only read, with plumbing commands (``rev-parse``,
+``rev-list``, ``cat-file``, ``config --get``) in the environment of ``gitenv`` for foreign
+repositories, so nothing its config names (hooks, fsmonitor, gpg, filters, drivers) runs,
+and neither the user's global config nor replace refs or grafts change what is read. The
 revision walked is always ``HEAD`` (user text is never a revision), paths come after
-``--`` with pathspec magic off (``--literal-pathspecs``), and blobs are read by object id.
+``--`` with pathspec magic off (``GIT_LITERAL_PATHSPECS``), blob sizes are checked before
+any blob is read, and blobs are read by object id.
 Commits already imported (their ``Source-Commit`` is on a version) are skipped, so a
 re-run only adds what is new.
 """
@@ -19,14 +23,16 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit, urlunsplit
 
 from policydiff.errors import InputError, PolicydiffError, UsageError
+from policydiff.gitenv import git_environment
 from policydiff.ingest import DEFAULT_MAX_BYTES, decode_bytes, detect_effective_date
+from policydiff.ingest.decode import check_size
 from policydiff.ingest.html import NO_RULES, ExtractRules, extract
 from policydiff.model import RecordResult, Snapshot
 from policydiff.store import GitStore
@@ -48,12 +54,14 @@ _MARKDOWN = (".md", ".markdown")
 
 @dataclass(frozen=True, slots=True)
 class FileVersion:
-    """The file as one commit left it."""
+    """The file as one commit left it (``data`` None: deleted, or unread when ``size`` is set)."""
 
     commit: str
     authored_at: datetime
     subject: str
     data: bytes | None
+    # The blob's size when it was over the size limit and so never read.
+    size: int | None = None
 
     @property
     def technical(self) -> bool:
@@ -71,17 +79,23 @@ class ImportResult:
     error: str | None = None
 
 
-def _git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    """Run git in ``repo`` (never a shell, pathspecs literal); errors become ``InputError``."""
-    env = {**os.environ, "GIT_LITERAL_PATHSPECS": "1", "GIT_TERMINAL_PROMPT": "0"}
+def _git(
+    repo: Path, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> bytes:
+    """Run git plumbing in ``repo`` as an untrusted repository; errors become ``InputError``.
+
+    ``env`` is ``git_environment(repo, foreign=True)`` when the caller runs several commands.
+    """
+    if env is None:
+        env = git_environment(repo, foreign=True)
     try:
         done = subprocess.run(
-            # The repository may be untrusted: no fsmonitor hook may run a program of its choosing.
-            ["git", "-c", "core.fsmonitor=false", "-C", str(repo), *args],
+            ["git", *args],
+            cwd=repo,
             input=stdin,
             capture_output=True,
             check=False,
-            env=env,
+            env={**os.environ, **env},
         )
     except OSError as err:
         raise InputError(f"cannot run git: {err.strerror}") from None
@@ -96,12 +110,13 @@ def check_repository(path: Path) -> Path:
     if not path.is_dir():
         raise UsageError(f"{path} is not a directory")
     resolved = path.resolve()
+    env = git_environment(resolved, foreign=True)
     try:
-        _git(resolved, "rev-parse", "--git-dir")
+        _git(resolved, "rev-parse", "--git-dir", env=env)
     except InputError:
         raise UsageError(f"{path} is not a git repository") from None
     try:
-        _git(resolved, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        _git(resolved, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", env=env)
     except InputError:
         raise UsageError(f"{path} has no commits") from None
     return resolved
@@ -109,7 +124,8 @@ def check_repository(path: Path) -> Path:
 
 def check_file_path(path: str) -> str:
     """Return ``path`` as a clean relative path inside a repository, or raise ``UsageError``."""
-    if not path or any(ord(c) < 32 or ord(c) == 127 for c in path):
+    # splitlines also breaks at U+2028, U+2029, NEL and the other Unicode line breaks.
+    if not path or any(ord(c) < 32 or ord(c) == 127 for c in path) or path.splitlines() != [path]:
         raise UsageError("--path must be a non-empty file path on one line")
     pure = PurePosixPath(path)
     if pure.is_absolute() or ".." in pure.parts or str(pure) in {"", "."}:
@@ -118,67 +134,114 @@ def check_file_path(path: str) -> str:
 
 
 def repository_name(repo: Path) -> str:
-    """Return how provenance names ``repo``: its origin URL without credentials, or its path."""
+    """Return how provenance names ``repo``: its origin URL without credentials, or its path.
+
+    The URL is the repository's own (untrusted) data: one that is not one printable line
+    of at most 2000 characters, or that does not parse, is dropped for the path.
+    """
     try:
-        url = _git(repo, "config", "--get", "remote.origin.url").decode().strip()
-    except InputError:
+        url = _git(repo, "config", "--get", "remote.origin.url").decode("utf-8").strip()
+    except (InputError, UnicodeDecodeError):
         return str(repo)
-    parts = urlsplit(url)
-    if parts.scheme and parts.hostname:
-        # Never copy a token from a URL such as https://user:token@host/repo into the archive.
-        host = parts.hostname + (f":{parts.port}" if parts.port else "")
-        url = urlunsplit((parts.scheme, host, parts.path, "", ""))
-    elif "@" in url.split(":", 1)[0]:
-        url = url.split("@", 1)[1]
+    if not url.isprintable() or len(url) > 2000:
+        return str(repo)
+    try:
+        parts = urlsplit(url)
+        if parts.scheme and parts.hostname:
+            # Never copy a token from a URL such as https://user:token@host/repo into the archive.
+            host = parts.hostname + (f":{parts.port}" if parts.port else "")
+            url = urlunsplit((parts.scheme, host, parts.path, "", ""))
+        elif "@" in url.split(":", 1)[0]:
+            url = url.split("@", 1)[1]
+    except ValueError:  # an unparsable port or IPv6 host
+        return str(repo)
     return url or str(repo)
 
 
-def file_history(repo: Path, path: str) -> list[FileVersion]:
-    """Return each commit from HEAD that changed ``path``, oldest first, with the file's data."""
-    log = _git(
+def file_history(repo: Path, path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[FileVersion]:
+    """Return each commit from HEAD that changed ``path``, oldest first, with the file's data.
+
+    A blob larger than ``max_bytes`` is not read: its version has no data and its ``size``.
+    """
+    env = git_environment(repo, foreign=True)
+    # rev-list, not log: plumbing reads no log.* config (showSignature, follow, ...).
+    listing = _git(
         repo,
-        "log",
+        "rev-list",
         "--reverse",
-        "--no-renames",
-        "--format=%H%x00%aI%x00%s%x1e",
+        "--encoding=UTF-8",
+        "--format=%x00%aI%x00%s%x1e",
         "HEAD",
         "--",
         path,
+        env=env,
     ).decode("utf-8", "replace")
     entries: list[tuple[str, datetime, str]] = []
-    for chunk in log.split("\x1e"):
+    for chunk in listing.split("\x1e"):
         record = chunk.strip("\n")
         if not record:
             continue
-        commit, stamp, subject = record.split("\x00", 2)
+        head, stamp, subject = record.split("\x00", 2)
+        commit = head.strip().removeprefix("commit ")
         if _SHA.fullmatch(commit) is None:
-            raise InputError(f"unexpected git log output {commit[:20]!r}")
-        entries.append((commit, datetime.fromisoformat(stamp).astimezone(UTC), subject))
-    blobs = dict(_blobs(repo, [(commit, path) for commit, _, _ in entries]))
+            raise InputError(f"unexpected git rev-list output {commit[:20]!r}")
+        try:
+            when = datetime.fromisoformat(stamp).astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise InputError(
+                f"commit {commit[:10]} has an unreadable date {stamp[:40]!r}"
+            ) from None
+        entries.append((commit, when, subject))
+    blobs = _blobs(repo, [(commit, path) for commit, _, _ in entries], max_bytes, env)
     return [
-        FileVersion(commit, when, subject, blobs.get(commit)) for commit, when, subject in entries
+        FileVersion(commit, when, subject, *blobs.get(commit, (None, None)))
+        for commit, when, subject in entries
     ]
 
 
-def _blobs(repo: Path, wanted: list[tuple[str, str]]) -> Iterator[tuple[str, bytes | None]]:
-    """Yield (commit, file bytes or None when absent) for each (commit, path), via cat-file."""
+def _blobs(
+    repo: Path, wanted: list[tuple[str, str]], max_bytes: int, env: dict[str, str]
+) -> dict[str, tuple[bytes | None, int | None]]:
+    """Return {commit: (file bytes, None)} for each (commit, path) via cat-file.
+
+    Sizes are checked first (``--batch-check``), so a blob over ``max_bytes`` is never read:
+    it maps to (None, its size). Absent paths (and non-blobs) are left out.
+    """
     if not wanted:
-        return
+        return {}
     request = "".join(f"{commit}:{path}\n" for commit, path in wanted).encode("utf-8")
-    out = _git(repo, "cat-file", "--batch", stdin=request)
+    checked = _git(repo, "cat-file", "--batch-check", stdin=request, env=env)
+    found: dict[str, tuple[bytes | None, int | None]] = {}
+    readable: dict[str, list[str]] = {}  # blob id -> commits holding it
+    for (commit, _), line in zip(
+        wanted, checked.decode("utf-8", "replace").splitlines(), strict=False
+    ):
+        fields = line.split(" ")
+        if len(fields) != 3 or fields[1] != "blob" or _SHA.fullmatch(fields[0]) is None:
+            continue  # missing, ambiguous, or not a file
+        size = int(fields[2])
+        if size > max_bytes:
+            found[commit] = (None, size)
+        else:
+            readable.setdefault(fields[0], []).append(commit)
+    if not readable:
+        return found
+    out = _git(
+        repo, "cat-file", "--batch", stdin="".join(f"{oid}\n" for oid in readable).encode(), env=env
+    )
     position = 0
-    for commit, _ in wanted:
+    for oid, commits in readable.items():
         end = out.index(b"\n", position)
-        header = out[position:end].decode("utf-8", "replace")
+        header = out[position:end].decode("ascii", "replace").split(" ")
         position = end + 1
-        if header.endswith((" missing", " ambiguous")):
-            yield commit, None
-            continue
-        _oid, kind, size_text = header.rsplit(" ", 2)
-        size = int(size_text)
+        if len(header) != 3 or header[0] != oid or header[1] != "blob":
+            raise InputError(f"unexpected git cat-file output for blob {oid[:10]}")
+        size = int(header[2])
         data = out[position : position + size]
         position += size + 1
-        yield commit, data if kind == "blob" else None
+        for commit in commits:
+            found[commit] = (data, None)
+    return found
 
 
 def _snapshot(
@@ -191,7 +254,11 @@ def _snapshot(
     max_bytes: int,
 ) -> Snapshot:
     """Turn one version of the file into a snapshot with its provenance."""
-    data = version.data or b""
+    if version.data is None:
+        # file_history left the blob unread: it is over the size limit.
+        check_size(version.size or 0, max_bytes)
+        raise InputError(f"{path} was not read at this commit (over the size limit)")
+    data = version.data
     lower = path.lower()
     suffix = "html" if lower.endswith(_HTML) else "md" if lower.endswith(_MARKDOWN) else "txt"
     text = decode_bytes(data, encoding=None, is_html=suffix == "html", max_bytes=max_bytes)
@@ -263,7 +330,7 @@ def import_history(
             if version.commit in done:
                 emit(ImportResult(version, "skipped"))
                 continue
-            if version.data is None:
+            if version.data is None and version.size is None:
                 emit(ImportResult(version, "skipped", error=f"{path} is deleted at this commit"))
                 continue
             try:

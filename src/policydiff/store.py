@@ -46,6 +46,7 @@ from policydiff.errors import (
     UnknownVersionError,
     UsageError,
 )
+from policydiff.gitenv import git_environment, override, static_environment
 from policydiff.inforce import InForce, in_force, start_of
 from policydiff.model import (
     PolicySummary,
@@ -83,16 +84,10 @@ TRAILER_SOURCE_FILE = "Source-File"
 TRAILER_RECORDED_BY = "Recorded-By"
 TRAILER_TECHNICAL = "Technical"
 
-# Cap how much of the pack files git maps at once: a store of 100,000 versions has
-# gigabytes of packs, and git's defaults map them whole (measured: 2.2 GB resident for one
-# `git log`, 72 MB with these caps, at the same speed).
-GIT_ENV = {
-    "GIT_CONFIG_COUNT": "2",
-    "GIT_CONFIG_KEY_0": "core.packedGitLimit",
-    "GIT_CONFIG_VALUE_0": "128m",
-    "GIT_CONFIG_KEY_1": "core.packedGitWindowSize",
-    "GIT_CONFIG_VALUE_1": "16m",
-}
+# What every git process gets without a look at the store's config: pack-window caps, no
+# hooks, no fsmonitor, no replace objects or grafts (see gitenv). An open GitStore uses
+# git_environment(path), which also neutralises the program keys the store's config sets.
+GIT_ENV = static_environment()
 
 _TRAILER_VALUE = re.compile(r"[^\x00-\x1f\x7f]{1,2000}")
 _TRAILER_KEY = re.compile(r"[A-Z][A-Za-z0-9-]{0,40}")
@@ -377,6 +372,7 @@ def init_store(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
         repo = git.Repo.init(path, initial_branch="main")
+        repo.git.update_environment(**git_environment(path))
         with repo.config_writer() as config:
             # Stores are append-mostly archives; make path-limited history fast from the start.
             config.set_value("core", "commitGraph", "true")
@@ -451,7 +447,9 @@ class GitStore:
             raise NotAStoreError(f"{path} is a file, not a policydiff store")
         try:
             self.repo = git.Repo(path)
-            self.repo.git.update_environment(**GIT_ENV)
+            # The store may come from elsewhere: its config may not make git run programs.
+            self._env = git_environment(path)
+            self.repo.git.update_environment(**self._env)
         except (git.InvalidGitRepositoryError, git.NoSuchPathError):
             raise NotAStoreError(
                 f"{path} is not a policydiff store (not a git repository; "
@@ -505,7 +503,7 @@ class GitStore:
         return subprocess.Popen(
             ["git", *args],
             cwd=self.path,
-            env={**os.environ, **GIT_ENV},
+            env={**os.environ, **self._env},
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -1284,7 +1282,7 @@ class GitStore:
         proc = subprocess.run(
             ["git", "diff-tree", "--stdin", "-r", "-z", "--no-renames", *options],
             cwd=self.path,
-            env={**os.environ, **GIT_ENV},
+            env={**os.environ, **self._env},
             input="".join(f"{c}\n" for c in commits).encode("ascii"),
             capture_output=True,
             check=False,
@@ -1365,7 +1363,7 @@ class GitStore:
                 cwd=self.path,
                 input=message.encode("utf-8"),
                 capture_output=True,
-                env={**os.environ, **env},
+                env={**os.environ, **self._env, **env},
                 check=False,
             )
             if proc.returncode != 0:
@@ -1483,6 +1481,7 @@ class GitStore:
             for path in (self.local_changes() if view_checked else [])
             if policy is None or path.startswith(policy_dir(policy) + "/")
         )
+        problems.extend(self._object_substitutes())
         kept = self.previous_tips()
         problems.extend(self._unexplained_rewrites({commit for _, commit in kept}))
         if kept:
@@ -1671,6 +1670,32 @@ class GitStore:
                 tree_id = data[at : at + 20].hex() if at is not None else ""
         return _Rehashed(problems, raw, trees if len(trees) == len(parts) + 1 else [])
 
+    def _object_substitutes(self) -> list[str]:
+        """Report replace refs, grafts and a shallow history: plain git would not read the archive.
+
+        policydiff itself ignores replace refs and grafts (see gitenv), but ``git log`` or
+        ``git show`` in the store would show what they substitute.
+        """
+        out = self._git("for-each-ref", "--format=%(refname) %(objectname)", "refs/replace/")
+        problems = [
+            f"{ref}: replace ref: plain git shows {target[:10]} in place of {name[:10]} "
+            f"(remove it with 'git -C {self.path} replace -d {name}')"
+            for ref, _, target in (line.partition(" ") for line in out.splitlines() if line)
+            for name in [ref.rsplit("/", 1)[-1]]
+        ]
+        git_dir = Path(self.repo.git_dir)
+        if (git_dir / "info" / "grafts").exists():
+            problems.append(
+                f"{git_dir / 'info' / 'grafts'}: grafts rewrite commits' parents for plain git "
+                "(remove the file)"
+            )
+        if (git_dir / "shallow").exists():
+            problems.append(
+                f"{git_dir / 'shallow'}: the store is a shallow clone, its history is incomplete "
+                "(fetch it whole with 'git fetch --unshallow')"
+            )
+        return problems
+
     def _fsck(self) -> str:
         """Run ``git fsck`` and return its complaint, or an empty string."""
         import git
@@ -1747,11 +1772,17 @@ class GitStore:
     def sync(self, remote: str, *, push: bool = True) -> SyncResult:
         """Pull the remote's versions, merge both timelines by capture time, push the result."""
         target = self._check_remote(remote)
+        # A remote's upload-pack and receive-pack commands that the store's own config names
+        # cannot be overridden by config (git keeps the first): pass the neutral ones.
+        fetch_pack = override(self._env, f"remote.{target}.uploadpack")
+        push_pack = override(self._env, f"remote.{target}.receivepack")
         with self.write_lock():
             self._check_writable()
             ours = self.tip()
             fetched = self._git_ok(
-                "fetch", "--no-tags", "--quiet", "--end-of-options", target,
+                "fetch", "--no-tags", "--quiet",
+                *([f"--upload-pack={fetch_pack}"] if fetch_pack else []),
+                "--end-of-options", target,
                 f"+{BRANCH}:{INCOMING_REF}",
             )  # fmt: skip
             theirs = (
@@ -1788,7 +1819,9 @@ class GitStore:
                     f"--force-with-lease={BRANCH}:{lease}" if lease else "--force-with-lease"
                 )
                 self._git(
-                    "push", "--quiet", "--no-verify", lease_arg, "--end-of-options", target,
+                    "push", "--quiet", "--no-verify", lease_arg,
+                    *([f"--receive-pack={push_pack}"] if push_pack else []),
+                    "--end-of-options", target,
                     f"{BRANCH}:{BRANCH}", f"+{PREVIOUS_PREFIX}*:{PREVIOUS_PREFIX}*",
                 )  # fmt: skip
             return result

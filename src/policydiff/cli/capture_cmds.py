@@ -434,7 +434,7 @@ def import_git_cmd(
     root = check_repository(repo)
     store = open_store()
     rules = _extract_rules(store, policy, select, remove)
-    history = file_history(root, path)
+    history = file_history(root, path, max_bytes=max_size)
     if not history:
         raise UsageError(f"no commit reachable from HEAD in {repo} touches {path}")
     advance = progress(len(history), "Importing commits")
