@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "show": "policydiff.cli.store_cmds:show_cmd",
     "blame": "policydiff.cli.history_cmds:blame_cmd",
     "history": "policydiff.cli.history_cmds:history_cmd",
+    "search": "policydiff.cli.search_cmd:search_cmd",
     "site": "policydiff.cli.history_cmds:site_cmd",
     "compare": "policydiff.cli.compare_cmd:compare_cmd",
     "verify": "policydiff.cli.store_cmds:verify_cmd",

@@ -1,0 +1,190 @@
+"""Search through history: when a phrase entered each policy, left, came back, and if it stands.
+
+Every recorded text of every policy is read (each distinct text once, by its hash) and
+matched after cosmetic normalisation: quotes, dashes, markup, case and line wrapping do
+not matter, so "IP address you registered from" finds "IP address you
+_registered_ from" across a line break. Answers come from recorded texts only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from policydiff.errors import UsageError
+from policydiff.history import Granularity, split_units
+from policydiff.normalize import normalize_text
+
+if TYPE_CHECKING:
+    from policydiff.model import Version
+    from policydiff.store import GitStore
+
+# A quote longer than this is cut around the match: the sentence is context, not the text.
+CONTEXT_MAX = 300
+
+
+class EventKind(Enum):
+    """What happened to the phrase in a version."""
+
+    APPEARED = "appeared"  # present for the first time
+    REMOVED = "removed"  # absent after being present
+    RETURNED = "returned"  # present again after a removal
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One change of presence, in the version where it happened."""
+
+    kind: EventKind
+    version: Version
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyHits:
+    """The phrase's history in one policy that has it in at least one version."""
+
+    policy: str
+    events: tuple[Event, ...]
+    latest: Version
+    in_latest: bool
+    # The sentence around the phrase, in ``context_version`` (the latest version having it).
+    context: str
+    context_version: Version
+    versions_searched: int
+
+    @property
+    def first(self) -> Version:
+        """The first version that has the phrase."""
+        return self.events[0].version
+
+
+class Matcher:
+    """A phrase or regular expression, matched against normalised text."""
+
+    def __init__(self, pattern: str, *, regex: bool = False) -> None:
+        if not pattern.strip():
+            raise UsageError("the search phrase is empty")
+        self.pattern = pattern
+        self.regex = regex
+        if regex:
+            try:
+                self._compiled = re.compile(pattern, re.IGNORECASE)
+            except re.error as err:
+                raise UsageError(f"invalid regular expression {pattern!r}: {err}") from None
+        else:
+            self._phrase = normalize_text(pattern).casefold()
+            if not self._phrase:
+                raise UsageError(f"the search phrase {pattern!r} has no words")
+
+    def found_in(self, normalised: str) -> bool:
+        """Whether the phrase occurs in a text already passed through ``normalise``."""
+        if self.regex:
+            return self._compiled.search(normalised) is not None
+        return self._phrase in normalised
+
+    def span_in(self, normalised: str) -> tuple[int, int] | None:
+        """Return where the phrase occurs in a normalised text, if it does."""
+        if self.regex:
+            match = self._compiled.search(normalised)
+            return None if match is None else match.span()
+        at = normalised.find(self._phrase)
+        return None if at < 0 else (at, at + len(self._phrase))
+
+
+def normalise(text: str) -> str:
+    """Reduce a text as search compares it: words only, quotes and dashes folded, casefolded."""
+    return normalize_text(text).casefold()
+
+
+def context_of(text: str, matcher: Matcher) -> str:
+    """Return the sentence holding the phrase (or the paragraph, if it spans sentences)."""
+    for by in (Granularity.SENTENCE, Granularity.PARAGRAPH):
+        for unit in split_units(text, by):
+            words = normalise(text[unit.start : unit.end])
+            span = matcher.span_in(words)
+            if span is not None:
+                return _cut(" ".join(text[unit.start : unit.end].split()), words, span)
+    return ""
+
+
+def _cut(sentence: str, words: str, span: tuple[int, int]) -> str:
+    """Shorten a long sentence to a window around the match (positions are approximate)."""
+    if len(sentence) <= CONTEXT_MAX:
+        return sentence
+    # The normalised text is close in length to the sentence: scale the match position.
+    middle = (span[0] + span[1]) // 2 * len(sentence) // max(len(words), 1)
+    start = max(0, min(middle - CONTEXT_MAX // 2, len(sentence) - CONTEXT_MAX))
+    end = start + CONTEXT_MAX
+    # Whole words only: move each cut to the nearest space inside the window.
+    if start:
+        start = sentence.find(" ", start, end) + 1 or start
+    if end < len(sentence):
+        space = sentence.rfind(" ", start, end)
+        end = space if space > start else end
+    window = sentence[start:end].strip()
+    return ("\u2026 " if start else "") + window + (" \u2026" if end < len(sentence) else "")
+
+
+def search_history(
+    history: Sequence[Version],
+    text_of: Callable[[Version], str],
+    matcher: Matcher,
+    seen: dict[str, bool] | None = None,
+) -> PolicyHits | None:
+    """Follow the phrase through one policy's versions; None if no version has it.
+
+    ``seen`` remembers the answer per text hash across policies and calls (identical texts
+    are read and matched once).
+    """
+    seen = {} if seen is None else seen
+    events: list[Event] = []
+    present = False
+    last_with: Version | None = None
+    for version in history:
+        has = seen.get(version.text_sha256)
+        if has is None:
+            has = seen[version.text_sha256] = matcher.found_in(normalise(text_of(version)))
+        if has and not present:
+            kind = EventKind.RETURNED if events else EventKind.APPEARED
+            events.append(Event(kind, version))
+        elif present and not has:
+            events.append(Event(EventKind.REMOVED, version))
+        present = has
+        if has:
+            last_with = version
+    if last_with is None or not history:
+        return None
+    return PolicyHits(
+        policy=history[0].policy,
+        events=tuple(events),
+        latest=history[-1],
+        in_latest=present,
+        context=context_of(text_of(last_with), matcher),
+        context_version=last_with,
+        versions_searched=len(history),
+    )
+
+
+def search_store(
+    store: GitStore,
+    matcher: Matcher,
+    policies: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[PolicyHits], int]:
+    """Search every version of the given policies (all when None); also count versions read."""
+    names = list(policies) if policies else store.policies()
+    seen: dict[str, bool] = {}
+    found: list[PolicyHits] = []
+    searched = 0
+    for done, policy in enumerate(names, start=1):
+        history = store.versions(policy)
+        searched += len(history)
+        hits = search_history(history, store.text, matcher, seen)
+        if hits is not None:
+            found.append(hits)
+        if progress is not None:
+            progress(done, len(names))
+    return found, searched
