@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import corpus
 import engine
@@ -50,6 +53,51 @@ def compare_row(pair: corpus.Pair, reps: int) -> Row:
         peak_rss_mb=measure.peak_rss_mb(runs["ours"]),
         note=(f"FAILED exit {sorted(failed)}: {error[-1:]}; " if failed else "")
         + f"{len(runs['ours'])} rep(s)",
+    )
+
+
+SEARCH_TARGET = 1.0
+SEARCH_PHRASE = "biometric"
+
+
+def search_row(reps: int) -> Row:
+    """``policydiff search`` over every version of the corpus store, against git's pickaxe."""
+    name = f"policydiff search {SEARCH_PHRASE!r} --format json (corpus store, every version)"
+    root = corpus.corpus_dir()
+    if not measure.has_command("search"):
+        return skipped(SECTION, name, "no 'search' command yet")
+    with tempfile.TemporaryDirectory(prefix="pd-bench-search-") as tmp:
+        source = Path(tmp) / "corpus"
+        shutil.copytree(root, source, ignore=shutil.ignore_patterns("*.tsv", "README*"))
+        store = Path(tmp) / "store"
+        cli = measure.policydiff_command()
+        measure.run_command([*cli, "--store", str(store), "init"])
+        measure.run_command([*cli, "--store", str(store), "import", str(source)])
+        # Warm the history cache as a store in use has it; search then reads texts only.
+        measure.run_command([*cli, "--store", str(store), "policies"])
+        command = [*cli, "--store", str(store), "search", SEARCH_PHRASE, "--format", "json"]
+        # git's own machinery for the same question: which commits add or drop the word.
+        pickaxe = ["git", "-C", str(store), "log", "-i", f"-G{SEARCH_PHRASE}", "--format=%H",
+                   "--", "policies"]  # fmt: skip
+        runs = measure.interleaved(
+            {
+                "ours": lambda: measure.run_command(command),
+                "git": lambda: measure.run_command(pickaxe),
+            },
+            reps,
+        )
+    seconds = measure.median_seconds(runs["ours"])
+    failed = {r.returncode for r in runs["ours"]} - {0}
+    return Row(
+        SECTION,
+        name,
+        seconds,
+        reference="git log -i -G PHRASE -- policies",
+        ref_value=measure.median_seconds(runs["git"]),
+        target="< 1 s",
+        met=seconds < SEARCH_TARGET and not failed,
+        peak_rss_mb=measure.peak_rss_mb(runs["ours"]),
+        note=(f"FAILED exit {sorted(failed)}; " if failed else "") + f"{len(runs['ours'])} rep(s)",
     )
 
 
@@ -104,4 +152,4 @@ def startup_imports(limit: int = 5) -> str:
 
 def rows(pair: corpus.Pair, reps: int) -> list[Row]:
     """Section 2."""
-    return [compare_row(pair, reps), version_row(max(reps, 5))]
+    return [compare_row(pair, reps), search_row(reps), version_row(max(reps, 5))]

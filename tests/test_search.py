@@ -162,3 +162,20 @@ def test_search_across_the_corpus(tmp_path: Path) -> None:
     assert bluesky["first"]["captured_at"].startswith("2025-08-15")
     # Speed is the bench's business; this only records the figure when it fails.
     assert elapsed < 60, elapsed
+
+
+@pytest.mark.parametrize(
+    ("phrase", "text", "found"),
+    [
+        ("ip address", "We keep the IP address.", True),
+        ("ip address", "We ship addresses.", False),  # whole words only
+        ("ip address", "Your _IP\naddress_ is kept.", True),  # markup and wrapping
+        ("don't sell", "We don\u2019t sell data.", True),  # curly quote
+        ("financial data", "Your \ufb01nancial data.", True),  # ligature (NFKC)
+        ("e-mail", "Your e\u2014mail.", True),  # dashes fold, as in compare
+        ("end of one", "The end of\n\none paragraph.", False),  # within one paragraph
+        ("cookies", "[Cookies](https://example.com/c) are used.", True),  # link text
+    ],
+)
+def test_matcher(phrase: str, text: str, found: bool) -> None:
+    assert Matcher(phrase).found_in_text(text) is found

@@ -3,19 +3,21 @@
 Every recorded text of every policy is read (each distinct text once, by its hash) and
 matched after cosmetic normalisation: quotes, dashes, markup, case and line wrapping do
 not matter, so "IP address you registered from" finds "IP address you
-_registered_ from" across a line break. Answers come from recorded texts only.
+_registered_ from" across a line break. A phrase matches whole words within one
+paragraph. Answers come from recorded texts only.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from policydiff.errors import UsageError
-from policydiff.history import Granularity, split_units
 from policydiff.normalize import normalize_text
 
 if TYPE_CHECKING:
@@ -24,6 +26,11 @@ if TYPE_CHECKING:
 
 # A quote longer than this is cut around the match: the sentence is context, not the text.
 CONTEXT_MAX = 300
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\W_]*[A-Z0-9])")
+# Letters and digits: normalisation never joins or creates them (markup becomes spaces,
+# NFKC is applied first), so each run in the phrase is in any text holding the phrase.
+_LETTERS = re.compile(r"[^\W_]+")
 
 
 class EventKind(Enum):
@@ -75,23 +82,76 @@ class Matcher:
             except re.error as err:
                 raise UsageError(f"invalid regular expression {pattern!r}: {err}") from None
         else:
-            self._phrase = normalize_text(pattern).casefold()
-            if not self._phrase:
+            phrase = normalize_text(pattern).casefold()
+            if not phrase:
                 raise UsageError(f"the search phrase {pattern!r} has no words")
+            # Whole words: "ip address" must not match "ship address".
+            self._compiled = re.compile(rf"(?<![^\W_]){re.escape(phrase)}(?![^\W_])")
+        # Each letter run of a phrase stands as a whole word in any text holding it, raw
+        # or normalised; the longest are the rarest, so they are tried first.
+        self._needles: tuple[str, ...] = (
+            () if regex else tuple(sorted(set(_LETTERS.findall(phrase)), key=len, reverse=True))
+        )
+
+    def may_be_in(self, text: str) -> bool:
+        """Cheap pre-check: False only when the text cannot hold the phrase."""
+        if not self._needles:
+            return True
+        folded = _letters_folded(text)
+        return all(_has_word(folded, needle) for needle in self._needles)
+
+    def found_in_text(self, text: str) -> bool:
+        """Whether a raw text holds the phrase, within one of its paragraphs."""
+        if self.regex:
+            return self.found_in(normalise(text))
+        if not self.may_be_in(text):
+            return False
+        # Normalising is the costly step: only paragraphs that hold every word get it.
+        return any(
+            self.may_be_in(paragraph) and self.found_in(normalise(paragraph))
+            for paragraph in _PARAGRAPH_BREAK.split(text)
+        )
 
     def found_in(self, normalised: str) -> bool:
         """Whether the phrase occurs in a text already passed through ``normalise``."""
-        if self.regex:
-            return self._compiled.search(normalised) is not None
-        return self._phrase in normalised
+        return self._compiled.search(normalised) is not None
 
     def span_in(self, normalised: str) -> tuple[int, int] | None:
         """Return where the phrase occurs in a normalised text, if it does."""
-        if self.regex:
-            match = self._compiled.search(normalised)
-            return None if match is None else match.span()
-        at = normalised.find(self._phrase)
-        return None if at < 0 else (at, at + len(self._phrase))
+        match = self._compiled.search(normalised)
+        return None if match is None else match.span()
+
+
+@lru_cache(maxsize=4096)
+def _changes_letters(char: str) -> bool:
+    """Whether NFKC makes other letters or digits of ``char`` (a ligature, a superscript)."""
+    folded = unicodedata.normalize("NFKC", char)
+    return unicodedata.combining(char) != 0 or (folded != char and any(c.isalnum() for c in folded))
+
+
+def _letters_folded(text: str) -> str:
+    """Return the text with its letters as normalisation leaves them (NFKC, casefolded).
+
+    NFKC runs only when some character needs it: most policies are already normalised
+    in every letter, and NFKC of a large text costs more than the whole search.
+    """
+    if not text.isascii() and any(_changes_letters(c) for c in set(text) if ord(c) > 127):
+        text = unicodedata.normalize("NFKC", text)
+    return text.casefold()
+
+
+def _has_word(text: str, word: str) -> bool:
+    """Whether ``word`` occurs in ``text`` with no letter or digit right before or after it."""
+    # str.find and two character checks: a regex with look-arounds scans far slower.
+    at = text.find(word)
+    while at >= 0:
+        end = at + len(word)
+        if (at == 0 or not text[at - 1].isalnum()) and (
+            end == len(text) or not text[end].isalnum()
+        ):
+            return True
+        at = text.find(word, at + 1)
+    return False
 
 
 def normalise(text: str) -> str:
@@ -100,13 +160,21 @@ def normalise(text: str) -> str:
 
 
 def context_of(text: str, matcher: Matcher) -> str:
-    """Return the sentence holding the phrase (or the paragraph, if it spans sentences)."""
-    for by in (Granularity.SENTENCE, Granularity.PARAGRAPH):
-        for unit in split_units(text, by):
-            words = normalise(text[unit.start : unit.end])
-            span = matcher.span_in(words)
-            if span is not None:
-                return _cut(" ".join(text[unit.start : unit.end].split()), words, span)
+    """Return the sentence holding the phrase (or its paragraph, if it spans sentences)."""
+    # Paragraphs are cut at blank lines; no markdown parse is needed to quote one.
+    for paragraph in _PARAGRAPH_BREAK.split(text):
+        if not matcher.may_be_in(paragraph):
+            continue
+        words = normalise(paragraph)
+        span = matcher.span_in(words)
+        if span is None:
+            continue
+        for sentence in _SENTENCE_BREAK.split(paragraph):
+            sentence_words = normalise(sentence)
+            sentence_span = matcher.span_in(sentence_words)
+            if sentence_span is not None:
+                return _cut(" ".join(sentence.split()), sentence_words, sentence_span)
+        return _cut(" ".join(paragraph.split()), words, span)
     return ""
 
 
@@ -146,7 +214,7 @@ def search_history(
     for version in history:
         has = seen.get(version.text_sha256)
         if has is None:
-            has = seen[version.text_sha256] = matcher.found_in(normalise(text_of(version)))
+            has = seen[version.text_sha256] = matcher.found_in_text(text_of(version))
         if has and not present:
             kind = EventKind.RETURNED if events else EventKind.APPEARED
             events.append(Event(kind, version))
