@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -40,6 +41,19 @@ def validate_policy_id(policy: str) -> str:
             "and '-' in segments joined by '/', e.g. 'koozali/privacy-policy'"
         )
     return policy
+
+
+def nesting_clash(policy: str, known: Iterable[str]) -> str | None:
+    """Return an id of ``known`` that ``policy`` lies inside or around (``acme``, ``acme/sub``).
+
+    Such ids cannot live side by side: a policy's folder would hold another policy's
+    folder, in the store and in the site (``acme/sections`` against ``acme``'s section
+    pages). Which ids exist is the store's to say; this only compares.
+    """
+    for other in known:
+        if other != policy and (policy.startswith(other + "/") or other.startswith(policy + "/")):
+            return other
+    return None
 
 
 class RefKind(Enum):

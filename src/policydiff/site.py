@@ -683,6 +683,32 @@ class _PolicySite:
         return Page(path, title, (*crumbs, (join_path(history.path), None)), _join(out))
 
 
+# What the site writes in a policy's folder besides the policies nested in it.
+_POLICY_PAGE_NAMES = frozenset(
+    {"index.html", "blame.html", "compare.html", "versions", "diffs", "sections"}
+)
+
+
+def _layout_clash(policies: Sequence[str]) -> str | None:
+    """Say why ``policies`` cannot share one site, or None.
+
+    A store made before nested ids were refused may hold ``acme`` and ``acme/sections``:
+    the second's pages would land on the first's section pages.
+    """
+    chosen = set(policies)
+    for policy in sorted(chosen):
+        parts = policy.split("/")
+        for depth in range(1, len(parts)):
+            outer = "/".join(parts[:depth])
+            if outer in chosen and parts[depth] in _POLICY_PAGE_NAMES:
+                return (
+                    f"policies {outer!r} and {policy!r} cannot share a site: the pages of "
+                    f"{policy!r} would replace the {parts[depth]!r} pages of {outer!r} "
+                    "(build the site for one of them with --policy)"
+                )
+    return None
+
+
 def _policy_home(policy: str) -> str:
     """Return the site path of a policy's timeline page."""
     return f"policies/{policy}/index.html"
@@ -772,6 +798,14 @@ def _links_in(outdir: Path) -> str | None:
     return None
 
 
+def _is_link(folder: int, name: str) -> bool:
+    """Whether ``name`` in the open folder ``folder`` is a symbolic link."""
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
 def _open_folder(root: int, parts: Sequence[str], outdir: Path, *, create: bool) -> int:
     """Open the folder ``parts`` below the open folder ``root``, creating it if asked.
 
@@ -787,7 +821,8 @@ def _open_folder(root: int, parts: Sequence[str], outdir: Path, *, create: bool)
             try:
                 child = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
             except OSError as err:
-                if err.errno == errno.ELOOP:
+                # Linux says ENOTDIR (O_DIRECTORY) or ELOOP (O_NOFOLLOW) for a link.
+                if err.errno in {errno.ELOOP, errno.ENOTDIR} and _is_link(fd, part):
                     raise _LinkInSiteError(outdir, "/".join(parts[: depth + 1])) from None
                 raise
             os.close(fd)
@@ -963,5 +998,8 @@ def build_site(
     progress: Callable[[int, int], None] | None = None,
 ) -> SiteReport:
     """Build the site for ``policies`` and write it to ``outdir``."""
+    clash = _layout_clash(policies)
+    if clash is not None:
+        raise UsageError(clash)
     pages = build_pages(store, policies, include_technical=include_technical, progress=progress)
     return write_pages(outdir, pages)

@@ -119,7 +119,11 @@ def main(argv: list[str] | None = None) -> None:
         # traceback.
         if err.errno != errno.ENAMETOOLONG:
             raise
-        _fail(f"file name too long: {shown(err.filename or '')}", ExitCode.ERROR)
+        _fail(
+            "path too long for the system (a name over 255 bytes or a path over 4096): "
+            + shown(err.filename or ""),
+            ExitCode.ERROR,
+        )
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
 
 

@@ -205,6 +205,11 @@ def import_cmd(
         except InputError as err:
             errors.append((str(file), str(err).removeprefix(f"{file}: ")))
         advance()
+    # Ids that would nest with another policy are refused file by file, so that the
+    # other files are still recorded (record() checks again, under the write lock).
+    clashes = store.policy_clashes({item[1] for item in order})
+    errors += [(str(item[2]), clashes[item[1]]) for item in order if item[1] in clashes]
+    order = [item for item in order if item[1] not in clashes]
     order.sort(key=lambda item: (item[0], item[1], str(item[2])))
     results: list[RecordResult] = []
     for start in range(0, len(order), IMPORT_BATCH):
