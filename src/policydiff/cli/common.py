@@ -152,10 +152,10 @@ def write_atomic(path: Path, text: str) -> None:
     A new path or a regular file is replaced through a temporary file and a rename, so
     readers see the old file or the whole new one, never a partial report. A symbolic link
     is written through: the file it points to is replaced the same way, in its own folder,
-    and the link stays a link. A character device (``/dev/stdout``, ``/dev/null``, a
-    terminal) or a named pipe is written into directly, never replaced by a regular file;
-    a pipe nobody reads is refused rather than waited on. Directories and other kinds of
-    file are refused.
+    and the link stays a link. A character device (``/dev/null``, a terminal) or a named
+    pipe is written into directly, never replaced by a regular file; a pipe nobody reads
+    is refused rather than waited on. ``/dev/stdout`` and ``/dev/fd/N`` are written on
+    this process's own descriptor. Directories and other kinds of file are refused.
     """
     data = text.encode("utf-8")
     try:
