@@ -54,7 +54,7 @@ from policydiff.model import (
     Version,
     sha256_hex,
 )
-from policydiff.refs import RefKind, VersionRef, nesting_clash, validate_policy_id
+from policydiff.refs import PolicyIdSet, RefKind, VersionRef, validate_policy_id
 from policydiff.versionindex import VersionIndex
 
 STORE_FORMAT = 1
@@ -1087,11 +1087,13 @@ class GitStore:
                 if line.endswith(suffix)
             )
         clashes: dict[str, str] = {}
-        known = set(existing)
+        known = PolicyIdSet()
+        for policy in existing:
+            known.add(policy)
         for policy in wanted:
             if policy in existing:
                 continue
-            other = nesting_clash(policy, known)
+            other = known.clash(policy)
             if other is None:
                 known.add(policy)
                 continue
