@@ -17,7 +17,7 @@ def test_directory_walk_filters_and_sorts(tmp_path: Path) -> None:
     wanted = [
         touch(root / "a" / "privacy" / "2016-02-08.md"),
         touch(root / "a" / "privacy" / "2017-04-22T082216Z.wayback.txt"),
-        touch(root / "a" / "terms" / "2018-01-01"),
+        touch(root / "a" / "terms" / "2018-01-01.md"),
         touch(root / "a-b" / "x.HTML"),
         touch(root / "b" / "p.markdown"),
         touch(root / "b" / "p.text"),
@@ -38,14 +38,19 @@ def test_directory_walk_filters_and_sorts(tmp_path: Path) -> None:
         "a/privacy/data.json",
     ]:
         touch(root / skipped)
-    found = discover_snapshots([root])
+    # Without a snapshot extension: refused (reported per file), not read.
+    no_extension = touch(root / "a" / "terms" / "2018-02-01")
+    refused: list[tuple[Path, str]] = []
+    found = discover_snapshots([root], refused)
+    assert refused == [(no_extension, refused[0][1])]
+    assert "no snapshot file extension" in refused[0][1]
     assert found == [
         (path, root) for path in sorted(wanted, key=lambda p: p.relative_to(root).parts)
     ]
     assert [p.relative_to(root).as_posix() for p, _ in found][:3] == [
         "a/privacy/2016-02-08.md",
         "a/privacy/2017-04-22T082216Z.wayback.txt",
-        "a/terms/2018-01-01",
+        "a/terms/2018-01-01.md",
     ]
 
 

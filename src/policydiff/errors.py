@@ -53,3 +53,40 @@ class IntegrityError(PolicydiffError):
 
 class NetworkError(PolicydiffError):
     """A fetch failed after its retries."""
+
+
+# Shown as escapes in messages: C0 and C1 controls (terminal escape sequences, newlines,
+# carriage returns), DEL and the bidi overrides, which make a name display other than it reads.
+_UNSAFE_IN_MESSAGES = {
+    code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    for code in (
+        *range(0x20),
+        0x7F,
+        *range(0x80, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    )
+}
+# A file name that is not valid UTF-8 comes back from the OS with its bytes as lone
+# surrogates (U+DC80-U+DCFF); printed as they are, they would fail to encode.
+_UNSAFE_IN_MESSAGES.update({code: f"\\x{code - 0xDC00:02x}" for code in range(0xDC80, 0xDD00)})
+MAX_SHOWN_PATH = 160
+
+
+def escape_unsafe(text: str) -> str:
+    """Return ``text`` with control characters, bidi overrides and stray surrogates escaped."""
+    return text.translate(_UNSAFE_IN_MESSAGES)
+
+
+def shown(value: object) -> str:
+    """Return a path or name safe to print in a one-line message.
+
+    Control characters become escapes, so a file named with a newline or a terminal
+    escape sequence can neither forge a line nor drive the terminal; a very long path is
+    cut in the middle, so that one ``Error:`` line stays readable.
+    """
+    text = escape_unsafe(str(value))
+    if len(text) > MAX_SHOWN_PATH:
+        half = MAX_SHOWN_PATH // 2
+        text = f"{text[:half]}...({len(text)} characters)...{text[-half // 2 :]}"
+    return text

@@ -42,6 +42,37 @@ def validate_policy_id(policy: str) -> str:
     return policy
 
 
+class PolicyIdSet:
+    """Policy ids of which none lies inside another (``acme`` and ``acme/sub`` cannot both be).
+
+    Such ids cannot live side by side: a policy's folder would hold another policy's
+    folder, in the store and in the site (``acme/sections`` against ``acme``'s section
+    pages). Which ids exist is the store's to say; this only compares, in time linear in
+    an id's depth however many ids there are.
+    """
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+        self._outer: set[str] = set()  # every proper prefix ("acme" of "acme/sub")
+
+    def add(self, policy: str) -> None:
+        """Take ``policy`` in, clash or not (the store may already hold nested ids)."""
+        self._ids.add(policy)
+        parts = policy.split("/")
+        self._outer.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
+
+    def clash(self, policy: str) -> str | None:
+        """Return an id of the set that ``policy`` lies inside or around, if any."""
+        parts = policy.split("/")
+        for depth in range(1, len(parts)):
+            outer = "/".join(parts[:depth])
+            if outer in self._ids:
+                return outer
+        if policy in self._outer:
+            return min(other for other in self._ids if other.startswith(policy + "/"))
+        return None
+
+
 class RefKind(Enum):
     """The forms a version ref can take."""
 

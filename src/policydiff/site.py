@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import functools
 import hashlib
 import itertools
@@ -20,7 +21,8 @@ import math
 import os
 import posixpath
 import re
-import tempfile
+import secrets
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policydiff.announce import safe_url
-from policydiff.errors import UsageError
+from policydiff.errors import UsageError, shown
 from policydiff.history import (
     Blame,
     ChangeStats,
@@ -709,6 +711,32 @@ class _PolicySite:
         return Page(path, title, (*crumbs, (join_path(history.path), None)), _join(out))
 
 
+# What the site writes in a policy's folder besides the policies nested in it.
+_POLICY_PAGE_NAMES = frozenset(
+    {"index.html", "blame.html", "compare.html", "versions", "diffs", "sections"}
+)
+
+
+def _layout_clash(policies: Sequence[str]) -> str | None:
+    """Say why ``policies`` cannot share one site, or None.
+
+    A store made before nested ids were refused may hold ``acme`` and ``acme/sections``:
+    the second's pages would land on the first's section pages.
+    """
+    chosen = set(policies)
+    for policy in sorted(chosen):
+        parts = policy.split("/")
+        for depth in range(1, len(parts)):
+            outer = "/".join(parts[:depth])
+            if outer in chosen and parts[depth] in _POLICY_PAGE_NAMES:
+                return (
+                    f"policies {outer!r} and {policy!r} cannot share a site: the pages of "
+                    f"{policy!r} would replace the {parts[depth]!r} pages of {outer!r} "
+                    "(build the site for one of them with --policy)"
+                )
+    return None
+
+
 def _policy_home(policy: str) -> str:
     """Return the site path of a policy's timeline page."""
     return f"policies/{policy}/index.html"
@@ -773,21 +801,136 @@ def _read_manifest(path: Path) -> set[str] | None:
     }
 
 
-def _write_if_changed(path: Path, data: bytes) -> bool:
-    """Write ``data`` atomically unless the file already holds exactly it; return if written."""
-    with contextlib.suppress(OSError):
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+# Folders of the site are opened one part at a time, never through a symbolic link.
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class _LinkInSiteError(UsageError):
+    """A symbolic link inside the site folder, where the site would write or delete."""
+
+    def __init__(self, outdir: Path, name: str) -> None:
+        super().__init__(
+            f"{shown(outdir / name)} is a symbolic link: 'policydiff site' never writes or "
+            "deletes through links in its folder (remove the link, or choose a new directory)"
+        )
+
+
+def _links_in(outdir: Path) -> str | None:
+    """Return the first symbolic link under ``outdir`` (relative, sorted walk), if any."""
+    for directory, subdirectories, files in os.walk(outdir):
+        subdirectories.sort()
+        for name in sorted([*subdirectories, *files]):
+            path = Path(directory, name)
+            if path.is_symlink():
+                return path.relative_to(outdir).as_posix()
+    return None
+
+
+def _is_link(folder: int, name: str) -> bool:
+    """Whether ``name`` in the open folder ``folder`` is a symbolic link."""
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        Path(temporary).chmod(0o644)  # mkstemp makes 0600; pages are for publishing
-        Path(temporary).replace(path)
+        return stat.S_ISLNK(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _open_folder(root: int, parts: Sequence[str], outdir: Path, *, create: bool) -> int:
+    """Open the folder ``parts`` below the open folder ``root``, creating it if asked.
+
+    Each part is opened with ``O_NOFOLLOW``: a link swapped in for a folder fails the open
+    instead of leading the site's writes and deletions elsewhere.
+    """
+    fd = os.dup(root)
+    try:
+        for depth, part in enumerate(parts):
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, 0o777, dir_fd=fd)
+            try:
+                child = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
+            except OSError as err:
+                # Linux says ENOTDIR (O_DIRECTORY) or ELOOP (O_NOFOLLOW) for a link.
+                if err.errno in {errno.ELOOP, errno.ENOTDIR} and _is_link(fd, part):
+                    raise _LinkInSiteError(outdir, "/".join(parts[: depth + 1])) from None
+                raise
+            os.close(fd)
+            fd = child
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        os.close(fd)
         raise
+    return fd
+
+
+def _write_if_changed(root: int, outdir: Path, name: str, data: bytes) -> bool:
+    """Write ``data`` to the site path ``name`` atomically unless it holds exactly it already.
+
+    Returns whether it was written. Paths are followed from the open site folder ``root``
+    without following any link; a link where the page goes is refused, not written through.
+    """
+    *parts, leaf = name.split("/")
+    folder = _open_folder(root, parts, outdir, create=True)
+    try:
+        try:
+            fd = os.open(leaf, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise _LinkInSiteError(outdir, name) from None
+            raise
+        else:
+            with os.fdopen(fd, "rb") as current:
+                if os.fstat(current.fileno()).st_size == len(data) and current.read() == data:
+                    return False
+        temporary = f".{leaf}.{secrets.token_hex(8)}.tmp"
+        fd = os.open(
+            temporary,
+            os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=folder,
+        )
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                os.fchmod(out.fileno(), 0o644)  # pages are for publishing
+            os.replace(temporary, leaf, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary, dir_fd=folder)
+            raise
+    finally:
+        os.close(folder)
+    return True
+
+
+def _remove_page(root: int, outdir: Path, name: str) -> bool:
+    """Remove the site path ``name`` if it is a file, then its folders left empty.
+
+    Only names inside the open site folder ``root`` are touched, never through a link (a
+    link at ``name`` itself is removed as a link: its target is left alone).
+    """
+    *parts, leaf = name.split("/")
+    try:
+        folder = _open_folder(root, parts, outdir, create=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    try:
+        if not stat.S_ISREG(os.stat(leaf, dir_fd=folder, follow_symlinks=False).st_mode):
+            return False
+        os.unlink(leaf, dir_fd=folder)
+    except FileNotFoundError:
+        return False
+    finally:
+        os.close(folder)
+    # Remove the folders left empty, deepest first, up to (not including) the site folder.
+    for depth in range(len(parts), 0, -1):
+        parent = _open_folder(root, parts[: depth - 1], outdir, create=False)
+        try:
+            os.rmdir(parts[depth - 1], dir_fd=parent)
+        except OSError:
+            return True
+        finally:
+            os.close(parent)
     return True
 
 
@@ -796,52 +939,49 @@ def write_pages(outdir: Path, pages: Iterable[tuple[str, str]]) -> SiteReport:
 
     Pages a previous run wrote (listed in its manifest) that are not written now are
     removed; a non-empty folder without a manifest is refused, so that nothing of
-    anyone else's is ever overwritten or deleted.
+    anyone else's is ever overwritten or deleted. Nothing is written or deleted through
+    a symbolic link inside ``outdir`` (``outdir`` itself may be one: the user named it);
+    a folder holding one is refused before anything is written.
     """
     manifest = outdir / MANIFEST
     previous: set[str] = set()
-    if outdir.exists():
-        if not outdir.is_dir():
-            raise UsageError(f"{outdir} is a file, not a directory")
-        known = _read_manifest(manifest)
-        if known is None and any(outdir.iterdir()):
-            raise UsageError(
-                f"{outdir} is not empty and was not written by 'policydiff site': "
-                "choose a new or empty directory"
-            )
-        previous = known or set()
     names: set[str] = set()
     written = unchanged = removed = 0
     try:
-        for name, text in pages:
-            names.add(name)
-            if _write_if_changed(outdir / name, text.encode("utf-8")):
-                written += 1
-            else:
-                unchanged += 1
-        for name in sorted(previous - names):
-            stale = outdir / name
-            if stale.is_file():
-                stale.unlink()
-                removed += 1
-                _prune_empty(stale.parent, outdir)
-        listing = {"generator": "policydiff site", "pages": sorted(names)}
-        _write_if_changed(manifest, (json.dumps(listing, indent=1) + "\n").encode("utf-8"))
-    except OSError as err:
-        raise UsageError(f"cannot write the site to {outdir}: {err.strerror}") from None
-    return SiteReport(len(names), written, unchanged, removed)
-
-
-def _prune_empty(folder: Path, root: Path) -> None:
-    """Remove empty folders from ``folder`` up to (not including) ``root``."""
-    root = root.resolve()
-    folder = folder.resolve()
-    while folder != root and root in folder.parents:
+        if outdir.exists():
+            if not outdir.is_dir():
+                raise UsageError(f"{shown(outdir)} is a file, not a directory")
+            known = _read_manifest(manifest)
+            if known is None and any(outdir.iterdir()):
+                raise UsageError(
+                    f"{shown(outdir)} is not empty and was not written by 'policydiff site': "
+                    "choose a new or empty directory"
+                )
+            link = _links_in(outdir)
+            if link is not None:
+                raise _LinkInSiteError(outdir, link)
+            previous = known or set()
+        outdir.mkdir(parents=True, exist_ok=True)
+        root = os.open(outdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent
+            for name, text in pages:
+                names.add(name)
+                if _write_if_changed(root, outdir, name, text.encode("utf-8")):
+                    written += 1
+                else:
+                    unchanged += 1
+            for name in sorted(previous - names):
+                removed += _remove_page(root, outdir, name)
+            listing = {"generator": "policydiff site", "pages": sorted(names)}
+            data = (json.dumps(listing, indent=1) + "\n").encode("utf-8")
+            _write_if_changed(root, outdir, MANIFEST, data)
+        finally:
+            os.close(root)
+    except OSError as err:
+        raise UsageError(
+            f"cannot write the site to {shown(outdir)}: {err.strerror or err}"
+        ) from None
+    return SiteReport(len(names), written, unchanged, removed)
 
 
 def build_pages(
@@ -886,5 +1026,8 @@ def build_site(
     progress: Callable[[int, int], None] | None = None,
 ) -> SiteReport:
     """Build the site for ``policies`` and write it to ``outdir``."""
+    clash = _layout_clash(policies)
+    if clash is not None:
+        raise UsageError(clash)
     pages = build_pages(store, policies, include_technical=include_technical, progress=progress)
     return write_pages(outdir, pages)

@@ -56,7 +56,7 @@ from policydiff.model import (
     Version,
     sha256_hex,
 )
-from policydiff.refs import RefKind, VersionRef, validate_policy_id
+from policydiff.refs import PolicyIdSet, RefKind, VersionRef, validate_policy_id
 from policydiff.versionindex import VersionIndex
 
 STORE_FORMAT = 1
@@ -236,6 +236,21 @@ def _tree_entries(tree: bytes) -> dict[str, str]:
     }
 
 
+def _own_files_id(tree: bytes) -> str:
+    """Return the id of ``tree`` with its subfolders left out: a policy folder's own files.
+
+    The folders inside a policy's folder belong to the policies nested in it (``acme/sub``
+    in ``acme``, which stores made before such ids were refused may hold); they are not
+    the outer policy's files.
+    """
+    position, kept = 0, []
+    for _, at in _tree_items(tree):
+        if not tree.startswith(b"40000 ", position):
+            kept.append(tree[position : at + 20])
+        position = at + 20
+    return _object_id("tree", b"".join(kept))
+
+
 def _tree_entry_at(tree: bytes, name: str) -> int | None:
     """Return where the 20-byte object id of entry ``name`` starts in a raw tree, if any."""
     wanted = name.encode("utf-8")
@@ -267,6 +282,14 @@ def _check_trailer_value(key: str, value: str) -> str:
     if _TRAILER_VALUE.fullmatch(value) is None:
         raise UsageError(f"{key} must be one line of printable text, at most 2000 characters")
     return value
+
+
+def _in_own_folder(path: str, folder: str) -> bool:
+    """Whether ``path`` is a file of the policy folder ``folder`` ("policies/ID/") itself.
+
+    Files deeper down belong to a policy nested in it (see ``_own_files_id``).
+    """
+    return path.startswith(folder) and "/" not in path[len(folder) :]
 
 
 def policy_dir(policy: str) -> str:
@@ -1031,7 +1054,55 @@ class GitStore:
                 raise UsageError(f"unknown source type {snap.raw_suffix!r}")
         with self.write_lock(lock_timeout):
             self._check_writable()
+            clashes = self.policy_clashes([snap.policy for snap in batch])
+            if clashes:
+                raise UsageError(next(iter(clashes.values())))
             return self._record_locked(batch)
+
+    def policy_clashes(self, policies: Iterable[str]) -> dict[str, str]:
+        """Return {policy: why it is refused} for the new ``policies`` that would nest.
+
+        A new id may neither lie inside an existing policy's id nor around one (``acme``
+        and ``acme/sub``), nor around or inside another new one (the first in sorted
+        order wins). Policies already in the store are left alone: stores made before
+        this rule may hold such pairs, and they keep working.
+        """
+        wanted = sorted(set(policies))
+        paths: set[str] = set()
+        for policy in wanted:
+            parts = policy.split("/")
+            paths.update(text_path("/".join(parts[:depth])) for depth in range(1, len(parts)))
+            paths.add(policy_dir(policy))
+        listed = sorted(paths)
+        existing: set[str] = set()
+        suffix = f"/{TEXT_FILE}"
+        for start in range(0, len(listed), 500):
+            out = self._git(
+                "ls-tree", "-r", "-z", "--name-only", "--full-tree", BRANCH, "--",
+                *listed[start : start + 500],
+            )  # fmt: skip
+            existing.update(
+                line[len(POLICIES_DIR) + 1 : -len(suffix)]
+                for line in out.split("\0")
+                if line.endswith(suffix)
+            )
+        clashes: dict[str, str] = {}
+        known = PolicyIdSet()
+        for policy in existing:
+            known.add(policy)
+        for policy in wanted:
+            if policy in existing:
+                continue
+            other = known.clash(policy)
+            if other is None:
+                known.add(policy)
+                continue
+            where = "existing" if other in existing else "new"
+            clashes[policy] = (
+                f"policy id {policy!r} clashes with the {where} policy {other!r}: one policy's "
+                "folder cannot hold another's; choose an id that is not inside or around it"
+            )
+        return clashes
 
     def _chain_since(self, tip: str, oldest: int) -> tuple[str, list[_Entry]]:
         """Return the base commit and the first-parent commits after it dated >= ``oldest``.
@@ -1479,7 +1550,7 @@ class GitStore:
             f"working tree: {path} differs from the recorded version (not part of the archive; "
             f"'git -C {self.path} checkout -- {path}' restores it)"
             for path in (self.local_changes() if view_checked else [])
-            if policy is None or path.startswith(policy_dir(policy) + "/")
+            if policy is None or _in_own_folder(path, policy_dir(policy) + "/")
         )
         problems.extend(self._object_substitutes())
         kept = self.previous_tips()
@@ -1522,6 +1593,7 @@ class GitStore:
         folder = policy_dir(policy)
         records: list[_VerifyRecord] = []
         previous: tuple[str, str | None, dict[str, str]] = ("", None, {})
+        own: str | None = None  # the previous version's own files (see _own_files_id)
         for version in self.versions(policy):
             commit = version.commit
             rehashed = self._rehash_objects(commit, policy)
@@ -1542,14 +1614,20 @@ class GitStore:
                 ]
             else:
                 files = self._changed_files([commit])[commit]
-                before = self._object_id_at(parents[0], folder) if parents else None
-                if parents and before != previous[1]:
+                before = self._own_files_at(parents[0], folder) if parents else None
+                if parents and before != own:
                     problems.extend(self._outside_edits(parents[0], previous[0], policy))
             previous = (commit, folder_id, entries)
+            own = _own_files_id(rehashed.trees[-1]) if rehashed.trees else None
             records.append(_VerifyRecord(commit, parents, stamp, message, files, entries))
-        if previous[0] and self._object_id_at(self.tip(), folder) != previous[1]:
+        if previous[0] and self._own_files_at(self.tip(), folder) != own:
             problems.extend(self._outside_edits(self.tip(), previous[0], policy))
         return records, problems
+
+    def _own_files_at(self, commit: str, folder: str) -> str | None:
+        """Return the id of a policy folder's own files in ``commit`` (see _own_files_id)."""
+        found = self.read_object(f"{commit}:{folder}")
+        return _own_files_id(found[2]) if found is not None and found[1] == "tree" else None
 
     def _tree_of(self, commit: str) -> str | None:
         """Return a commit's root tree id."""
@@ -1585,7 +1663,7 @@ class GitStore:
             f"{commit[:10]}: changes {policy} without policydiff trailers "
             "(edited outside policydiff)"
             for commit in between
-            if any(f.startswith(folder) for f in changed[commit])
+            if any(_in_own_folder(f, folder) for f in changed[commit])
         ]
         unnamed = (
             f"{policy}: its files changed between {stop[:10] or 'the root'} and "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import click
 
 from policydiff import __version__
-from policydiff.errors import ExitCode, PolicydiffError
+from policydiff.errors import ExitCode, PolicydiffError, escape_unsafe, shown
 
 # name -> "module:function". Commands are imported only when run, so that start-up
 # (``--version``, ``--help``) does not pay for git, rich or the diff engine.
@@ -112,11 +113,25 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(ExitCode.OK)
     except KeyboardInterrupt:
         _fail("interrupted", ExitCode.ERROR)
+    except OSError as err:
+        # A path the system cannot even look up (a name over 255 bytes, a path over 4096)
+        # fails the first stat of any command that touches it, inside pathlib or click.
+        # Only that is the user's input; any other OSError here is a bug and keeps its
+        # traceback.
+        if err.errno != errno.ENAMETOOLONG:
+            raise
+        _fail(
+            "path too long for the system (a name over 255 bytes or a path over 4096): "
+            + shown(err.filename or ""),
+            ExitCode.ERROR,
+        )
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
 
 
 def _fail(message: str, code: int) -> None:
     """Print one error line on stderr and exit with ``code``."""
-    line = " ".join(message.split())
+    # Whitespace (newlines included) joins into one line; other controls, such as an
+    # escape sequence in a file name quoted by the message, are shown as escapes.
+    line = escape_unsafe(" ".join(message.split()))
     click.echo(f"Error: {line}", err=True)
     sys.exit(code)

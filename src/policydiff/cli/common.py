@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
@@ -13,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from policydiff.errors import UsageError
+from policydiff.errors import UsageError, shown
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -144,19 +147,128 @@ def write_stdout(text: str) -> None:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename.
+    """Write a report (UTF-8) to the ``-o`` target ``path``, whatever kind of file it is.
 
-    Readers see the old file or the whole new one, never a partial report.
+    A new path or a regular file is replaced through a temporary file and a rename, so
+    readers see the old file or the whole new one, never a partial report. A symbolic link
+    is written through: the file it points to is replaced the same way, in its own folder,
+    and the link stays a link. A character device (``/dev/null``, a terminal) or a named
+    pipe is written into directly, never replaced by a regular file; a pipe nobody reads
+    is refused rather than waited on. ``/dev/stdout`` and ``/dev/fd/N`` are written on
+    this process's own descriptor. Directories and other kinds of file are refused.
+    """
+    data = text.encode("utf-8")
+    try:
+        held = _own_descriptor(path)
+        if held is not None:
+            # -o /dev/stdout (or /dev/fd/N): write on the descriptor itself, as a shell
+            # redirection would, so that its offset and what was written before are kept.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            _write_all(os.dup(held), data)
+            return
+        kind = _output_kind(path)
+        if kind == "special":
+            _write_into(path, data)
+        else:
+            _replace_atomically(Path(os.path.realpath(path)) if kind == "link" else path, data)
+    except OSError as err:
+        raise UsageError(f"cannot write {shown(path)}: {_reason(err)}") from None
+
+
+def _output_kind(path: Path) -> str:
+    """Say how to write ``path``: "new", "regular", "link" (to a file) or "special".
+
+    Raises ``UsageError`` for what is never written: directories, block devices, sockets.
     """
     try:
-        handle, temporary = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else "."
-        )
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return "new"
+    if stat.S_ISREG(mode):
+        return "regular"
+    if stat.S_ISLNK(mode):
+        try:
+            target = path.stat()
+        except FileNotFoundError:
+            return "link"  # a dangling link: create the file it names, as a shell would
+        if stat.S_ISREG(target.st_mode):
+            return "link"
+        mode = target.st_mode
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return "special"
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"cannot write {shown(path)}: it is a directory")
+    raise UsageError(f"cannot write {shown(path)}: not a regular file, device or named pipe")
+
+
+_FD_LINK = re.compile(r"/proc/([0-9]+)/fd/([0-9]+)")
+
+
+def _own_descriptor(path: Path) -> int | None:
+    """Return N if ``path`` leads to this process's ``/proc/PID/fd/N`` (``/dev/stdout``).
+
+    Opening such a link opens the file anew at offset 0; replacing it would throw away
+    what the shell wrote to it before (``{ echo head; policydiff ... -o /dev/stdout; } >
+    out.txt``). Writing on descriptor N itself keeps both, as on systems where
+    ``/dev/fd/N`` duplicates the descriptor.
+    """
+    current = Path(os.path.abspath(path))  # noqa: PTH100 - no resolving: links walked below
+    for _ in range(40):  # the kernel's own limit on links in a path
+        # The folder resolved, the last part kept: /dev/fd/1 becomes /proc/PID/fd/1.
+        # os.path.realpath, not Path.resolve: a link loop must end the walk, not raise.
+        current = Path(os.path.realpath(current.parent)) / current.name
+        match = _FD_LINK.fullmatch(str(current))
+        if match is not None:
+            return int(match[2]) if int(match[1]) == os.getpid() else None
+        try:
+            target = current.readlink()
+        except OSError:
+            return None
+        current = current.parent / target
+    return None
+
+
+def _write_into(path: Path, data: bytes) -> None:
+    """Write ``data`` into a character device or a named pipe."""
+    try:
+        # Non-blocking open: a named pipe with no reader fails at once (ENXIO) instead of
+        # waiting for one forever. No O_TRUNC: devices and pipes have nothing to truncate.
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as err:
-        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
+        if err.errno == errno.ENXIO:
+            raise UsageError(
+                f"cannot write {shown(path)}: a named pipe that no program is reading"
+            ) from None
+        raise
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+        # Swapped for something else since it was looked at.
+        os.close(fd)
+        raise UsageError(f"cannot write {shown(path)}: not a device or named pipe")
+    # Back to blocking writes: a terminal or a slow reader must not fail with EAGAIN.
+    os.set_blocking(fd, True)
+    _write_all(fd, data)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``, then close it."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _replace_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``."""
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else "."
+    )
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(text.encode("utf-8"))
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         # mkstemp creates the file private (0600); a report gets the usual umask mode.
@@ -164,7 +276,12 @@ def write_atomic(path: Path, text: str) -> None:
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # noqa: PTH101 - beside os.replace on the same path
         os.replace(temporary, path)  # noqa: PTH105 - os.replace is the atomic rename we want
-    except OSError as err:
+    except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)  # noqa: PTH108
-        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
+        raise
+
+
+def _reason(err: OSError) -> str:
+    """Return the system's words for ``err`` (e.g. "No space left on device")."""
+    return err.strerror or str(err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,7 +23,14 @@ from policydiff.cli.common import (
     progress_callback,
     store_path,
 )
-from policydiff.errors import ExitCode, InputError, PolicydiffError, UsageError
+from policydiff.errors import (
+    ExitCode,
+    InputError,
+    PolicydiffError,
+    UsageError,
+    escape_unsafe,
+    shown,
+)
 
 if TYPE_CHECKING:
     from policydiff.inforce import InForce
@@ -108,9 +116,12 @@ def _report(results: list[tuple[str, RecordResult | None, str | None]], fmt: str
             items.append(item)
         emit_json({"schema": "policydiff.import/1", "results": items})
     else:
-        for origin, result, error in results:
+        for raw_origin, result, error in results:
+            # File names come from the folder imported: a newline or an escape sequence in
+            # one must neither forge a report line nor drive the terminal.
+            origin = escape_unsafe(raw_origin)
             if error:
-                click.echo(f"{origin}: error: {error}")
+                click.echo(f"{origin}: error: {escape_unsafe(error)}")
             elif result is not None and result.version is not None:
                 click.echo(
                     f"{origin}: recorded as {result.snapshot.policy} version "
@@ -163,15 +174,23 @@ def import_cmd(
     files there are and the store is written in timeline order.
     """
     from policydiff.ingest import discover_snapshots, read_snapshot
+    from policydiff.ingest.discover import check_inside
     from policydiff.ingest.html import html_to_markdown
     from policydiff.refs import validate_policy_id
 
     if policy is not None:
         validate_policy_id(policy)
     store = open_store()
-    found = discover_snapshots(list(paths))
+    refused: list[tuple[Path, str]] = []
+    found = discover_snapshots(list(paths), refused)
+    for file, root in found:
+        if root is None:
+            _note_link(file)
 
     def read(file: Path, root: Path | None) -> Snapshot:
+        if root is not None:
+            # Again at each read: the file may have been swapped for a link since the walk.
+            check_inside(file, root)
         return read_snapshot(
             file,
             policy=policy,
@@ -182,7 +201,7 @@ def import_cmd(
         )
 
     order: list[tuple[datetime, str, Path, Path | None]] = []
-    errors: list[tuple[str, str]] = []
+    errors: list[tuple[str, str]] = [(str(file), reason) for file, reason in refused]
     advance = progress(len(found), "Reading snapshots")
     for file, root in found:
         try:
@@ -191,6 +210,11 @@ def import_cmd(
         except InputError as err:
             errors.append((str(file), str(err).removeprefix(f"{file}: ")))
         advance()
+    # Ids that would nest with another policy are refused file by file, so that the
+    # other files are still recorded (record() checks again, under the write lock).
+    clashes = store.policy_clashes({item[1] for item in order})
+    errors += [(str(item[2]), clashes[item[1]]) for item in order if item[1] in clashes]
+    order = [item for item in order if item[1] not in clashes]
     order.sort(key=lambda item: (item[0], item[1], str(item[2])))
     results: list[RecordResult] = []
     for start in range(0, len(order), IMPORT_BATCH):
@@ -229,6 +253,7 @@ def add_cmd(
     if source is not None:
         _check_url(source, "--source")
     store = open_store()
+    _note_link(file)
     snapshot = read_snapshot(
         file,
         policy=policy,
@@ -240,6 +265,12 @@ def add_cmd(
         extract_html=html_to_markdown,
     )
     _finish_report(store.record([snapshot]), [], fmt)
+
+
+def _note_link(file: Path) -> None:
+    """Say on stderr when a file named on the command line is a symbolic link, and to what."""
+    if file.is_symlink():
+        message(f"Note: {shown(file)} is a symbolic link; reading {shown(os.path.realpath(file))}")
 
 
 def _check_url(url: str, what: str) -> None:
