@@ -131,6 +131,7 @@ def test_render_escapes_section_names() -> None:
     class V:
         def __init__(self, n: int, s: Snapshot) -> None:
             self.number, self.captured_at, self.technical = n, s.captured_at, False
+            self.suspect = None
             self.effective_date, self.commit, self.short = None, f"{n:040d}", f"{n:010d}"
 
     versions = [V(1, snaps[0]), V(2, snaps[1])]

@@ -37,6 +37,10 @@ class EntryKind(Enum):
     SUBSTANTIVE = "substantive"
     EDITORIAL = "editorial"
     TECHNICAL = "technical"
+    # The capture did not look like the policy (an error page, a truncated or over-broad
+    # capture): never a policy change, and the next version is compared with the last
+    # plausible one instead.
+    SUSPECT = "suspect"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,9 @@ class HistoryEntry:
     kind: EntryKind
     changes: tuple[SectionChange, ...]
     title: str | None
+    # The version this one was compared with, when not the one recorded just before it
+    # (that one was suspect).
+    compared_with: Version | None = None
 
 
 def version_history(
@@ -65,10 +72,18 @@ def version_history(
     """
     entries: list[HistoryEntry] = []
     previous: str | None = None
+    base: Version | None = None
+    skipped_suspect = False
     for version in versions:
         text = text_of(version)
+        if version.suspect:
+            # Listed for the record, compared with nothing; the last good text stays the base.
+            entries.append(HistoryEntry(version, EntryKind.SUSPECT, (), None))
+            skipped_suspect = True
+            continue
         diff = compare_texts(previous, text) if previous is not None else None
-        previous = text
+        compared_with = base if skipped_suspect else None
+        previous, base, skipped_suspect = text, version, False
         if version.technical:
             kind = EntryKind.TECHNICAL
         elif diff is None:
@@ -82,7 +97,7 @@ def version_history(
         ):
             continue
         changes = tuple(describe_changes(diff)) if diff is not None else ()
-        entries.append(HistoryEntry(version, kind, changes, text_title(text)))
+        entries.append(HistoryEntry(version, kind, changes, text_title(text), compared_with))
     entries.reverse()
     return entries
 
@@ -153,8 +168,23 @@ def _entry_lines(entry: HistoryEntry) -> list[str]:
         heading += " (editorial)"
     elif entry.kind is EntryKind.TECHNICAL:
         heading += " (technical re-extraction)"
+    elif entry.kind is EntryKind.SUSPECT:
+        heading += " (suspect capture)"
     effective = version.effective_date.isoformat() if version.effective_date else "not stated"
     lines = [heading, "", f"Effective date: {effective} \u00b7 commit `{version.short}`"]
+    if entry.kind is EntryKind.SUSPECT:
+        why = markdown_escape(version.suspect or "")
+        return [
+            *lines,
+            "",
+            f"The capture did not look like the policy ({why}); not a policy change.",
+        ]
+    if entry.compared_with is not None:
+        base = entry.compared_with.number
+        lines += [
+            "",
+            f"Compared with version {base}, the last capture that looked like the policy.",
+        ]
     if entry.kind is EntryKind.FIRST:
         return [*lines, "", "First recorded version."]
     if entry.kind is EntryKind.TECHNICAL:
@@ -195,6 +225,10 @@ def changelog_json(policy: str, entries: Sequence[HistoryEntry]) -> dict[str, An
                     else None
                 ),
                 "kind": entry.kind.value,
+                "suspect": entry.version.suspect,
+                "compared_with": (
+                    entry.compared_with.number if entry.compared_with is not None else None
+                ),
                 "changes": [
                     {
                         "kind": change.kind.value,

@@ -66,6 +66,11 @@ class Version:
         return next((value for name, value in self.trailers if name == key), None)
 
     @property
+    def suspect(self) -> str | None:
+        """Why the capture looked like something other than the policy, if it did."""
+        return self.trailer("Suspect")
+
+    @property
     def source_repository(self) -> str | None:
         """The git repository a version was imported from (``import-git``), if any."""
         return self.trailer("Source-Repository")

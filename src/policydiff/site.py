@@ -408,6 +408,11 @@ class _PolicySite:
                 tags += '<span class="pd-tag">technical</span>'
             if version.illustrative:
                 tags += '<span class="pd-tag">illustrative edit, never published</span>'
+            if version.suspect:
+                tags += (
+                    f'<span class="pd-tag" title="{escape(version.suspect)}">'
+                    "suspect capture, not a policy change</span>"
+                )
             if change is not None and change.cosmetic_only:
                 tags += '<span class="pd-tag pd-cosmetic-only">cosmetic only</span>'
             redline = (
@@ -502,6 +507,7 @@ class _PolicySite:
             ),
             ("Technical re-extraction", "yes" if version.technical else "no"),
             ("Illustrative edit (never published)", "yes" if version.illustrative else "no"),
+            ("Suspect capture (not the policy)", version.suspect or "no"),
         ]
         body = [
             f"<h1>{escape(version.label)}</h1>",

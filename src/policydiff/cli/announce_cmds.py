@@ -89,13 +89,28 @@ def _latest_pair(store: GitStore, policy: str | None) -> Pair:
 
     chosen = store.require_policy(policy)
     history = store.versions(chosen)
-    edits = [v for v in history if not v.technical]
+    if history and history[-1].suspect:
+        raise UnknownVersionError(
+            f"the latest capture of {chosen} (version {history[-1].number}) did not look like "
+            f"the policy ({history[-1].suspect}): nothing to announce; give two versions to "
+            "compare them anyway"
+        )
+    edits = [v for v in history if not v.technical and not v.suspect]
     if not edits or edits[-1].number < 2:
         raise UnknownVersionError(
             f"{chosen} has no earlier version to compare its latest edit with"
         )
     new = edits[-1]
-    old = history[new.number - 2]
+    # The version before, skipping suspect captures: compared with the last good one.
+    before = [v for v in history[: new.number - 1] if not v.suspect]
+    if not before:
+        raise UnknownVersionError(f"{chosen} has no earlier good capture to compare with")
+    old = before[-1]
+    if old.number != new.number - 1:
+        message(
+            f"Note: version {new.number - 1} of {chosen} was a suspect capture; comparing "
+            f"with version {old.number}, the last capture that looked like the policy"
+        )
     return Pair(side_from_version(old), store.text(old), side_from_version(new), store.text(new))
 
 

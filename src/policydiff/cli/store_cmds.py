@@ -35,6 +35,7 @@ from policydiff.errors import (
 if TYPE_CHECKING:
     from policydiff.inforce import InForce
     from policydiff.model import RecordResult, Snapshot, Version
+    from policydiff.store import GitStore
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
 
@@ -63,6 +64,7 @@ def version_json(version: Version) -> dict[str, Any]:
         "source_sha256": version.source_sha256,
         "technical": version.technical,
         "illustrative": version.illustrative,
+        "suspect": version.suspect,
         "source_repository": version.source_repository,
         "source_commit": version.source_commit,
         "source_path": version.source_path,
@@ -162,10 +164,20 @@ def _finish_report(results: list[RecordResult], errors: list[tuple[str, str]], f
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--policy", help="Policy id for every snapshot (default: from each file).")
 @click.option("--encoding", help="Decode the files with this encoding instead of UTF-8.")
+@click.option(
+    "--technical",
+    is_flag=True,
+    help="Mark the snapshots as technical re-extractions (not policy changes).",
+)
 @size_option()
 @format_option("text", "json", default="text")
 def import_cmd(
-    paths: tuple[Path, ...], policy: str | None, encoding: str | None, max_size: int, fmt: str
+    paths: tuple[Path, ...],
+    policy: str | None,
+    encoding: str | None,
+    technical: bool,
+    max_size: int,
+    fmt: str,
 ) -> None:
     """Import snapshot files and directories (recursively), oldest capture first.
 
@@ -217,8 +229,10 @@ def import_cmd(
     order = [item for item in order if item[1] not in clashes]
     order.sort(key=lambda item: (item[0], item[1], str(item[2])))
     results: list[RecordResult] = []
+    last_good: dict[str, str | None] = {}
     for start in range(0, len(order), IMPORT_BATCH):
         batch = [read(file, root) for _, _, file, root in order[start : start + IMPORT_BATCH]]
+        batch = [_vetted(store, snapshot, last_good, technical) for snapshot in batch]
         results.extend(_lean(r) for r in store.record(batch))
     _finish_report(results, errors, fmt)
 
@@ -230,6 +244,11 @@ def import_cmd(
 @click.option("--effective", help="Effective date YYYY-MM-DD (default: detected in the text).")
 @click.option("--source", help="URL the snapshot was taken from.")
 @click.option("--encoding", help="Decode the file with this encoding instead of UTF-8.")
+@click.option(
+    "--technical",
+    is_flag=True,
+    help="Mark the snapshot as technical re-extraction (not a policy change).",
+)
 @size_option()
 @format_option("text", "json", default="text")
 def add_cmd(
@@ -239,6 +258,7 @@ def add_cmd(
     effective: str | None,
     source: str | None,
     encoding: str | None,
+    technical: bool,
     max_size: int,
     fmt: str,
 ) -> None:
@@ -264,7 +284,39 @@ def add_cmd(
         max_bytes=max_size,
         extract_html=html_to_markdown,
     )
+    snapshot = _vetted(store, snapshot, {}, technical)
     _finish_report(store.record([snapshot]), [], fmt)
+
+
+def _vetted(
+    store: GitStore, snapshot: Snapshot, last_good: dict[str, str | None], technical: bool
+) -> Snapshot:
+    """Mark a snapshot technical if asked, and suspect if it does not look like the policy.
+
+    ``last_good`` holds, per policy, the last plausible text seen in this run (snapshots
+    come in capture order); a policy's first snapshot is judged against the store's last
+    plausible version captured before it. A suspect snapshot is still recorded, with a
+    ``Suspect`` trailer and a warning: an archive keeps what was captured.
+    """
+    from policydiff.plausibility import suspect_reasons
+
+    if technical and not snapshot.technical:
+        snapshot = replace(snapshot, technical=True)
+    policy = snapshot.policy
+    if policy not in last_good:
+        known = store.versions(policy) if policy in store.policies() else []
+        good = [v for v in known if v.captured_at < snapshot.captured_at and not v.suspect]
+        last_good[policy] = store.text(good[-1]) if good else None
+    reasons = suspect_reasons(last_good[policy], snapshot.text)
+    if not reasons:
+        last_good[policy] = snapshot.text
+        return snapshot
+    why = "; ".join(reasons)
+    message(
+        f"warning: {shown(snapshot.origin or policy)}: recorded as suspect ({why}); it will "
+        "not be announced as a policy change"
+    )
+    return replace(snapshot, extra_trailers=(*snapshot.extra_trailers, ("Suspect", why)))
 
 
 def _note_link(file: Path) -> None:
@@ -388,8 +440,10 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
             row.append(words + (" cosmetic only" if change.cosmetic_only else ""))
         elif stats is not None:
             row += ["first", ""]
-        tags = (" [technical]" if v.technical else "") + (
-            " [illustrative edit]" if v.illustrative else ""
+        tags = (
+            (" [technical]" if v.technical else "")
+            + (" [illustrative edit]" if v.illustrative else "")
+            + (" [suspect capture]" if v.suspect else "")
         )
         row.append((v.origin or "-") + tags)
         # Text cells: a "[...]" in a URL or tag must never be read as rich markup.

@@ -9,9 +9,9 @@ import yaml
 from policydiff.errors import InputError
 
 FRONT_MATTER_KEYS = frozenset(
-    {"policy", "captured", "effective", "source", "archive", "title", "illustrative"}
+    {"policy", "captured", "effective", "source", "archive", "title", "illustrative", "technical"}
 )
-_BOOL_KEYS = frozenset({"illustrative"})
+_BOOL_KEYS = frozenset({"illustrative", "technical"})
 
 _OPEN = re.compile(r"---[ \t]*\n")
 _CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.MULTILINE)

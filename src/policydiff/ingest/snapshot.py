@@ -218,6 +218,7 @@ def read_snapshot(
             archive_url=_front_str(front, "archive") or (wayback.archive_url if wayback else None),
             origin=str(path),
             extra_trailers=(("Illustrative", "true"),) if front.get("illustrative") else (),
+            technical=front.get("technical") is True,
         )
 
 
