@@ -205,15 +205,17 @@ class _AddressGuard:
         # None: every class allowed (--allow-private).
         self.allowed: frozenset[str] | None = None
 
+    def addresses(self, host: str, port: int) -> list[IPAddress]:
+        """Return the addresses of ``host``: a literal without DNS, else the resolver's."""
+        literal = literal_address(host)
+        return [literal] if literal is not None else self.resolve(host, port)
+
     def classes(self, host: str, port: int) -> list[tuple[IPAddress | None, str]]:
         """Return the addresses of ``host`` with their classes ([] if it does not resolve)."""
-        literal = literal_address(host)
-        if literal is not None:
-            return [(literal, self.classify(literal))]
-        if is_localhost_name(host):
+        if literal_address(host) is None and is_localhost_name(host):
             return [(None, "loopback")]
         try:
-            addresses = self.resolve(host, port)
+            addresses = self.addresses(host, port)
         except (OSError, UnicodeError):
             # Unresolvable here: a direct connection fails (or is checked when it resolves),
             # a proxy resolves the name itself.
@@ -249,7 +251,7 @@ def _guarded_backend(guard: _AddressGuard) -> httpcore.NetworkBackend:
             socket_options: Iterable[Any] | None = None,
         ) -> httpcore.NetworkStream:
             try:
-                addresses = guard.resolve(host, port)
+                addresses = guard.addresses(host, port)
             except (OSError, UnicodeError) as err:
                 raise httpcore.ConnectError(f"cannot resolve {host}: {err}") from None
             if not addresses:

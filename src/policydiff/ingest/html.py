@@ -456,7 +456,7 @@ def check_depth(html: str) -> None:
         parser.close()
     except _TooDeepError:
         raise InputError(
-            f"the page nests its elements more than {MAX_DEPTH} levels deep; refusing to extract it"
+            f"the page nests its elements too deeply to extract (more than {MAX_DEPTH} levels)"
         ) from None
     except etree.LxmlError:
         # Not this check's business: the real parse below recovers or reports it.
