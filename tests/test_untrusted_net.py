@@ -193,6 +193,15 @@ def test_an_octal_host_httpx_cannot_parse_is_refused(
     assert guard.blocked == []
 
 
+def test_a_start_url_httpx_cannot_parse_is_refused(store: Path, guard: NetworkGuard) -> None:
+    code, _, err = capture(store, "http://0177.0.0.1/policy")
+    assert code == 2
+    assert one_error(err) == (
+        "Error: invalid URL 'http://0177.0.0.1/policy': Invalid IPv4 address: '0177.0.0.1'"
+    )
+    assert guard.blocked == []
+
+
 def declared_public(address: IPAddress) -> str:
     """The local server's address plays a public site; every other address is what it is."""
     return "public" if address == ipaddress.IPv4Address("127.0.0.1") else address_class(address)
@@ -229,14 +238,17 @@ def test_a_public_page_cannot_redirect_to_loopback(
 
 
 def test_allow_private_follows_the_redirect(server: LocalServer, guard: NetworkGuard) -> None:
-    server.route("/start", Reply(302, headers={"Location": server.url("/admin")}))
-    server.route("/admin", Reply(body=PAGE))
-    # Declared public, the local server may not lead to itself as loopback [::ffff:...].
+    port = server.base.rsplit(":", 1)[1]
+    server.route("/start", Reply(302, headers={"Location": f"http://127.2:{port}/admin"}))
     settings = FetchSettings(retries=0, allow_private=True)
-    with Fetcher(settings, classify=declared_public) as fetcher:
-        page = fetcher.get(server.url("/start"))
-    assert page.final_url == server.url("/admin")
-    assert page.content == PAGE
+    with (
+        Fetcher(settings, classify=declared_public) as fetcher,
+        pytest.raises(NetworkError, match="cannot fetch") as failed,
+    ):
+        fetcher.get(server.url("/start"))
+    # Followed: the connection to 127.0.0.2 was tried, and stopped by the guard alone.
+    assert not isinstance(failed.value, AddressRefusedError)
+    assert guard.blocked == [("socket.getaddrinfo", "127.0.0.2")]
 
 
 def test_a_loopback_start_may_redirect_within_loopback_and_to_public(

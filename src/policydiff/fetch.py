@@ -275,7 +275,7 @@ def check_url(url: str, *, what: str = "URL") -> str:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.netloc or any(c.isspace() for c in url):
         raise UsageError(f"{what} must be an http(s) URL, got {url[:80]!r}")
-    _host_port(url)
+    _host_port(url, what=what)
     return url
 
 
@@ -391,11 +391,12 @@ class Fetcher:
     def get(self, url: str) -> Page:
         """Fetch ``url`` (following redirects, retrying transient failures) and return it."""
         check_url(url)
-        self._allow_from(url)
         self._ends_at = None
         attempt = 0
         while True:
             try:
+                # Each attempt: an intranet name that did not resolve before may now.
+                self._allow_from(url)
                 return self._get_once(url)
             except _Retry as retry:
                 if attempt >= self.settings.retries:
@@ -513,14 +514,14 @@ class Fetcher:
         return b"".join(chunks)
 
 
-def _host_port(url: str) -> tuple[str, int]:
+def _host_port(url: str, *, what: str = "URL") -> tuple[str, int]:
     """Return the host httpx connects to for ``url`` (as it will spell it) and the port."""
     import httpx
 
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as err:
-        raise UsageError(f"invalid URL {url[:200]!r}: {err}") from None
+        raise UsageError(f"invalid {what} {url[:200]!r}: {err}") from None
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     return parsed.raw_host.decode("ascii"), port
 
