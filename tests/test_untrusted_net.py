@@ -136,8 +136,8 @@ NON_PUBLIC_TARGETS = [
     ("private-192", "http://192.168.1.1/", "192.168.1.1 is a private"),
     ("shared-cgnat", "http://100.64.0.1/", "100.64.0.1 is a private"),
     ("metadata-link-local", "http://169.254.169.254/latest/meta-data/", "is a link-local"),
-    ("unspecified", "http://0.0.0.0:8080/", "0.0.0.0 is a unspecified"),
-    ("unspecified-zero", "http://0:8080/", "0 (0.0.0.0) is a unspecified"),
+    ("unspecified", "http://0.0.0.0:8080/", "0.0.0.0 is an unspecified"),
+    ("unspecified-zero", "http://0:8080/", "0 (0.0.0.0) is an unspecified"),
     ("multicast", "http://224.0.0.1/", "224.0.0.1 is a multicast"),
     ("reserved", "http://240.0.0.1/", "240.0.0.1 is a reserved"),
     ("broadcast", "http://255.255.255.255/", "is a reserved"),
@@ -149,7 +149,7 @@ NON_PUBLIC_TARGETS = [
     ("ipv6-unique-local", "http://[fc00::1]/", "is a private"),
     ("ipv6-site-local", "http://[fec0::1]/", "is a private"),
     ("ipv6-multicast", "http://[ff02::1]/", "is a multicast"),
-    ("ipv6-unspecified", "http://[::]/", "is a unspecified"),
+    ("ipv6-unspecified", "http://[::]/", "is an unspecified"),
     ("ipv4-mapped", "http://[::ffff:10.0.0.1]/", "is a private"),
     ("ipv4-mapped-hex", "http://[::ffff:a9fe:a9fe]/", "is a link-local"),
     ("ipv4-compatible", "http://[::a9fe:a9fe]/", "is a link-local"),
@@ -323,7 +323,11 @@ def test_dns_rebinding_is_checked_at_connect_time(server: LocalServer, guard: Ne
     port = int(server.base.rsplit(":", 1)[1])
     with (
         Fetcher(FetchSettings(retries=0), resolve=rebinding) as fetcher,
-        pytest.raises(AddressRefusedError, match=r"127\.0\.0\.1.* is a loopback address"),
+        pytest.raises(
+            AddressRefusedError,
+            match=r"refused to connect to policy\.test:\d+: at connect time policy\.test "
+            r"\(127\.0\.0\.1\) is a loopback address",
+        ),
     ):
         fetcher.get(f"http://policy.test:{port}/start")
     # Once to classify the start, once at connect time; connected to neither answer.

@@ -222,17 +222,29 @@ class _AddressGuard:
             return []
         return [(address, self.classify(address)) for address in addresses]
 
-    def check(self, url: str, host: str, found: Iterable[tuple[IPAddress | None, str]]) -> None:
-        """Raise ``AddressRefusedError`` if any of ``found`` is of a class not allowed."""
+    def refused(
+        self, found: Iterable[tuple[IPAddress | None, str]]
+    ) -> tuple[IPAddress | None, str] | None:
+        """Return the first of ``found`` whose class is not allowed, if any."""
         if self.allowed is None:
-            return
-        for address, kind in found:
-            if kind not in self.allowed:
-                shown = host if address is None or str(address) == host else f"{host} ({address})"
-                raise AddressRefusedError(
-                    f"refused to fetch {url[:200]}: {shown} is a {kind} address, and the "
-                    "page did not start there; pass --allow-private to allow it"
-                )
+            return None
+        return next(((a, kind) for a, kind in found if kind not in self.allowed), None)
+
+    def check(self, url: str, host: str, found: Iterable[tuple[IPAddress | None, str]]) -> None:
+        """Raise ``AddressRefusedError`` if a redirect's host has an address not allowed."""
+        bad = self.refused(found)
+        if bad is not None:
+            raise AddressRefusedError(
+                f"refused to fetch {url[:200]}: {_describe(host, *bad)}, and the page did "
+                "not start there; pass --allow-private to allow it"
+            )
+
+
+def _describe(host: str, address: IPAddress | None, kind: str) -> str:
+    """Return e.g. ``0x7f.1 (127.0.0.1) is a loopback address``."""
+    shown = host if address is None or str(address) == host else f"{host} ({address})"
+    article = "an" if kind[0] in "aeiou" else "a"
+    return f"{shown} is {article} {kind} address"
 
 
 def _guarded_backend(guard: _AddressGuard) -> httpcore.NetworkBackend:
@@ -256,7 +268,13 @@ def _guarded_backend(guard: _AddressGuard) -> httpcore.NetworkBackend:
                 raise httpcore.ConnectError(f"cannot resolve {host}: {err}") from None
             if not addresses:
                 raise httpcore.ConnectError(f"cannot resolve {host}: no address")
-            guard.check(f"{host}:{port}", host, ((a, guard.classify(a)) for a in addresses))
+            bad = guard.refused((a, guard.classify(a)) for a in addresses)
+            if bad is not None:
+                # Checked before as something allowed: the name's answer changed (rebinding).
+                raise AddressRefusedError(
+                    f"refused to connect to {host}:{port}: at connect time {_describe(host, *bad)}"
+                    "; pass --allow-private to allow it"
+                )
             *others, last = addresses
             for address in others:
                 try:
