@@ -31,6 +31,8 @@ class Reply:
     # Send no Content-Length: the body ends when the connection closes.
     unsized: bool = False
     delay: float = 0.0
+    # Send the body one byte at a time, this many seconds apart (a slow-drip server).
+    drip: float = 0.0
 
 
 @dataclass
@@ -76,6 +78,12 @@ class LocalServer:
                         self.wfile.write(reply.body[: len(reply.body) // 2])
                         self.wfile.flush()
                         self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    if reply.drip:
+                        for byte in reply.body:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(reply.drip)
                         return
                     self.wfile.write(reply.body)
                 except (BrokenPipeError, ConnectionResetError):

@@ -1107,7 +1107,30 @@ def parse_addresses(value: str, what: str) -> tuple[Address, ...]:
         or any(not a.username or "." not in a.domain or " " in a.addr_spec for a in addresses)
     ):
         raise UsageError(f"{what} is not a valid e-mail address: {value[:80]!r}")
+    for address in addresses:
+        _check_ascii_address(address, what)
     return addresses
+
+
+def _check_ascii_address(address: Address, what: str) -> None:
+    """Refuse a non-ASCII address: the message is sent without SMTPUTF8, so it must be ASCII.
+
+    A display name may be non-ASCII (it is RFC 2047-encoded); a domain must be given in its
+    ASCII (``xn--``) form, which the error names, and a user name must be ASCII.
+    """
+    if not address.username.isascii():
+        raise UsageError(f"{what} has a non-ASCII user name {address.addr_spec!r:.80}")
+    if not address.domain.isascii():
+        try:
+            ascii_domain = address.domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise UsageError(
+                f"{what} has a domain that is not a valid host name: {address.domain!r:.80}"
+            ) from None
+        raise UsageError(
+            f"{what} has a non-ASCII domain {address.domain!r:.80}; "
+            f"write it as {address.username}@{ascii_domain}"
+        )
 
 
 def message_id_domain(sender: Address) -> str:

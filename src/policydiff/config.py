@@ -74,6 +74,16 @@ def _url(value: str) -> str:
     return url
 
 
+def _boolean(value: str) -> str:
+    """Validate a yes/no setting; return it as ``true`` or ``false``."""
+    text = _one_line(value).lower()
+    if text in {"true", "yes", "on", "1"}:
+        return "true"
+    if text in {"false", "no", "off", "0"}:
+        return "false"
+    raise UsageError(f"not true or false: {value[:80]!r}")
+
+
 def _css(value: str) -> str:
     """Validate a CSS selector list (as soupsieve, the extractor's engine, reads it)."""
     import soupsieve
@@ -126,6 +136,12 @@ KEYS: tuple[KeySpec, ...] = (
         re.compile(r"announce\.diff_url"),
         "published diff URL; {policy}, {old}, {new} are filled in",
         _url,
+    ),
+    KeySpec(
+        "fetch.allow_private",
+        re.compile(r"fetch\.allow_private"),
+        "true: capture and wayback may follow redirects to loopback and private addresses",
+        _boolean,
     ),
     KeySpec(
         "policy.<id>.select",

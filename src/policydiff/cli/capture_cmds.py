@@ -95,6 +95,19 @@ def _fetch_options(func: F) -> F:
             show_default=True,
             help="Seconds to wait for the server at each step.",
         ),
+        click.option(
+            "--deadline",
+            type=click.FloatRange(min=0, min_open=True),
+            default=300.0,
+            show_default=True,
+            help="Longest time for one page in seconds, retries and redirects included.",
+        ),
+        click.option(
+            "--allow-private/--no-allow-private",
+            default=None,
+            help="Let a page redirect to loopback, private or link-local addresses "
+            "(default: the fetch.allow_private setting, else no).",
+        ),
     )
     for option in options:
         func = option(func)
@@ -102,16 +115,22 @@ def _fetch_options(func: F) -> F:
 
 
 def _fetch_settings(
+    store: GitStore,
+    *,
     timeout: float,
     retries: int,
     backoff: float,
     max_wait: float,
     max_size: int,
+    deadline: float,
+    allow_private: bool | None,
     rate: float | None = None,
 ) -> FetchSettings:
-    """Build the fetcher settings from the options."""
+    """Build the fetcher settings from the network options and the store's settings."""
     from policydiff.fetch import FetchSettings
 
+    if allow_private is None:
+        allow_private = store_config(store).get("fetch.allow_private") == "true"
     return FetchSettings(
         timeout=timeout,
         max_bytes=max_size,
@@ -119,30 +138,44 @@ def _fetch_settings(
         backoff=backoff,
         max_wait=max_wait,
         rate=rate,
+        deadline=deadline,
+        allow_private=allow_private,
     )
 
 
 def _extract_rules(
     store: GitStore, policy: str, select: str | None, remove: str | None
-) -> ExtractRules:
-    """Remember --select/--remove for ``policy`` and return the rules in force for it."""
+) -> tuple[ExtractRules, Callable[[], None]]:
+    """Return the rules in force for ``policy`` and a callback that remembers --select/--remove.
+
+    The options override the stored rules at once, but are saved only when the caller
+    calls the callback, after the rules produced a version: a selector that matched
+    nothing, or a capture that failed, must not change what later runs extract.
+    """
     from policydiff.config import policy_key
     from policydiff.ingest.html import ExtractRules, check_selector
 
     config = store_config(store)
-    for name, value in (("select", select), ("remove", remove)):
-        if value is None:
-            continue
-        check_selector(value, what=f"--{name} selector")
-        key = policy_key(policy, name)
-        if config.get(key) != value.strip():
-            config.set(key, value)
-            # Said once, when it changes: a cron job passing the same option stays quiet.
-            message(f"Remembered --{name} {value!r} for {policy} (forget: config unset {key})")
-    return ExtractRules(
-        select=config.get(policy_key(policy, "select")),
-        remove=config.get(policy_key(policy, "remove")),
-    )
+    given = {"select": select, "remove": remove}
+    for name, value in given.items():
+        if value is not None:
+            check_selector(value, what=f"--{name} selector")
+    current = {
+        name: value.strip() if value is not None else config.get(policy_key(policy, name))
+        for name, value in given.items()
+    }
+
+    def remember() -> None:
+        for name, value in given.items():
+            if value is None:
+                continue
+            key = policy_key(policy, name)
+            if config.get(key) != value.strip():
+                config.set(key, value)
+                # Said once, when it changes: a cron job passing the same option stays quiet.
+                message(f"Remembered --{name} {value!r} for {policy} (forget: config unset {key})")
+
+    return ExtractRules(select=current["select"], remove=current["remove"]), remember
 
 
 def _record_json(result: RecordResult) -> dict[str, Any]:
@@ -175,6 +208,8 @@ def capture_cmd(
     backoff: float,
     max_wait: float,
     max_size: int,
+    deadline: float,
+    allow_private: bool | None,
     exit_code: bool,
     verbose: bool,
     fmt: str,
@@ -193,8 +228,18 @@ def capture_cmd(
     validate_policy_id(policy)
     check_url(url)
     store = open_store()
-    rules = _extract_rules(store, policy, select, remove)
-    with Fetcher(_fetch_settings(timeout, retries, backoff, max_wait, max_size)) as fetcher:
+    rules, remember_rules = _extract_rules(store, policy, select, remove)
+    settings = _fetch_settings(
+        store,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+        max_wait=max_wait,
+        max_size=max_size,
+        deadline=deadline,
+        allow_private=allow_private,
+    )
+    with Fetcher(settings) as fetcher:
         page = fetcher.get(url)
     found = page_text(
         page.content,
@@ -219,6 +264,7 @@ def capture_cmd(
         extra_trailers=trailers,
     )
     [result] = store.record([snapshot])
+    remember_rules()
     if fmt == "json":
         emit_json(
             {"schema": "policydiff.capture/1", "policy": policy, "url": url}
@@ -294,6 +340,8 @@ def wayback_cmd(
     backoff: float,
     max_wait: float,
     max_size: int,
+    deadline: float,
+    allow_private: bool | None,
     exit_code: bool,
     fmt: str,
 ) -> None:
@@ -315,8 +363,18 @@ def wayback_cmd(
     if start and end and start > end:
         raise UsageError("--from is after --to")
     store = open_store()
-    rules = _extract_rules(store, policy, select, remove)
-    settings = _fetch_settings(timeout, retries, backoff, max_wait, max_size, rate)
+    rules, remember_rules = _extract_rules(store, policy, select, remove)
+    settings = _fetch_settings(
+        store,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+        max_wait=max_wait,
+        max_size=max_size,
+        deadline=deadline,
+        allow_private=allow_private,
+        rate=rate,
+    )
     with Fetcher(settings) as fetcher:
         captures = list_captures(fetcher, endpoint, url, since=start, until=end)
         advance = progress(len(captures), "Fetching captures")
@@ -333,6 +391,8 @@ def wayback_cmd(
         )
         requests = fetcher.requests
     counts = {s: sum(1 for r in results if r.status == s) for s in _WAYBACK_STATUSES}
+    if counts["recorded"] or counts["unchanged"]:
+        remember_rules()
     if fmt == "json":
         emit_json(
             {
@@ -433,7 +493,7 @@ def import_git_cmd(
     path = check_file_path(file_path)
     root = check_repository(repo)
     store = open_store()
-    rules = _extract_rules(store, policy, select, remove)
+    rules, remember_rules = _extract_rules(store, policy, select, remove)
     history = file_history(root, path, max_bytes=max_size)
     if not history:
         raise UsageError(f"no commit reachable from HEAD in {repo} touches {path}")
@@ -449,6 +509,8 @@ def import_git_cmd(
         report=lambda _: advance(),
     )
     results.sort(key=lambda r: (r.version.authored_at, r.version.commit))
+    if any(r.status in {"recorded", "unchanged"} for r in results):
+        remember_rules()
     if fmt == "json":
         emit_json(
             {
@@ -514,7 +576,7 @@ def reextract_cmd(
 
     store = open_store()
     policy = store.require_policy(policy)
-    rules = _extract_rules(store, policy, select, remove)
+    rules, remember_rules = _extract_rules(store, policy, select, remove)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     rows: list[tuple[Version, str, str | None]] = []
     snapshots: list[Snapshot] = []
@@ -569,6 +631,8 @@ def reextract_cmd(
         else:
             rows.append((original, "unchanged", None))
     rows.sort(key=lambda row: row[0].number)
+    if any(status in {"recorded", "unchanged"} for _, status, _ in rows):
+        remember_rules()
     if fmt == "json":
         emit_json(
             {

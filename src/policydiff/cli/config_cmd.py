@@ -34,6 +34,7 @@ Keys:
   announce.list_name  mailing list name for the announcement footer
   announce.url        where readers find the full policy (http(s) URL)
   announce.diff_url   published diff URL; {policy}, {old}, {new} are filled in
+  fetch.allow_private  true: pages may redirect to loopback and private addresses
   policy.<id>.select  CSS selector of the policy's content on its HTML pages
   policy.<id>.remove  CSS selector of parts of that content to drop
 """

@@ -65,15 +65,31 @@ def check_size(size: int, max_bytes: int) -> None:
         )
 
 
-def lookup_encoding(name: str) -> str:
-    """Return the canonical codec name for ``name``, or raise ``UsageError`` if unknown."""
+# Codecs Python counts as text encodings that no document is written in: idna and punycode
+# encode host names (and fail with a bare UnicodeError on ordinary text), the escape codecs
+# read Python string literals, and "undefined" refuses everything.
+_NOT_DOCUMENT_CODECS = frozenset(
+    {"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"}
+)
+
+
+def text_codec(name: str) -> str | None:
+    """Return the canonical name of ``name`` if it is a character encoding for documents."""
     try:
-        canonical = codecs.lookup(name).name
-        # codecs.lookup also knows bytes-to-bytes codecs such as base64; decode() refuses
-        # them, but only for non-empty input.
-        b"x".decode(canonical, "ignore")
+        info = codecs.lookup(name)
     except LookupError:
-        raise UsageError(f"unknown text encoding {name!r} for --encoding") from None
+        return None
+    # codecs.lookup also knows bytes-to-bytes and str-to-str codecs (base64, zlib, rot13).
+    if not getattr(info, "_is_text_encoding", True) or info.name in _NOT_DOCUMENT_CODECS:
+        return None
+    return info.name
+
+
+def lookup_encoding(name: str) -> str:
+    """Return the canonical codec name for ``name``, or raise ``UsageError`` if unusable."""
+    canonical = text_codec(name)
+    if canonical is None:
+        raise UsageError(f"unknown text encoding {name!r} for --encoding")
     return canonical
 
 
@@ -88,12 +104,12 @@ def _html_charset(raw: bytes) -> str | None:
     if match is None:
         return None
     label = match[1].decode("ascii")
-    try:
-        canonical = lookup_encoding(label)
-    except UsageError:
+    canonical = text_codec(label)
+    if canonical is None:
+        # Unknown labels and codecs that are not character sets (idna, base64) alike.
         raise InputError(
             f"HTML declares unknown charset {label!r}; pass --encoding to name the real one"
-        ) from None
+        )
     return _HTML_LABEL_OVERRIDES.get(canonical, canonical)
 
 
@@ -147,6 +163,9 @@ def decode_bytes(
             f"not valid {codec} text: byte(s) {bad} at offset {err.start}; "
             "pass --encoding to name the file's encoding"
         ) from None
+    except UnicodeError as err:
+        # A codec that fails without saying where (none of the accepted ones should).
+        raise InputError(f"cannot decode the file as {codec}: {err}") from None
     # Codecs like utf-16-le or latin-1 keep a BOM as U+FEFF; it is never policy text.
     text = text.removeprefix("\ufeff")
     if "\0" in text:

@@ -32,7 +32,7 @@ from bs4.element import NavigableString
 from markdownify import ATX, BACKSLASH, MarkdownConverter
 
 from policydiff.errors import InputError, UsageError
-from policydiff.ingest.decode import DEFAULT_MAX_BYTES, decode_bytes
+from policydiff.ingest.decode import DEFAULT_MAX_BYTES, decode_bytes, text_codec
 from policydiff.ingest.snapshot import HtmlExtractor
 
 # Bump when a change to this module changes the text it extracts: backfill resume state
@@ -131,6 +131,11 @@ _LANDMARKS = ("main", "article", "[role=main]")
 _LANDMARK_SHARE = 1 / 3
 # The fallback descends into a child while it holds this share of its parent's prose.
 _DESCEND_SHARE = 0.9
+
+# Deeper pages are refused before any tree work. libxml2 builds no HTML tree deeper than
+# 256 levels by default either; real pages stay far below (a few dozen levels), and the
+# markdown conversion recurses about three frames per level, within the default stack.
+MAX_DEPTH = 256
 
 _UNSAFE_SCHEMES = frozenset({"javascript", "data", "vbscript"})
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -410,8 +415,57 @@ def _tidy(markdown: str) -> str:
     return text + "\n" if text else ""
 
 
+class _DepthCounter:
+    """An lxml parser target that only counts open elements, stopping past ``MAX_DEPTH``."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+    def start(self, tag: str, attrib: object) -> None:
+        """Count an element opened (the parser closes implied ends as the tree builder does)."""
+        del tag, attrib
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _TooDeepError
+
+    def end(self, tag: str) -> None:
+        """Count an element closed."""
+        del tag
+        self.depth -= 1
+
+    def close(self) -> None:
+        """Nothing to return: reaching the end means the page is shallow enough."""
+
+
+class _TooDeepError(Exception):
+    """The page nests elements deeper than ``MAX_DEPTH`` (never leaves this module)."""
+
+
+def check_depth(html: str) -> None:
+    """Raise ``InputError`` if ``html`` nests elements deeper than ``MAX_DEPTH``.
+
+    One pass of lxml's HTML parser (the one BeautifulSoup uses below, so implied end tags
+    count alike) with a target that keeps only a counter: linear time, and it stops at the
+    first element too deep. The tree work after it is quadratic in the depth.
+    """
+    from lxml import etree  # type: ignore[import-untyped]
+
+    parser = etree.HTMLParser(target=_DepthCounter())
+    try:
+        parser.feed(html)
+        parser.close()
+    except _TooDeepError:
+        raise InputError(
+            f"the page nests its elements too deeply to extract (more than {MAX_DEPTH} levels)"
+        ) from None
+    except etree.LxmlError:
+        # Not this check's business: the real parse below recovers or reports it.
+        return
+
+
 def extract(html: str, page_url: str | None = None, rules: ExtractRules = NO_RULES) -> Extraction:
     """Extract the policy from an HTML page as markdown, following ``rules``."""
+    check_depth(html)
     try:
         return _extract(html, page_url, rules)
     except RecursionError:
@@ -509,10 +563,10 @@ def _header_codec(charset: str | None, raw: bytes) -> str | None:
         (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
     ):
         return None
-    try:
-        name = codecs.lookup(charset).name
-    except LookupError:
+    name = text_codec(charset)
+    if name is None:
         # An unknown label in a header is ignored, as browsers do; the meta prescan decides.
+        # So is a codec that is no character set (idna, base64).
         return None
     return "cp1252" if name in _LATIN1_ALIASES else name
 
