@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from helpers import REPO, run_cli
+from httpserver import LocalServer, Reply
 from policydiff.plausibility import suspect_reasons
+from test_wayback import CDX_PATH, FIXTURES, ORIGINAL, PAGES, page_path
 
 CORPUS = Path(os.environ.get("POLICYDIFF_CORPUS", REPO.parent / "shared" / "corpus"))
 POLICY = "acme/privacy"
@@ -142,3 +145,66 @@ def test_corpus_flags_the_error_page_and_the_over_broad_capture_only(tmp_path: P
     announce = run_cli(["--store", str(path), "announce", "spotify/privacy-policy"])
     assert announce.exit_code == 2
     assert "nothing to announce" in announce.stderr
+
+
+# --------------------------------------------------------------------------- fetching
+
+FAST = ["--backoff", "0", "--retries", "1", "--timeout", "5"]
+ERROR_HTML = (
+    b"<html><head><title>Oops</title></head><body><main><h1>We're all mixed up</h1>"
+    b"<p>Refresh this page or try again later.</p></main></body></html>"
+)
+
+
+def policy_html() -> bytes:
+    body = "".join(
+        f"<h2>{i}. Section {i}</h2><p>We process data of kind {i}.</p>" for i in range(1, 30)
+    )
+    return f"<html><body><main><h1>Privacy</h1><p>Last updated: 1 May 2024</p>{body}</main></body></html>".encode()
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as running:
+        yield running
+
+
+def test_capture_refuses_an_error_page_unless_accepted(tmp_path: Path, server: LocalServer) -> None:
+    path = tmp_path / "store"
+    assert run_cli(["--store", str(path), "init"]).exit_code == 0
+    server.route("/p", Reply(body=policy_html()), Reply(body=ERROR_HTML))
+    args = ["--store", str(path), "capture", server.url("/p"), "--policy", POLICY, *FAST]
+    assert run_cli(args).exit_code == 0
+    refused = run_cli(args)
+    assert refused.exit_code == 2
+    assert refused.stderr.count("\n") == 1
+    assert "does not look like the policy (the title looks like an error" in refused.stderr
+    assert "--accept-suspect" in refused.stderr
+    log = json.loads(run_cli(["--store", str(path), "log", POLICY, "--format", "json"]).stdout)
+    assert len(log["versions"]) == 1
+    accepted = run_cli([*args, "--accept-suspect"])
+    assert accepted.exit_code == 0, accepted.stderr
+    assert "warning: recording a suspect capture" in accepted.stderr
+    log = json.loads(run_cli(["--store", str(path), "log", POLICY, "--format", "json"]).stdout)
+    assert [v["suspect"] is not None for v in log["versions"]] == [False, True]
+
+
+def test_wayback_fails_a_suspect_capture_and_goes_on(tmp_path: Path, server: LocalServer) -> None:
+    server.route(
+        CDX_PATH, Reply(body=(FIXTURES / "cdx.json").read_bytes(), content_type="text/plain")
+    )
+    for timestamp in PAGES:
+        body = (FIXTURES / f"{timestamp}.html").read_bytes()
+        server.route(
+            page_path(timestamp), Reply(body=ERROR_HTML if timestamp == PAGES[2] else body)
+        )
+    path = tmp_path / "store"
+    assert run_cli(["--store", str(path), "init"]).exit_code == 0
+    args = ["--store", str(path), "wayback", ORIGINAL, "--policy", "koozali/privacy-policy"]
+    args += ["--endpoint", server.base, "--rate", "100000", *FAST]
+    first = run_cli(args)
+    assert first.exit_code == 2
+    assert f"{PAGES[2]} failed: does not look like the policy" in first.stdout
+    second = run_cli([*args, "--accept-suspect"])
+    assert second.exit_code == 0, second.stdout + second.stderr
+    assert f"{PAGES[2]} recorded as version" in second.stdout

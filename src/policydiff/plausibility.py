@@ -11,8 +11,13 @@ as a policy change. Pure: texts in, reasons out.
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from policydiff.compare import find_effective_date, sections_of
+
+if TYPE_CHECKING:
+    from policydiff.store import GitStore
 
 # A text under this share of its predecessor's length is suspect (a truncated page, an
 # error page where a policy was).
@@ -42,6 +47,17 @@ _POLICY_TITLE = re.compile(
     re.IGNORECASE,
 )
 _MARKUP = re.compile(r"[#*_`\[\]\\]+|\(#[^)]*\)|=+$|-+$")
+
+
+SUSPECT_TRAILER = "Suspect"
+
+
+def last_good_text(store: GitStore, policy: str, before: datetime) -> str | None:
+    """Return the text of the policy's last non-suspect version captured before ``before``."""
+    if policy not in store.policies():
+        return None
+    good = [v for v in store.versions(policy) if v.captured_at < before and not v.suspect]
+    return store.text(good[-1]) if good else None
 
 
 def page_title(text: str) -> str:

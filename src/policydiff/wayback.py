@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -260,8 +260,17 @@ def backfill(
     git_dir: Path,
     batch_size: int = DEFAULT_BATCH,
     report: Callable[[CaptureResult], None] | None = None,
+    accept_suspect: bool = False,
 ) -> list[CaptureResult]:
-    """Fetch and record ``captures`` oldest first, skipping those already handled."""
+    """Fetch and record ``captures`` oldest first, skipping those already handled.
+
+    A capture that does not look like the policy (an archived error page, a truncated or
+    over-broad page) fails with its reasons, unless ``accept_suspect``: then it is
+    recorded with a ``Suspect`` trailer. Either way later captures are judged against the
+    last plausible one.
+    """
+    from policydiff.plausibility import SUSPECT_TRAILER, last_good_text, suspect_reasons
+
     log = SeenLog(git_dir)
     key = rules_key(rules)
     done = recorded_timestamps(store.versions(policy)) | log.seen(policy, key)
@@ -289,6 +298,7 @@ def backfill(
         log.add(policy, key, by_timestamp)
 
     ordered = sorted(captures, key=lambda c: c.timestamp)
+    last_good: list[str | None] = []  # empty until the first capture is judged
     try:
         for position, capture in enumerate(ordered):
             archive_url = capture.raw_url(endpoint)
@@ -313,6 +323,27 @@ def backfill(
                 # This capture's content cannot be used (no text, wrong type, too large).
                 emit(CaptureResult(capture, Outcome.FAILED, archive_url, error=str(err)))
                 continue
+            if not last_good:
+                last_good.append(last_good_text(store, policy, snapshot.captured_at))
+            reasons = suspect_reasons(last_good[0], snapshot.text)
+            if reasons and not accept_suspect:
+                # Not remembered as seen: a later run with --accept-suspect can still take it.
+                why = "; ".join(reasons)
+                emit(
+                    CaptureResult(
+                        capture,
+                        Outcome.FAILED,
+                        archive_url,
+                        error=f"does not look like the policy ({why}); --accept-suspect "
+                        "records it, marked suspect",
+                    )
+                )
+                continue
+            if reasons:
+                trailer = (SUSPECT_TRAILER, "; ".join(reasons))
+                snapshot = replace(snapshot, extra_trailers=(*snapshot.extra_trailers, trailer))
+            else:
+                last_good[0] = snapshot.text
             pending.append((capture, snapshot))
             done.add(capture.timestamp)
             if len(pending) >= batch_size:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,13 +18,13 @@ from policydiff.cli.store_cmds import (
     size_option,
     version_json,
 )
-from policydiff.errors import ExitCode, PolicydiffError, UsageError
+from policydiff.errors import ExitCode, InputError, PolicydiffError, UsageError
 
 if TYPE_CHECKING:
     from policydiff.fetch import FetchSettings
     from policydiff.gitimport import ImportResult
     from policydiff.ingest.html import ExtractRules
-    from policydiff.model import RecordResult, Version
+    from policydiff.model import RecordResult, Snapshot, Version
     from policydiff.store import GitStore
     from policydiff.wayback import CaptureResult
 
@@ -189,12 +190,40 @@ def _record_json(result: RecordResult) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- capture
 
+_suspect_option = click.option(
+    "--accept-suspect",
+    is_flag=True,
+    help=(
+        "Record a capture that does not look like the policy (an error, consent or login "
+        "page; a text that shrank or grew wildly), marked suspect; refused by default."
+    ),
+)
+
+
+def _vet_capture(store: GitStore, snapshot: Snapshot, *, accept_suspect: bool) -> Snapshot:
+    """Refuse a fetched snapshot that does not look like the policy, or mark it if accepted."""
+    from policydiff.plausibility import SUSPECT_TRAILER, last_good_text, suspect_reasons
+
+    previous = last_good_text(store, snapshot.policy, snapshot.captured_at)
+    reasons = suspect_reasons(previous, snapshot.text)
+    if not reasons:
+        return snapshot
+    why = "; ".join(reasons)
+    if not accept_suspect:
+        raise InputError(
+            f"{snapshot.origin or snapshot.policy}: the capture does not look like the policy "
+            f"({why}); not recorded (--accept-suspect records it, marked suspect)"
+        )
+    message(f"warning: recording a suspect capture ({why})")
+    return replace(snapshot, extra_trailers=(*snapshot.extra_trailers, (SUSPECT_TRAILER, why)))
+
 
 @click.command("capture")
 @click.argument("url")
 @click.option("--policy", required=True, help="Policy id, e.g. koozali/privacy-policy.")
 @_rules_options
 @_fetch_options
+@_suspect_option
 @click.option("--exit-code", is_flag=True, help="Exit 1 if a new version was recorded.")
 @click.option("-v", "--verbose", is_flag=True, help="Also say when the text is unchanged.")
 @format_option("text", "json", default="text")
@@ -210,6 +239,7 @@ def capture_cmd(
     max_size: int,
     deadline: float,
     allow_private: bool | None,
+    accept_suspect: bool,
     exit_code: bool,
     verbose: bool,
     fmt: str,
@@ -263,6 +293,7 @@ def capture_cmd(
         origin=url,
         extra_trailers=trailers,
     )
+    snapshot = _vet_capture(store, snapshot, accept_suspect=accept_suspect)
     [result] = store.record([snapshot])
     remember_rules()
     if fmt == "json":
@@ -323,6 +354,7 @@ def _wayback_line(result: CaptureResult) -> str:
 )
 @_rules_options
 @_fetch_options
+@_suspect_option
 @click.option("--exit-code", is_flag=True, help="Exit 1 if a new version was recorded.")
 @format_option("text", "json", default="text")
 def wayback_cmd(
@@ -342,6 +374,7 @@ def wayback_cmd(
     max_size: int,
     deadline: float,
     allow_private: bool | None,
+    accept_suspect: bool,
     exit_code: bool,
     fmt: str,
 ) -> None:
@@ -388,6 +421,7 @@ def wayback_cmd(
             git_dir=Path(store.repo.git_dir),
             batch_size=batch_size,
             report=lambda _: advance(),
+            accept_suspect=accept_suspect,
         )
         requests = fetcher.requests
     counts = {s: sum(1 for r in results if r.status == s) for s in _WAYBACK_STATUSES}

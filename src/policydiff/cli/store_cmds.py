@@ -298,15 +298,13 @@ def _vetted(
     plausible version captured before it. A suspect snapshot is still recorded, with a
     ``Suspect`` trailer and a warning: an archive keeps what was captured.
     """
-    from policydiff.plausibility import suspect_reasons
+    from policydiff.plausibility import SUSPECT_TRAILER, last_good_text, suspect_reasons
 
     if technical and not snapshot.technical:
         snapshot = replace(snapshot, technical=True)
     policy = snapshot.policy
     if policy not in last_good:
-        known = store.versions(policy) if policy in store.policies() else []
-        good = [v for v in known if v.captured_at < snapshot.captured_at and not v.suspect]
-        last_good[policy] = store.text(good[-1]) if good else None
+        last_good[policy] = last_good_text(store, policy, snapshot.captured_at)
     reasons = suspect_reasons(last_good[policy], snapshot.text)
     if not reasons:
         last_good[policy] = snapshot.text
@@ -316,7 +314,7 @@ def _vetted(
         f"warning: {shown(snapshot.origin or policy)}: recorded as suspect ({why}); it will "
         "not be announced as a policy change"
     )
-    return replace(snapshot, extra_trailers=(*snapshot.extra_trailers, ("Suspect", why)))
+    return replace(snapshot, extra_trailers=(*snapshot.extra_trailers, (SUSPECT_TRAILER, why)))
 
 
 def _note_link(file: Path) -> None:
