@@ -22,7 +22,7 @@ from policydiff.cli.common import (
     progress_callback,
     store_path,
 )
-from policydiff.errors import ExitCode, InputError, PolicydiffError, UsageError
+from policydiff.errors import ExitCode, InputError, PolicydiffError, UsageError, ViewRefreshError
 
 if TYPE_CHECKING:
     from policydiff.model import RecordResult, Snapshot, Version
@@ -190,7 +190,12 @@ def import_cmd(
     results: list[RecordResult] = []
     for start in range(0, len(order), IMPORT_BATCH):
         batch = [read(file, root) for _, _, file, root in order[start : start + IMPORT_BATCH]]
-        results.extend(_lean(r) for r in store.record(batch))
+        try:
+            results.extend(_lean(r) for r in store.record(batch))
+        except ViewRefreshError as err:
+            # Count the earlier batches too: the error says what this command recorded.
+            earlier = sum(1 for r in results if r.version is not None)
+            raise ViewRefreshError(err.reason, earlier + err.recorded) from None
     _finish_report(results, errors, fmt)
 
 
