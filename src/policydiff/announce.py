@@ -1424,7 +1424,24 @@ _PAGE_START = re.compile(
     rf"(?:\s*<meta\s+charset{_ATTRIBUTES}>)?",
     re.IGNORECASE,
 )
-_STYLE_ELEMENT = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _stylesheets(page: str) -> list[str]:
+    """Return the text of each ``<style>`` element, in one pass (no regex backtracking)."""
+    lower = page.lower()
+    found: list[str] = []
+    at = 0
+    while (start := lower.find("<style", at)) != -1:
+        opened = lower.find(">", start)
+        closed = lower.find("</style", opened)
+        if opened == -1 or closed == -1:
+            break
+        # "<styles>" is another element; a ">" inside an attribute only makes a hash that
+        # matches nothing, so that stylesheet is blocked: the CSP fails closed.
+        if lower[start + len("<style")] in " \t\n\r\f/>":
+            found.append(page[opened + 1 : closed])
+        at = closed + len("</style")
+    return found
 
 
 def with_csp(page: str) -> str:
@@ -1436,7 +1453,7 @@ def with_csp(page: str) -> str:
     from policydiff.render.html import content_security_policy
     from policydiff.render.html import escape as html_escape
 
-    csp = content_security_policy(*(m.group(1) for m in _STYLE_ELEMENT.finditer(page)))
+    csp = content_security_policy(*_stylesheets(page))
     meta = (
         f'\n<meta http-equiv="Content-Security-Policy" content="{html_escape(csp)}">\n'
         '<meta name="referrer" content="no-referrer">'
