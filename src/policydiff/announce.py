@@ -8,11 +8,25 @@ files, the store and the clock stay in the CLI.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
+import signal
 import textwrap
+import threading
+import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterable,
+    Iterator,
+    KeysView,
+    Mapping,
+    Sequence,
+    Sized,
+    ValuesView,
+)
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from email.headerregistry import Address
@@ -20,11 +34,13 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from enum import Enum
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from markdown_it import MarkdownIt
 
 from policydiff import __version__
+from policydiff.config import plain_url
 from policydiff.diff_model import (
     DocumentDiff,
     MovedBlock,
@@ -36,6 +52,9 @@ from policydiff.diff_model import (
 from policydiff.errors import UsageError
 from policydiff.report import PATH_SEPARATOR, CompareReport, Side
 from policydiff.sections import split_sections
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 SCHEMA = "policydiff.announce/1"
 FORMATS = ("email", "text", "markdown", "html")
@@ -76,7 +95,6 @@ _MONTHS = (
 # Characters that could smuggle a line break, a terminal escape or reordered text into a
 # header, a terminal or a page: C0/C1 controls and the bidirectional overrides.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_URL = re.compile(r"https?://[^\s<>\"'\\^`{|}\x00-\x1f\x7f]+", re.IGNORECASE)
 
 
 # --------------------------------------------------------------------------- values
@@ -307,10 +325,8 @@ def one_line(text: str, *, limit: int = MAX_TITLE_CHARS) -> str:
 
 def safe_url(url: str | None) -> str | None:
     """Return ``url`` if it is a plain http(s) URL, else None (never a script or a header)."""
-    if url is None:
-        return None
-    candidate = url.strip()
-    return candidate if _URL.fullmatch(candidate) else None
+    # The same rule 'config set' checks announce.url and announce.diff_url with.
+    return None if url is None else plain_url(url)
 
 
 def check_url(url: str | None, what: str) -> str | None:
@@ -1002,38 +1018,467 @@ def _filters() -> dict[str, Callable[..., str]]:
     return {"md": markdown_escape}
 
 
+# --------------------------------------------------------------------------- template budget
+
+# A template from a store's templates/ folder (or --template) is data from whoever wrote
+# it, so it runs in Jinja's immutable sandbox, reaches no other file, and renders within a
+# budget. Real announcements are 1-25 KB (23 KB for two unrelated corpus policies of 800
+# and 340 KB), so 1,000,000 characters of output, or of any one value a template builds,
+# is far past every real one; 5 s is some 50 times a real render.
+MAX_TEMPLATE_CHARS = 1_000_000
+TEMPLATE_SECONDS = 5.0
+# What a render may add to the process's address space where the kernel enforces a limit
+# (Linux): a backstop for any way of building a huge value that the checks below miss.
+TEMPLATE_MEMORY = 1 << 30
+# Bits of an integer a template may compute: 2 ** 10 ** 9 would take minutes in C.
+_MAX_INT_BITS = 100_000
+# Digits that can set a field width in a %-format or str.format spec.
+_FORMAT_NUMBER = re.compile(r"\d+")
+
+
+class _OutOfTime(BaseException):
+    """Raised by the render alarm; a BaseException so no ``except Exception`` swallows it."""
+
+
+def _weight(value: object, limit: int = MAX_TEMPLATE_CHARS) -> int:
+    """Return about how many characters ``str(value)`` makes, stopping once past ``limit``.
+
+    Walks containers (their repr holds every element, once per reference), so a list
+    repeating one big list is weighed before anything turns it into text.
+    """
+    from jinja2.utils import Namespace
+
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, bool | float | None):
+            total += 5
+        elif isinstance(item, int):
+            total += item.bit_length() // 3 + 1
+        elif isinstance(item, Mapping):
+            total += 2 + 4 * len(item)
+            if total <= limit:
+                stack.extend(itertools.chain.from_iterable(item.items()))
+        elif isinstance(item, list | tuple | set | frozenset | KeysView | ValuesView | ItemsView):
+            total += 2 + 2 * len(item)
+            if total <= limit:
+                stack.extend(item)
+        elif isinstance(item, Namespace):
+            stack.append(getattr(item, "_Namespace__attrs", {}))  # its repr shows them
+        else:
+            total += 40
+    return total
+
+
+def _refuse(what: str) -> NoReturn:
+    """Stop the render: ``what`` would build a value beyond the budget."""
+    from jinja2.exceptions import SecurityError
+
+    raise SecurityError(f"{what}: over the budget of {MAX_TEMPLATE_CHARS:,} characters")
+
+
+def _check_size(what: str, size: int) -> None:
+    """Refuse ``what`` if it would make more than the budget of characters."""
+    if size > MAX_TEMPLATE_CHARS:
+        _refuse(f"{what} would make {size:,} characters")
+
+
+def _check_numbers(what: str, values: Iterable[object]) -> None:
+    """Refuse integer arguments larger than any template needs (widths, counts, sizes)."""
+    from jinja2.exceptions import SecurityError
+
+    for value in values:
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and abs(value) > MAX_TEMPLATE_CHARS
+        ):
+            raise SecurityError(
+                f"{what} is given {value:,}: templates may use numbers up to "
+                f"{MAX_TEMPLATE_CHARS:,} as widths, counts and sizes"
+            )
+
+
+def _format_size(spec: str, values: object) -> int:
+    """Return at most how many characters formatting ``values`` with ``spec`` makes."""
+    widths = sum(int(number) for number in _FORMAT_NUMBER.findall(spec) if len(number) < 12)
+    if any(len(number) >= 12 for number in _FORMAT_NUMBER.findall(spec)):
+        widths = MAX_TEMPLATE_CHARS + 1
+    return len(spec) + widths + _weight(values)
+
+
+def _check_binop(operator: str, left: object, right: object) -> None:
+    """Refuse a ``*``, ``**``, ``%`` or ``+`` whose result would be over the budget."""
+    sequence = (str, bytes, list, tuple)
+    if operator == "*":
+        for seq, count in ((left, right), (right, left)):
+            if isinstance(seq, sequence) and isinstance(count, int):
+                _check_size(f"repeating a value {count:,} times", _weight(seq) * max(count, 0))
+        if (
+            isinstance(left, int)
+            and isinstance(right, int)
+            and left.bit_length() + right.bit_length() > _MAX_INT_BITS
+        ):
+            _refuse("multiplying numbers this large")
+    elif operator == "**":
+        if (
+            isinstance(left, int)
+            and isinstance(right, int)
+            and abs(left) > 1
+            and right * abs(left).bit_length() > _MAX_INT_BITS
+        ):
+            _refuse(f"raising {left:,} to the power {right:,}")
+    elif operator == "%" and isinstance(left, str):
+        numbers = right if isinstance(right, tuple) else (right,)
+        size = _format_size(left, right)
+        if "*" in left:  # widths taken from the arguments
+            size += sum(abs(n) for n in numbers if isinstance(n, int))
+        _check_size("this % formatting", size)
+    elif operator == "+" and isinstance(left, sequence) and isinstance(right, sequence):
+        _check_size("adding these values", _weight(left) + _weight(right))
+
+
+def _check_str_method(name: str, text: str | bytes, args: tuple[Any, ...]) -> None:
+    """Refuse a str (or bytes) method call whose result would be over the budget."""
+    size = len(text)
+    if name == "join" and args:
+        items = args[0]
+        size = len(text) * len(items) + _weight(items)
+    elif name == "replace" and len(args) >= 2:
+        old, new = args[0], args[1]
+        hits = text.count(old) if old else len(text) + 1
+        size += hits * max(0, _weight(new) - len(old))
+    elif name == "expandtabs" and args and isinstance(args[0], int):
+        tabs = text.count("\t") if isinstance(text, str) else text.count(b"\t")
+        size += tabs * args[0]
+    elif name == "translate" and args and isinstance(args[0], Mapping):
+        size *= max((_weight(v) for v in args[0].values()), default=1)
+    elif name in {"format", "format_map"} and isinstance(text, str):
+        size = _format_size(text, args)
+    _check_size(f"{type(text).__name__}.{name}()", size)
+
+
+def _filter_size(name: str, arguments: Mapping[str, object], value: object) -> int:
+    """Return at most how many characters an amplifying built-in filter makes."""
+    size = _weight(value)
+    if name == "join" and isinstance(value, Sized):
+        size += _weight(arguments.get("d", "")) * len(value)
+    elif name == "indent":
+        width = arguments.get("width", 4)
+        lines = str(value).count("\n") + 1
+        size += lines * (len(width) if isinstance(width, str) else _number(width))
+    elif name == "replace":
+        old, new = str(arguments.get("old", "")), arguments.get("new", "")
+        text = str(value)
+        hits = text.count(old) if old else len(text) + 1
+        size += hits * max(0, _weight(new) - len(old))
+    elif name == "wordwrap":
+        text = str(value)
+        wrap = str(arguments.get("wrapstring") or "\n")
+        width = max(1, _number(arguments.get("width", 79)))
+        size += (len(text) // width + text.count("\n") + 1) * len(wrap)
+    elif name == "format":
+        size = _format_size(str(value), (arguments.get("args"), arguments.get("kwargs")))
+    return size
+
+
+def _number(value: object) -> int:
+    """Return an integer argument as a number (anything else counts as 0)."""
+    return value if isinstance(value, int) else 0
+
+
+def _budgeted_filter(name: str, func: Callable[..., Any], clock: _Clock) -> Callable[..., Any]:
+    """Wrap a filter so that it refuses inputs that would build a value over the budget."""
+    import functools
+    import inspect
+
+    signature = inspect.signature(func)
+    # Filters marked pass_context/eval_context/environment get that object first.
+    skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
+
+    @functools.wraps(func)
+    def run(*args: object, **kwargs: object) -> object:
+        clock.tick()
+        data = args[skip:]
+        if not data:
+            return func(*args, **kwargs)
+        value = data[0]
+        if name == "join" and isinstance(value, Iterable) and not isinstance(value, Sequence):
+            value = list(value)  # a generator (map, select): weigh it, then join the list
+            args = (*args[:skip], value, *data[1:])
+        _check_numbers(f"the {name} filter", [*data[1:], *kwargs.values()])
+        try:
+            bound = signature.bind(*args, **kwargs).arguments
+        except TypeError:
+            return func(*args, **kwargs)  # let the filter report its own misuse
+        _check_size(f"the {name} filter", _filter_size(name, bound, value))
+        return func(*args, **kwargs)
+
+    return run
+
+
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    """A render's deadline, checked at every call, filter, operator and output piece."""
+
+    deadline: float
+
+    def tick(self) -> None:
+        """Stop the render if it has run past its deadline (the alarm's fallback)."""
+        if time.monotonic() > self.deadline:
+            raise _OutOfTime
+
+
+@contextlib.contextmanager
+def _render_limits(seconds: float) -> Iterator[None]:
+    """Bound the render's time with an alarm (main thread) and its memory (Linux)."""
+    armed = [True]
+
+    def alarm(_signum: int, _frame: object) -> None:
+        if armed[0]:
+            raise _OutOfTime
+
+    on_main = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
+    previous: Any = None
+    if on_main:
+        previous = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    memory = _limit_memory(TEMPLATE_MEMORY)
+    try:
+        yield
+    finally:
+        armed[0] = False
+        if on_main:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        if memory is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, memory)
+
+
+def _limit_memory(extra: int) -> tuple[int, int] | None:
+    """Cap the address space at its current size plus ``extra``; return the old limits."""
+    try:
+        import resource
+
+        pages = int(Path("/proc/self/statm").read_text(encoding="ascii").split()[0])
+        size = pages * resource.getpagesize()
+        old = resource.getrlimit(resource.RLIMIT_AS)
+        wanted = size + extra
+        if old[0] != resource.RLIM_INFINITY and old[0] <= wanted:
+            return None
+        if old[1] != resource.RLIM_INFINITY and old[1] < wanted:
+            return None
+        resource.setrlimit(resource.RLIMIT_AS, (wanted, old[1]))
+    except (ImportError, OSError, ValueError):
+        return None
+    return old
+
+
+def _template_environment(fmt: str, clock: _Clock) -> SandboxedEnvironment:
+    """Return the environment announcement templates render in: sandboxed, budgeted, no files."""
+    import jinja2
+    from jinja2.compiler import CodeGenerator, Frame
+    from jinja2.exceptions import SecurityError
+    from jinja2.nodes import Concat, EvalContext
+    from jinja2.runtime import Context, markup_join, str_join
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class NoFiles(jinja2.BaseLoader):
+        """Reaches no file: a template is one file, and reads no other."""
+
+        def get_source(
+            self,
+            environment: jinja2.Environment,  # noqa: ARG002 - the loader protocol's
+            template: str,
+        ) -> tuple[str, str | None, Callable[[], bool] | None]:
+            raise SecurityError(
+                f"cannot include, import or extend {template[:80]!r}: an announcement "
+                "template is one file and reads no other"
+            )
+
+    class Generator(CodeGenerator):
+        """Compiles ``a ~ b`` so that the parts are weighed before they become text."""
+
+        def visit_Concat(self, node: Concat, frame: Frame) -> None:  # noqa: N802 - Jinja's name
+            self.write("environment.joined((")
+            for part in node.nodes:
+                self.visit(part, frame)
+                self.write(", ")
+            self.write("), context.eval_ctx)")
+
+    class Sandbox(ImmutableSandboxedEnvironment):
+        """Jinja's immutable sandbox, refusing every value over the budget before it is made."""
+
+        # Intercepted operators are also never folded at compile time.
+        intercepted_binops = frozenset({"*", "**", "%", "+"})
+        code_generator_class = Generator
+
+        def joined(self, parts: tuple[Any, ...], eval_ctx: EvalContext) -> str:
+            """Join the parts of ``a ~ b`` as Jinja does, once their size is known."""
+            clock.tick()
+            _check_size("joining these values with ~", sum(_weight(part) for part in parts))
+            return markup_join(parts) if eval_ctx.autoescape else str_join(parts)
+
+        def call_binop(
+            self, context: Context, operator: str, left: object, right: object
+        ) -> object:
+            """Run an operator unless its result would be over the budget."""
+            clock.tick()
+            _check_binop(operator, left, right)
+            return super().call_binop(context, operator, left, right)
+
+        def call(self, context: Context, obj: object, /, *args: object, **kwargs: object) -> object:
+            """Call a function or method unless its arguments or result are over the budget."""
+            clock.tick()
+            # The sandbox hands str.format out wrapped; the wrapped method names its string.
+            target = getattr(obj, "__wrapped__", obj)
+            name = getattr(target, "__name__", "a function")
+            name = "range" if name == "safe_range" else name  # the sandbox's own range()
+            _check_numbers(f"{name}()", [*args, *kwargs.values()])
+            _check_size(f"the arguments of {name}()", sum(map(_weight, (*args, *kwargs.values()))))
+            owner = getattr(target, "__self__", None)
+            if isinstance(owner, str | bytes):
+                first = args[0] if args else None
+                if name == "join" and isinstance(first, Iterable) and not isinstance(first, Sized):
+                    args = (list(first), *args[1:])  # a generator: weigh it, join the list
+                _check_str_method(name, owner, args)
+            return super().call(context, obj, *args, **kwargs)
+
+    def finalize(value: object) -> object:
+        clock.tick()
+        _check_size("this value", _weight(value))
+        return value
+
+    environment = Sandbox(
+        loader=NoFiles(),
+        autoescape=fmt == "html",
+        undefined=jinja2.StrictUndefined,
+        finalize=finalize,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.globals.pop("lipsum", None)  # paragraphs by the million, and no use here
+    environment.filters.update(_filters())
+    environment.filters = {
+        name: _budgeted_filter(name, func, clock) for name, func in environment.filters.items()
+    }
+    return environment
+
+
 def render_announcement(
     context: Mapping[str, Any], fmt: str, *, source: str | None = None, name: str | None = None
 ) -> str:
     """Render the context with a template (the packaged one unless ``source`` is given).
 
-    Templates run sandboxed with strict undefined variables: a template that came with
-    a shared store cannot reach Python internals, and a misspelt variable is an error.
+    Templates run in Jinja's immutable sandbox with strict undefined variables, read no
+    other file, and render within a budget of time, memory and size (see
+    ``MAX_TEMPLATE_CHARS``): a template that came with a shared store cannot reach Python
+    internals or the disk, nor run for minutes, and a misspelt variable is an error.
     Email and text output is hard-wrapped at 72 columns afterwards.
     """
     import jinja2
-    from jinja2.sandbox import SandboxedEnvironment
 
     shown = name or template_name(fmt)
-    environment = SandboxedEnvironment(
-        autoescape=fmt == "html",
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.filters.update(_filters())
+    code = source if source is not None else default_template(fmt)
+    if len(code) > MAX_TEMPLATE_CHARS:
+        raise UsageError(f"template {shown} is longer than {MAX_TEMPLATE_CHARS:,} characters")
+    clock = _Clock(time.monotonic() + TEMPLATE_SECONDS)
     try:
-        template = environment.from_string(source if source is not None else default_template(fmt))
-        text = template.render(**context)
+        with _render_limits(TEMPLATE_SECONDS):
+            template = _template_environment(fmt, clock).from_string(code)
+            pieces: list[str] = []
+            size = 0
+            for piece in template.generate(**context):
+                size += len(piece)
+                if size > MAX_TEMPLATE_CHARS:
+                    raise UsageError(
+                        f"template {shown}: the output is over the budget of "
+                        f"{MAX_TEMPLATE_CHARS:,} characters"
+                    )
+                clock.tick()
+                pieces.append(piece)
+            text = "".join(pieces)
+    except _OutOfTime:
+        raise UsageError(
+            f"template {shown}: stopped after {TEMPLATE_SECONDS:g} s, the time a template "
+            "may take to render"
+        ) from None
     except jinja2.TemplateSyntaxError as err:
         raise UsageError(f"template {shown}, line {err.lineno}: {err.message}") from None
     except jinja2.TemplateError as err:
         raise UsageError(f"template {shown}: {err}") from None
+    except RecursionError:
+        raise UsageError(
+            f"template {shown}: calls nested too deeply (a macro that calls itself?)"
+        ) from None
+    except MemoryError:
+        raise UsageError(
+            f"template {shown}: stopped: it needs more than {TEMPLATE_MEMORY >> 20} MiB"
+        ) from None
+    except (ArithmeticError, LookupError, TypeError, ValueError) as err:
+        # Raised by the template's own expressions (1/0, range(10**6), int('x'*5000)).
+        raise UsageError(f"template {shown}: {type(err).__name__}: {err}") from None
     text = _UNSAFE.sub("", text.replace("\r\n", "\n"))
     if fmt in {"email", "text"}:
         text = wrap_text(text)
+    if fmt == "html":
+        text = with_csp(text)
     return text.rstrip("\n") + "\n"
+
+
+# The start of an HTML page up to where its head's content begins: doctype, <html ...>,
+# <head ...> and <meta charset ...> (kept in the first 1024 bytes), each optional, quoted
+# attribute values skipped whole. Anchored at the start,
+# so nothing a template writes later (a comment holding "<head>") can move the CSP.
+_ATTRIBUTES = r"""(?:[^>"']|"[^"]*"|'[^']*')*"""
+_PAGE_START = re.compile(
+    rf"\A\s*(?:<!doctype{_ATTRIBUTES}>\s*)?(?:<html\b{_ATTRIBUTES}>\s*)?(?:<head\b{_ATTRIBUTES}>)?"
+    rf"(?:\s*<meta\s+charset{_ATTRIBUTES}>)?",
+    re.IGNORECASE,
+)
+
+
+def _stylesheets(page: str) -> list[str]:
+    """Return the text of each ``<style>`` element, in one pass (no regex backtracking)."""
+    lower = page.lower()
+    found: list[str] = []
+    at = 0
+    while (start := lower.find("<style", at)) != -1:
+        opened = lower.find(">", start)
+        closed = lower.find("</style", opened)
+        if opened == -1 or closed == -1:
+            break
+        # "<styles>" is another element; a ">" inside an attribute only makes a hash that
+        # matches nothing, so that stylesheet is blocked: the CSP fails closed.
+        if lower[start + len("<style")] in " \t\n\r\f/>":
+            found.append(page[opened + 1 : closed])
+        at = closed + len("</style")
+    return found
+
+
+def with_csp(page: str) -> str:
+    """Return an HTML page with the compare pages' Content-Security-Policy first in its head.
+
+    The policy allows the page's own ``<style>`` elements, by hash, and nothing else: no
+    script, image, font, form or base URL, whatever a store's template writes.
+    """
+    from policydiff.render.html import content_security_policy
+    from policydiff.render.html import escape as html_escape
+
+    csp = content_security_policy(*_stylesheets(page))
+    meta = (
+        f'\n<meta http-equiv="Content-Security-Policy" content="{html_escape(csp)}">\n'
+        '<meta name="referrer" content="no-referrer">'
+    )
+    start = _PAGE_START.match(page)
+    at = start.end() if start is not None else 0
+    return page[:at] + meta + page[at:]
 
 
 _PREFIX = re.compile(r"^(?P<quote>(?:> ?)*)(?P<indent>[ \t]*)(?P<bullet>(?:[-*+]|\d{1,9}[.)]) )?")

@@ -32,6 +32,17 @@ CONFIG_FILE = "config.json"
 _LOCK_FILE = "config.lock"
 _MAX_VALUE = 2000
 _EMAIL = re.compile(r"[^@\s,<>\"]+@[^@\s,<>\"]+\.[^@\s,<>\"]+")
+# An http(s) URL that can go as it is into an e-mail, an HTML attribute or markdown: no
+# space, quote, angle bracket, brace or control. ``announce`` links only such URLs.
+_PLAIN_URL = re.compile(r"https?://[^\s<>\"'\\^`{|}\x00-\x1f\x7f]+", re.IGNORECASE)
+# The placeholders of announce.diff_url, and sample values to check the filled-in URL.
+DIFF_URL_SAMPLE = {"{policy}": "acme/privacy-policy", "{old}": "1", "{new}": "2"}
+
+
+def plain_url(url: str) -> str | None:
+    """Return ``url`` stripped if it is a plain http(s) URL (see ``_PLAIN_URL``), else None."""
+    candidate = url.strip()
+    return candidate if _PLAIN_URL.fullmatch(candidate) else None
 
 
 def _one_line(value: str) -> str:
@@ -63,14 +74,20 @@ def _email_with_name(value: str) -> str:
     return formataddr((name, address)) if name else address
 
 
-def _url(value: str) -> str:
-    """Validate an http(s) URL (``{policy}``, ``{old}``, ``{new}`` placeholders allowed)."""
+def _url(value: str, placeholders: dict[str, str] | None = None) -> str:
+    """Validate an http(s) URL as ``announce`` will use it (placeholders filled in first)."""
     from urllib.parse import urlsplit
 
     url = _one_line(value)
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or " " in url:
-        raise UsageError(f"not an http(s) URL: {url!r}")
+    filled = url
+    for placeholder, sample in (placeholders or {}).items():
+        filled = filled.replace(placeholder, sample)
+    parts = urlsplit(filled)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or plain_url(filled) is None:
+        known = f" (placeholders: {', '.join(placeholders)})" if placeholders else ""
+        raise UsageError(
+            f"not an http(s) URL without spaces, quotes, <>, braces or controls{known}: {url!r}"
+        )
     return url
 
 
@@ -82,6 +99,11 @@ def _boolean(value: str) -> str:
     if text in {"false", "no", "off", "0"}:
         return "false"
     raise UsageError(f"not true or false: {value[:80]!r}")
+
+
+def _diff_url(value: str) -> str:
+    """Validate announce.diff_url: an http(s) URL once its placeholders are filled in."""
+    return _url(value, DIFF_URL_SAMPLE)
 
 
 def _css(value: str) -> str:
@@ -135,7 +157,7 @@ KEYS: tuple[KeySpec, ...] = (
         "announce.diff_url",
         re.compile(r"announce\.diff_url"),
         "published diff URL; {policy}, {old}, {new} are filled in",
-        _url,
+        _diff_url,
     ),
     KeySpec(
         "fetch.allow_private",

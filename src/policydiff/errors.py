@@ -39,6 +39,19 @@ class StoreBusyError(StoreError):
     """Another process holds the store's write lock for longer than we wait."""
 
 
+class ViewRefreshError(StoreError):
+    """``main`` moved but the working tree could not follow; the next command heals it."""
+
+    def __init__(self, reason: str, recorded: int = 0) -> None:
+        self.reason = reason
+        self.recorded = recorded
+        what = f"{recorded} version{'' if recorded == 1 else 's'}"
+        super().__init__(
+            f"recorded {what}, but refreshing the working tree failed: {reason}; "
+            "the next command will finish it"
+        )
+
+
 class UnknownPolicyError(PolicydiffError):
     """No policy with that id in the store."""
 

@@ -45,6 +45,7 @@ from policydiff.errors import (
     UnknownPolicyError,
     UnknownVersionError,
     UsageError,
+    ViewRefreshError,
 )
 from policydiff.gitenv import git_environment, override, static_environment
 from policydiff.inforce import InForce, in_force, start_of
@@ -88,6 +89,16 @@ TRAILER_TECHNICAL = "Technical"
 # hooks, no fsmonitor, no replace objects or grafts (see gitenv). An open GitStore uses
 # git_environment(path), which also neutralises the program keys the store's config sets.
 GIT_ENV = static_environment()
+
+# A git write that failed with this little room left failed for want of room: git's checkout
+# reports only "unable to write file", and its partial file has used up what was left.
+_FULL_DISK_BYTES = 1024 * 1024
+NO_SPACE = os.strerror(errno.ENOSPC)
+# Temporary files that git fast-import (and any pack writer) leaves when it dies. Writers
+# hold the store's lock, so under the lock such a file is debris of a dead one; the grace
+# spares a git process that someone runs in the store by hand (a push into it, a gc).
+_PACK_DEBRIS = ("objects/pack/tmp_*", "fast_import_crash_*")
+_DEBRIS_GRACE_SECONDS = 60.0
 
 _TRAILER_VALUE = re.compile(r"[^\x00-\x1f\x7f]{1,2000}")
 _TRAILER_KEY = re.compile(r"[A-Z][A-Za-z0-9-]{0,40}")
@@ -447,6 +458,17 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _disk_full(path: Path) -> bool:
+    """Whether the file system holding ``path`` has (next to) no room left for us."""
+    try:
+        stat = os.statvfs(path)
+    except OSError:
+        return False
+    # root may use the blocks reserved for it (f_bfree); others only f_bavail.
+    blocks = stat.f_bfree if os.geteuid() == 0 else stat.f_bavail
+    return blocks * stat.f_frsize < _FULL_DISK_BYTES
 
 
 def _git_reason(err: Exception) -> str:
@@ -930,25 +952,31 @@ class GitStore:
         return [entry[3:] for entry in out.split("\0") if entry.strip()]
 
     def heal_view(self) -> bool:
-        """Bring the index and working tree up to ``main`` if a crash left them behind.
+        """Bring the index and working tree up to ``main`` if a write left them behind.
 
-        A write moves ``main`` first and refreshes the view after; a crash in between
-        leaves the view at the old tip, or half refreshed. Files that differ from the index
-        but already hold ``main``'s content are such a half refresh, not user edits.
+        A write moves ``main`` first and refreshes the view after; a crash or a full disk
+        in between leaves the index at the old tip and files old, new, missing or (the
+        refresh was cut while writing one) a truncated start of the new content, tracked
+        or not. Such a view is ours to finish. A file with any other content is a user's
+        edit: nothing is touched, and ``local_changes`` reports it. Runs under the lock.
         """
         self._clear_own_index_lock()
+        marker = self._refresh_marker()
         head_tree = self._git("rev-parse", f"{BRANCH}^{{tree}}").strip()
         index_tree = self._git("write-tree").strip()
         if index_tree == head_tree:
+            # git writes the index last: a refresh that got this far was complete.
+            marker.unlink(missing_ok=True)
             return False
-        changed = [p for p in self._git("diff-files", "--name-only", "-z").split("\0") if p]
-        if changed and not self._view_holds_tip(changed):
-            # The user edited files in the view: leave them for local_changes to report.
+        moved = self._git("diff-tree", "-r", "--no-renames", "--name-only", "-z",
+                          index_tree, head_tree)  # fmt: skip
+        changed = self._git("diff-files", "--name-only", "-z")
+        paths = sorted({p for p in (moved + "\0" + changed).split("\0") if p})
+        if not self._view_left_by_refresh(paths, index_tree, cut=marker.exists()):
             return False
-        if changed:
-            self._git("read-tree", "--reset", "-u", head_tree)
-        else:
-            self._git("read-tree", "-m", "-u", index_tree, head_tree)
+        # --reset overwrites the untracked half-written files a cut refresh leaves.
+        self._git("read-tree", "--reset", "-u", head_tree)
+        marker.unlink(missing_ok=True)
         return True
 
     def _refresh_marker(self) -> Path:
@@ -956,16 +984,29 @@ class GitStore:
         return Path(self.repo.git_dir) / "policydiff" / "view-refresh"
 
     def _refresh_view(self, old_tip: str, new_tip: str) -> None:
-        """Move the index and working tree from ``old_tip`` to ``new_tip`` after a write."""
+        """Move the index and working tree from ``old_tip`` to ``new_tip`` after a write.
+
+        On failure (a full disk) the data is safe in ``main`` and the marker stays, so the
+        next command knows the view is a cut refresh of ours and heals it; the caller
+        reports what was recorded.
+        """
         marker = self._refresh_marker()
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(str(os.getpid()), encoding="ascii")
         try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(str(os.getpid()), encoding="ascii")
             self._git("read-tree", "-m", "-u", old_tip, new_tip)
-        except StoreError:
-            return  # the data is safe in main; the next command heals the view
+        except OSError as err:
+            raise ViewRefreshError(self._write_failure(err.strerror or str(err))) from None
+        except StoreError as err:
+            raise ViewRefreshError(self._write_failure(str(err))) from None
         with contextlib.suppress(FileNotFoundError):
             marker.unlink()
+
+    def _write_failure(self, detail: str) -> str:
+        """Say why a write into the store failed: a full disk by name, else git's words."""
+        if NO_SPACE in detail or _disk_full(self.path):
+            return NO_SPACE
+        return detail
 
     def _clear_own_index_lock(self) -> None:
         """Remove an index.lock that a killed policydiff view refresh left behind.
@@ -986,30 +1027,46 @@ class GitStore:
         with contextlib.suppress(FileNotFoundError):
             lock.unlink()
 
-    def _view_holds_tip(self, paths: list[str]) -> bool:
-        """Whether every path's working-tree content equals ``main``'s (absent if absent)."""
-        in_tip = {}
-        for entry in self._git("ls-tree", "-z", BRANCH, "--", *paths).split("\0"):
-            meta, _, path = entry.partition("\t")
-            if path:
-                in_tip[path] = meta.split()[2]
+    def _view_left_by_refresh(self, paths: list[str], index_tree: str, *, cut: bool) -> bool:
+        """Whether each path holds what a refresh from the index to ``main`` can leave.
+
+        That is ``main``'s content, the index's, nothing, or, when the refresh marker says a
+        refresh was cut (``cut``), a start of ``main``'s content (a file git was writing).
+        """
+        blobs: dict[str, dict[str, str]] = {BRANCH: {}, index_tree: {}}
+        for tree, found in blobs.items():
+            for entry in self._git("ls-tree", "-z", tree, "--", *paths).split("\0"):
+                meta, _, path = entry.partition("\t")
+                if path:
+                    found[path] = meta.split()[2]
         for path in paths:
             on_disk = self.path / path
-            if not on_disk.is_file():
-                if path in in_tip:
-                    return False
+            if not on_disk.exists() and not on_disk.is_symlink():
                 continue
-            if in_tip.get(path) != _git_blob_sha(on_disk.read_bytes()):
+            if on_disk.is_symlink() or not on_disk.is_file():
+                return False  # never ours: the view holds regular files only
+            data = on_disk.read_bytes()
+            if _git_blob_sha(data) in (blobs[BRANCH].get(path), blobs[index_tree].get(path)):
+                continue
+            wanted = self.read_blob(BRANCH, path) if cut and path in blobs[BRANCH] else None
+            if wanted is None or len(data) >= len(wanted) or not wanted.startswith(data):
                 return False
         return True
 
     def _clean_leftovers(self) -> None:
-        """Remove private refs and marks files of writers that were killed (we hold the lock)."""
+        """Remove the private refs, marks and pack files of writers that died (we hold the lock)."""
         for ref in self._git("for-each-ref", "--format=%(refname)", TMP_PREFIX).split():
             self._git("update-ref", "-d", ref)
-        for marks in Path(self.repo.git_dir).glob("policydiff-marks-*"):
+        git_dir = Path(self.repo.git_dir)
+        for marks in git_dir.glob("policydiff-marks-*"):
             with contextlib.suppress(FileNotFoundError):
                 marks.unlink()
+        stale = time.time() - _DEBRIS_GRACE_SECONDS
+        for pattern in _PACK_DEBRIS:
+            for debris in git_dir.glob(pattern):
+                with contextlib.suppress(FileNotFoundError):
+                    if debris.is_file() and debris.stat().st_mtime < stale:
+                        debris.unlink()
 
     def _move_main(self, new_tip: str, old_tip: str, reason: str) -> None:
         """Compare-and-swap ``main`` from ``old_tip`` to ``new_tip``, or fail saying why."""
@@ -1191,8 +1248,11 @@ class GitStore:
             self._keep_previous_tip(old_tip)
         self._move_main(new_tip, old_tip, f"policydiff: record {recorded} version(s)")
         self._forget()
-        with contextlib.suppress(StoreError):
+        try:
             self._refresh_view(old_tip, new_tip)
+        except ViewRefreshError as err:
+            # The versions are in main: say so, and that the next command heals the view.
+            raise ViewRefreshError(err.reason, recorded) from None
         self._update_commit_graph()
 
         commits = iter(new_commits)
@@ -1228,6 +1288,8 @@ class GitStore:
         new_marks: list[int] = []
         if replays is None:
             replays = self._replay_changes([i.commit for i in plan if isinstance(i, _Entry)])
+        pack_dir = Path(self.repo.git_dir) / "objects" / "pack"
+        packs_before = set(pack_dir.glob("tmp_*"))
         proc = self._spawn(
             "fast-import", "--quiet", "--done", f"--export-marks={marks_path}", stdin=True
         )
@@ -1259,13 +1321,19 @@ class GitStore:
             # Never let a half-written stream reach "done": fast-import then writes nothing.
             proc.kill()
             proc.communicate()
+            self._drop_fast_import_debris(proc.pid, packs_before)
             raise
         _, err = proc.communicate()
         stderr = err.decode("utf-8", "replace")
         returncode = proc.returncode
         try:
             if returncode != 0:
-                raise StoreError(f"git fast-import failed: {stderr.strip().splitlines()[-1:]}")
+                self._drop_fast_import_debris(proc.pid, packs_before)
+                last = (stderr.strip().splitlines() or [f"exit status {returncode}"])[-1]
+                raise StoreError(
+                    "nothing was recorded: writing the new versions failed: "
+                    + self._write_failure(last.removeprefix("fatal: ").removeprefix("error: "))
+                )
             marks = dict(
                 line.split(" ", 1)
                 for line in marks_path.read_text(encoding="ascii").splitlines()
@@ -1278,6 +1346,17 @@ class GitStore:
             with contextlib.suppress(StoreError):
                 self._git("update-ref", "-d", tmp_ref)
         return new_tip, [marks[f":{m}"].strip() for m in new_marks]
+
+    def _drop_fast_import_debris(self, pid: int, packs_before: set[Path]) -> None:
+        """Remove the temporary pack and crash report of our fast-import that failed.
+
+        Pack files that appeared while it ran are its own: writers hold the lock.
+        """
+        git_dir = Path(self.repo.git_dir)
+        appeared = set((git_dir / "objects" / "pack").glob("tmp_*")) - packs_before
+        for debris in [*appeared, git_dir / f"fast_import_crash_{pid}"]:
+            with contextlib.suppress(FileNotFoundError):
+                debris.unlink()
 
     def _emit_blobs(
         self, out: IO[bytes], plan: list[Snapshot | _Entry], first_mark: int

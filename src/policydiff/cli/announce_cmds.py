@@ -354,7 +354,13 @@ def announce_cmd(
     )
     context = announcement.as_context()
     if fmt == "json":
-        emit_json(context)
+        if output is None:
+            emit_json(context)
+        else:
+            import json
+
+            text = json.dumps(context, ensure_ascii=False, indent=2) + "\n"
+            _write_bytes(text.encode("utf-8"), output, "announcement")
         return
     source, name = _template_source(fmt, template)
     body = render_announcement(context, fmt, source=source, name=name)

@@ -28,6 +28,7 @@ from policydiff.errors import (
     InputError,
     PolicydiffError,
     UsageError,
+    ViewRefreshError,
     escape_unsafe,
     shown,
 )
@@ -233,7 +234,12 @@ def import_cmd(
     for start in range(0, len(order), IMPORT_BATCH):
         batch = [read(file, root) for _, _, file, root in order[start : start + IMPORT_BATCH]]
         batch = [_vetted(store, snapshot, last_good, technical) for snapshot in batch]
-        results.extend(_lean(r) for r in store.record(batch))
+        try:
+            results.extend(_lean(r) for r in store.record(batch))
+        except ViewRefreshError as err:
+            # Count the earlier batches too: the error says what this command recorded.
+            earlier = sum(1 for r in results if r.version is not None)
+            raise ViewRefreshError(err.reason, earlier + err.recorded) from None
     _finish_report(results, errors, fmt)
 
 

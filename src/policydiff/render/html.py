@@ -79,9 +79,18 @@ CSS = """\
 """
 
 _CSP_TEMPLATE = (
-    "default-src 'none'; style-src '{style_hash}'; img-src 'none'; font-src 'none'; "
+    "default-src 'none'; style-src {style_hashes}; img-src 'none'; font-src 'none'; "
     "base-uri 'none'; form-action 'none'"
 )
+
+
+def content_security_policy(*styles: str) -> str:
+    """Return a CSP that allows these inline stylesheets (by hash) and nothing else."""
+    hashes = [
+        f"'sha256-{base64.b64encode(hashlib.sha256(css.encode('utf-8')).digest()).decode()}'"
+        for css in styles
+    ]
+    return _CSP_TEMPLATE.format(style_hashes=" ".join(hashes) or "'none'")
 
 
 def escape(text: str) -> str:
@@ -125,8 +134,7 @@ def render(report: CompareReport, view: View) -> str:
 
 def wrap_document(parts: HtmlParts) -> str:
     """Return a standalone page around a fragment, with a CSP allowing only its own CSS."""
-    digest = base64.b64encode(hashlib.sha256(parts.css.encode("utf-8")).digest()).decode()
-    csp = _CSP_TEMPLATE.format(style_hash=f"sha256-{digest}")
+    csp = content_security_policy(parts.css)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
