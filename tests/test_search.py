@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -179,3 +180,29 @@ def test_search_across_the_corpus(tmp_path: Path) -> None:
 )
 def test_matcher(phrase: str, text: str, found: bool) -> None:
     assert Matcher(phrase).found_in_text(text) is found
+
+
+def test_site_search_page(sme_store: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    built = run_cli(["--store", str(sme_store), "site", str(site), "--search", PHRASE])
+    assert built.exit_code == 0, built.stderr
+    pages = list((site / "search").glob("*.html"))
+    assert len(pages) == 1
+    page = pages[0]
+    assert page.name.startswith("ip-address-you-registered-from-")
+    html = page.read_text(encoding="utf-8")
+    assert "Search: \u201cIP address you registered from\u201d" in html
+    assert "appeared: <a href=" in html
+    assert "still there" in html
+    # Every link on the page leads to a page of the site.
+    for target in re.findall(r'href="([^"#]+)"', html):
+        assert (page.parent / target).resolve().is_file(), target
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert f'href="search/{page.name}"' in index
+    # Without --search the page is removed again: the site holds what this run was asked.
+    again = run_cli(["--store", str(sme_store), "site", str(site)])
+    assert again.exit_code == 0, again.stderr
+    assert not page.exists()
+    empty = run_cli(["--store", str(sme_store), "site", str(site), "--search", "  "])
+    assert empty.exit_code == 2
+    assert "the search phrase is empty" in empty.stderr

@@ -57,6 +57,7 @@ from policydiff.report import (
     section_notes,
     side_from_version,
 )
+from policydiff.search import Matcher, PolicyHits, search_store
 
 if TYPE_CHECKING:
     from policydiff.model import Version
@@ -753,7 +754,58 @@ def _join(lines: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _index(policies: list[tuple[str, tuple[Version, ...], ChangeStats | None]]) -> Page:
+def search_page_path(phrase: str) -> str:
+    """Return the site path of the page answering ``phrase``: readable, and unique per phrase."""
+    words = "-".join(re.findall(r"[a-z0-9]+", phrase.casefold()))[:60] or "phrase"
+    digest = hashlib.sha256(phrase.encode("utf-8")).hexdigest()[:8]
+    return f"search/{words}-{digest}.html"
+
+
+def _search_page(phrase: str, found: Sequence[PolicyHits], searched: int) -> Page:
+    """Return the page that answers one search across the site's policies."""
+    path = search_page_path(phrase)
+
+    def version_link(version: Version) -> str:
+        label = f"version {version.number} ({_day(version.captured_at)})"
+        target = f"policies/{version.policy}/versions/{version.number}.html"
+        return _link(path, target, label)
+
+    sections = []
+    for hits in found:
+        events = "".join(
+            f"<li>{escape(event.kind.value)}: {version_link(event.version)}</li>"
+            for event in hits.events
+        )
+        state = "still there" if hits.in_latest else "absent"
+        sections.append(
+            f"<h2>{_link(path, _policy_home(hits.policy), hits.policy)}</h2>"
+            f"<ul>{events}<li>latest, {version_link(hits.latest)}: {escape(state)}</li></ul>"
+            + (
+                f"<blockquote><p>{escape(hits.context)}</p></blockquote>"
+                f'<p class="pd-muted">from {version_link(hits.context_version)}</p>'
+                if hits.context
+                else ""
+            )
+        )
+    summary = (
+        f"Found in {len(found)} polic{'y' if len(found) == 1 else 'ies'} "
+        f"({searched} recorded version(s) searched). Matching ignores case, quotes, dashes, "
+        "markup and line wrapping; made with <code>policydiff site --search</code>."
+    )
+    body = [
+        f"<h1>Search: \u201c{escape(phrase)}\u201d</h1>",
+        f'<p class="pd-lead">{summary}</p>',
+        *sections,
+    ]
+    return Page(
+        path, f"Search: {phrase}", (("All policies", "index.html"), (phrase, None)), _join(body)
+    )
+
+
+def _index(
+    policies: list[tuple[str, tuple[Version, ...], ChangeStats | None]],
+    searches: Sequence[str] = (),
+) -> Page:
     """Return the site's front page: every policy with its range and last change."""
     rows = []
     for policy, versions, last in policies:
@@ -780,6 +832,12 @@ def _index(policies: list[tuple[str, tuple[Version, ...], ChangeStats | None]]) 
         *rows,
         "</tbody></table>",
     ]
+    if searches:
+        links = "".join(
+            f"<li>{_link('index.html', search_page_path(phrase), phrase)}</li>"
+            for phrase in searches
+        )
+        body += ["<h2>Searches</h2>", f"<ul>{links}</ul>"]
     return Page("index.html", "Policy archive", (("All policies", None),), _join(body))
 
 
@@ -996,6 +1054,7 @@ def build_pages(
     *,
     include_technical: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    searches: Sequence[str] = (),
 ) -> Iterator[tuple[str, str]]:
     """Yield every page of the site for ``policies`` as (site path, HTML), policy by policy.
 
@@ -1020,7 +1079,10 @@ def build_pages(
         for page in site.pages():
             yield page.path, page.render()
         front.append((policy, timeline.versions, site.stats[-1]))
-    yield "index.html", _index(front).render()
+    for phrase in searches:
+        found, searched = search_store(store, Matcher(phrase), policies)
+        yield search_page_path(phrase), _search_page(phrase, found, searched).render()
+    yield "index.html", _index(front, searches).render()
 
 
 def build_site(
@@ -1030,10 +1092,15 @@ def build_site(
     *,
     include_technical: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    searches: Sequence[str] = (),
 ) -> SiteReport:
     """Build the site for ``policies`` and write it to ``outdir``."""
     clash = _layout_clash(policies)
     if clash is not None:
         raise UsageError(clash)
-    pages = build_pages(store, policies, include_technical=include_technical, progress=progress)
+    for phrase in searches:
+        Matcher(phrase)  # refuse an empty phrase before anything is written
+    pages = build_pages(
+        store, policies, include_technical=include_technical, progress=progress, searches=searches
+    )
     return write_pages(outdir, pages)

@@ -174,7 +174,16 @@ def history_cmd(policy: str | None, section: str, include_technical: bool, fmt: 
     help="Only this policy (repeatable; default: every policy in the store).",
 )
 @_technical_option()
-def site_cmd(outdir: Path, policies: tuple[str, ...], include_technical: bool) -> None:
+@click.option(
+    "--search",
+    "searches",
+    multiple=True,
+    metavar="PHRASE",
+    help="Add a page answering `policydiff search PHRASE` (repeatable; linked from the index).",
+)
+def site_cmd(
+    outdir: Path, policies: tuple[str, ...], include_technical: bool, searches: tuple[str, ...]
+) -> None:
     """Write a static HTML site of the store to OUTDIR: timelines, texts, redlines, blame.
 
     The site needs no server and loads nothing from elsewhere: open OUTDIR/index.html
@@ -194,7 +203,12 @@ def site_cmd(outdir: Path, policies: tuple[str, ...], include_technical: bool) -
     on_progress = progress_callback("Building the site")
 
     report = build_site(
-        store, outdir, chosen, include_technical=include_technical, progress=on_progress
+        store,
+        outdir,
+        chosen,
+        include_technical=include_technical,
+        progress=on_progress,
+        searches=searches,
     )
     message(
         f"Site: {report.pages} page(s) in {outdir} ({report.written} written, "
