@@ -29,9 +29,11 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import time
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -144,6 +146,67 @@ class SyncResult:
     pushed: int
     reconciled: bool
     skipped_duplicates: int
+
+
+class SyncRefusedError(StoreError):
+    """A remote offered commits that are not well-formed versions: nothing local changed."""
+
+    def __init__(self, remote: str, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        commits = len({problem.split(":", 1)[0] for problem in problems})
+        super().__init__(
+            f"refused what {remote} offers: {len(self.problems)} problem(s) in {commits} "
+            f"commit(s), first {self.problems[0]}; nothing local was changed (a store "
+            "configuration change needs --accept-config)"
+        )
+
+
+# Files outside policies/ that make up the store's configuration: only `sync
+# --accept-config` takes changes to them from a remote.
+_CONFIG_FILES = (MARKER_FILE, "README.md")
+_CONFIG_FOLDERS = ("templates/",)
+_MODE_KINDS = {"120000": "a symbolic link", "160000": "a submodule", "100755": "an executable file"}
+# Capture times a store accepts from a remote: from the first web page to tomorrow.
+# (A local check until the model has one range check for every way in.)
+EARLIEST_CAPTURE = datetime(1991, 1, 1, tzinfo=UTC)
+CAPTURE_SLACK_SECONDS = 86_400
+
+
+def _capture_time_problem(stamp: int) -> str | None:
+    """Say why a capture or commit time (epoch seconds) is outside what a store accepts."""
+    if stamp < EARLIEST_CAPTURE.timestamp():
+        return f"date {stamp} is before {EARLIEST_CAPTURE.date().isoformat()}"
+    if stamp > time.time() + CAPTURE_SLACK_SECONDS:
+        return f"date {stamp} is in the future"
+    return None
+
+
+_QUARANTINE_PREFIX = "policydiff-incoming-"
+_QUARANTINE_ENV = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES")
+
+
+def _move_objects(source: Path, objects: Path) -> None:
+    """Move a quarantine's loose objects and packs into the object database ``objects``.
+
+    Pack data goes before its index (git finds packs by their .idx), and a file the
+    store already has is left as it is.
+    """
+    order = {".pack": 0, ".rev": 1, ".idx": 3}
+    files = sorted(
+        (path for path in source.rglob("*") if path.is_file()),
+        key=lambda path: (order.get(path.suffix, 2), str(path)),
+    )
+    for path in files:
+        target = objects / path.relative_to(source)
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(target)
+
+
+def _shown(path: str) -> str:
+    """Return a path from elsewhere fit for a one-line message (escaped if it is not plain)."""
+    return path if path.isprintable() else ascii(path)
 
 
 _REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -1481,6 +1544,7 @@ class GitStore:
             for path in (self.local_changes() if view_checked else [])
             if policy is None or path.startswith(policy_dir(policy) + "/")
         )
+        problems.extend(self._irregular_files(policy))
         kept = self.previous_tips()
         problems.extend(self._unexplained_rewrites({commit for _, commit in kept}))
         if kept:
@@ -1488,6 +1552,31 @@ class GitStore:
                 f"{len(kept)} previous tip(s) kept after backfill rewrites under {PREVIOUS_PREFIX}"
             )
         return VerifyReport(checked, tuple(problems), tuple(kept), tuple(notes))
+
+    def _irregular_files(self, policy: str | None) -> list[str]:
+        """Report entries of main's tree that are not plain files (links, submodules...).
+
+        A store holds plain files only: a symbolic link in it (say a template pointing at
+        a secret elsewhere on the disk) would make policydiff read, and publish, that file.
+        For one policy, its folder and everything outside ``policies/`` are listed.
+        """
+        paths: list[str] = []
+        if policy is not None:
+            top = self._git("ls-tree", "-z", "--name-only", "--full-tree", BRANCH)
+            paths = [name for name in top.split("\0") if name and name != POLICIES_DIR]
+            paths.append(policy_dir(policy))
+        out = self._git("ls-tree", "-r", "-z", "--full-tree", BRANCH, "--", *paths)
+        problems = []
+        for entry in out.split("\0"):
+            meta, _, path = entry.partition("\t")
+            mode = meta.split(" ", 1)[0]
+            if path and mode != "100644":
+                kind = _MODE_KINDS.get(mode, f"of mode {mode}")
+                problems.append(
+                    f"{_shown(path)} is {kind} (a store holds plain files only; policydiff "
+                    "would read what it points to)"
+                )
+        return problems
 
     def _main_records(self) -> Iterator[_VerifyRecord]:
         """Yield every commit of main's first-parent line, oldest first, with its files."""
@@ -1742,54 +1831,321 @@ class GitStore:
         """Return the first-parent commits after ``base`` up to ``tip``, oldest first."""
         return self._first_parent_after(tip, base)
 
-    def sync(self, remote: str, *, push: bool = True) -> SyncResult:
-        """Pull the remote's versions, merge both timelines by capture time, push the result."""
+    def sync(self, remote: str, *, push: bool = True, accept_config: bool = False) -> SyncResult:
+        """Pull the remote's versions, merge both timelines by capture time, push the result.
+
+        Everything the remote offers is checked before ``main`` moves (see
+        ``_check_incoming``); a remote offering anything but well-formed versions is refused
+        with ``SyncRefusedError`` and the store is left as it was. ``accept_config`` also
+        takes changes to the store's configuration (marker file, README, templates).
+        """
         target = self._check_remote(remote)
         with self.write_lock():
             self._check_writable()
-            ours = self.tip()
-            fetched = self._git_ok(
-                "fetch", "--no-tags", "--quiet", "--end-of-options", target,
-                f"+{BRANCH}:{INCOMING_REF}",
-            )  # fmt: skip
-            theirs = (
-                self._git("rev-parse", "--verify", "--quiet", INCOMING_REF).strip()
-                if (fetched)
-                else ""
-            )
-            result = SyncResult(0, 0, reconciled=False, skipped_duplicates=0)
-            new_tip = ours
-            lease = theirs
-            if not theirs or self._git_ok("merge-base", "--is-ancestor", theirs, ours):
-                pushed = len(self._chain_after(ours, theirs)) if theirs else 0
-                result = SyncResult(0, pushed, reconciled=False, skipped_duplicates=0)
-            elif self._git_ok("merge-base", "--is-ancestor", ours, theirs):
-                new_tip = theirs
-                pulled = len(self._chain_after(theirs, ours))
-                result = SyncResult(pulled, 0, reconciled=False, skipped_duplicates=0)
-            else:
-                base = self._git("merge-base", ours, theirs).strip()
-                if not base:
-                    raise StoreError(f"{remote} holds an unrelated store (no common history)")
-                new_tip, result = self._reconcile(base, ours, theirs)
-            if new_tip != ours:
-                if result.reconciled:
-                    self._keep_previous_tip(ours)
-                    self._keep_previous_tip(theirs)
-                self._move_main(new_tip, ours, f"policydiff: sync with {remote}")
-                self._forget()
+            try:
+                return self._sync_locked(remote, target, push=push, accept_config=accept_config)
+            finally:
+                # The fetched tip was only a vehicle: nothing may keep what was refused alive.
                 with contextlib.suppress(StoreError):
-                    self._refresh_view(ours, new_tip)
-                self._update_commit_graph()
-            if push and new_tip != theirs:
-                lease_arg = (
-                    f"--force-with-lease={BRANCH}:{lease}" if lease else "--force-with-lease"
-                )
-                self._git(
-                    "push", "--quiet", "--no-verify", lease_arg, "--end-of-options", target,
-                    f"{BRANCH}:{BRANCH}", f"+{PREVIOUS_PREFIX}*:{PREVIOUS_PREFIX}*",
-                )  # fmt: skip
-            return result
+                    self._git("update-ref", "-d", INCOMING_REF)
+
+    def _sync_locked(
+        self, remote: str, target: str, *, push: bool, accept_config: bool
+    ) -> SyncResult:
+        """Run ``sync`` under the write lock (the incoming ref is removed by the caller)."""
+        ours = self.tip()
+        with self._quarantine() as keep:
+            try:
+                theirs = self._fetch_incoming(target)
+                fast_forward, base = self._check_offer(remote, ours, theirs, accept_config)
+            except BaseException:
+                with contextlib.suppress(StoreError):
+                    self._git("update-ref", "-d", INCOMING_REF)
+                raise
+            keep()
+        result = SyncResult(0, 0, reconciled=False, skipped_duplicates=0)
+        new_tip = ours
+        lease = theirs
+        if base:
+            new_tip, result = self._reconcile(base, ours, theirs)
+        elif fast_forward:
+            new_tip = theirs
+            pulled = len(self._chain_after(theirs, ours))
+            result = SyncResult(pulled, 0, reconciled=False, skipped_duplicates=0)
+        else:
+            pushed = len(self._chain_after(ours, theirs)) if theirs else 0
+            result = SyncResult(0, pushed, reconciled=False, skipped_duplicates=0)
+        if new_tip != ours:
+            if result.reconciled:
+                self._keep_previous_tip(ours)
+                self._keep_previous_tip(theirs)
+            self._move_main(new_tip, ours, f"policydiff: sync with {remote}")
+            self._forget()
+            with contextlib.suppress(StoreError):
+                self._refresh_view(ours, new_tip)
+            self._update_commit_graph()
+        if push and new_tip != theirs:
+            lease_arg = f"--force-with-lease={BRANCH}:{lease}" if lease else "--force-with-lease"
+            self._git(
+                "push", "--quiet", "--no-verify", lease_arg, "--end-of-options", target,
+                f"{BRANCH}:{BRANCH}", f"+{PREVIOUS_PREFIX}*:{PREVIOUS_PREFIX}*",
+            )  # fmt: skip
+        return result
+
+    def _check_offer(
+        self, remote: str, ours: str, theirs: str, accept_config: bool
+    ) -> tuple[bool, str]:
+        """Check what the remote offers; return (fast-forward?, base to reconcile from or "").
+
+        Raises ``SyncRefusedError`` when a commit it would bring in is not acceptable.
+        """
+        fast_forward = bool(theirs) and self._git_ok("merge-base", "--is-ancestor", ours, theirs)
+        base = ""
+        behind = not theirs or self._git_ok("merge-base", "--is-ancestor", theirs, ours)
+        if not fast_forward and not behind:
+            base = self._git("merge-base", ours, theirs).strip()
+            if not base:
+                raise StoreError(f"{remote} holds an unrelated store (no common history)")
+        problems: list[str] = []
+        if fast_forward and theirs != ours:
+            after = self._last_capture(ours) or 0
+            problems = self._check_incoming(theirs, ours, accept_config=accept_config, after=after)
+        elif base:
+            # Both timelines are replayed in capture order: theirs need not follow ours.
+            problems = self._check_incoming(theirs, base, accept_config=accept_config)
+        if problems:
+            raise SyncRefusedError(remote, problems)
+        return fast_forward, base
+
+    def _fetch_incoming(self, target: str) -> str:
+        """Fetch the remote's main to the incoming ref; return its commit ("" if it has none)."""
+        # No commit-graph, FETCH_HEAD or automatic gc from the fetch itself: until the
+        # remote's commits are checked, the store's own files must not change.
+        fetched = self._git_ok(
+            "-c", "fetch.writeCommitGraph=false", "fetch", "--no-tags", "--quiet",
+            "--no-write-fetch-head", "--no-auto-maintenance", "--end-of-options", target,
+            f"+{BRANCH}:{INCOMING_REF}",
+        )  # fmt: skip
+        if not fetched:
+            return ""
+        return self._git("rev-parse", "--verify", "--quiet", INCOMING_REF).strip()
+
+    @contextlib.contextmanager
+    def _quarantine(self) -> Iterator[Callable[[], None]]:
+        """Send the objects git writes to a folder of their own until ``keep()`` is called.
+
+        What a remote sends stays out of the store's object database until it is checked
+        (git's receive-pack does the same for pushes): refused objects would otherwise
+        remain, and ``git fsck`` (so ``verify``) reports a malformed one even unreferenced.
+        Git processes see both folders; ``keep()`` moves the new objects into the store.
+        """
+        objects = Path(self.repo.git_dir) / "objects"
+        for stale in objects.glob(f"{_QUARANTINE_PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)  # a killed sync's (we hold the lock)
+        folder = Path(tempfile.mkdtemp(prefix=_QUARANTINE_PREFIX, dir=objects))
+        saved = {key: os.environ.get(key) for key in _QUARANTINE_ENV}
+        alternates = [str(objects), *filter(None, [saved["GIT_ALTERNATE_OBJECT_DIRECTORIES"]])]
+        active = True
+
+        def leave() -> None:
+            nonlocal active
+            if active:
+                active = False
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+                self._close_cat_file()  # it reads with the quarantine's environment
+
+        def keep() -> None:
+            leave()
+            _move_objects(folder, objects)
+
+        self._close_cat_file()
+        os.environ["GIT_OBJECT_DIRECTORY"] = str(folder)
+        os.environ["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = os.pathsep.join(alternates)
+        try:
+            yield keep
+        finally:
+            leave()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _last_capture(self, tip: str) -> int | None:
+        """Return the commit time of the newest version at or before ``tip`` (None if none)."""
+        with contextlib.closing(self._walk_first_parent(tip)) as walk:
+            return next((entry.timestamp for entry in walk if entry.policy), None)
+
+    def _check_incoming(
+        self, theirs: str, stop: str, *, accept_config: bool, after: int | None = None
+    ) -> list[str]:
+        """Return what is wrong with the commits after ``stop`` up to ``theirs`` (all must be kept).
+
+        Each must be a single-parent commit, valid UTF-8, dated in range; a version (a
+        commit with a Policy trailer) must hold parseable trailers that git reads the same
+        way, be dated at its Captured-At (not before ``after``, the newest capture it
+        follows, when given), change only its own policy's text and source files, and have
+        a UTF-8 text and a source matching their Text-SHA256 and Source-SHA256. Any other
+        commit may change only the store's configuration, and only with ``accept_config``.
+        Nothing anywhere may become a symbolic link, a submodule or an executable.
+        """
+        chain: list[tuple[str, dict[str, list[str]], str]] = []
+        problems: list[str] = []
+        commit = theirs
+        while commit != stop:
+            found = self.read_object(commit)
+            if found is None or found[1] != "commit":
+                return [f"{commit[:10]}: commit is missing"]
+            try:
+                headers, message = _commit_headers(found[2].decode("utf-8"))
+            except UnicodeDecodeError:
+                headers, message = _commit_headers(found[2].decode("utf-8", "replace"))
+                problems.append(f"{commit[:10]}: commit is not valid UTF-8")
+            parents = headers.get("parent", [])
+            if len(parents) != 1:
+                kind = "merge commit" if parents else "root commit"
+                return [*problems, f"{commit[:10]}: {kind} (versions must form one line)"]
+            chain.append((commit, headers, message))
+            commit = parents[0]
+        chain.reverse()
+        if problems:
+            return problems  # git's own reading of these commits would fail too
+        try:
+            changes = self._replay_changes([c for c, _, _ in chain])
+        except UnicodeDecodeError:
+            return [f"{theirs[:10]}: a file name in the remote's commits is not valid UTF-8"]
+        # The history cache files each commit under the policy git reads from its trailers.
+        # (Read without commit dates: git cannot print some that a remote may send.)
+        out = self._git(
+            "log", "--first-parent", f"--max-count={len(chain)}",
+            "--format=%H%x1f%(trailers:key=Policy,valueonly,separator=)%x1e", theirs,
+        )  # fmt: skip
+        git_policy = {
+            commit: policy.strip() or None
+            for commit, _, policy in (
+                record.strip("\n").partition("\x1f") for record in out.split("\x1e")
+            )
+        }
+        for commit, headers, message in chain:
+            wrong = self._check_incoming_commit(
+                commit, headers, message, changes[commit], git_policy.get(commit), accept_config
+            )
+            stamp = self._header_time(headers, "committer")
+            if after is not None and stamp is not None and git_policy.get(commit):
+                if stamp < after:
+                    wrong.append("captured before the version preceding it")
+                after = max(after, stamp)
+            problems.extend(f"{commit[:10]}: {problem}" for problem in wrong)
+        return problems
+
+    @staticmethod
+    def _header_time(headers: dict[str, list[str]], role: str) -> int | None:
+        """Return the epoch seconds of a commit's author or committer line (None if malformed)."""
+        fields = headers.get(role, [""])[0].rsplit(" ", 2)
+        try:
+            return int(fields[-2]) if len(fields) == 3 else None
+        except ValueError:
+            return None
+
+    def _check_incoming_commit(
+        self,
+        commit: str,
+        headers: dict[str, list[str]],
+        message: str,
+        changes: list[str],
+        git_policy: str | None,
+        accept_config: bool,
+    ) -> list[str]:
+        """Return what is wrong with one commit a remote offers (see ``_check_incoming``)."""
+        problems: list[str] = []
+        stamps = [self._header_time(headers, role) for role in ("author", "committer")]
+        for stamp in stamps:
+            reason = "malformed date" if stamp is None else _capture_time_problem(stamp)
+            if reason:
+                problems.append(f"commit {reason}")
+        changed: list[tuple[str | None, str, str]] = []  # (mode or None if deleted, id, path)
+        for line in changes:
+            if line.startswith("D "):
+                changed.append((None, "", line[2:]))
+            else:
+                _, new_mode, object_id, new_path = line.split(" ", 3)
+                changed.append((new_mode, object_id, new_path))
+        for mode, _, path in changed:
+            if mode is not None and mode != "100644":
+                problems.append(f"makes {_shown(path)} {_MODE_KINDS.get(mode, 'mode ' + mode)}")
+            if any(part.startswith(".git") for part in path.split("/")):
+                problems.append(f"changes {_shown(path)} (git's own control files)")
+        trailers = parse_trailers(message)
+        if not any(key == TRAILER_POLICY for key, _ in trailers):
+            return problems + self._incoming_config(changed, accept_config, git_policy)
+        try:
+            version = version_from_trailers(0, commit, trailers)
+            validate_policy_id(version.policy)
+        except (StoreError, UsageError) as err:
+            return [*problems, f"not a policydiff version ({err})"]
+        if git_policy != version.policy:
+            problems.append("git reads its Policy trailer differently")
+        folder = policy_dir(version.policy) + "/"
+        names = {TEXT_FILE, *(f"source.{suffix}" for suffix in SOURCE_SUFFIXES)}
+        for mode, _, path in changed:
+            name = path.removeprefix(folder)
+            if not path.startswith(folder) or name not in names:
+                problems.append(f"version of {version.policy} also touches {_shown(path)}")
+            elif mode is None and name == TEXT_FILE:
+                problems.append(f"version of {version.policy} deletes its text")
+        captured = int(version.captured_at.timestamp())
+        reason = _capture_time_problem(captured)
+        if reason:
+            problems.append(f"Captured-At {reason}")
+        if stamps != [captured, captured]:
+            problems.append("commit date differs from its Captured-At trailer")
+        rehashed = self._rehash_objects(commit, version.policy)
+        problems.extend(p.removeprefix(f"{commit[:10]}: ") for p in rehashed.problems)
+        checked = self._check_files(version, trailers, rehashed.entries)
+        problems.extend(p.removeprefix(f"{commit[:10]}: ") for p in checked)
+        text = self.read_object(rehashed.entries.get(TEXT_FILE) or f"{commit}:{folder}{TEXT_FILE}")
+        if text is not None and text[1] == "blob":
+            try:
+                text[2].decode("utf-8")
+            except UnicodeDecodeError:
+                problems.append(f"{folder}{TEXT_FILE} is not valid UTF-8")
+        return problems
+
+    def _incoming_config(
+        self,
+        changed: list[tuple[str | None, str, str]],
+        accept_config: bool,
+        git_policy: str | None,
+    ) -> list[str]:
+        """Return what is wrong with a remote's commit that records no version."""
+        problems: list[str] = []
+        if git_policy:
+            problems.append("git reads a Policy trailer that policydiff does not")
+        for mode, object_id, path in changed:
+            shown = _shown(path)
+            if path.startswith(POLICIES_DIR + "/"):
+                problems.append(f"changes {shown} without policydiff trailers")
+            elif path not in _CONFIG_FILES and not path.startswith(_CONFIG_FOLDERS):
+                problems.append(f"changes {shown}, outside {POLICIES_DIR}/")
+            elif not accept_config:
+                problems.append(f"changes the store's configuration ({shown})")
+            elif path == MARKER_FILE:
+                problems.extend(self._incoming_marker(object_id if mode is not None else None))
+        return problems
+
+    def _incoming_marker(self, object_id: str | None) -> list[str]:
+        """Return what is wrong with a marker file a remote offers (None: it deletes it)."""
+        found = self.read_object(object_id) if object_id else None
+        if found is None or found[1] != "blob":
+            return [f"deletes {MARKER_FILE}"]
+        try:
+            data = json.loads(found[2].decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return [f"{MARKER_FILE} is not valid JSON"]
+        fmt = data.get("format") if isinstance(data, dict) else None
+        if not isinstance(fmt, int) or isinstance(fmt, bool) or not 1 <= fmt <= STORE_FORMAT:
+            return [f"{MARKER_FILE} names a store format this policydiff cannot read"]
+        return []
 
     def _reconcile(self, base: str, ours: str, theirs: str) -> tuple[str, SyncResult]:
         """Replay both sides' commits after ``base`` in capture order, dropping duplicates."""
