@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -57,7 +58,7 @@ from policydiff.model import (
     sha256_hex,
 )
 from policydiff.refs import RefKind, VersionRef, validate_policy_id
-from policydiff.versionindex import VersionIndex
+from policydiff.versionindex import IndexAlteredError, VersionIndex
 
 STORE_FORMAT = 1
 MARKER_FILE = "policydiff-store.json"
@@ -68,6 +69,7 @@ BRANCH = "refs/heads/main"
 PREVIOUS_PREFIX = "refs/policydiff/previous/"
 TMP_PREFIX = "refs/policydiff/tmp/"
 INCOMING_REF = "refs/policydiff/incoming"
+CACHE_KEY_BYTES = 32
 LOCK_FILE = "policydiff.lock"
 DEFAULT_LOCK_TIMEOUT = 30.0
 IDENTITY_NAME = "policydiff"
@@ -549,6 +551,10 @@ class GitStore:
         # The tip the index was last checked against, so one command reads a stable view
         # without a rev-parse per policy; every write resets it.
         self._checked_tip: str | None = None
+        # What was found wrong with the caches under .git/policydiff (and healed): verify
+        # reports it.
+        self.cache_problems: list[str] = []
+        self._cache_key: bytes | None = None
 
     # ----------------------------------------------------------------- low level git
 
@@ -732,15 +738,75 @@ class GitStore:
 
         try:
             if self._index is None:
-                self._index = VersionIndex(Path(self.repo.git_dir) / "policydiff" / "index.sqlite")
+                key = self.cache_key()
+                if key is None:
+                    return None  # nothing could seal it: read git directly
+                index = VersionIndex(Path(self.repo.git_dir) / "policydiff" / "index.sqlite", key)
+                self._index = index
+                if not index.sealed():
+                    self._rebuild_index(index)
             self._refresh_index(self._index)
         except (sqlite3.Error, OSError):
             # A read-only or damaged cache only costs speed: callers read git directly.
             return None
         return self._index
 
+    def cache_key(self) -> bytes | None:
+        """Return the key sealing the caches under ``.git/policydiff`` (None if none can be had).
+
+        Made on first use, 32 random bytes readable by the owner only. A cache entry
+        whose seal does not match was not written by policydiff in this store (damaged,
+        edited by hand, or copied from elsewhere) and is recomputed from git.
+        """
+        if self._cache_key is not None:
+            return self._cache_key
+        path = Path(self.repo.git_dir) / "policydiff" / "cache-key"
+        for _ in range(2):
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                data = b""
+            except OSError:
+                return None
+            if len(data) == CACHE_KEY_BYTES:
+                self._cache_key = data
+                return data
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                handle, temporary = tempfile.mkstemp(prefix=".cache-key-", dir=path.parent)
+                with os.fdopen(handle, "wb") as out:
+                    out.write(secrets.token_bytes(CACHE_KEY_BYTES))
+                try:
+                    if data:
+                        Path(temporary).replace(path)  # a damaged key: its caches go with it
+                    else:
+                        os.link(temporary, path)  # first writer wins; others read its key
+                except FileExistsError:
+                    pass
+                finally:
+                    Path(temporary).unlink(missing_ok=True)
+            except OSError:
+                return None
+        return None
+
+    def _rebuild_index(self, index: VersionIndex) -> None:
+        """Refill the history cache from a fresh walk of main, and note that it had to be."""
+        tip = self.tip()
+        with index.transaction():
+            index.truncate_after(None)
+            index.append(self._chain_rows(None, tip), tip)
+        self._checked_tip = tip
+        self.cache_problems.append(
+            "history cache (.git/policydiff/index.sqlite) did not match main or its seals "
+            "(altered or damaged): rebuilt from git"
+        )
+
     def _indexed_messages(self, policy: str) -> list[tuple[str, str]] | None:
-        """Return a policy's (commit, message) pairs via the cache, or None if unusable."""
+        """Return a policy's (commit, message) pairs via the cache, or None if unusable.
+
+        Rows that do not match their seal are never used: the cache is rebuilt from git
+        and the answer read from git.
+        """
         import sqlite3
 
         index = self._fresh_index()
@@ -748,9 +814,26 @@ class GitStore:
             return None
         try:
             commits = index.commits(policy)
+            if commits is None:
+                self._rebuild_index(index)
+                return None
         except sqlite3.Error:
             return None
         return [(commit, self._message(commit)) for commit in commits]
+
+    def _index_matches_git(self, index: VersionIndex) -> bool:
+        """Compare the cache and its seals with a fresh walk of main; rebuild it if they differ."""
+        import sqlite3
+
+        tip = self._checked_tip or self.tip()
+        try:
+            fresh = self._chain_rows(None, tip)
+            if index.tip() == tip and index.rows() == fresh and index.all_sealed():
+                return True
+            self._rebuild_index(index)
+        except sqlite3.Error:
+            pass
+        return False
 
     def _raw_commit(self, commit: str) -> str:
         """Return a commit object (headers, blank line, message) via the persistent cat-file."""
@@ -771,6 +854,13 @@ class GitStore:
         self._checked_tip = tip
         if index.tip() == tip:
             return
+        try:
+            self._update_index(index, tip)
+        except IndexAlteredError:
+            self._rebuild_index(index)
+
+    def _update_index(self, index: VersionIndex, tip: str) -> None:
+        """Move the cache from the tip it describes to ``tip`` (its seals checked first)."""
         with index.transaction():
             known = index.tip()
             if known == tip:
@@ -1492,6 +1582,14 @@ class GitStore:
             # fsck reads every object of the store: for one policy, re-hash its own objects.
             notes.append("checked this policy's git objects by re-hashing them (no full fsck)")
             records, continuity = self._policy_records(policy)
+            if continuity:
+                # A break in the line may be the history cache's (a version left out of
+                # it), not the store's: compare the cache with git, and if it was wrong,
+                # check again with the rebuilt one.
+                index = self._fresh_index()
+                if index is not None and not self._index_matches_git(index):
+                    self._forget()
+                    records, continuity = self._policy_records(policy)
             problems.extend(continuity)
         checked = 0
         last_stamp: dict[str, int] = {}
@@ -1545,8 +1643,21 @@ class GitStore:
             if policy is None or path.startswith(policy_dir(policy) + "/")
         )
         problems.extend(self._irregular_files(policy))
+        if policy is None:
+            # One policy's rows are checked against their seal on every read, and against
+            # git above; the whole store's cache is compared with git here.
+            index = self._fresh_index()
+            if index is not None:
+                self._index_matches_git(index)
         kept = self.previous_tips()
-        problems.extend(self._unexplained_rewrites({commit for _, commit in kept}))
+        rewrites = self._unexplained_rewrites({commit for _, commit in kept})
+        if rewrites and policy is not None:
+            # Found with the history cache's help: make sure it was not the cache's doing.
+            index = self._fresh_index()
+            if index is not None and not self._index_matches_git(index):
+                rewrites = self._unexplained_rewrites({commit for _, commit in kept})
+        problems.extend(self.cache_problems)
+        problems.extend(rewrites)
         if kept:
             notes.append(
                 f"{len(kept)} previous tip(s) kept after backfill rewrites under {PREVIOUS_PREFIX}"

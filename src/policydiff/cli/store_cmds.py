@@ -415,8 +415,12 @@ def verify_cmd(policy: str | None, fmt: str) -> None:
 
     if policy is not None:
         validate_policy_id(policy)
+    from policydiff.history import check_caches
+
     store = open_store()
     report = store.verify(policy)
+    # Caches are derived data: any entry that does not match its seal is reported and dropped.
+    report = replace(report, problems=report.problems + tuple(check_caches(store, policy)))
     if fmt == "json":
         emit_json(
             {
