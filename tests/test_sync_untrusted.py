@@ -274,6 +274,15 @@ def executable_text(s: Setup) -> None:
     commit_raw(s.work, version_message(POLICY, NEW_TEXT, WHEN), STAMP_2022)
 
 
+def text_unchanged(s: Setup) -> None:
+    # Every version changes its text (the history cache relies on it): a "version" that
+    # only swaps the source is not one policydiff would write.
+    text = (s.work / "policies" / POLICY / "text.md").read_bytes()
+    write(s.work, f"policies/{POLICY}/source.md", b"another source\n")
+    message = version_message(POLICY, text, WHEN, source=b"another source\n")
+    commit_raw(s.work, message, STAMP_2022)
+
+
 def hand_edit(s: Setup) -> None:
     write(s.work, f"policies/{POLICY}/text.md", NEW_TEXT)
     commit_raw(s.work, "Fix a typo\n", STAMP_2022)
@@ -314,6 +323,7 @@ HOSTILE: list[tuple[str, Craft, str]] = [
     ("out-of-order", out_of_order, "captured before the version preceding it"),
     ("submodule", submodule, "a submodule"),
     ("executable", executable_text, "an executable"),
+    ("text-unchanged", text_unchanged, "does not change its text"),
     ("hand-edit", hand_edit, "without policydiff trailers"),
     ("merge-commit", merge_commit, "merge commit"),
     ("trailer-read-differently", policy_git_reads_differently, "Policy trailer"),
