@@ -96,6 +96,9 @@ def local_state(store: Path) -> dict[str, object]:
         if p.is_file()
     }
     state["all_refs"] = git(store, "for-each-ref")
+    # Not even unreferenced objects: what a refused remote sent stays out of the store.
+    objects = store / ".git" / "objects"
+    state["objects"] = sorted(str(p.relative_to(objects)) for p in objects.rglob("*"))
     return state
 
 
