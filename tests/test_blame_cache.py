@@ -112,7 +112,7 @@ def test_backfill_rewrites_commits_so_old_entries_no_longer_match(story: GitStor
 
 
 def test_keeps_a_bounded_number_of_blames(tmp_path: Path) -> None:
-    cache = BlameCache(tmp_path / "c.json", POLICY, "engine")
+    cache = BlameCache(tmp_path / "c.json", POLICY, "engine", b"k" * 32)
     for n in range(BLAME_KEEP + 5):
         cache.put(Granularity.PARAGRAPH, False, f"{n:040x}", [("a" * 40, "b" * 40)])
     cache.save()

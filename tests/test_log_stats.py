@@ -104,10 +104,10 @@ def test_rebuild_replaces_plausible_but_wrong_entries(story: GitStore) -> None:
     for entry in data["pairs"].values():
         entry["words_inserted"] = 999
     path.write_text(json.dumps(data))
-    assert stats_of(story) != expected  # a cache is trusted until rebuilt...
+    assert stats_of(story) == expected  # entries that do not match their seal are recomputed
     result = run_cli(["--store", str(story.path), "log", "--rebuild-cache", "--format", "json"])
     assert result.exit_code == 0, result.stderr
-    assert stats_of(story) == expected  # ...and never the source of truth
+    assert stats_of(story) == expected  # ...and the cache is never the source of truth
 
 
 def test_backfill_recomputes_new_pairs_and_drops_old_ones(story: GitStore) -> None:

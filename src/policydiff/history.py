@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import importlib.util
 import itertools
 import json
@@ -508,18 +509,22 @@ class BlameCache:
     ``BLAME_KEEP`` most recently used are kept, so the file stays small.
     """
 
-    def __init__(self, path: Path, policy: str, fingerprint: str) -> None:
+    def __init__(self, path: Path, policy: str, fingerprint: str, key: bytes | None) -> None:
         self.path = path
         self.policy = policy
         self.fingerprint = fingerprint
+        self.key = key  # the store's cache key; None: nothing is read or written
         self.entries: dict[str, Any] = {}
         self.changed = False
+        self.altered = 0  # entries dropped because their seal did not match
 
     @classmethod
     def load(cls, store: GitStore, policy: str) -> BlameCache:
-        """Return the policy's cache (empty if absent, stale or malformed)."""
-        cache = cls(_cache_path(store, BLAME_DIR, policy), policy, engine_fingerprint())
-        data = _read_json(cache.path)
+        """Return the policy's cache (empty if absent, stale or malformed; bad seals dropped)."""
+        cache = cls(
+            _cache_path(store, BLAME_DIR, policy), policy, engine_fingerprint(), store.cache_key()
+        )
+        data = _read_json(cache.path) if cache.key is not None else None
         if (
             isinstance(data, dict)
             and data.get("format") == BLAME_FORMAT
@@ -527,8 +532,26 @@ class BlameCache:
             and data.get("policy") == policy
             and isinstance(data.get("blames"), dict)
         ):
-            cache.entries = data["blames"]
+            for name, entry in data["blames"].items():
+                if cache._sealed(name, entry):
+                    cache.entries[name] = entry
+                else:
+                    cache.altered += 1
+                    cache.changed = True  # saving drops it from the file
         return cache
+
+    def _seal(self, name: str, entry: dict[str, Any]) -> str:
+        """Return the seal of one remembered blame (its key, commits and origins)."""
+        content = {"commits": entry.get("commits"), "origins": entry.get("origins")}
+        return _seal(self.key, "blame", self.policy, self.fingerprint, name, content)
+
+    def _sealed(self, name: str, entry: object) -> bool:
+        """Whether a remembered blame is as this store's policydiff wrote it."""
+        return (
+            isinstance(entry, dict)
+            and isinstance(entry.get("seal"), str)
+            and hmac.compare_digest(entry["seal"], self._seal(name, entry))
+        )
 
     @staticmethod
     def _key(by: Granularity, technical: bool, commit: str) -> str:
@@ -558,7 +581,11 @@ class BlameCache:
         commits = list(dict.fromkeys(c for pair in origins for c in pair))
         number = {c: i for i, c in enumerate(commits)}
         key = self._key(by, technical, commit)
-        entry = {"commits": commits, "origins": [[number[a], number[b]] for a, b in origins]}
+        entry: dict[str, Any] = {
+            "commits": commits,
+            "origins": [[number[a], number[b]] for a, b in origins],
+        }
+        entry["seal"] = self._seal(key, entry)
         if self.entries.get(key) != entry:
             self.entries.pop(key, None)
             self.entries[key] = entry
@@ -568,7 +595,7 @@ class BlameCache:
 
     def save(self) -> None:
         """Write the cache if it changed (atomically; a read-only store skips it)."""
-        if self.changed:
+        if self.changed and self.key is not None:
             document = {
                 "format": BLAME_FORMAT,
                 "engine": self.fingerprint,
@@ -844,9 +871,9 @@ def change_stats(diff: DocumentDiff) -> ChangeStats:
     )
 
 
-STATS_FORMAT = 1
+STATS_FORMAT = 2  # 2: every entry sealed
 STATS_DIR = ("policydiff", "stats")
-BLAME_FORMAT = 1
+BLAME_FORMAT = 2  # 2: every entry sealed
 BLAME_DIR = ("policydiff", "blame")
 BLAME_KEEP = 16  # blamed versions remembered per policy
 # Modules whose code decides the stats: a change to any of them invalidates the cache.
@@ -890,9 +917,41 @@ def _pair_key(old: Version, new: Version) -> str:
     return f"{old.commit}..{new.commit}"
 
 
-def _load_cache(path: Path, policy: str, fingerprint: str) -> dict[str, ChangeStats]:
-    """Return the cached stats, or nothing if the file is absent, stale or malformed."""
-    data = _read_json(path)
+def _seal(
+    key: bytes | None, kind: str, policy: str, fingerprint: str, name: str, value: object
+) -> str:
+    """Return the MAC sealing one cache entry to what it was computed from and says.
+
+    The entry's name carries the commits it was computed from, the fingerprint the engine
+    that computed it; the key is the store's own (``GitStore.cache_key``), so an entry
+    edited by hand or brought from another store does not match and is recomputed.
+    """
+    if key is None:
+        return ""
+    content = json.dumps([kind, policy, fingerprint, name, value], sort_keys=True)
+    return hmac.new(key, content.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _stats_sealed(
+    key: bytes | None, policy: str, fingerprint: str, name: str, value: object
+) -> bool:
+    """Whether a cached stats entry is as this store's policydiff wrote it."""
+    if key is None or not isinstance(value, dict) or not isinstance(value.get("seal"), str):
+        return False
+    content = {k: v for k, v in value.items() if k != "seal"}
+    return hmac.compare_digest(
+        value["seal"], _seal(key, "stats", policy, fingerprint, name, content)
+    )
+
+
+def _load_cache(
+    path: Path, policy: str, fingerprint: str, key: bytes | None
+) -> tuple[dict[str, ChangeStats], int]:
+    """Return the cached stats and how many entries were dropped as not matching their seal.
+
+    Nothing is read if the file is absent, stale or malformed, or without a key.
+    """
+    data = _read_json(path) if key is not None else None
     if (
         not isinstance(data, dict)
         or data.get("format") != STATS_FORMAT
@@ -900,23 +959,29 @@ def _load_cache(path: Path, policy: str, fingerprint: str) -> dict[str, ChangeSt
         or data.get("policy") != policy
         or not isinstance(data.get("pairs"), dict)
     ):
-        return {}
+        return {}, 0
     found: dict[str, ChangeStats] = {}
-    for key, value in data["pairs"].items():
+    altered = 0
+    for name, value in data["pairs"].items():
         stats = ChangeStats.from_json(value)
-        if stats is not None:
-            found[key] = stats
-    return found
+        if stats is not None and _stats_sealed(key, policy, fingerprint, name, value):
+            found[name] = stats
+        else:
+            altered += 1
+    return found, altered
 
 
-def _save_cache(path: Path, policy: str, fingerprint: str, pairs: dict[str, ChangeStats]) -> None:
-    """Write the stats cache."""
-    document = {
-        "format": STATS_FORMAT,
-        "engine": fingerprint,
-        "policy": policy,
-        "pairs": {key: stats.to_json() for key, stats in sorted(pairs.items())},
-    }
+def _save_cache(
+    path: Path, policy: str, fingerprint: str, key: bytes | None, pairs: dict[str, ChangeStats]
+) -> None:
+    """Write the stats cache, each entry sealed (nothing without a key)."""
+    if key is None:
+        return
+    sealed = {}
+    for name, stats in sorted(pairs.items()):
+        value = stats.to_json()
+        sealed[name] = {**value, "seal": _seal(key, "stats", policy, fingerprint, name, value)}
+    document = {"format": STATS_FORMAT, "engine": fingerprint, "policy": policy, "pairs": sealed}
     _write_json(path, document)
 
 
@@ -946,6 +1011,59 @@ def _write_json(path: Path, document: dict[str, Any]) -> None:
         return
 
 
+def check_caches(store: GitStore, policy: str | None = None) -> list[str]:
+    """Check the seals of the change-stats and blame caches; drop every entry that fails.
+
+    For one policy its two files are checked, else every file of both caches. Returns a
+    problem line per file that held altered or damaged entries (or another policy's
+    cache); those entries are removed, so no later read can use them. Files written by
+    another engine version are stale, not altered: reads ignore them already.
+    """
+    key = store.cache_key()
+    if key is None:
+        return []
+    fingerprint = engine_fingerprint()
+    problems: list[str] = []
+    for folder, kind, form in (
+        (STATS_DIR, "change-stats", STATS_FORMAT),
+        (BLAME_DIR, "blame", BLAME_FORMAT),
+    ):
+        if policy is not None:
+            paths = [_cache_path(store, folder, policy)]
+        else:
+            paths = sorted(Path(store.repo.git_dir).joinpath(*folder).glob("*.json"))
+        for path in paths:
+            if not path.is_file():
+                continue
+            data = _read_json(path)
+            owner = data.get("policy") if isinstance(data, dict) else None
+            shown = owner if isinstance(owner, str) and owner.isprintable() else ascii(owner)
+            if not isinstance(data, dict) or not isinstance(owner, str):
+                problems.append(f"{kind} cache {path.name} is unreadable (damaged): removed")
+                path.unlink(missing_ok=True)
+                continue
+            if _cache_path(store, folder, owner) != path:
+                problems.append(f"{kind} cache {path.name} holds the cache of {shown}: removed")
+                path.unlink(missing_ok=True)
+                continue
+            if data.get("format") != form or data.get("engine") != fingerprint:
+                continue
+            if folder == STATS_DIR:
+                good, altered = _load_cache(path, owner, fingerprint, key)
+                if altered:
+                    _save_cache(path, owner, fingerprint, key, good)
+            else:
+                cache = BlameCache.load(store, owner)
+                altered = cache.altered
+                cache.save()
+            if altered:
+                problems.append(
+                    f"{kind} cache of {shown}: {altered} entr{'y' if altered == 1 else 'ies'} "
+                    "did not match their seal (altered or damaged): dropped, recomputed on use"
+                )
+    return problems
+
+
 def version_stats(
     timeline: Timeline,
     *,
@@ -961,7 +1079,8 @@ def version_stats(
     versions = timeline.versions
     path = stats_cache_path(timeline.store, timeline.policy)
     fingerprint = engine_fingerprint()
-    cached = {} if rebuild else _load_cache(path, timeline.policy, fingerprint)
+    key = timeline.store.cache_key()
+    cached, altered = ({}, 0) if rebuild else _load_cache(path, timeline.policy, fingerprint, key)
     pairs = list(itertools.pairwise(versions))
     missing = [(a, b) for a, b in pairs if _pair_key(a, b) not in cached]
     for done, (old, new) in enumerate(missing, start=1):
@@ -969,7 +1088,7 @@ def version_stats(
         if progress is not None:
             progress(done, len(missing))
     wanted = {_pair_key(a, b) for a, b in pairs}
-    if missing or rebuild or set(cached) != wanted:
+    if missing or rebuild or altered or set(cached) != wanted:
         # Pairs no longer in the history (after a backfill rewrite) are dropped.
-        _save_cache(path, timeline.policy, fingerprint, {k: cached[k] for k in wanted})
+        _save_cache(path, timeline.policy, fingerprint, key, {k: cached[k] for k in wanted})
     return [None, *(cached[_pair_key(a, b)] for a, b in pairs)] if versions else []

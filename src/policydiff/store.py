@@ -29,9 +29,12 @@ import hashlib
 import json
 import os
 import re
+import secrets
+import shutil
 import subprocess
+import tempfile
 import time
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -58,7 +61,7 @@ from policydiff.model import (
     sha256_hex,
 )
 from policydiff.refs import PolicyIdSet, RefKind, VersionRef, validate_policy_id
-from policydiff.versionindex import VersionIndex
+from policydiff.versionindex import IndexAlteredError, VersionIndex
 
 STORE_FORMAT = 1
 MARKER_FILE = "policydiff-store.json"
@@ -69,6 +72,7 @@ BRANCH = "refs/heads/main"
 PREVIOUS_PREFIX = "refs/policydiff/previous/"
 TMP_PREFIX = "refs/policydiff/tmp/"
 INCOMING_REF = "refs/policydiff/incoming"
+CACHE_KEY_BYTES = 32
 LOCK_FILE = "policydiff.lock"
 DEFAULT_LOCK_TIMEOUT = 30.0
 IDENTITY_NAME = "policydiff"
@@ -151,6 +155,67 @@ class SyncResult:
     pushed: int
     reconciled: bool
     skipped_duplicates: int
+
+
+class SyncRefusedError(StoreError):
+    """A remote offered commits that are not well-formed versions: nothing local changed."""
+
+    def __init__(self, remote: str, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        commits = len({problem.split(":", 1)[0] for problem in problems})
+        super().__init__(
+            f"refused what {remote} offers: {len(self.problems)} problem(s) in {commits} "
+            f"commit(s), first {self.problems[0]}; nothing local was changed (a store "
+            "configuration change needs --accept-config)"
+        )
+
+
+# Files outside policies/ that make up the store's configuration: only `sync
+# --accept-config` takes changes to them from a remote.
+_CONFIG_FILES = (MARKER_FILE, "README.md")
+_CONFIG_FOLDERS = ("templates/",)
+_MODE_KINDS = {"120000": "a symbolic link", "160000": "a submodule", "100755": "an executable file"}
+# Capture times a store accepts from a remote: from the first web page to tomorrow.
+# (A local check until the model has one range check for every way in.)
+EARLIEST_CAPTURE = datetime(1991, 1, 1, tzinfo=UTC)
+CAPTURE_SLACK_SECONDS = 86_400
+
+
+def _capture_time_problem(stamp: int) -> str | None:
+    """Say why a capture or commit time (epoch seconds) is outside what a store accepts."""
+    if stamp < EARLIEST_CAPTURE.timestamp():
+        return f"date {stamp} is before {EARLIEST_CAPTURE.date().isoformat()}"
+    if stamp > time.time() + CAPTURE_SLACK_SECONDS:
+        return f"date {stamp} is in the future"
+    return None
+
+
+_QUARANTINE_PREFIX = "policydiff-incoming-"
+_QUARANTINE_ENV = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES")
+
+
+def _move_objects(source: Path, objects: Path) -> None:
+    """Move a quarantine's loose objects and packs into the object database ``objects``.
+
+    Pack data goes before its index (git finds packs by their .idx), and a file the
+    store already has is left as it is.
+    """
+    order = {".pack": 0, ".rev": 1, ".idx": 3}
+    files = sorted(
+        (path for path in source.rglob("*") if path.is_file()),
+        key=lambda path: (order.get(path.suffix, 2), str(path)),
+    )
+    for path in files:
+        target = objects / path.relative_to(source)
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(target)
+
+
+def _shown(path: str) -> str:
+    """Return a path from elsewhere fit for a one-line message (escaped if it is not plain)."""
+    return path if path.isprintable() else ascii(path)
 
 
 _REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -525,6 +590,10 @@ class GitStore:
         # The tip the index was last checked against, so one command reads a stable view
         # without a rev-parse per policy; every write resets it.
         self._checked_tip: str | None = None
+        # What was found wrong with the caches under .git/policydiff (and healed): verify
+        # reports it.
+        self.cache_problems: list[str] = []
+        self._cache_key: bytes | None = None
 
     # ----------------------------------------------------------------- low level git
 
@@ -708,15 +777,75 @@ class GitStore:
 
         try:
             if self._index is None:
-                self._index = VersionIndex(Path(self.repo.git_dir) / "policydiff" / "index.sqlite")
+                key = self.cache_key()
+                if key is None:
+                    return None  # nothing could seal it: read git directly
+                index = VersionIndex(Path(self.repo.git_dir) / "policydiff" / "index.sqlite", key)
+                self._index = index
+                if not index.sealed():
+                    self._rebuild_index(index)
             self._refresh_index(self._index)
         except (sqlite3.Error, OSError):
             # A read-only or damaged cache only costs speed: callers read git directly.
             return None
         return self._index
 
+    def cache_key(self) -> bytes | None:
+        """Return the key sealing the caches under ``.git/policydiff`` (None if none can be had).
+
+        Made on first use, 32 random bytes readable by the owner only. A cache entry
+        whose seal does not match was not written by policydiff in this store (damaged,
+        edited by hand, or copied from elsewhere) and is recomputed from git.
+        """
+        if self._cache_key is not None:
+            return self._cache_key
+        path = Path(self.repo.git_dir) / "policydiff" / "cache-key"
+        for _ in range(2):
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                data = b""
+            except OSError:
+                return None
+            if len(data) == CACHE_KEY_BYTES:
+                self._cache_key = data
+                return data
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                handle, temporary = tempfile.mkstemp(prefix=".cache-key-", dir=path.parent)
+                with os.fdopen(handle, "wb") as out:
+                    out.write(secrets.token_bytes(CACHE_KEY_BYTES))
+                try:
+                    if data:
+                        Path(temporary).replace(path)  # a damaged key: its caches go with it
+                    else:
+                        os.link(temporary, path)  # first writer wins; others read its key
+                except FileExistsError:
+                    pass
+                finally:
+                    Path(temporary).unlink(missing_ok=True)
+            except OSError:
+                return None
+        return None
+
+    def _rebuild_index(self, index: VersionIndex) -> None:
+        """Refill the history cache from a fresh walk of main, and note that it had to be."""
+        tip = self.tip()
+        with index.transaction():
+            index.truncate_after(None)
+            index.append(self._chain_rows(None, tip), tip)
+        self._checked_tip = tip
+        self.cache_problems.append(
+            "history cache (.git/policydiff/index.sqlite) did not match main or its seals "
+            "(altered or damaged): rebuilt from git"
+        )
+
     def _indexed_messages(self, policy: str) -> list[tuple[str, str]] | None:
-        """Return a policy's (commit, message) pairs via the cache, or None if unusable."""
+        """Return a policy's (commit, message) pairs via the cache, or None if unusable.
+
+        Rows that do not match their seal are never used: the cache is rebuilt from git
+        and the answer read from git.
+        """
         import sqlite3
 
         index = self._fresh_index()
@@ -724,9 +853,26 @@ class GitStore:
             return None
         try:
             commits = index.commits(policy)
+            if commits is None:
+                self._rebuild_index(index)
+                return None
         except sqlite3.Error:
             return None
         return [(commit, self._message(commit)) for commit in commits]
+
+    def _index_matches_git(self, index: VersionIndex) -> bool:
+        """Compare the cache and its seals with a fresh walk of main; rebuild it if they differ."""
+        import sqlite3
+
+        tip = self._checked_tip or self.tip()
+        try:
+            fresh = self._chain_rows(None, tip)
+            if index.tip() == tip and index.rows() == fresh and index.all_sealed():
+                return True
+            self._rebuild_index(index)
+        except sqlite3.Error:
+            pass
+        return False
 
     def _raw_commit(self, commit: str) -> str:
         """Return a commit object (headers, blank line, message) via the persistent cat-file."""
@@ -747,6 +893,13 @@ class GitStore:
         self._checked_tip = tip
         if index.tip() == tip:
             return
+        try:
+            self._update_index(index, tip)
+        except IndexAlteredError:
+            self._rebuild_index(index)
+
+    def _update_index(self, index: VersionIndex, tip: str) -> None:
+        """Move the cache from the tip it describes to ``tip`` (its seals checked first)."""
         with index.transaction():
             known = index.tip()
             if known == tip:
@@ -1579,6 +1732,14 @@ class GitStore:
             # fsck reads every object of the store: for one policy, re-hash its own objects.
             notes.append("checked this policy's git objects by re-hashing them (no full fsck)")
             records, continuity = self._policy_records(policy)
+            if continuity:
+                # A break in the line may be the history cache's (a version left out of
+                # it), not the store's: compare the cache with git, and if it was wrong,
+                # check again with the rebuilt one.
+                index = self._fresh_index()
+                if index is not None and not self._index_matches_git(index):
+                    self._forget()
+                    records, continuity = self._policy_records(policy)
             problems.extend(continuity)
         checked = 0
         last_stamp: dict[str, int] = {}
@@ -1632,13 +1793,52 @@ class GitStore:
             if policy is None or _in_own_folder(path, policy_dir(policy) + "/")
         )
         problems.extend(self._object_substitutes())
+        problems.extend(self._irregular_files(policy))
+        if policy is None:
+            # One policy's rows are checked against their seal on every read, and against
+            # git above; the whole store's cache is compared with git here.
+            index = self._fresh_index()
+            if index is not None:
+                self._index_matches_git(index)
         kept = self.previous_tips()
-        problems.extend(self._unexplained_rewrites({commit for _, commit in kept}))
+        rewrites = self._unexplained_rewrites({commit for _, commit in kept})
+        if rewrites and policy is not None:
+            # Found with the history cache's help: make sure it was not the cache's doing.
+            index = self._fresh_index()
+            if index is not None and not self._index_matches_git(index):
+                rewrites = self._unexplained_rewrites({commit for _, commit in kept})
+        problems.extend(self.cache_problems)
+        problems.extend(rewrites)
         if kept:
             notes.append(
                 f"{len(kept)} previous tip(s) kept after backfill rewrites under {PREVIOUS_PREFIX}"
             )
         return VerifyReport(checked, tuple(problems), tuple(kept), tuple(notes))
+
+    def _irregular_files(self, policy: str | None) -> list[str]:
+        """Report entries of main's tree that are not plain files (links, submodules...).
+
+        A store holds plain files only: a symbolic link in it (say a template pointing at
+        a secret elsewhere on the disk) would make policydiff read, and publish, that file.
+        For one policy, its folder and everything outside ``policies/`` are listed.
+        """
+        paths: list[str] = []
+        if policy is not None:
+            top = self._git("ls-tree", "-z", "--name-only", "--full-tree", BRANCH)
+            paths = [name for name in top.split("\0") if name and name != POLICIES_DIR]
+            paths.append(policy_dir(policy))
+        out = self._git("ls-tree", "-r", "-z", "--full-tree", BRANCH, "--", *paths)
+        problems = []
+        for entry in out.split("\0"):
+            meta, _, path = entry.partition("\t")
+            mode = meta.split(" ", 1)[0]
+            if path and mode != "100644":
+                kind = _MODE_KINDS.get(mode, f"of mode {mode}")
+                problems.append(
+                    f"{_shown(path)} is {kind} (a store holds plain files only; policydiff "
+                    "would read what it points to)"
+                )
+        return problems
 
     def _main_records(self) -> Iterator[_VerifyRecord]:
         """Yield every commit of main's first-parent line, oldest first, with its files."""
@@ -1926,8 +2126,14 @@ class GitStore:
         """Return the first-parent commits after ``base`` up to ``tip``, oldest first."""
         return self._first_parent_after(tip, base)
 
-    def sync(self, remote: str, *, push: bool = True) -> SyncResult:
-        """Pull the remote's versions, merge both timelines by capture time, push the result."""
+    def sync(self, remote: str, *, push: bool = True, accept_config: bool = False) -> SyncResult:
+        """Pull the remote's versions, merge both timelines by capture time, push the result.
+
+        Everything the remote offers is checked before ``main`` moves (see
+        ``_check_incoming``); a remote offering anything but well-formed versions is refused
+        with ``SyncRefusedError`` and the store is left as it was. ``accept_config`` also
+        takes changes to the store's configuration (marker file, README, templates).
+        """
         target = self._check_remote(remote)
         # A remote's upload-pack and receive-pack commands that the store's own config names
         # cannot be overridden by config (git keeps the first): pass the neutral ones.
@@ -1935,53 +2141,334 @@ class GitStore:
         push_pack = override(self._env, f"remote.{target}.receivepack")
         with self.write_lock():
             self._check_writable()
-            ours = self.tip()
-            fetched = self._git_ok(
-                "fetch", "--no-tags", "--quiet",
-                *([f"--upload-pack={fetch_pack}"] if fetch_pack else []),
-                "--end-of-options", target,
-                f"+{BRANCH}:{INCOMING_REF}",
-            )  # fmt: skip
-            theirs = (
-                self._git("rev-parse", "--verify", "--quiet", INCOMING_REF).strip()
-                if (fetched)
-                else ""
-            )
-            result = SyncResult(0, 0, reconciled=False, skipped_duplicates=0)
-            new_tip = ours
-            lease = theirs
-            if not theirs or self._git_ok("merge-base", "--is-ancestor", theirs, ours):
-                pushed = len(self._chain_after(ours, theirs)) if theirs else 0
-                result = SyncResult(0, pushed, reconciled=False, skipped_duplicates=0)
-            elif self._git_ok("merge-base", "--is-ancestor", ours, theirs):
-                new_tip = theirs
-                pulled = len(self._chain_after(theirs, ours))
-                result = SyncResult(pulled, 0, reconciled=False, skipped_duplicates=0)
-            else:
-                base = self._git("merge-base", ours, theirs).strip()
-                if not base:
-                    raise StoreError(f"{remote} holds an unrelated store (no common history)")
-                new_tip, result = self._reconcile(base, ours, theirs)
-            if new_tip != ours:
-                if result.reconciled:
-                    self._keep_previous_tip(ours)
-                    self._keep_previous_tip(theirs)
-                self._move_main(new_tip, ours, f"policydiff: sync with {remote}")
-                self._forget()
-                with contextlib.suppress(StoreError):
-                    self._refresh_view(ours, new_tip)
-                self._update_commit_graph()
-            if push and new_tip != theirs:
-                lease_arg = (
-                    f"--force-with-lease={BRANCH}:{lease}" if lease else "--force-with-lease"
+            try:
+                return self._sync_locked(
+                    remote,
+                    target,
+                    push=push,
+                    accept_config=accept_config,
+                    packs=(fetch_pack, push_pack),
                 )
-                self._git(
-                    "push", "--quiet", "--no-verify", lease_arg,
-                    *([f"--receive-pack={push_pack}"] if push_pack else []),
-                    "--end-of-options", target,
-                    f"{BRANCH}:{BRANCH}", f"+{PREVIOUS_PREFIX}*:{PREVIOUS_PREFIX}*",
-                )  # fmt: skip
-            return result
+            finally:
+                # The fetched tip was only a vehicle: nothing may keep what was refused alive.
+                with contextlib.suppress(StoreError):
+                    self._git("update-ref", "-d", INCOMING_REF)
+
+    def _sync_locked(
+        self,
+        remote: str,
+        target: str,
+        *,
+        push: bool,
+        accept_config: bool,
+        packs: tuple[str | None, str | None],
+    ) -> SyncResult:
+        """Run ``sync`` under the write lock (the incoming ref is removed by the caller).
+
+        ``packs`` are the upload-pack and receive-pack commands to pass explicitly (None:
+        git's own), since a store's config naming its own cannot be overridden by config.
+        """
+        fetch_pack, push_pack = packs
+        ours = self.tip()
+        with self._quarantine() as keep:
+            try:
+                theirs = self._fetch_incoming(target, fetch_pack)
+                fast_forward, base = self._check_offer(remote, ours, theirs, accept_config)
+            except BaseException:
+                with contextlib.suppress(StoreError):
+                    self._git("update-ref", "-d", INCOMING_REF)
+                raise
+            keep()
+        result = SyncResult(0, 0, reconciled=False, skipped_duplicates=0)
+        new_tip = ours
+        lease = theirs
+        if base:
+            new_tip, result = self._reconcile(base, ours, theirs)
+        elif fast_forward:
+            new_tip = theirs
+            pulled = len(self._chain_after(theirs, ours))
+            result = SyncResult(pulled, 0, reconciled=False, skipped_duplicates=0)
+        else:
+            pushed = len(self._chain_after(ours, theirs)) if theirs else 0
+            result = SyncResult(0, pushed, reconciled=False, skipped_duplicates=0)
+        if new_tip != ours:
+            if result.reconciled:
+                self._keep_previous_tip(ours)
+                self._keep_previous_tip(theirs)
+            self._move_main(new_tip, ours, f"policydiff: sync with {remote}")
+            self._forget()
+            with contextlib.suppress(StoreError):
+                self._refresh_view(ours, new_tip)
+            self._update_commit_graph()
+        if push and new_tip != theirs:
+            lease_arg = f"--force-with-lease={BRANCH}:{lease}" if lease else "--force-with-lease"
+            self._git(
+                "push", "--quiet", "--no-verify", lease_arg,
+                *([f"--receive-pack={push_pack}"] if push_pack else []),
+                "--end-of-options", target,
+                f"{BRANCH}:{BRANCH}", f"+{PREVIOUS_PREFIX}*:{PREVIOUS_PREFIX}*",
+            )  # fmt: skip
+        return result
+
+    def _check_offer(
+        self, remote: str, ours: str, theirs: str, accept_config: bool
+    ) -> tuple[bool, str]:
+        """Check what the remote offers; return (fast-forward?, base to reconcile from or "").
+
+        Raises ``SyncRefusedError`` when a commit it would bring in is not acceptable.
+        """
+        fast_forward = bool(theirs) and self._git_ok("merge-base", "--is-ancestor", ours, theirs)
+        base = ""
+        behind = not theirs or self._git_ok("merge-base", "--is-ancestor", theirs, ours)
+        if not fast_forward and not behind:
+            base = self._git("merge-base", ours, theirs).strip()
+            if not base:
+                raise StoreError(f"{remote} holds an unrelated store (no common history)")
+        problems: list[str] = []
+        if fast_forward and theirs != ours:
+            after = self._last_capture(ours) or 0
+            problems = self._check_incoming(theirs, ours, accept_config=accept_config, after=after)
+        elif base:
+            # Both timelines are replayed in capture order: theirs need not follow ours.
+            problems = self._check_incoming(theirs, base, accept_config=accept_config)
+        if problems:
+            raise SyncRefusedError(remote, problems)
+        return fast_forward, base
+
+    def _fetch_incoming(self, target: str, upload_pack: str | None = None) -> str:
+        """Fetch the remote's main to the incoming ref; return its commit ("" if it has none)."""
+        # No commit-graph, FETCH_HEAD or automatic gc from the fetch itself: until the
+        # remote's commits are checked, the store's own files must not change.
+        fetched = self._git_ok(
+            "-c", "fetch.writeCommitGraph=false", "fetch", "--no-tags", "--quiet",
+            "--no-write-fetch-head", "--no-auto-maintenance",
+            *([f"--upload-pack={upload_pack}"] if upload_pack else []),
+            "--end-of-options", target, f"+{BRANCH}:{INCOMING_REF}",
+        )  # fmt: skip
+        if not fetched:
+            return ""
+        return self._git("rev-parse", "--verify", "--quiet", INCOMING_REF).strip()
+
+    @contextlib.contextmanager
+    def _quarantine(self) -> Iterator[Callable[[], None]]:
+        """Send the objects git writes to a folder of their own until ``keep()`` is called.
+
+        What a remote sends stays out of the store's object database until it is checked
+        (git's receive-pack does the same for pushes): refused objects would otherwise
+        remain, and ``git fsck`` (so ``verify``) reports a malformed one even unreferenced.
+        Git processes see both folders; ``keep()`` moves the new objects into the store.
+        """
+        objects = Path(self.repo.git_dir) / "objects"
+        for stale in objects.glob(f"{_QUARANTINE_PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)  # a killed sync's (we hold the lock)
+        folder = Path(tempfile.mkdtemp(prefix=_QUARANTINE_PREFIX, dir=objects))
+        saved = {key: os.environ.get(key) for key in _QUARANTINE_ENV}
+        alternates = [str(objects), *filter(None, [saved["GIT_ALTERNATE_OBJECT_DIRECTORIES"]])]
+        active = True
+
+        def leave() -> None:
+            nonlocal active
+            if active:
+                active = False
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+                self._close_cat_file()  # it reads with the quarantine's environment
+
+        def keep() -> None:
+            leave()
+            _move_objects(folder, objects)
+
+        self._close_cat_file()
+        os.environ["GIT_OBJECT_DIRECTORY"] = str(folder)
+        os.environ["GIT_ALTERNATE_OBJECT_DIRECTORIES"] = os.pathsep.join(alternates)
+        try:
+            yield keep
+        finally:
+            leave()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _last_capture(self, tip: str) -> int | None:
+        """Return the commit time of the newest version at or before ``tip`` (None if none)."""
+        with contextlib.closing(self._walk_first_parent(tip)) as walk:
+            return next((entry.timestamp for entry in walk if entry.policy), None)
+
+    def _check_incoming(
+        self, theirs: str, stop: str, *, accept_config: bool, after: int | None = None
+    ) -> list[str]:
+        """Return what is wrong with the commits after ``stop`` up to ``theirs`` (all must be kept).
+
+        Each must be a single-parent commit, valid UTF-8, dated in range; a version (a
+        commit with a Policy trailer) must hold parseable trailers that git reads the same
+        way, be dated at its Captured-At (not before ``after``, the newest capture it
+        follows, when given), change its own policy's text and nothing but its text and
+        source files, and have a UTF-8 text and a source matching their Text-SHA256 and
+        Source-SHA256. Any other
+        commit may change only the store's configuration, and only with ``accept_config``.
+        Nothing anywhere may become a symbolic link, a submodule or an executable.
+        """
+        chain: list[tuple[str, dict[str, list[str]], str]] = []
+        problems: list[str] = []
+        commit = theirs
+        while commit != stop:
+            found = self.read_object(commit)
+            if found is None or found[1] != "commit":
+                return [f"{commit[:10]}: commit is missing"]
+            try:
+                headers, message = _commit_headers(found[2].decode("utf-8"))
+            except UnicodeDecodeError:
+                headers, message = _commit_headers(found[2].decode("utf-8", "replace"))
+                problems.append(f"{commit[:10]}: commit is not valid UTF-8")
+            parents = headers.get("parent", [])
+            if len(parents) != 1:
+                kind = "merge commit" if parents else "root commit"
+                return [*problems, f"{commit[:10]}: {kind} (versions must form one line)"]
+            chain.append((commit, headers, message))
+            commit = parents[0]
+        chain.reverse()
+        if problems:
+            return problems  # git's own reading of these commits would fail too
+        try:
+            changes = self._replay_changes([c for c, _, _ in chain])
+        except UnicodeDecodeError:
+            return [f"{theirs[:10]}: a file name in the remote's commits is not valid UTF-8"]
+        # The history cache files each commit under the policy git reads from its trailers.
+        # (Read without commit dates: git cannot print some that a remote may send.)
+        out = self._git(
+            "log", "--first-parent", f"--max-count={len(chain)}",
+            "--format=%H%x1f%(trailers:key=Policy,valueonly,separator=)%x1e", theirs,
+        )  # fmt: skip
+        git_policy = {
+            commit: policy.strip() or None
+            for commit, _, policy in (
+                record.strip("\n").partition("\x1f") for record in out.split("\x1e")
+            )
+        }
+        for commit, headers, message in chain:
+            wrong = self._check_incoming_commit(
+                commit, headers, message, changes[commit], git_policy.get(commit), accept_config
+            )
+            stamp = self._header_time(headers, "committer")
+            if after is not None and stamp is not None and git_policy.get(commit):
+                if stamp < after:
+                    wrong.append("captured before the version preceding it")
+                after = max(after, stamp)
+            problems.extend(f"{commit[:10]}: {problem}" for problem in wrong)
+        return problems
+
+    @staticmethod
+    def _header_time(headers: dict[str, list[str]], role: str) -> int | None:
+        """Return the epoch seconds of a commit's author or committer line (None if malformed)."""
+        fields = headers.get(role, [""])[0].rsplit(" ", 2)
+        try:
+            return int(fields[-2]) if len(fields) == 3 else None
+        except ValueError:
+            return None
+
+    def _check_incoming_commit(
+        self,
+        commit: str,
+        headers: dict[str, list[str]],
+        message: str,
+        changes: list[str],
+        git_policy: str | None,
+        accept_config: bool,
+    ) -> list[str]:
+        """Return what is wrong with one commit a remote offers (see ``_check_incoming``)."""
+        problems: list[str] = []
+        stamps = [self._header_time(headers, role) for role in ("author", "committer")]
+        for stamp in stamps:
+            reason = "malformed date" if stamp is None else _capture_time_problem(stamp)
+            if reason:
+                problems.append(f"commit {reason}")
+        changed: list[tuple[str | None, str, str]] = []  # (mode or None if deleted, id, path)
+        for line in changes:
+            if line.startswith("D "):
+                changed.append((None, "", line[2:]))
+            else:
+                _, new_mode, object_id, new_path = line.split(" ", 3)
+                changed.append((new_mode, object_id, new_path))
+        for mode, _, path in changed:
+            if mode is not None and mode != "100644":
+                problems.append(f"makes {_shown(path)} {_MODE_KINDS.get(mode, 'mode ' + mode)}")
+            if any(part.startswith(".git") for part in path.split("/")):
+                problems.append(f"changes {_shown(path)} (git's own control files)")
+        trailers = parse_trailers(message)
+        if not any(key == TRAILER_POLICY for key, _ in trailers):
+            return problems + self._incoming_config(changed, accept_config, git_policy)
+        try:
+            version = version_from_trailers(0, commit, trailers)
+            validate_policy_id(version.policy)
+        except (StoreError, UsageError) as err:
+            return [*problems, f"not a policydiff version ({err})"]
+        if git_policy != version.policy:
+            problems.append("git reads its Policy trailer differently")
+        folder = policy_dir(version.policy) + "/"
+        names = {TEXT_FILE, *(f"source.{suffix}" for suffix in SOURCE_SUFFIXES)}
+        for mode, _, path in changed:
+            name = path.removeprefix(folder)
+            if not path.startswith(folder) or name not in names:
+                problems.append(f"version of {version.policy} also touches {_shown(path)}")
+            elif mode is None and name == TEXT_FILE:
+                problems.append(f"version of {version.policy} deletes its text")
+        captured = int(version.captured_at.timestamp())
+        reason = _capture_time_problem(captured)
+        if reason:
+            problems.append(f"Captured-At {reason}")
+        if stamps != [captured, captured]:
+            problems.append("commit date differs from its Captured-At trailer")
+        if not any(mode and path == f"{folder}{TEXT_FILE}" for mode, _, path in changed):
+            problems.append(f"version of {version.policy} does not change its text")
+        # Fetched objects were hashed by git as they arrived (index-pack): no need to
+        # re-hash the trees as verify does; the files changed are read by their ids.
+        entries = {path.removeprefix(folder): blob for mode, blob, path in changed if mode}
+        checked = self._check_files(version, trailers, entries)
+        problems.extend(p.removeprefix(f"{commit[:10]}: ") for p in checked)
+        text = self.read_object(entries.get(TEXT_FILE) or f"{commit}:{folder}{TEXT_FILE}")
+        if text is not None and text[1] == "blob":
+            try:
+                text[2].decode("utf-8")
+            except UnicodeDecodeError:
+                problems.append(f"{folder}{TEXT_FILE} is not valid UTF-8")
+        return problems
+
+    def _incoming_config(
+        self,
+        changed: list[tuple[str | None, str, str]],
+        accept_config: bool,
+        git_policy: str | None,
+    ) -> list[str]:
+        """Return what is wrong with a remote's commit that records no version."""
+        problems: list[str] = []
+        if git_policy:
+            problems.append("git reads a Policy trailer that policydiff does not")
+        for mode, object_id, path in changed:
+            shown = _shown(path)
+            if path.startswith(POLICIES_DIR + "/"):
+                problems.append(f"changes {shown} without policydiff trailers")
+            elif path not in _CONFIG_FILES and not path.startswith(_CONFIG_FOLDERS):
+                problems.append(f"changes {shown}, outside {POLICIES_DIR}/")
+            elif not accept_config:
+                problems.append(f"changes the store's configuration ({shown})")
+            elif path == MARKER_FILE:
+                problems.extend(self._incoming_marker(object_id if mode is not None else None))
+        return problems
+
+    def _incoming_marker(self, object_id: str | None) -> list[str]:
+        """Return what is wrong with a marker file a remote offers (None: it deletes it)."""
+        found = self.read_object(object_id) if object_id else None
+        if found is None or found[1] != "blob":
+            return [f"deletes {MARKER_FILE}"]
+        try:
+            data = json.loads(found[2].decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return [f"{MARKER_FILE} is not valid JSON"]
+        fmt = data.get("format") if isinstance(data, dict) else None
+        if not isinstance(fmt, int) or isinstance(fmt, bool) or not 1 <= fmt <= STORE_FORMAT:
+            return [f"{MARKER_FILE} names a store format this policydiff cannot read"]
+        return []
 
     def _reconcile(self, base: str, ours: str, theirs: str) -> tuple[str, SyncResult]:
         """Replay both sides' commits after ``base`` in capture order, dropping duplicates."""

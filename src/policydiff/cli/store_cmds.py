@@ -535,8 +535,12 @@ def verify_cmd(policy: str | None, fmt: str) -> None:
 
     if policy is not None:
         validate_policy_id(policy)
+    from policydiff.history import check_caches
+
     store = open_store()
     report = store.verify(policy)
+    # Caches are derived data: any entry that does not match its seal is reported and dropped.
+    report = replace(report, problems=report.problems + tuple(check_caches(store, policy)))
     if fmt == "json":
         emit_json(
             {
@@ -564,11 +568,25 @@ def verify_cmd(policy: str | None, fmt: str) -> None:
 @click.command("sync")
 @click.argument("remote", required=False, default="origin")
 @click.option("--no-push", is_flag=True, help="Only take the remote's versions; send nothing.")
+@click.option(
+    "--accept-config",
+    is_flag=True,
+    help="Also take the remote's changes to the store's configuration "
+    "(policydiff-store.json, README.md, templates/).",
+)
 @format_option("text", "json", default="text")
-def sync_cmd(remote: str, no_push: bool, fmt: str) -> None:
+def sync_cmd(remote: str, no_push: bool, accept_config: bool, fmt: str) -> None:
     """Share the store through a git remote: pull others' versions, merge by date, push ours."""
+    from policydiff.store import SyncRefusedError
+
     store = open_store()
-    result = store.sync(remote, push=not no_push)
+    try:
+        result = store.sync(remote, push=not no_push, accept_config=accept_config)
+    except SyncRefusedError as err:
+        # The details first, one per line; the Error: line then sums them up.
+        for problem in err.problems:
+            message(f"refused: {problem}")
+        raise
     if fmt == "json":
         emit_json(
             {
