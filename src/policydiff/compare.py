@@ -161,8 +161,8 @@ def _same_words(old: Section, new: Section) -> bool:
 
 
 def _title_form(title: str) -> str:
-    """Reduce a title to its letters: no case, markup, quote or dash style, or any spacing."""
-    return "".join(title_key(title).split())
+    """Reduce a title to its letters and digits: no case, markup, punctuation or spacing."""
+    return "".join(char for char in title_key(title) if char.isalnum())
 
 
 def _site_name_only(old: str, new: str) -> bool:
@@ -196,11 +196,13 @@ def _heading_without_label(section: Section) -> str:
 def title_change(old: Section, new: Section, *, document_title: bool = False) -> TitleChange:
     """How a matched heading's own title changed: not at all, cosmetically, or renamed.
 
-    The numbering label is left out (renumbering is reported on its own). Titles that
-    differ only in spacing (inside words too: "mailinglists" -> "mailing lists"), markup,
-    case, quotes or dashes are a cosmetic change; so is a site name added to or dropped
-    from the document's title ("Privacy - Example" -> "Privacy"), as an HTML page's
-    <title> carries it and its markdown copy does not.
+    The numbering label is left out (renumbering is reported on its own). Titles with the
+    same letters and digits, differing only in spacing (inside words too: "mailinglists"
+    -> "mailing lists"), case, markup or punctuation ("[19 May 2024]" -> "19 May 2024"),
+    are a cosmetic change; so is a site name added to or dropped from the document's
+    title ("Privacy - Example" -> "Privacy"), as an HTML page's <title> carries it and
+    its markdown copy does not. Only titles get this leniency: in the text under a
+    heading, "a lot" -> "alot" stays a change of words.
     """
     if _heading_without_label(old) == _heading_without_label(new):
         return TitleChange.NONE

@@ -274,7 +274,12 @@ def section_notes(section: SectionDiff, diff: DocumentDiff) -> list[str]:
     if section.renamed and section.status is not SectionStatus.ADDED:
         notes.append(f"renamed from \u201c{join_path(section.old_path)}\u201d")
     elif section.title_change is TitleChange.COSMETIC:
-        notes.append("title changed only in spacing, case or markup")
+        # Spacing, case, markup, punctuation or a site name: the same title, not a rename.
+        was = section.old_title if section.old_title != section.new_title else None
+        notes.append(
+            "same title, written differently"
+            + (f" (was \u201c{was}\u201d)" if was is not None else "")
+        )
     if section.renumbered:
         notes.append(f"renumbered {section.old_label} \u2192 {section.new_label}")
     if section.moved:
