@@ -448,3 +448,32 @@ def test_cosmetic_title_rewrites_are_never_substantive(pair: tuple[str, str]) ->
         and s.title_change is not TitleChange.RENAMED
         for s in diff.sections
     )
+
+
+# --------------------------------------------------------------------------- log
+
+
+def test_log_tells_a_rename_from_cosmetic_edits(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    assert run_cli(["--store", store, "init"]).exit_code == 0
+    texts = [
+        CASES["real_rename"].old,
+        CASES["real_rename"].new,  # "Forums" renamed "Forums and mailing lists"
+        CASES["real_rename"].new.replace(
+            "## Forums and mailing lists", "## Forums and mailinglists"
+        ),
+    ]
+    for day, text in zip(["2020-01-01", "2021-01-01", "2022-01-01"], texts, strict=True):
+        (tmp_path / f"{day}.md").write_text(text, encoding="utf-8")
+        added = run_cli(["--store", store, "add", str(tmp_path / f"{day}.md"), "--policy", "x/p"])
+        assert added.exit_code == 0, added.stderr
+    result = run_cli(["--store", store, "log", "x/p", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    stats = [v["stats"] for v in json.loads(result.stdout)["versions"]]
+    assert [(s["substantive"], s["sections_renamed"], s["cosmetic_only"]) for s in stats[1:]] == [
+        (False, 1, False),  # a rename: reported, not substantive, not cosmetic
+        (False, 0, True),  # mailing lists -> mailinglists: cosmetic
+    ]
+    table = run_cli(["--store", store, "log", "x/p"]).stdout
+    assert "+0 \u22120 renamed only" in table
+    assert "+0 \u22120 cosmetic only" in table
