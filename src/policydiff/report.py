@@ -215,7 +215,8 @@ def renumbered_range_text(found: RenumberedRange) -> str:
     """Return one renumbering range in words: ``sections 3-45 by +1 (now 4-46)``."""
     if found.count == 1:
         return f"section {_bare(found.from_label)} \u2192 {_bare(found.new_from_label)}"
-    by = f" by {found.shift:+d}" if found.shift is not None else ""
+    # A minus sign, as in the word counts ("+3 \u22121").
+    by = f" by {found.shift:+d}".replace("-", "\u2212") if found.shift is not None else ""
     return (
         f"sections {_bare(found.from_label)}\u2013{_bare(found.to_label)}{by} "
         f"(now {_bare(found.new_from_label)}\u2013{_bare(found.new_to_label)})"
