@@ -66,7 +66,7 @@ CASE_LINES = {
     "sentence_change": ["Changed: What we collect > Forums and mailinglists"],
     "new_section": ["New section: What we collect > Cookies"],
     "removed_section": ["Removed: What we collect > Non-personally identifying information"],
-    "renamed_section": ["Renamed: Forums and mailinglists -> Forums and mailing lists"],
+    "renamed_section": ["Renamed: Forums and mailinglists -> Community forums and mailing lists"],
     "cosmetic_only": ["Editorial: Introduction"],
     "hostile_text": ["New section: What we collect > alert(1) & [tracking](javascript:alert(1))"],
 }

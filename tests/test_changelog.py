@@ -34,7 +34,7 @@ def versions_of_seed() -> list[Snapshot]:
     v3 = v2.replace("such as wikis, bugtracker", "such as wikis,\nbugtracker")  # re-wrapped
     removed = v3[v3.index("_Non-personally") : v3.index("_General_")]
     v4 = (
-        v3.replace("_Forums and mailinglists_", "_Forums and mailing lists_")
+        v3.replace("_Forums and mailinglists_", "_Community forums and mailing lists_")
         .replace(removed, "")
         .replace("_General_", "_Cookies_\n\nWe use cookies to keep you signed in.\n\n_General_")
         .replace("Valid from 8 February 2016", "Valid from 1 May 2024")
@@ -70,7 +70,7 @@ def test_changelog_groups_sections_newest_first(archive: GitStore) -> None:
     assert v4.index("### Added") < v4.index("### Removed") < v4.index("### Renamed")
     assert "- What we collect > Cookies\n" in v4
     assert "- What we collect > Non-personally identifying information\n" in v4
-    assert "- Forums and mailinglists -> Forums and mailing lists\n" in v4
+    assert "- Forums and mailinglists -> Community forums and mailing lists\n" in v4
     assert "Effective date: 2024-05-01" in v4
     assert "Editorial changes only (wording unchanged)" in text
     assert "First recorded version." in text

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policydiff.compare import compare_texts, find_effective_date
-from policydiff.diff_model import DocumentDiff, Op, SectionDiff, SectionStatus
+from policydiff.diff_model import DocumentDiff, Op, SectionDiff, SectionStatus, TitleChange
 
 FIXTURES = Path(__file__).parent / "fixtures" / "engine"
 SEED = (FIXTURES / "seed.md").read_text(encoding="utf-8")
@@ -122,8 +122,11 @@ def test_renamed_heading() -> None:
     assert section.old_path[-1] == "Forums and mailinglists"
     assert section.new_path is not None
     assert section.new_path[-1] == "Community forums and mailing lists"
-    assert section.status is SectionStatus.MODIFIED
+    # The words under the heading did not change: a rename alone is not substantive.
+    assert section.status is SectionStatus.COSMETIC
+    assert section.title_change is TitleChange.RENAMED
     assert diff.summary.renamed == 1
+    assert not diff.summary.substantive
 
 
 def test_moved_section() -> None:

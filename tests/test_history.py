@@ -37,7 +37,8 @@ def test_renamed_section_is_followed_by_its_new_name(story: GitStore) -> None:
     history = section_history(Timeline(story, POLICY), "online")
     assert history.path == (*WHAT.split(" > "), "Online services")
     assert [path[-1] for path in history.names] == ["Websites", "Online services"]
-    assert kinds(history) == [(1, "initial"), (2, "cosmetic"), (3, "modified"), (4, "modified")]
+    # v4 changes the title alone: a rename, not a change of words.
+    assert kinds(history) == [(1, "initial"), (2, "cosmetic"), (3, "modified"), (4, "renamed")]
     assert history.changes[3].section.renamed
     # The paragraph moved in from "General" arrives as a moved block, not plain new text.
     moved_in = history.changes[2]
@@ -109,8 +110,9 @@ def test_cli_term(story: GitStore) -> None:
         "Also named: \u201cSME Server:Privacy policy - SME Server > What we collect > Websites"
         in (out.replace("\n", " "))
     )
-    assert "v4 2017-03-20 \u00b7 modified" in out
-    assert "[-_Websites_-]{+_Online services_+}" in out
+    assert "v4 2017-03-20 \u00b7 renamed" in out
+    # The heading's emphasis marks stay out of the edit.
+    assert "_[-Websites-]{+Online services+}_" in out
     assert "{+If you contact us and provide us with information, we may+}" in out
 
 
@@ -134,7 +136,7 @@ def test_cli_json(story: GitStore) -> None:
     assert data["section"]["names"][0][-1] == "Websites"
     assert (data["section"]["first_version"], data["section"]["removed_in"]) == (1, None)
     changes = data["changes"]
-    assert [c["kind"] for c in changes] == ["initial", "cosmetic", "modified", "modified"]
+    assert [c["kind"] for c in changes] == ["initial", "cosmetic", "modified", "renamed"]
     assert changes[0]["previous"] is None
     assert changes[3]["previous"]["version"] == 3
     renamed = changes[3]["section"]

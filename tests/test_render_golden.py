@@ -28,7 +28,8 @@ FORMATS = {
 # cannot silently change the verdict).
 VERDICTS = {
     "sentence_change": {"modified": 2, "substantive": True, "effective_changed": True},
-    "renamed_heading": {"renamed": 1, "modified": 1, "substantive": True},
+    # A rename alone: reported, not counted as words changed, not substantive.
+    "renamed_heading": {"renamed": 1, "modified": 0, "words_inserted": 0, "substantive": False},
     "moved_section": {"moved": 1, "added": 0, "removed": 0, "substantive": False},
     "split_section": {"added": 1, "moved_blocks": 1, "substantive": True},
     "cosmetic_only": {"modified": 0, "words_inserted": 0, "substantive": False},

@@ -13,11 +13,12 @@ SIDE_KEYS = ["label", "policy", "version", "captured_at", "effective_date", "sha
 SUMMARY_KEYS = [
     "added", "removed", "modified", "cosmetic", "renamed", "moved", "unchanged",
     "words_inserted", "words_deleted", "substantive", "moved_blocks", "approximate",
+    "renumbered",
 ]  # fmt: skip
 SECTION_KEYS = [
     "status", "renamed", "moved", "old_path", "new_path", "old_index", "new_index", "kind",
     "old_label", "new_label", "approximate", "words_inserted", "words_deleted", "moved_out",
-    "moved_in", "diff",
+    "moved_in", "diff", "title_change", "renumbered",
 ]  # fmt: skip
 
 
@@ -31,7 +32,7 @@ def test_document_shape() -> None:
     doc = load()
     assert list(doc) == [
         "schema", "old", "new", "summary", "effective", "identical", "paragraph_mode",
-        "filter", "sections", "moves",
+        "filter", "sections", "moves", "renumbered",
     ]  # fmt: skip
     assert doc["schema"] == SCHEMA == "policydiff.compare/1"
     assert list(doc["old"]) == SIDE_KEYS

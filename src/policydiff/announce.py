@@ -185,6 +185,7 @@ class Announcement:
     links: Links
     changes: tuple[SectionChange, ...]
     editorial: tuple[str, ...]
+    # Words changed or a section was renamed (see has_news): not an editorial-only notice.
     substantive: bool
     quotes_omitted: int
     generator: str = f"policydiff {__version__}"
@@ -907,6 +908,15 @@ def subject_for(title: str, effective: Effective) -> str:
     return f"[ANNOUNCE] {title}: changes (effective date not stated)"
 
 
+def has_news(diff: DocumentDiff) -> bool:
+    """Whether a diff is worth a notice: words changed, or a section was really renamed.
+
+    A rename alone is not substantive (``--exit-code``), but readers navigate by section
+    names: a notice says it. A title changed only in spacing or markup is editorial.
+    """
+    return diff.summary.substantive or diff.summary.renamed > 0
+
+
 def build_announcement(
     report: CompareReport, *, policy: str | None, links: Links = Links()
 ) -> Announcement:
@@ -914,7 +924,7 @@ def build_announcement(
     diff = report.diff
     title = one_line(document_title(diff) or policy or report.new.label)
     described = described_sections(diff)
-    substantive = diff.summary.substantive
+    substantive = has_news(diff)
     editorial = tuple(c.section for c, _ in described if c.kind is ChangeKind.EDITORIAL)
     if substantive:
         # Editorial sections are only counted when there is more to say.

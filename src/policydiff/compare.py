@@ -13,13 +13,15 @@ from policydiff.diff_model import (
     DocumentDiff,
     MovedBlock,
     Op,
+    RenumberedRange,
     SectionDiff,
     SectionKind,
     SectionStatus,
     Segment,
     Summary,
+    TitleChange,
 )
-from policydiff.normalize import normalize_text, same_words
+from policydiff.normalize import fold_chars, normalize_text, same_words, title_key
 from policydiff.sections import Section, split_sections
 from policydiff.worddiff import count_words, diff_words
 
@@ -64,6 +66,18 @@ _COLON_AFTER_LEAD = re.compile(r"[a-z\s]+[*_]*:", re.IGNORECASE)
 _WORD = re.compile(r"\w")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _CHANGED = frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED, SectionStatus.REMOVED})
+# What separates a page title from the site's name in HTML <title>s ("Privacy - Example",
+# "Example | Privacy"), after fold_chars (en and em dashes read "-").
+_SITE_SEPARATORS = (" - ", " | ", " :: ", " \u00b7 ", " \u2022 ")
+# A site name is short; a longer tail is a real change of the document's title.
+_SITE_NAME_MAX = 60
+# Characters that may stand at both ends of a changed heading run without being part of
+# the change: emphasis and code marks, and spacing.
+_SNAP = frozenset("*_~` \t")
+# A word before a label's number ("Section 3", "Article IV", "§ 5"), and a label's parts.
+_LABEL_WORD = re.compile(r"(?:[A-Za-z]+\s+|\u00a7+\s*)")
+_LABEL_PART = re.compile(r"\d+|[A-Za-z]+")
+_ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +160,157 @@ def _same_words(old: Section, new: Section) -> bool:
     return same_words(old.body, new.body)
 
 
+def _title_form(title: str) -> str:
+    """Reduce a title to its letters and digits: no case, markup, punctuation or spacing."""
+    return "".join(char for char in title_key(title) if char.isalnum())
+
+
+def _site_name_only(old: str, new: str) -> bool:
+    """Whether one title is the other plus a site name after a separator ("X - Site")."""
+    a, b = (" ".join(fold_chars(title).casefold().split()) for title in (old, new))
+    short, long = sorted((a, b), key=len)
+    if not short or short == long:
+        return False
+    for separator in _SITE_SEPARATORS:
+        tail = len(long) - len(short) - len(separator)
+        if 0 < tail <= _SITE_NAME_MAX and (
+            long.startswith(short + separator) or long.endswith(separator + short)
+        ):
+            return True
+    return False
+
+
+def _heading_without_label(section: Section) -> str:
+    """Return the heading line(s) with the numbering label taken out and spacing collapsed."""
+    heading = section.heading
+    if section.label:
+        # The source may escape the label's punctuation (`3\.` keeps a list from starting).
+        pattern = "".join(
+            re.escape(char) if char.isalnum() or char.isspace() else "\\\\?" + re.escape(char)
+            for char in section.label
+        )
+        heading = re.sub(pattern, "", heading, count=1)
+    return " ".join(heading.split())
+
+
+def title_change(old: Section, new: Section, *, document_title: bool = False) -> TitleChange:
+    """How a matched heading's own title changed: not at all, cosmetically, or renamed.
+
+    The numbering label is left out (renumbering is reported on its own). Titles with the
+    same letters and digits, differing only in spacing (inside words too: "mailinglists"
+    -> "mailing lists"), case, markup or punctuation ("[19 May 2024]" -> "19 May 2024"),
+    are a cosmetic change; so is a site name added to or dropped from the document's
+    title ("Privacy - Example" -> "Privacy"), as an HTML page's <title> carries it and
+    its markdown copy does not. Only titles get this leniency: in the text under a
+    heading, "a lot" -> "alot" stays a change of words.
+    """
+    if _heading_without_label(old) == _heading_without_label(new):
+        return TitleChange.NONE
+    if _title_form(old.title) == _title_form(new.title):
+        return TitleChange.COSMETIC
+    if document_title and _site_name_only(old.title, new.title):
+        return TitleChange.COSMETIC
+    return TitleChange.RENAMED
+
+
+def _joined(segments: list[Segment]) -> list[Segment]:
+    """Drop empty segments and join neighbours with the same op and flags."""
+    out: list[Segment] = []
+    for segment in segments:
+        if not segment.text:
+            continue
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and last.op is segment.op
+            and last.cosmetic == segment.cosmetic
+            and last.move_id == segment.move_id
+        ):
+            out[-1] = Segment(last.op, last.text + segment.text, last.cosmetic, last.move_id)
+        else:
+            out.append(segment)
+    return out
+
+
+def _snap_edges(old: str, new: str) -> tuple[int, int]:
+    """Lengths of the common prefix and suffix of old and new made of markup and spacing."""
+    limit = min(len(old), len(new))
+    lead = 0
+    while lead < limit and old[lead] == new[lead] and old[lead] in _SNAP:
+        lead += 1
+    trail = 0
+    while (
+        trail < limit - lead
+        and old[len(old) - 1 - trail] == new[len(new) - 1 - trail]
+        and old[len(old) - 1 - trail] in _SNAP
+    ):
+        trail += 1
+    return lead, trail
+
+
+def _snapped(segments: list[Segment]) -> list[Segment]:
+    """Keep markup equal on both sides out of a heading's changed runs.
+
+    The word tokenizer keeps `_` inside a word, so "_mailinglists_" -> "_mailing lists_" is
+    one replaced token: the underscores equal on both sides go back to EQUAL runs. A
+    whitespace-only cosmetic run next to a real change of the same kind joins it, so
+    "# Title - Site" -> "# Title" deletes " - Site", not "- Site" after a lone space.
+    """
+    out: list[Segment] = []
+    index = 0
+    while index < len(segments):
+        segment = segments[index]
+        after = segments[index + 1] if index + 1 < len(segments) else None
+        if (
+            segment.op is Op.DELETE
+            and after is not None
+            and after.op is Op.INSERT
+            and after.cosmetic == segment.cosmetic
+        ):
+            lead, trail = _snap_edges(segment.text, after.text)
+            old, new = segment.text, after.text
+            out += [
+                Segment(Op.EQUAL, old[:lead]),
+                Segment(Op.DELETE, old[lead : len(old) - trail], segment.cosmetic),
+                Segment(Op.INSERT, new[lead : len(new) - trail], after.cosmetic),
+                Segment(Op.EQUAL, old[len(old) - trail :]),
+            ]
+            index += 2
+            continue
+        out.append(segment)
+        index += 1
+    out = _joined(out)
+    for index, segment in enumerate(out):
+        if segment.cosmetic and not segment.text.strip():
+            beside = [out[k] for k in (index - 1, index + 1) if 0 <= k < len(out)]
+            if any(other.op is segment.op and not other.cosmetic for other in beside):
+                out[index] = Segment(segment.op, segment.text)
+    return _joined(out)
+
+
+def _heading_diff(old: str, new: str, *, cosmetic: bool) -> list[Segment]:
+    """Word-diff two headings' lines: line ends apart, markup at a run's edges kept equal."""
+    old_core, new_core = old.rstrip(), new.rstrip()
+    segments = _snapped(list(diff_words(old_core, new_core, cosmetic=cosmetic).segments))
+    old_end, new_end = old[len(old_core) :], new[len(new_core) :]
+    if old_end == new_end:
+        segments.append(Segment(Op.EQUAL, old_end))
+    else:
+        segments += [
+            Segment(Op.DELETE, old_end, cosmetic=True),
+            Segment(Op.INSERT, new_end, cosmetic=True),
+        ]
+    return segments
+
+
 def _section_diff(
     old: Section | None,
     new: Section | None,
     old_index: int | None,
     new_index: int | None,
     match: Match | None,
+    *,
+    document_title: bool = False,
 ) -> SectionDiff:
     """Diff one matched pair, or one added or removed section."""
     either = new if new is not None else old
@@ -159,6 +318,8 @@ def _section_diff(
         msg = "a section diff needs an old or a new section"
         raise ValueError(msg)
     approximate = False
+    renamed = match.renamed if match is not None else False
+    change = TitleChange.RENAMED if renamed else TitleChange.NONE
     if old is None and new is not None:
         # A one-sided section without words (a rule, stray markup) is only cosmetic.
         wordless = _WORD.search(new.body) is None
@@ -175,6 +336,20 @@ def _section_diff(
             status = SectionStatus.UNCHANGED
             segments = (Segment(Op.EQUAL, old.body),)
             inserted = deleted = 0
+            change = TitleChange.NONE
+        elif old.kind is SectionKind.HEADING and new.kind is SectionKind.HEADING:
+            # The heading is diffed apart from the text under it: a title change is told
+            # by title_change, so its words neither count nor make the section modified.
+            change = title_change(old, new, document_title=document_title)
+            renamed = change is TitleChange.RENAMED
+            heading = _heading_diff(old.heading, new.heading, cosmetic=not renamed)
+            words = diff_words(
+                old.content, new.content, cosmetic=same_words(old.content, new.content)
+            )
+            segments, approximate = tuple(_joined([*heading, *words.segments])), words.approximate
+            inserted, deleted = words.words_inserted, words.words_deleted
+            substantive = any(s.op is not Op.EQUAL and not s.cosmetic for s in words.segments)
+            status = SectionStatus.MODIFIED if substantive else SectionStatus.COSMETIC
         else:
             cosmetic = _same_words(old, new)
             words = diff_words(old.body, new.body, cosmetic=cosmetic)
@@ -185,7 +360,7 @@ def _section_diff(
     return SectionDiff(
         status=status,
         kind=either.kind,
-        renamed=match.renamed if match is not None else False,
+        renamed=renamed,
         moved=match.moved if match is not None else False,
         approximate=approximate,
         old_path=old.path if old is not None else None,
@@ -199,6 +374,7 @@ def _section_diff(
         segments=segments,
         words_inserted=inserted,
         words_deleted=deleted,
+        title_change=change,
     )
 
 
@@ -298,6 +474,119 @@ def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[Mov
     return result, tuple(moves)
 
 
+def _roman(text: str) -> int | None:
+    """Return the value of a roman numeral in either case, None if text is not one."""
+    values = [_ROMAN.get(char) for char in text.casefold()]
+    if not values or None in values:
+        return None
+    digits = [value for value in values if value is not None]
+    total = 0
+    for index, value in enumerate(digits):
+        following = digits[index + 1] if index + 1 < len(digits) else 0
+        total += -value if value < following else value
+    return total
+
+
+def _label_numbers(label: str) -> tuple[str, tuple[int, ...]]:
+    """Return a label's shape ("#.#.", "article R", "(L)") and the numbers standing in it."""
+    word = _LABEL_WORD.match(label)
+    prefix = word.group(0) if word is not None else ""
+    rest = label[len(prefix) :]
+    shape = [" ".join(prefix.casefold().split())]
+    numbers: list[int] = []
+    position = 0
+    for part in _LABEL_PART.finditer(rest):
+        shape.append(rest[position : part.start()])
+        position = part.end()
+        text = part.group(0)
+        roman = _roman(text) if len(text) > 1 or prefix else None
+        if text.isdigit():
+            shape.append("#")
+            numbers.append(int(text))
+        elif roman is not None:
+            shape.append("R")
+            numbers.append(roman)
+        elif len(text) == 1:
+            shape.append("L" if text.isupper() else "l")
+            numbers.append(ord(text.casefold()) - ord("a") + 1)
+        else:
+            shape.append(text)  # a word, not a number: part of the shape
+    shape.append(rest[position:])
+    return "".join(shape), tuple(numbers)
+
+
+def _label_step(old: str, new: str) -> tuple[str, tuple[str, int | None]]:
+    """Return the old label's shape, and which of its numbers moved and by how much."""
+    old_shape, old_numbers = _label_numbers(old)
+    new_shape, new_numbers = _label_numbers(new)
+    if old_shape != new_shape:
+        return old_shape, (new_shape, None)
+    pairs = enumerate(zip(old_numbers, new_numbers, strict=True))
+    moved = [(k, b - a) for k, (a, b) in pairs if a != b]
+    if len(moved) != 1:
+        return old_shape, (old_shape, None)
+    return old_shape, (f"{old_shape}@{moved[0][0]}", moved[0][1])
+
+
+@dataclass(slots=True)
+class _OpenRange:
+    """A renumbering range still growing: how its labels moved and where it stands."""
+
+    step: tuple[str, int | None]
+    first: int
+    last: int
+    count: int
+
+
+def renumbered_ranges(diffs: list[SectionDiff]) -> tuple[RenumberedRange, ...]:
+    """Group renumbered sections into ranges of consecutive labels that shifted alike.
+
+    Labels of one shape ("3.", "3.1", "Article IV", "(a)") form their own ranges, so
+    subsections interleaved with their parents do not cut the parents' range; a section
+    of that shape whose label did not change does, and sections on one side only (the
+    insertion that caused the shift) do not.
+    """
+    open_ranges: dict[str, _OpenRange] = {}
+    closed: list[tuple[int, RenumberedRange]] = []
+
+    def close(shape: str) -> None:
+        found = open_ranges.pop(shape, None)
+        if found is not None:
+            first, last = diffs[found.first], diffs[found.last]
+            closed.append(
+                (
+                    found.first,
+                    RenumberedRange(
+                        from_label=first.old_label or "",
+                        to_label=last.old_label or "",
+                        new_from_label=first.new_label or "",
+                        new_to_label=last.new_label or "",
+                        count=found.count,
+                        shift=found.step[1],
+                    ),
+                )
+            )
+
+    for index, diff in enumerate(diffs):
+        if diff.old_label is None or diff.new_label is None:
+            continue
+        if not diff.renumbered:
+            close(_label_numbers(diff.old_label)[0])
+            continue
+        shape, step = _label_step(diff.old_label, diff.new_label)
+        current = open_ranges.get(shape)
+        if current is not None and current.step == step:
+            current.last = index
+            current.count += 1
+            continue
+        close(shape)
+        open_ranges[shape] = _OpenRange(step, index, index, 1)
+    for shape in list(open_ranges):
+        close(shape)
+    closed.sort(key=lambda item: item[0])
+    return tuple(found for _, found in closed)
+
+
 def _summarise(diffs: list[SectionDiff], moves: int) -> Summary:
     """Count statuses, flags and words over all section diffs."""
     counts = dict.fromkeys(SectionStatus, 0)
@@ -316,6 +605,7 @@ def _summarise(diffs: list[SectionDiff], moves: int) -> Summary:
         approximate=sum(d.approximate for d in diffs),
         words_inserted=sum(d.words_inserted for d in diffs),
         words_deleted=sum(d.words_deleted for d in diffs),
+        renumbered=sum(d.renumbered for d in diffs),
     )
 
 
@@ -329,6 +619,11 @@ def compare_texts(old: str, new: str) -> DocumentDiff:
     old_doc, new_doc = _analyse(old), _analyse(new)
     alignment = align_sections(old_doc.sections, new_doc.sections)
     by_old = {m.old: m for m in alignment.matches}
+    # The document's title: the first heading on each side (where a site name may differ).
+    titles = tuple(
+        next((k for k, s in enumerate(doc.sections) if s.kind is SectionKind.HEADING), None)
+        for doc in (old_doc, new_doc)
+    )
     diffs: list[SectionDiff] = []
     for old_index, new_index in alignment.order:
         match = by_old.get(old_index) if old_index is not None else None
@@ -339,19 +634,28 @@ def compare_texts(old: str, new: str) -> DocumentDiff:
                 old_index,
                 new_index,
                 match,
+                document_title=(old_index, new_index) == titles,
             )
         )
     diffs, moves = _apply_moves(diffs)
-    return DocumentDiff(
+    old_effective_date = find_written_date(old_doc.effective) if old_doc.effective else None
+    new_effective_date = find_written_date(new_doc.effective) if new_doc.effective else None
+    result = DocumentDiff(
         sections=tuple(diffs),
         summary=_summarise(diffs, len(moves)),
         moves=moves,
         old_effective=old_doc.effective,
         new_effective=new_doc.effective,
-        old_effective_date=find_written_date(old_doc.effective) if old_doc.effective else None,
-        new_effective_date=find_written_date(new_doc.effective) if new_doc.effective else None,
+        old_effective_date=old_effective_date,
+        new_effective_date=new_effective_date,
         identical=old == new,
         paragraph_mode=any(
             s.kind is SectionKind.PARAGRAPH for s in (*old_doc.sections, *new_doc.sections)
         ),
+        renumbered=renumbered_ranges(diffs),
     )
+    if result.effective_changed and not result.summary.substantive:
+        # A changed effective date is substantive even when a heading is all that states
+        # it ("Last updated: May 5" -> "May 19" as a title is a rename, not words).
+        result = replace(result, summary=replace(result.summary, substantive=True))
+    return result

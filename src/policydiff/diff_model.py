@@ -38,12 +38,23 @@ class SectionStatus(Enum):
     """Verdict for one section."""
 
     UNCHANGED = "unchanged"  # bodies byte-identical
-    # Bodies differ only in quotes, dashes, spacing, markup, numbering label; or the
+    # Bodies differ only in quotes, dashes, spacing, markup, numbering label, or in the
+    # heading's title (see SectionDiff.title_change: a rename alone is COSMETIC); or the
     # section exists on one side only and holds no words (a `* * *` rule, stray markup).
     COSMETIC = "cosmetic"
-    MODIFIED = "modified"  # words changed
+    MODIFIED = "modified"  # words changed under the heading
     ADDED = "added"  # only in the new document
     REMOVED = "removed"  # only in the old document
+
+
+class TitleChange(Enum):
+    """How a matched section's own heading title changed (the heading is not its words)."""
+
+    NONE = "none"  # same heading, or only its numbering label changed (see renumbered)
+    # Same title but for spacing (inside words too), markup, case, quotes or dashes, or a
+    # site name added to or dropped from the document's title ("Privacy - Example").
+    COSMETIC = "cosmetic"
+    RENAMED = "renamed"  # the title's words changed
 
 
 class SectionKind(Enum):
@@ -97,7 +108,8 @@ class SectionDiff:
     # -- verdict and flags ----------------------------------------------------------
     status: SectionStatus
     kind: SectionKind
-    # Matched by content or fuzzy title although the normalised titles differ.
+    # The section's own title was renamed: exactly ``title_change is TitleChange.RENAMED``
+    # (also set for a heading matched to a paragraph unit or the preamble).
     renamed: bool
     # Its place among the matched sections changed (not a mere shift by insertions).
     moved: bool
@@ -123,12 +135,15 @@ class SectionDiff:
     # -- content ----------------------------------------------------------------------
     # Word-level diff of the bodies (headings included, see module docstring).
     segments: tuple[Segment, ...]
-    # Words (tokens that are not pure punctuation or markup) in non-cosmetic runs.
+    # Words (tokens that are not pure punctuation or markup) in non-cosmetic runs, the
+    # heading line left out (a rename is told by title_change, not counted as words).
     words_inserted: int
     words_deleted: int
     # Ids (into DocumentDiff.moves) of blocks moved out of / into this section.
     moved_out: tuple[int, ...] = ()
     moved_in: tuple[int, ...] = ()
+    # How the section's own heading title changed (NONE for one-sided sections).
+    title_change: TitleChange = TitleChange.NONE
 
     @property
     def old_text(self) -> str:
@@ -157,8 +172,21 @@ class SectionDiff:
         )
 
     @property
+    def only_renumbered(self) -> bool:
+        """Whether the numbering label is all that changed (reported once per range)."""
+        if not (
+            self.renumbered
+            and self.status is SectionStatus.COSMETIC
+            and self.title_change is TitleChange.NONE
+            and not (self.moved or self.moved_in or self.moved_out)
+        ):
+            return False
+        # The label sits on the heading's first line: the rest must be byte-identical.
+        return self.old_text.partition("\n")[2] == self.new_text.partition("\n")[2]
+
+    @property
     def substantive(self) -> bool:
-        """Whether this section changes words (not only cosmetics)."""
+        """Whether this section changes words (not only cosmetics, renames or numbering)."""
         return self.status in {SectionStatus.MODIFIED, SectionStatus.ADDED, SectionStatus.REMOVED}
 
 
@@ -166,9 +194,10 @@ class SectionDiff:
 class Summary:
     """Counts over the whole diff, for headers and exit codes."""
 
-    # True when any section is modified, added or removed (words changed somewhere).
-    # Renumbering, moves and cosmetic edits alone are not substantive; a rename changes
-    # heading words, so a renamed section is MODIFIED.
+    # True when any section is modified, added or removed (words changed somewhere), or
+    # the effective date changed. Renames, renumbering, moves and cosmetic edits alone are
+    # not substantive: a section whose heading alone changed is COSMETIC, with its
+    # title_change saying whether it was renamed.
     substantive: bool
     unchanged: int
     cosmetic: int
@@ -183,6 +212,23 @@ class Summary:
     approximate: int
     words_inserted: int
     words_deleted: int
+    # Sections whose numbering label changed (see DocumentDiff.renumbered for the ranges).
+    renumbered: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RenumberedRange:
+    """Consecutive sections whose labels shifted alike ("sections 3-45 renumbered by +1")."""
+
+    # Old labels of the first and last section of the range, and their new labels.
+    from_label: str
+    to_label: str
+    new_from_label: str
+    new_to_label: str
+    count: int
+    # How much the number that changed moved (+1 after an insertion); None when the
+    # labels do not differ by one number of the same kind ("3.2" -> "4.1").
+    shift: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +253,8 @@ class DocumentDiff:
     identical: bool = False
     # A side had no headings and was cut into paragraph units instead.
     paragraph_mode: bool = False
+    # Renumbered sections grouped into ranges, in new-document order.
+    renumbered: tuple[RenumberedRange, ...] = ()
 
     @property
     def effective_changed(self) -> bool:

@@ -807,8 +807,11 @@ class ChangeStats:
 
     @property
     def cosmetic_only(self) -> bool:
-        """Whether the texts differ, but only cosmetically (or by renames and moves)."""
-        return not self.substantive and not self.identical
+        """Whether the texts differ, but only cosmetically (or by moves and renumbering).
+
+        A section renamed is not cosmetic, though not substantive either: it is reported.
+        """
+        return not self.substantive and not self.identical and not self.sections_renamed
 
     @property
     def substantive_words(self) -> int:

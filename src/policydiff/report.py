@@ -9,11 +9,13 @@ from datetime import date, datetime
 from policydiff.diff_model import (
     DocumentDiff,
     Op,
+    RenumberedRange,
     SectionDiff,
     SectionKind,
     SectionStatus,
     Segment,
     Summary,
+    TitleChange,
 )
 from policydiff.model import Version, sha256_hex
 
@@ -93,7 +95,13 @@ def join_path(path: tuple[str, ...] | None) -> str:
 
 
 def is_notable(section: SectionDiff) -> bool:
-    """Whether a section has anything to report (text, title, place or moved blocks)."""
+    """Whether a section has anything to report (text, title, place or moved blocks).
+
+    A section whose numbering label is all that changed is not: renumbering is reported
+    once per range (``renumbered_line``), not as one row per shifted section.
+    """
+    if section.only_renumbered:
+        return False
     return (
         section.status is not SectionStatus.UNCHANGED
         or section.renamed
@@ -126,7 +134,7 @@ def select_sections(
         if (
             view.ignore_cosmetic
             and section.status is SectionStatus.COSMETIC
-            and not (section.moved or section.moved_in or section.moved_out)
+            and not (section.renamed or section.moved or section.moved_in or section.moved_out)
         ):
             continue
         if not (keep_unchanged or view.context or is_notable(section)):
@@ -164,6 +172,17 @@ STATUS_WORDS = {
 }
 
 
+def status_words(section: SectionDiff) -> str:
+    """Return a section's status for a table row: ``changed renamed``, ``renamed``, ..."""
+    words = [STATUS_WORDS[section.status]]
+    if section.renamed:
+        # Renamed with the words under the heading unchanged: the rename is the news.
+        words = ["renamed"] if section.status is SectionStatus.COSMETIC else [*words, "renamed"]
+    if section.moved:
+        words.append("moved")
+    return " ".join(words)
+
+
 def summary_counts(summary: Summary) -> list[tuple[str, int]]:
     """Return the section counts in display order, as (word, count)."""
     return [
@@ -187,6 +206,38 @@ def words_line(summary: Summary) -> str:
     return f"Words: {summary.words_inserted} inserted, {summary.words_deleted} deleted"
 
 
+def _bare(label: str) -> str:
+    """Return a numbering label without its closing full stop ("3." reads "3")."""
+    return label[:-1] if label.endswith(".") and len(label) > 1 else label
+
+
+def renumbered_range_text(found: RenumberedRange) -> str:
+    """Return one renumbering range in words: ``sections 3-45 by +1 (now 4-46)``."""
+    if found.count == 1:
+        return f"section {_bare(found.from_label)} \u2192 {_bare(found.new_from_label)}"
+    # A minus sign, as in the word counts ("+3 \u22121").
+    by = f" by {found.shift:+d}".replace("-", "\u2212") if found.shift is not None else ""
+    return (
+        f"sections {_bare(found.from_label)}\u2013{_bare(found.to_label)}{by} "
+        f"(now {_bare(found.new_from_label)}\u2013{_bare(found.new_to_label)})"
+    )
+
+
+# Ranges named on the renumbering line; more are counted, not listed.
+RENUMBERED_SHOWN = 5
+
+
+def renumbered_line(diff: DocumentDiff) -> str | None:
+    """Return the renumbering in one line (``Renumbered: sections 3-45 by +1``), if any."""
+    if not diff.renumbered:
+        return None
+    shown = [renumbered_range_text(found) for found in diff.renumbered[:RENUMBERED_SHOWN]]
+    more = len(diff.renumbered) - RENUMBERED_SHOWN
+    if more > 0:
+        shown.append(f"{more} more range{'s' if more > 1 else ''}")
+    return "Renumbered: " + "; ".join(shown)
+
+
 def verdict_line(report: CompareReport) -> str:
     """Return a sentence saying whether the texts differ, and how much."""
     diff = report.diff
@@ -194,6 +245,8 @@ def verdict_line(report: CompareReport) -> str:
         return "The texts are identical."
     if diff.summary.substantive:
         changed = diff.summary.added + diff.summary.removed + diff.summary.modified
+        if not changed:
+            return "Substantive change: the effective date changed."
         return f"Substantive changes in {changed} of {len(diff.sections)} sections."
     return "No substantive changes (only cosmetic edits, renames or moves)."
 
@@ -217,8 +270,17 @@ def _day(value: date | None) -> str | None:
 def section_notes(section: SectionDiff, diff: DocumentDiff) -> list[str]:
     """Return the facts about a section besides its text: status, rename, move, numbering."""
     notes = [STATUS_WORDS[section.status]]
+    if section.renamed and section.status is SectionStatus.COSMETIC:
+        notes = []  # "renamed from ..." says it: the words under the heading did not change
     if section.renamed and section.status is not SectionStatus.ADDED:
         notes.append(f"renamed from \u201c{join_path(section.old_path)}\u201d")
+    elif section.title_change is TitleChange.COSMETIC:
+        # Spacing, case, markup, punctuation or a site name: the same title, not a rename.
+        was = section.old_title if section.old_title != section.new_title else None
+        notes.append(
+            "same title, written differently"
+            + (f" (was \u201c{was}\u201d)" if was is not None else "")
+        )
     if section.renumbered:
         notes.append(f"renumbered {section.old_label} \u2192 {section.new_label}")
     if section.moved:

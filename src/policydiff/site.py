@@ -194,6 +194,7 @@ def _change_summary(stats: ChangeStats | None) -> str:
         (stats.sections_added, "added"),
         (stats.sections_removed, "removed"),
         (stats.sections_changed, "changed"),
+        (stats.sections_renamed, "renamed"),
         (stats.sections_cosmetic, "cosmetic"),
     ):
         if count:

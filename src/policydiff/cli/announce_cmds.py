@@ -311,6 +311,7 @@ def announce_cmd(
         build_announcement,
         check_url,
         fill_url,
+        has_news,
         render_announcement,
     )
     from policydiff.compare import compare_texts
@@ -326,7 +327,7 @@ def announce_cmd(
     if diff.identical:
         message(f"{pair.old.label} and {pair.new.label} are identical: nothing to announce.")
         return
-    if not diff.summary.substantive and not include_cosmetic:
+    if not has_news(diff) and not include_cosmetic:
         message(
             f"Only editorial changes between {pair.old.label} and {pair.new.label} (spacing, "
             "punctuation, formatting or order): nothing to announce. Use --include-cosmetic "

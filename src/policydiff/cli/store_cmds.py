@@ -441,7 +441,9 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
                 f"~{change.sections_changed}"
             )
             words = f"+{change.words_inserted} \u2212{change.words_deleted}"
-            row.append(words + (" cosmetic only" if change.cosmetic_only else ""))
+            renamed_only = not change.substantive and change.sections_renamed
+            note = " cosmetic only" if change.cosmetic_only else ""
+            row.append(words + (" renamed only" if renamed_only else note))
         elif stats is not None:
             row += ["first", ""]
         tags = (

@@ -16,7 +16,6 @@ from datetime import datetime
 
 from policydiff.diff_model import Op, SectionDiff
 from policydiff.report import (
-    STATUS_WORDS,
     CompareReport,
     Elided,
     Run,
@@ -28,8 +27,10 @@ from policydiff.report import (
     excerpt,
     hidden_changes,
     join_path,
+    renumbered_line,
     section_notes,
     select_sections,
+    status_words,
     summary_line,
     verdict_line,
     words_line,
@@ -166,6 +167,7 @@ def _header(report: CompareReport, view: View) -> list[str]:
         '<ul class="pd-counts">',
         f"<li>{escape(summary_line(summary))}</li>",
         f"<li>{escape(words_line(summary))}</li>",
+        *[f"<li>{escape(line)}</li>" for line in [renumbered_line(report.diff)] if line],
         f"<li>{escape(effective_line(report))}</li>",
     ]
     hidden = hidden_changes(report, view)
@@ -216,8 +218,7 @@ def _toc(sections: tuple[SectionDiff, ...]) -> list[str]:
     """Return the linked list of shown sections."""
     out = ['<nav class="pd-toc" aria-label="Sections">', "<h2>Sections</h2>", "<ol>"]
     for number, section in enumerate(sections, start=1):
-        flags = [flag for flag in ("renamed", "moved") if getattr(section, flag)]
-        status = " ".join([STATUS_WORDS[section.status], *flags])
+        status = status_words(section)
         out.append(
             f'<li><a href="#pd-s-{number}">{escape(join_path(section.path))}</a> '
             f'<span class="pd-status">{status}</span> '

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from policydiff.diff_model import MovedBlock, SectionDiff, Segment
+from policydiff.diff_model import MovedBlock, RenumberedRange, SectionDiff, Segment
 from policydiff.report import CompareReport, Side, View, select_sections
 
 SCHEMA = "policydiff.compare/1"
@@ -37,6 +37,7 @@ def report_json(report: CompareReport, view: View) -> dict[str, Any]:
             "substantive": summary.substantive,
             "moved_blocks": summary.moved_blocks,
             "approximate": summary.approximate,
+            "renumbered": summary.renumbered,
         },
         "effective": {
             "old": diff.old_effective,
@@ -50,6 +51,7 @@ def report_json(report: CompareReport, view: View) -> dict[str, Any]:
         "filter": {"section": view.section, "ignore_cosmetic": view.ignore_cosmetic},
         "sections": [section_json(s) for s in select_sections(report, view, keep_unchanged=True)],
         "moves": [move_json(move) for move in diff.moves],
+        "renumbered": [renumbered_json(found) for found in diff.renumbered],
     }
 
 
@@ -91,6 +93,8 @@ def section_json(section: SectionDiff) -> dict[str, Any]:
         "moved_out": list(section.moved_out),
         "moved_in": list(section.moved_in),
         "diff": [segment_json(segment) for segment in section.segments],
+        "title_change": section.title_change.value,
+        "renumbered": section.renumbered,
     }
 
 
@@ -111,4 +115,16 @@ def move_json(move: MovedBlock) -> dict[str, Any]:
         "old_path": list(move.old_path),
         "new_path": list(move.new_path),
         "similarity": round(move.similarity, 1),
+    }
+
+
+def renumbered_json(found: RenumberedRange) -> dict[str, Any]:
+    """Return a range of renumbered sections as JSON."""
+    return {
+        "from_label": found.from_label,
+        "to_label": found.to_label,
+        "new_from_label": found.new_from_label,
+        "new_to_label": found.new_to_label,
+        "count": found.count,
+        "shift": found.shift,
     }

@@ -13,7 +13,6 @@ import re
 
 from policydiff.diff_model import Op, SectionDiff
 from policydiff.report import (
-    STATUS_WORDS,
     CompareReport,
     Elided,
     Run,
@@ -24,8 +23,10 @@ from policydiff.report import (
     excerpt,
     hidden_changes,
     join_path,
+    renumbered_line,
     section_notes,
     select_sections,
+    status_words,
     summary_line,
     verdict_line,
     words_line,
@@ -63,6 +64,7 @@ def render(report: CompareReport, view: View) -> str:
         "",
         f"- {escape(summary_line(report.diff.summary))}",
         f"- {escape(words_line(report.diff.summary))}",
+        *[f"- {escape(line)}" for line in [renumbered_line(report.diff)] if line],
         f"- {escape(effective_line(report))}",
     ]
     hidden = hidden_changes(report, view)
@@ -80,8 +82,7 @@ def render(report: CompareReport, view: View) -> str:
 
 def _table_row(section: SectionDiff) -> str:
     """Return one row of the summary table."""
-    flags = [flag for flag in ("renamed", "moved") if getattr(section, flag)]
-    status = " ".join([STATUS_WORDS[section.status], *flags])
+    status = status_words(section)
     words = f"+{section.words_inserted} \u2212{section.words_deleted}"
     return f"| {status} | {escape(join_path(section.path))} | {words} |"
 

@@ -16,7 +16,6 @@ from rich.text import Text
 
 from policydiff.diff_model import Op, SectionDiff
 from policydiff.report import (
-    STATUS_WORDS,
     CompareReport,
     Elided,
     Run,
@@ -27,8 +26,10 @@ from policydiff.report import (
     excerpt,
     hidden_changes,
     join_path,
+    renumbered_line,
     section_notes,
     select_sections,
+    status_words,
     summary_line,
     verdict_line,
     words_line,
@@ -87,6 +88,9 @@ def _header(report: CompareReport, view: View, sections: tuple[SectionDiff, ...]
     text.append(verdict_line(report) + "\n")
     text.append(summary_line(report.diff.summary) + "\n")
     text.append(words_line(report.diff.summary) + "\n")
+    renumbered = renumbered_line(report.diff)
+    if renumbered is not None:
+        text.append(escape_controls(renumbered) + "\n")
     text.append(escape_controls(effective_line(report)))
     hidden = hidden_changes(report, view)
     if hidden:
@@ -103,8 +107,7 @@ def _table(sections: tuple[SectionDiff, ...]) -> Table:
     table.add_column("section", ratio=1)
     table.add_column("words", justify="right", no_wrap=True)
     for section in sections:
-        notes = [note for note in ("renamed", "moved") if getattr(section, note)]
-        status = " ".join([STATUS_WORDS[section.status], *notes])
+        status = status_words(section)
         words = f"+{section.words_inserted} \u2212{section.words_deleted}"
         # Cells are Text, never str: rich would read "[...]" in policy text as markup.
         table.add_row(Text(status), Text(escape_controls(join_path(section.path))), Text(words))
