@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +15,7 @@ import click
 
 from policydiff.cli.common import F, emit_json, message, open_store, store_path
 from policydiff.errors import StoreError, UsageError
+from policydiff.mailsend import DEFAULT_TIMEOUT, SECURITY_MODES
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
     from policydiff.announce import Announcement
     from policydiff.changelog import HistoryEntry
     from policydiff.cli.resolve import Pair
+    from policydiff.mailsend import Server
     from policydiff.store import GitStore
 
 ANNOUNCE_FORMATS = ("email", "text", "markdown", "html", "json")
@@ -242,6 +246,161 @@ def _append_mbox(path: Path, mail: EmailMessage) -> None:
         raise UsageError(f"cannot append to {path}: {reason}") from None
 
 
+@dataclass(frozen=True)
+class SendOptions:
+    """The command's --send options, as given (None: not given)."""
+
+    yes: bool
+    allow_todo: bool
+    host: str | None
+    port: int | None
+    security: str | None
+    timeout: float | None
+
+    def given(self) -> bool:
+        """Whether any of them was given."""
+        return (
+            self.yes
+            or self.allow_todo
+            or any(
+                value is not None for value in (self.host, self.port, self.security, self.timeout)
+            )
+        )
+
+
+_TODO = re.compile(r"\[TODO[^\]\n]{0,200}\]?")
+SMTP_ENV = {"user": "POLICYDIFF_SMTP_USER", "password": "POLICYDIFF_SMTP_PASSWORD"}
+
+
+def _git_setting(store: GitStore | None, key: str) -> str | None:
+    """Return ``git config --get KEY`` in the store clone (the user's global config without one)."""
+    import os
+    import subprocess
+
+    from policydiff.gitenv import static_environment
+
+    scope = [] if store is not None else ["--global"]
+    try:
+        done = subprocess.run(
+            ["git", "config", *scope, "--get", key],
+            cwd=store.path if store is not None else None,
+            env={**os.environ, **static_environment()},
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise StoreError(f"cannot run git config to read {key}: {err}") from None
+    if done.returncode == 1:
+        return None
+    if done.returncode != 0:
+        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise StoreError(f"git config cannot read {key}: {reason[0] if reason else 'failed'}")
+    value = done.stdout.decode("utf-8", "replace").rstrip("\n")
+    return value or None
+
+
+def _server(store: GitStore | None, options: SendOptions) -> Server:
+    """Return the SMTP server to use: options, else git config, else the environment/defaults."""
+    from policydiff.mailsend import DEFAULT_PORTS, Server, check_host
+
+    host = options.host or _git_setting(store, "policydiff.smtp.host")
+    if host is None:
+        raise UsageError(
+            "no SMTP server: pass --smtp-host HOST or set it with "
+            "'git config policydiff.smtp.host HOST' in the store; nothing was sent"
+        )
+    security = options.security or _git_setting(store, "policydiff.smtp.security")
+    if security is not None and security not in SECURITY_MODES:
+        raise UsageError(
+            f"invalid git config policydiff.smtp.security {security[:40]!r}: "
+            "use starttls, ssl or none"
+        )
+    port = options.port
+    if port is None:
+        configured = _git_setting(store, "policydiff.smtp.port")
+        if configured is not None:
+            if not configured.isdigit() or not 1 <= int(configured) <= 65535:
+                raise UsageError(
+                    f"invalid git config policydiff.smtp.port {configured[:40]!r}: "
+                    "use a number from 1 to 65535"
+                )
+            port = int(configured)
+    import os
+
+    # The environment wins over git config: CI jobs pass secrets as variables.
+    credentials = {
+        name: os.environ.get(variable) or _git_setting(store, f"policydiff.smtp.{name}")
+        for name, variable in SMTP_ENV.items()
+    }
+    return Server(
+        host=check_host(host),
+        port=port if port is not None else DEFAULT_PORTS[security],
+        security=security,
+        timeout=options.timeout if options.timeout is not None else DEFAULT_TIMEOUT,
+        user=credentials["user"],
+        password=credentials["password"],
+    )
+
+
+def _todo_places(mail: EmailMessage) -> list[str]:
+    """Return the distinct [TODO ...] places left in the message's subject and body."""
+    body = mail.get_content() if not mail.is_multipart() else ""
+    found = _TODO.findall(f"{mail['Subject']}\n{body}")
+    return list(dict.fromkeys(" ".join(place.split()) for place in found))
+
+
+def _recipients(mail: EmailMessage) -> list[str]:
+    """Return the envelope recipients: To, Cc and Bcc, each once."""
+    found = [
+        address.addr_spec
+        for name in ("To", "Cc", "Bcc")
+        for header in mail.get_all(name) or []
+        for address in header.addresses
+    ]
+    return list(dict.fromkeys(found))
+
+
+def _interactive() -> bool:
+    """Whether someone can be asked: stdin and stdout are a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _send(mail: EmailMessage, store: GitStore | None, options: SendOptions) -> None:
+    """Check the draft, ask (on a terminal) and send it; every refusal sends nothing."""
+    from policydiff.mailsend import check_server, send
+
+    places = _todo_places(mail)
+    if places and not options.allow_todo:
+        shown = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
+        raise UsageError(
+            f"the draft still has {len(places)} [TODO] place(s): {shown}; fill them in or pass "
+            "--allow-todo; nothing was sent"
+        )
+    if not options.yes and not _interactive():
+        raise UsageError(
+            "not on a terminal: pass --yes to send without confirming; nothing was sent"
+        )
+    server = _server(store, options)
+    check_server(server)
+    recipients = _recipients(mail)
+    # Bcc recipients get the message through the envelope only, never in a header.
+    del mail["Bcc"]
+    data = mail.as_bytes()
+    if not options.yes:
+        _write_bytes(data, None, "announcement")
+        if not click.confirm(
+            f"\nSend this to {', '.join(recipients)} through {server.address}?", default=False
+        ):
+            raise UsageError("not confirmed; nothing was sent")
+    sender = mail["From"].addresses[0].addr_spec
+    delivery = send(data, sender, recipients, server)
+    message(
+        f"Sent the announcement to {', '.join(delivery.recipients)} through {server.address} "
+        f"({delivery.protection})"
+    )
+
+
 @click.command("announce")
 @click.argument("args", nargs=-1, metavar="[POLICY] [OLD] [NEW]")
 @click.option(
@@ -279,6 +438,28 @@ def _append_mbox(path: Path, mail: EmailMessage) -> None:
     metavar="ISO",
     help="Date header, e.g. 2024-05-01T09:00:00+02:00 (default: now).",
 )
+@click.option("--send", is_flag=True, help="Send the e-mail over SMTP (see 'Sending' below).")
+@click.option("--yes", "-y", is_flag=True, help="Send without showing the draft and asking.")
+@click.option(
+    "--allow-todo", is_flag=True, help="Send even if the draft still has [TODO: ...] places."
+)
+@click.option("--smtp-host", metavar="HOST", help="SMTP server (default: policydiff.smtp.host).")
+@click.option(
+    "--smtp-port",
+    type=click.IntRange(1, 65535),
+    help="SMTP port (default: policydiff.smtp.port, else 587, 465 for ssl, 25 for none).",
+)
+@click.option(
+    "--smtp-security",
+    type=click.Choice(SECURITY_MODES),
+    help="starttls (required), ssl (TLS from the start) or none (default: "
+    "policydiff.smtp.security, else STARTTLS when the server offers it).",
+)
+@click.option(
+    "--smtp-timeout",
+    type=click.FloatRange(0.1, 600),
+    help=f"Seconds to wait for the connection and for each reply (default: {DEFAULT_TIMEOUT:g}).",
+)
 def announce_cmd(
     args: tuple[str, ...],
     fmt: str,
@@ -289,6 +470,13 @@ def announce_cmd(
     template: Path | None,
     include_cosmetic: bool,
     date_text: str | None,
+    send: bool,
+    yes: bool,
+    allow_todo: bool,
+    smtp_host: str | None,
+    smtp_port: int | None,
+    smtp_security: str | None,
+    smtp_timeout: float | None,
 ) -> None:
     """Draft a notice of what changed in a policy, to edit and send.
 
@@ -305,6 +493,18 @@ def announce_cmd(
       announce.list_name  list name for the footer
       announce.url        where readers find the full policy
       announce.diff_url   published diff; {policy}, {old}, {new} are filled in
+
+    \b
+    Sending (--send): the same e-mail goes over SMTP. On a terminal the draft is shown
+    and you are asked to confirm; elsewhere --yes is required. A draft that still has
+    [TODO: ...] places is refused unless --allow-todo. Server settings come from the
+    options, else from git config in the store clone (never from a committed file):
+      policydiff.smtp.host      SMTP server
+      policydiff.smtp.port      port (default 587; 465 for ssl, 25 for none)
+      policydiff.smtp.security  starttls, ssl or none (default: STARTTLS when offered)
+      policydiff.smtp.user      login, or the POLICYDIFF_SMTP_USER variable
+      policydiff.smtp.password  password, or the POLICYDIFF_SMTP_PASSWORD variable
+    No password is ever sent unencrypted, except to localhost with --smtp-security none.
     """  # noqa: D301 - "\b" is click's no-rewrap marker, the backspace character itself
     from policydiff.announce import (
         Links,
@@ -320,6 +520,13 @@ def announce_cmd(
         raise UsageError("--mbox writes an e-mail: it does not go with --format or --output")
     if template is not None and fmt == "json":
         raise UsageError("--template does not apply to --format json")
+    if send and (fmt != "email" or mbox is not None or output is not None):
+        raise UsageError(
+            "--send sends the e-mail: it does not go with --format, --mbox or --output"
+        )
+    sending = SendOptions(yes, allow_todo, smtp_host, smtp_port, smtp_security, smtp_timeout)
+    if not send and sending.given():
+        raise UsageError("--yes, --allow-todo and the --smtp-* options go with --send")
     when = _parse_when(date_text)
     pair = _resolve(args)
     diff = compare_texts(pair.old_text, pair.new_text)
@@ -373,6 +580,9 @@ def announce_cmd(
             settings=settings,
             when=when,
         )
+        if send:
+            _send(mail, store, sending)
+            return
         if mbox is not None:
             _append_mbox(mbox, mail)
             message(f"Appended the announcement to {mbox}")
