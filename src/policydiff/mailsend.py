@@ -145,7 +145,7 @@ def _secure(client: smtplib.SMTP, server: Server, context: ssl.SSLContext) -> st
     if server.security == "ssl":
         return "TLS"
     if server.security == "none":
-        return "no encryption"
+        return "unencrypted"
     if client.has_extn("starttls"):
         client.starttls(context=context)
         client.ehlo()
@@ -160,7 +160,7 @@ def _secure(client: smtplib.SMTP, server: Server, context: ssl.SSLContext) -> st
             f"the SMTP server {server.address} does not offer STARTTLS: refusing to send "
             f"the password unencrypted; {NOTHING_SENT}"
         )
-    return "no encryption (the server does not offer STARTTLS)"
+    return "unencrypted: the server does not offer STARTTLS"
 
 
 def _transaction(

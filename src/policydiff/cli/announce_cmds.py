@@ -269,6 +269,7 @@ class SendOptions:
 
 
 _TODO = re.compile(r"\[TODO[^\]\n]{0,200}\]?")
+MAX_DRAFT_BYTES = 1_000_000
 SMTP_ENV = {"user": "POLICYDIFF_SMTP_USER", "password": "POLICYDIFF_SMTP_PASSWORD"}
 
 
@@ -366,8 +367,68 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _send(mail: EmailMessage, store: GitStore | None, options: SendOptions) -> None:
-    """Check the draft, ask (on a terminal) and send it; every refusal sends nothing."""
+def _drop_header(data: bytes, name: str) -> bytes:
+    """Return the message ``data`` without the header ``name`` (continuation lines too).
+
+    Works on the bytes, so that everything else goes out exactly as it was written.
+    """
+    end = re.search(rb"\r?\n\r?\n", data)
+    head, body = (data[: end.start()], data[end.start() :]) if end else (data, b"")
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.split(b":", 1)[0].strip().lower() == name.lower().encode()
+        if not dropping:
+            kept.append(line)
+    return b"".join(kept) + body
+
+
+def _read_draft(path: Path) -> tuple[EmailMessage, bytes]:
+    """Return an edited draft file, parsed and as bytes, checked as announce builds one."""
+    import email
+    from email import policy
+    from email.message import EmailMessage
+
+    from policydiff.announce import parse_address, parse_addresses
+
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_DRAFT_BYTES + 1)
+    except OSError as err:
+        raise UsageError(f"cannot read the draft {path}: {err.strerror or err}") from None
+    if len(data) > MAX_DRAFT_BYTES:
+        raise UsageError(f"the draft {path} is over {MAX_DRAFT_BYTES:,} bytes")
+    if re.search(rb"\r?\n\r?\n", data) is None:
+        raise UsageError(f"the draft {path} has no blank line between its headers and its body")
+    mail = email.message_from_bytes(data, policy=policy.default)
+    if not isinstance(mail, EmailMessage) or mail.is_multipart() or mail.defects:
+        raise UsageError(f"the draft {path} is not a plain-text e-mail as announce writes one")
+    if mail.get_content_type() != "text/plain":
+        raise UsageError(f"the draft {path} is {mail.get_content_type()}, not text/plain")
+    for name, most in (("From", 1), ("To", 1), ("Subject", 1), ("Cc", 1), ("Bcc", 1)):
+        values = mail.get_all(name) or []
+        if len(values) > most or (not values and name in {"From", "To", "Subject"}):
+            raise UsageError(f"the draft {path} must have one {name} header, not {len(values)}")
+    parse_address(str(mail["From"]), "From")
+    for name in ("To", "Cc", "Bcc"):
+        if mail[name] is not None:
+            parse_addresses(str(mail[name]), name)
+    long_line = next((i for i, line in enumerate(data.splitlines(), 1) if len(line) > 998), None)
+    if long_line is not None:
+        raise UsageError(f"line {long_line} of the draft {path} is over 998 bytes (SMTP's limit)")
+    try:
+        mail.get_content()
+    except (LookupError, ValueError, UnicodeError) as err:
+        raise UsageError(f"cannot decode the body of the draft {path}: {err}") from None
+    return mail, data
+
+
+def _send(mail: EmailMessage, data: bytes, store: GitStore | None, options: SendOptions) -> None:
+    """Check the draft, ask (on a terminal) and send ``data``; every refusal sends nothing."""
     from policydiff.mailsend import check_server, send
 
     places = _todo_places(mail)
@@ -385,8 +446,7 @@ def _send(mail: EmailMessage, store: GitStore | None, options: SendOptions) -> N
     check_server(server)
     recipients = _recipients(mail)
     # Bcc recipients get the message through the envelope only, never in a header.
-    del mail["Bcc"]
-    data = mail.as_bytes()
+    data = _drop_header(data, "Bcc")
     if not options.yes:
         _write_bytes(data, None, "announcement")
         if not click.confirm(
@@ -438,7 +498,13 @@ def _send(mail: EmailMessage, store: GitStore | None, options: SendOptions) -> N
     metavar="ISO",
     help="Date header, e.g. 2024-05-01T09:00:00+02:00 (default: now).",
 )
-@click.option("--send", is_flag=True, help="Send the e-mail over SMTP (see 'Sending' below).")
+@click.option("--send", is_flag=True, help="Send the e-mail over SMTP (see 'Sending' above).")
+@click.option(
+    "--draft",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="With --send: send this e-mail file (from '--format email -o FILE', edited) "
+    "instead of drafting one.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Send without showing the draft and asking.")
 @click.option(
     "--allow-todo", is_flag=True, help="Send even if the draft still has [TODO: ...] places."
@@ -471,6 +537,7 @@ def announce_cmd(
     include_cosmetic: bool,
     date_text: str | None,
     send: bool,
+    draft: Path | None,
     yes: bool,
     allow_todo: bool,
     smtp_host: str | None,
@@ -497,8 +564,11 @@ def announce_cmd(
     \b
     Sending (--send): the same e-mail goes over SMTP. On a terminal the draft is shown
     and you are asked to confirm; elsewhere --yes is required. A draft that still has
-    [TODO: ...] places is refused unless --allow-todo. Server settings come from the
-    options, else from git config in the store clone (never from a committed file):
+    [TODO: ...] places is refused unless --allow-todo. To review and edit first, write
+    the draft with '--format email -o FILE', edit it, and send it with '--send --draft
+    FILE': it goes exactly as written (Bcc recipients get it, the Bcc header is removed).
+    The server comes from the options, else from git config in the store clone (never
+    from a committed file):
       policydiff.smtp.host      SMTP server
       policydiff.smtp.port      port (default 587; 465 for ssl, 25 for none)
       policydiff.smtp.security  starttls, ssl or none (default: STARTTLS when offered)
@@ -525,8 +595,18 @@ def announce_cmd(
             "--send sends the e-mail: it does not go with --format, --mbox or --output"
         )
     sending = SendOptions(yes, allow_todo, smtp_host, smtp_port, smtp_security, smtp_timeout)
-    if not send and sending.given():
-        raise UsageError("--yes, --allow-todo and the --smtp-* options go with --send")
+    if not send and (sending.given() or draft is not None):
+        raise UsageError("--draft, --yes, --allow-todo and the --smtp-* options go with --send")
+    if draft is not None:
+        drafting = (args, to_addr, from_addr, template, date_text)
+        if any(drafting) or include_cosmetic:
+            raise UsageError(
+                "--draft sends the file as it is: it takes no POLICY, OLD, NEW, --to, --from, "
+                "--template, --include-cosmetic or --date"
+            )
+        mail, data = _read_draft(draft)
+        _send(mail, data, _try_store(), sending)
+        return
     when = _parse_when(date_text)
     pair = _resolve(args)
     diff = compare_texts(pair.old_text, pair.new_text)
@@ -581,7 +661,7 @@ def announce_cmd(
             when=when,
         )
         if send:
-            _send(mail, store, sending)
+            _send(mail, mail.as_bytes(), store, sending)
             return
         if mbox is not None:
             _append_mbox(mbox, mail)
