@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest.importorskip("aiosmtpd", reason="aiosmtpd (the dev extra) runs the test SMTP server")
+
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -399,6 +402,9 @@ def test_an_edited_draft_goes_as_written_without_its_bcc(
         "hidden@example.net",
         "other-hidden@example.net",
     ]
+    assert "through" in result.stderr
+    assert "and 2 Bcc recipients" in result.stderr
+    assert "hidden" not in result.stderr
     assert b"hidden" not in got.data.lower()
     assert b"bcc" not in got.data.lower()
     assert got.data == data.replace(bcc, b"").replace(b"\n", b"\r\n")

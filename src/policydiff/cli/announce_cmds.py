@@ -351,11 +351,11 @@ def _todo_places(mail: EmailMessage) -> list[str]:
     return list(dict.fromkeys(" ".join(place.split()) for place in found))
 
 
-def _recipients(mail: EmailMessage) -> list[str]:
-    """Return the envelope recipients: To, Cc and Bcc, each once."""
+def _recipients(mail: EmailMessage, headers: tuple[str, ...] = ("To", "Cc", "Bcc")) -> list[str]:
+    """Return the envelope recipients: those of To, Cc and Bcc, each once."""
     found = [
         address.addr_spec
-        for name in ("To", "Cc", "Bcc")
+        for name in headers
         for header in mail.get_all(name) or []
         for address in header.addresses
     ]
@@ -455,8 +455,12 @@ def _send(mail: EmailMessage, data: bytes, store: GitStore | None, options: Send
             raise UsageError("not confirmed; nothing was sent")
     sender = mail["From"].addresses[0].addr_spec
     delivery = send(data, sender, recipients, server)
+    # Bcc addresses stay out of the log too (CI logs are often public): only their number.
+    hidden = [r for r in delivery.recipients if r not in _recipients(mail, ("To", "Cc"))]
+    listed = [r for r in delivery.recipients if r not in hidden]
+    more = f" and {len(hidden)} Bcc recipient{'s' if len(hidden) != 1 else ''}" if hidden else ""
     message(
-        f"Sent the announcement to {', '.join(delivery.recipients)} through {server.address} "
+        f"Sent the announcement to {', '.join(listed)}{more} through {server.address} "
         f"({delivery.protection})"
     )
 
