@@ -326,6 +326,18 @@ def test_a_refused_recipient_sends_nothing(
     assert server.messages == []
 
 
+def test_8bit_draft_needs_8bitmime(archive: GitStore, smtp_server: Callable[..., Smtp]) -> None:
+    # decode_data=True makes aiosmtpd leave 8BITMIME out of its EHLO answer.
+    server = smtp_server(decode_data=True)
+    line = one_error(send("--yes", "--allow-todo", *server.args("--smtp-security", "none")))
+    assert "does not accept 8-bit mail" in line
+    assert "nothing was sent" in line
+    assert server.messages == []
+    no_todo_template(archive)
+    assert send("--yes", *server.args("--smtp-security", "none")).exit_code == 0
+    assert len(server.messages) == 1
+
+
 def test_a_silent_server_times_out(archive: GitStore) -> None:
     no_todo_template(archive)
     with socket.socket() as silent:
