@@ -289,6 +289,23 @@ def test_bad_send_options_are_one_error(archive: GitStore, args: list[str], need
     assert not Path("draft.eml").exists()
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "needle"),
+    [
+        ("policydiff.smtp.port", "25x", "invalid git config policydiff.smtp.port '25x'"),
+        ("policydiff.smtp.port", "70000", "invalid git config policydiff.smtp.port"),
+        ("policydiff.smtp.security", "tls", "invalid git config policydiff.smtp.security"),
+        ("policydiff.smtp.host", "smtp example", "invalid SMTP host"),
+    ],
+)
+def test_bad_git_config_is_one_error(archive: GitStore, key: str, value: str, needle: str) -> None:
+    no_todo_template(archive)
+    if key != "policydiff.smtp.host":
+        git_config(archive, "policydiff.smtp.host", "127.0.0.1")
+    git_config(archive, key, value)
+    assert needle in one_error(send("--yes"))
+
+
 def test_smtp_options_need_send(archive: GitStore) -> None:
     result = run_cli(["announce", POLICY, *ADDRESSES, "--yes"])
     assert "go with --send" in one_error(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -275,7 +276,6 @@ SMTP_ENV = {"user": "POLICYDIFF_SMTP_USER", "password": "POLICYDIFF_SMTP_PASSWOR
 
 def _git_setting(store: GitStore | None, key: str) -> str | None:
     """Return ``git config --get KEY`` in the store clone (the user's global config without one)."""
-    import os
     import subprocess
 
     from policydiff.gitenv import static_environment
@@ -327,8 +327,6 @@ def _server(store: GitStore | None, options: SendOptions) -> Server:
                     "use a number from 1 to 65535"
                 )
             port = int(configured)
-    import os
-
     # The environment wins over git config: CI jobs pass secrets as variables.
     credentials = {
         name: os.environ.get(variable) or _git_setting(store, f"policydiff.smtp.{name}")
