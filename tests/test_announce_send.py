@@ -671,7 +671,7 @@ def run_on_terminal(answer: bytes, args: list[str]) -> tuple[int, str]:
     return code, seen.decode("utf-8", "replace")
 
 
-@pytest.mark.parametrize(("answer", "sent"), [(b"y\n", True), (b"n\n", False)])
+@pytest.mark.parametrize(("answer", "sent"), [(b"y\n", True), (b"n\n", False), (b"\x04", False)])
 def test_terminal_shows_the_draft_and_asks(
     archive: GitStore, smtp_server: Callable[..., Smtp], answer: bytes, sent: bool
 ) -> None:

@@ -447,9 +447,13 @@ def _send(mail: EmailMessage, data: bytes, store: GitStore | None, options: Send
     data = _drop_header(data, "Bcc")
     if not options.yes:
         _write_bytes(data, None, "announcement")
-        if not click.confirm(
-            f"\nSend this to {', '.join(recipients)} through {server.address}?", default=False
-        ):
+        try:
+            confirmed = click.confirm(
+                f"\nSend this to {', '.join(recipients)} through {server.address}?", default=False
+            )
+        except click.exceptions.Abort:  # end of input or Ctrl-C at the prompt
+            confirmed = False
+        if not confirmed:
             raise UsageError("not confirmed; nothing was sent")
     sender = mail["From"].addresses[0].addr_spec
     delivery = send(data, sender, recipients, server)
