@@ -37,6 +37,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from helpers import REPO, run_cli, seed_body
 from policydiff.model import Snapshot
 from policydiff.store import GitStore
+from test_bad_input import store_state
 
 POLICY = "koozali/privacy-policy"
 ADDRESSES = [
@@ -220,8 +221,10 @@ def test_sends_the_draft_byte_for_byte(
     server = smtp_server()
     expected = draft()
     assert expected.isascii() == (template == "ascii")
+    before = store_state(archive.path)
     result = send("--yes", *extra, *server.args("--smtp-security", "none"))
     assert result.exit_code == 0, result.stderr
+    assert store_state(archive.path) == before  # sending reads the store, never writes it
     assert result.stdout == ""
     assert "Sent the announcement to list@example.org, archive@example.net" in result.stderr
     [got] = server.messages
@@ -313,10 +316,12 @@ def test_smtp_options_need_send(archive: GitStore) -> None:
 
 def test_connection_refused_is_one_error(archive: GitStore) -> None:
     no_todo_template(archive)
+    before = store_state(archive.path)
     closed = free_port()
     line = one_error(send("--yes", "--smtp-host", "127.0.0.1", "--smtp-port", str(closed)))
     assert f"127.0.0.1:{closed}" in line
     assert "nothing was sent" in line
+    assert store_state(archive.path) == before
 
 
 def test_a_refused_recipient_sends_nothing(
