@@ -531,6 +531,32 @@ def test_login_from_git_config_and_a_wrong_password(
     assert len(server.messages) == 1
 
 
+def test_a_store_host_never_gets_the_global_password(
+    archive: GitStore, smtp_server: Callable[..., Smtp]
+) -> None:
+    """A store's own .git/config (one unpacked from elsewhere) names the server: the
+    password in the user's global config is not sent there; the user's choice of host is."""
+    no_todo_template(archive)
+    server = smtp_server(authenticator=check_login, auth_require_tls=False)
+    for key, value in (("user", USER), ("password", PASSWORD)):
+        subprocess.run(["git", "config", "--global", f"policydiff.smtp.{key}", value], check=True)
+    git_config(archive, "policydiff.smtp.host", "127.0.0.1")
+    git_config(archive, "policydiff.smtp.port", str(server.port))
+    git_config(archive, "policydiff.smtp.security", "none")
+    line = one_error(send("--yes"))
+    assert "policydiff.smtp.host is set in this store's .git/config" in line
+    assert "global git config" in line
+    assert "nothing was sent" in line
+    assert server.messages == []
+    assert send("--yes", "--smtp-host", "127.0.0.1").exit_code == 0
+    subprocess.run(["git", "config", "--global", "policydiff.smtp.host", "127.0.0.1"], check=True)
+    subprocess.run(
+        ["git", "-C", str(archive.path), "config", "--unset", "policydiff.smtp.host"], check=True
+    )
+    assert send("--yes").exit_code == 0
+    assert [m.login for m in server.messages] == [USER, USER]
+
+
 def test_no_password_in_clear_text(archive: GitStore, smtp_server: Callable[..., Smtp]) -> None:
     no_todo_template(archive)
     # A server without STARTTLS: the default mode would fall back to clear text.

@@ -274,16 +274,16 @@ MAX_DRAFT_BYTES = 1_000_000
 SMTP_ENV = {"user": "POLICYDIFF_SMTP_USER", "password": "POLICYDIFF_SMTP_PASSWORD"}
 
 
-def _git_setting(store: GitStore | None, key: str) -> str | None:
-    """Return ``git config --get KEY`` in the store clone (the user's global config without one)."""
+def _git_setting(store: GitStore | None, key: str) -> tuple[str, str] | None:
+    """Return (value, scope) of ``git config KEY`` in the store clone (global without one)."""
     import subprocess
 
     from policydiff.gitenv import static_environment
 
-    scope = [] if store is not None else ["--global"]
+    where = [] if store is not None else ["--global"]
     try:
         done = subprocess.run(
-            ["git", "config", *scope, "--get", key],
+            ["git", "config", *where, "--show-scope", "--get", key],
             cwd=store.path if store is not None else None,
             env={**os.environ, **static_environment()},
             capture_output=True,
@@ -297,21 +297,32 @@ def _git_setting(store: GitStore | None, key: str) -> str | None:
     if done.returncode != 0:
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise StoreError(f"git config cannot read {key}: {reason[0] if reason else 'failed'}")
-    value = done.stdout.decode("utf-8", "replace").rstrip("\n")
-    return value or None
+    scope, _, value = done.stdout.decode("utf-8", "replace").rstrip("\n").partition("\t")
+    return (value, scope) if value else None
+
+
+def _git_value(store: GitStore | None, key: str) -> str | None:
+    """Return the value of ``git config KEY`` in the store clone, if set."""
+    found = _git_setting(store, key)
+    return found[0] if found is not None else None
+
+
+# The scopes of git config that belong to the repository rather than to the user.
+_STORE_SCOPES = ("local", "worktree")
 
 
 def _server(store: GitStore | None, options: SendOptions) -> Server:
-    """Return the SMTP server to use: options, else git config, else the environment/defaults."""
+    """Return the SMTP server to use: options, else git config; login: environment, else git."""
     from policydiff.mailsend import DEFAULT_PORTS, Server, check_host
 
-    host = options.host or _git_setting(store, "policydiff.smtp.host")
+    configured_host = None if options.host else _git_setting(store, "policydiff.smtp.host")
+    host = options.host or (configured_host[0] if configured_host else None)
     if host is None:
         raise UsageError(
             "no SMTP server: pass --smtp-host HOST or set it with "
             "'git config policydiff.smtp.host HOST' in the store; nothing was sent"
         )
-    security = options.security or _git_setting(store, "policydiff.smtp.security")
+    security = options.security or _git_value(store, "policydiff.smtp.security")
     if security is not None and security not in SECURITY_MODES:
         raise UsageError(
             f"invalid git config policydiff.smtp.security {security[:40]!r}: "
@@ -319,7 +330,7 @@ def _server(store: GitStore | None, options: SendOptions) -> Server:
         )
     port = options.port
     if port is None:
-        configured = _git_setting(store, "policydiff.smtp.port")
+        configured = _git_value(store, "policydiff.smtp.port")
         if configured is not None:
             if not configured.isdigit() or not 1 <= int(configured) <= 65535:
                 raise UsageError(
@@ -328,17 +339,32 @@ def _server(store: GitStore | None, options: SendOptions) -> Server:
                 )
             port = int(configured)
     # The environment wins over git config: CI jobs pass secrets as variables.
-    credentials = {
-        name: os.environ.get(variable) or _git_setting(store, f"policydiff.smtp.{name}")
-        for name, variable in SMTP_ENV.items()
-    }
+    user = os.environ.get(SMTP_ENV["user"]) or _git_value(store, "policydiff.smtp.user")
+    password = os.environ.get(SMTP_ENV["password"])
+    if not password:
+        stored = _git_setting(store, "policydiff.smtp.password")
+        password = stored[0] if stored else None
+        # A store unpacked from elsewhere brings its own .git/config: its host must not
+        # receive the password kept in the user's own (global or system) config.
+        if (
+            stored is not None
+            and stored[1] not in _STORE_SCOPES
+            and configured_host is not None
+            and configured_host[1] in _STORE_SCOPES
+        ):
+            raise UsageError(
+                f"policydiff.smtp.host is set in this store's .git/config but the SMTP "
+                f"password in your {stored[1]} git config: pass --smtp-host or set the host "
+                f"in your {stored[1]} config too, so that a store from elsewhere cannot send "
+                "your password to its server; nothing was sent"
+            )
     return Server(
         host=check_host(host),
         port=port if port is not None else DEFAULT_PORTS[security],
         security=security,
         timeout=options.timeout if options.timeout is not None else DEFAULT_TIMEOUT,
-        user=credentials["user"],
-        password=credentials["password"],
+        user=user,
+        password=password,
     )
 
 
