@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +16,7 @@ import click
 
 from policydiff.cli.common import F, emit_json, message, open_store, store_path
 from policydiff.errors import StoreError, UsageError
+from policydiff.mailsend import DEFAULT_TIMEOUT, SECURITY_MODES
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -20,6 +24,7 @@ if TYPE_CHECKING:
     from policydiff.announce import Announcement
     from policydiff.changelog import HistoryEntry
     from policydiff.cli.resolve import Pair
+    from policydiff.mailsend import Server
     from policydiff.store import GitStore
 
 ANNOUNCE_FORMATS = ("email", "text", "markdown", "html", "json")
@@ -242,6 +247,252 @@ def _append_mbox(path: Path, mail: EmailMessage) -> None:
         raise UsageError(f"cannot append to {path}: {reason}") from None
 
 
+@dataclass(frozen=True)
+class SendOptions:
+    """The command's --send options, as given (None: not given)."""
+
+    yes: bool
+    allow_todo: bool
+    host: str | None
+    port: int | None
+    security: str | None
+    timeout: float | None
+
+    def given(self) -> bool:
+        """Whether any of them was given."""
+        return (
+            self.yes
+            or self.allow_todo
+            or any(
+                value is not None for value in (self.host, self.port, self.security, self.timeout)
+            )
+        )
+
+
+_TODO = re.compile(r"\[TODO[^\]\n]{0,200}\]?")
+MAX_DRAFT_BYTES = 1_000_000
+SMTP_ENV = {"user": "POLICYDIFF_SMTP_USER", "password": "POLICYDIFF_SMTP_PASSWORD"}
+
+
+def _git_setting(store: GitStore | None, key: str) -> tuple[str, str] | None:
+    """Return (value, scope) of ``git config KEY`` in the store clone (global without one)."""
+    import subprocess
+
+    from policydiff.gitenv import static_environment
+
+    where = [] if store is not None else ["--global"]
+    try:
+        done = subprocess.run(
+            ["git", "config", *where, "--show-scope", "--get", key],
+            cwd=store.path if store is not None else None,
+            env={**os.environ, **static_environment()},
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise StoreError(f"cannot run git config to read {key}: {err}") from None
+    if done.returncode == 1:
+        return None
+    if done.returncode != 0:
+        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise StoreError(f"git config cannot read {key}: {reason[0] if reason else 'failed'}")
+    scope, _, value = done.stdout.decode("utf-8", "replace").rstrip("\n").partition("\t")
+    return (value, scope) if value else None
+
+
+def _git_value(store: GitStore | None, key: str) -> str | None:
+    """Return the value of ``git config KEY`` in the store clone, if set."""
+    found = _git_setting(store, key)
+    return found[0] if found is not None else None
+
+
+# The scopes of git config that belong to the repository rather than to the user.
+_STORE_SCOPES = ("local", "worktree")
+
+
+def _server(store: GitStore | None, options: SendOptions) -> Server:
+    """Return the SMTP server to use: options, else git config; login: environment, else git."""
+    from policydiff.mailsend import DEFAULT_PORTS, Server, check_host
+
+    configured_host = None if options.host else _git_setting(store, "policydiff.smtp.host")
+    host = options.host or (configured_host[0] if configured_host else None)
+    if host is None:
+        raise UsageError(
+            "no SMTP server: pass --smtp-host HOST or set it with "
+            "'git config policydiff.smtp.host HOST' in the store; nothing was sent"
+        )
+    security = options.security or _git_value(store, "policydiff.smtp.security")
+    if security is not None and security not in SECURITY_MODES:
+        raise UsageError(
+            f"invalid git config policydiff.smtp.security {security[:40]!r}: "
+            "use starttls, ssl or none"
+        )
+    port = options.port
+    if port is None:
+        configured = _git_value(store, "policydiff.smtp.port")
+        if configured is not None:
+            if not configured.isdigit() or not 1 <= int(configured) <= 65535:
+                raise UsageError(
+                    f"invalid git config policydiff.smtp.port {configured[:40]!r}: "
+                    "use a number from 1 to 65535"
+                )
+            port = int(configured)
+    # The environment wins over git config: CI jobs pass secrets as variables.
+    user = os.environ.get(SMTP_ENV["user"]) or _git_value(store, "policydiff.smtp.user")
+    password = os.environ.get(SMTP_ENV["password"])
+    if not password:
+        stored = _git_setting(store, "policydiff.smtp.password")
+        password = stored[0] if stored else None
+        # A store unpacked from elsewhere brings its own .git/config: its host must not
+        # receive the password kept in the user's own (global or system) config.
+        if (
+            stored is not None
+            and stored[1] not in _STORE_SCOPES
+            and configured_host is not None
+            and configured_host[1] in _STORE_SCOPES
+        ):
+            raise UsageError(
+                f"policydiff.smtp.host is set in this store's .git/config but the SMTP "
+                f"password in your {stored[1]} git config: pass --smtp-host or set the host "
+                f"in your {stored[1]} config too, so that a store from elsewhere cannot send "
+                "your password to its server; nothing was sent"
+            )
+    return Server(
+        host=check_host(host),
+        port=port if port is not None else DEFAULT_PORTS[security],
+        security=security,
+        timeout=options.timeout if options.timeout is not None else DEFAULT_TIMEOUT,
+        user=user,
+        password=password,
+    )
+
+
+def _todo_places(mail: EmailMessage) -> list[str]:
+    """Return the distinct [TODO ...] places left in the message's subject and body."""
+    body = mail.get_content() if not mail.is_multipart() else ""
+    found = _TODO.findall(f"{mail['Subject']}\n{body}")
+    return list(dict.fromkeys(" ".join(place.split()) for place in found))
+
+
+def _recipients(mail: EmailMessage, headers: tuple[str, ...] = ("To", "Cc", "Bcc")) -> list[str]:
+    """Return the envelope recipients: those of To, Cc and Bcc, each once."""
+    found = [
+        address.addr_spec
+        for name in headers
+        for header in mail.get_all(name) or []
+        for address in header.addresses
+    ]
+    return list(dict.fromkeys(found))
+
+
+def _interactive() -> bool:
+    """Whether someone can be asked: stdin and stdout are a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _drop_header(data: bytes, name: str) -> bytes:
+    """Return the message ``data`` without the header ``name`` (continuation lines too).
+
+    Works on the bytes, so that everything else goes out exactly as it was written.
+    """
+    end = re.search(rb"\r?\n\r?\n", data)
+    head, body = (data[: end.start()], data[end.start() :]) if end else (data, b"")
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.splitlines(keepends=True):
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.split(b":", 1)[0].strip().lower() == name.lower().encode()
+        if not dropping:
+            kept.append(line)
+    return b"".join(kept) + body
+
+
+def _read_draft(path: Path) -> tuple[EmailMessage, bytes]:
+    """Return an edited draft file, parsed and as bytes, checked as announce builds one."""
+    import email
+    from email import policy
+    from email.message import EmailMessage
+
+    from policydiff.announce import parse_address, parse_addresses
+
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_DRAFT_BYTES + 1)
+    except OSError as err:
+        raise UsageError(f"cannot read the draft {path}: {err.strerror or err}") from None
+    if len(data) > MAX_DRAFT_BYTES:
+        raise UsageError(f"the draft {path} is over {MAX_DRAFT_BYTES:,} bytes")
+    if re.search(rb"\r?\n\r?\n", data) is None:
+        raise UsageError(f"the draft {path} has no blank line between its headers and its body")
+    mail = email.message_from_bytes(data, policy=policy.default)
+    if not isinstance(mail, EmailMessage) or mail.is_multipart() or mail.defects:
+        raise UsageError(f"the draft {path} is not a plain-text e-mail as announce writes one")
+    if mail.get_content_type() != "text/plain":
+        raise UsageError(f"the draft {path} is {mail.get_content_type()}, not text/plain")
+    for name, most in (("From", 1), ("To", 1), ("Subject", 1), ("Cc", 1), ("Bcc", 1)):
+        values = mail.get_all(name) or []
+        if len(values) > most or (not values and name in {"From", "To", "Subject"}):
+            raise UsageError(f"the draft {path} must have one {name} header, not {len(values)}")
+    parse_address(str(mail["From"]), "From")
+    for name in ("To", "Cc", "Bcc"):
+        if mail[name] is not None:
+            parse_addresses(str(mail[name]), name)
+    long_line = next((i for i, line in enumerate(data.splitlines(), 1) if len(line) > 998), None)
+    if long_line is not None:
+        raise UsageError(f"line {long_line} of the draft {path} is over 998 bytes (SMTP's limit)")
+    try:
+        mail.get_content()
+    except (LookupError, ValueError, UnicodeError) as err:
+        raise UsageError(f"cannot decode the body of the draft {path}: {err}") from None
+    return mail, data
+
+
+def _send(mail: EmailMessage, data: bytes, store: GitStore | None, options: SendOptions) -> None:
+    """Check the draft, ask (on a terminal) and send ``data``; every refusal sends nothing."""
+    from policydiff.mailsend import check_server, send
+
+    places = _todo_places(mail)
+    if places and not options.allow_todo:
+        shown = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
+        raise UsageError(
+            f"the draft still has {len(places)} [TODO] place(s): {shown}; fill them in or pass "
+            "--allow-todo; nothing was sent"
+        )
+    if not options.yes and not _interactive():
+        raise UsageError(
+            "not on a terminal: pass --yes to send without confirming; nothing was sent"
+        )
+    server = _server(store, options)
+    check_server(server)
+    recipients = _recipients(mail)
+    # Bcc recipients get the message through the envelope only, never in a header.
+    data = _drop_header(data, "Bcc")
+    if not options.yes:
+        _write_bytes(data, None, "announcement")
+        try:
+            confirmed = click.confirm(
+                f"\nSend this to {', '.join(recipients)} through {server.address}?", default=False
+            )
+        except click.exceptions.Abort:  # end of input or Ctrl-C at the prompt
+            confirmed = False
+        if not confirmed:
+            raise UsageError("not confirmed; nothing was sent")
+    sender = mail["From"].addresses[0].addr_spec
+    delivery = send(data, sender, recipients, server)
+    # Bcc addresses stay out of the log too (CI logs are often public): only their number.
+    hidden = [r for r in delivery.recipients if r not in _recipients(mail, ("To", "Cc"))]
+    listed = [r for r in delivery.recipients if r not in hidden]
+    more = f" and {len(hidden)} Bcc recipient{'s' if len(hidden) != 1 else ''}" if hidden else ""
+    message(
+        f"Sent the announcement to {', '.join(listed)}{more} through {server.address} "
+        f"({delivery.protection})"
+    )
+
+
 @click.command("announce")
 @click.argument("args", nargs=-1, metavar="[POLICY] [OLD] [NEW]")
 @click.option(
@@ -279,6 +530,34 @@ def _append_mbox(path: Path, mail: EmailMessage) -> None:
     metavar="ISO",
     help="Date header, e.g. 2024-05-01T09:00:00+02:00 (default: now).",
 )
+@click.option("--send", is_flag=True, help="Send the e-mail over SMTP (see 'Sending' above).")
+@click.option(
+    "--draft",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="With --send: send this e-mail file (from '--format email -o FILE', edited) "
+    "instead of drafting one.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Send without showing the draft and asking.")
+@click.option(
+    "--allow-todo", is_flag=True, help="Send even if the draft still has [TODO: ...] places."
+)
+@click.option("--smtp-host", metavar="HOST", help="SMTP server (default: policydiff.smtp.host).")
+@click.option(
+    "--smtp-port",
+    type=click.IntRange(1, 65535),
+    help="SMTP port (default: policydiff.smtp.port, else 587, 465 for ssl, 25 for none).",
+)
+@click.option(
+    "--smtp-security",
+    type=click.Choice(SECURITY_MODES),
+    help="starttls (required), ssl (TLS from the start) or none (default: "
+    "policydiff.smtp.security, else STARTTLS when the server offers it).",
+)
+@click.option(
+    "--smtp-timeout",
+    type=click.FloatRange(0.1, 600),
+    help=f"Seconds to wait for the connection and for each reply (default: {DEFAULT_TIMEOUT:g}).",
+)
 def announce_cmd(
     args: tuple[str, ...],
     fmt: str,
@@ -289,6 +568,14 @@ def announce_cmd(
     template: Path | None,
     include_cosmetic: bool,
     date_text: str | None,
+    send: bool,
+    draft: Path | None,
+    yes: bool,
+    allow_todo: bool,
+    smtp_host: str | None,
+    smtp_port: int | None,
+    smtp_security: str | None,
+    smtp_timeout: float | None,
 ) -> None:
     """Draft a notice of what changed in a policy, to edit and send.
 
@@ -305,6 +592,21 @@ def announce_cmd(
       announce.list_name  list name for the footer
       announce.url        where readers find the full policy
       announce.diff_url   published diff; {policy}, {old}, {new} are filled in
+
+    \b
+    Sending (--send): the same e-mail goes over SMTP. On a terminal the draft is shown
+    and you are asked to confirm; elsewhere --yes is required. A draft that still has
+    [TODO: ...] places is refused unless --allow-todo. To review and edit first, write
+    the draft with '--format email -o FILE', edit it, and send it with '--send --draft
+    FILE': it goes exactly as written (Bcc recipients get it, the Bcc header is removed).
+    The server comes from the options, else from git config in the store clone (never
+    from a committed file):
+      policydiff.smtp.host      SMTP server
+      policydiff.smtp.port      port (default 587; 465 for ssl, 25 for none)
+      policydiff.smtp.security  starttls, ssl or none (default: STARTTLS when offered)
+      policydiff.smtp.user      login, or the POLICYDIFF_SMTP_USER variable
+      policydiff.smtp.password  password, or the POLICYDIFF_SMTP_PASSWORD variable
+    No password is ever sent unencrypted, except to localhost with --smtp-security none.
     """  # noqa: D301 - "\b" is click's no-rewrap marker, the backspace character itself
     from policydiff.announce import (
         Links,
@@ -321,6 +623,23 @@ def announce_cmd(
         raise UsageError("--mbox writes an e-mail: it does not go with --format or --output")
     if template is not None and fmt == "json":
         raise UsageError("--template does not apply to --format json")
+    if send and (fmt != "email" or mbox is not None or output is not None):
+        raise UsageError(
+            "--send sends the e-mail: it does not go with --format, --mbox or --output"
+        )
+    sending = SendOptions(yes, allow_todo, smtp_host, smtp_port, smtp_security, smtp_timeout)
+    if not send and (sending.given() or draft is not None):
+        raise UsageError("--draft, --yes, --allow-todo and the --smtp-* options go with --send")
+    if draft is not None:
+        drafting = (args, to_addr, from_addr, template, date_text)
+        if any(drafting) or include_cosmetic:
+            raise UsageError(
+                "--draft sends the file as it is: it takes no POLICY, OLD, NEW, --to, --from, "
+                "--template, --include-cosmetic or --date"
+            )
+        mail, data = _read_draft(draft)
+        _send(mail, data, _try_store(), sending)
+        return
     when = _parse_when(date_text)
     pair = _resolve(args)
     diff = compare_texts(pair.old_text, pair.new_text)
@@ -374,6 +693,9 @@ def announce_cmd(
             settings=settings,
             when=when,
         )
+        if send:
+            _send(mail, mail.as_bytes(), store, sending)
+            return
         if mbox is not None:
             _append_mbox(mbox, mail)
             message(f"Appended the announcement to {mbox}")
