@@ -1359,7 +1359,7 @@ class GitStore:
                     self._git("rm", "-q", "--cached", "--ignore-unmatch", "--", SETTINGS_FILE)
                     (self.path / SETTINGS_FILE).unlink(missing_ok=True)
                 else:
-                    self._git("checkout-index", "-f", "--", SETTINGS_FILE)
+                    self._git("checkout-index", "-f", "-u", "--", SETTINGS_FILE)
             self._refresh_view(old_tip, new_tip)
         return True
 
