@@ -113,6 +113,9 @@ def test_bad_files_are_refused_naming_line_and_key(content: str, expected: str) 
 
 def test_a_bad_committed_file_is_one_error_line_and_changes_nothing(store_dir: Path) -> None:
     hand_commit(store_dir, b'[announce]\nto = "a@example.org"\nfrom = 42\n')
+    verified = run_cli(["--store", str(store_dir), "verify"])
+    assert verified.exit_code != 0
+    assert "policydiff.toml line 3: announce.from: must be a string" in verified.stdout
     before = store_state(store_dir)
     capture = ["capture", "http://127.0.0.1:9/", "--policy", "a/b", "--retries", "0"]
     for args in (["config"], ["config", "get", "announce.to"], capture):

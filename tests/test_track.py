@@ -204,3 +204,32 @@ def test_several_urls_are_refused_without_a_fetch(store_dir: Path, server: Local
     assert out == "a/p: error: several URLs: combining pages is not supported\n"
     assert err == "Error: 1 of 1 policy failed (listed above); 0 version(s) recorded\n"
     assert server.requests == []
+
+
+def test_one_request_at_a_time_per_host_hosts_in_parallel(store_dir: Path) -> None:
+    delay = 0.5
+    arrivals: dict[str, list[float]] = {}
+    with LocalServer() as first, LocalServer() as second:
+        urls: dict[str, str] = {}
+        for name, running in (("first", first), ("second", second)):
+            times = arrivals.setdefault(name, [])
+            scripted = running._next
+
+            def timed(path: str, scripted: object = scripted, times: list[float] = times) -> Reply:
+                times.append(time.monotonic())
+                return scripted(path)  # type: ignore[operator]
+
+            running._next = timed  # type: ignore[method-assign]
+            for page_name in ("x", "y"):
+                running.route(f"/{page_name}", Reply(body=page(f"{name} {page_name}"), delay=delay))
+                urls[f"{name}/{page_name}"] = running.url(f"/{page_name}")
+        settle(store_dir, urls)
+        code, out, err = track(store_dir, "--jobs", "4")
+    assert (code, err) == (0, ""), out + err
+    assert sorted(out.splitlines()) == [f"{p}: recorded version 1" for p in sorted(urls)]
+    for times in arrivals.values():
+        # The second page of a host is asked for only once the first has come back.
+        assert len(times) == 2
+        assert times[1] - times[0] >= delay * 0.9
+    # The two hosts were served at the same time.
+    assert abs(arrivals["first"][0] - arrivals["second"][0]) < delay

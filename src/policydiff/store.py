@@ -1925,6 +1925,7 @@ class GitStore:
         )
         problems.extend(self._object_substitutes())
         problems.extend(self._irregular_files(policy))
+        problems.extend(self._settings_problems())
         if policy is None:
             # One policy's rows are checked against their seal on every read, and against
             # git above; the whole store's cache is compared with git here.
@@ -1945,6 +1946,18 @@ class GitStore:
                 f"{len(kept)} previous tip(s) kept after backfill rewrites under {PREVIOUS_PREFIX}"
             )
         return VerifyReport(checked, tuple(problems), tuple(kept), tuple(notes))
+
+    def _settings_problems(self) -> list[str]:
+        """Report a committed settings file that policydiff cannot read (none is fine)."""
+        from policydiff.settings import parse_settings
+
+        try:
+            committed = self.settings_bytes()
+            if committed is not None:
+                parse_settings(committed)
+        except UsageError as err:
+            return [str(err)]
+        return []
 
     def _irregular_files(self, policy: str | None) -> list[str]:
         """Report entries of main's tree that are not plain files (links, submodules...).

@@ -66,7 +66,7 @@ def settings_values(store: GitStore) -> dict[str, str]:
     return {key: value for key, (value, _) in effective_settings(store).items()}
 
 
-def _work_tree_settings(store: GitStore) -> str:
+def _committed_settings(store: GitStore) -> str:
     """Return the committed settings file's text ("" when there is none)."""
     committed = store.settings_bytes()
     return committed.decode("utf-8") if committed is not None else ""
@@ -176,7 +176,7 @@ def set_cmd(key: str, value: str, local: bool) -> None:
     if local:
         store.set_git_setting(git_name(key), stored)
         return
-    text = edit_settings(_work_tree_settings(store), key, stored)
+    text = edit_settings(_committed_settings(store), key, stored)
     store.record_settings(text.encode("utf-8"), f"settings: set {key}", from_work_tree=False)
     # The legacy local file would shadow the committed value: the new value wins.
     if store_config(store).unset(key):
@@ -197,7 +197,7 @@ def unset_cmd(key: str, local: bool) -> None:
         if not store.set_git_setting(git_name(key), None):
             message(f"{key} was not set in git config")
         return
-    before = _work_tree_settings(store)
+    before = _committed_settings(store)
     text = edit_settings(before, key, None) if before else before
     changed = text != before and store.record_settings(
         text.encode("utf-8"), f"settings: unset {key}", from_work_tree=False
@@ -254,7 +254,7 @@ def migrate_cmd() -> None:
     if not legacy:
         message("nothing to migrate: .git/policydiff/config.json holds no settings")
         return
-    text = _work_tree_settings(store)
+    text = _committed_settings(store)
     for key, value in legacy:
         text = edit_settings(text, key, value)
     subject = f"settings: migrate {len(legacy)} setting(s) from .git/policydiff/config.json"
