@@ -233,3 +233,16 @@ def test_one_request_at_a_time_per_host_hosts_in_parallel(store_dir: Path) -> No
         assert times[1] - times[0] >= delay * 0.9
     # The two hosts were served at the same time.
     assert abs(arrivals["first"][0] - arrivals["second"][0]) < delay
+
+
+def test_nothing_to_track_is_one_error_line(store_dir: Path) -> None:
+    code, out, err = track(store_dir)
+    assert (code, out) == (2, "")
+    assert err == (
+        "Error: no policy has a URL in policydiff.toml "
+        "(add one with 'policydiff config set policy.ID.url URL')\n"
+    )
+    bad = run_cli(["--store", str(store_dir), "track", "Not An Id"])
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("Error: ")
+    assert bad.stderr.count("\n") == 1

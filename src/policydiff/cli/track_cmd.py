@@ -191,6 +191,11 @@ def _plan(
     state = _read_state(store)
     extractor = extractor_versions()
     wanted = list(dict.fromkeys(named)) or policies_with_urls(settings)
+    if not wanted:
+        raise UsageError(
+            "no policy has a URL in policydiff.toml (add one with "
+            "'policydiff config set policy.ID.url URL')"
+        )
     jobs: list[_Job] = []
     refused: list[_Outcome] = []
     for policy in wanted:
