@@ -101,6 +101,37 @@ def _boolean(value: str) -> str:
     raise UsageError(f"not true or false: {value[:80]!r}")
 
 
+def _text(value: str) -> str:
+    """Validate a short text that may span lines (an announcement footer)."""
+    stripped = value.strip()
+    if not stripped:
+        raise UsageError("the value is empty (use 'config unset' to remove a setting)")
+    if len(stripped) > _MAX_VALUE or any(
+        (ord(c) < 32 and c != "\n") or ord(c) == 127 for c in stripped
+    ):
+        raise UsageError(f"the value must be at most {_MAX_VALUE} characters, no controls")
+    return stripped
+
+
+def _urls(value: str) -> str:
+    """Validate one or more http(s) URLs separated by spaces; return them space-separated."""
+    urls = _one_line(value).split()
+    if len(urls) > 20:
+        raise UsageError("at most 20 URLs")
+    return " ".join(_url(url) for url in urls)
+
+
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,4}")
+
+
+def _language(value: str) -> str:
+    """Validate a language tag such as ``en`` or ``pt-BR``."""
+    tag = _one_line(value)
+    if _LANGUAGE.fullmatch(tag) is None:
+        raise UsageError(f"not a language tag (such as en or pt-BR): {tag[:80]!r}")
+    return tag
+
+
 def _diff_url(value: str) -> str:
     """Validate announce.diff_url: an http(s) URL once its placeholders are filled in."""
     return _url(value, DIFF_URL_SAMPLE)
@@ -160,6 +191,24 @@ KEYS: tuple[KeySpec, ...] = (
         _diff_url,
     ),
     KeySpec(
+        "announce.reply_to",
+        re.compile(r"announce\.reply_to"),
+        "Reply-To address of announcements (Name <address> allowed)",
+        _email_with_name,
+    ),
+    KeySpec(
+        "announce.footer",
+        re.compile(r"announce\.footer"),
+        "text at the end of every announcement",
+        _text,
+    ),
+    KeySpec(
+        "announce.site_url",
+        re.compile(r"announce\.site_url"),
+        "where the store's published site lives (http(s) URL)",
+        _url,
+    ),
+    KeySpec(
         "fetch.allow_private",
         re.compile(r"fetch\.allow_private"),
         "true: capture and wayback may follow redirects to loopback and private addresses",
@@ -176,6 +225,36 @@ KEYS: tuple[KeySpec, ...] = (
         re.compile(r"policy\.(?P<policy>.+)\.remove"),
         "CSS selector of parts of that content to drop",
         _css,
+    ),
+    KeySpec(
+        "policy.<id>.url",
+        re.compile(r"policy\.(?P<policy>.+)\.url"),
+        "where the policy is published: http(s) URL(s), space-separated",
+        _urls,
+    ),
+    KeySpec(
+        "policy.<id>.title",
+        re.compile(r"policy\.(?P<policy>.+)\.title"),
+        "the policy's title, as announcements and the site show it",
+        _one_line,
+    ),
+    KeySpec(
+        "policy.<id>.organisation",
+        re.compile(r"policy\.(?P<policy>.+)\.organisation"),
+        "who publishes the policy",
+        _one_line,
+    ),
+    KeySpec(
+        "policy.<id>.type",
+        re.compile(r"policy\.(?P<policy>.+)\.type"),
+        "kind of document (privacy policy, terms of service...)",
+        _one_line,
+    ),
+    KeySpec(
+        "policy.<id>.language",
+        re.compile(r"policy\.(?P<policy>.+)\.language"),
+        "language tag of the policy's text (en, pt-BR...)",
+        _language,
     ),
 )
 

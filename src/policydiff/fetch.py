@@ -102,6 +102,14 @@ class Page:
     charset: str | None
     content: bytes
     fetched_at: datetime
+    # Validators for a later conditional request (``ETag``, ``Last-Modified``), if sent.
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        """Whether the server answered a conditional request with 304 Not Modified."""
+        return self.status == 304
 
 
 class HttpStatusError(NetworkError):
@@ -406,16 +414,25 @@ class Fetcher:
             self._client = self._new_client()
             self._guard.allowed = allowed
 
-    def get(self, url: str) -> Page:
-        """Fetch ``url`` (following redirects, retrying transient failures) and return it."""
+    def get(self, url: str, *, validators: dict[str, str] | None = None) -> Page:
+        """Fetch ``url`` (following redirects, retrying transient failures) and return it.
+
+        ``validators`` (``If-None-Match``, ``If-Modified-Since``) make the request
+        conditional: a 304 answer comes back as an empty page whose ``not_modified`` is set.
+        """
         check_url(url)
+        headers = {
+            name: value
+            for name, value in (validators or {}).items()
+            if name in {"If-None-Match", "If-Modified-Since"} and value.isprintable()
+        }
         self._ends_at = None
         attempt = 0
         while True:
             try:
                 # Each attempt: an intranet name that did not resolve before may now.
                 self._allow_from(url)
-                return self._get_once(url)
+                return self._get_once(url, headers)
             except _Retry as retry:
                 if attempt >= self.settings.retries:
                     raise NetworkError(
@@ -450,7 +467,7 @@ class Fetcher:
             )
         return left
 
-    def _get_once(self, url: str) -> Page:
+    def _get_once(self, url: str, headers: dict[str, str] | None = None) -> Page:
         """Make one attempt: follow redirects, read the body within the size limit."""
         import httpx
 
@@ -462,11 +479,24 @@ class Fetcher:
             self.requests += 1
             try:
                 with self._client.stream(
-                    "GET", current, timeout=httpx.Timeout(min(self.settings.timeout, left))
+                    "GET",
+                    current,
+                    headers=headers,
+                    timeout=httpx.Timeout(min(self.settings.timeout, left)),
                 ) as response:
                     if response.status_code in _REDIRECT_STATUSES:
                         current = self._redirect_target(current, response)
                         continue
+                    if response.status_code == 304 and headers:
+                        return Page(
+                            url=url,
+                            final_url=current,
+                            status=304,
+                            media_type=None,
+                            charset=None,
+                            content=b"",
+                            fetched_at=datetime.now(UTC),
+                        )
                     if response.status_code in RETRY_STATUSES:
                         raise _Retry(
                             f"HTTP {response.status_code} {response.reason_phrase}",
@@ -488,6 +518,8 @@ class Fetcher:
                         charset=charset,
                         content=content,
                         fetched_at=datetime.now(UTC),
+                        etag=response.headers.get("etag"),
+                        last_modified=response.headers.get("last-modified"),
                     )
             except httpx.TimeoutException:
                 self._time_left(url)

@@ -172,7 +172,7 @@ class SyncRefusedError(StoreError):
 
 # Files outside policies/ that make up the store's configuration: only `sync
 # --accept-config` takes changes to them from a remote.
-_CONFIG_FILES = (MARKER_FILE, "README.md")
+_CONFIG_FILES = (MARKER_FILE, "README.md", "policydiff.toml")
 _CONFIG_FOLDERS = ("templates/",)
 _MODE_KINDS = {"120000": "a symbolic link", "160000": "a submodule", "100755": "an executable file"}
 # Capture times a store accepts from a remote: from the first web page to tomorrow.
@@ -1093,6 +1093,12 @@ class GitStore:
         self._clean_leftovers()
         self.heal_view()
         dirty = self.local_changes()
+        if dirty == ["policydiff.toml"]:
+            raise StoreError(
+                "policydiff.toml in the working tree has changes that are not committed: "
+                "record them with 'policydiff config commit' (or discard them with "
+                f"'git -C {self.path} checkout -- policydiff.toml')"
+            )
         if dirty:
             raise StoreError(
                 f"the store's working tree has local changes ({', '.join(dirty[:3])}); they are "
@@ -1268,6 +1274,131 @@ class GitStore:
             if clashes:
                 raise UsageError(next(iter(clashes.values())))
             return self._record_locked(batch)
+
+    # ----------------------------------------------------------------- settings
+
+    def settings_bytes(self) -> bytes | None:
+        """Return the committed settings file on main (None if absent), bounded in size."""
+        from policydiff.settings import MAX_SETTINGS_BYTES, SETTINGS_FILE, SettingsError
+
+        listed = self._git("ls-tree", "-l", "--full-tree", BRANCH, "--", SETTINGS_FILE)
+        if not listed.strip():
+            return None
+        meta = listed.split("\t", 1)[0].split()
+        if meta[0] != "100644" or meta[1] != "blob":
+            raise SettingsError(f"{SETTINGS_FILE} on main is not a plain file")
+        if int(meta[3]) > MAX_SETTINGS_BYTES:
+            raise SettingsError(
+                f"{SETTINGS_FILE} is {meta[3]} bytes, over the limit of {MAX_SETTINGS_BYTES}"
+            )
+        return self.read_blob(BRANCH, SETTINGS_FILE)
+
+    def git_settings(self) -> dict[str, str]:
+        """Return the clone's ``git config policydiff.*`` values (name as git prints it)."""
+        out = self._git_ok_out("config", "-z", "--get-regexp", r"^policydiff\.")
+        found: dict[str, str] = {}
+        for entry in out.split("\0"):
+            name, _, value = entry.partition("\n")
+            if name:
+                found[name] = value
+        return found
+
+    def _git_ok_out(self, *args: str) -> str:
+        """Run git and return its output, or "" when it exits non-zero (nothing found)."""
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.path,
+            env={**os.environ, **self._env},
+            capture_output=True,
+            check=False,
+        )
+        return proc.stdout.decode("utf-8", "replace") if proc.returncode == 0 else ""
+
+    def set_git_setting(self, name: str, value: str | None) -> bool:
+        """Set (or with None unset) ``name`` in the clone's git config; return if it changed."""
+        if value is None:
+            return self._git_ok("config", "--local", "--unset-all", name)
+        self._git("config", "--local", "--replace-all", name, value)
+        return True
+
+    def record_settings(self, content: bytes, subject: str, *, from_work_tree: bool) -> bool:
+        """Commit ``content`` as the settings file on main (one ``settings:`` commit).
+
+        Written like versions: fast-import to a private ref, then a compare-and-swap of
+        main under the write lock. ``from_work_tree``: the content is the edited file in
+        the working tree, which is then the one local change allowed. Returns False when
+        the file already holds ``content``.
+        """
+        from policydiff.settings import SETTINGS_FILE, SETTINGS_SUBJECT, parse_settings
+
+        parse_settings(content)  # never commit a file policydiff would refuse to read
+        if not subject.startswith(SETTINGS_SUBJECT) or "\n" in subject:
+            raise UsageError(f"a settings subject is one line starting {SETTINGS_SUBJECT!r}")
+        with self.write_lock():
+            self._clear_own_index_lock()
+            self.heal_view()
+            dirty = [p for p in self.local_changes() if not (from_work_tree and p == SETTINGS_FILE)]
+            if dirty:
+                raise StoreError(
+                    f"the store's working tree has local changes ({', '.join(dirty[:3])}); "
+                    f"discard them with 'git -C {self.path} checkout -- .'"
+                )
+            self._check_writable_objects()
+            old_tip = self.tip()
+            if self.read_blob(old_tip, SETTINGS_FILE) == content:
+                return False
+            new_tip = self._fast_import_settings(old_tip, content, subject)
+            if self.signing():
+                new_tip, _ = self._sign_chain(old_tip, new_tip)
+            self._move_main(new_tip, old_tip, f"policydiff: {subject}")
+            self._forget()
+            if from_work_tree:
+                # The view goes back to the old file (none: no file) and forward again with
+                # the rest; the new content is safe in main by now.
+                if self.read_blob(old_tip, SETTINGS_FILE) is None:
+                    self._git("rm", "-q", "--cached", "--ignore-unmatch", "--", SETTINGS_FILE)
+                    (self.path / SETTINGS_FILE).unlink(missing_ok=True)
+                else:
+                    self._git("checkout-index", "-f", "-u", "--", SETTINGS_FILE)
+            self._refresh_view(old_tip, new_tip)
+        return True
+
+    def _check_writable_objects(self) -> None:
+        """Refuse to write when git's index lock is held or the object folder is read-only."""
+        git_dir = Path(self.repo.git_dir)
+        if (git_dir / "index.lock").exists():
+            raise StoreBusyError(f"store busy: {git_dir / 'index.lock'} exists")
+        if not os.access(git_dir / "objects", os.W_OK):
+            raise StoreError(f"store {self.path} is read-only")
+        self._clean_leftovers()
+
+    def _fast_import_settings(self, base: str, content: bytes, subject: str) -> str:
+        """Write one commit changing only the settings file on top of ``base``; return it."""
+        from policydiff.settings import SETTINGS_FILE
+
+        tmp_ref = f"{TMP_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
+        stamp = int(time.time())
+        message = f"{subject}\n".encode()
+        stream = (
+            f"commit {tmp_ref}\n"
+            f"author {IDENTITY_NAME} <{IDENTITY_EMAIL}> {stamp} +0000\n"
+            f"committer {IDENTITY_NAME} <{IDENTITY_EMAIL}> {stamp} +0000\n"
+            f"data {len(message)}\n".encode()
+            + message
+            + f"\nfrom {base}\nM 100644 inline {SETTINGS_FILE}\ndata {len(content)}\n".encode()
+            + content
+            + b"\ndone\n"
+        )
+        proc = self._spawn("fast-import", "--quiet", "--done", stdin=True)
+        _, err = proc.communicate(stream)
+        try:
+            if proc.returncode != 0:
+                last = (err.decode("utf-8", "replace").strip().splitlines() or ["failed"])[-1]
+                raise StoreError(f"nothing was changed: writing the settings failed: {last}")
+            return self._git("rev-parse", "--verify", tmp_ref).strip()
+        finally:
+            with contextlib.suppress(StoreError):
+                self._git("update-ref", "-d", tmp_ref)
 
     def policy_clashes(self, policies: Iterable[str]) -> dict[str, str]:
         """Return {policy: why it is refused} for the new ``policies`` that would nest.
@@ -1794,6 +1925,7 @@ class GitStore:
         )
         problems.extend(self._object_substitutes())
         problems.extend(self._irregular_files(policy))
+        problems.extend(self._settings_problems())
         if policy is None:
             # One policy's rows are checked against their seal on every read, and against
             # git above; the whole store's cache is compared with git here.
@@ -1814,6 +1946,18 @@ class GitStore:
                 f"{len(kept)} previous tip(s) kept after backfill rewrites under {PREVIOUS_PREFIX}"
             )
         return VerifyReport(checked, tuple(problems), tuple(kept), tuple(notes))
+
+    def _settings_problems(self) -> list[str]:
+        """Report a committed settings file that policydiff cannot read (none is fine)."""
+        from policydiff.settings import parse_settings
+
+        try:
+            committed = self.settings_bytes()
+            if committed is not None:
+                parse_settings(committed)
+        except UsageError as err:
+            return [str(err)]
+        return []
 
     def _irregular_files(self, policy: str | None) -> list[str]:
         """Report entries of main's tree that are not plain files (links, submodules...).
@@ -2454,7 +2598,23 @@ class GitStore:
                 problems.append(f"changes the store's configuration ({shown})")
             elif path == MARKER_FILE:
                 problems.extend(self._incoming_marker(object_id if mode is not None else None))
+            elif path == "policydiff.toml" and mode is not None:
+                problems.extend(self._incoming_settings(object_id))
         return problems
+
+    def _incoming_settings(self, object_id: str) -> list[str]:
+        """Return what is wrong with a settings file a remote offers (as policydiff reads it)."""
+        from policydiff.settings import MAX_SETTINGS_BYTES, SETTINGS_FILE, parse_settings
+
+        size = self._git_ok_out("cat-file", "-s", object_id).strip()
+        if not size.isdigit() or int(size) > MAX_SETTINGS_BYTES:
+            return [f"{SETTINGS_FILE} is missing or over {MAX_SETTINGS_BYTES} bytes"]
+        found = self.read_object(object_id)
+        try:
+            parse_settings(found[2] if found is not None else b"")
+        except UsageError as err:
+            return [str(err)]
+        return []
 
     def _incoming_marker(self, object_id: str | None) -> list[str]:
         """Return what is wrong with a marker file a remote offers (None: it deletes it)."""

@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "wayback": "policydiff.cli.capture_cmds:wayback_cmd",
     "import-git": "policydiff.cli.capture_cmds:import_git_cmd",
     "reextract": "policydiff.cli.capture_cmds:reextract_cmd",
+    "track": "policydiff.cli.track_cmd:track_cmd",
     "config": "policydiff.cli.config_cmd:config_cmd",
     "announce": "policydiff.cli.announce_cmds:announce_cmd",
     "changelog": "policydiff.cli.announce_cmds:changelog_cmd",

@@ -38,10 +38,10 @@ def _settings(store: GitStore | None) -> dict[str, str]:
     """Return the store clone's settings (none without a store)."""
     if store is None:
         return {}
-    from policydiff.cli.config_cmd import store_config
+    from policydiff.cli.config_cmd import settings_values
 
-    # items() rather than get(): reading must not depend on which keys `config set` knows.
-    return dict(store_config(store).items())
+    # Every layer: git config, the local file, the committed policydiff.toml.
+    return settings_values(store)
 
 
 def _try_store() -> GitStore | None:

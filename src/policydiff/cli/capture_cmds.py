@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from policydiff.cli.common import emit_json, format_option, message, open_store, progress
-from policydiff.cli.config_cmd import store_config
+from policydiff.cli.config_cmd import settings_values, store_config
 from policydiff.cli.store_cmds import (
     DEFAULT_MAX_SIZE,
     iso_time,
@@ -131,7 +131,7 @@ def _fetch_settings(
     from policydiff.fetch import FetchSettings
 
     if allow_private is None:
-        allow_private = store_config(store).get("fetch.allow_private") == "true"
+        allow_private = settings_values(store).get("fetch.allow_private") == "true"
     return FetchSettings(
         timeout=timeout,
         max_bytes=max_size,
@@ -157,12 +157,13 @@ def _extract_rules(
     from policydiff.ingest.html import ExtractRules, check_selector
 
     config = store_config(store)
+    effective = settings_values(store)
     given = {"select": select, "remove": remove}
     for name, value in given.items():
         if value is not None:
             check_selector(value, what=f"--{name} selector")
     current = {
-        name: value.strip() if value is not None else config.get(policy_key(policy, name))
+        name: value.strip() if value is not None else effective.get(policy_key(policy, name))
         for name, value in given.items()
     }
 

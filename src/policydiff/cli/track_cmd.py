@@ -1,0 +1,385 @@
+"""The ``track`` command: capture every policy the settings file gives a URL, politely.
+
+Pages are fetched by a small pool of workers, one host per worker at a time (so one
+request at a time per host, each with the fetcher's timeouts, deadline, redirect guard,
+Retry-After and backoff). Each capture is checked (suspect pages are refused) and
+recorded as soon as it is in, one store write per policy under the store lock: a run
+killed at any point leaves the store valid, and the next run does what is left.
+
+Conditional requests: the ``ETag`` and ``Last-Modified`` of each policy's page are kept
+in ``.git/policydiff/track.json`` (derived data, safe to delete) together with what they
+were seen with (URL, rules, extractor, the recorded text), and sent back as
+``If-None-Match`` / ``If-Modified-Since`` only while all of that still holds; a 304 is
+"unchanged".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import queue
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from policydiff.cli.capture_cmds import (
+    _changed_exit,
+    _fetch_options,
+    _fetch_settings,
+    _PartlyFailedError,
+    _suspect_option,
+    _vet_capture,
+)
+from policydiff.cli.common import emit_json, format_option, open_store
+from policydiff.cli.config_cmd import settings_values
+from policydiff.errors import PolicydiffError, UsageError
+
+if TYPE_CHECKING:
+    from policydiff.fetch import FetchSettings, Page
+    from policydiff.ingest.html import ExtractRules
+    from policydiff.model import Snapshot
+    from policydiff.store import GitStore
+
+TRACK_STATE = "track.json"
+_STATE_FORMAT = 1
+EXTRACTOR_TRAILER = "Extractor"
+EXTRACTOR_PACKAGES = ("policydiff", "markdownify", "beautifulsoup4", "lxml")
+DEFAULT_JOBS = 4
+
+
+def extractor_versions() -> str:
+    """Return the versions of the packages that turn a page into text (one trailer value)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for name in EXTRACTOR_PACKAGES:
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} ?")
+    return "; ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One policy to capture: where from, with which rules, and the validators to send."""
+
+    policy: str
+    url: str
+    rules: ExtractRules
+    key: str  # what the validators were seen with (URL, rules, extractor)
+    validators: dict[str, str]
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What became of one policy."""
+
+    policy: str
+    url: str | None
+    status: str = "error"  # unchanged, recorded, error
+    version: int | None = None
+    not_modified: bool = False
+    error: str | None = None
+
+    def line(self) -> str:
+        """Return the one-line report of this policy."""
+        if self.status == "recorded":
+            return f"{self.policy}: recorded version {self.version}"
+        if self.status == "unchanged":
+            return f"{self.policy}: unchanged" + (" (not modified)" if self.not_modified else "")
+        return f"{self.policy}: error: {self.error}"
+
+
+def _state_path(store: GitStore) -> Path:
+    """Return the file of remembered validators (derived data)."""
+    return Path(store.repo.git_dir) / "policydiff" / TRACK_STATE
+
+
+def _read_state(store: GitStore) -> dict[str, dict[str, str]]:
+    """Return the remembered validators per policy (none if the file is absent or bad)."""
+    try:
+        document = json.loads(_state_path(store).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        return {}  # derived data: a damaged file only costs full fetches
+    policies = document.get("policies") if isinstance(document, dict) else None
+    if not isinstance(policies, dict) or document.get("format") != _STATE_FORMAT:
+        return {}
+    return {
+        str(policy): {str(k): str(v) for k, v in entry.items() if isinstance(v, str)}
+        for policy, entry in policies.items()
+        if isinstance(entry, dict)
+    }
+
+
+def _write_state(store: GitStore, state: dict[str, dict[str, str]]) -> None:
+    """Save the validators (atomically; a failure only costs full fetches next time)."""
+    from policydiff.config import write_json_atomic
+
+    with contextlib.suppress(OSError):
+        write_json_atomic(_state_path(store), {"format": _STATE_FORMAT, "policies": state})
+
+
+_Result = tuple["_Job", "Page | None", "Snapshot | PolicydiffError"]
+
+
+def _fetch_and_extract(
+    fetcher_settings: FetchSettings,
+    jobs: list[_Job],
+    max_size: int,
+    deliver: Callable[[_Result], None],
+) -> None:
+    """Capture one host's policies in turn with one fetcher (one request at a time).
+
+    Each capture is handed to ``deliver`` as soon as it is in, to be recorded at once.
+    """
+    from policydiff.fetch import Fetcher
+    from policydiff.ingest import detect_effective_date
+    from policydiff.ingest.html import page_text
+    from policydiff.model import Snapshot
+    from policydiff.wayback import source_trailers
+
+    extractor = extractor_versions()
+    with Fetcher(fetcher_settings) as fetcher:
+        for job in jobs:
+            try:
+                page = fetcher.get(job.url, validators=job.validators)
+                if page.not_modified:
+                    deliver((job, page, UsageError("not modified")))
+                    continue
+                found = page_text(
+                    page.content,
+                    url=page.final_url,
+                    media_type=page.media_type,
+                    charset=page.charset,
+                    rules=job.rules,
+                    max_bytes=max_size,
+                )
+                trailers = source_trailers(found)
+                if page.final_url != job.url:
+                    trailers += (("Fetched-URL", page.final_url),)
+                trailers += ((EXTRACTOR_TRAILER, extractor),)
+                snapshot = Snapshot(
+                    policy=job.policy,
+                    text=found.text,
+                    raw=page.content,
+                    raw_suffix=found.suffix,
+                    captured_at=page.fetched_at.replace(microsecond=0),
+                    effective_date=detect_effective_date(found.text),
+                    source_url=job.url,
+                    origin=job.url,
+                    extra_trailers=trailers,
+                )
+                deliver((job, page, snapshot))
+            except PolicydiffError as err:
+                deliver((job, None, err))
+
+
+def _plan(
+    store: GitStore, settings: dict[str, str], named: tuple[str, ...]
+) -> tuple[list[_Job], list[_Outcome]]:
+    """Return the jobs to run and the policies that cannot be tracked (with why)."""
+    from policydiff.ingest.html import ExtractRules
+    from policydiff.refs import validate_policy_id
+    from policydiff.settings import policies_with_urls, policy_urls
+
+    state = _read_state(store)
+    extractor = extractor_versions()
+    wanted = list(dict.fromkeys(named)) or policies_with_urls(settings)
+    if not wanted:
+        raise UsageError(
+            "no policy has a URL in policydiff.toml (add one with "
+            "'policydiff config set policy.ID.url URL')"
+        )
+    jobs: list[_Job] = []
+    refused: list[_Outcome] = []
+    for policy in wanted:
+        validate_policy_id(policy)
+        urls = policy_urls(settings, policy)
+        if not urls:
+            refused.append(_Outcome(policy, None, error="no url in the settings (policy.ID.url)"))
+            continue
+        if len(urls) > 1:
+            refused.append(
+                _Outcome(policy, urls[0], error="several URLs: combining pages is not supported")
+            )
+            continue
+        select = settings.get(f"policy.{policy}.select")
+        remove = settings.get(f"policy.{policy}.remove")
+        key = hashlib.sha256(
+            json.dumps([urls[0], select, remove, extractor]).encode("utf-8")
+        ).hexdigest()
+        validators: dict[str, str] = {}
+        seen = state.get(policy, {})
+        history = store.versions(policy) if policy in store.policies() else []
+        if seen.get("key") == key and history and history[-1].text_sha256 == seen.get("text"):
+            # Only for the text the store holds: a 304 then means "that text, unchanged".
+            if seen.get("etag"):
+                validators["If-None-Match"] = seen["etag"]
+            if seen.get("last_modified"):
+                validators["If-Modified-Since"] = seen["last_modified"]
+        rules = ExtractRules(select=select, remove=remove)
+        jobs.append(_Job(policy, urls[0], rules, key, validators))
+    return jobs, refused
+
+
+def _by_host(jobs: list[_Job]) -> list[list[_Job]]:
+    """Group jobs by host (and port), in the order they come."""
+    from urllib.parse import urlsplit
+
+    groups: dict[str, list[_Job]] = {}
+    for job in jobs:
+        groups.setdefault(urlsplit(job.url).netloc.lower(), []).append(job)
+    return list(groups.values())
+
+
+@click.command("track")
+@click.argument("policies", nargs=-1, metavar="[POLICY]...")
+@_fetch_options
+@_suspect_option
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=32),
+    default=DEFAULT_JOBS,
+    show_default=True,
+    help="Pages fetched at once (never more than one per host).",
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 if a new version was recorded.")
+@format_option("text", "json", default="text")
+def track_cmd(
+    policies: tuple[str, ...],
+    timeout: float,
+    retries: int,
+    backoff: float,
+    max_wait: float,
+    max_size: int,
+    deadline: float,
+    allow_private: bool | None,
+    accept_suspect: bool,
+    jobs: int,
+    exit_code: bool,
+    fmt: str,
+) -> None:
+    """Capture every policy with a URL in policydiff.toml (or the POLICYs named).
+
+    One line per policy: unchanged, recorded version N, or error. Exit 0 when nothing
+    is new, 1 with --exit-code when something was recorded, 2 when a policy failed (the
+    others are still recorded).
+    """
+    store = open_store()
+    settings = settings_values(store)
+    planned, outcomes = _plan(store, settings, policies)
+    fetch_settings = _fetch_settings(
+        store,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+        max_wait=max_wait,
+        max_size=max_size,
+        deadline=deadline,
+        allow_private=allow_private,
+    )
+    state = _read_state(store)
+
+    def report(outcome: _Outcome) -> None:
+        if fmt != "json":
+            click.echo(outcome.line())
+
+    for outcome in outcomes:
+        report(outcome)
+    groups = _by_host(planned)
+    inbox: queue.Queue[_Result] = queue.Queue()
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(groups)))) as pool:
+        futures: list[Future[None]] = [
+            pool.submit(_fetch_and_extract, fetch_settings, group, max_size, inbox.put)
+            for group in groups
+        ]
+        # Each capture is recorded as soon as it is in (in this thread: the store is not
+        # shared between threads), so a killed run keeps what it had finished.
+        left = len(planned)
+        while left:
+            try:
+                job, page, got = inbox.get(timeout=0.2)
+            except queue.Empty:
+                if all(future.done() for future in futures) and inbox.empty():
+                    break  # a worker stopped early: its error is raised below
+                continue
+            left -= 1
+            outcome = _record_one(store, job, page, got, state, accept_suspect)
+            outcomes.append(outcome)
+            report(outcome)
+            _write_state(store, state)
+        for future in futures:
+            future.result()
+    outcomes.sort(key=lambda o: o.policy)
+    recorded = sum(1 for o in outcomes if o.status == "recorded")
+    failed = sum(1 for o in outcomes if o.status == "error")
+    if fmt == "json":
+        emit_json(
+            {
+                "schema": "policydiff.track/1",
+                "policies": [_outcome_json(o) for o in outcomes],
+                "recorded": recorded,
+                "failed": failed,
+            }
+        )
+    if failed:
+        raise _PartlyFailedError(
+            f"{failed} of {len(outcomes)} polic{'y' if len(outcomes) == 1 else 'ies'} failed "
+            f"(listed above); {recorded} version(s) recorded"
+        )
+    _changed_exit(exit_code, recorded)
+
+
+def _record_one(
+    store: GitStore,
+    job: _Job,
+    page: Page | None,
+    got: Snapshot | PolicydiffError,
+    state: dict[str, dict[str, str]],
+    accept_suspect: bool,
+) -> _Outcome:
+    """Vet and record one capture (one store write); remember its validators if it stuck."""
+    outcome = _Outcome(job.policy, job.url)
+    if page is not None and page.not_modified:
+        outcome.status, outcome.not_modified = "unchanged", True
+        return outcome
+    if isinstance(got, PolicydiffError):
+        outcome.error = str(got)
+        return outcome
+    try:
+        snapshot = _vet_capture(store, got, accept_suspect=accept_suspect)
+        [result] = store.record([snapshot])
+    except PolicydiffError as err:
+        outcome.error = str(err)
+        return outcome
+    if result.version is not None:
+        outcome.status, outcome.version = "recorded", result.version.number
+    else:
+        outcome.status = "unchanged"
+    if page is not None and (page.etag or page.last_modified):
+        state[job.policy] = {"key": job.key, "text": snapshot.text_sha256} | {
+            name: value
+            for name, value in (("etag", page.etag), ("last_modified", page.last_modified))
+            if value
+        }
+    else:
+        state.pop(job.policy, None)
+    return outcome
+
+
+def _outcome_json(outcome: _Outcome) -> dict[str, Any]:
+    """Return the JSON form of one policy's outcome."""
+    return {
+        "policy": outcome.policy,
+        "url": outcome.url,
+        "status": outcome.status,
+        "version": outcome.version,
+        "not_modified": outcome.not_modified,
+        "error": outcome.error,
+    }
