@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
@@ -10,7 +12,7 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz, process
 
 from policydiff.diff_model import SectionKind
-from policydiff.normalize import normalize_text
+from policydiff.normalize import fold_chars, normalize_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Sequence
@@ -19,8 +21,7 @@ if TYPE_CHECKING:
 
 # Thresholds (rapidfuzz ratio, 0-100). Titles: "How we use data" vs "How we use your
 # data" scores 86; unrelated short titles stay below 70. Content: a renamed section keeps
-# most of its body. Moved blocks: >= 40 non-space characters and ratio >= 90 found every
-# moved paragraph with no false moves in the measurements (shared/notes/diff-engine.md).
+# most of its body.
 TITLE_MIN = 85
 CONTENT_MIN = 65
 # Content shorter than this says too little to pair sections on content alone.
@@ -32,12 +33,29 @@ CONTENT_PREFIX = 400
 FUZZY_MAX_PAIRS = 10_000
 # Sections longer than this are not normalised whole just to look for an equal twin.
 NORMALISE_MAX = 3_000
+# Moved blocks are paired by the Indel similarity of their word sequences (each word one
+# symbol: 2 * common words in order / total words), which a few edited words or a
+# rewritten sentence lower far less than unrelated text of the same length and topic.
+# Measured on the corpus and on synthetic edits (notes of issue 13, "moves"): unrelated
+# paragraphs of one document score under 60 (99th percentile 28); a paragraph with its
+# last sentence rewritten scores 70 (median); near-copies of a paragraph elsewhere in a
+# document (region variants) score 85-100 and are the same text, so a pair is a move at
+# >= MOVE_MIN_RATIO when it shares >= MOVE_MIN_COMMON words in order, and at
+# >= MOVE_SHORT_RATIO otherwise (short template sentences differ by a word or two).
 MOVE_MIN_CHARS = 40
-MOVE_MIN_RATIO = 90
-MOVE_MAX_PAIRS = 50_000
-# The fuzzy move search costs about len(a) * len(b) per pair (bit-parallel Indel); this many
-# character cells take about a second here, whatever the block sizes (a 5 MB line included).
-MOVE_MAX_CELLS = 10**11
+MOVE_MIN_WORDS = 8
+MOVE_MIN_RATIO = 65
+MOVE_SHORT_RATIO = 85
+MOVE_MIN_COMMON = 16
+MOVE_MAX_PAIRS = 250_000
+# Longer blocks (a page without a blank line) are paired only when moved verbatim.
+MOVE_FUZZY_MAX_CHARS = 10_000
+# The fuzzy move search costs about len(a) * len(b) per pair (bit-parallel Indel on the
+# word-symbol strings, in words). Symbols beyond Latin-1 cost rapidfuzz 5-20 times more
+# per cell than ASCII (0.25-1 us per 1000 cells here, against 0.05 for ASCII), but a
+# word string is about 6 times shorter than its text: this many cells take at most a few
+# seconds on a loaded machine, whatever the block sizes.
+MOVE_MAX_CELLS = 5 * 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,46 +395,91 @@ def _non_space_length(text: str) -> int:
     return len(text) - text.count(" ") - text.count("\n") - text.count("\t")
 
 
+# Words for move pairing: letters and digits (markup, punctuation and link targets left
+# out), after the cosmetic character folds; case is kept, so a capital changed is an edit.
+_MOVE_WORD = re.compile(r"[^\W_]+")
+_LINK_TARGET = re.compile(r"\]\([^)\n]*\)")
+
+
+def move_words(text: str) -> list[str]:
+    """Return the words of a block as move pairing compares them."""
+    folded = fold_chars(text)
+    if "](" in folded:
+        folded = _LINK_TARGET.sub(" ", folded)
+    return _MOVE_WORD.findall(folded)
+
+
+def _code(number: int) -> str:
+    """Return the number-th symbol for a word: from U+0100 up, skipping the surrogates."""
+    number += 0x100
+    return chr(number + 0x800 if number >= 0xD800 else number)
+
+
+def _encode_words(blocks: list[list[str]]) -> list[str]:
+    """Encode word lists as strings, one character per distinct word, for rapidfuzz."""
+    vocabulary = dict.fromkeys(itertools.chain.from_iterable(blocks))
+    code_of = dict(zip(vocabulary, map(_code, range(len(vocabulary))), strict=True))
+    lookup = code_of.__getitem__
+    return ["".join(map(lookup, words)) for words in blocks]
+
+
+def _accepted(score: float, a: str, b: str) -> bool:
+    """Whether a similarity score between two encoded blocks makes them one moved block."""
+    if score >= MOVE_SHORT_RATIO:
+        return True
+    common = score * (len(a) + len(b)) / 200
+    return score >= MOVE_MIN_RATIO and common >= MOVE_MIN_COMMON
+
+
 def pair_moved_blocks(
     deleted: Sequence[Block], inserted: Sequence[Block]
 ) -> list[tuple[int, int, float]]:
-    """Pair deleted and inserted blocks that are the same paragraph moved elsewhere.
+    """Pair deleted and inserted blocks that are the same text moved elsewhere, maybe edited.
 
     Returns (deleted index, inserted index, similarity), best pairs first, each block
     used once. Blocks inside one section are paired too (a paragraph moved within it).
+    The similarity is the word-sequence Indel ratio (100: the same words, punctuation
+    and markup aside).
     """
-    # Whitespace-collapsed text, markup and typography kept: normalising every piece of a
-    # large added section costs more than it gains (a moved paragraph keeps its markup,
-    # and a few changed quotes still leave it above the fuzzy threshold).
-    dels = [
-        (k, " ".join(b.text.split()))
-        for k, b in enumerate(deleted)
-        if _non_space_length(b.text) >= MOVE_MIN_CHARS
-    ]
-    ins = [
-        (k, " ".join(b.text.split()))
-        for k, b in enumerate(inserted)
-        if _non_space_length(b.text) >= MOVE_MIN_CHARS
+    long_enough = [
+        [k for k, b in enumerate(blocks) if _non_space_length(b.text) >= MOVE_MIN_CHARS]
+        for blocks in (deleted, inserted)
     ]
     used_del: set[int] = set()
     used_ins: set[int] = set()
     result: list[tuple[int, int, float]] = []
-    # Verbatim moves first, by hash: the common case, and no pair budget needed.
+    # Verbatim moves first, by hash of the whitespace-collapsed text: the common case,
+    # and no pair budget needed.
     exact: dict[str, list[int]] = defaultdict(list)
-    for k, t in ins:
-        exact[t].append(k)
-    for k, t in dels:
-        if exact.get(t):
-            target = exact[t].pop(0)
+    for k in long_enough[1]:
+        exact[" ".join(inserted[k].text.split())].append(k)
+    for k in long_enough[0]:
+        targets = exact.get(" ".join(deleted[k].text.split()))
+        if targets:
+            target = targets.pop(0)
             used_del.add(k)
             used_ins.add(target)
             result.append((k, target, 100.0))
-    dels = [(k, t) for k, t in dels if k not in used_del]
-    ins = sorted(((k, t) for k, t in ins if k not in used_ins), key=lambda p: len(p[1]))
+    # Fuzzy candidates: blocks not paired yet, with enough words, not beyond the size
+    # where a paragraph is a whole page (those only move verbatim).
+    keys: list[tuple[int, int]] = []
+    word_lists: list[list[str]] = []
+    for side, blocks, used in ((0, deleted, used_del), (1, inserted, used_ins)):
+        for k in long_enough[side]:
+            if k not in used and len(blocks[k].text) <= MOVE_FUZZY_MAX_CHARS:
+                words = move_words(blocks[k].text)
+                if len(words) >= MOVE_MIN_WORDS:
+                    keys.append((side, k))
+                    word_lists.append(words)
+    dels: list[tuple[int, str]] = []
+    ins: list[tuple[int, str]] = []
+    for (side, k), encoded in zip(keys, _encode_words(word_lists), strict=True):
+        (ins if side else dels).append((k, encoded))
     if not dels or not ins:
         return result
-    # ratio >= 90 needs lengths within a factor of 90/110 of each other: compare each
-    # deleted block only with inserted blocks in that length window.
+    ins.sort(key=lambda p: len(p[1]))
+    # A ratio >= MOVE_MIN_RATIO needs lengths within a factor of r / (200 - r) of each
+    # other: compare each deleted block only with inserted blocks in that length window.
     lengths = [len(t) for _, t in ins]
     candidates: list[tuple[float, int, int]] = []
     compared = 0
@@ -434,9 +497,12 @@ def pair_moved_blocks(
         if compared > MOVE_MAX_PAIRS:
             break
         cells += cost
-        candidates.extend(
-            _similar_pairs([t], [w for _, w in window], [k], [j for j, _ in window], MOVE_MIN_RATIO)
-        )
+        for _, score, column in process.extract(
+            t, [w for _, w in window], scorer=fuzz.ratio, score_cutoff=MOVE_MIN_RATIO, limit=None
+        ):
+            i, other = window[column]
+            if _accepted(score, t, other):
+                candidates.append((float(score), k, i))
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     for score, d, i in candidates:
         if d in used_del or i in used_ins:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from policydiff.align import Block, align_sections, pair_moved_blocks
+from policydiff.align import Block, _heaviest_increasing, align_sections, pair_moved_blocks
 from policydiff.diff_model import (
     DocumentDiff,
     MovedBlock,
@@ -20,7 +20,7 @@ from policydiff.diff_model import (
 )
 from policydiff.normalize import normalize_text, same_words
 from policydiff.sections import Section, split_sections
-from policydiff.worddiff import count_words, diff_words
+from policydiff.worddiff import count_changed_words, count_words, diff_words
 
 if TYPE_CHECKING:
     from policydiff.align import Match
@@ -56,7 +56,6 @@ _HEAD = 8192
 _PHRASE_MAX = 200
 _EMPHASIS = re.compile(r"[*_\\\[]+")
 _WORD = re.compile(r"\w")
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _CHANGED = frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED, SectionStatus.REMOVED})
 
 
@@ -183,10 +182,26 @@ class _Piece:
     segment: int
     start: int
     end: int
+    # Change region within the section (see _regions).
+    region: int
 
 
-def _pieces(diffs: list[SectionDiff], op: Op, statuses: frozenset[SectionStatus]) -> list[_Piece]:
-    """Cut the non-cosmetic `op` segments of sections with those statuses at blank lines."""
+# Where a change run is cut into move candidates: after a blank line, and before a line
+# that starts a list item (nested ones too) or an ATX heading: a tight list's items move
+# one by one.
+_PIECE_CUT = re.compile(r"\n[ \t]*\n\s*|\n(?=[ \t]*(?:(?:[*+-]|\d{1,9}[.)])[ \t]+\S|#{1,6}[ \t]))")
+# At least this share of a one-sided section's words must come from (or go to) one other
+# section for it to be reported as split from (merged into) that section.
+_SPLIT_SHARE = 0.5
+
+
+def _pieces(
+    diffs: list[SectionDiff],
+    op: Op,
+    statuses: frozenset[SectionStatus],
+    regions: dict[tuple[int, int], int],
+) -> list[_Piece]:
+    """Cut the non-cosmetic `op` segments of sections with those statuses into move units."""
     pieces: list[_Piece] = []
     for k, diff in enumerate(diffs):
         if diff.status not in statuses:
@@ -195,18 +210,115 @@ def _pieces(diffs: list[SectionDiff], op: Op, statuses: frozenset[SectionStatus]
             if segment.op is not op or segment.cosmetic:
                 continue
             start = 0
-            for match in _PARAGRAPH_BREAK.finditer(segment.text):
-                pieces.append(_Piece(k, s, start, match.end()))
+            region = regions[(k, s)]
+            for match in _PIECE_CUT.finditer(segment.text):
+                pieces.append(_Piece(k, s, start, match.end(), region))
                 start = match.end()
             if start < len(segment.text):
-                pieces.append(_Piece(k, s, start, len(segment.text)))
+                pieces.append(_Piece(k, s, start, len(segment.text), region))
     return pieces
 
 
+def _regions(diffs: list[SectionDiff]) -> dict[tuple[int, int], int]:
+    """Give each segment the number of its change region (the stretch between unchanged words)."""
+    regions: dict[tuple[int, int], int] = {}
+    for k, diff in enumerate(diffs):
+        region = 0
+        for s, segment in enumerate(diff.segments):
+            if segment.op is Op.EQUAL and _WORD.search(segment.text) is not None:
+                region += 1
+            regions[(k, s)] = region
+    return regions
+
+
+def _moves_not_in_place(
+    pairs: list[tuple[int, int, float]], deleted: list[_Piece], inserted: list[_Piece]
+) -> list[tuple[int, int, float]]:
+    """Drop pairs that are edits in place: same change region, same order as their neighbours.
+
+    Between two stretches of unchanged words, a rewritten passage is one delete and one
+    insert; its paragraphs pair up with their rewrites. Those kept in order (the heaviest
+    chain increasing on both sides) were edited where they stand; only the others moved.
+    """
+    # Regions are counted per section from the section's first segment, so the pair
+    # (section, region) names one change region.
+    by_region: dict[tuple[int, int], list[int]] = {}
+    for index, (d, i, _) in enumerate(pairs):
+        src, dst = deleted[d], inserted[i]
+        if src.section == dst.section and src.region == dst.region:
+            by_region.setdefault((src.section, src.region), []).append(index)
+    in_place: set[int] = set()
+    for indexes in by_region.values():
+        indexes.sort(key=lambda n: (inserted[pairs[n][1]].segment, inserted[pairs[n][1]].start))
+        order = [(deleted[pairs[n][0]].segment, deleted[pairs[n][0]].start) for n in indexes]
+        ranks = {key: rank for rank, key in enumerate(sorted(order))}
+        chain = _heaviest_increasing(
+            [(ranks[key], position) for position, key in enumerate(order)],
+            [deleted[pairs[n][0]].end - deleted[pairs[n][0]].start + 1 for n in indexes],
+        )
+        in_place.update(indexes[position] for position in chain)
+    return [pair for index, pair in enumerate(pairs) if index not in in_place]
+
+
+def _cut_moves(
+    diff: SectionDiff, cuts: dict[int, list[tuple[int, int, int]]]
+) -> tuple[Segment, ...]:
+    """Split a section's segments at the moved pieces and tag those with their move id."""
+    segments: list[Segment] = []
+    for s, segment in enumerate(diff.segments):
+        spans = sorted(cuts.get(s, ()))
+        position = 0
+        for start, end, move_id in spans:
+            segments.append(Segment(segment.op, segment.text[position:start]))
+            segments.append(Segment(segment.op, segment.text[start:end], move_id=move_id))
+            position = end
+        if spans:
+            segments.append(Segment(segment.op, segment.text[position:]))
+        else:
+            segments.append(segment)
+    return tuple(s for s in segments if s.text)
+
+
+def _moved_verdict(
+    diff: SectionDiff, segments: tuple[Segment, ...], moved_in: list[MovedBlock]
+) -> tuple[SectionStatus, int, int]:
+    """Status and word counts of a section once its moved runs are known.
+
+    Moved runs count no words; the edits inside blocks moved in do. A section on both
+    sides whose only changes are moved text and cosmetic edits is COSMETIC.
+    """
+    own = [s for s in segments if s.move_id is None]
+    inserted, deleted = count_changed_words(own)
+    inserted += sum(m.words_inserted for m in moved_in)
+    deleted += sum(m.words_deleted for m in moved_in)
+    if diff.status is not SectionStatus.MODIFIED:
+        return diff.status, inserted, deleted
+    changed = any(s.op is not Op.EQUAL and not s.cosmetic for s in own) or any(
+        m.edited for m in moved_in
+    )
+    return (SectionStatus.MODIFIED if changed else SectionStatus.COSMETIC), inserted, deleted
+
+
+def _main_share(blocks: list[tuple[int, str]], total: int) -> int | None:
+    """Return the section most of a body's ``total`` words moved to or came from, if any."""
+    words: dict[int, int] = {}
+    for section, text in blocks:
+        words[section] = words.get(section, 0) + count_words(text)
+    if not words or total == 0:
+        return None
+    best = max(words, key=lambda k: (words[k], -k))
+    return best if words[best] >= _SPLIT_SHARE * total else None
+
+
 def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[MovedBlock, ...]]:
-    """Find paragraphs that left one place and reappear in another; tag their segments."""
-    deleted = _pieces(diffs, Op.DELETE, frozenset({SectionStatus.MODIFIED, SectionStatus.REMOVED}))
-    inserted = _pieces(diffs, Op.INSERT, frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED}))
+    """Find text that left one place and reappears in another; tag it, diff it, recount."""
+    regions = _regions(diffs)
+    deleted = _pieces(
+        diffs, Op.DELETE, frozenset({SectionStatus.MODIFIED, SectionStatus.REMOVED}), regions
+    )
+    inserted = _pieces(
+        diffs, Op.INSERT, frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED}), regions
+    )
     if not deleted or not inserted:
         return diffs, ()
 
@@ -217,20 +329,24 @@ def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[Mov
         [Block(p.section, text(p)) for p in deleted],
         [Block(p.section, text(p)) for p in inserted],
     )
+    pairs = _moves_not_in_place(pairs, deleted, inserted)
     if not pairs:
         return diffs, ()
     # Order moves by where their text lands, so ids read top to bottom in the new text.
     pairs.sort(key=lambda pair: (inserted[pair[1]].section, inserted[pair[1]].start))
-    cuts: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    cuts: dict[int, dict[int, list[tuple[int, int, int]]]] = {}
     moves: list[MovedBlock] = []
     moved_out: dict[int, list[int]] = {}
     moved_in: dict[int, list[int]] = {}
     for move_id, (d, i, score) in enumerate(pairs):
         src, dst = deleted[d], inserted[i]
-        cuts.setdefault((src.section, src.segment), []).append((src.start, src.end, move_id))
-        cuts.setdefault((dst.section, dst.segment), []).append((dst.start, dst.end, move_id))
+        for piece in (src, dst):
+            spans = cuts.setdefault(piece.section, {}).setdefault(piece.segment, [])
+            spans.append((piece.start, piece.end, move_id))
         moved_out.setdefault(src.section, []).append(move_id)
         moved_in.setdefault(dst.section, []).append(move_id)
+        old_text, new_text = text(src), text(dst)
+        inner = diff_words(old_text, new_text)
         moves.append(
             MovedBlock(
                 id=move_id,
@@ -238,40 +354,51 @@ def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[Mov
                 new_section=dst.section,
                 old_path=diffs[src.section].old_path or (),
                 new_path=diffs[dst.section].new_path or (),
-                old_text=text(src),
-                new_text=text(dst),
+                old_text=old_text,
+                new_text=new_text,
                 similarity=round(score, 1),
+                segments=inner.segments,
+                words_inserted=inner.words_inserted,
+                words_deleted=inner.words_deleted,
             )
         )
     result: list[SectionDiff] = []
     for k, diff in enumerate(diffs):
-        if k not in moved_out and k not in moved_in:
+        if k not in cuts:
             result.append(diff)
             continue
-        segments: list[Segment] = []
-        for s, segment in enumerate(diff.segments):
-            spans = sorted(cuts.get((k, s), ()))
-            position = 0
-            for start, end, move_id in spans:
-                segments.append(Segment(segment.op, segment.text[position:start]))
-                segments.append(Segment(segment.op, segment.text[start:end], move_id=move_id))
-                position = end
-            if spans:
-                segments.append(Segment(segment.op, segment.text[position:]))
-            else:
-                segments.append(segment)
+        segments = _cut_moves(diff, cuts[k])
+        ins = [moves[m] for m in moved_in.get(k, ())]
+        status, words_inserted, words_deleted = _moved_verdict(diff, segments, ins)
+        split_from = merged_into = None
+        if diff.kind is not SectionKind.PARAGRAPH and diff.old_index is None:
+            origin = _main_share(
+                [(m.old_section, m.new_text) for m in ins], count_words(diff.new_text)
+            )
+            split_from = diffs[origin].old_path if origin is not None else None
+        if diff.kind is not SectionKind.PARAGRAPH and diff.new_index is None:
+            outs = [moves[m] for m in moved_out.get(k, ())]
+            target = _main_share(
+                [(m.new_section, m.old_text) for m in outs], count_words(diff.old_text)
+            )
+            merged_into = diffs[target].new_path if target is not None else None
         result.append(
             replace(
                 diff,
-                segments=tuple(s for s in segments if s.text),
+                status=status,
+                segments=segments,
+                words_inserted=words_inserted,
+                words_deleted=words_deleted,
                 moved_out=tuple(moved_out.get(k, ())),
                 moved_in=tuple(moved_in.get(k, ())),
+                split_from=split_from,
+                merged_into=merged_into,
             )
         )
     return result, tuple(moves)
 
 
-def _summarise(diffs: list[SectionDiff], moves: int) -> Summary:
+def _summarise(diffs: list[SectionDiff], moves: tuple[MovedBlock, ...]) -> Summary:
     """Count statuses, flags and words over all section diffs."""
     counts = dict.fromkeys(SectionStatus, 0)
     for diff in diffs:
@@ -285,10 +412,11 @@ def _summarise(diffs: list[SectionDiff], moves: int) -> Summary:
         removed=counts[SectionStatus.REMOVED],
         renamed=sum(d.renamed for d in diffs),
         moved=sum(d.moved for d in diffs),
-        moved_blocks=moves,
+        moved_blocks=len(moves),
         approximate=sum(d.approximate for d in diffs),
         words_inserted=sum(d.words_inserted for d in diffs),
         words_deleted=sum(d.words_deleted for d in diffs),
+        words_moved=sum(count_words(m.new_text) for m in moves),
     )
 
 
@@ -317,7 +445,7 @@ def compare_texts(old: str, new: str) -> DocumentDiff:
     diffs, moves = _apply_moves(diffs)
     return DocumentDiff(
         sections=tuple(diffs),
-        summary=_summarise(diffs, len(moves)),
+        summary=_summarise(diffs, moves),
         moves=moves,
         old_effective=old_doc.effective,
         new_effective=new_doc.effective,
