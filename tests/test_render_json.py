@@ -13,11 +13,12 @@ SIDE_KEYS = ["label", "policy", "version", "captured_at", "effective_date", "sha
 SUMMARY_KEYS = [
     "added", "removed", "modified", "cosmetic", "renamed", "moved", "unchanged",
     "words_inserted", "words_deleted", "substantive", "moved_blocks", "approximate",
+    "words_moved",
 ]  # fmt: skip
 SECTION_KEYS = [
     "status", "renamed", "moved", "old_path", "new_path", "old_index", "new_index", "kind",
     "old_label", "new_label", "approximate", "words_inserted", "words_deleted", "moved_out",
-    "moved_in", "diff",
+    "moved_in", "split_from", "merged_into", "diff",
 ]  # fmt: skip
 
 

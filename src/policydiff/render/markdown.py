@@ -13,7 +13,6 @@ import re
 
 from policydiff.diff_model import Op, SectionDiff
 from policydiff.report import (
-    STATUS_WORDS,
     CompareReport,
     Elided,
     Run,
@@ -26,6 +25,7 @@ from policydiff.report import (
     join_path,
     section_notes,
     select_sections,
+    status_word,
     summary_line,
     verdict_line,
     words_line,
@@ -81,7 +81,7 @@ def render(report: CompareReport, view: View) -> str:
 def _table_row(section: SectionDiff) -> str:
     """Return one row of the summary table."""
     flags = [flag for flag in ("renamed", "moved") if getattr(section, flag)]
-    status = " ".join([STATUS_WORDS[section.status], *flags])
+    status = " ".join([status_word(section), *flags])
     words = f"+{section.words_inserted} \u2212{section.words_deleted}"
     return f"| {status} | {escape(join_path(section.path))} | {words} |"
 
@@ -93,7 +93,7 @@ def _section(section: SectionDiff, report: CompareReport, view: View) -> list[st
         "",
         f"*{escape(_NOTE_SEPARATOR.join(section_notes(section, report.diff)))}*",
     ]
-    pieces = excerpt(section, view)
+    pieces = excerpt(section, view, report.diff.moves)
     if not pieces:
         lines += ["", f"*{escape(empty_note(section))}*"]
     for piece in pieces:
@@ -115,7 +115,7 @@ def redline(runs: tuple[Run, ...]) -> str:
             if index:
                 lines.append([])
             if part:
-                lines[-1].append(Run(run.op, part))
+                lines[-1].append(Run(run.op, part, note=run.note))
     paragraphs: list[list[str]] = [[]]
     for line in lines:
         if all(not run.text.strip() for run in line):
@@ -140,7 +140,10 @@ def _line(runs: list[Run]) -> str:
                 stripped = _escape_marker(marker) + stripped[marker.end() :]
             # No-break spaces keep the indent without turning the line into a code block.
             body = indent.replace("\t", "    ").replace(" ", "&nbsp;") + stripped
-        if run.op is Op.EQUAL:
+        if run.note is not None:
+            # A note on moved text, in italics: not policy text, and never struck out.
+            out.append(f"*\u27e8{body}\u27e9*")
+        elif run.op is Op.EQUAL:
             out.append(body)
         else:
             opening, closing = _TAGS[run.op]

@@ -16,7 +16,6 @@ from rich.text import Text
 
 from policydiff.diff_model import Op, SectionDiff
 from policydiff.report import (
-    STATUS_WORDS,
     CompareReport,
     Elided,
     Run,
@@ -29,6 +28,7 @@ from policydiff.report import (
     join_path,
     section_notes,
     select_sections,
+    status_word,
     summary_line,
     verdict_line,
     words_line,
@@ -42,6 +42,9 @@ _COSMETIC_DELETE_STYLE = "dim strike"
 _COSMETIC_INSERT_STYLE = "dim underline"
 _MOVED_DELETE_STYLE = "magenta strike"
 _MOVED_INSERT_STYLE = "cyan underline"
+# Moved text with its inner edits: the note, then the unchanged words.
+_NOTE_STYLE = "italic magenta"
+_MOVED_TEXT_STYLE = "cyan"
 
 
 def build(report: CompareReport, view: View, *, color: bool) -> RenderableType:
@@ -104,7 +107,7 @@ def _table(sections: tuple[SectionDiff, ...]) -> Table:
     table.add_column("words", justify="right", no_wrap=True)
     for section in sections:
         notes = [note for note in ("renamed", "moved") if getattr(section, note)]
-        status = " ".join([STATUS_WORDS[section.status], *notes])
+        status = " ".join([status_word(section), *notes])
         words = f"+{section.words_inserted} \u2212{section.words_deleted}"
         # Cells are Text, never str: rich would read "[...]" in policy text as markup.
         table.add_row(Text(status), Text(escape_controls(join_path(section.path))), Text(words))
@@ -120,7 +123,7 @@ def _section(
         Rule(title, align="left", characters="\u2500"),
         Text(escape_controls(" \u00b7 ".join(section_notes(section, report.diff))), style="italic"),
     ]
-    pieces = excerpt(section, view)
+    pieces = excerpt(section, view, report.diff.moves)
     if not pieces:
         parts.append(Text(empty_note(section), style="dim"))
     for piece in pieces:
@@ -133,12 +136,18 @@ def _section(
 
 
 def redline(runs: tuple[Run, ...], *, color: bool) -> Text:
-    """Return runs as one Text: styled changes with colour, ``[-..-]{+..+}`` without."""
+    """Return runs as one Text: styled changes with colour, ``[-..-]{+..+}`` without.
+
+    A note on moved text reads ``\u27e8moved to \u201cX\u201d\u27e9``; the unchanged words of
+    moved text are plain without colour (the note says where they came from).
+    """
     text = Text()
     for run in runs:
         body = escape_controls(run.text)
-        if run.op is Op.EQUAL:
-            text.append(body)
+        if run.note is not None:
+            text.append(f"\u27e8{body}\u27e9", style=_NOTE_STYLE if color else "")
+        elif run.op is Op.EQUAL:
+            text.append(body, style=_MOVED_TEXT_STYLE if run.moved and color else "")
         elif color:
             text.append(body, style=_style(run))
         elif run.op is Op.DELETE:
