@@ -310,8 +310,63 @@ def _main_share(blocks: list[tuple[int, str]], total: int) -> int | None:
     return best if words[best] >= _SPLIT_SHARE * total else None
 
 
+_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_AT_PARAGRAPH_START = re.compile(r"(?:\A|\n[ \t]*\n)[ \t]*\Z")
+# How far an inserted or deleted run may slide to start at a paragraph.
+_SLIDE_MAX = 300
+
+
+def _slid(before: str, run: str, after: str) -> tuple[str, str, str] | None:
+    r"""Shift a pure insertion or deletion of whole paragraphs to start at a paragraph.
+
+    A paragraph inserted before one that opens with the same words can be placed by the
+    word diff after those words ("Your data {+is shared.\n\nYour data +}is kept."): the
+    same edit shifted reads "{+Your data is shared.\n\n+}Your data is kept.", one whole
+    paragraph, as a moved block must be. Returns the new (before, run, after).
+    """
+    if _BREAK.search(run) is None or _AT_PARAGRAPH_START.search(before) is not None:
+        return None
+    # Left: the run's tail repeats the end of `before`, back to a paragraph break.
+    for match in reversed(list(_BREAK.finditer(before, max(0, len(before) - _SLIDE_MAX)))):
+        tail = before[match.end() :]
+        if 0 < len(tail) < len(run) and run.endswith(tail):
+            k = len(tail)
+            return before[: match.end()], tail + run[:-k], run[-k:] + after
+    # Right: the run's head, up to a paragraph break in it, repeats the start of `after`.
+    for match in _BREAK.finditer(run, 0, _SLIDE_MAX):
+        k = match.end()
+        if k < len(run) and after.startswith(run[:k]):
+            return before + run[:k], run[k:] + run[:k], after[k:]
+    return None
+
+
+def _paragraph_aligned(diff: SectionDiff) -> SectionDiff:
+    """Slide pure insertions and deletions of paragraphs to paragraph starts (see _slid)."""
+    segments = list(diff.segments)
+    changed = False
+    for k in range(1, len(segments) - 1):
+        before, run, after = segments[k - 1 : k + 2]
+        if (
+            before.op is Op.EQUAL
+            and after.op is Op.EQUAL
+            and run.op is not Op.EQUAL
+            and not run.cosmetic
+            and (slid := _slid(before.text, run.text, after.text)) is not None
+        ):
+            segments[k - 1 : k + 2] = [
+                Segment(Op.EQUAL, slid[0]),
+                Segment(run.op, slid[1]),
+                Segment(Op.EQUAL, slid[2]),
+            ]
+            changed = True
+    if not changed:
+        return diff
+    return replace(diff, segments=tuple(s for s in segments if s.text))
+
+
 def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[MovedBlock, ...]]:
     """Find text that left one place and reappears in another; tag it, diff it, recount."""
+    diffs = [_paragraph_aligned(d) if d.status is SectionStatus.MODIFIED else d for d in diffs]
     regions = _regions(diffs)
     deleted = _pieces(
         diffs, Op.DELETE, frozenset({SectionStatus.MODIFIED, SectionStatus.REMOVED}), regions
