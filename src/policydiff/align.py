@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz, process
 
 from policydiff.diff_model import SectionKind
-from policydiff.normalize import fold_chars, normalize_text
+from policydiff.normalize import normalize_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Sequence
@@ -395,18 +395,18 @@ def _non_space_length(text: str) -> int:
     return len(text) - text.count(" ") - text.count("\n") - text.count("\t")
 
 
-# Words for move pairing: letters and digits (markup, punctuation and link targets left
-# out), after the cosmetic character folds; case is kept, so a capital changed is an edit.
+# Words for move pairing: runs of letters and digits, so that punctuation, quote and dash
+# styles, markup and link targets are left out (no folding needed: none of them is a
+# letter); case is kept, so a capital changed is an edit.
 _MOVE_WORD = re.compile(r"[^\W_]+")
 _LINK_TARGET = re.compile(r"\]\([^)\n]*\)")
 
 
 def move_words(text: str) -> list[str]:
     """Return the words of a block as move pairing compares them."""
-    folded = fold_chars(text)
-    if "](" in folded:
-        folded = _LINK_TARGET.sub(" ", folded)
-    return _MOVE_WORD.findall(folded)
+    if "](" in text:
+        text = _LINK_TARGET.sub(" ", text)
+    return _MOVE_WORD.findall(text)
 
 
 def _code(number: int) -> str:
@@ -429,6 +429,19 @@ def _accepted(score: float, a: str, b: str) -> bool:
         return True
     common = score * (len(a) + len(b)) / 200
     return score >= MOVE_MIN_RATIO and common >= MOVE_MIN_COMMON
+
+
+def _length_window(n: int) -> tuple[float, float]:
+    """Lengths (in words) a block of n words can be paired with under ``_accepted``.
+
+    A ratio >= r needs lengths within a factor of r / (200 - r); the lower ratio also
+    needs MOVE_MIN_COMMON words in common, so both blocks that long.
+    """
+    short = MOVE_SHORT_RATIO / (200 - MOVE_SHORT_RATIO)
+    if n < MOVE_MIN_COMMON:
+        return n * short, n / short
+    ratio = MOVE_MIN_RATIO / (200 - MOVE_MIN_RATIO)
+    return min(max(MOVE_MIN_COMMON, n * ratio), n * short), n / ratio
 
 
 def pair_moved_blocks(
@@ -460,49 +473,71 @@ def pair_moved_blocks(
             used_del.add(k)
             used_ins.add(target)
             result.append((k, target, 100.0))
-    # Fuzzy candidates: blocks not paired yet, with enough words, not beyond the size
-    # where a paragraph is a whole page (those only move verbatim).
+    # Fuzzy candidates: blocks not paired yet, not beyond the size where a paragraph is a
+    # whole page (those only move verbatim), and with a block of about its length on the
+    # other side: words are extracted only for those (a large added section has
+    # thousands of paragraphs, and often nothing deleted left to pair them with).
+    sides = [
+        [k for k in long_enough[0] if k not in used_del],
+        [k for k in long_enough[1] if k not in used_ins],
+    ]
+    proxies = [
+        {k: len(b[k].text.split()) for k in side if len(b[k].text) <= MOVE_FUZZY_MAX_CHARS}
+        for side, b in zip(sides, (deleted, inserted), strict=True)
+    ]
     keys: list[tuple[int, int]] = []
     word_lists: list[list[str]] = []
-    for side, blocks, used in ((0, deleted, used_del), (1, inserted, used_ins)):
-        for k in long_enough[side]:
-            if k not in used and len(blocks[k].text) <= MOVE_FUZZY_MAX_CHARS:
-                words = move_words(blocks[k].text)
-                if len(words) >= MOVE_MIN_WORDS:
-                    keys.append((side, k))
-                    word_lists.append(words)
+    for side, blocks in ((0, deleted), (1, inserted)):
+        others = sorted(proxies[1 - side].values())
+        for k, proxy in proxies[side].items():
+            # Whitespace tokens stand in for words here: within a factor of 2 either way.
+            low = bisect_left(others, proxy * MOVE_MIN_RATIO / (200 - MOVE_MIN_RATIO) / 2)
+            if (
+                low == len(others)
+                or others[low] > proxy * (200 - MOVE_MIN_RATIO) / MOVE_MIN_RATIO * 2
+            ):
+                continue
+            words = move_words(blocks[k].text)
+            if len(words) >= MOVE_MIN_WORDS:
+                keys.append((side, k))
+                word_lists.append(words)
     dels: list[tuple[int, str]] = []
     ins: list[tuple[int, str]] = []
     for (side, k), encoded in zip(keys, _encode_words(word_lists), strict=True):
         (ins if side else dels).append((k, encoded))
     if not dels or not ins:
         return result
-    ins.sort(key=lambda p: len(p[1]))
-    # A ratio >= MOVE_MIN_RATIO needs lengths within a factor of r / (200 - r) of each
-    # other: compare each deleted block only with inserted blocks in that length window.
-    lengths = [len(t) for _, t in ins]
+    # The similarity is symmetric: the smaller side gives the queries (one rapidfuzz call
+    # each), the other the choices; each query is compared only with the choices whose
+    # length can reach the acceptance rule (see _length_window).
+    swapped = len(ins) < len(dels)
+    queries, choices = (ins, dels) if swapped else (dels, ins)
+    choices.sort(key=lambda p: len(p[1]))
+    texts = [t for _, t in choices]
+    lengths = [len(t) for t in texts]
+    # Running totals of the lengths: the cost of a window without summing it.
+    totals = [0, *itertools.accumulate(lengths)]
     candidates: list[tuple[float, int, int]] = []
     compared = 0
     cells = 0
-    for k, t in dels:
-        low = bisect_left(lengths, len(t) * MOVE_MIN_RATIO / (200 - MOVE_MIN_RATIO))
-        high = bisect_right(lengths, len(t) * (200 - MOVE_MIN_RATIO) / MOVE_MIN_RATIO)
-        window = ins[low:high]
-        cost = len(t) * sum(len(w) for _, w in window)
+    for k, t in queries:
+        shortest, longest = _length_window(len(t))
+        low, high = bisect_left(lengths, shortest), bisect_right(lengths, longest)
+        cost = len(t) * (totals[high] - totals[low])
         if cells + cost > MOVE_MAX_CELLS:
             # Too costly for what is left of the budget: leave this block unpaired (it
             # shows as a plain delete and insert) and keep looking at cheaper ones.
             continue
-        compared += len(window)
+        compared += high - low
         if compared > MOVE_MAX_PAIRS:
             break
         cells += cost
         for _, score, column in process.extract(
-            t, [w for _, w in window], scorer=fuzz.ratio, score_cutoff=MOVE_MIN_RATIO, limit=None
+            t, texts[low:high], scorer=fuzz.ratio, score_cutoff=MOVE_MIN_RATIO, limit=None
         ):
-            i, other = window[column]
+            j, other = choices[low + column]
             if _accepted(score, t, other):
-                candidates.append((float(score), k, i))
+                candidates.append((float(score), *((j, k) if swapped else (k, j))))
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     for score, d, i in candidates:
         if d in used_del or i in used_ins:

@@ -20,7 +20,7 @@ from policydiff.diff_model import (
 )
 from policydiff.normalize import normalize_text, same_words
 from policydiff.sections import Section, split_sections
-from policydiff.worddiff import count_changed_words, count_words, diff_words
+from policydiff.worddiff import count_words, diff_words
 
 if TYPE_CHECKING:
     from policydiff.align import Match
@@ -288,7 +288,11 @@ def _moved_verdict(
     sides whose only changes are moved text and cosmetic edits is COSMETIC.
     """
     own = [s for s in segments if s.move_id is None]
-    inserted, deleted = count_changed_words(own)
+    # Moved runs are whole pieces cut at spacing: their words come off the section's
+    # counts without counting the rest again (a large added section).
+    moved = [s for s in segments if s.move_id is not None]
+    inserted = diff.words_inserted - sum(count_words(s.text) for s in moved if s.op is Op.INSERT)
+    deleted = diff.words_deleted - sum(count_words(s.text) for s in moved if s.op is Op.DELETE)
     inserted += sum(m.words_inserted for m in moved_in)
     deleted += sum(m.words_deleted for m in moved_in)
     if diff.status is not SectionStatus.MODIFIED:
@@ -427,15 +431,12 @@ def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[Mov
         status, words_inserted, words_deleted = _moved_verdict(diff, segments, ins)
         split_from = merged_into = None
         if diff.kind is not SectionKind.PARAGRAPH and diff.old_index is None:
-            origin = _main_share(
-                [(m.old_section, m.new_text) for m in ins], count_words(diff.new_text)
-            )
+            # Before the moves, an added section's inserted words are all its words.
+            origin = _main_share([(m.old_section, m.new_text) for m in ins], diff.words_inserted)
             split_from = diffs[origin].old_path if origin is not None else None
         if diff.kind is not SectionKind.PARAGRAPH and diff.new_index is None:
             outs = [moves[m] for m in moved_out.get(k, ())]
-            target = _main_share(
-                [(m.new_section, m.old_text) for m in outs], count_words(diff.old_text)
-            )
+            target = _main_share([(m.new_section, m.old_text) for m in outs], diff.words_deleted)
             merged_into = diffs[target].new_path if target is not None else None
         result.append(
             replace(
