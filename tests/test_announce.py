@@ -284,11 +284,15 @@ def test_moves_are_lines_without_quotes() -> None:
     )
     diff = compare_texts(body, split)
     changes = describe_changes(diff)
+    # One line: the new section holds only its heading and the moved text.
     assert [c.line for c in changes] == [
-        "New section: What we collect > Payments",
-        "Moved text: from What we collect > Forums and mailinglists to What we collect > Payments",
+        (
+            "Moved text: the paragraph \u201cWhen you register for services from Koozali Inc. "
+            "(Including donations), \u2026\u201d moved from What we collect > Forums and "
+            "mailinglists to a new section, What we collect > Payments"
+        ),
     ]
-    # The new section holds only moved text: nothing in it is new wording to quote.
+    # Moved unchanged: nothing in it is new wording to quote.
     assert all(not section_quotes(s) for s in diff.sections)
 
 

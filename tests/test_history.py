@@ -37,8 +37,8 @@ def test_renamed_section_is_followed_by_its_new_name(story: GitStore) -> None:
     history = section_history(Timeline(story, POLICY), "online")
     assert history.path == (*WHAT.split(" > "), "Online services")
     assert [path[-1] for path in history.names] == ["Websites", "Online services"]
-    # v4 changes the title alone: a rename, not a change of words.
-    assert kinds(history) == [(1, "initial"), (2, "cosmetic"), (3, "modified"), (4, "renamed")]
+    # v3 only moved a paragraph in (its words did not change); v4 changes the title alone.
+    assert kinds(history) == [(1, "initial"), (2, "cosmetic"), (3, "text_moved"), (4, "renamed")]
     assert history.changes[3].section.renamed
     # The paragraph moved in from "General" arrives as a moved block, not plain new text.
     moved_in = history.changes[2]
@@ -54,7 +54,8 @@ def test_old_name_finds_the_renamed_section(story: GitStore) -> None:
 
 def test_removed_section_history_ends_with_its_removal(story: GitStore) -> None:
     history = section_history(Timeline(story, POLICY), "general")
-    assert kinds(history) == [(1, "initial"), (2, "cosmetic"), (3, "modified"), (4, "removed")]
+    # Version 3 only moved a paragraph out of it (issue 13: moved text is not changed words).
+    assert kinds(history) == [(1, "initial"), (2, "cosmetic"), (3, "text_moved"), (4, "removed")]
     assert history.removed_in is not None
     assert history.removed_in.number == 4
     assert history.last.number == 3
@@ -136,7 +137,7 @@ def test_cli_json(story: GitStore) -> None:
     assert data["section"]["names"][0][-1] == "Websites"
     assert (data["section"]["first_version"], data["section"]["removed_in"]) == (1, None)
     changes = data["changes"]
-    assert [c["kind"] for c in changes] == ["initial", "cosmetic", "modified", "renamed"]
+    assert [c["kind"] for c in changes] == ["initial", "cosmetic", "text_moved", "renamed"]
     assert changes[0]["previous"] is None
     assert changes[3]["previous"]["version"] == 3
     renamed = changes[3]["section"]

@@ -14,11 +14,12 @@ SUMMARY_KEYS = [
     "added", "removed", "modified", "cosmetic", "renamed", "moved", "unchanged",
     "words_inserted", "words_deleted", "substantive", "moved_blocks", "approximate",
     "renumbered",
+    "words_moved",
 ]  # fmt: skip
 SECTION_KEYS = [
     "status", "renamed", "moved", "old_path", "new_path", "old_index", "new_index", "kind",
     "old_label", "new_label", "approximate", "words_inserted", "words_deleted", "moved_out",
-    "moved_in", "diff", "title_change", "renumbered",
+    "moved_in", "split_from", "merged_into", "diff", "title_change", "renumbered",
 ]  # fmt: skip
 
 

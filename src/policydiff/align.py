@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,8 +21,7 @@ if TYPE_CHECKING:
 
 # Thresholds (rapidfuzz ratio, 0-100). Titles: "How we use data" vs "How we use your
 # data" scores 86; unrelated short titles stay below 70. Content: a renamed section keeps
-# most of its body. Moved blocks: >= 40 non-space characters and ratio >= 90 found every
-# moved paragraph with no false moves in the measurements (shared/notes/diff-engine.md).
+# most of its body.
 TITLE_MIN = 85
 CONTENT_MIN = 65
 # Content shorter than this says too little to pair sections on content alone.
@@ -32,12 +33,29 @@ CONTENT_PREFIX = 400
 FUZZY_MAX_PAIRS = 10_000
 # Sections longer than this are not normalised whole just to look for an equal twin.
 NORMALISE_MAX = 3_000
+# Moved blocks are paired by the Indel similarity of their word sequences (each word one
+# symbol: 2 * common words in order / total words), which a few edited words or a
+# rewritten sentence lower far less than unrelated text of the same length and topic.
+# Measured on the corpus and on synthetic edits (notes of issue 13, "moves"): unrelated
+# paragraphs of one document score under 60 (99th percentile 28); a paragraph with its
+# last sentence rewritten scores 70 (median); near-copies of a paragraph elsewhere in a
+# document (region variants) score 85-100 and are the same text, so a pair is a move at
+# >= MOVE_MIN_RATIO when it shares >= MOVE_MIN_COMMON words in order, and at
+# >= MOVE_SHORT_RATIO otherwise (short template sentences differ by a word or two).
 MOVE_MIN_CHARS = 40
-MOVE_MIN_RATIO = 90
-MOVE_MAX_PAIRS = 50_000
-# The fuzzy move search costs about len(a) * len(b) per pair (bit-parallel Indel); this many
-# character cells take about a second here, whatever the block sizes (a 5 MB line included).
-MOVE_MAX_CELLS = 10**11
+MOVE_MIN_WORDS = 8
+MOVE_MIN_RATIO = 65
+MOVE_SHORT_RATIO = 85
+MOVE_MIN_COMMON = 16
+MOVE_MAX_PAIRS = 250_000
+# Longer blocks (a page without a blank line) are paired only when moved verbatim.
+MOVE_FUZZY_MAX_CHARS = 10_000
+# The fuzzy move search costs about len(a) * len(b) per pair (bit-parallel Indel on the
+# word-symbol strings, in words). Symbols beyond Latin-1 cost rapidfuzz 5-20 times more
+# per cell than ASCII (0.25-1 us per 1000 cells here, against 0.05 for ASCII), but a
+# word string is about 6 times shorter than its text: this many cells take at most a few
+# seconds on a loaded machine, whatever the block sizes.
+MOVE_MAX_CELLS = 5 * 10**9
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,66 +395,149 @@ def _non_space_length(text: str) -> int:
     return len(text) - text.count(" ") - text.count("\n") - text.count("\t")
 
 
+# Words for move pairing: runs of letters and digits, so that punctuation, quote and dash
+# styles, markup and link targets are left out (no folding needed: none of them is a
+# letter); case is kept, so a capital changed is an edit.
+_MOVE_WORD = re.compile(r"[^\W_]+")
+_LINK_TARGET = re.compile(r"\]\([^)\n]*\)")
+
+
+def move_words(text: str) -> list[str]:
+    """Return the words of a block as move pairing compares them."""
+    if "](" in text:
+        text = _LINK_TARGET.sub(" ", text)
+    return _MOVE_WORD.findall(text)
+
+
+def _code(number: int) -> str:
+    """Return the number-th symbol for a word: from U+0100 up, skipping the surrogates."""
+    number += 0x100
+    return chr(number + 0x800 if number >= 0xD800 else number)
+
+
+def _encode_words(blocks: list[list[str]]) -> list[str]:
+    """Encode word lists as strings, one character per distinct word, for rapidfuzz."""
+    vocabulary = dict.fromkeys(itertools.chain.from_iterable(blocks))
+    code_of = dict(zip(vocabulary, map(_code, range(len(vocabulary))), strict=True))
+    lookup = code_of.__getitem__
+    return ["".join(map(lookup, words)) for words in blocks]
+
+
+def _accepted(score: float, a: str, b: str) -> bool:
+    """Whether a similarity score between two encoded blocks makes them one moved block."""
+    if score >= MOVE_SHORT_RATIO:
+        return True
+    common = score * (len(a) + len(b)) / 200
+    return score >= MOVE_MIN_RATIO and common >= MOVE_MIN_COMMON
+
+
+def _length_window(n: int) -> tuple[float, float]:
+    """Lengths (in words) a block of n words can be paired with under ``_accepted``.
+
+    A ratio >= r needs lengths within a factor of r / (200 - r); the lower ratio also
+    needs MOVE_MIN_COMMON words in common, so both blocks that long.
+    """
+    short = MOVE_SHORT_RATIO / (200 - MOVE_SHORT_RATIO)
+    if n < MOVE_MIN_COMMON:
+        return n * short, n / short
+    ratio = MOVE_MIN_RATIO / (200 - MOVE_MIN_RATIO)
+    return min(max(MOVE_MIN_COMMON, n * ratio), n * short), n / ratio
+
+
 def pair_moved_blocks(
     deleted: Sequence[Block], inserted: Sequence[Block]
 ) -> list[tuple[int, int, float]]:
-    """Pair deleted and inserted blocks that are the same paragraph moved elsewhere.
+    """Pair deleted and inserted blocks that are the same text moved elsewhere, maybe edited.
 
     Returns (deleted index, inserted index, similarity), best pairs first, each block
     used once. Blocks inside one section are paired too (a paragraph moved within it).
+    The similarity is the word-sequence Indel ratio (100: the same words, punctuation
+    and markup aside).
     """
-    # Whitespace-collapsed text, markup and typography kept: normalising every piece of a
-    # large added section costs more than it gains (a moved paragraph keeps its markup,
-    # and a few changed quotes still leave it above the fuzzy threshold).
-    dels = [
-        (k, " ".join(b.text.split()))
-        for k, b in enumerate(deleted)
-        if _non_space_length(b.text) >= MOVE_MIN_CHARS
-    ]
-    ins = [
-        (k, " ".join(b.text.split()))
-        for k, b in enumerate(inserted)
-        if _non_space_length(b.text) >= MOVE_MIN_CHARS
+    long_enough = [
+        [k for k, b in enumerate(blocks) if _non_space_length(b.text) >= MOVE_MIN_CHARS]
+        for blocks in (deleted, inserted)
     ]
     used_del: set[int] = set()
     used_ins: set[int] = set()
     result: list[tuple[int, int, float]] = []
-    # Verbatim moves first, by hash: the common case, and no pair budget needed.
+    # Verbatim moves first, by hash of the whitespace-collapsed text: the common case,
+    # and no pair budget needed.
     exact: dict[str, list[int]] = defaultdict(list)
-    for k, t in ins:
-        exact[t].append(k)
-    for k, t in dels:
-        if exact.get(t):
-            target = exact[t].pop(0)
+    for k in long_enough[1]:
+        exact[" ".join(inserted[k].text.split())].append(k)
+    for k in long_enough[0]:
+        targets = exact.get(" ".join(deleted[k].text.split()))
+        if targets:
+            target = targets.pop(0)
             used_del.add(k)
             used_ins.add(target)
             result.append((k, target, 100.0))
-    dels = [(k, t) for k, t in dels if k not in used_del]
-    ins = sorted(((k, t) for k, t in ins if k not in used_ins), key=lambda p: len(p[1]))
+    # Fuzzy candidates: blocks not paired yet, not beyond the size where a paragraph is a
+    # whole page (those only move verbatim), and with a block of about its length on the
+    # other side: words are extracted only for those (a large added section has
+    # thousands of paragraphs, and often nothing deleted left to pair them with).
+    sides = [
+        [k for k in long_enough[0] if k not in used_del],
+        [k for k in long_enough[1] if k not in used_ins],
+    ]
+    proxies = [
+        {k: len(b[k].text.split()) for k in side if len(b[k].text) <= MOVE_FUZZY_MAX_CHARS}
+        for side, b in zip(sides, (deleted, inserted), strict=True)
+    ]
+    keys: list[tuple[int, int]] = []
+    word_lists: list[list[str]] = []
+    for side, blocks in ((0, deleted), (1, inserted)):
+        others = sorted(proxies[1 - side].values())
+        for k, proxy in proxies[side].items():
+            # Whitespace tokens stand in for words here: within a factor of 2 either way.
+            low = bisect_left(others, proxy * MOVE_MIN_RATIO / (200 - MOVE_MIN_RATIO) / 2)
+            if (
+                low == len(others)
+                or others[low] > proxy * (200 - MOVE_MIN_RATIO) / MOVE_MIN_RATIO * 2
+            ):
+                continue
+            words = move_words(blocks[k].text)
+            if len(words) >= MOVE_MIN_WORDS:
+                keys.append((side, k))
+                word_lists.append(words)
+    dels: list[tuple[int, str]] = []
+    ins: list[tuple[int, str]] = []
+    for (side, k), encoded in zip(keys, _encode_words(word_lists), strict=True):
+        (ins if side else dels).append((k, encoded))
     if not dels or not ins:
         return result
-    # ratio >= 90 needs lengths within a factor of 90/110 of each other: compare each
-    # deleted block only with inserted blocks in that length window.
-    lengths = [len(t) for _, t in ins]
+    # The similarity is symmetric: the smaller side gives the queries (one rapidfuzz call
+    # each), the other the choices; each query is compared only with the choices whose
+    # length can reach the acceptance rule (see _length_window).
+    swapped = len(ins) < len(dels)
+    queries, choices = (ins, dels) if swapped else (dels, ins)
+    choices.sort(key=lambda p: len(p[1]))
+    texts = [t for _, t in choices]
+    lengths = [len(t) for t in texts]
+    # Running totals of the lengths: the cost of a window without summing it.
+    totals = [0, *itertools.accumulate(lengths)]
     candidates: list[tuple[float, int, int]] = []
     compared = 0
     cells = 0
-    for k, t in dels:
-        low = bisect_left(lengths, len(t) * MOVE_MIN_RATIO / (200 - MOVE_MIN_RATIO))
-        high = bisect_right(lengths, len(t) * (200 - MOVE_MIN_RATIO) / MOVE_MIN_RATIO)
-        window = ins[low:high]
-        cost = len(t) * sum(len(w) for _, w in window)
+    for k, t in queries:
+        shortest, longest = _length_window(len(t))
+        low, high = bisect_left(lengths, shortest), bisect_right(lengths, longest)
+        cost = len(t) * (totals[high] - totals[low])
         if cells + cost > MOVE_MAX_CELLS:
             # Too costly for what is left of the budget: leave this block unpaired (it
             # shows as a plain delete and insert) and keep looking at cheaper ones.
             continue
-        compared += len(window)
+        compared += high - low
         if compared > MOVE_MAX_PAIRS:
             break
         cells += cost
-        candidates.extend(
-            _similar_pairs([t], [w for _, w in window], [k], [j for j, _ in window], MOVE_MIN_RATIO)
-        )
+        for _, score, column in process.extract(
+            t, texts[low:high], scorer=fuzz.ratio, score_cutoff=MOVE_MIN_RATIO, limit=None
+        ):
+            j, other = choices[low + column]
+            if _accepted(score, t, other):
+                candidates.append((float(score), *((j, k) if swapped else (k, j))))
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     for score, d, i in candidates:
         if d in used_del or i in used_ins:

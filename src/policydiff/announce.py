@@ -48,6 +48,7 @@ from policydiff.diff_model import (
     SectionDiff,
     SectionKind,
     SectionStatus,
+    Segment,
 )
 from policydiff.errors import UsageError
 from policydiff.report import PATH_SEPARATOR, CompareReport, Side
@@ -753,9 +754,14 @@ def describe_section(
         )
 
     if section.status is SectionStatus.ADDED:
+        if section.split_from is not None and not _content_changes(section):
+            # Its heading and text moved in: the move's line names it as a new section.
+            return None
         return change(ChangeKind.ADDED, f"New {noun}: {name}", content=True)
     if section.status is SectionStatus.REMOVED:
         line = f"Removed {noun}: {name}" if paragraph else f"Removed: {name}"
+        if section.merged_into is not None:
+            line += f" (its text moved to {namer.name(section.merged_into)})"
         return change(ChangeKind.REMOVED, line, content=True)
     modified = section.status is SectionStatus.MODIFIED
     content = modified and bool(_content_changes(section))
@@ -778,9 +784,14 @@ def describe_section(
     if content or (modified and not (section.moved_in or section.moved_out)):
         label = f"Changed {noun}" if paragraph else "Changed"
         return change(ChangeKind.CHANGED, f"{label}: {name}", content=True)
-    if section.status is SectionStatus.COSMETIC:
+    if section.status is SectionStatus.COSMETIC and _cosmetic_edits(section):
         return change(ChangeKind.EDITORIAL, f"Editorial: {name}", content=False)
     return None
+
+
+def _cosmetic_edits(section: SectionDiff) -> bool:
+    """Whether a section has edits of its own that are not text moved in or out."""
+    return any(s.op is not Op.EQUAL and s.move_id is None for s in section.segments)
 
 
 def _content_changes(section: SectionDiff) -> list[tuple[int, int, int, int]]:
@@ -796,26 +807,109 @@ def _content_changes(section: SectionDiff) -> list[tuple[int, int, int, int]]:
     ]
 
 
-def describe_move(move: MovedBlock, namer: Namer) -> SectionChange:
-    """Return the notice line for text moved from one section to another."""
+# How many words of a moved text the notice quotes to say which text moved.
+MOVED_OPENING_WORDS = 10
+_ORDINALS = ("first", "second", "third", "fourth", "fifth")
+
+
+def moved_section(move: MovedBlock) -> SectionDiff:
+    """Return a moved text's own diff (old against new wording) as a paragraph section.
+
+    Quoting works on sections; this one holds the moved text alone, so the notice quotes
+    the sentences changed on the way and nothing else.
+    """
+    return SectionDiff(
+        status=SectionStatus.MODIFIED if move.edited else SectionStatus.UNCHANGED,
+        kind=SectionKind.PARAGRAPH,
+        renamed=False,
+        moved=False,
+        approximate=False,
+        old_path=move.old_path,
+        new_path=move.new_path,
+        old_label=None,
+        new_label=None,
+        old_title=None,
+        new_title=None,
+        old_index=0,
+        new_index=0,
+        segments=move.segments or ((Segment(Op.EQUAL, move.new_text),) if move.new_text else ()),
+        words_inserted=move.words_inserted,
+        words_deleted=move.words_deleted,
+    )
+
+
+def _what_changed(move: MovedBlock) -> str:
+    """Say which sentences of a moved text were edited on its way ("its last sentence")."""
+    inner = moved_section(move)
+    old_sentences = _sentences(inner.old_text, 0)
+    new_sentences = _sentences(inner.new_text, 0)
+    touched: set[int] = set()
+    removed = False
+    for group in _groups(inner, old_sentences, new_sentences):
+        touched |= group.new
+        removed = removed or not group.new
+    count = len(new_sentences)
+    if not touched:
+        return "part of it was removed" if removed else "its wording changed"
+    if len(touched) == 1 and count > 1:
+        (index,) = touched
+        if index == count - 1:
+            return "its last sentence changed"
+        if index < len(_ORDINALS):
+            return f"its {_ORDINALS[index]} sentence changed"
+    if count == 1 or len(touched) == count:
+        return "its wording changed"
+    return f"{len(touched)} of its {count} sentences changed"
+
+
+def describe_move(
+    move: MovedBlock, namer: Namer, diff: DocumentDiff | None = None
+) -> SectionChange:
+    """Return the notice line for text moved from one place to another, maybe edited.
+
+    "Moved text: the paragraph \u201cWhen you register \u2026\u201d moved from Forums to the
+    new section Payments; its last sentence changed" (quotes of the edits come apart).
+    """
     old_name = namer.name(move.old_path, old=True)
     new_name = namer.name(move.new_path)
-    verb = "Moved text" if move.similarity >= 100 else "Moved and edited text"
+    origin = diff.sections[move.old_section] if diff is not None else None
+    target = diff.sections[move.new_section] if diff is not None else None
+    words = plain_text(move.new_text).split()
+    opening = " ".join(words[:MOVED_OPENING_WORDS]) + (
+        " \u2026" if len(words) > MOVED_OPENING_WORDS else ""
+    )
+    noun = "list item" if _LIST_ITEM.match(move.new_text.lstrip("\n")) else "paragraph"
+    if move.old_section == move.new_section:
+        where = f"moved within {new_name}"
+    else:
+        source = old_name
+        if origin is not None and origin.status is SectionStatus.REMOVED:
+            source = f"the removed section {old_name}"
+        destination = new_name
+        if target is not None and target.status is SectionStatus.ADDED:
+            destination = f"a new section, {new_name}"
+        where = f"moved from {source} to {destination}"
+    line = f"the {noun} \u201c{one_line(opening, limit=300)}\u201d {where}"
+    if move.edited:
+        line += f"; {_what_changed(move)}"
+    verb = "Moved and edited text" if move.edited else "Moved text"
     return SectionChange(
         kind=ChangeKind.TEXT_MOVED,
-        line=f"{verb}: from {old_name} to {new_name}",
+        line=f"{verb}: {line}",
         section=new_name,
         old_section=old_name,
-        content_changed=False,
-        words_inserted=0,
-        words_deleted=0,
+        content_changed=move.edited,
+        words_inserted=move.words_inserted,
+        words_deleted=move.words_deleted,
     )
 
 
 def described_sections(diff: DocumentDiff) -> list[tuple[SectionChange, SectionDiff | None]]:
-    """Return each notice line with its section (None for text moves), in new-document order.
+    """Return each notice line with its section, in new-document order.
 
-    Editorial (cosmetic-only) sections come last.
+    A text move comes with its own diff as a section (see ``moved_section``), so that the
+    edits made on its way are quoted like any change. Editorial (cosmetic-only) sections
+    come last.
     """
     namer = Namer.for_diff(diff)
     moves_into: dict[int, list[MovedBlock]] = {}
@@ -829,7 +923,10 @@ def described_sections(diff: DocumentDiff) -> list[tuple[SectionChange, SectionD
             (editorial if change.kind is ChangeKind.EDITORIAL else changes).append(
                 (change, section)
             )
-        changes.extend((describe_move(move, namer), None) for move in moves_into.get(index, ()))
+        changes.extend(
+            (describe_move(move, namer, diff), moved_section(move))
+            for move in moves_into.get(index, ())
+        )
     return changes + editorial
 
 
@@ -960,11 +1057,8 @@ def build_announcement(
 
 
 def change_quoted(change: SectionChange) -> bool:
-    """Whether a change's wording is quoted (not for moves of text or editorial edits)."""
-    return change.content_changed and change.kind not in {
-        ChangeKind.TEXT_MOVED,
-        ChangeKind.EDITORIAL,
-    }
+    """Whether a change's wording is quoted (not for editorial edits nor text moved unedited)."""
+    return change.content_changed and change.kind is not ChangeKind.EDITORIAL
 
 
 def fill_url(template: str | None, *, policy: str | None, old: Side, new: Side) -> str | None:

@@ -124,7 +124,8 @@ def _item(change: SectionChange) -> str:
     """Return one change as a list item (the line without its "Changed:" label)."""
     what = change.line.partition(": ")[2]
     if change.kind is ChangeKind.TEXT_MOVED:
-        what = f"text {what}"
+        # "the paragraph \u201c...\u201d moved from A to B; its last sentence changed"
+        what = what[:1].upper() + what[1:]
     if change.content_changed and change.kind in {ChangeKind.RENAMED, ChangeKind.MOVED}:
         what = f"{what}; wording changed too"
     return f"- {markdown_escape(what)}"

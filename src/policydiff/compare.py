@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from policydiff.align import Block, align_sections, pair_moved_blocks
+from policydiff.align import Block, _heaviest_increasing, align_sections, pair_moved_blocks
 from policydiff.datetext import find_written_date
 from policydiff.diff_model import (
     DocumentDiff,
@@ -64,7 +64,6 @@ _LINE_LEAD = re.compile(r"[\s>#*_\-+|\\\[(]*")
 _STRONG_LEADS = ("valid", "effective", "last", "date of")
 _COLON_AFTER_LEAD = re.compile(r"[a-z\s]+[*_]*:", re.IGNORECASE)
 _WORD = re.compile(r"\w")
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _CHANGED = frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED, SectionStatus.REMOVED})
 # What separates a page title from the site's name in HTML <title>s ("Privacy - Example",
 # "Example | Privacy"), after fold_chars (en and em dashes read "-").
@@ -386,10 +385,26 @@ class _Piece:
     segment: int
     start: int
     end: int
+    # Change region within the section (see _regions).
+    region: int
 
 
-def _pieces(diffs: list[SectionDiff], op: Op, statuses: frozenset[SectionStatus]) -> list[_Piece]:
-    """Cut the non-cosmetic `op` segments of sections with those statuses at blank lines."""
+# Where a change run is cut into move candidates: after a blank line, and before a line
+# that starts a list item (nested ones too) or an ATX heading: a tight list's items move
+# one by one.
+_PIECE_CUT = re.compile(r"\n[ \t]*\n\s*|\n(?=[ \t]*(?:(?:[*+-]|\d{1,9}[.)])[ \t]+\S|#{1,6}[ \t]))")
+# At least this share of a one-sided section's words must come from (or go to) one other
+# section for it to be reported as split from (merged into) that section.
+_SPLIT_SHARE = 0.5
+
+
+def _pieces(
+    diffs: list[SectionDiff],
+    op: Op,
+    statuses: frozenset[SectionStatus],
+    regions: dict[tuple[int, int], int],
+) -> list[_Piece]:
+    """Cut the non-cosmetic `op` segments of sections with those statuses into move units."""
     pieces: list[_Piece] = []
     for k, diff in enumerate(diffs):
         if diff.status not in statuses:
@@ -398,18 +413,174 @@ def _pieces(diffs: list[SectionDiff], op: Op, statuses: frozenset[SectionStatus]
             if segment.op is not op or segment.cosmetic:
                 continue
             start = 0
-            for match in _PARAGRAPH_BREAK.finditer(segment.text):
-                pieces.append(_Piece(k, s, start, match.end()))
+            region = regions[(k, s)]
+            for match in _PIECE_CUT.finditer(segment.text):
+                pieces.append(_Piece(k, s, start, match.end(), region))
                 start = match.end()
             if start < len(segment.text):
-                pieces.append(_Piece(k, s, start, len(segment.text)))
+                pieces.append(_Piece(k, s, start, len(segment.text), region))
     return pieces
 
 
+def _regions(diffs: list[SectionDiff]) -> dict[tuple[int, int], int]:
+    """Give each segment the number of its change region (the stretch between unchanged words)."""
+    regions: dict[tuple[int, int], int] = {}
+    for k, diff in enumerate(diffs):
+        region = 0
+        for s, segment in enumerate(diff.segments):
+            if segment.op is Op.EQUAL and _WORD.search(segment.text) is not None:
+                region += 1
+            regions[(k, s)] = region
+    return regions
+
+
+def _moves_not_in_place(
+    pairs: list[tuple[int, int, float]], deleted: list[_Piece], inserted: list[_Piece]
+) -> list[tuple[int, int, float]]:
+    """Drop pairs that are edits in place: same change region, same order as their neighbours.
+
+    Between two stretches of unchanged words, a rewritten passage is one delete and one
+    insert; its paragraphs pair up with their rewrites. Those kept in order (the heaviest
+    chain increasing on both sides) were edited where they stand; only the others moved.
+    """
+    # Regions are counted per section from the section's first segment, so the pair
+    # (section, region) names one change region.
+    by_region: dict[tuple[int, int], list[int]] = {}
+    for index, (d, i, _) in enumerate(pairs):
+        src, dst = deleted[d], inserted[i]
+        if src.section == dst.section and src.region == dst.region:
+            by_region.setdefault((src.section, src.region), []).append(index)
+    in_place: set[int] = set()
+    for indexes in by_region.values():
+        indexes.sort(key=lambda n: (inserted[pairs[n][1]].segment, inserted[pairs[n][1]].start))
+        order = [(deleted[pairs[n][0]].segment, deleted[pairs[n][0]].start) for n in indexes]
+        ranks = {key: rank for rank, key in enumerate(sorted(order))}
+        chain = _heaviest_increasing(
+            [(ranks[key], position) for position, key in enumerate(order)],
+            [deleted[pairs[n][0]].end - deleted[pairs[n][0]].start + 1 for n in indexes],
+        )
+        in_place.update(indexes[position] for position in chain)
+    return [pair for index, pair in enumerate(pairs) if index not in in_place]
+
+
+def _cut_moves(
+    diff: SectionDiff, cuts: dict[int, list[tuple[int, int, int]]]
+) -> tuple[Segment, ...]:
+    """Split a section's segments at the moved pieces and tag those with their move id."""
+    segments: list[Segment] = []
+    for s, segment in enumerate(diff.segments):
+        spans = sorted(cuts.get(s, ()))
+        position = 0
+        for start, end, move_id in spans:
+            segments.append(Segment(segment.op, segment.text[position:start]))
+            segments.append(Segment(segment.op, segment.text[start:end], move_id=move_id))
+            position = end
+        if spans:
+            segments.append(Segment(segment.op, segment.text[position:]))
+        else:
+            segments.append(segment)
+    return tuple(s for s in segments if s.text)
+
+
+def _moved_verdict(
+    diff: SectionDiff, segments: tuple[Segment, ...], moved_in: list[MovedBlock]
+) -> tuple[SectionStatus, int, int]:
+    """Status and word counts of a section once its moved runs are known.
+
+    Moved runs count no words; the edits inside blocks moved in do. A section on both
+    sides whose only changes are moved text and cosmetic edits is COSMETIC.
+    """
+    own = [s for s in segments if s.move_id is None]
+    # Moved runs are whole pieces cut at spacing: their words come off the section's
+    # counts without counting the rest again (a large added section).
+    moved = [s for s in segments if s.move_id is not None]
+    inserted = diff.words_inserted - sum(count_words(s.text) for s in moved if s.op is Op.INSERT)
+    deleted = diff.words_deleted - sum(count_words(s.text) for s in moved if s.op is Op.DELETE)
+    inserted += sum(m.words_inserted for m in moved_in)
+    deleted += sum(m.words_deleted for m in moved_in)
+    if diff.status is not SectionStatus.MODIFIED:
+        return diff.status, inserted, deleted
+    changed = any(s.op is not Op.EQUAL and not s.cosmetic for s in own) or any(
+        m.edited for m in moved_in
+    )
+    return (SectionStatus.MODIFIED if changed else SectionStatus.COSMETIC), inserted, deleted
+
+
+def _main_share(blocks: list[tuple[int, str]], total: int) -> int | None:
+    """Return the section most of a body's ``total`` words moved to or came from, if any."""
+    words: dict[int, int] = {}
+    for section, text in blocks:
+        words[section] = words.get(section, 0) + count_words(text)
+    if not words or total == 0:
+        return None
+    best = max(words, key=lambda k: (words[k], -k))
+    return best if words[best] >= _SPLIT_SHARE * total else None
+
+
+_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_AT_PARAGRAPH_START = re.compile(r"(?:\A|\n[ \t]*\n)[ \t]*\Z")
+# How far an inserted or deleted run may slide to start at a paragraph.
+_SLIDE_MAX = 300
+
+
+def _slid(before: str, run: str, after: str) -> tuple[str, str, str] | None:
+    r"""Shift a pure insertion or deletion of whole paragraphs to start at a paragraph.
+
+    A paragraph inserted before one that opens with the same words can be placed by the
+    word diff after those words ("Your data {+is shared.\n\nYour data +}is kept."): the
+    same edit shifted reads "{+Your data is shared.\n\n+}Your data is kept.", one whole
+    paragraph, as a moved block must be. Returns the new (before, run, after).
+    """
+    if _BREAK.search(run) is None or _AT_PARAGRAPH_START.search(before) is not None:
+        return None
+    # Left: the run's tail repeats the end of `before`, back to a paragraph break.
+    for match in reversed(list(_BREAK.finditer(before, max(0, len(before) - _SLIDE_MAX)))):
+        tail = before[match.end() :]
+        if 0 < len(tail) < len(run) and run.endswith(tail):
+            k = len(tail)
+            return before[: match.end()], tail + run[:-k], run[-k:] + after
+    # Right: the run's head, up to a paragraph break in it, repeats the start of `after`.
+    for match in _BREAK.finditer(run, 0, _SLIDE_MAX):
+        k = match.end()
+        if k < len(run) and after.startswith(run[:k]):
+            return before + run[:k], run[k:] + run[:k], after[k:]
+    return None
+
+
+def _paragraph_aligned(diff: SectionDiff) -> SectionDiff:
+    """Slide pure insertions and deletions of paragraphs to paragraph starts (see _slid)."""
+    segments = list(diff.segments)
+    changed = False
+    for k in range(1, len(segments) - 1):
+        before, run, after = segments[k - 1 : k + 2]
+        if (
+            before.op is Op.EQUAL
+            and after.op is Op.EQUAL
+            and run.op is not Op.EQUAL
+            and not run.cosmetic
+            and (slid := _slid(before.text, run.text, after.text)) is not None
+        ):
+            segments[k - 1 : k + 2] = [
+                Segment(Op.EQUAL, slid[0]),
+                Segment(run.op, slid[1]),
+                Segment(Op.EQUAL, slid[2]),
+            ]
+            changed = True
+    if not changed:
+        return diff
+    return replace(diff, segments=tuple(s for s in segments if s.text))
+
+
 def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[MovedBlock, ...]]:
-    """Find paragraphs that left one place and reappear in another; tag their segments."""
-    deleted = _pieces(diffs, Op.DELETE, frozenset({SectionStatus.MODIFIED, SectionStatus.REMOVED}))
-    inserted = _pieces(diffs, Op.INSERT, frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED}))
+    """Find text that left one place and reappears in another; tag it, diff it, recount."""
+    diffs = [_paragraph_aligned(d) if d.status is SectionStatus.MODIFIED else d for d in diffs]
+    regions = _regions(diffs)
+    deleted = _pieces(
+        diffs, Op.DELETE, frozenset({SectionStatus.MODIFIED, SectionStatus.REMOVED}), regions
+    )
+    inserted = _pieces(
+        diffs, Op.INSERT, frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED}), regions
+    )
     if not deleted or not inserted:
         return diffs, ()
 
@@ -420,20 +591,24 @@ def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[Mov
         [Block(p.section, text(p)) for p in deleted],
         [Block(p.section, text(p)) for p in inserted],
     )
+    pairs = _moves_not_in_place(pairs, deleted, inserted)
     if not pairs:
         return diffs, ()
     # Order moves by where their text lands, so ids read top to bottom in the new text.
     pairs.sort(key=lambda pair: (inserted[pair[1]].section, inserted[pair[1]].start))
-    cuts: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    cuts: dict[int, dict[int, list[tuple[int, int, int]]]] = {}
     moves: list[MovedBlock] = []
     moved_out: dict[int, list[int]] = {}
     moved_in: dict[int, list[int]] = {}
     for move_id, (d, i, score) in enumerate(pairs):
         src, dst = deleted[d], inserted[i]
-        cuts.setdefault((src.section, src.segment), []).append((src.start, src.end, move_id))
-        cuts.setdefault((dst.section, dst.segment), []).append((dst.start, dst.end, move_id))
+        for piece in (src, dst):
+            spans = cuts.setdefault(piece.section, {}).setdefault(piece.segment, [])
+            spans.append((piece.start, piece.end, move_id))
         moved_out.setdefault(src.section, []).append(move_id)
         moved_in.setdefault(dst.section, []).append(move_id)
+        old_text, new_text = text(src), text(dst)
+        inner = diff_words(old_text, new_text)
         moves.append(
             MovedBlock(
                 id=move_id,
@@ -441,34 +616,42 @@ def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[Mov
                 new_section=dst.section,
                 old_path=diffs[src.section].old_path or (),
                 new_path=diffs[dst.section].new_path or (),
-                old_text=text(src),
-                new_text=text(dst),
+                old_text=old_text,
+                new_text=new_text,
                 similarity=round(score, 1),
+                segments=inner.segments,
+                words_inserted=inner.words_inserted,
+                words_deleted=inner.words_deleted,
             )
         )
     result: list[SectionDiff] = []
     for k, diff in enumerate(diffs):
-        if k not in moved_out and k not in moved_in:
+        if k not in cuts:
             result.append(diff)
             continue
-        segments: list[Segment] = []
-        for s, segment in enumerate(diff.segments):
-            spans = sorted(cuts.get((k, s), ()))
-            position = 0
-            for start, end, move_id in spans:
-                segments.append(Segment(segment.op, segment.text[position:start]))
-                segments.append(Segment(segment.op, segment.text[start:end], move_id=move_id))
-                position = end
-            if spans:
-                segments.append(Segment(segment.op, segment.text[position:]))
-            else:
-                segments.append(segment)
+        segments = _cut_moves(diff, cuts[k])
+        ins = [moves[m] for m in moved_in.get(k, ())]
+        status, words_inserted, words_deleted = _moved_verdict(diff, segments, ins)
+        split_from = merged_into = None
+        if diff.kind is not SectionKind.PARAGRAPH and diff.old_index is None:
+            # Before the moves, an added section's inserted words are all its words.
+            origin = _main_share([(m.old_section, m.new_text) for m in ins], diff.words_inserted)
+            split_from = diffs[origin].old_path if origin is not None else None
+        if diff.kind is not SectionKind.PARAGRAPH and diff.new_index is None:
+            outs = [moves[m] for m in moved_out.get(k, ())]
+            target = _main_share([(m.new_section, m.old_text) for m in outs], diff.words_deleted)
+            merged_into = diffs[target].new_path if target is not None else None
         result.append(
             replace(
                 diff,
-                segments=tuple(s for s in segments if s.text),
+                status=status,
+                segments=segments,
+                words_inserted=words_inserted,
+                words_deleted=words_deleted,
                 moved_out=tuple(moved_out.get(k, ())),
                 moved_in=tuple(moved_in.get(k, ())),
+                split_from=split_from,
+                merged_into=merged_into,
             )
         )
     return result, tuple(moves)
@@ -587,7 +770,7 @@ def renumbered_ranges(diffs: list[SectionDiff]) -> tuple[RenumberedRange, ...]:
     return tuple(found for _, found in closed)
 
 
-def _summarise(diffs: list[SectionDiff], moves: int) -> Summary:
+def _summarise(diffs: list[SectionDiff], moves: tuple[MovedBlock, ...]) -> Summary:
     """Count statuses, flags and words over all section diffs."""
     counts = dict.fromkeys(SectionStatus, 0)
     for diff in diffs:
@@ -601,11 +784,12 @@ def _summarise(diffs: list[SectionDiff], moves: int) -> Summary:
         removed=counts[SectionStatus.REMOVED],
         renamed=sum(d.renamed for d in diffs),
         moved=sum(d.moved for d in diffs),
-        moved_blocks=moves,
+        moved_blocks=len(moves),
         approximate=sum(d.approximate for d in diffs),
         words_inserted=sum(d.words_inserted for d in diffs),
         words_deleted=sum(d.words_deleted for d in diffs),
         renumbered=sum(d.renumbered for d in diffs),
+        words_moved=sum(count_words(m.new_text) for m in moves),
     )
 
 
@@ -642,7 +826,7 @@ def compare_texts(old: str, new: str) -> DocumentDiff:
     new_effective_date = find_written_date(new_doc.effective) if new_doc.effective else None
     result = DocumentDiff(
         sections=tuple(diffs),
-        summary=_summarise(diffs, len(moves)),
+        summary=_summarise(diffs, moves),
         moves=moves,
         old_effective=old_doc.effective,
         new_effective=new_doc.effective,

@@ -42,7 +42,9 @@ class SectionStatus(Enum):
     # heading's title (see SectionDiff.title_change: a rename alone is COSMETIC); or the
     # section exists on one side only and holds no words (a `* * *` rule, stray markup).
     COSMETIC = "cosmetic"
-    MODIFIED = "modified"  # words changed under the heading
+    # Words changed under the heading. Text moved in or out (MovedBlock) is not a change
+    # of words: a section whose only difference is moved text is COSMETIC.
+    MODIFIED = "modified"
     ADDED = "added"  # only in the new document
     REMOVED = "removed"  # only in the old document
 
@@ -84,11 +86,20 @@ class Segment:
 
 @dataclass(frozen=True, slots=True)
 class MovedBlock:
-    """A paragraph-sized block deleted in one section and inserted in another (split/merge).
+    """A paragraph-sized block deleted in one place and inserted in another, maybe edited.
 
     ``old_section`` / ``new_section`` index :attr:`DocumentDiff.sections` (the section
-    holding the DELETE run and the one holding the INSERT run). ``similarity`` is the
-    rapidfuzz ratio (0-100) between the two texts; 100 means moved verbatim.
+    holding the DELETE run and the one holding the INSERT run; the same one for a
+    paragraph moved within a section). ``similarity`` (0-100) compares the two texts'
+    word sequences; 100 means the same words (punctuation, markup and spacing aside).
+
+    ``segments`` is the word diff of ``old_text`` against ``new_text``: the edits made
+    to the text on its way (EQUAL + DELETE rebuild ``old_text``, EQUAL + INSERT
+    ``new_text``). It is extra information: the section segments already hold both texts
+    as the DELETE run at the origin and the INSERT run at the destination.
+    ``words_inserted`` / ``words_deleted`` count the words of its non-cosmetic edits:
+    the only words a move counts as changed (the section holding the INSERT run
+    carries them).
     """
 
     id: int
@@ -99,6 +110,14 @@ class MovedBlock:
     old_text: str
     new_text: str
     similarity: float
+    segments: tuple[Segment, ...] = ()
+    words_inserted: int = 0
+    words_deleted: int = 0
+
+    @property
+    def edited(self) -> bool:
+        """Whether the text changed on its way (a non-cosmetic edit inside it)."""
+        return any(s.op is not Op.EQUAL and not s.cosmetic for s in self.segments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,11 +158,19 @@ class SectionDiff:
     # heading line left out (a rename is told by title_change, not counted as words).
     words_inserted: int
     words_deleted: int
-    # Ids (into DocumentDiff.moves) of blocks moved out of / into this section.
+    # Ids (into DocumentDiff.moves) of blocks moved out of / into this section. Their
+    # runs (segments with that move_id) are not counted in words_inserted/deleted: the
+    # words changed inside blocks moved in are (MovedBlock.words_inserted/deleted).
     moved_out: tuple[int, ...] = ()
     moved_in: tuple[int, ...] = ()
     # How the section's own heading title changed (NONE for one-sided sections).
     title_change: TitleChange = TitleChange.NONE
+    # A section found only in the new text whose words came mostly (at least half) from
+    # blocks moved out of one old section: that section's old path (a section split out).
+    split_from: tuple[str, ...] | None = None
+    # A section found only in the old text whose words went mostly into one new section:
+    # that section's new path (sections merged).
+    merged_into: tuple[str, ...] | None = None
 
     @property
     def old_text(self) -> str:
@@ -206,12 +233,14 @@ class Summary:
     removed: int
     renamed: int
     moved: int
-    # Number of MovedBlocks (text moved between sections).
+    # Number of MovedBlocks (text moved between or within sections).
     moved_blocks: int
     # Sections whose word diff was replaced by a whole delete + insert.
     approximate: int
     words_inserted: int
     words_deleted: int
+    # Words in moved blocks (as they now read): moved, so not counted above.
+    words_moved: int = 0
     # Sections whose numbering label changed (see DocumentDiff.renumbered for the ranges).
     renumbered: int = 0
 

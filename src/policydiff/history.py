@@ -622,7 +622,7 @@ class SectionChange:
 
     @property
     def kind(self) -> str:
-        """What happened: initial, added, removed, modified, cosmetic, renamed or moved."""
+        """What happened: initial, added, removed, modified, cosmetic, renamed, (text_)moved."""
         status = self.section.status
         if status is SectionStatus.ADDED:
             return "initial" if self.previous is None else "added"
@@ -630,6 +630,9 @@ class SectionChange:
             return "renamed"
         if status is SectionStatus.UNCHANGED:
             return "moved"
+        if status is SectionStatus.COSMETIC and (self.section.moved_in or self.section.moved_out):
+            # Text moved in or out unchanged: not a change of its words, but of its content.
+            return "text_moved"
         return str(status.value)
 
     @property

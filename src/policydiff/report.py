@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from policydiff.diff_model import (
     DocumentDiff,
+    MovedBlock,
     Op,
     RenumberedRange,
     SectionDiff,
@@ -172,12 +174,21 @@ STATUS_WORDS = {
 }
 
 
+def status_word(section: SectionDiff) -> str:
+    """Return the word for a section's status; "text moved" when moved text is all it changed."""
+    if section.status is SectionStatus.COSMETIC and (section.moved_in or section.moved_out):
+        return "text moved"
+    return STATUS_WORDS[section.status]
+
+
 def status_words(section: SectionDiff) -> str:
     """Return a section's status for a table row: ``changed renamed``, ``renamed``, ..."""
-    words = [STATUS_WORDS[section.status]]
+    words = [status_word(section)]
+    moved_text = bool(section.moved_in or section.moved_out)
     if section.renamed:
         # Renamed with the words under the heading unchanged: the rename is the news.
-        words = ["renamed"] if section.status is SectionStatus.COSMETIC else [*words, "renamed"]
+        plain = section.status is SectionStatus.COSMETIC and not moved_text
+        words = ["renamed"] if plain else [*words, "renamed"]
     if section.moved:
         words.append("moved")
     return " ".join(words)
@@ -202,8 +213,16 @@ def summary_line(summary: Summary) -> str:
 
 
 def words_line(summary: Summary) -> str:
-    """Return the word counts as one line: ``Words: 12 inserted, 4 deleted``."""
-    return f"Words: {summary.words_inserted} inserted, {summary.words_deleted} deleted"
+    """Return the word counts as one line: ``Words: 12 inserted, 4 deleted``.
+
+    Moved text is not counted as changed words (only the edits inside it are): the line
+    says how much moved, and in how many blocks, when anything did.
+    """
+    line = f"Words: {summary.words_inserted} inserted, {summary.words_deleted} deleted"
+    if summary.moved_blocks:
+        blocks = "block" if summary.moved_blocks == 1 else "blocks"
+        line += f"; {summary.words_moved} moved in {summary.moved_blocks} {blocks} (not counted)"
+    return line
 
 
 def _bare(label: str) -> str:
@@ -269,8 +288,12 @@ def _day(value: date | None) -> str | None:
 
 def section_notes(section: SectionDiff, diff: DocumentDiff) -> list[str]:
     """Return the facts about a section besides its text: status, rename, move, numbering."""
-    notes = [STATUS_WORDS[section.status]]
-    if section.renamed and section.status is SectionStatus.COSMETIC:
+    notes = [status_word(section)]
+    if (
+        section.renamed
+        and section.status is SectionStatus.COSMETIC
+        and not (section.moved_in or section.moved_out)
+    ):
         notes = []  # "renamed from ..." says it: the words under the heading did not change
     if section.renamed and section.status is not SectionStatus.ADDED:
         notes.append(f"renamed from \u201c{join_path(section.old_path)}\u201d")
@@ -285,6 +308,10 @@ def section_notes(section: SectionDiff, diff: DocumentDiff) -> list[str]:
         notes.append(f"renumbered {section.old_label} \u2192 {section.new_label}")
     if section.moved:
         notes.append("moved")
+    if section.split_from is not None:
+        notes.append(f"split from \u201c{join_path(section.split_from)}\u201d")
+    if section.merged_into is not None:
+        notes.append(f"merged into \u201c{join_path(section.merged_into)}\u201d")
     moves = {move.id: move for move in diff.moves}
     notes.extend(
         f"text moved to \u201c{join_path(moves[i].new_path)}\u201d"
@@ -292,7 +319,7 @@ def section_notes(section: SectionDiff, diff: DocumentDiff) -> list[str]:
         if i in moves
     )
     notes.extend(
-        f"text moved from \u201c{join_path(moves[i].old_path)}\u201d"
+        f"text moved from \u201c{join_path(moves[i].old_path)}\u201d{_edits(moves[i])}"
         for i in section.moved_in
         if i in moves
     )
@@ -307,6 +334,13 @@ def section_notes(section: SectionDiff, diff: DocumentDiff) -> list[str]:
     return notes
 
 
+def _edits(move: MovedBlock) -> str:
+    """Return what a note on moved text adds about the edits made to it on its way."""
+    if not move.edited:
+        return ""
+    return f", edited (+{move.words_inserted} \u2212{move.words_deleted} words)"
+
+
 # --------------------------------------------------------------------------- excerpts
 
 # A blank line (possibly holding spaces) ends a paragraph.
@@ -315,17 +349,40 @@ _NEWLINE_OR_EDGE_SPACE = re.compile(r"(\s*\n\s*)")
 
 
 @dataclass(frozen=True, slots=True)
+class MoveNote:
+    """What a note run says: where a moved block went ("to") or came from ("from")."""
+
+    move_id: int
+    direction: str
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Run:
     """A piece of a redline ready to show.
 
     A changed (INSERT/DELETE) run never holds a line break or starts or ends with spaces:
     those stay in EQUAL runs around it, so markers and tags wrap words, not layout.
+
+    Moved text (when the excerpt knows the moves) reads: at its origin, one DELETE run
+    with ``note`` set ("moved to ..."), standing for the text that left; at its
+    destination, an INSERT note ("moved from ...") followed by the text, its unchanged
+    words as EQUAL runs with ``moved`` set and the edits made on its way as ordinary
+    INSERT/DELETE runs. Without the moves, moved text is INSERT/DELETE runs flagged
+    ``moved``.
     """
 
     op: Op
     text: str
     cosmetic: bool = False
     moved: bool = False
+    # Set on a note about moved text (its text is the note, not policy text).
+    note: MoveNote | None = None
+
+
+def move_note_text(note: MoveNote) -> str:
+    """Return the words of a note on moved text: ``moved to \u201cA > B\u201d``."""
+    return f"moved {note.direction} \u201c{join_path(note.path)}\u201d"
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,10 +397,15 @@ Excerpt = list[tuple[Run, ...] | Elided]
 
 def display_segments(section: SectionDiff, view: View) -> tuple[Segment, ...]:
     """Return the segments to show; with ``ignore_cosmetic`` cosmetic runs read as the new text."""
+    return _displayed(section.segments, view)
+
+
+def _displayed(segments: tuple[Segment, ...], view: View) -> tuple[Segment, ...]:
+    """Return segments as shown: with ``ignore_cosmetic`` cosmetic runs read as the new text."""
     if not view.ignore_cosmetic:
-        return section.segments
+        return segments
     shown: list[Segment] = []
-    for segment in section.segments:
+    for segment in segments:
         if not segment.cosmetic or segment.op is Op.EQUAL:
             shown.append(segment)
         elif segment.op is Op.INSERT:
@@ -386,14 +448,81 @@ def redline_runs(segments: tuple[Segment, ...]) -> tuple[Run, ...]:
     return _merged(runs)
 
 
+def section_runs(
+    section: SectionDiff, view: View, moves: Sequence[MovedBlock] = ()
+) -> tuple[Run, ...]:
+    """Return a section's redline runs; moved text as notes and inner edits (see ``Run``).
+
+    Without ``moves`` (or for a move id not in it) moved text shows as plain changed runs
+    flagged ``moved``.
+    """
+    segments = display_segments(section, view)
+    known = {move.id: move for move in moves}
+    if not any(s.move_id in known for s in segments):
+        return redline_runs(segments)
+    runs: list[Run] = []
+    plain: list[Segment] = []
+    for segment in segments:
+        move = known.get(segment.move_id) if segment.move_id is not None else None
+        if move is None:
+            plain.append(segment)
+            continue
+        runs.extend(redline_runs(tuple(plain)))
+        plain = []
+        runs.extend(_moved_runs(segment, move, view))
+    runs.extend(redline_runs(tuple(plain)))
+    return _merged(runs)
+
+
+def _moved_runs(segment: Segment, move: MovedBlock, view: View) -> list[Run]:
+    """Return the runs for one moved segment: a stub at the origin, the text at the target."""
+    text = segment.text
+    lead = text[: len(text) - len(text.lstrip())]
+    if segment.op is Op.DELETE:
+        note = MoveNote(move.id, "to", move.new_path)
+        return [
+            Run(Op.EQUAL, lead),
+            Run(Op.DELETE, move_note_text(note), note=note),
+            Run(Op.EQUAL, text[len(text.rstrip()) :]),
+        ]
+    note = MoveNote(move.id, "from", move.old_path)
+    # The inner diff covers the whole moved text: its leading spacing goes before the note.
+    inner = list(redline_runs(_displayed(move.segments or (Segment(Op.EQUAL, text),), view)))
+    skip = len(lead)
+    while skip and inner and inner[0].op is Op.EQUAL:
+        first = inner.pop(0)
+        if len(first.text) > skip:
+            inner.insert(0, replace(first, text=first.text[skip:]))
+        skip = max(0, skip - len(first.text))
+    runs = [
+        Run(Op.EQUAL, lead),
+        Run(Op.INSERT, move_note_text(note), note=note),
+        Run(Op.EQUAL, " "),
+    ]
+    for run in inner:
+        core = run.text.strip()
+        if run.op is not Op.EQUAL or not core:
+            runs.append(run)
+            continue
+        # Unchanged words of the moved text are EQUAL runs flagged moved: plain text where
+        # a format has no styles (the note says where it came from), highlighted elsewhere;
+        # the spacing around them stays plain layout.
+        start = run.text.index(core[0])
+        runs.append(Run(Op.EQUAL, run.text[:start]))
+        runs.append(Run(Op.EQUAL, core, moved=True))
+        runs.append(Run(Op.EQUAL, run.text[start + len(core) :]))
+    return runs
+
+
 def _merged(runs: list[Run]) -> tuple[Run, ...]:
     """Drop empty runs and join neighbouring EQUAL runs."""
     merged: list[Run] = []
     for run in runs:
         if not run.text:
             continue
-        if merged and run.op is Op.EQUAL and merged[-1].op is Op.EQUAL:
-            merged[-1] = Run(Op.EQUAL, merged[-1].text + run.text)
+        last = merged[-1] if merged else None
+        if last is not None and run.op is Op.EQUAL is last.op and run.moved == last.moved:
+            merged[-1] = Run(Op.EQUAL, last.text + run.text, moved=run.moved)
         else:
             merged.append(run)
     return tuple(merged)
@@ -412,20 +541,21 @@ def _paragraphs(runs: tuple[Run, ...]) -> list[tuple[Run, ...]]:
                 current = []
                 start = match.end()
         if start < len(run.text):
-            current.append(Run(run.op, run.text[start:], run.cosmetic, run.moved))
+            current.append(Run(run.op, run.text[start:], run.cosmetic, run.moved, run.note))
     if current:
         result.append(tuple(current))
     return result
 
 
-def excerpt(section: SectionDiff, view: View) -> Excerpt:
+def excerpt(section: SectionDiff, view: View, moves: Sequence[MovedBlock] = ()) -> Excerpt:
     """Return the paragraphs of a section worth showing, unchanged runs folded to ``Elided``.
 
     Added and removed sections, and every section under ``--context``, come whole. Otherwise
     only paragraphs with visible changes are kept; an unchanged heading paragraph is dropped
-    without a mark because the section title already shows it.
+    without a mark because the section title already shows it. With ``moves`` (the
+    document's), moved text reads as notes and inner edits (see ``section_runs``).
     """
-    runs = redline_runs(display_segments(section, view))
+    runs = section_runs(section, view, moves)
     if view.context or section.status in {SectionStatus.ADDED, SectionStatus.REMOVED}:
         return [runs] if runs else []
     result: Excerpt = []

@@ -3,7 +3,7 @@
 The page loads nothing (no scripts, fonts or images), so it works from ``file://`` and
 carries a Content-Security-Policy that forbids everything but its own stylesheet. Every
 piece of policy text, label and path goes through ``html.escape``; the only links are
-the page's own ``#pd-s-N`` anchors.
+the page's own ``#pd-s-N`` and ``#pd-move-N-to``/``-from`` anchors.
 """
 
 from __future__ import annotations
@@ -63,7 +63,11 @@ CSS = """\
   text-decoration: underline; }
 .pd-report del.pd-cosmetic, .pd-report ins.pd-cosmetic { background: none;
   color: var(--pd-muted); }
-.pd-report del.pd-moved, .pd-report ins.pd-moved { background: var(--pd-moved-bg); }
+.pd-report del.pd-moved, .pd-report ins.pd-moved, .pd-report span.pd-moved {
+  background: var(--pd-moved-bg); }
+.pd-report .pd-move-note { font-style: italic; color: var(--pd-muted);
+  border: 1px dashed var(--pd-rule); padding: 0 .25em; }
+.pd-report .pd-move-note:target { outline: 2px solid var(--pd-muted); }
 @media (prefers-color-scheme: dark) {
   .pd-report { --pd-del-bg: #4b1d1d; --pd-del-fg: #ffb4b4; --pd-ins-bg: #173d20;
     --pd-ins-fg: #aef0b9; --pd-muted: #a0a6ad; --pd-rule: #3a3f45; --pd-moved-bg: #26305a;
@@ -117,8 +121,13 @@ def render_parts(report: CompareReport, view: View) -> HtmlParts:
     out = ['<article class="pd-report">', *_header(report, view)]
     if sections:
         out += _toc(sections)
+    # Both ends of a moved block link to each other when both are on the page.
+    anchors = frozenset(
+        [move_anchor(i, "to") for s in sections for i in s.moved_out]
+        + [move_anchor(i, "from") for s in sections for i in s.moved_in]
+    )
     for number, section in enumerate(sections, start=1):
-        out += _section(number, section, report, view)
+        out += _section(number, section, report, view, anchors)
     out.append("</article>")
     return HtmlParts(body="\n".join(out) + "\n", css=CSS, title=page_title(report))
 
@@ -229,7 +238,13 @@ def _toc(sections: tuple[SectionDiff, ...]) -> list[str]:
     return out
 
 
-def _section(number: int, section: SectionDiff, report: CompareReport, view: View) -> list[str]:
+def _section(
+    number: int,
+    section: SectionDiff,
+    report: CompareReport,
+    view: View,
+    anchors: frozenset[str] = frozenset(),
+) -> list[str]:
     """Return one section: anchored heading, notes and redline excerpt."""
     notes = " \u00b7 ".join(section_notes(section, report.diff))
     out = [
@@ -237,7 +252,7 @@ def _section(number: int, section: SectionDiff, report: CompareReport, view: Vie
         f"<h2>{escape(join_path(section.path))}</h2>",
         f'<p class="pd-notes">{escape(notes)}</p>',
     ]
-    pieces = excerpt(section, view)
+    pieces = excerpt(section, view, report.diff.moves)
     if not pieces:
         out.append(f'<p class="pd-elided">{escape(empty_note(section))}</p>')
     for piece in pieces:
@@ -245,18 +260,41 @@ def _section(number: int, section: SectionDiff, report: CompareReport, view: Vie
             word = "paragraph" if piece.paragraphs == 1 else "paragraphs"
             out.append(f'<p class="pd-elided">\u22ef {piece.paragraphs} unchanged {word}</p>')
         else:
-            out.append(f'<div class="pd-text">{redline(piece)}</div>')
+            out.append(f'<div class="pd-text">{redline(piece, anchors)}</div>')
     out.append("</section>")
     return out
 
 
-def redline(runs: tuple[Run, ...]) -> str:
-    """Return runs as escaped text with ``<del>``/``<ins>`` around the changes."""
+def move_anchor(move_id: int, direction: str) -> str:
+    """Return the id of a move note (``pd-move-3-to`` at its origin, ``-from`` at its end)."""
+    return f"pd-move-{move_id}-{direction}"
+
+
+def _note(run: Run, anchors: frozenset[str]) -> str:
+    """Return a note on moved text: anchored, and linked to the other end if it is shown."""
+    note = run.note
+    if note is None:  # pragma: no cover - only called for notes
+        return escape(run.text)
+    other = move_anchor(note.move_id, "from" if note.direction == "to" else "to")
+    own = move_anchor(note.move_id, note.direction)
+    tag, href = ("a", f' href="#{other}"') if other in anchors else ("span", "")
+    return f'<{tag} class="pd-move-note" id="{own}"{href}>{escape(run.text)}</{tag}>'
+
+
+def redline(runs: tuple[Run, ...], anchors: frozenset[str] = frozenset()) -> str:
+    """Return runs as escaped text with ``<del>``/``<ins>`` around the changes.
+
+    Notes on moved text become anchors (linked to the other end when ``anchors`` holds
+    its id); the unchanged words of moved text are highlighted spans.
+    """
     out = []
     for run in runs:
         text = escape(run.text)
+        if run.note is not None:
+            out.append(_note(run, anchors))
+            continue
         if run.op is Op.EQUAL:
-            out.append(text)
+            out.append(f'<span class="pd-moved">{text}</span>' if run.moved else text)
             continue
         classes = [
             name for name, on in (("pd-cosmetic", run.cosmetic), ("pd-moved", run.moved)) if on

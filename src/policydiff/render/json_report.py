@@ -7,6 +7,7 @@ from typing import Any
 
 from policydiff.diff_model import MovedBlock, RenumberedRange, SectionDiff, Segment
 from policydiff.report import CompareReport, Side, View, select_sections
+from policydiff.worddiff import count_words
 
 SCHEMA = "policydiff.compare/1"
 
@@ -38,6 +39,7 @@ def report_json(report: CompareReport, view: View) -> dict[str, Any]:
             "moved_blocks": summary.moved_blocks,
             "approximate": summary.approximate,
             "renumbered": summary.renumbered,
+            "words_moved": summary.words_moved,
         },
         "effective": {
             "old": diff.old_effective,
@@ -92,6 +94,8 @@ def section_json(section: SectionDiff) -> dict[str, Any]:
         "words_deleted": section.words_deleted,
         "moved_out": list(section.moved_out),
         "moved_in": list(section.moved_in),
+        "split_from": _path(section.split_from),
+        "merged_into": _path(section.merged_into),
         "diff": [segment_json(segment) for segment in section.segments],
         "title_change": section.title_change.value,
         "renumbered": section.renumbered,
@@ -115,6 +119,10 @@ def move_json(move: MovedBlock) -> dict[str, Any]:
         "old_path": list(move.old_path),
         "new_path": list(move.new_path),
         "similarity": round(move.similarity, 1),
+        "words": count_words(move.new_text),
+        "words_inserted": move.words_inserted,
+        "words_deleted": move.words_deleted,
+        "diff": [segment_json(segment) for segment in move.segments],
     }
 
 

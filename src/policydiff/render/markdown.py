@@ -94,7 +94,7 @@ def _section(section: SectionDiff, report: CompareReport, view: View) -> list[st
         "",
         f"*{escape(_NOTE_SEPARATOR.join(section_notes(section, report.diff)))}*",
     ]
-    pieces = excerpt(section, view)
+    pieces = excerpt(section, view, report.diff.moves)
     if not pieces:
         lines += ["", f"*{escape(empty_note(section))}*"]
     for piece in pieces:
@@ -116,7 +116,7 @@ def redline(runs: tuple[Run, ...]) -> str:
             if index:
                 lines.append([])
             if part:
-                lines[-1].append(Run(run.op, part))
+                lines[-1].append(Run(run.op, part, note=run.note))
     paragraphs: list[list[str]] = [[]]
     for line in lines:
         if all(not run.text.strip() for run in line):
@@ -141,7 +141,10 @@ def _line(runs: list[Run]) -> str:
                 stripped = _escape_marker(marker) + stripped[marker.end() :]
             # No-break spaces keep the indent without turning the line into a code block.
             body = indent.replace("\t", "    ").replace(" ", "&nbsp;") + stripped
-        if run.op is Op.EQUAL:
+        if run.note is not None:
+            # A note on moved text, in italics: not policy text, and never struck out.
+            out.append(f"*\u27e8{body}\u27e9*")
+        elif run.op is Op.EQUAL:
             out.append(body)
         else:
             opening, closing = _TAGS[run.op]

@@ -43,6 +43,9 @@ _COSMETIC_DELETE_STYLE = "dim strike"
 _COSMETIC_INSERT_STYLE = "dim underline"
 _MOVED_DELETE_STYLE = "magenta strike"
 _MOVED_INSERT_STYLE = "cyan underline"
+# Moved text with its inner edits: the note, then the unchanged words.
+_NOTE_STYLE = "italic magenta"
+_MOVED_TEXT_STYLE = "cyan"
 
 
 def build(report: CompareReport, view: View, *, color: bool) -> RenderableType:
@@ -123,7 +126,7 @@ def _section(
         Rule(title, align="left", characters="\u2500"),
         Text(escape_controls(" \u00b7 ".join(section_notes(section, report.diff))), style="italic"),
     ]
-    pieces = excerpt(section, view)
+    pieces = excerpt(section, view, report.diff.moves)
     if not pieces:
         parts.append(Text(empty_note(section), style="dim"))
     for piece in pieces:
@@ -136,12 +139,18 @@ def _section(
 
 
 def redline(runs: tuple[Run, ...], *, color: bool) -> Text:
-    """Return runs as one Text: styled changes with colour, ``[-..-]{+..+}`` without."""
+    """Return runs as one Text: styled changes with colour, ``[-..-]{+..+}`` without.
+
+    A note on moved text reads ``\u27e8moved to \u201cX\u201d\u27e9``; the unchanged words of
+    moved text are plain without colour (the note says where they came from).
+    """
     text = Text()
     for run in runs:
         body = escape_controls(run.text)
-        if run.op is Op.EQUAL:
-            text.append(body)
+        if run.note is not None:
+            text.append(f"\u27e8{body}\u27e9", style=_NOTE_STYLE if color else "")
+        elif run.op is Op.EQUAL:
+            text.append(body, style=_MOVED_TEXT_STYLE if run.moved and color else "")
         elif color:
             text.append(body, style=_style(run))
         elif run.op is Op.DELETE:
