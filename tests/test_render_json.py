@@ -17,7 +17,7 @@ SUMMARY_KEYS = [
 SECTION_KEYS = [
     "status", "renamed", "moved", "old_path", "new_path", "old_index", "new_index", "kind",
     "old_label", "new_label", "approximate", "words_inserted", "words_deleted", "moved_out",
-    "moved_in", "diff",
+    "moved_in", "table_rows", "diff",
 ]  # fmt: skip
 
 

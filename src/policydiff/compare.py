@@ -18,10 +18,11 @@ from policydiff.diff_model import (
     SectionStatus,
     Segment,
     Summary,
+    TableRows,
 )
 from policydiff.normalize import normalize_text, same_words
-from policydiff.sections import Section, split_sections
-from policydiff.worddiff import count_words, diff_words
+from policydiff.sections import Section, split_sections, table_rows
+from policydiff.worddiff import count_words, diff_table_words, diff_words
 
 if TYPE_CHECKING:
     from policydiff.align import Match
@@ -159,6 +160,7 @@ def _section_diff(
         msg = "a section diff needs an old or a new section"
         raise ValueError(msg)
     approximate = False
+    tables: TableRows | None = None
     if old is None and new is not None:
         # A one-sided section without words (a rule, stray markup) is only cosmetic.
         wordless = _WORD.search(new.body) is None
@@ -177,7 +179,14 @@ def _section_diff(
             inserted = deleted = 0
         else:
             cosmetic = _same_words(old, new)
-            words = diff_words(old.body, new.body, cosmetic=cosmetic)
+            old_rows, new_rows = table_rows(old.body), table_rows(new.body)
+            if old_rows or new_rows:
+                # Each table row is a unit: rows are added, removed or changed whole.
+                words, tables = diff_table_words(
+                    old.body, new.body, old_rows, new_rows, cosmetic=cosmetic
+                )
+            else:
+                words = diff_words(old.body, new.body, cosmetic=cosmetic)
             segments, approximate = words.segments, words.approximate
             inserted, deleted = words.words_inserted, words.words_deleted
             substantive = any(s.op is not Op.EQUAL and not s.cosmetic for s in segments)
@@ -199,6 +208,7 @@ def _section_diff(
         segments=segments,
         words_inserted=inserted,
         words_deleted=deleted,
+        table_rows=tables,
     )
 
 

@@ -23,6 +23,7 @@ from policydiff.report import (
     Side,
     View,
     effective_line,
+    elided_text,
     empty_note,
     escape_controls,
     excerpt,
@@ -233,8 +234,7 @@ def _section(number: int, section: SectionDiff, report: CompareReport, view: Vie
         out.append(f'<p class="pd-elided">{escape(empty_note(section))}</p>')
     for piece in pieces:
         if isinstance(piece, Elided):
-            word = "paragraph" if piece.paragraphs == 1 else "paragraphs"
-            out.append(f'<p class="pd-elided">\u22ef {piece.paragraphs} unchanged {word}</p>')
+            out.append(f'<p class="pd-elided">{elided_text(piece)}</p>')
         else:
             out.append(f'<div class="pd-text">{redline(piece)}</div>')
     out.append("</section>")

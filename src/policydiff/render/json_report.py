@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from policydiff.diff_model import MovedBlock, SectionDiff, Segment
+from policydiff.diff_model import MovedBlock, SectionDiff, Segment, TableRows
 from policydiff.report import CompareReport, Side, View, select_sections
 
 SCHEMA = "policydiff.compare/1"
@@ -90,7 +90,21 @@ def section_json(section: SectionDiff) -> dict[str, Any]:
         "words_deleted": section.words_deleted,
         "moved_out": list(section.moved_out),
         "moved_in": list(section.moved_in),
+        "table_rows": table_rows_json(section.table_rows),
         "diff": [segment_json(segment) for segment in section.segments],
+    }
+
+
+def table_rows_json(rows: TableRows | None) -> dict[str, int] | None:
+    """Return a section's table row counts as JSON (None: no table diffed in it)."""
+    if rows is None:
+        return None
+    return {
+        "added": rows.added,
+        "removed": rows.removed,
+        "changed": rows.changed,
+        "columns_added": rows.columns_added,
+        "columns_removed": rows.columns_removed,
     }
 
 
