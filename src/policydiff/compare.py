@@ -147,6 +147,27 @@ def _same_words(old: Section, new: Section) -> bool:
     return same_words(old.body, new.body)
 
 
+def _common_edges(old: str, new: str) -> tuple[int, int]:
+    """Return the lengths of the common prefix and (not overlapping it) suffix of two texts."""
+    limit = min(len(old), len(new))
+    low, high = 0, limit
+    while low < high:  # longest common prefix by halving, each probe a C-level compare
+        mid = (low + high + 1) // 2
+        if old[:mid] == new[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    prefix = low
+    low, high = 0, limit - prefix
+    while low < high:
+        mid = (low + high + 1) // 2
+        if old[len(old) - mid :] == new[len(new) - mid :]:
+            low = mid
+        else:
+            high = mid - 1
+    return prefix, low
+
+
 def _section_diff(
     old: Section | None,
     new: Section | None,
@@ -179,7 +200,11 @@ def _section_diff(
             inserted = deleted = 0
         else:
             cosmetic = _same_words(old, new)
-            old_rows, new_rows = table_rows(old.body), table_rows(new.body)
+            # Only tables in the blocks around the changed stretch matter: the others
+            # lie in the common start and end, which are unchanged text either way.
+            prefix, suffix = _common_edges(old.body, new.body)
+            old_rows = table_rows(old.body, prefix, len(old.body) - suffix)
+            new_rows = table_rows(new.body, prefix, len(new.body) - suffix)
             if old_rows or new_rows:
                 # Each table row is a unit: rows are added, removed or changed whole.
                 words, tables = diff_table_words(

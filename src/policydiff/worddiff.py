@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -464,7 +465,12 @@ def diff_words(old: str, new: str, *, cosmetic: bool = False) -> WordDiff:
 
 # Cells split at pipes that are not escaped (GFM splits inside code spans too).
 _CELL_PIPE = re.compile(r"(?<!\\)\|")
-_DELIMITER_CELL = re.compile(r"[ \t]*:?-+:?[ \t]*")
+# A delimiter row: only pipes, dashes and colons (GFM: every cell `:?-+:?`).
+_DELIMITER_ROW = re.compile(
+    r"[ \t>]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*(?:\r\n|\r|\n)?"
+)
+_LETTER = re.compile(r"[^\W_]")
+_TAG_OR_TARGET = re.compile(r"<[^<>\n]*>|\]\([^)\n]*\)")
 # Quote markers and indentation before a row (a table in a block quote or list item).
 _ROW_LEAD = re.compile(r"[ \t>]*")
 # Rows changed in place are paired when one of these holds (measured on the corpus's
@@ -495,23 +501,70 @@ _MAX_UNITS = 20_000
 _PROSE, _ROW, _DELIMITER = 0, 1, 2
 
 
-@dataclass(frozen=True, slots=True)
 class _Unit:
-    """A table row or a stretch of other text, with what aligning it needs."""
+    """A table row or a stretch of other text, with what aligning it needs (computed lazily)."""
 
-    text: str
-    kind: int
-    # Alignment key: units with equal keys differ at most cosmetically.
-    key: tuple[object, ...]
-    # Table cells: how many, the row's normalised words and its label (first cell
-    # holding words, casefolded; "" if none).
-    cells: int
-    words: tuple[str, ...]
-    label: str = ""
+    __slots__ = ("_key", "_label", "_words", "kind", "text")
+
+    def __init__(self, text: str, kind: int) -> None:
+        self.text = text
+        self.kind = kind
+        self._key: tuple[object, ...] | None = None
+        self._words: tuple[str, ...] | None = None
+        self._label = ""
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """Alignment key: units with equal keys differ only in spacing, quotes or dashes."""
+        if self._key is None:
+            if self.kind == _PROSE:
+                self._key = ("p", self.text)
+            elif self.kind == _DELIMITER:
+                self._key = ("d", self.cells)
+            else:
+                self._key = ("r", *(" ".join(fold_chars(c).split()) for c in _cells(self.text)))
+        return self._key
+
+    @property
+    def cells(self) -> int:
+        """How many cells the row has (0 for other text)."""
+        return len(_cells(self.text)) if self.kind != _PROSE else 0
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The row's words, markup left out and casefolded."""
+        if self._words is None:
+            self._words = ()
+            if self.kind == _ROW:
+                normalised = [normalize_text(cell) for cell in _cells(self.text)]
+                self._words = tuple(" ".join(normalised).casefold().split())
+                # The label: the first cell holding words.
+                self._label = next((c.casefold() for c in normalised if _WORD.search(c)), "")
+        return self._words
+
+    @property
+    def label(self) -> str:
+        """The row's first cell holding words, normalised and casefolded ("" if none)."""
+        _ = self.words
+        return self._label
+
+    @property
+    def size(self) -> int:
+        """A cheap estimate of the row's word count, for cost bounds."""
+        return self.text.count(" ") + 1
+
+    @property
+    def counts(self) -> bool:
+        """Whether the unit is a row that counts when added or removed: one with words.
+
+        Words are letters or digits outside HTML tags and link targets (`|  <br>  |` has
+        none): what normalize_text keeps, without its cost on rows removed by the hundred.
+        """
+        return self.kind == _ROW and _LETTER.search(_TAG_OR_TARGET.sub("", self.text)) is not None
 
 
-def _row_unit(line: str) -> _Unit:
-    """Describe one table row: its cells, whether it is the delimiter row, its words."""
+def _cells(line: str) -> list[str]:
+    """Return a table row's cells as written (border pipes and line break left out)."""
     body = line[_ROW_LEAD.match(line).end() :].rstrip()  # type: ignore[union-attr]
     cells = _CELL_PIPE.split(body)
     # Leading and trailing pipes are borders, not empty cells.
@@ -519,12 +572,7 @@ def _row_unit(line: str) -> _Unit:
         cells = cells[1:]
     if len(cells) > 1 and not cells[-1].strip():
         cells = cells[:-1]
-    if all(_DELIMITER_CELL.fullmatch(cell) for cell in cells):
-        return _Unit(line, _DELIMITER, ("d", len(cells)), len(cells), ())
-    normalised = tuple(normalize_text(cell) for cell in cells)
-    words = tuple(" ".join(normalised).casefold().split())
-    label = next((cell.casefold() for cell in normalised if _WORD.search(cell)), "")
-    return _Unit(line, _ROW, ("r", normalised), len(cells), words, label)
+    return cells
 
 
 def _units(text: str, rows: tuple[tuple[int, int], ...]) -> list[_Unit]:
@@ -533,13 +581,12 @@ def _units(text: str, rows: tuple[tuple[int, int], ...]) -> list[_Unit]:
     position = 0
     for start, end in rows:
         if start > position:
-            prose = text[position:start]
-            units.append(_Unit(prose, _PROSE, ("p", prose), 0, ()))
-        units.append(_row_unit(text[start:end]))
+            units.append(_Unit(text[position:start], _PROSE))
+        line = text[start:end]
+        units.append(_Unit(line, _DELIMITER if _DELIMITER_ROW.fullmatch(line) else _ROW))
         position = end
     if position < len(text):
-        prose = text[position:]
-        units.append(_Unit(prose, _PROSE, ("p", prose), 0, ()))
+        units.append(_Unit(text[position:], _PROSE))
     return units
 
 
@@ -587,10 +634,12 @@ def _pair_units(old: list[_Unit], new: list[_Unit]) -> tuple[list[tuple[int, int
     Returns the (old, new) index pairs and whether the pairing was cut short by the
     cost bound (rows then pair by position only).
     """
-    labels = _unique_labels(old) & _unique_labels(new)
     # Words per unit compared, plus the programme's own step per cell (about 1 us).
-    old_words = sum(min(len(u.words), _SIGNATURE_HEAD + _SIGNATURE_TAIL) + 8 for u in old)
-    new_words = sum(min(len(u.words), _SIGNATURE_HEAD + _SIGNATURE_TAIL) + 8 for u in new)
+    old_words = sum(min(u.size, _SIGNATURE_HEAD + _SIGNATURE_TAIL) + 8 for u in old)
+    new_words = sum(min(u.size, _SIGNATURE_HEAD + _SIGNATURE_TAIL) + 8 for u in new)
+    if not any(u.kind != _PROSE for u in old) or not any(u.kind != _PROSE for u in new):
+        return [], False  # nothing to pair: only rows pair
+    labels = _unique_labels(old) & _unique_labels(new)
     if len(new) * old_words + len(old) * new_words > _PAIR_MAX_WORDS:
         if len(old) == len(new):
             same = [(i, i) for i in range(len(old)) if _pair_weight(old[i], new[i], labels) > 0]
@@ -671,8 +720,8 @@ class _TableDiffer:
         self.extend(change)
         if not any(s.cosmetic for s in change):
             # Rows without words (`|   |   |`) are layout, not rows gained or lost.
-            self.removed += sum(1 for u in old if u.kind == _ROW and u.words)
-            self.added += sum(1 for u in new if u.kind == _ROW and u.words)
+            self.removed += sum(1 for u in old if u.counts)
+            self.added += sum(1 for u in new if u.counts)
 
     def pair(self, old: _Unit, new: _Unit) -> None:
         """Append the word diff of two paired units; a row's cells are diffed one by one."""
@@ -710,8 +759,8 @@ class _TableDiffer:
         self.approximate = self.approximate or words.approximate
         self.extend(words.segments)
         if any(s.op is not Op.EQUAL and not s.cosmetic for s in words.segments):
-            self.removed += sum(1 for u in old if u.kind == _ROW and u.words)
-            self.added += sum(1 for u in new if u.kind == _ROW and u.words)
+            self.removed += sum(1 for u in old if u.counts)
+            self.added += sum(1 for u in new if u.counts)
 
     def stretch(self, old: list[_Unit], new: list[_Unit]) -> None:
         """Append a changed stretch: paired rows word-diffed, the rest by gap()."""
@@ -743,15 +792,35 @@ def diff_table_words(
     if len(old_units) > _MAX_UNITS or len(new_units) > _MAX_UNITS:
         return diff_words(old, new, cosmetic=cosmetic), TableRows()
     differ = _TableDiffer(cosmetic=cosmetic)
-    matcher = SequenceMatcher(
-        None, [u.key for u in old_units], [u.key for u in new_units], autojunk=True
-    )
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    # Identical units at both ends need no key (keys fold every cell: the costly part).
+    limit = min(len(old_units), len(new_units))
+    head = 0
+    while head < limit and old_units[head].text == new_units[head].text:
+        head += 1
+    tail = 0
+    while tail < limit - head and old_units[-1 - tail].text == new_units[-1 - tail].text:
+        tail += 1
+    if head:
+        differ.equal("".join(u.text for u in old_units[:head]))
+    old_middle = old_units[head : len(old_units) - tail]
+    new_middle = new_units[head : len(new_units) - tail]
+    if all(u.kind == _PROSE for u in old_middle) or all(u.kind == _PROSE for u in new_middle):
+        # Rows on one side only (a table added or removed with the text around it): no
+        # row can align, and keys would fold every cell for nothing.
+        opcodes: Sequence[tuple[str, int, int, int, int]] = [
+            ("replace", 0, len(old_middle), 0, len(new_middle))
+        ]
+    else:
+        keys = [u.key for u in old_middle], [u.key for u in new_middle]
+        opcodes = SequenceMatcher(None, *keys, autojunk=True).get_opcodes()
+    for tag, i1, i2, j1, j2 in opcodes:
         if tag == "equal":
-            for a, b in zip(old_units[i1:i2], new_units[j1:j2], strict=True):
+            for a, b in zip(old_middle[i1:i2], new_middle[j1:j2], strict=True):
                 differ.pair(a, b)
         else:
-            differ.stretch(old_units[i1:i2], new_units[j1:j2])
+            differ.stretch(old_middle[i1:i2], new_middle[j1:j2])
+    if tail:
+        differ.equal("".join(u.text for u in old_units[len(old_units) - tail :]))
     segments = tuple(differ.segments)
     inserted, deleted = count_changed_words(segments)
     rows = TableRows(
