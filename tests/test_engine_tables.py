@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -10,8 +11,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from helpers import run_cli
+from policydiff import sections
 from policydiff.compare import compare_texts
 from policydiff.diff_model import Op, SectionDiff, SectionStatus, Segment
 from policydiff.render import markdown, terminal
@@ -30,6 +33,8 @@ TABLE = (
 TAIL = "\nThat is all.\n"
 OLD = HEAD + TABLE + TAIL
 INTRO = HEAD + "| Service | Data |\n| --- | --- |\n"
+# markdown-it's table rule as shipped, to check sections' faster copy against.
+STOCK_TABLE_PARSER = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
 NO_ROWS = {"added": 0, "removed": 0, "changed": 0, "columns_added": 0, "columns_removed": 0}
 
 
@@ -251,6 +256,28 @@ def test_table_rows_are_the_lines_of_each_table(text: str, rows: list[str]) -> N
     assert [text[a:b] for a, b in table_rows(text)] == rows
 
 
+def test_table_rows_look_only_around_the_change() -> None:
+    text = "# A\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nMiddle.\n\n| c |\n|---|\n| 3 |\n"
+    second = text.index("| c |")
+    rows = [text[a:b] for a, b in table_rows(text, second + 2, second + 3)]
+    assert rows == ["| c |\n", "|---|\n", "| 3 |\n"]
+    assert table_rows(text, text.index("Middle"), text.index("Middle") + 6) == ()
+    assert len(table_rows(text)) == 6
+
+
+@given(st.text(alphabet="ab|\\ -:", max_size=14))
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+def test_fast_cell_split_is_markdown_its_own(line: str) -> None:
+    # sections reads table cells with a regex in place of markdown-it's character loop.
+    module = importlib.import_module("markdown_it.rules_block.table")
+    assert sections._FAST_TABLE is not None
+    assert sections._escaped_split(line) == module.escapedSplit(line)
+    text = f"{line}\n| --- | --- |\n{line}\n"
+    assert [(t.type, t.map) for t in sections._TABLE_PARSER.parse(text)] == [
+        (t.type, t.map) for t in STOCK_TABLE_PARSER.parse(text)
+    ]
+
+
 def test_tables_do_not_move_section_boundaries() -> None:
     # Sections are still cut with tables off; a table under a heading stays in its section.
     text = "# A\n\n**Intro**\n| a | b |\n|---|---|\n| 1 | 2 |\n\n## B\n\nText.\n"
@@ -387,6 +414,16 @@ def corpus_diff(document: str, old: str, new: str) -> tuple[str, str, list[Secti
     diff = compare_texts(old_text, new_text)
     assert (diff.old_text, diff.new_text) == (old_text, new_text)
     return old_text, new_text, [s for s in diff.sections if s.table_rows is not None]
+
+
+@pytest.mark.corpus
+@needs_corpus
+def test_fast_table_parser_reads_the_corpus_as_markdown_it_does() -> None:
+    for path in sorted(CORPUS.glob("*/*/*.md")):
+        text = path.read_text(encoding="utf-8")
+        if "|" in text:
+            fast = [(t.type, t.map) for t in sections._TABLE_PARSER.parse(text)]
+            assert fast == [(t.type, t.map) for t in STOCK_TABLE_PARSER.parse(text)], path
 
 
 @pytest.mark.corpus
