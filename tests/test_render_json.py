@@ -19,7 +19,7 @@ SUMMARY_KEYS = [
 SECTION_KEYS = [
     "status", "renamed", "moved", "old_path", "new_path", "old_index", "new_index", "kind",
     "old_label", "new_label", "approximate", "words_inserted", "words_deleted", "moved_out",
-    "moved_in", "split_from", "merged_into", "diff", "title_change", "renumbered",
+    "moved_in", "split_from", "merged_into", "table_rows", "diff", "title_change", "renumbered",
 ]  # fmt: skip
 
 

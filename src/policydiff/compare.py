@@ -19,11 +19,12 @@ from policydiff.diff_model import (
     SectionStatus,
     Segment,
     Summary,
+    TableRows,
     TitleChange,
 )
 from policydiff.normalize import fold_chars, normalize_text, same_words, title_key
-from policydiff.sections import Section, split_sections
-from policydiff.worddiff import count_words, diff_words
+from policydiff.sections import Section, split_sections, table_rows
+from policydiff.worddiff import WordDiff, count_words, diff_table_words, diff_words
 
 if TYPE_CHECKING:
     from policydiff.align import Match
@@ -302,6 +303,39 @@ def _heading_diff(old: str, new: str, *, cosmetic: bool) -> list[Segment]:
     return segments
 
 
+def _common_edges(old: str, new: str) -> tuple[int, int]:
+    """Return the lengths of the common prefix and (not overlapping it) suffix of two texts."""
+    limit = min(len(old), len(new))
+    low, high = 0, limit
+    while low < high:  # longest common prefix by halving, each probe a C-level compare
+        mid = (low + high + 1) // 2
+        if old[:mid] == new[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    prefix = low
+    low, high = 0, limit - prefix
+    while low < high:
+        mid = (low + high + 1) // 2
+        if old[len(old) - mid :] == new[len(new) - mid :]:
+            low = mid
+        else:
+            high = mid - 1
+    return prefix, low
+
+
+def _body_words(old: str, new: str, *, cosmetic: bool) -> tuple[WordDiff, TableRows | None]:
+    """Word-diff two bodies; with tables around the change, row by row (rows as units)."""
+    # Only tables in the blocks around the changed stretch matter: the others lie in the
+    # common start and end, which are unchanged text either way.
+    prefix, suffix = _common_edges(old, new)
+    old_rows = table_rows(old, prefix, len(old) - suffix)
+    new_rows = table_rows(new, prefix, len(new) - suffix)
+    if old_rows or new_rows:
+        return diff_table_words(old, new, old_rows, new_rows, cosmetic=cosmetic)
+    return diff_words(old, new, cosmetic=cosmetic), None
+
+
 def _section_diff(
     old: Section | None,
     new: Section | None,
@@ -319,6 +353,7 @@ def _section_diff(
     approximate = False
     renamed = match.renamed if match is not None else False
     change = TitleChange.RENAMED if renamed else TitleChange.NONE
+    tables: TableRows | None = None
     if old is None and new is not None:
         # A one-sided section without words (a rule, stray markup) is only cosmetic.
         wordless = _WORD.search(new.body) is None
@@ -342,7 +377,7 @@ def _section_diff(
             change = title_change(old, new, document_title=document_title)
             renamed = change is TitleChange.RENAMED
             heading = _heading_diff(old.heading, new.heading, cosmetic=not renamed)
-            words = diff_words(
+            words, tables = _body_words(
                 old.content, new.content, cosmetic=same_words(old.content, new.content)
             )
             segments, approximate = tuple(_joined([*heading, *words.segments])), words.approximate
@@ -350,8 +385,7 @@ def _section_diff(
             substantive = any(s.op is not Op.EQUAL and not s.cosmetic for s in words.segments)
             status = SectionStatus.MODIFIED if substantive else SectionStatus.COSMETIC
         else:
-            cosmetic = _same_words(old, new)
-            words = diff_words(old.body, new.body, cosmetic=cosmetic)
+            words, tables = _body_words(old.body, new.body, cosmetic=_same_words(old, new))
             segments, approximate = words.segments, words.approximate
             inserted, deleted = words.words_inserted, words.words_deleted
             substantive = any(s.op is not Op.EQUAL and not s.cosmetic for s in segments)
@@ -374,6 +408,7 @@ def _section_diff(
         words_inserted=inserted,
         words_deleted=deleted,
         title_change=change,
+        table_rows=tables,
     )
 
 

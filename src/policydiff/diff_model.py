@@ -121,6 +121,24 @@ class MovedBlock:
 
 
 @dataclass(frozen=True, slots=True)
+class TableRows:
+    """What changed in the markdown tables of a section, counted in rows and columns.
+
+    Rows are diffed as units: a row is *added* or *removed* whole, or *changed* (paired
+    with its old version and word-diffed cell by cell). Only rows holding words count;
+    delimiter rows (`| --- |`) never do, and a row whose edits are all cosmetic (padding,
+    alignment, quotes) is not changed. A column added or removed is counted once, from
+    the table's delimiter row; the rows it changed count as changed rows too.
+    """
+
+    added: int = 0
+    removed: int = 0
+    changed: int = 0
+    columns_added: int = 0
+    columns_removed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class SectionDiff:
     """Everything a renderer needs to show one section's change."""
 
@@ -171,6 +189,9 @@ class SectionDiff:
     # A section found only in the old text whose words went mostly into one new section:
     # that section's new path (sections merged).
     merged_into: tuple[str, ...] | None = None
+    # Row counts when either body holds a markdown table and the bodies differ (each row
+    # is then a diff unit: no change run spans two rows); None otherwise.
+    table_rows: TableRows | None = None
 
     @property
     def old_text(self) -> str:

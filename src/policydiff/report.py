@@ -17,6 +17,7 @@ from policydiff.diff_model import (
     SectionStatus,
     Segment,
     Summary,
+    TableRows,
     TitleChange,
 )
 from policydiff.model import Version, sha256_hex
@@ -323,6 +324,10 @@ def section_notes(section: SectionDiff, diff: DocumentDiff) -> list[str]:
         for i in section.moved_in
         if i in moves
     )
+    if section.table_rows is not None:
+        table = table_note(section.table_rows)
+        if table:
+            notes.append(table)
     if section.approximate:
         # Only the stretches too costly to diff word by word are shown whole; say which.
         if any(s.op is Op.EQUAL and s.text.strip() for s in section.segments):
@@ -341,8 +346,33 @@ def _edits(move: MovedBlock) -> str:
     return f", edited (+{move.words_inserted} \u2212{move.words_deleted} words)"
 
 
+def _counted(count: int, word: str) -> str:
+    """Return "1 row" / "2 rows"."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def table_note(rows: TableRows) -> str:
+    """Return what changed in a section's tables ("table: 1 row added"), or "" if nothing."""
+    parts = [
+        f"{_counted(count, noun)} {verb}"
+        for count, noun, verb in (
+            (rows.columns_added, "column", "added"),
+            (rows.columns_removed, "column", "removed"),
+            (rows.added, "row", "added"),
+            (rows.removed, "row", "removed"),
+            (rows.changed, "row", "changed"),
+        )
+        if count
+    ]
+    return "table: " + ", ".join(parts) if parts else ""
+
+
 # --------------------------------------------------------------------------- excerpts
 
+# Table lines in an excerpt: a row starts with a pipe; a delimiter row is only pipes,
+# dashes and colons.
+_ROW_LINE = re.compile(r"[ \t>]*\|")
+_DELIMITER_LINE = re.compile(r"[ \t>]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?\s*")
 # A blank line (possibly holding spaces) ends a paragraph.
 _PARAGRAPH_END = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)*")
 _NEWLINE_OR_EDGE_SPACE = re.compile(r"(\s*\n\s*)")
@@ -387,9 +417,20 @@ def move_note_text(note: MoveNote) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Elided:
-    """Unchanged paragraphs left out of an excerpt."""
+    """Unchanged paragraphs (and table rows) left out of an excerpt."""
 
     paragraphs: int
+    rows: int = 0
+
+
+def elided_text(piece: Elided) -> str:
+    """Return the line standing for folded text: "⋯ 2 unchanged paragraphs"."""
+    counts = [
+        _counted(count, f"unchanged {noun}")
+        for count, noun in ((piece.rows, "row"), (piece.paragraphs, "paragraph"))
+        if count
+    ]
+    return "\u22ef " + ", ".join(counts or ["0 unchanged paragraphs"])
 
 
 Excerpt = list[tuple[Run, ...] | Elided]
@@ -547,6 +588,116 @@ def _paragraphs(runs: tuple[Run, ...]) -> list[tuple[Run, ...]]:
     return result
 
 
+def _lines(runs: tuple[Run, ...]) -> list[tuple[Run, ...]]:
+    """Cut runs after each line break (changed runs hold none, see Run)."""
+    lines: list[tuple[Run, ...]] = []
+    current: list[Run] = []
+    for run in runs:
+        start = 0
+        if run.op is Op.EQUAL:
+            while (end := run.text.find("\n", start)) != -1:
+                current.append(Run(Op.EQUAL, run.text[start : end + 1]))
+                lines.append(tuple(current))
+                current = []
+                start = end + 1
+        if start < len(run.text):
+            current.append(Run(run.op, run.text[start:], run.cosmetic, run.moved))
+    if current:
+        lines.append(tuple(current))
+    return lines
+
+
+def _table_blocks(paragraph: tuple[Run, ...]) -> list[tuple[str, tuple[Run, ...]]] | None:
+    """Cut a paragraph holding table rows into ("text" | "header" | "delimiter" | "row", runs).
+
+    None when no line is a table row. A row is a line starting with a pipe (after quote
+    markers and indentation); the first row after other text is the table's header.
+    """
+    lines = _lines(paragraph)
+    kinds = [_ROW_LINE.match(paragraph_text(line)) is not None for line in lines]
+    if not any(kinds):
+        return None
+    blocks: list[tuple[str, tuple[Run, ...]]] = []
+    text: list[Run] = []
+    header_next = True
+    for line, is_row in zip(lines, kinds, strict=True):
+        if not is_row:
+            text.extend(line)
+            header_next = True
+            continue
+        if text:
+            blocks.append(("text", tuple(text)))
+            text = []
+        if _DELIMITER_LINE.fullmatch(paragraph_text(line)):
+            blocks.append(("delimiter", line))
+        else:
+            blocks.append(("header" if header_next else "row", line))
+        header_next = False
+    if text:
+        blocks.append(("text", tuple(text)))
+    return blocks
+
+
+@dataclass(slots=True)
+class _Folder:
+    """Builds an excerpt: shown pieces, with folded paragraphs and rows counted between."""
+
+    result: Excerpt
+    paragraphs: int = 0
+    rows: int = 0
+
+    def show(self, piece: tuple[Run, ...]) -> None:
+        """Append a piece, after a fold mark for what was left out before it."""
+        if self.paragraphs or self.rows:
+            self.result.append(Elided(self.paragraphs, self.rows))
+            self.paragraphs = self.rows = 0
+        self.result.append(piece)
+
+    def close(self) -> Excerpt:
+        """Return the excerpt, with a last fold mark if anything was shown before it."""
+        if (self.paragraphs or self.rows) and self.result:
+            self.result.append(Elided(self.paragraphs, self.rows))
+        return self.result
+
+
+def _changed(runs: tuple[Run, ...]) -> bool:
+    """Whether runs show a change."""
+    return any(run.op is not Op.EQUAL for run in runs)
+
+
+def _fold_table(blocks: list[tuple[str, tuple[Run, ...]]], folder: _Folder) -> None:
+    """Show a table's changed rows under its header; fold unchanged rows and text."""
+    # Group the lines: other text alone, each table from its header to the next text.
+    items: list[list[tuple[str, tuple[Run, ...]]]] = []
+    for kind, line in blocks:
+        if kind in {"text", "header"} or not items or items[-1][0][0] == "text":
+            items.append([])
+        items[-1].append((kind, line))
+    for item in items:
+        if item[0][0] == "text":
+            text = item[0][1]
+            if _changed(text):
+                folder.show(text)
+            elif paragraph_text(text).strip():
+                folder.paragraphs += 1
+            continue
+        if not any(_changed(line) for _, line in item):
+            folder.rows += sum(1 for kind, _ in item if kind != "delimiter")
+            continue
+        shown: list[Run] = []
+        for kind, line in item:
+            if _changed(line) or kind == "header":
+                # An unchanged header stays: it names the columns of the rows below.
+                shown.extend(line)
+            elif kind == "row":
+                if shown:
+                    folder.show(tuple(shown))
+                    shown = []
+                folder.rows += 1
+        if shown:
+            folder.show(tuple(shown))
+
+
 def excerpt(section: SectionDiff, view: View, moves: Sequence[MovedBlock] = ()) -> Excerpt:
     """Return the paragraphs of a section worth showing, unchanged runs folded to ``Elided``.
 
@@ -554,25 +705,24 @@ def excerpt(section: SectionDiff, view: View, moves: Sequence[MovedBlock] = ()) 
     only paragraphs with visible changes are kept; an unchanged heading paragraph is dropped
     without a mark because the section title already shows it. With ``moves`` (the
     document's), moved text reads as notes and inner edits (see ``section_runs``).
+    without a mark because the section title already shows it. In a section whose tables
+    were diffed row by row, a table shows only its changed rows under its header.
     """
     runs = section_runs(section, view, moves)
     if view.context or section.status in {SectionStatus.ADDED, SectionStatus.REMOVED}:
         return [runs] if runs else []
-    result: Excerpt = []
-    folded = 0
+    folder = _Folder([])
     for index, paragraph in enumerate(_paragraphs(runs)):
-        if any(run.op is not Op.EQUAL for run in paragraph):
-            if folded:
-                result.append(Elided(folded))
-                folded = 0
-            result.append(paragraph)
+        blocks = _table_blocks(paragraph) if section.table_rows is not None else None
+        if blocks is not None and _changed(paragraph):
+            _fold_table(blocks, folder)
+        elif _changed(paragraph):
+            folder.show(paragraph)
         elif paragraph_text(paragraph).strip() and not (
             index == 0 and section.kind is SectionKind.HEADING
         ):
-            folded += 1
-    if folded and result:
-        result.append(Elided(folded))
-    return result
+            folder.paragraphs += 1
+    return folder.close()
 
 
 def empty_note(section: SectionDiff) -> str:

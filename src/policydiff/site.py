@@ -52,6 +52,7 @@ from policydiff.report import (
     CompareReport,
     Elided,
     View,
+    elided_text,
     excerpt,
     join_path,
     section_notes,
@@ -707,10 +708,7 @@ class _PolicySite:
                 out.append('<p class="pd-elided">(only spacing or layout changed)</p>')
             for piece in pieces:
                 if isinstance(piece, Elided):
-                    word = "paragraph" if piece.paragraphs == 1 else "paragraphs"
-                    out.append(
-                        f'<p class="pd-elided">\u22ef {piece.paragraphs} unchanged {word}</p>'
-                    )
+                    out.append(f'<p class="pd-elided">{elided_text(piece)}</p>')
                 else:
                     out.append(f'<div class="pd-text">{html_redline(piece)}</div>')
             out.append("</section>")

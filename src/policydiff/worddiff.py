@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from diff_match_patch import diff_match_patch
+from rapidfuzz.distance import LCSseq
 
-from policydiff.diff_model import Op, Segment
+from policydiff.diff_model import Op, Segment, TableRows
 from policydiff.normalize import fold_chars, normalize_text
 
 # A token is a word or a single other character, with the whitespace after it; only a
@@ -452,3 +455,379 @@ def diff_words(old: str, new: str, *, cosmetic: bool = False) -> WordDiff:
         merged = _merge(_mark_cosmetic(merged))
     inserted, deleted = count_changed_words(merged)
     return WordDiff(tuple(merged), inserted, deleted, approximate)
+
+
+# --------------------------------------------------------------------------- tables
+# A section holding a markdown table is diffed in units: each table row (one source line)
+# is a unit, and so is each stretch of other text between tables. Units are aligned first,
+# then word-diffed pairwise, so that no change run spans two rows and a row gained or lost
+# is one whole insert or delete, not words spread over its neighbours.
+
+# Cells split at pipes that are not escaped (GFM splits inside code spans too).
+_CELL_PIPE = re.compile(r"(?<!\\)\|")
+# A delimiter row: only pipes, dashes and colons (GFM: every cell `:?-+:?`).
+_DELIMITER_ROW = re.compile(
+    r"[ \t>]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*(?:\r\n|\r|\n)?"
+)
+_LETTER = re.compile(r"[^\W_]")
+_TAG_OR_TARGET = re.compile(r"<[^<>\n]*>|\]\([^)\n]*\)")
+# Quote markers and indentation before a row (a table in a block quote or list item).
+_ROW_LEAD = re.compile(r"[ \t>]*")
+# Rows changed in place are paired when one of these holds (measured on the corpus's
+# changed tables, see the notes file of the tables work):
+# * their words (cell borders and markup left out) have an LCS similarity 2*LCS/(a+b) of
+#   at least 0.5: versions of one row scored 0.52-1.0, the best wrong pair 0.46;
+# * they start with the same label (their first cell holding words), found once in the
+#   stretch on each side: "Transactional information" rewritten whole scores 0.43;
+# * the shorter row's words, at least 8 of them, stand in the longer one in order for
+#   at least 0.9 of them (a row cut down or grown): true pairs 0.94-1.0, wrong ones
+#   up to 0.80.
+_ROW_PAIR_MIN = 0.5
+_ROW_CONTAINED_MIN = 0.9
+_ROW_CONTAINED_WORDS = 8
+# A row longer than this many words is compared on its first and last words only, so
+# one comparison stays cheap whatever the cell sizes (400 vs 400 words: about 30 us).
+# Shorter signatures lose true pairs: at 120 + 40, a 119-word row grown to 213 words in
+# its middle no longer pairs.
+_SIGNATURE_HEAD, _SIGNATURE_TAIL = 300, 100
+# Pairing rows is a dynamic programme over every old x new unit of a changed stretch,
+# each cell one row comparison costing about 0.04-0.08 us per word of the two signatures:
+# past this many words compared, rows are paired by position when the counts agree
+# (else not at all) and the section is marked approximate.
+_PAIR_MAX_WORDS = 4_000_000
+# More units than this on a side: the plain word diff is used (no row report).
+_MAX_UNITS = 20_000
+
+_PROSE, _ROW, _DELIMITER = 0, 1, 2
+
+
+class _Unit:
+    """A table row or a stretch of other text, with what aligning it needs (computed lazily)."""
+
+    __slots__ = ("_key", "_label", "_words", "kind", "text")
+
+    def __init__(self, text: str, kind: int) -> None:
+        self.text = text
+        self.kind = kind
+        self._key: tuple[object, ...] | None = None
+        self._words: tuple[str, ...] | None = None
+        self._label = ""
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """Alignment key: units with equal keys differ only in spacing, quotes or dashes."""
+        if self._key is None:
+            if self.kind == _PROSE:
+                self._key = ("p", self.text)
+            elif self.kind == _DELIMITER:
+                self._key = ("d", self.cells)
+            else:
+                self._key = ("r", *(" ".join(fold_chars(c).split()) for c in _cells(self.text)))
+        return self._key
+
+    @property
+    def cells(self) -> int:
+        """How many cells the row has (0 for other text)."""
+        return len(_cells(self.text)) if self.kind != _PROSE else 0
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The row's words, markup left out and casefolded."""
+        if self._words is None:
+            self._words = ()
+            if self.kind == _ROW:
+                normalised = [normalize_text(cell) for cell in _cells(self.text)]
+                self._words = tuple(" ".join(normalised).casefold().split())
+                # The label: the first cell holding words.
+                self._label = next((c.casefold() for c in normalised if _WORD.search(c)), "")
+        return self._words
+
+    @property
+    def label(self) -> str:
+        """The row's first cell holding words, normalised and casefolded ("" if none)."""
+        _ = self.words
+        return self._label
+
+    @property
+    def size(self) -> int:
+        """A cheap estimate of the row's word count, for cost bounds."""
+        return self.text.count(" ") + 1
+
+    @property
+    def counts(self) -> bool:
+        """Whether the unit is a row that counts when added or removed: one with words.
+
+        Words are letters or digits outside HTML tags and link targets (`|  <br>  |` has
+        none): what normalize_text keeps, without its cost on rows removed by the hundred.
+        """
+        return self.kind == _ROW and _LETTER.search(_TAG_OR_TARGET.sub("", self.text)) is not None
+
+
+def _cells(line: str) -> list[str]:
+    """Return a table row's cells as written (border pipes and line break left out)."""
+    body = line[_ROW_LEAD.match(line).end() :].rstrip()  # type: ignore[union-attr]
+    cells = _CELL_PIPE.split(body)
+    # Leading and trailing pipes are borders, not empty cells.
+    if len(cells) > 1 and not cells[0].strip():
+        cells = cells[1:]
+    if len(cells) > 1 and not cells[-1].strip():
+        cells = cells[:-1]
+    return cells
+
+
+def _units(text: str, rows: tuple[tuple[int, int], ...]) -> list[_Unit]:
+    """Cut text into row units (at the given spans) and the text between them."""
+    units: list[_Unit] = []
+    position = 0
+    for start, end in rows:
+        if start > position:
+            units.append(_Unit(text[position:start], _PROSE))
+        line = text[start:end]
+        units.append(_Unit(line, _DELIMITER if _DELIMITER_ROW.fullmatch(line) else _ROW))
+        position = end
+    if position < len(text):
+        units.append(_Unit(text[position:], _PROSE))
+    return units
+
+
+def _signature(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the words two rows are compared on: all of them, or the first and last ones."""
+    if len(words) <= _SIGNATURE_HEAD + _SIGNATURE_TAIL:
+        return words
+    return words[:_SIGNATURE_HEAD] + words[-_SIGNATURE_TAIL:]
+
+
+def _pair_weight(a: _Unit, b: _Unit, labels: set[str]) -> float:
+    """Return how well two units pair (higher is better); 0 when they must not pair.
+
+    ``labels`` are the row labels found once on each side of the stretch.
+    """
+    if a.kind != b.kind or a.kind == _PROSE:
+        # Text between tables is diffed with whatever else is left over around it.
+        return 0.0
+    if a.kind == _DELIMITER:
+        return 1.0
+    if not a.words or not b.words:
+        return 1.0 if a.words == b.words else 0.0
+    old, new = _signature(a.words), _signature(b.words)
+    common = LCSseq.similarity(old, new)
+    score = 2 * common / (len(old) + len(new))
+    if score >= _ROW_PAIR_MIN:
+        return score
+    shorter = min(len(old), len(new))
+    if (a.label and a.label == b.label and a.label in labels) or (
+        shorter >= _ROW_CONTAINED_WORDS and common >= _ROW_CONTAINED_MIN * shorter
+    ):
+        return _ROW_PAIR_MIN
+    return 0.0
+
+
+def _unique_labels(units: list[_Unit]) -> set[str]:
+    """Return the row labels that occur exactly once among units."""
+    counts = Counter(u.label for u in units if u.kind == _ROW and u.label)
+    return {label for label, count in counts.items() if count == 1}
+
+
+def _pair_units(old: list[_Unit], new: list[_Unit]) -> tuple[list[tuple[int, int]], bool]:
+    """Pair the units of a changed stretch in order, best total weight first.
+
+    Returns the (old, new) index pairs and whether the pairing was cut short by the
+    cost bound (rows then pair by position only).
+    """
+    # Words per unit compared, plus the programme's own step per cell (about 1 us).
+    old_words = sum(min(u.size, _SIGNATURE_HEAD + _SIGNATURE_TAIL) + 8 for u in old)
+    new_words = sum(min(u.size, _SIGNATURE_HEAD + _SIGNATURE_TAIL) + 8 for u in new)
+    if not any(u.kind != _PROSE for u in old) or not any(u.kind != _PROSE for u in new):
+        return [], False  # nothing to pair: only rows pair
+    labels = _unique_labels(old) & _unique_labels(new)
+    if len(new) * old_words + len(old) * new_words > _PAIR_MAX_WORDS:
+        if len(old) == len(new):
+            same = [(i, i) for i in range(len(old)) if _pair_weight(old[i], new[i], labels) > 0]
+            return same, True
+        return [], True
+    # best[i][j]: best total weight pairing old[i:] with new[j:].
+    rows, cols = len(old), len(new)
+    best = [[0.0] * (cols + 1) for _ in range(rows + 1)]
+    weight = [[_pair_weight(a, b, labels) for b in new] for a in old]
+    for i in range(rows - 1, -1, -1):
+        here, below = best[i], best[i + 1]
+        for j in range(cols - 1, -1, -1):
+            value = max(below[j], here[j + 1])
+            if weight[i][j] > 0:
+                value = max(value, weight[i][j] + below[j + 1])
+            here[j] = value
+    pairs: list[tuple[int, int]] = []
+    i = j = 0
+    while i < rows and j < cols:
+        if weight[i][j] > 0 and best[i][j] == weight[i][j] + best[i + 1][j + 1]:
+            pairs.append((i, j))
+            i, j = i + 1, j + 1
+        elif best[i][j] == best[i + 1][j]:
+            i += 1
+        else:
+            j += 1
+    return pairs, False
+
+
+def _row_pieces(line: str) -> list[str]:
+    """Cut a row into cells and the pipes between them (pipes are pieces of their own)."""
+    pieces: list[str] = []
+    position = 0
+    for match in _CELL_PIPE.finditer(line):
+        pieces.append(line[position : match.start()])
+        pieces.append("|")
+        position = match.end()
+    pieces.append(line[position:])
+    return pieces
+
+
+class _TableDiffer:
+    """One unit-wise diff of a section: segments, flags and row counts as they are built."""
+
+    def __init__(self, *, cosmetic: bool) -> None:
+        self.cosmetic = cosmetic
+        self.segments: list[Segment] = []
+        self.approximate = False
+        self.added = self.removed = self.changed = 0
+        self.columns_added = self.columns_removed = 0
+
+    def equal(self, text: str) -> None:
+        """Append unchanged text, joined to an unchanged run before it."""
+        if self.segments and self.segments[-1].op is Op.EQUAL:
+            self.segments[-1] = Segment(Op.EQUAL, self.segments[-1].text + text)
+        else:
+            self.segments.append(Segment(Op.EQUAL, text))
+
+    def extend(self, segments: list[Segment] | tuple[Segment, ...]) -> None:
+        """Append segments, joining unchanged runs at the seam."""
+        for segment in segments:
+            if segment.op is Op.EQUAL:
+                self.equal(segment.text)
+            else:
+                self.segments.append(segment)
+
+    def whole(self, old: list[_Unit], new: list[_Unit]) -> None:
+        """Append units removed and added whole: one delete, then one insert."""
+        change = [
+            Segment(op, "".join(u.text for u in units))
+            for op, units in ((Op.DELETE, old), (Op.INSERT, new))
+            if units
+        ]
+        if self.cosmetic:
+            change = [Segment(s.op, s.text, cosmetic=True) for s in change]
+        else:
+            change = _mark_cosmetic(change)
+        self.extend(change)
+        if not any(s.cosmetic for s in change):
+            # Rows without words (`|   |   |`) are layout, not rows gained or lost.
+            self.removed += sum(1 for u in old if u.counts)
+            self.added += sum(1 for u in new if u.counts)
+
+    def pair(self, old: _Unit, new: _Unit) -> None:
+        """Append the word diff of two paired units; a row's cells are diffed one by one."""
+        if old.text == new.text:
+            self.equal(old.text)
+            return
+        if old.kind == _DELIMITER:
+            self.columns_added += max(0, new.cells - old.cells)
+            self.columns_removed += max(0, old.cells - new.cells)
+        old_pieces, new_pieces = _row_pieces(old.text), _row_pieces(new.text)
+        if old.kind == _PROSE or len(old_pieces) != len(new_pieces):
+            old_pieces, new_pieces = [old.text], [new.text]
+        segments: list[Segment] = []
+        for old_piece, new_piece in zip(old_pieces, new_pieces, strict=True):
+            words = diff_words(old_piece, new_piece, cosmetic=self.cosmetic)
+            self.approximate = self.approximate or words.approximate
+            segments.extend(words.segments)
+        self.extend(segments)
+        if old.kind == _ROW and any(s.op is not Op.EQUAL and not s.cosmetic for s in segments):
+            self.changed += 1
+
+    def gap(self, old: list[_Unit], new: list[_Unit]) -> None:
+        """Append units left unpaired between two pairs of a changed stretch.
+
+        Rows alone are added or removed whole. With other text among them (a list turned
+        into a table, a paragraph rewritten next to a new row) the two sides are word-diffed
+        as one text, so that words kept across the change still show as kept.
+        """
+        if not old or not new or all(u.kind != _PROSE for u in (*old, *new)):
+            self.whole(old, new)
+            return
+        words = diff_words(
+            "".join(u.text for u in old), "".join(u.text for u in new), cosmetic=self.cosmetic
+        )
+        self.approximate = self.approximate or words.approximate
+        self.extend(words.segments)
+        if any(s.op is not Op.EQUAL and not s.cosmetic for s in words.segments):
+            self.removed += sum(1 for u in old if u.counts)
+            self.added += sum(1 for u in new if u.counts)
+
+    def stretch(self, old: list[_Unit], new: list[_Unit]) -> None:
+        """Append a changed stretch: paired rows word-diffed, the rest by gap()."""
+        pairs, bounded = _pair_units(old, new) if old and new else ([], False)
+        self.approximate = self.approximate or bounded
+        i = j = 0
+        for a, b in [*pairs, (len(old), len(new))]:
+            self.gap(old[i:a], new[j:b])
+            if a < len(old):
+                self.pair(old[a], new[b])
+            i, j = a + 1, b + 1
+
+
+def diff_table_words(
+    old: str,
+    new: str,
+    old_rows: tuple[tuple[int, int], ...],
+    new_rows: tuple[tuple[int, int], ...],
+    *,
+    cosmetic: bool = False,
+) -> tuple[WordDiff, TableRows]:
+    """Word-diff two texts holding tables, each table row a unit (see the notes above).
+
+    ``old_rows``/``new_rows`` are the row spans of sections.table_rows. Equal-keyed units
+    are aligned first (difflib on normalised cells), the stretches between them paired by
+    similarity; rows left unpaired are added or removed whole.
+    """
+    old_units, new_units = _units(old, old_rows), _units(new, new_rows)
+    if len(old_units) > _MAX_UNITS or len(new_units) > _MAX_UNITS:
+        return diff_words(old, new, cosmetic=cosmetic), TableRows()
+    differ = _TableDiffer(cosmetic=cosmetic)
+    # Identical units at both ends need no key (keys fold every cell: the costly part).
+    limit = min(len(old_units), len(new_units))
+    head = 0
+    while head < limit and old_units[head].text == new_units[head].text:
+        head += 1
+    tail = 0
+    while tail < limit - head and old_units[-1 - tail].text == new_units[-1 - tail].text:
+        tail += 1
+    if head:
+        differ.equal("".join(u.text for u in old_units[:head]))
+    old_middle = old_units[head : len(old_units) - tail]
+    new_middle = new_units[head : len(new_units) - tail]
+    if all(u.kind == _PROSE for u in old_middle) or all(u.kind == _PROSE for u in new_middle):
+        # Rows on one side only (a table added or removed with the text around it): no
+        # row can align, and keys would fold every cell for nothing.
+        opcodes: Sequence[tuple[str, int, int, int, int]] = [
+            ("replace", 0, len(old_middle), 0, len(new_middle))
+        ]
+    else:
+        keys = [u.key for u in old_middle], [u.key for u in new_middle]
+        opcodes = SequenceMatcher(None, *keys, autojunk=True).get_opcodes()
+    for tag, i1, i2, j1, j2 in opcodes:
+        if tag == "equal":
+            for a, b in zip(old_middle[i1:i2], new_middle[j1:j2], strict=True):
+                differ.pair(a, b)
+        else:
+            differ.stretch(old_middle[i1:i2], new_middle[j1:j2])
+    if tail:
+        differ.equal("".join(u.text for u in old_units[len(old_units) - tail :]))
+    segments = tuple(differ.segments)
+    inserted, deleted = count_changed_words(segments)
+    rows = TableRows(
+        added=differ.added,
+        removed=differ.removed,
+        changed=differ.changed,
+        columns_added=differ.columns_added,
+        columns_removed=differ.columns_removed,
+    )
+    return WordDiff(segments, inserted, deleted, differ.approximate), rows

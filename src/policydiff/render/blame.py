@@ -31,6 +31,7 @@ from policydiff.report import (
     Elided,
     Run,
     View,
+    elided_text,
     empty_note,
     escape_controls,
     excerpt,
@@ -207,8 +208,7 @@ def _excerpt(change: SectionChange) -> list[tuple[Run, ...] | Elided | str]:
 
 def _elided(piece: Elided) -> str:
     """Return the line standing for folded unchanged paragraphs."""
-    word = "paragraph" if piece.paragraphs == 1 else "paragraphs"
-    return f"\u22ef {piece.paragraphs} unchanged {word}"
+    return elided_text(piece)
 
 
 def build_history(history: SectionHistory, *, color: bool) -> RenderableType:

@@ -22,6 +22,7 @@ from policydiff.report import (
     Side,
     View,
     effective_line,
+    elided_text,
     empty_note,
     escape_controls,
     excerpt,
@@ -257,8 +258,7 @@ def _section(
         out.append(f'<p class="pd-elided">{escape(empty_note(section))}</p>')
     for piece in pieces:
         if isinstance(piece, Elided):
-            word = "paragraph" if piece.paragraphs == 1 else "paragraphs"
-            out.append(f'<p class="pd-elided">\u22ef {piece.paragraphs} unchanged {word}</p>')
+            out.append(f'<p class="pd-elided">{elided_text(piece)}</p>')
         else:
             out.append(f'<div class="pd-text">{redline(piece, anchors)}</div>')
     out.append("</section>")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from policydiff.diff_model import MovedBlock, RenumberedRange, SectionDiff, Segment
+from policydiff.diff_model import MovedBlock, RenumberedRange, SectionDiff, Segment, TableRows
 from policydiff.report import CompareReport, Side, View, select_sections
 from policydiff.worddiff import count_words
 
@@ -96,9 +96,23 @@ def section_json(section: SectionDiff) -> dict[str, Any]:
         "moved_in": list(section.moved_in),
         "split_from": _path(section.split_from),
         "merged_into": _path(section.merged_into),
+        "table_rows": table_rows_json(section.table_rows),
         "diff": [segment_json(segment) for segment in section.segments],
         "title_change": section.title_change.value,
         "renumbered": section.renumbered,
+    }
+
+
+def table_rows_json(rows: TableRows | None) -> dict[str, int] | None:
+    """Return a section's table row counts as JSON (None: no table diffed in it)."""
+    if rows is None:
+        return None
+    return {
+        "added": rows.added,
+        "removed": rows.removed,
+        "changed": rows.changed,
+        "columns_added": rows.columns_added,
+        "columns_removed": rows.columns_removed,
     }
 
 

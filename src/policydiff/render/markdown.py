@@ -18,6 +18,7 @@ from policydiff.report import (
     Run,
     View,
     effective_line,
+    elided_text,
     empty_note,
     escape_controls,
     excerpt,
@@ -100,8 +101,7 @@ def _section(section: SectionDiff, report: CompareReport, view: View) -> list[st
     for piece in pieces:
         lines.append("")
         if isinstance(piece, Elided):
-            word = "paragraph" if piece.paragraphs == 1 else "paragraphs"
-            lines.append(f"*\u22ef {piece.paragraphs} unchanged {word}*")
+            lines.append(f"*{elided_text(piece)}*")
         else:
             lines.append(redline(piece))
     return lines

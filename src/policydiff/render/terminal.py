@@ -21,6 +21,7 @@ from policydiff.report import (
     Run,
     View,
     effective_line,
+    elided_text,
     empty_note,
     escape_controls,
     excerpt,
@@ -131,8 +132,7 @@ def _section(
         parts.append(Text(empty_note(section), style="dim"))
     for piece in pieces:
         if isinstance(piece, Elided):
-            word = "paragraph" if piece.paragraphs == 1 else "paragraphs"
-            parts.append(Text(f"  \u22ef {piece.paragraphs} unchanged {word}", style="dim"))
+            parts.append(Text(f"  {elided_text(piece)}", style="dim"))
         else:
             parts.append(redline(piece, color=color))
     return parts
