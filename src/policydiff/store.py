@@ -52,7 +52,10 @@ from policydiff.model import (
     RecordStatus,
     Snapshot,
     Version,
+    capture_range_problem,
+    is_one_line,
     sha256_hex,
+    trailer_value_problem,
 )
 from policydiff.refs import RefKind, VersionRef, validate_policy_id
 from policydiff.versionindex import VersionIndex
@@ -70,6 +73,9 @@ LOCK_FILE = "policydiff.lock"
 DEFAULT_LOCK_TIMEOUT = 30.0
 IDENTITY_NAME = "policydiff"
 IDENTITY_EMAIL = "policydiff@localhost"
+# Git's commit-graph keeps commit dates in 34 bits (up to 2514-05-30): a later date is
+# stored wrong, and `git fsck` then fails on the graph.
+GIT_LATEST_COMMIT_GRAPH_TIME = (1 << 34) - 1
 
 TRAILER_POLICY = "Policy"
 TRAILER_CAPTURED = "Captured-At"
@@ -93,7 +99,6 @@ GIT_ENV = {
     "GIT_CONFIG_VALUE_1": "16m",
 }
 
-_TRAILER_VALUE = re.compile(r"[^\x00-\x1f\x7f]{1,2000}")
 _TRAILER_KEY = re.compile(r"[A-Z][A-Za-z0-9-]{0,40}")
 
 _README = """\
@@ -166,7 +171,7 @@ class _VerifyRecord:
 
     commit: str
     parents: list[str]
-    stamp: int  # committer time
+    stamp: int | None  # committer time; None when git cannot read it
     message: str
     files: list[str]  # paths changed against the first parent
     # The policy folder's entries (name -> blob id) once re-hashed; empty if not.
@@ -256,6 +261,30 @@ def _commit_headers(raw: str) -> tuple[dict[str, list[str]], str]:
     return headers, message
 
 
+def _commit_time(text: str) -> int | None:
+    """Return a commit time git printed (``%ct`` or a header's), or None if git cannot read it.
+
+    Git prints nothing for a date before 1970 (or a malformed one) in ``%ct``; a raw
+    header may hold a negative number.
+    """
+    text = text.strip()
+    if not text.lstrip("-").isdigit():
+        return None
+    return int(text)
+
+
+def _commit_date_problem(stamp: int | None) -> str | None:
+    """Return why git mishandles a commit's date, or None if it handles it."""
+    if stamp is None or stamp < 0:
+        return "commit date is one git cannot read (before 1970, or malformed)"
+    if stamp > GIT_LATEST_COMMIT_GRAPH_TIME:
+        return (
+            f"commit date {datetime.fromtimestamp(min(stamp, 253402300799), UTC).date()} is "
+            "past what git's commit-graph can hold (2514), so git fsck fails on it"
+        )
+    return None
+
+
 def _format_time(moment: datetime) -> str:
     """Return ``moment`` as an ISO 8601 UTC timestamp with a Z suffix."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -263,13 +292,19 @@ def _format_time(moment: datetime) -> str:
 
 def _parse_time(text: str) -> datetime:
     """Parse a timestamp written by ``_format_time`` (or any ISO 8601 form)."""
-    return datetime.fromisoformat(text).astimezone(UTC)
+    parsed = datetime.fromisoformat(text)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # A hand-made 0001-01-01T00:00:00+01:00 has no UTC form.
+        raise ValueError(f"{text!r} is out of range") from None
 
 
 def _check_trailer_value(key: str, value: str) -> str:
-    """Refuse trailer values that could break the commit message structure."""
-    if _TRAILER_VALUE.fullmatch(value) is None:
-        raise UsageError(f"{key} must be one line of printable text, at most 2000 characters")
+    """Refuse trailer values that could break the commit message structure (model's rule)."""
+    problem = trailer_value_problem(value)
+    if problem is not None:
+        raise UsageError(f"{key} {value[:80]!r} {problem}")
     return value
 
 
@@ -289,7 +324,9 @@ def parse_trailers(message: str) -> list[tuple[str, str]]:
     if len(paragraphs) < 2:
         return []
     found: list[tuple[str, str]] = []
-    for line in paragraphs[-1].splitlines():
+    # Lines end at LF only, as git reads them: the writer refuses every other line break
+    # (model.is_one_line), and a store written before that rule stays readable.
+    for line in paragraphs[-1].split("\n"):
         key, sep, value = line.partition(": ")
         if not sep or _TRAILER_KEY.fullmatch(key) is None:
             return []
@@ -470,7 +507,8 @@ class GitStore:
             raise NotAStoreError(
                 f"{path} is a git repository but not a policydiff store (no {MARKER_FILE})"
             ) from None
-        except (OSError, ValueError, UnicodeDecodeError):
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: JSON nested thousands deep is no marker either.
             raise NotAStoreError(f"{path}: {MARKER_FILE} is unreadable") from None
         fmt = data.get("format") if isinstance(data, dict) else None
         if not isinstance(fmt, int):
@@ -740,7 +778,7 @@ class GitStore:
         """
         proc = self._spawn(
             "log", "--first-parent",
-            "--format=%H %ct %P%x1f%(trailers:key=Policy,valueonly,separator=)%x1e", tip,
+            "--format=%H%x1f%ct%x1f%P%x1f%(trailers:key=Policy,valueonly,separator=)%x1e", tip,
         )  # fmt: skip
         assert proc.stdout is not None  # noqa: S101 - spawned with a pipe
         buffer = b""
@@ -750,9 +788,16 @@ class GitStore:
                 buffer += chunk
                 *records, buffer = buffer.split(b"\x1e")
                 for raw in records:
-                    head, _, policy = raw.decode("utf-8").strip("\n").partition("\x1f")
-                    commit, stamp, *parents = head.split()
-                    yield _Entry(commit, int(stamp), policy.strip() or None, root=not parents)
+                    fields = raw.decode("utf-8", "replace").strip("\n").split("\x1f", 3)
+                    commit, stamp, parents, policy = (*fields, "", "", "")[:4]
+                    # A date git cannot read (before 1970, written by an older policydiff or
+                    # by hand) counts as older than any capture; verify reports it.
+                    yield _Entry(
+                        commit,
+                        _commit_time(stamp) or 0,
+                        policy.strip() or None,
+                        root=not parents.split(),
+                    )
             finished = True
         finally:
             if not finished:
@@ -1459,19 +1504,34 @@ class GitStore:
                 problems.append(str(err))
                 continue
             checked += 1
+            problems.extend(
+                f"{short}: trailer {key} holds a line break other than LF "
+                "(other tools read it as a new line)"
+                for key, value in trailers
+                if not is_one_line(value)
+            )
             if policies_touched != {version.policy} or other:
                 problems.append(
                     f"{short}: version of {version.policy} also touches "
                     f"{', '.join(sorted((policies_touched - {version.policy}) | set(other)))}"
                 )
-            if record.stamp != int(version.captured_at.timestamp()):
-                problems.append(f"{short}: commit date differs from its Captured-At trailer")
-            if policy is None and record.stamp < last_global:
-                problems.append(f"{short}: captured before the commit preceding it")
-            if record.stamp < last_stamp.get(version.policy, 0):
-                problems.append(f"{short}: {version.policy} versions out of capture order")
-            last_global = max(last_global, record.stamp)
-            last_stamp[version.policy] = record.stamp
+            # A date out of range was written by an older policydiff or by hand: report it
+            # (git misreads it), then check the rest as usual.
+            out_of_range = capture_range_problem(version.captured_at)
+            if out_of_range is not None:
+                problems.append(f"{short}: Captured-At {out_of_range}")
+            date_problem = _commit_date_problem(record.stamp)
+            if date_problem is not None:
+                problems.append(f"{short}: {date_problem}")
+            if record.stamp is not None:
+                if record.stamp != int(version.captured_at.timestamp()):
+                    problems.append(f"{short}: commit date differs from its Captured-At trailer")
+                if policy is None and record.stamp < last_global:
+                    problems.append(f"{short}: captured before the commit preceding it")
+                if record.stamp < last_stamp.get(version.policy, 0):
+                    problems.append(f"{short}: {version.policy} versions out of capture order")
+                last_global = max(last_global, record.stamp)
+                last_stamp[version.policy] = record.stamp
             if signed:
                 problems.extend(self.unsigned_or_bad([commit]))
             problems.extend(self._check_files(version, trailers, record.entries))
@@ -1503,7 +1563,7 @@ class GitStore:
             yield _VerifyRecord(
                 commit=commit,
                 parents=parents.split(),
-                stamp=int(stamp),
+                stamp=_commit_time(stamp),
                 message=message,
                 files=[f for f in files.strip("\n").splitlines() if f],
             )
@@ -1528,7 +1588,7 @@ class GitStore:
             headers, message = _commit_headers(rehashed.commit.decode("utf-8", "replace"))
             parents = headers.get("parent", [])
             committer = headers.get("committer", [""])[0].rsplit(" ", 2)
-            stamp = int(committer[-2]) if len(committer) == 3 else 0
+            stamp = _commit_time(committer[-2]) if len(committer) == 3 else None
             entries = rehashed.entries
             folder_id = _object_id("tree", rehashed.trees[-1]) if rehashed.trees else None
             expected = rehashed.parent_tree_with(policy, previous[1])

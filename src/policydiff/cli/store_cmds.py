@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from policydiff.model import RecordResult, Snapshot, Version
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
+# The largest --max-size accepted (1 TiB): far above any policy, and far below what makes
+# the size arithmetic and reads overflow (99999999999999999999 was an OverflowError).
+MAX_SIZE_LIMIT = 1 << 40
 
 
 def iso_time(moment: datetime | None) -> str | None:
@@ -79,7 +82,7 @@ def size_option() -> Callable[[F], F]:
     """Return the --max-size option shared by import and add."""
     return click.option(
         "--max-size",
-        type=click.IntRange(min=1),
+        type=click.IntRange(min=1, max=MAX_SIZE_LIMIT),
         default=DEFAULT_MAX_SIZE,
         show_default=True,
         help="Refuse snapshot files larger than this many bytes.",
@@ -249,12 +252,31 @@ def _check_url(url: str, what: str) -> None:
 # --------------------------------------------------------------------------- reading
 
 
+def _warn_out_of_range(versions: list[Version]) -> None:
+    """Say on stderr which versions carry a capture time outside the accepted range.
+
+    Only a store written by an older policydiff, or by hand, holds one: it is read as it
+    is, and ``verify`` reports it as a problem.
+    """
+    from policydiff.model import capture_range_problem
+
+    for version in versions:
+        problem = capture_range_problem(version.captured_at)
+        if problem is not None:
+            message(
+                f"Warning: {version.policy} version {version.number} (commit {version.short}) "
+                f"has a capture time out of range ({problem}); 'policydiff verify' reports it"
+            )
+
+
 @click.command("policies")
 @format_option("table", "json")
 def policies_cmd(fmt: str) -> None:
     """List the policies in the store with version counts and date ranges."""
     store = open_store()
     rows = store.summaries()
+    for row in rows:
+        _warn_out_of_range(store.versions(row.policy))
     if fmt == "json":
         emit_json(
             {
@@ -313,6 +335,7 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
     store = open_store()
     policy = store.require_policy(policy)
     history = store.versions(policy)
+    _warn_out_of_range(history)
     on_progress = progress_callback("Computing change stats")
 
     stats = (
@@ -380,6 +403,7 @@ def show_cmd(target: str | None, at: str | None, fmt: str) -> None:
     store = open_store()
     policy = store.require_policy(policy)
     version = store.in_force_on(policy, on) if on is not None else store.resolve(policy, ref)
+    _warn_out_of_range([version])
     text = store.text(version)
     if fmt == "json":
         emit_json({"schema": "policydiff.show/1", **version_json(version), "text": text})
