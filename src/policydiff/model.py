@@ -99,7 +99,7 @@ def trailer_value_problem(value: str) -> str | None:
         return f"holds a line break (U+{ord(breaks):04X}); it must be one line"
     bad = _UNPRINTABLE.search(value)
     if bad is not None:
-        return f"holds a control character (U+{ord(bad[0]):04X})"
+        return f"holds a control character or surrogate (U+{ord(bad[0]):04X})"
     if value != value.strip():
         return "has leading or trailing whitespace"
     return None

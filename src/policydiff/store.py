@@ -76,6 +76,9 @@ IDENTITY_EMAIL = "policydiff@localhost"
 # Git's commit-graph keeps commit dates in 34 bits (up to 2514-05-30): a later date is
 # stored wrong, and `git fsck` then fails on the graph.
 GIT_LATEST_COMMIT_GRAPH_TIME = (1 << 34) - 1
+# Writing the commit-graph takes seconds even for 100,000 versions; far longer means git
+# is stuck on a date it misreads (see _update_commit_graph).
+COMMIT_GRAPH_TIMEOUT = 30.0
 
 TRAILER_POLICY = "Policy"
 TRAILER_CAPTURED = "Captured-At"
@@ -1048,10 +1051,26 @@ class GitStore:
         skips commits of other policies without reading their trees, so a policy's history
         costs about the same in a store of 100,000 versions as in one of 10. The graph is
         incremental (``--split``) and only a cache: failure is harmless.
+
+        Bounded in time: on a history holding a commit dated before 1970 (written by hand,
+        or by policydiff before capture times were checked), git's pass over corrected
+        commit dates never ends. Then the graph is written with plain topological levels
+        (generation version 1), which git computes fine, and later writes run normally.
         """
-        self._git_ok(
-            "commit-graph", "write", "--reachable", "--changed-paths", "--split", "--no-progress"
-        )
+        write = ("commit-graph", "write", "--reachable", "--changed-paths", "--split")
+        if not self._git_bounded(*write, "--no-progress"):
+            self._git_bounded("-c", "commitGraph.generationVersion=1", *write, "--no-progress")
+
+    def _git_bounded(self, *args: str) -> bool:
+        """Run git for at most ``COMMIT_GRAPH_TIMEOUT`` seconds; whether it finished with 0."""
+        proc = self._spawn(*args)
+        try:
+            proc.communicate(timeout=COMMIT_GRAPH_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return False
+        return proc.returncode == 0
 
     def _keep_previous_tip(self, tip: str) -> None:
         """Keep ``tip`` under refs/policydiff/previous/ unless a kept ref already holds it."""
@@ -1446,7 +1465,12 @@ class GitStore:
         problems: list[str] = []
         notes: list[str] = []
         if policy is not None:
-            self.require_policy(policy)
+            try:
+                self.require_policy(policy)
+            except StoreError as err:
+                # A version whose trailers cannot be read (a bad Captured-At written by hand):
+                # that is a finding to report, not a reason to stop without a report.
+                return VerifyReport(0, (str(err),), tuple(self.previous_tips()), ())
         # A view left behind by an interrupted write is not an alteration: refresh it first
         # (under the write lock, so a running writer is never disturbed).
         view_checked = True
