@@ -403,8 +403,8 @@ def show_cmd(target: str | None, at: str | None, fmt: str) -> None:
     store = open_store()
     policy = store.require_policy(policy)
     version = store.in_force_on(policy, on) if on is not None else store.resolve(policy, ref)
-    _warn_out_of_range([version])
     text = store.text(version)
+    _warn_out_of_range([version])
     if fmt == "json":
         emit_json({"schema": "policydiff.show/1", **version_json(version), "text": text})
         return

@@ -10,7 +10,6 @@ from policydiff.errors import InputError, UsageError
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = 20 * MIB
-_CHUNK = MIB
 
 # Checked longest first so the UTF-32 LE BOM (FF FE 00 00) is not read as a UTF-16 LE one.
 _BOMS: tuple[tuple[bytes, str], ...] = (
@@ -65,20 +64,6 @@ def check_size(size: int, max_bytes: int) -> None:
             f"snapshot is {size} bytes, over the {format_size(max_bytes)} size limit; "
             "raise the limit with --max-size"
         )
-
-
-def read_at_most(handle: BinaryIO, max_bytes: int) -> bytes:
-    """Read ``handle`` to its end, but no more than ``max_bytes + 1`` bytes.
-
-    In chunks: one ``read(max_bytes + 1)`` would allocate the whole limit up front, which
-    fails for a large ``--max-size`` even on a small file.
-    """
-    chunks: list[bytes] = []
-    size = 0
-    while size <= max_bytes and (chunk := handle.read(min(_CHUNK, max_bytes + 1 - size))):
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 def lookup_encoding(name: str) -> str:
@@ -171,3 +156,17 @@ def decode_bytes(
     if not text.strip():
         raise InputError("empty snapshot: the file holds no text")
     return text
+
+
+def read_at_most(handle: BinaryIO, max_bytes: int) -> bytes:
+    """Read ``handle`` to its end, but no more than ``max_bytes + 1`` bytes.
+
+    In chunks: one ``read(max_bytes + 1)`` would allocate the whole limit up front, which
+    fails for a large ``--max-size`` even on a small file.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size <= max_bytes and (chunk := handle.read(min(MIB, max_bytes + 1 - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)

@@ -204,31 +204,32 @@ def read_snapshot(
             wayback, text = parse_wayback_header(text)
         if not text.strip():
             raise InputError("empty snapshot: no text after the front matter or header")
-        try:
-            return Snapshot(
-                policy=_resolve_policy(policy, front, path, root),
-                text=text,
-                raw=raw,
-                raw_suffix=suffix,
-                captured_at=_resolve_captured(captured, front, wayback, path, now),
-                effective_date=_resolve_effective(effective, front, text),
-                source_url=source
-                or _front_str(front, "source")
-                or (wayback.source_url if wayback else None),
-                archive_url=_front_str(front, "archive")
-                or (wayback.archive_url if wayback else None),
-                origin=str(path),
-                extra_trailers=(("Illustrative", "true"),) if front.get("illustrative") else (),
-            )
-        except UsageError as err:
-            # A value out of the store's range (Snapshot's own check): this file's error.
-            raise InputError(str(err)) from None
+        return Snapshot(
+            policy=_resolve_policy(policy, front, path, root),
+            text=text,
+            raw=raw,
+            raw_suffix=suffix,
+            captured_at=_resolve_captured(captured, front, wayback, path, now),
+            effective_date=_resolve_effective(effective, front, text),
+            source_url=source
+            or _front_str(front, "source")
+            or (wayback.source_url if wayback else None),
+            archive_url=_front_str(front, "archive") or (wayback.archive_url if wayback else None),
+            origin=str(path),
+            extra_trailers=(("Illustrative", "true"),) if front.get("illustrative") else (),
+        )
 
 
 @contextmanager
 def _about(path: Path) -> Iterator[None]:
-    """Put the file's path in front of any ``InputError`` raised inside the block."""
+    """Put the file's path in front of any ``InputError`` raised inside the block.
+
+    A ``UsageError`` there comes from ``Snapshot``'s own check of a value read from the
+    file (a capture time out of range, a URL with a line break): it is this file's error.
+    """
     try:
         yield
     except InputError as err:
         raise InputError(f"{path}: {err}") from err
+    except UsageError as err:
+        raise InputError(f"{path}: {err}") from None
