@@ -64,7 +64,11 @@ def test_default_now_is_the_clock() -> None:
 
 def test_parse_date() -> None:
     assert parse_date("2016-02-08") == date(2016, 2, 8)
-    assert parse_date("2999-01-01") == date(2999, 1, 1)  # effective dates may be ahead
+    # Effective dates may be ahead (published before in force), but not decades ahead.
+    ahead = date(datetime.now(UTC).year + 2, 1, 1)
+    assert parse_date(ahead.isoformat()) == ahead
+    with pytest.raises(UsageError, match="more than 10 years ahead"):
+        parse_date("2999-01-01")
     with pytest.raises(UsageError):
         parse_date("2016-02-30")
     with pytest.raises(UsageError):

@@ -114,9 +114,13 @@ def version_message(
         text=text.decode("utf-8", "replace"),
         raw=text if source is None else source,
         raw_suffix="md",
-        captured_at=when,
+        # The model refuses captures out of range: build at a valid time, then put the
+        # (maybe hostile) time in, as a remote's hand-made commit would have it.
+        captured_at=datetime(2020, 1, 1, tzinfo=UTC),
     )
-    message = build_message(snapshot)
+    message = build_message(snapshot).replace(
+        "Captured-At: 2020-01-01T00:00:00Z", f"Captured-At: {when:%Y-%m-%dT%H:%M:%SZ}"
+    )
     # build_message hashes the text as str: restore the hash of the exact bytes.
     return message.replace(snapshot.text_sha256, hashlib.sha256(text).hexdigest())
 

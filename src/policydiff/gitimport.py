@@ -34,7 +34,7 @@ from policydiff.gitenv import git_environment
 from policydiff.ingest import DEFAULT_MAX_BYTES, decode_bytes, detect_effective_date
 from policydiff.ingest.decode import check_size
 from policydiff.ingest.html import NO_RULES, ExtractRules, extract
-from policydiff.model import RecordResult, Snapshot
+from policydiff.model import RecordResult, Snapshot, one_line
 from policydiff.store import GitStore
 
 TRAILER_REPOSITORY = "Source-Repository"
@@ -277,7 +277,9 @@ def _snapshot(
             (TRAILER_REPOSITORY, repository),
             (TRAILER_COMMIT, version.commit),
             (TRAILER_PATH, path),
-            (TRAILER_SUBJECT, " ".join(version.subject.split())[:200] or "(no subject)"),
+            # Provenance text from a foreign repository: line breaks and control characters
+            # become spaces rather than fail the commit (the store refuses them in trailers).
+            (TRAILER_SUBJECT, one_line(version.subject)[:200].strip() or "(no subject)"),
         ),
     )
 

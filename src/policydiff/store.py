@@ -58,7 +58,10 @@ from policydiff.model import (
     RecordStatus,
     Snapshot,
     Version,
+    capture_range_problem,
+    is_one_line,
     sha256_hex,
+    trailer_value_problem,
 )
 from policydiff.refs import PolicyIdSet, RefKind, VersionRef, validate_policy_id
 from policydiff.versionindex import IndexAlteredError, VersionIndex
@@ -77,6 +80,12 @@ LOCK_FILE = "policydiff.lock"
 DEFAULT_LOCK_TIMEOUT = 30.0
 IDENTITY_NAME = "policydiff"
 IDENTITY_EMAIL = "policydiff@localhost"
+# Git's commit-graph keeps commit dates in 34 bits (up to 2514-05-30): a later date is
+# stored wrong, and `git fsck` then fails on the graph.
+GIT_LATEST_COMMIT_GRAPH_TIME = (1 << 34) - 1
+# Writing the commit-graph takes seconds even for 100,000 versions; far longer means git
+# is stuck on a date it misreads (see _update_commit_graph).
+COMMIT_GRAPH_TIMEOUT = 30.0
 
 TRAILER_POLICY = "Policy"
 TRAILER_CAPTURED = "Captured-At"
@@ -104,7 +113,6 @@ NO_SPACE = os.strerror(errno.ENOSPC)
 _PACK_DEBRIS = ("objects/pack/tmp_*", "fast_import_crash_*")
 _DEBRIS_GRACE_SECONDS = 60.0
 
-_TRAILER_VALUE = re.compile(r"[^\x00-\x1f\x7f]{1,2000}")
 _TRAILER_KEY = re.compile(r"[A-Z][A-Za-z0-9-]{0,40}")
 
 _README = """\
@@ -175,19 +183,15 @@ class SyncRefusedError(StoreError):
 _CONFIG_FILES = (MARKER_FILE, "README.md", "policydiff.toml")
 _CONFIG_FOLDERS = ("templates/",)
 _MODE_KINDS = {"120000": "a symbolic link", "160000": "a submodule", "100755": "an executable file"}
-# Capture times a store accepts from a remote: from the first web page to tomorrow.
-# (A local check until the model has one range check for every way in.)
-EARLIEST_CAPTURE = datetime(1991, 1, 1, tzinfo=UTC)
-CAPTURE_SLACK_SECONDS = 86_400
 
 
 def _capture_time_problem(stamp: int) -> str | None:
-    """Say why a capture or commit time (epoch seconds) is outside what a store accepts."""
-    if stamp < EARLIEST_CAPTURE.timestamp():
-        return f"date {stamp} is before {EARLIEST_CAPTURE.date().isoformat()}"
-    if stamp > time.time() + CAPTURE_SLACK_SECONDS:
-        return f"date {stamp} is in the future"
-    return None
+    """Say why a commit time (epoch seconds) is outside the model's capture range."""
+    try:
+        moment = datetime.fromtimestamp(stamp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"date {stamp} cannot be a capture time"
+    return capture_range_problem(moment)
 
 
 _QUARANTINE_PREFIX = "policydiff-incoming-"
@@ -238,7 +242,7 @@ class _VerifyRecord:
 
     commit: str
     parents: list[str]
-    stamp: int  # committer time
+    stamp: int | None  # committer time; None when git cannot read it
     message: str
     files: list[str]  # paths changed against the first parent
     # The policy folder's entries (name -> blob id) once re-hashed; empty if not.
@@ -343,6 +347,30 @@ def _commit_headers(raw: str) -> tuple[dict[str, list[str]], str]:
     return headers, message
 
 
+def _commit_time(text: str) -> int | None:
+    """Return a commit time git printed (``%ct`` or a header's), or None if git cannot read it.
+
+    Git prints nothing for a date before 1970 (or a malformed one) in ``%ct``; a raw
+    header may hold a negative number.
+    """
+    text = text.strip()
+    if not text.lstrip("-").isdigit():
+        return None
+    return int(text)
+
+
+def _commit_date_problem(stamp: int | None) -> str | None:
+    """Return why git mishandles a commit's date, or None if it handles it."""
+    if stamp is None or stamp < 0:
+        return "commit date is one git cannot read (before 1970, or malformed)"
+    if stamp > GIT_LATEST_COMMIT_GRAPH_TIME:
+        return (
+            f"commit date {datetime.fromtimestamp(min(stamp, 253402300799), UTC).date()} is "
+            "past what git's commit-graph can hold (2514), so git fsck fails on it"
+        )
+    return None
+
+
 def _format_time(moment: datetime) -> str:
     """Return ``moment`` as an ISO 8601 UTC timestamp with a Z suffix."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -350,13 +378,19 @@ def _format_time(moment: datetime) -> str:
 
 def _parse_time(text: str) -> datetime:
     """Parse a timestamp written by ``_format_time`` (or any ISO 8601 form)."""
-    return datetime.fromisoformat(text).astimezone(UTC)
+    parsed = datetime.fromisoformat(text)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # A hand-made 0001-01-01T00:00:00+01:00 has no UTC form.
+        raise ValueError(f"{text!r} is out of range") from None
 
 
 def _check_trailer_value(key: str, value: str) -> str:
-    """Refuse trailer values that could break the commit message structure."""
-    if _TRAILER_VALUE.fullmatch(value) is None:
-        raise UsageError(f"{key} must be one line of printable text, at most 2000 characters")
+    """Refuse trailer values that could break the commit message structure (model's rule)."""
+    problem = trailer_value_problem(value)
+    if problem is not None:
+        raise UsageError(f"{key} {value[:80]!r} {problem}")
     return value
 
 
@@ -384,7 +418,9 @@ def parse_trailers(message: str) -> list[tuple[str, str]]:
     if len(paragraphs) < 2:
         return []
     found: list[tuple[str, str]] = []
-    for line in paragraphs[-1].splitlines():
+    # Lines end at LF only, as git reads them: the writer refuses every other line break
+    # (model.is_one_line), and a store written before that rule stays readable.
+    for line in paragraphs[-1].split("\n"):
         key, sep, value = line.partition(": ")
         if not sep or _TRAILER_KEY.fullmatch(key) is None:
             return []
@@ -574,7 +610,8 @@ class GitStore:
             raise NotAStoreError(
                 f"{path} is a git repository but not a policydiff store (no {MARKER_FILE})"
             ) from None
-        except (OSError, ValueError, UnicodeDecodeError):
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: JSON nested thousands deep is no marker either.
             raise NotAStoreError(f"{path}: {MARKER_FILE} is unreadable") from None
         fmt = data.get("format") if isinstance(data, dict) else None
         if not isinstance(fmt, int):
@@ -932,7 +969,7 @@ class GitStore:
         """
         proc = self._spawn(
             "log", "--first-parent",
-            "--format=%H %ct %P%x1f%(trailers:key=Policy,valueonly,separator=)%x1e", tip,
+            "--format=%H%x1f%ct%x1f%P%x1f%(trailers:key=Policy,valueonly,separator=)%x1e", tip,
         )  # fmt: skip
         assert proc.stdout is not None  # noqa: S101 - spawned with a pipe
         buffer = b""
@@ -942,9 +979,16 @@ class GitStore:
                 buffer += chunk
                 *records, buffer = buffer.split(b"\x1e")
                 for raw in records:
-                    head, _, policy = raw.decode("utf-8").strip("\n").partition("\x1f")
-                    commit, stamp, *parents = head.split()
-                    yield _Entry(commit, int(stamp), policy.strip() or None, root=not parents)
+                    fields = raw.decode("utf-8", "replace").strip("\n").split("\x1f", 3)
+                    commit, stamp, parents, policy = (*fields, "", "", "")[:4]
+                    # A date git cannot read (before 1970, written by an older policydiff or
+                    # by hand) counts as older than any capture; verify reports it.
+                    yield _Entry(
+                        commit,
+                        _commit_time(stamp) or 0,
+                        policy.strip() or None,
+                        root=not parents.split(),
+                    )
             finished = True
         finally:
             if not finished:
@@ -1242,10 +1286,26 @@ class GitStore:
         skips commits of other policies without reading their trees, so a policy's history
         costs about the same in a store of 100,000 versions as in one of 10. The graph is
         incremental (``--split``) and only a cache: failure is harmless.
+
+        Bounded in time: on a history holding a commit dated before 1970 (written by hand,
+        or by policydiff before capture times were checked), git's pass over corrected
+        commit dates never ends. Then the graph is written with plain topological levels
+        (generation version 1), which git computes fine, and later writes run normally.
         """
-        self._git_ok(
-            "commit-graph", "write", "--reachable", "--changed-paths", "--split", "--no-progress"
-        )
+        write = ("commit-graph", "write", "--reachable", "--changed-paths", "--split")
+        if not self._git_bounded(*write, "--no-progress"):
+            self._git_bounded("-c", "commitGraph.generationVersion=1", *write, "--no-progress")
+
+    def _git_bounded(self, *args: str) -> bool:
+        """Run git for at most ``COMMIT_GRAPH_TIMEOUT`` seconds; whether it finished with 0."""
+        proc = self._spawn(*args)
+        try:
+            proc.communicate(timeout=COMMIT_GRAPH_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return False
+        return proc.returncode == 0
 
     def _keep_previous_tip(self, tip: str) -> None:
         """Keep ``tip`` under refs/policydiff/previous/ unless a kept ref already holds it."""
@@ -1835,7 +1895,12 @@ class GitStore:
         problems: list[str] = []
         notes: list[str] = []
         if policy is not None:
-            self.require_policy(policy)
+            try:
+                self.require_policy(policy)
+            except StoreError as err:
+                # A version whose trailers cannot be read (a bad Captured-At written by hand):
+                # that is a finding to report, not a reason to stop without a report.
+                return VerifyReport(0, (str(err),), tuple(self.previous_tips()), ())
         # A view left behind by an interrupted write is not an alteration: refresh it first
         # (under the write lock, so a running writer is never disturbed).
         view_checked = True
@@ -1901,19 +1966,34 @@ class GitStore:
                 problems.append(str(err))
                 continue
             checked += 1
+            problems.extend(
+                f"{short}: trailer {key} holds a line break other than LF "
+                "(other tools read it as a new line)"
+                for key, value in trailers
+                if not is_one_line(value)
+            )
             if policies_touched != {version.policy} or other:
                 problems.append(
                     f"{short}: version of {version.policy} also touches "
                     f"{', '.join(sorted((policies_touched - {version.policy}) | set(other)))}"
                 )
-            if record.stamp != int(version.captured_at.timestamp()):
-                problems.append(f"{short}: commit date differs from its Captured-At trailer")
-            if policy is None and record.stamp < last_global:
-                problems.append(f"{short}: captured before the commit preceding it")
-            if record.stamp < last_stamp.get(version.policy, 0):
-                problems.append(f"{short}: {version.policy} versions out of capture order")
-            last_global = max(last_global, record.stamp)
-            last_stamp[version.policy] = record.stamp
+            # A date out of range was written by an older policydiff or by hand: report it
+            # (git misreads it), then check the rest as usual.
+            out_of_range = capture_range_problem(version.captured_at)
+            if out_of_range is not None:
+                problems.append(f"{short}: Captured-At {out_of_range}")
+            date_problem = _commit_date_problem(record.stamp)
+            if date_problem is not None:
+                problems.append(f"{short}: {date_problem}")
+            if record.stamp is not None:
+                if record.stamp != int(version.captured_at.timestamp()):
+                    problems.append(f"{short}: commit date differs from its Captured-At trailer")
+                if policy is None and record.stamp < last_global:
+                    problems.append(f"{short}: captured before the commit preceding it")
+                if record.stamp < last_stamp.get(version.policy, 0):
+                    problems.append(f"{short}: {version.policy} versions out of capture order")
+                last_global = max(last_global, record.stamp)
+                last_stamp[version.policy] = record.stamp
             if signed:
                 problems.extend(self.unsigned_or_bad([commit]))
             problems.extend(self._check_files(version, trailers, record.entries))
@@ -1998,7 +2078,7 @@ class GitStore:
             yield _VerifyRecord(
                 commit=commit,
                 parents=parents.split(),
-                stamp=int(stamp),
+                stamp=_commit_time(stamp),
                 message=message,
                 files=[f for f in files.strip("\n").splitlines() if f],
             )
@@ -2024,7 +2104,7 @@ class GitStore:
             headers, message = _commit_headers(rehashed.commit.decode("utf-8", "replace"))
             parents = headers.get("parent", [])
             committer = headers.get("committer", [""])[0].rsplit(" ", 2)
-            stamp = int(committer[-2]) if len(committer) == 3 else 0
+            stamp = _commit_time(committer[-2]) if len(committer) == 3 else None
             entries = rehashed.entries
             folder_id = _object_id("tree", rehashed.trees[-1]) if rehashed.trees else None
             expected = rehashed.parent_tree_with(policy, previous[1])

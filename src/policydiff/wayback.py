@@ -32,12 +32,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from policydiff.config import state_dir, write_json_atomic
-from policydiff.errors import NetworkError, PolicydiffError
+from policydiff.errors import NetworkError, PolicydiffError, UsageError
 from policydiff.fetch import Fetcher, HttpStatusError
 from policydiff.ingest import detect_effective_date
 from policydiff.ingest.html import EXTRACTOR_VERSION, ExtractRules, PageText, page_text
 from policydiff.ingest.wayback import parse_wayback_timestamp
-from policydiff.model import RecordStatus, Snapshot, Version
+from policydiff.model import RecordStatus, Snapshot, Version, check_capture_time
 from policydiff.store import GitStore
 
 DEFAULT_ENDPOINT = "https://web.archive.org"
@@ -121,6 +121,10 @@ def parse_cdx(body: bytes) -> list[Capture]:
         rows = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as err:
         raise NetworkError(f"the Wayback CDX answer is not valid JSON ({err})") from None
+    except RecursionError:
+        raise NetworkError(
+            "the Wayback CDX answer is not a list of rows (nested too deeply)"
+        ) from None
     if not isinstance(rows, list):
         raise NetworkError("the Wayback CDX answer is not a list of rows")
     if not rows:
@@ -138,7 +142,20 @@ def parse_cdx(body: bytes) -> list[Capture]:
             raise NetworkError(
                 f"the Wayback CDX answer has a bad timestamp {values['timestamp']!r}"
             )
-        captures.append(Capture(**values))
+        capture = Capture(**values)
+        # An impossible or out-of-range time means the answer is broken (no real capture
+        # predates the web or lies in the future): refuse it whole, as a malformed row.
+        try:
+            check_capture_time(capture.captured_at, what="capture time")
+        except ValueError:
+            raise NetworkError(
+                f"the Wayback CDX answer has an impossible timestamp {capture.timestamp!r}"
+            ) from None
+        except UsageError as err:
+            raise NetworkError(
+                f"the Wayback CDX answer has an unusable capture {capture.timestamp!r}: {err}"
+            ) from None
+        captures.append(capture)
     # Two URL variants captured in the same second are one capture for our purposes.
     unique = {c.timestamp: c for c in reversed(captures)}
     return sorted(unique.values(), key=lambda c: c.timestamp)
@@ -184,7 +201,7 @@ class SeenLog:
         self._data: dict[str, dict[str, list[str]]] = {}
         try:
             document: Any = json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
+        except (FileNotFoundError, ValueError, RecursionError):
             # A missing or damaged record only costs refetching; the store stays the truth.
             return
         policies = document.get("policies") if isinstance(document, dict) else None

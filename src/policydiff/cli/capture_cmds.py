@@ -14,6 +14,7 @@ from policydiff.cli.common import emit_json, format_option, message, open_store,
 from policydiff.cli.config_cmd import settings_values, store_config
 from policydiff.cli.store_cmds import (
     DEFAULT_MAX_SIZE,
+    MAX_SIZE_LIMIT,
     iso_time,
     size_option,
     version_json,
@@ -63,7 +64,7 @@ def _fetch_options(func: F) -> F:
     options = (
         click.option(
             "--max-size",
-            type=click.IntRange(min=1),
+            type=click.IntRange(min=1, max=MAX_SIZE_LIMIT),
             default=DEFAULT_MAX_SIZE,
             show_default=True,
             help="Refuse pages larger than this many bytes.",
@@ -522,9 +523,12 @@ def import_git_cmd(
         import_history,
         repository_name,
     )
+    from policydiff.model import trailer_value_problem
     from policydiff.refs import validate_policy_id
 
     validate_policy_id(policy)
+    if source_name is not None and (problem := trailer_value_problem(source_name)):
+        raise UsageError(f"--source-name {problem}")
     path = check_file_path(file_path)
     root = check_repository(repo)
     store = open_store()

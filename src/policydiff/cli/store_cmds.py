@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from policydiff.store import GitStore
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
+# The largest --max-size accepted (1 TiB): far above any policy, and far below what makes
+# the size arithmetic and reads overflow (99999999999999999999 was an OverflowError).
+MAX_SIZE_LIMIT = 1 << 40
 
 
 def iso_time(moment: datetime | None) -> str | None:
@@ -95,7 +98,7 @@ def size_option() -> Callable[[F], F]:
     """Return the --max-size option shared by import and add."""
     return click.option(
         "--max-size",
-        type=click.IntRange(min=1),
+        type=click.IntRange(min=1, max=MAX_SIZE_LIMIT),
         default=DEFAULT_MAX_SIZE,
         show_default=True,
         help="Refuse snapshot files larger than this many bytes.",
@@ -341,12 +344,31 @@ def _check_url(url: str, what: str) -> None:
 # --------------------------------------------------------------------------- reading
 
 
+def _warn_out_of_range(versions: list[Version]) -> None:
+    """Say on stderr which versions carry a capture time outside the accepted range.
+
+    Only a store written by an older policydiff, or by hand, holds one: it is read as it
+    is, and ``verify`` reports it as a problem.
+    """
+    from policydiff.model import capture_range_problem
+
+    for version in versions:
+        problem = capture_range_problem(version.captured_at)
+        if problem is not None:
+            message(
+                f"Warning: {version.policy} version {version.number} (commit {version.short}) "
+                f"has a capture time out of range ({problem}); 'policydiff verify' reports it"
+            )
+
+
 @click.command("policies")
 @format_option("table", "json")
 def policies_cmd(fmt: str) -> None:
     """List the policies in the store with version counts and date ranges."""
     store = open_store()
     rows = store.summaries()
+    for row in rows:
+        _warn_out_of_range(store.versions(row.policy))
     if fmt == "json":
         emit_json(
             {
@@ -405,6 +427,7 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
     store = open_store()
     policy = store.require_policy(policy)
     history = store.versions(policy)
+    _warn_out_of_range(history)
     on_progress = progress_callback("Computing change stats")
 
     stats = (
@@ -478,6 +501,7 @@ def show_cmd(target: str | None, at: str | None, fmt: str) -> None:
     answer = store.in_force_at(policy, on) if on is not None else None
     version = answer.version if answer is not None else store.resolve(policy, ref)
     text = store.text(version)
+    _warn_out_of_range([version])
     if fmt == "json":
         extra = {} if answer is None else {"in_force": in_force_json(answer)}
         emit_json({"schema": "policydiff.show/1", **version_json(version), **extra, "text": text})

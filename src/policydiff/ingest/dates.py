@@ -7,11 +7,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import PurePath
 
 from policydiff.errors import UsageError
+from policydiff.model import check_capture_time, check_effective_date
 from policydiff.refs import parse_iso_date
-
-# A date-only value means midnight UTC, which is already "tomorrow" for a user east of UTC
-# who types today's date; a day of slack covers every time zone and ordinary clock drift.
-CLOCK_SKEW = timedelta(days=1)
 
 _DATE = r"(?P<y>\d{4})(?P<dash>-?)(?P<mo>\d{2})(?P=dash)(?P<d>\d{2})"
 _TIME = (
@@ -64,18 +61,15 @@ def _parse(text: str) -> datetime:
         int((match["frac"] or "0").ljust(6, "0")),
         tzinfo=_zone(match["zone"]),
     )
-    return parsed.astimezone(UTC)
-
-
-def check_not_future(moment: datetime, *, what: str, now: datetime | None = None) -> None:
-    """Raise ``UsageError`` if ``moment`` lies beyond ``now`` plus the allowed clock skew."""
-    current = now if now is not None else datetime.now(UTC)
-    if moment > current + CLOCK_SKEW:
-        raise UsageError(f"{what} {moment.isoformat()} is in the future")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00+01:00 has no UTC form; the range check refuses it by its offset.
+        return parsed
 
 
 def parse_timestamp(text: str, *, now: datetime | None = None, what: str = "time") -> datetime:
-    """Parse a capture time into an aware UTC datetime, refusing impossible or future ones.
+    """Parse a capture time into an aware UTC datetime, refusing impossible or out-of-range ones.
 
     Accepts ``2017-04-22``, ``2017-04-22T08:22[:16[.fff]]`` with ``Z``, ``+02:00`` or
     ``+0200``, the basic forms ``20170422T082216Z`` / ``2017-04-22T082216Z`` and the
@@ -89,14 +83,14 @@ def parse_timestamp(text: str, *, now: datetime | None = None, what: str = "time
             f"invalid {what} {_printable(text)}: expected YYYY-MM-DD, an ISO 8601 time "
             "such as 2017-04-22T08:22:16Z, or YYYYMMDDhhmmss"
         ) from None
-    check_not_future(parsed, what=what, now=now)
-    return parsed
+    return check_capture_time(parsed, what=what, now=now)
 
 
 def parse_date(text: str, *, what: str = "date") -> date:
-    """Parse a ``YYYY-MM-DD`` date such as an effective date; future dates are allowed."""
-    # Policies are often published before they take effect, so no future check here.
-    return parse_iso_date(text.strip(), what=what, allow_future=True)
+    """Parse a ``YYYY-MM-DD`` effective date: any past day, or up to the model's horizon."""
+    # Policies are often published before they take effect, so near-future dates are fine.
+    day = parse_iso_date(text.strip(), what=what, allow_future=True)
+    return check_effective_date(day, what=what)
 
 
 def date_from_filename(name: str | PurePath) -> datetime | None:
@@ -104,7 +98,7 @@ def date_from_filename(name: str | PurePath) -> datetime | None:
 
     ``2016-02-08.md``, ``2017-04-22T082216Z.wayback.txt`` and ``20170422082216.html`` all
     qualify. A match that is not a real date (``2017-02-30``) yields ``None``, as does a name
-    with no date; future dates are returned and left to the caller to refuse.
+    with no date; out-of-range dates are returned and left to the caller to refuse.
     """
     for match in _IN_NAME.finditer(PurePath(name).name):
         try:

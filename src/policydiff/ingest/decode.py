@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from typing import BinaryIO
 
 from policydiff.errors import InputError, UsageError
 
@@ -174,3 +175,17 @@ def decode_bytes(
     if not text.strip():
         raise InputError("empty snapshot: the file holds no text")
     return text
+
+
+def read_at_most(handle: BinaryIO, max_bytes: int) -> bytes:
+    """Read ``handle`` to its end, but no more than ``max_bytes + 1`` bytes.
+
+    In chunks: one ``read(max_bytes + 1)`` would allocate the whole limit up front, which
+    fails for a large ``--max-size`` even on a small file.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size <= max_bytes and (chunk := handle.read(min(MIB, max_bytes + 1 - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)

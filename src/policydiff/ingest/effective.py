@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 from policydiff.datetext import parse_date_at
+from policydiff.model import latest_effective_date
 
 # Policies state their date near the top; later matches are often about a sub-notice or an
 # old version, so the opening characters are searched first.
@@ -31,10 +32,13 @@ _SEPARATOR = re.compile(r"[\s:*_\\\[(\-\u2013\u2014]{0,12}")
 
 def _first_labelled_date(text: str, label: re.Pattern[str]) -> date | None:
     """Return the date right after the first occurrence of ``label`` that is followed by one."""
+    latest = latest_effective_date()
     for match in label.finditer(text):
         separator = _SEPARATOR.match(text, match.end())
         found = parse_date_at(text, separator.end() if separator else match.end())
-        if found is not None:
+        # A date decades ahead ("valid from 2999-01-01") is a typo or a joke, not a date the
+        # store may record: read past it as past an impossible one.
+        if found is not None and found <= latest:
             return found
     return None
 

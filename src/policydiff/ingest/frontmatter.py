@@ -7,6 +7,7 @@ import re
 import yaml
 
 from policydiff.errors import InputError
+from policydiff.model import is_one_line
 
 FRONT_MATTER_KEYS = frozenset(
     {"policy", "captured", "effective", "source", "archive", "title", "illustrative", "technical"}
@@ -44,15 +45,16 @@ def _validated(data: dict[object, object]) -> FrontMatter:
             raise InputError(f"unknown front matter key {key!r}; known keys: {known}")
         if key in _BOOL_KEYS:
             if not isinstance(value, bool):
-                raise InputError(f"front matter {key!r} must be true or false, not {value!r}")
+                raise InputError(f"front matter {key!r} must be true or false, not {value!r:.80}")
             result[key] = value
         elif isinstance(value, str | int) and not isinstance(value, bool):
             text = str(value).strip()
-            if not text or "\n" in text:
+            # The same line rule as the store's trailers: no U+2028, NEL, VT... either.
+            if not text or not is_one_line(text):
                 raise InputError(f"front matter {key!r} must be a non-empty single line")
             result[key] = text
         else:
-            raise InputError(f"front matter {key!r} must be a string, not {value!r}")
+            raise InputError(f"front matter {key!r} must be a string, not {value!r:.80}")
     return result
 
 
@@ -82,6 +84,11 @@ def split_front_matter(text: str) -> tuple[FrontMatter, str]:
         if _KNOWN_KEY_FIRST_LINE.match(block) is None:
             return {}, text
         raise InputError(f"invalid YAML front matter{_describe(err)}") from None
+    except RecursionError:
+        # PyYAML builds nested collections recursively: thousands of "[" exhaust the stack.
+        if _KNOWN_KEY_FIRST_LINE.match(block) is None:
+            return {}, text
+        raise InputError("invalid YAML front matter: nested too deeply") from None
     if not isinstance(data, dict) or not FRONT_MATTER_KEYS.intersection(
         key for key in data if isinstance(key, str)
     ):

@@ -11,17 +11,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from policydiff.errors import InputError, UsageError
-from policydiff.ingest.dates import (
-    check_not_future,
-    date_from_filename,
-    parse_date,
-    parse_timestamp,
+from policydiff.ingest.dates import date_from_filename, parse_date, parse_timestamp
+from policydiff.ingest.decode import (
+    DEFAULT_MAX_BYTES,
+    check_size,
+    decode_bytes,
+    lookup_encoding,
+    read_at_most,
 )
-from policydiff.ingest.decode import DEFAULT_MAX_BYTES, check_size, decode_bytes, lookup_encoding
 from policydiff.ingest.effective import detect_effective_date
 from policydiff.ingest.frontmatter import FrontMatter, split_front_matter
 from policydiff.ingest.wayback import WaybackInfo, parse_wayback_header
-from policydiff.model import Snapshot
+from policydiff.model import Snapshot, check_capture_time
 from policydiff.refs import validate_policy_id
 
 HtmlExtractor = Callable[[str, str | None], str]
@@ -52,7 +53,7 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
         with path.open("rb") as handle:
             check_size(os.fstat(handle.fileno()).st_size, max_bytes)
             # Read one byte past the limit: files that grow, and pipes, report no usable size.
-            raw = handle.read(max_bytes + 1)
+            raw = read_at_most(handle, max_bytes)
     except FileNotFoundError:
         raise InputError(f"no such file or directory: {path}") from None
     except IsADirectoryError:
@@ -119,18 +120,16 @@ def _resolve_captured(
 ) -> datetime:
     """Pick the capture time: argument, front matter, Wayback header, then the file name."""
     if explicit is not None:
-        return _as_utc(explicit)
+        return _as_utc(explicit)  # checked by the caller, and again by Snapshot
     declared = front.get("captured")
     try:
         if isinstance(declared, str):
             return parse_timestamp(declared, now=now, what="front matter 'captured'")
         if wayback is not None:
-            check_not_future(wayback.captured_at, what="Wayback capture time", now=now)
-            return wayback.captured_at
+            return check_capture_time(wayback.captured_at, what="Wayback capture time", now=now)
         named = date_from_filename(path.name)
         if named is not None:
-            check_not_future(named, what="date in the file name", now=now)
-            return named
+            return check_capture_time(named, what="date in the file name", now=now)
     except UsageError as err:
         raise InputError(str(err)) from None
     raise InputError(
@@ -224,8 +223,14 @@ def read_snapshot(
 
 @contextmanager
 def _about(path: Path) -> Iterator[None]:
-    """Put the file's path in front of any ``InputError`` raised inside the block."""
+    """Put the file's path in front of any ``InputError`` raised inside the block.
+
+    A ``UsageError`` there comes from ``Snapshot``'s own check of a value read from the
+    file (a capture time out of range, a URL with a line break): it is this file's error.
+    """
     try:
         yield
     except InputError as err:
         raise InputError(f"{path}: {err}") from err
+    except UsageError as err:
+        raise InputError(f"{path}: {err}") from None
