@@ -321,7 +321,7 @@ class Config:
             raise StoreError(f"cannot read {self.path}: {err.strerror}") from None
         try:
             document = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             document = None
         values = document.get("settings") if isinstance(document, dict) else None
         if not isinstance(values, dict) or document.get("format") != CONFIG_FORMAT:

@@ -995,7 +995,7 @@ def _read_json(path: Path) -> object:
     """Return a cache file's JSON, or None if it is absent or unreadable."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         return None
 
 

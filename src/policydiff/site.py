@@ -847,7 +847,7 @@ def _read_manifest(path: Path) -> set[str] | None:
     """Return the pages a previous run wrote, or None if there is no (valid) manifest."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("pages"), list):
         return None
