@@ -1,0 +1,358 @@
+"""PDF policy documents: text lines with their fonts (pdfminer.six), then markdown.
+
+The PDF bytes are kept as the raw source (``source.pdf``); this module owns turning them
+into the policy text. pdfminer.six is imported only when a PDF is read, so that commands
+that never meet one do not pay its import time.
+
+Markdown is rebuilt from the layout: short lines set larger or bold than the body text
+become headings (the biggest style ``#``, the next ``##``...), lines of one paragraph are
+joined (undoing a hyphen that split a word at a line end), and running headers and
+footers repeated on every page (``Page 3 of 12``) are dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from policydiff.errors import InputError
+
+if TYPE_CHECKING:
+    from pdfminer.layout import LTChar
+
+EXTRACTOR_VERSION = 1
+"""Bumped whenever the text this module produces from the same PDF changes."""
+
+MAX_PAGES = 500
+"""Longer documents are refused: no policy is that long, and parsing costs time per page."""
+
+TIME_BUDGET = 60.0
+"""Seconds one PDF may take to extract before it is refused."""
+
+_MAGIC_WINDOW = 1024  # The PDF spec lets the %PDF- header sit anywhere in the first KiB.
+_HEADING_MAX_CHARS = 120
+_HEADING_MAX_WORDS = 16
+_BIGGER = 1.12  # A line this much larger than the body text is a heading candidate.
+_MARGIN_BAND = 0.12  # Running headers and footers sit in the top or bottom 12% of a page.
+_BOLD_NAMES = re.compile(r"bold|black|heavy|semibold|demibold|demi\b", re.IGNORECASE)
+_PAGE_NUMBER = re.compile(r"^(?:page\s*)?#(?:\s*(?:of|/)\s*#)?$", re.IGNORECASE)
+_BULLET = re.compile(r"^[\u2022\u25aa\u25e6\u2023\u2043\u25cf\u00b7]\s*")
+_LIST_START = re.compile(r"^(?:\(?[0-9]{1,3}[.)]|\(?[a-z][.)]|\([ivx]{1,4}\))\s", re.IGNORECASE)
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi"})
+_SENTENCE_END = (".", ":", ";", "!", "?")
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of text on a page, with its font size, boldness and place (points)."""
+
+    text: str
+    size: float
+    bold: bool
+    page: int
+    top: float
+    bottom: float
+    page_height: float
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def check_pdf(raw: bytes) -> None:
+    """Refuse bytes that do not start and end like a PDF file, before any parser sees them."""
+    if b"%PDF-" not in raw[:_MAGIC_WINDOW]:
+        raise InputError("not a PDF file (no %PDF- header)")
+    # A cut-off download still parses up to the cut: refuse it rather than store half a policy.
+    if b"%%EOF" not in raw[-_MAGIC_WINDOW:]:
+        raise InputError("the PDF is truncated (no %%EOF marker at its end)")
+
+
+def _is_bold(fontname: str) -> bool:
+    """Whether a font name (``ABCDEF+Arial-BoldMT``) names a bold face."""
+    return bool(_BOLD_NAMES.search(fontname.split("+", 1)[-1]))
+
+
+def read_lines(
+    raw: bytes, *, max_pages: int = MAX_PAGES, budget: float = TIME_BUDGET
+) -> list[Line]:
+    """Return the text lines of a PDF in reading order, refusing what cannot be read."""
+    check_pdf(raw)
+    try:
+        return list(_pdfminer_lines(raw, max_pages=max_pages, budget=budget))
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001  # an untrusted file may break the parser anywhere
+        raise InputError(f"not a readable PDF ({type(err).__name__}: {err})"[:300]) from None
+
+
+def _pdfminer_lines(raw: bytes, *, max_pages: int, budget: float) -> Iterator[Line]:
+    """Lay out each page with pdfminer.six and yield its horizontal text lines."""
+    from pdfminer.converter import PDFPageAggregator
+    from pdfminer.layout import LAParams, LTChar, LTTextContainer, LTTextLine
+    from pdfminer.pdfdocument import PDFDocument, PDFPasswordIncorrect
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
+    from pdfminer.pdfparser import PDFParser
+    from pdfminer.pdftypes import resolve1
+
+    started = time.monotonic()
+    parser = PDFParser(io.BytesIO(raw))
+    try:
+        document = PDFDocument(parser, password="")
+    except PDFPasswordIncorrect:
+        raise InputError(
+            "the PDF is encrypted with a password; policydiff cannot read it"
+        ) from None
+    if not document.is_extractable:
+        # The author's "no copying" flag: honoured, as other extractors do.
+        raise InputError("the PDF forbids text extraction (its permissions say so)")
+    declared = resolve1(resolve1(document.catalog.get("Pages")) or {}).get("Count")
+    if isinstance(declared, int) and declared > max_pages:
+        raise InputError(f"the PDF has {declared} pages, over the limit of {max_pages}")
+    manager = PDFResourceManager(caching=True)
+    # boxes_flow=None: no hierarchical box grouping (slow on pages of scattered words);
+    # reading order is rebuilt from the rows below, top to bottom.
+    device = PDFPageAggregator(manager, laparams=LAParams(boxes_flow=None))
+    interpreter = PDFPageInterpreter(manager, device)
+    for number, page in enumerate(PDFPage.create_pages(document), start=1):
+        if number > max_pages:
+            raise InputError(f"the PDF has more than {max_pages} pages, over the limit")
+        if time.monotonic() - started > budget:
+            raise InputError(
+                f"extracting the PDF took over {budget:g} seconds (at page {number}); refused"
+            )
+        interpreter.process_page(page)
+        layout = device.get_result()
+        height = float(layout.height) or 1.0
+        pieces: list[_Piece] = []
+        for box in layout:
+            if not isinstance(box, LTTextContainer):
+                continue
+            for line in box:
+                if not isinstance(line, LTTextLine):
+                    continue
+                chars = [c for c in line if isinstance(c, LTChar) and not c.get_text().isspace()]
+                text = line.get_text().strip()
+                if any(a.x0 > b.x0 for a, b in itertools.pairwise(chars)):
+                    text = _text_by_position(chars)
+                if chars and text:
+                    pieces.append(
+                        _Piece(
+                            text=text,
+                            x0=float(line.x0),
+                            x1=float(line.x1),
+                            top=height - float(line.y1),
+                            bottom=height - float(line.y0),
+                            sizes=Counter(round(c.size * 2) / 2 for c in chars),
+                            bold=sum(1 for c in chars if _is_bold(c.fontname)),
+                        )
+                    )
+        for row in _rows(pieces):
+            yield row.line(number, height)
+    if time.monotonic() - started > budget:
+        raise InputError(f"extracting the PDF took over {budget:g} seconds; refused")
+
+
+def _text_by_position(chars: Sequence[LTChar]) -> str:
+    """Rebuild a line written out of order from its characters, left to right."""
+    ordered = sorted(chars, key=lambda c: c.x0)
+    text = ordered[0].get_text()
+    for left, right in itertools.pairwise(ordered):
+        text += (" " if right.x0 - left.x1 > 0.15 * right.size else "") + right.get_text()
+    return text
+
+
+@dataclass(slots=True)
+class _Piece:
+    """A run of text pdfminer grouped as one line: a whole line, or some words of one."""
+
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    sizes: Counter[float]
+    bold: int
+
+    def line(self, page: int, page_height: float) -> Line:
+        """Return this run as a ``Line`` of ``page``."""
+        count = sum(self.sizes.values())
+        return Line(
+            text=self.text,
+            size=self.sizes.most_common(1)[0][0],
+            bold=self.bold >= 0.8 * count,
+            page=page,
+            top=self.top,
+            bottom=self.bottom,
+            page_height=page_height,
+        )
+
+
+def _rows(pieces: list[_Piece]) -> list[_Piece]:
+    """Merge runs on one baseline into rows, left to right, and order rows top to bottom.
+
+    pdfminer builds lines from consecutive characters of the content stream, so a page that
+    writes its words out of order (justified or hand-placed text) comes out a word per
+    line. Runs are joined when they overlap vertically and the horizontal gap is a word
+    space (a wide gap is a column gutter and is kept apart).
+    """
+    rows: list[_Piece] = []
+    for piece in sorted(pieces, key=lambda p: (p.x0, p.top)):
+        size = piece.sizes.most_common(1)[0][0]
+        for row in rows:
+            overlap = min(row.bottom, piece.bottom) - max(row.top, piece.top)
+            gap = piece.x0 - row.x1
+            if overlap > 0.5 * min(row.bottom - row.top, piece.bottom - piece.top) and (
+                -0.5 * size <= gap <= 2.5 * size
+            ):
+                row.text += (" " if gap > 0.15 * size else "") + piece.text
+                row.x1 = max(row.x1, piece.x1)
+                row.top, row.bottom = min(row.top, piece.top), max(row.bottom, piece.bottom)
+                row.sizes.update(piece.sizes)
+                row.bold += piece.bold
+                break
+        else:
+            rows.append(piece)
+    return sorted(rows, key=lambda r: (round(r.top), r.x0))
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def _running_key(line: Line) -> str | None:
+    """Return the text a running header or footer keeps from page to page, if in a margin."""
+    band = line.page_height * _MARGIN_BAND
+    if line.top > band and line.bottom < line.page_height - band:
+        return None
+    return re.sub(r"\d+", "#", " ".join(line.text.split())).lower()
+
+
+def drop_running_lines(lines: Sequence[Line]) -> list[Line]:
+    """Remove headers and footers: margin lines repeated on most pages, and page numbers."""
+    pages = len({line.page for line in lines})
+    seen: dict[str, set[int]] = {}
+    for line in lines:
+        key = _running_key(line)
+        if key is not None:
+            seen.setdefault(key, set()).add(line.page)
+    repeated = {key for key, where in seen.items() if pages >= 2 and len(where) * 2 >= pages}
+    kept: list[Line] = []
+    for line in lines:
+        key = _running_key(line)
+        if key is not None and (key in repeated or _PAGE_NUMBER.match(key)):
+            continue
+        kept.append(line)
+    return kept
+
+
+def _body_size(lines: Iterable[Line]) -> float:
+    """Return the font size most of the text is set in."""
+    weight: Counter[float] = Counter()
+    for line in lines:
+        weight[line.size] += len(line.text)
+    return weight.most_common(1)[0][0] if weight else 0.0
+
+
+def _looks_like_heading(line: Line, body: float) -> bool:
+    """Whether a line is set as a heading: short, and larger or bold than the body text."""
+    text = line.text
+    if len(text) > _HEADING_MAX_CHARS or len(text.split()) > _HEADING_MAX_WORDS:
+        return False
+    if text.endswith((",", ";")) or _BULLET.match(text):
+        return False
+    larger = line.size >= body * _BIGGER
+    return larger or (line.bold and line.size >= body * 0.95)
+
+
+def _join(left: str, right: str) -> str:
+    """Join two lines of one paragraph, undoing a hyphen that split a word at the line end."""
+    if left.endswith("\u00ad"):
+        return left[:-1] + right
+    if len(left) >= 2 and left[-1] in "-\u2010" and left[-2].isalpha():
+        # "ac-" + "count" was one word; "COVID-" + "19" keeps its hyphen.
+        return (left[:-1] if right[:1].islower() else left) + right
+    return f"{left} {right}"
+
+
+def _escape_start(text: str) -> str:
+    """Keep a paragraph that starts with ``#`` or ``>`` from reading as markdown syntax."""
+    return "\\" + text if text.startswith(("#", ">")) else text
+
+
+def lines_to_markdown(lines: Sequence[Line]) -> str:
+    """Rebuild markdown from layout lines: headings by style, joined paragraphs."""
+    lines = drop_running_lines(lines)
+    body = _body_size(lines)
+    headings = {id(line) for line in lines if _looks_like_heading(line, body)}
+    styles = sorted(
+        {(line.size, line.bold) for line in lines if id(line) in headings},
+        key=lambda style: (-style[0], not style[1]),
+    )
+    level = {style: min(rank + 1, 6) for rank, style in enumerate(styles)}
+    blocks: list[str] = []
+    current: str | None = None  # The paragraph or heading being built.
+    current_style: tuple[float, bool] | None = None
+    previous: Line | None = None
+    for line in lines:
+        text = " ".join(line.text.translate(_LIGATURES).split())
+        is_heading = id(line) in headings
+        style = (line.size, line.bold) if is_heading else None
+        if previous is None or current is None:
+            starts_new = True
+        elif line.page != previous.page:
+            # A paragraph runs on over a page break when it stopped mid-sentence.
+            starts_new = (
+                is_heading
+                or style != current_style
+                or current.endswith(_SENTENCE_END)
+                or not text[:1].islower()
+            )
+        else:
+            gap = line.top - previous.bottom
+            starts_new = (
+                style != current_style
+                or gap > 0.8 * max(line.size, previous.size)
+                or gap < -0.5 * line.size  # Went back up the page: a new column or block.
+                or bool(_BULLET.match(text) or _LIST_START.match(text))
+            )
+        if current is not None and not starts_new:
+            current = _join(current, text)
+        else:
+            if current is not None:
+                blocks.append(current)
+            if is_heading:
+                current = "#" * level[line.size, line.bold] + " " + text
+            elif _BULLET.match(text):
+                current = "- " + _BULLET.sub("", text)
+            else:
+                current = _escape_start(text)
+            current_style = style
+        previous = line
+    if current is not None:
+        blocks.append(current)
+    return "\n\n".join(blocks) + "\n" if blocks else ""
+
+
+def pdf_to_markdown(raw: bytes, *, max_pages: int = MAX_PAGES, budget: float = TIME_BUDGET) -> str:
+    """Extract a PDF's text as markdown, or raise ``InputError`` saying why it cannot be."""
+    lines = read_lines(raw, max_pages=max_pages, budget=budget)
+    if not lines:
+        raise InputError(
+            "the PDF has no text layer (a scanned document?); policydiff does not do OCR"
+        )
+    undecodable = sum(line.text.count("(cid:") for line in lines)
+    if undecodable * 4 > sum(len(line.text.split()) for line in lines):
+        raise InputError(
+            "the PDF's fonts do not map their glyphs to text; policydiff does not do OCR"
+        )
+    text = unicodedata.normalize("NFC", lines_to_markdown(lines))
+    if not text.strip():
+        raise InputError("the PDF has no text besides page headers and footers")
+    return text
