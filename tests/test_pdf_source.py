@@ -284,3 +284,25 @@ def test_version_does_not_import_the_pdf_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip().endswith("[]")
+
+
+def test_a_pdf_version_syncs_and_verifies(store_dir: Path, tmp_path: Path) -> None:
+    # sync's checks of what a remote offers know source.pdf (SOURCE_SUFFIXES).
+    path = tmp_path / "2024-03-01.pdf"
+    raw = make_pdf(policy_blocks()[0])
+    path.write_bytes(raw)
+    assert run_cli(["--store", str(store_dir), "add", str(path), "--policy", POLICY]).exit_code == 0
+    bare = tmp_path / "shared.git"
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(bare)], check=True)
+    pushed = run_cli(["--store", str(store_dir), "sync", str(bare)])
+    assert pushed.exit_code == 0, pushed.stderr
+    # The other maintainer's clone is from before the PDF: sync pulls it in, checked.
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", "-b", "main", str(bare), str(other)], check=True)
+    subprocess.run(["git", "-C", str(other), "reset", "-q", "--hard", "HEAD~1"], check=True)
+    pulled = run_cli(["--store", str(other), "sync", "origin"])
+    assert pulled.exit_code == 0, pulled.stderr
+    assert "1 version(s) pulled" in pulled.stderr
+    assert latest(other) == latest(store_dir)
+    assert latest(other)[1] == ("source.pdf", raw)
+    assert GitStore(other).verify().ok
