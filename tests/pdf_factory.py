@@ -8,6 +8,7 @@ running header and a ``Page N of M`` footer, as real terms PDFs have.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -193,3 +194,29 @@ def long_policy(sections: int, paragraphs: int = 3, seed: int = 0) -> tuple[list
             blocks.append(("p", paragraph_lines(body)))
             expected.append(" ".join(body))
     return blocks, "\n\n".join(expected) + "\n"
+
+
+def inflating_pdf(inflated: int) -> bytes:
+    """Return a one-page PDF whose content stream inflates from little to ``inflated`` bytes."""
+    packer = zlib.compressobj(1)
+    chunk = b"\0" * (1 << 20)
+    packed = b"".join(packer.compress(chunk) for _ in range(inflated >> 20)) + packer.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(packed) + packed + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)

@@ -10,14 +10,24 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from fpdf import FPDF
 
 from helpers import run_cli
 from httpserver import LocalServer, Reply
-from pdf_factory import Block, long_policy, make_blank_pdf, make_pdf, paragraph_lines, words
+from pdf_factory import (
+    Block,
+    inflating_pdf,
+    long_policy,
+    make_blank_pdf,
+    make_pdf,
+    paragraph_lines,
+    words,
+)
 from policydiff.errors import InputError
 from policydiff.ingest.pdf import pdf_to_markdown
 from policydiff.store import GitStore
@@ -271,6 +281,28 @@ def test_extraction_over_its_time_budget_is_refused() -> None:
         pdf_to_markdown(raw, budget=0.0)
     with pytest.raises(InputError, match="over the limit of 2"):
         pdf_to_markdown(raw, max_pages=2)
+
+
+def test_inflating_stream_is_refused_not_exhausting_memory() -> None:
+    # 1 MiB on disk, 256 MiB inflated: the memory cap turns it into one refusal.
+    with pytest.raises(InputError, match="needed over 64 MiB of memory"):
+        pdf_to_markdown(inflating_pdf(256 << 20), memory=64 << 20)
+
+
+def test_time_budget_stops_a_slow_page_inside_it() -> None:
+    # One tall page of scattered words takes over 2 s; the alarm stops it within the page.
+    pdf = FPDF(unit="pt", format=(595, 14 * 900 + 100))
+    pdf.set_auto_page_break(auto=False)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "", 11)
+    for row in range(900):
+        for column in reversed(range(12)):
+            pdf.text(40 + column * 45, 50 + row * 14, f"word{column}")
+    raw = bytes(pdf.output())
+    started = time.monotonic()
+    with pytest.raises(InputError, match=r"took over 0\.2 seconds; refused"):
+        pdf_to_markdown(raw, budget=0.2)
+    assert time.monotonic() - started < 1.0
 
 
 def test_version_does_not_import_the_pdf_library() -> None:

@@ -12,14 +12,17 @@ footers repeated on every page (``Page 3 of 12``) are dropped.
 
 from __future__ import annotations
 
+import contextlib
 import io
-import itertools
 import re
+import signal
+import threading
 import time
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policydiff.errors import InputError
@@ -35,6 +38,10 @@ MAX_PAGES = 500
 
 TIME_BUDGET = 60.0
 """Seconds one PDF may take to extract before it is refused."""
+
+MEMORY_BUDGET = 1 << 30
+"""Bytes of address space one extraction may add: a small compressed stream can inflate
+to gigabytes (pdfminer.six decompresses whole streams), which must fail, not exhaust RAM."""
 
 _MAGIC_WINDOW = 1024  # The PDF spec lets the %PDF- header sit anywhere in the first KiB.
 _HEADING_MAX_CHARS = 120
@@ -79,23 +86,89 @@ def _is_bold(fontname: str) -> bool:
     return bool(_BOLD_NAMES.search(fontname.split("+", 1)[-1]))
 
 
+class _OutOfTime(Exception):  # noqa: N818 - a signal, not an error shown to anyone
+    """Raised by the alarm when an extraction runs past its time budget."""
+
+
+@contextlib.contextmanager
+def _limits(seconds: float, memory: int) -> Iterator[None]:
+    """Bound an extraction's time with an alarm (main thread) and its memory (Linux).
+
+    The alarm interrupts pdfminer inside a page, where the checks between pages cannot;
+    off the main thread those checks are all there is. The memory cap makes an inflating
+    stream raise ``MemoryError`` instead of taking the machine's memory.
+    """
+    armed = [True]
+
+    def alarm(_signum: int, _frame: object) -> None:
+        if armed[0]:
+            raise _OutOfTime
+
+    on_main = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
+    timed = on_main and seconds > 0
+    previous: object = None
+    if timed:
+        previous = signal.signal(signal.SIGALRM, alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    old_memory = _limit_memory(memory)
+    try:
+        yield
+    finally:
+        armed[0] = False
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)  # type: ignore[arg-type]
+        if old_memory is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, old_memory)
+
+
+def _limit_memory(extra: int) -> tuple[int, int] | None:
+    """Cap the address space at its current size plus ``extra``; return the old limits."""
+    try:
+        import resource
+
+        pages = int(Path("/proc/self/statm").read_text(encoding="ascii").split()[0])
+        wanted = pages * resource.getpagesize() + extra
+        old = resource.getrlimit(resource.RLIMIT_AS)
+        if old[0] != resource.RLIM_INFINITY and old[0] <= wanted:
+            return None
+        if old[1] != resource.RLIM_INFINITY and old[1] < wanted:
+            return None
+        resource.setrlimit(resource.RLIMIT_AS, (wanted, old[1]))
+    except (ImportError, OSError, ValueError):
+        return None
+    return old
+
+
 def read_lines(
-    raw: bytes, *, max_pages: int = MAX_PAGES, budget: float = TIME_BUDGET
+    raw: bytes,
+    *,
+    max_pages: int = MAX_PAGES,
+    budget: float = TIME_BUDGET,
+    memory: int = MEMORY_BUDGET,
 ) -> list[Line]:
     """Return the text lines of a PDF in reading order, refusing what cannot be read."""
     check_pdf(raw)
     try:
-        return list(_pdfminer_lines(raw, max_pages=max_pages, budget=budget))
+        with _limits(budget, memory):
+            return list(_pdfminer_lines(raw, max_pages=max_pages, budget=budget))
     except InputError:
         raise
+    except _OutOfTime:
+        raise InputError(f"extracting the PDF took over {budget:g} seconds; refused") from None
+    except MemoryError:
+        raise InputError(
+            f"extracting the PDF needed over {memory >> 20} MiB of memory; refused"
+        ) from None
     except Exception as err:  # noqa: BLE001  # an untrusted file may break the parser anywhere
         raise InputError(f"not a readable PDF ({type(err).__name__}: {err})"[:300]) from None
 
 
 def _pdfminer_lines(raw: bytes, *, max_pages: int, budget: float) -> Iterator[Line]:
-    """Lay out each page with pdfminer.six and yield its horizontal text lines."""
+    """Interpret each page with pdfminer.six and yield its text lines, built from glyphs."""
     from pdfminer.converter import PDFPageAggregator
-    from pdfminer.layout import LAParams, LTChar, LTTextContainer, LTTextLine
     from pdfminer.pdfdocument import PDFDocument, PDFPasswordIncorrect
     from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
     from pdfminer.pdfpage import PDFPage
@@ -117,9 +190,10 @@ def _pdfminer_lines(raw: bytes, *, max_pages: int, budget: float) -> Iterator[Li
     if isinstance(declared, int) and declared > max_pages:
         raise InputError(f"the PDF has {declared} pages, over the limit of {max_pages}")
     manager = PDFResourceManager(caching=True)
-    # boxes_flow=None: no hierarchical box grouping (slow on pages of scattered words);
-    # reading order is rebuilt from the rows below, top to bottom.
-    device = PDFPageAggregator(manager, laparams=LAParams(boxes_flow=None))
+    # No layout analysis (laparams=None): pdfminer's grouping follows the order glyphs are
+    # written in and is quadratic on pages of scattered words; lines are built from the
+    # glyphs' positions below instead.
+    device = PDFPageAggregator(manager, laparams=None)
     interpreter = PDFPageInterpreter(manager, device)
     for number, page in enumerate(PDFPage.create_pages(document), start=1):
         if number > max_pages:
@@ -131,96 +205,115 @@ def _pdfminer_lines(raw: bytes, *, max_pages: int, budget: float) -> Iterator[Li
         interpreter.process_page(page)
         layout = device.get_result()
         height = float(layout.height) or 1.0
-        pieces: list[_Piece] = []
-        for box in layout:
-            if not isinstance(box, LTTextContainer):
-                continue
-            for line in box:
-                if not isinstance(line, LTTextLine):
-                    continue
-                chars = [c for c in line if isinstance(c, LTChar) and not c.get_text().isspace()]
-                text = line.get_text().strip()
-                if any(a.x0 > b.x0 for a, b in itertools.pairwise(chars)):
-                    text = _text_by_position(chars)
-                if chars and text:
-                    pieces.append(
-                        _Piece(
-                            text=text,
-                            x0=float(line.x0),
-                            x1=float(line.x1),
-                            top=height - float(line.y1),
-                            bottom=height - float(line.y0),
-                            sizes=Counter(round(c.size * 2) / 2 for c in chars),
-                            bold=sum(1 for c in chars if _is_bold(c.fontname)),
-                        )
-                    )
-        for row in _rows(pieces):
+        glyphs = [
+            _Glyph(
+                text=char.get_text(),
+                x0=float(char.x0),
+                x1=float(char.x1),
+                top=height - float(char.y1),
+                bottom=height - float(char.y0),
+                size=round(float(char.size) * 2) / 2,
+                bold=_is_bold(char.fontname),
+            )
+            for char in _chars(layout)
+        ]
+        for row in _rows(glyphs):
             yield row.line(number, height)
     if time.monotonic() - started > budget:
         raise InputError(f"extracting the PDF took over {budget:g} seconds; refused")
 
 
-def _text_by_position(chars: Sequence[LTChar]) -> str:
-    """Rebuild a line written out of order from its characters, left to right."""
-    ordered = sorted(chars, key=lambda c: c.x0)
-    text = ordered[0].get_text()
-    for left, right in itertools.pairwise(ordered):
-        text += (" " if right.x0 - left.x1 > 0.15 * right.size else "") + right.get_text()
-    return text
+def _chars(container: Iterable[object]) -> Iterator[LTChar]:
+    """Yield the upright glyphs of a page, inside forms (figures) too."""
+    from pdfminer.layout import LTChar, LTContainer
+
+    for item in container:
+        if isinstance(item, LTChar):
+            # Rotated text (margin notes, watermarks) is not part of the running text.
+            if item.upright and item.size > 0:
+                yield item
+        elif isinstance(item, LTContainer):
+            yield from _chars(item)
 
 
-@dataclass(slots=True)
-class _Piece:
-    """A run of text pdfminer grouped as one line: a whole line, or some words of one."""
+@dataclass(frozen=True, slots=True)
+class _Glyph:
+    """One glyph's text, box (points from the page top), size and weight."""
 
     text: str
     x0: float
     x1: float
     top: float
     bottom: float
-    sizes: Counter[float]
-    bold: int
+    size: float
+    bold: bool
+
+
+def _rows(glyphs: list[_Glyph]) -> list[_RowLine]:
+    """Group glyphs into rows by position, whatever order the page wrote them in.
+
+    Glyphs that overlap vertically form a band; a band is cut where the horizontal gap is
+    wider than a word space by far (a column gutter), and a space goes where the gap is
+    a word space or the page wrote a space glyph.
+    """
+    bands: list[list[_Glyph]] = []
+    band_top = band_bottom = 0.0
+    for glyph in sorted(glyphs, key=lambda g: (g.top + g.bottom, g.x0)):
+        height = glyph.bottom - glyph.top
+        overlap = min(band_bottom, glyph.bottom) - max(band_top, glyph.top)
+        if bands and overlap > 0.5 * min(height, band_bottom - band_top):
+            bands[-1].append(glyph)
+            band_top, band_bottom = min(band_top, glyph.top), max(band_bottom, glyph.bottom)
+        else:
+            bands.append([glyph])
+            band_top, band_bottom = glyph.top, glyph.bottom
+    rows: list[list[_Glyph]] = []
+    for band in bands:
+        band.sort(key=lambda g: g.x0)
+        start = len(rows)
+        for glyph in band:
+            if len(rows) > start and glyph.x0 - rows[-1][-1].x1 <= 2.5 * glyph.size:
+                rows[-1].append(glyph)
+            elif not glyph.text.isspace():
+                rows.append([glyph])
+    return [_row_line(row) for row in rows if any(not g.text.isspace() for g in row)]
+
+
+class _RowLine:
+    """A row of glyphs on its way to a ``Line`` (the page is known later)."""
+
+    __slots__ = ("bold", "bottom", "size", "text", "top")
+
+    def __init__(self, text: str, size: float, bold: bool, top: float, bottom: float) -> None:
+        self.text, self.size, self.bold, self.top, self.bottom = text, size, bold, top, bottom
 
     def line(self, page: int, page_height: float) -> Line:
-        """Return this run as a ``Line`` of ``page``."""
-        count = sum(self.sizes.values())
-        return Line(
-            text=self.text,
-            size=self.sizes.most_common(1)[0][0],
-            bold=self.bold >= 0.8 * count,
-            page=page,
-            top=self.top,
-            bottom=self.bottom,
-            page_height=page_height,
-        )
+        """Return this row as a ``Line`` of ``page``."""
+        return Line(self.text, self.size, self.bold, page, self.top, self.bottom, page_height)
 
 
-def _rows(pieces: list[_Piece]) -> list[_Piece]:
-    """Merge runs on one baseline into rows, left to right, and order rows top to bottom.
-
-    pdfminer builds lines from consecutive characters of the content stream, so a page that
-    writes its words out of order (justified or hand-placed text) comes out a word per
-    line. Runs are joined when they overlap vertically and the horizontal gap is a word
-    space (a wide gap is a column gutter and is kept apart).
-    """
-    rows: list[_Piece] = []
-    for piece in sorted(pieces, key=lambda p: (p.x0, p.top)):
-        size = piece.sizes.most_common(1)[0][0]
-        for row in rows:
-            overlap = min(row.bottom, piece.bottom) - max(row.top, piece.top)
-            gap = piece.x0 - row.x1
-            if overlap > 0.5 * min(row.bottom - row.top, piece.bottom - piece.top) and (
-                -0.5 * size <= gap <= 2.5 * size
-            ):
-                row.text += (" " if gap > 0.15 * size else "") + piece.text
-                row.x1 = max(row.x1, piece.x1)
-                row.top, row.bottom = min(row.top, piece.top), max(row.bottom, piece.bottom)
-                row.sizes.update(piece.sizes)
-                row.bold += piece.bold
-                break
-        else:
-            rows.append(piece)
-    return sorted(rows, key=lambda r: (round(r.top), r.x0))
+def _row_line(row: list[_Glyph]) -> _RowLine:
+    """Return one row's text (spaces put back from the gaps), size, boldness and extent."""
+    inked = [g for g in row if not g.text.isspace()]
+    parts: list[str] = []
+    previous: _Glyph | None = None
+    spaced = False
+    for glyph in row:
+        if glyph.text.isspace():
+            spaced = previous is not None
+            continue
+        if previous is not None and (spaced or glyph.x0 - previous.x1 > 0.15 * glyph.size):
+            parts.append(" ")
+        parts.append(glyph.text)
+        previous, spaced = glyph, False
+    sizes = Counter(g.size for g in inked)
+    return _RowLine(
+        text="".join(parts).strip(),
+        size=sizes.most_common(1)[0][0],
+        bold=sum(1 for g in inked if g.bold) >= 0.8 * len(inked),
+        top=min(g.top for g in inked),
+        bottom=max(g.bottom for g in inked),
+    )
 
 
 # --------------------------------------------------------------------------- markdown
@@ -340,9 +433,15 @@ def lines_to_markdown(lines: Sequence[Line]) -> str:
     return "\n\n".join(blocks) + "\n" if blocks else ""
 
 
-def pdf_to_markdown(raw: bytes, *, max_pages: int = MAX_PAGES, budget: float = TIME_BUDGET) -> str:
+def pdf_to_markdown(
+    raw: bytes,
+    *,
+    max_pages: int = MAX_PAGES,
+    budget: float = TIME_BUDGET,
+    memory: int = MEMORY_BUDGET,
+) -> str:
     """Extract a PDF's text as markdown, or raise ``InputError`` saying why it cannot be."""
-    lines = read_lines(raw, max_pages=max_pages, budget=budget)
+    lines = read_lines(raw, max_pages=max_pages, budget=budget, memory=memory)
     if not lines:
         raise InputError(
             "the PDF has no text layer (a scanned document?); policydiff does not do OCR"
