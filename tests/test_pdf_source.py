@@ -8,6 +8,7 @@ running header and a ``Page N of M`` footer on every page.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -338,3 +339,22 @@ def test_a_pdf_version_syncs_and_verifies(store_dir: Path, tmp_path: Path) -> No
     assert latest(other) == latest(store_dir)
     assert latest(other)[1] == ("source.pdf", raw)
     assert GitStore(other).verify().ok
+
+
+def test_import_git_reads_pdf_versions(store_dir: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "snapshots"
+    (repo / "Acme").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    raw = make_pdf(policy_blocks()[0])
+    (repo / "Acme" / "Privacy.pdf").write_bytes(raw)
+    env = {"GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z"}
+    for args in (["add", "--", "Acme/Privacy.pdf"], ["commit", "-q", "-m", "Record"]):
+        subprocess.run(
+            ["git", "-C", str(repo), "-c", "user.name=Bot", "-c", "user.email=b@e.test", *args],
+            check=True,
+            env={**os.environ, **env},
+        )
+    args = ["import-git", str(repo), "--path", "Acme/Privacy.pdf", "--policy", POLICY]
+    result = run_cli(["--store", str(store_dir), *args])
+    assert result.exit_code == 0, result.stderr
+    assert latest(store_dir) == (policy_blocks()[1], ("source.pdf", raw))
