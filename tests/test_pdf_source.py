@@ -210,6 +210,14 @@ BAD_PDFS: list[tuple[str, Make, str]] = [
     ("not a PDF", lambda: b"# Privacy\n\nWe keep your data.\n", "not a PDF file"),
     ("HTML named .pdf", lambda: b"<!DOCTYPE html><p>Terms</p>", "not a PDF file"),
     ("only a footer", lambda: make_pdf([], header_text=""), "no text besides"),
+    (
+        "no pages",
+        lambda: (
+            b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+        ),
+        "the PDF has no pages",
+    ),
+    ("no catalog", lambda: b"%PDF-1.4\ngarbage\n%%EOF\n", "not a readable PDF (PDFSyntaxError"),
 ]
 
 

@@ -195,6 +195,7 @@ def _pdfminer_lines(raw: bytes, *, max_pages: int, budget: float) -> Iterator[Li
     # glyphs' positions below instead.
     device = PDFPageAggregator(manager, laparams=None)
     interpreter = PDFPageInterpreter(manager, device)
+    number = 0
     for number, page in enumerate(PDFPage.create_pages(document), start=1):
         if number > max_pages:
             raise InputError(f"the PDF has more than {max_pages} pages, over the limit")
@@ -219,6 +220,8 @@ def _pdfminer_lines(raw: bytes, *, max_pages: int, budget: float) -> Iterator[Li
         ]
         for row in _rows(glyphs):
             yield row.line(number, height)
+    if number == 0:
+        raise InputError("the PDF has no pages")
     if time.monotonic() - started > budget:
         raise InputError(f"extracting the PDF took over {budget:g} seconds; refused")
 
