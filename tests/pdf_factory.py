@@ -201,11 +201,21 @@ def inflating_pdf(inflated: int) -> bytes:
     packer = zlib.compressobj(1)
     chunk = b"\0" * (1 << 20)
     packed = b"".join(packer.compress(chunk) for _ in range(inflated >> 20)) + packer.flush()
+    return raw_pdf(packed, stream_filter=b"/Filter /FlateDecode")
+
+
+def raw_pdf(content: bytes, *, stream_filter: bytes = b"") -> bytes:
+    """Return a one-page PDF (Helvetica as /F1) with ``content`` as its page's content stream.
+
+    Written by hand, so that a test can put in it what no PDF library would write.
+    """
+    font = b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(packed) + packed + b"\nendstream",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 " + font + b" >> >> >>",
+        b"<< /Length %d %s >>\nstream\n" % (len(content), stream_filter) + content + b"\nendstream",
     ]
     out = bytearray(b"%PDF-1.4\n")
     offsets = []

@@ -27,6 +27,7 @@ from pdf_factory import (
     make_blank_pdf,
     make_pdf,
     paragraph_lines,
+    raw_pdf,
     words,
 )
 from policydiff.errors import InputError
@@ -217,6 +218,11 @@ BAD_PDFS: list[tuple[str, Make, str]] = [
         ),
         "the PDF has no pages",
     ),
+    (
+        "damaged drawing only",
+        lambda: raw_pdf(b"q /a /b /c /d /e /f cm Q"),
+        "no readable text (Cannot concatenate matrix",
+    ),
     ("no catalog", lambda: b"%PDF-1.4\ngarbage\n%%EOF\n", "not a readable PDF (PDFSyntaxError"),
 ]
 
@@ -269,6 +275,32 @@ def test_bad_pdf_captured_is_one_error_line(
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert reason in result.stderr
     assert store_state(store_dir) == before
+
+
+def test_library_warnings_stay_off_stderr(store_dir: Path, tmp_path: Path) -> None:
+    # pdfminer logs what it skips; with no handler, logging's last resort prints it on
+    # stderr. A real process: pytest's own log handlers would hide that in-process.
+    path = tmp_path / "2024-03-01.pdf"
+    path.write_bytes(raw_pdf(b"/a /b /c /d /e /f cm BT /F1 12 Tf 72 700 Td (We keep data.) Tj ET"))
+    args = ["--store", str(store_dir), "add", str(path), "--policy", POLICY]
+    done = subprocess.run(
+        [sys.executable, "-m", "policydiff", *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["1 version(s) recorded, 0 unchanged, 0 error(s)"]
+    assert latest(store_dir)[0] == "We keep data.\n"
+    path.write_bytes(raw_pdf(b"q /a /b /c /d /e /f cm Q"))
+    done = subprocess.run(
+        [sys.executable, "-m", "policydiff", *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        (
+            f"Error: {path}: the PDF has no readable text (Cannot concatenate matrix to current "
+            "transformation matrix because not all values in (/'a', /'b', /'c', /'d', /'e', /'f') "
+            "can be parsed as floats)"
+        )
+    ]
 
 
 def test_pdf_over_max_size_is_refused_before_parsing(store_dir: Path, tmp_path: Path) -> None:

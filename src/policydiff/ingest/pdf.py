@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import re
 import signal
 import threading
@@ -142,6 +143,33 @@ def _limit_memory(extra: int) -> tuple[int, int] | None:
     return old
 
 
+class _Collected(logging.Handler):
+    """Keeps the library's log messages (they would reach stderr through logging's last resort)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # A malformed record must not stop extraction.
+            if len(self.messages) < 10:
+                self.messages.append(" ".join(record.getMessage().split())[:200])
+
+
+@contextlib.contextmanager
+def _quiet_library(collected: _Collected) -> Iterator[None]:
+    """Route pdfminer's warnings into ``collected``: one Error line is all a refusal prints."""
+    logger = logging.getLogger("pdfminer")
+    propagate = logger.propagate
+    logger.addHandler(collected)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(collected)
+        logger.propagate = propagate
+
+
 def read_lines(
     raw: bytes,
     *,
@@ -151,9 +179,10 @@ def read_lines(
 ) -> list[Line]:
     """Return the text lines of a PDF in reading order, refusing what cannot be read."""
     check_pdf(raw)
+    warnings = _Collected()
     try:
-        with _limits(budget, memory):
-            return list(_pdfminer_lines(raw, max_pages=max_pages, budget=budget))
+        with _limits(budget, memory), _quiet_library(warnings):
+            lines = list(_pdfminer_lines(raw, max_pages=max_pages, budget=budget))
     except InputError:
         raise
     except _OutOfTime:
@@ -164,6 +193,10 @@ def read_lines(
         ) from None
     except Exception as err:  # noqa: BLE001  # an untrusted file may break the parser anywhere
         raise InputError(f"not a readable PDF ({type(err).__name__}: {err})"[:300]) from None
+    if not lines and warnings.messages:
+        # Damage, not a scan, is the likelier reason: say what the library met.
+        raise InputError(f"the PDF has no readable text ({warnings.messages[0]})")
+    return lines
 
 
 def _pdfminer_lines(raw: bytes, *, max_pages: int, budget: float) -> Iterator[Line]:
