@@ -2,12 +2,14 @@
 
 Both libraries feed the same line-to-markdown rules (policydiff.ingest.pdf.lines_to_markdown),
 so what differs is what each library can say about the lines: text, order, font size, bold.
-Run: python bench/pdf_choice.py
+Run: pip install pypdf && python bench/pdf_choice.py (pypdf is measured, not a dependency;
+without it only pdfminer.six is measured).
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import io
 import sys
 import time
@@ -97,6 +99,11 @@ def score(expected: str, got: str) -> tuple[float, float, int, int]:
     )
 
 
+READERS = [("pdfminer.six", pdfminer_lines)]
+if importlib.util.find_spec("pypdf") is not None:
+    READERS.append(("pypdf", pypdf_lines))
+
+
 def main() -> None:
     long_blocks, long_expected = long_policy(sections=40, paragraphs=4)
     cases = {
@@ -116,7 +123,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for name, (raw, expected) in cases.items():
-        for lib, reader in (("pdfminer.six", pdfminer_lines), ("pypdf", pypdf_lines)):
+        for lib, reader in READERS:
             started = time.perf_counter()
             lines = reader(raw)
             got = lines_to_markdown(lines)
