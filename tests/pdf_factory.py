@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.enums import AccessPermission
 
 Block = tuple[str, str | Sequence[str]]
 
@@ -44,6 +45,7 @@ def make_pdf(
     *,
     header_text: str = "Acme Ltd - Privacy Policy",
     user_password: str | None = None,
+    no_copying: bool = False,
     per_word: str | None = None,
 ) -> bytes:
     """Return the bytes of a PDF laying out ``blocks``.
@@ -55,8 +57,12 @@ def make_pdf(
     font change or kerning inside a word does).
     """
     pdf = _PolicyPdf(header_text)
-    if user_password is not None:
-        pdf.set_encryption(owner_password="owner", user_password=user_password)
+    if user_password is not None or no_copying:
+        # Without a user password anyone may open it; the permissions only ask for printing.
+        permissions = AccessPermission.PRINT_LOW_RES if no_copying else AccessPermission.all()
+        pdf.set_encryption(
+            owner_password="owner", user_password=user_password or "", permissions=permissions
+        )
     pdf.add_page()
     for kind, content in blocks:
         style, size = _STYLES[kind]

@@ -277,6 +277,13 @@ def test_bad_pdf_captured_is_one_error_line(
     assert store_state(store_dir) == before
 
 
+def test_pdf_with_an_owner_password_only_is_read() -> None:
+    # "No copying" is advisory; the text is open to every viewer (no user password).
+    blocks, expected = policy_blocks()
+    assert pdf_to_markdown(make_pdf(blocks, no_copying=True)) == expected
+    assert pdf_to_markdown(make_pdf(blocks, user_password="")) == expected
+
+
 def test_library_warnings_stay_off_stderr(store_dir: Path, tmp_path: Path) -> None:
     # pdfminer logs what it skips; with no handler, logging's last resort prints it on
     # stderr. A real process: pytest's own log handlers would hide that in-process.

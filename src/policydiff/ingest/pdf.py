@@ -216,9 +216,9 @@ def _pdfminer_lines(raw: bytes, *, max_pages: int, budget: float) -> Iterator[Li
         raise InputError(
             "the PDF is encrypted with a password; policydiff cannot read it"
         ) from None
-    if not document.is_extractable:
-        # The author's "no copying" flag: honoured, as other extractors do.
-        raise InputError("the PDF forbids text extraction (its permissions say so)")
+    # A "no copying" permission flag (owner password only) is advisory and is not checked,
+    # as pdfminer.six and pypdf do by default: every viewer shows the text, and terms
+    # published with the flag set must still be trackable.
     declared = resolve1(resolve1(document.catalog.get("Pages")) or {}).get("Count")
     if isinstance(declared, int) and declared > max_pages:
         raise InputError(f"the PDF has {declared} pages, over the limit of {max_pages}")
