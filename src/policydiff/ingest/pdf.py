@@ -17,6 +17,7 @@ import io
 import logging
 import re
 import signal
+import sys
 import threading
 import time
 import unicodedata
@@ -98,17 +99,28 @@ def _limits(seconds: float, memory: int) -> Iterator[None]:
     The alarm interrupts pdfminer inside a page, where the checks between pages cannot;
     off the main thread those checks are all there is. The memory cap makes an inflating
     stream raise ``MemoryError`` instead of taking the machine's memory.
+
+    An exception raised by a signal handler can land in a weakref callback or ``__del__``,
+    where Python swallows it (and prints "Exception ignored"): so the alarm re-arms
+    itself until the exception gets through, and a swallowed one is not printed.
     """
     armed = [True]
 
     def alarm(_signum: int, _frame: object) -> None:
         if armed[0]:
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
             raise _OutOfTime
+
+    def unraisable(info: sys.UnraisableHookArgs) -> None:
+        if not isinstance(info.exc_value, _OutOfTime):
+            hook(info)
 
     on_main = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
     timed = on_main and seconds > 0
     previous: object = None
+    hook = sys.unraisablehook
     if timed:
+        sys.unraisablehook = unraisable
         previous = signal.signal(signal.SIGALRM, alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
     old_memory = _limit_memory(memory)
@@ -119,6 +131,7 @@ def _limits(seconds: float, memory: int) -> Iterator[None]:
         if timed:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)  # type: ignore[arg-type]
+            sys.unraisablehook = hook
         if old_memory is not None:
             import resource
 
