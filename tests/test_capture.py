@@ -114,10 +114,10 @@ def test_capture_refuses_bad_input(store_dir: Path, server: LocalServer) -> None
     result = run_cli(["--store", str(store_dir), "capture", server.url("/"), "--policy", "Bad Id"])
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: invalid policy id")
-    server.route("/pdf", Reply(body=b"%PDF-1.4", content_type="application/pdf"))
-    code, _, err = capture(store_dir, server.url("/pdf"))
+    server.route("/logo", Reply(body=b"\x89PNG\r\n\x1a\n", content_type="image/png"))
+    code, _, err = capture(store_dir, server.url("/logo"))
     assert code == 2
-    assert "application/pdf" in err
+    assert "image/png" in err
 
 
 def test_select_is_remembered_for_the_policy(

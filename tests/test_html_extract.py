@@ -282,5 +282,8 @@ def test_page_kind_sniffs_untyped_html_and_refuses_binaries() -> None:
     assert page_kind(None, "https://e.test/", b"  <!DOCTYPE html><html>") == "html"
     assert page_kind(None, "https://e.test/", b"<!-- c -->\n<html lang=en>") == "html"
     assert page_kind(None, "https://e.test/a.md", b"# x") == "md"
-    with pytest.raises(InputError, match="application/pdf"):
-        page_kind("application/pdf", "https://e.test/p.pdf", b"%PDF-")
+    # PDFs are read (ingest/pdf.py), by type or by their signature when the type is vague.
+    assert page_kind("application/pdf", "https://e.test/p.pdf", b"%PDF-") == "pdf"
+    assert page_kind("application/octet-stream", "https://e.test/get", b"%PDF-1.7") == "pdf"
+    with pytest.raises(InputError, match="image/png"):
+        page_kind("image/png", "https://e.test/logo.png", b"\x89PNG\r\n\x1a\n")

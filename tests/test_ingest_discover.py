@@ -34,7 +34,7 @@ def test_directory_walk_filters_and_sorts(tmp_path: Path) -> None:
         "MANIFEST.tsv",
         "MANIFEST",
         "a/privacy/2016-02-08.meta.json",
-        "a/privacy/notes.pdf",
+        "a/privacy/scan.png",
         "a/privacy/data.json",
     ]:
         touch(root / skipped)

@@ -34,6 +34,7 @@ from policydiff.gitenv import git_environment
 from policydiff.ingest import DEFAULT_MAX_BYTES, decode_bytes, detect_effective_date
 from policydiff.ingest.decode import check_size
 from policydiff.ingest.html import NO_RULES, ExtractRules, extract
+from policydiff.ingest.pdf import pdf_to_markdown
 from policydiff.model import RecordResult, Snapshot, one_line
 from policydiff.store import GitStore
 
@@ -261,7 +262,10 @@ def _snapshot(
     data = version.data
     lower = path.lower()
     suffix = "html" if lower.endswith(_HTML) else "md" if lower.endswith(_MARKDOWN) else "txt"
-    text = decode_bytes(data, encoding=None, is_html=suffix == "html", max_bytes=max_bytes)
+    if lower.endswith(".pdf"):
+        suffix, text = "pdf", pdf_to_markdown(data)
+    else:
+        text = decode_bytes(data, encoding=None, is_html=suffix == "html", max_bytes=max_bytes)
     if suffix == "html":
         text = extract(text, None, rules).text
     return Snapshot(

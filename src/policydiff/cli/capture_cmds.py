@@ -601,15 +601,17 @@ def _reextract_line(version: Version, status: str, detail: str | None) -> str:
 def reextract_cmd(
     policy: str, select: str | None, remove: str | None, exit_code: bool, fmt: str
 ) -> None:
-    """Extract the text again from each version's stored HTML source, with today's rules.
+    """Extract the text again from each version's stored HTML or PDF source, with today's rules.
 
     A changed text is recorded as a technical version (trailer Technical: true) dated at
     the capture time of the version it re-reads, so it sits right after that version and
     the next real change still diffs against text extracted the same way. Versions whose
-    source is not HTML, and earlier re-extractions, are left alone.
+    source is plain text or markdown, and earlier re-extractions, are left alone.
     """
     from policydiff.ingest import decode_bytes, detect_effective_date
     from policydiff.ingest.html import extract
+    from policydiff.ingest.pdf import EXTRACTOR_VERSION as PDF_EXTRACTOR_VERSION
+    from policydiff.ingest.pdf import pdf_to_markdown
     from policydiff.model import Snapshot
     from policydiff.wayback import TRAILER_CHARSET
 
@@ -633,13 +635,20 @@ def reextract_cmd(
             rows.append((version, "skipped", "(a later version has the same capture time)"))
             continue
         source = store.source(version)
-        if source is None or source[0] != "source.html":
+        if source is None or source[0] not in {"source.html", "source.pdf"}:
             rows.append((version, "skipped", "(source is not HTML)"))
             continue
         charset = dict(version.trailers).get(TRAILER_CHARSET)
+        kind = source[0].removeprefix("source.")
         try:
-            html = decode_bytes(source[1], encoding=charset, is_html=True, max_bytes=len(source[1]))
-            text = extract(html, version.source_url, rules).text
+            if kind == "pdf":
+                # --select/--remove name HTML elements: a PDF is read the one way there is.
+                text = pdf_to_markdown(source[1])
+            else:
+                html = decode_bytes(
+                    source[1], encoding=charset, is_html=True, max_bytes=len(source[1])
+                )
+                text = extract(html, version.source_url, rules).text
         except PolicydiffError as err:
             rows.append((version, "failed", str(err)))
             continue
@@ -649,7 +658,7 @@ def reextract_cmd(
                 policy=policy,
                 text=text,
                 raw=source[1],
-                raw_suffix="html",
+                raw_suffix=kind,
                 captured_at=version.captured_at,
                 effective_date=version.effective_date or detect_effective_date(text),
                 source_url=version.source_url,
@@ -659,7 +668,12 @@ def reextract_cmd(
                 extra_trailers=(
                     *(((TRAILER_CHARSET, charset),) if charset else ()),
                     ("Reextracted-At", now),
-                    ("Extraction", rules.describe()),
+                    (
+                        "Extraction",
+                        f"pdf extractor {PDF_EXTRACTOR_VERSION}"
+                        if kind == "pdf"
+                        else rules.describe(),
+                    ),
                 ),
             )
         )

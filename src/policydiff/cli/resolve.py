@@ -242,16 +242,22 @@ def read_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Side, 
         with path.open("rb") as handle:
             check_size(os.fstat(handle.fileno()).st_size, max_bytes)
             raw = handle.read(max_bytes + 1)
+        check_size(len(raw), max_bytes)
         is_html = path.suffix.lower() in _HTML_SUFFIXES
-        text = decode_bytes(raw, encoding=None, is_html=is_html, max_bytes=max_bytes)
         front: dict[str, str | bool] = {}
         captured = None
-        if is_html:
+        if path.suffix.lower() == ".pdf":
+            from policydiff.ingest.pdf import pdf_to_markdown
+
+            text = pdf_to_markdown(raw)
+        elif is_html:
+            text = decode_bytes(raw, encoding=None, is_html=True, max_bytes=max_bytes)
             from policydiff.ingest.html import html_to_markdown
 
             # A page is compared by its policy text (as markdown), not by its markup.
             text = html_to_markdown(text)
         else:
+            text = decode_bytes(raw, encoding=None, is_html=False, max_bytes=max_bytes)
             front, text = split_front_matter(text)
             wayback, text = parse_wayback_header(text)
             captured = wayback.captured_at if wayback is not None else None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from policydiff.errors import InputError, shown
 
-SNAPSHOT_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text", ".html", ".htm"})
+SNAPSHOT_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text", ".html", ".htm", ".pdf"})
 # Corpus and archive directories carry their own documentation next to the snapshots.
 _SKIPPED_PREFIXES = ("README", "MANIFEST")
 

@@ -33,6 +33,7 @@ from markdownify import ATX, BACKSLASH, MarkdownConverter
 
 from policydiff.errors import InputError, UsageError
 from policydiff.ingest.decode import DEFAULT_MAX_BYTES, decode_bytes, text_codec
+from policydiff.ingest.pdf import pdf_to_markdown
 from policydiff.ingest.snapshot import HtmlExtractor
 
 # Bump when a change to this module changes the text it extracts: backfill resume state
@@ -531,6 +532,7 @@ def extractor_for(rules: ExtractRules) -> HtmlExtractor:
 # --------------------------------------------------------------------------- fetched pages
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_PDF_TYPES = frozenset({"application/pdf", "application/x-pdf"})
 _MARKDOWN_TYPES = frozenset({"text/markdown", "text/x-markdown"})
 _TEXT_TYPES = frozenset({"text/plain", *_MARKDOWN_TYPES})
 _HTML_SNIFF = re.compile(
@@ -542,10 +544,13 @@ _LATIN1_ALIASES = frozenset({"latin-1", "iso8859-1", "ascii"})
 
 
 def page_kind(media_type: str | None, url: str, raw: bytes) -> str:
-    """Return the stored source suffix of a fetched page: ``html``, ``md`` or ``txt``."""
+    """Return the stored source suffix of a fetched page: ``html``, ``pdf``, ``md`` or ``txt``."""
     path = urlsplit(url).path.lower()
     if media_type in _HTML_TYPES:
         return "html"
+    if media_type in _PDF_TYPES or raw.startswith(b"%PDF-"):
+        # Servers label PDFs application/octet-stream (or text/plain); the signature decides.
+        return "pdf"
     if media_type in _MARKDOWN_TYPES or (media_type == "text/plain" and path.endswith(".md")):
         return "md"
     if media_type in _TEXT_TYPES:
@@ -554,7 +559,7 @@ def page_kind(media_type: str | None, url: str, raw: bytes) -> str:
         if _HTML_SNIFF.match(raw[:4096]):
             return "html"
         return "md" if path.endswith((".md", ".markdown")) else "txt"
-    raise InputError(f"{url} is {media_type}, not an HTML or text page")
+    raise InputError(f"{url} is {media_type}, not an HTML, PDF or text page")
 
 
 def _header_codec(charset: str | None, raw: bytes) -> str | None:
@@ -591,6 +596,13 @@ def page_text(
 ) -> PageText:
     """Decode a fetched page (BOM, then header charset, then meta) and extract its text."""
     kind = page_kind(media_type, url, raw)
+    if kind == "pdf":
+        if rules.select or rules.remove:
+            raise InputError(f"{url} is a PDF: --select and --remove apply to HTML pages only")
+        try:
+            return PageText(pdf_to_markdown(raw), kind, None)
+        except InputError as err:
+            raise InputError(f"{url}: {err}") from None
     codec = _header_codec(charset, raw)
     decoded = decode_bytes(raw, encoding=codec, is_html=kind == "html", max_bytes=max_bytes)
     text = extract(decoded, url, rules).text if kind == "html" else decoded

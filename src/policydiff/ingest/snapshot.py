@@ -21,6 +21,7 @@ from policydiff.ingest.decode import (
 )
 from policydiff.ingest.effective import detect_effective_date
 from policydiff.ingest.frontmatter import FrontMatter, split_front_matter
+from policydiff.ingest.pdf import pdf_to_markdown
 from policydiff.ingest.wayback import WaybackInfo, parse_wayback_header
 from policydiff.model import Snapshot, check_capture_time
 from policydiff.refs import validate_policy_id
@@ -33,10 +34,12 @@ _MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 
 
 def raw_suffix_for(path: Path) -> str:
-    """Return the stored suffix for the raw bytes: ``html``, ``md`` or ``txt``."""
+    """Return the stored suffix for the raw bytes: ``html``, ``pdf``, ``md`` or ``txt``."""
     suffix = path.suffix.lower()
     if suffix in _HTML_SUFFIXES:
         return "html"
+    if suffix == ".pdf":
+        return "pdf"
     if suffix in _MARKDOWN_SUFFIXES:
         return "md"
     return "txt"
@@ -191,15 +194,19 @@ def read_snapshot(
     raw = _read_bytes(path, max_bytes)
     suffix = raw_suffix_for(path)
     with _about(path):
-        text = decode_bytes(raw, encoding=encoding, is_html=suffix == "html", max_bytes=max_bytes)
         front: FrontMatter = {}
         wayback: WaybackInfo | None = None
-        if suffix == "html":
+        if suffix == "pdf":
+            # A PDF carries no front matter: its metadata comes from the arguments and name.
+            text = pdf_to_markdown(raw)
+        elif suffix == "html":
+            text = decode_bytes(raw, encoding=encoding, is_html=True, max_bytes=max_bytes)
             # TODO(ingest-html): without an extractor the stored text is the decoded HTML
             # itself; HTML-to-text extraction is a separate module, passed in as extract_html.
             if extract_html is not None:
                 text = extract_html(text, source)
         else:
+            text = decode_bytes(raw, encoding=encoding, is_html=False, max_bytes=max_bytes)
             front, text = split_front_matter(text)
             wayback, text = parse_wayback_header(text)
         if not text.strip():
