@@ -68,6 +68,18 @@ class NetworkError(PolicydiffError):
     """A fetch failed after its retries."""
 
 
+class PlatformError(PolicydiffError):
+    """This system lacks what policydiff needs: POSIX file locks (``fcntl``)."""
+
+    @classmethod
+    def posix_only(cls) -> PlatformError:
+        """Return the error for a Python without ``fcntl`` (Windows)."""
+        return cls(
+            "policydiff needs a POSIX system (Linux, macOS, a BSD): the store locks its "
+            "files with fcntl, which this Python does not have"
+        )
+
+
 # Shown as escapes in messages: C0 and C1 controls (terminal escape sequences, newlines,
 # carriage returns), DEL and the bidi overrides, which make a name display other than it reads.
 _UNSAFE_IN_MESSAGES = {

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -62,6 +61,13 @@ from policydiff.model import (
 )
 from policydiff.refs import PolicyIdSet, RefKind, VersionRef, validate_policy_id
 from policydiff.versionindex import IndexAlteredError, VersionIndex
+
+try:
+    import fcntl
+except ModuleNotFoundError:  # not POSIX (Windows): the store's safety rests on flock
+    from policydiff.errors import PlatformError
+
+    raise PlatformError.posix_only() from None
 
 STORE_FORMAT = 1
 MARKER_FILE = "policydiff-store.json"
