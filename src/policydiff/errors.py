@@ -11,6 +11,8 @@ class ExitCode(IntEnum):
     OK = 0
     CHANGES_FOUND = 1
     ERROR = 2
+    # 128 + SIGINT, as shells report a command stopped by Ctrl-C.
+    INTERRUPTED = 130
 
 
 class PolicydiffError(Exception):

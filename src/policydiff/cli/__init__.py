@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import errno
 import importlib
 import os
@@ -61,6 +62,18 @@ class LazyGroup(click.Group):
         command: click.Command = getattr(importlib.import_module(module_name), attr)
         return command
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Find the command ``args`` starts with; for a misspelt name, suggest the close ones."""
+        name = args[0]
+        if name not in COMMANDS and not name.startswith("-") and not ctx.resilient_parsing:
+            # The best match only: "compre" is compare, not also capture.
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else "'policydiff --help' lists them"
+            raise click.UsageError(f"unknown command {name!r}; {hint}", ctx)
+        return super().resolve_command(ctx, args)
+
 
 class Settings:
     """Global options shared by every command (the click context object)."""
@@ -103,9 +116,15 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(err), err.exit_code)
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
+    except click.NoSuchOption as err:
+        _fail(_global_option_hint(err) or err.format_message(), ExitCode.ERROR)
     except click.ClickException as err:
         _fail(err.format_message(), ExitCode.ERROR)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as err:
+        # click turns Ctrl-C inside a command into Abort; a prompt's own Abort (Ctrl-C or
+        # end of input there) carries no cause and stays an ordinary error.
+        if isinstance(err.__cause__, KeyboardInterrupt):
+            _fail("interrupted", ExitCode.INTERRUPTED)
         _fail("aborted", ExitCode.ERROR)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): not an error worth a traceback.
@@ -113,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(ExitCode.OK)
     except KeyboardInterrupt:
-        _fail("interrupted", ExitCode.ERROR)
+        _fail("interrupted", ExitCode.INTERRUPTED)
     except OSError as err:
         # A path the system cannot even look up (a name over 255 bytes, a path over 4096)
         # fails the first stat of any command that touches it, inside pathlib or click.
@@ -127,6 +146,25 @@ def main(argv: list[str] | None = None) -> None:
             ExitCode.ERROR,
         )
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def _global_option_hint(err: click.NoSuchOption) -> str:
+    """Return an error saying where a global option goes if one came after the command."""
+    ctx = err.ctx
+    if ctx is None or ctx.parent is None:
+        return ""
+    name = err.option_name
+    for param in cli.params:
+        # Eager options (--version) end the run: no point in moving them.
+        if not param.is_eager and name in (*param.opts, *param.secondary_opts):
+            flag = not isinstance(param, click.Option) or param.is_flag
+            value = "" if flag else f" {param.type.name.upper()}"
+            return (
+                f"{name} is a global option of policydiff, not an option of "
+                f"'{ctx.info_name}': put it before the command "
+                f"(policydiff {name}{value} {ctx.info_name} ...)"
+            )
+    return ""
 
 
 def _fail(message: str, code: int) -> None:
