@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -161,3 +165,227 @@ def test_contributing_and_security_docs_exist() -> None:
     security = (REPO / "SECURITY.md").read_text(encoding="utf-8")
     assert "docs/reliability.md#trust-model" in security
     assert "## Trust model" in (REPO / "docs" / "reliability.md").read_text(encoding="utf-8")
+
+
+# --- compare: standard input, /dev/fd/N and process substitution --------------------------
+
+OLD = "# Terms\n\n## Data\n\nWe keep your data.\n"
+NEW = "# Terms\n\n## Data\n\nWe sell your data.\n"
+
+
+def _policydiff() -> list[str]:
+    """Return the command line of this venv's installed entry point (or ``python -m``)."""
+    script = Path(sys.executable).parent / "policydiff"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "policydiff"]
+
+
+def _summary(stdout: str) -> dict[str, object]:
+    """Return the summary of a ``compare --format json`` report."""
+    summary: dict[str, object] = json.loads(stdout)["summary"]
+    return summary
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Path:
+    """A folder holding old.md and new.md, one word apart."""
+    (tmp_path / "old.md").write_text(OLD, encoding="utf-8")
+    (tmp_path / "new.md").write_text(NEW, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("args", "label"),
+    [
+        (["old.md", "-"], "stdin"),
+        (["-", "new.md"], "stdin"),
+    ],
+)
+def test_compare_reads_dash_as_stdin(pair: Path, args: list[str], label: str) -> None:
+    stdin_text = NEW if args[1] == "-" else OLD
+    run = subprocess.run(
+        [*_policydiff(), "compare", *args, "--format", "json"],
+        cwd=pair,
+        input=stdin_text,
+        env=_python_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["summary"]["modified"] == 1
+    assert label in {report["old"]["label"], report["new"]["label"]}
+
+
+def test_compare_refuses_two_dashes(pair: Path) -> None:
+    from helpers import run_cli
+
+    result = run_cli(["--store", str(pair / "none"), "compare", "-", "-"])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: '-' (standard input) can be only one of OLD and NEW\n"
+
+
+def test_compare_reads_process_substitution(pair: Path) -> None:
+    """``policydiff compare <(cat old.md) new.md`` in bash: the argument is /dev/fd/63."""
+    command = " ".join(f"'{part}'" for part in _policydiff())
+    run = subprocess.run(
+        ["bash", "-c", f"{command} compare <(cat old.md) <(cat new.md) --format json"],
+        cwd=pair,
+        env=_python_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["summary"]["modified"] == 1
+    assert report["old"]["label"].startswith("/dev/fd/")
+
+
+def test_compare_reads_dev_fd_n(pair: Path) -> None:
+    """An inherited pipe named as /dev/fd/N is read as a file."""
+    read_end, write_end = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [*_policydiff(), "compare", "old.md", f"/dev/fd/{read_end}", "--format", "json"],
+            cwd=pair,
+            env=_python_env(),
+            pass_fds=(read_end,),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.close(read_end)
+        os.write(write_end, NEW.encode())
+        os.close(write_end)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        for fd in (read_end, write_end):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    assert proc.returncode == 0, err
+    assert _summary(out)["modified"] == 1
+
+
+# --- errors that help --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["compre", "a", "b"], "Error: unknown command 'compre'; did you mean compare?\n"),
+        (["lgo"], "Error: unknown command 'lgo'; did you mean log?\n"),
+        (["xyzzy"], "Error: unknown command 'xyzzy'; 'policydiff --help' lists them\n"),
+        (
+            ["log", "--store", "x"],
+            (
+                "Error: --store is a global option of policydiff, not an option of 'log': "
+                "put it before the command (policydiff --store PATH log ...)\n"
+            ),
+        ),
+        (
+            ["compare", "--no-color", "a", "b"],
+            (
+                "Error: --no-color is a global option of policydiff, not an option of "
+                "'compare': put it before the command (policydiff --no-color compare ...)\n"
+            ),
+        ),
+        # An option nobody has keeps click's own message.
+        (["log", "--colr"], "Error: No such option '--colr'.\n"),
+    ],
+)
+def test_errors_suggest_the_fix(tmp_path: Path, args: list[str], error: str) -> None:
+    from helpers import run_cli
+
+    result = run_cli(["--store", str(tmp_path / "none"), *args])
+    assert result.exit_code == 2
+    assert result.stderr == error
+
+
+@pytest.mark.parametrize(
+    ("asked", "hint"),
+    [
+        ("tumblr", "; did you mean tumblr/privacy or tumblr/terms-of-service?"),
+        ("tumblr/terms-of-servce", "; did you mean tumblr/terms-of-service?"),
+        ("privacy", "; did you mean acme/privacy or tumblr/privacy?"),
+        ("nothing-like-it", ""),
+    ],
+)
+def test_unknown_policy_suggests_close_ids(tmp_path: Path, asked: str, hint: str) -> None:
+    from helpers import run_cli
+
+    store = str(tmp_path / "store")
+    assert run_cli(["--store", store, "init"]).exit_code == 0
+    snapshot = tmp_path / "2020-01-01.md"
+    snapshot.write_text(OLD, encoding="utf-8")
+    for policy in ("tumblr/terms-of-service", "tumblr/privacy", "acme/privacy"):
+        added = run_cli(["--store", store, "add", str(snapshot), "--policy", policy])
+        assert added.exit_code == 0, added.stderr
+    result = run_cli(["--store", store, "log", asked])
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: no policy {asked!r} in the store{hint}\n"
+
+
+# --- Ctrl-C ----------------------------------------------------------------------------
+
+
+def _big_policy(seed: int) -> str:
+    """Return about 4.5 MB of policy text: 2,000 sections of 4 random-word paragraphs."""
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(5000)]
+    parts = []
+    for number in range(2000):
+        parts.append(f"## Section {number}\n")
+        parts.extend(" ".join(rng.choices(words, k=100)) + "\n" for _ in range(4))
+    return "\n".join(parts)
+
+
+def test_ctrl_c_exits_130_without_traceback(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(_big_policy(1), encoding="utf-8")
+    (tmp_path / "b.md").write_text(_big_policy(2), encoding="utf-8")
+    proc = subprocess.Popen(
+        [*_policydiff(), "compare", "a.md", "b.md", "--format", "json"],
+        cwd=tmp_path,
+        env=_python_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(2.5)  # the compare of two such texts takes 5 s or more here
+        assert proc.poll() is None, "compare finished before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    assert err.strip() == "Error: interrupted"
+    assert out == ""
+
+
+# --- colour ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "colored"),
+    [
+        ({}, False),
+        ({"FORCE_COLOR": "1"}, True),
+        ({"CLICOLOR_FORCE": "1"}, True),
+        ({"CLICOLOR_FORCE": "0"}, False),
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+        ({"CLICOLOR_FORCE": "1", "NO_COLOR": "1"}, False),
+    ],
+)
+def test_force_color_on_a_pipe(pair: Path, env: dict[str, str], colored: bool) -> None:
+    from helpers import run_cli
+
+    result = run_cli(
+        ["compare", str(pair / "old.md"), str(pair / "new.md")],
+        env={"FORCE_COLOR": None, "CLICOLOR_FORCE": None, **env},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert ("\x1b[" in result.stdout) is colored
