@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -389,3 +390,30 @@ def test_force_color_on_a_pipe(pair: Path, env: dict[str, str], colored: bool) -
     )
     assert result.exit_code == 0, result.stderr
     assert ("\x1b[" in result.stdout) is colored
+
+
+# --- the README's Environment section ----------------------------------------------------
+
+_ENV_READ = re.compile(
+    # Reads only: os.environ["X"] = ... sets a variable for a child process.
+    r"""(?:environ\.get\(|getenv\(|envvar=)\s*["']([A-Z][A-Z0-9_]+)["']"""
+    r"""|environ\[["']([A-Z][A-Z0-9_]+)["']\](?!\s*=[^=])"""
+    r"""|["'](POLICYDIFF_[A-Z0-9_]+)["']"""
+)
+
+
+def test_readme_lists_every_environment_variable() -> None:
+    """Each variable the code reads by name is in the README's "Environment" table."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start = readme.index("\n## Environment\n")
+    section = readme[start : readme.index("\n## ", start + 1)]
+    read = {
+        next(name for name in match.groups() if name)
+        for path in (SRC / "policydiff").rglob("*.py")
+        for match in _ENV_READ.finditer(path.read_text(encoding="utf-8"))
+    }
+    # Besides the names found by the pattern, ones read through libraries we call.
+    read |= {"NO_COLOR", "FORCE_COLOR", "CLICOLOR_FORCE", "PAGER", "COLUMNS", "SSL_CERT_FILE"}
+    assert {"POLICYDIFF_STORE", "POLICYDIFF_LOCK_TIMEOUT", "POLICYDIFF_WAYBACK_URL"} <= read
+    missing = sorted(name for name in read if f"`{name}`" not in section)
+    assert not missing, f"not in the README's Environment section: {missing}"
