@@ -7,6 +7,7 @@ import json
 import os
 import random
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO
+from policydiff.cli import COMMANDS
 
 SRC = REPO / "src"
 
@@ -417,3 +419,68 @@ def test_readme_lists_every_environment_variable() -> None:
     assert {"POLICYDIFF_STORE", "POLICYDIFF_LOCK_TIMEOUT", "POLICYDIFF_WAYBACK_URL"} <= read
     missing = sorted(name for name in read if f"`{name}`" not in section)
     assert not missing, f"not in the README's Environment section: {missing}"
+
+
+# --- help ------------------------------------------------------------------------------
+
+COMMAND_NAMES = sorted(COMMANDS)
+
+
+def _examples(help_text: str) -> list[str]:
+    """Return the command lines of a help text's "Examples:" block."""
+    lines = help_text.split("\n  Examples:\n", 1)[1].splitlines()
+    examples = []
+    for line in lines:
+        if not line.startswith("    "):
+            break
+        examples.append(line.strip())
+    return examples
+
+
+def _parse_example(example: str) -> None:
+    """Parse an example's policydiff command line as click would, without running it."""
+    import click
+
+    from policydiff.cli import cli
+
+    line = example[example.index("policydiff ") :]
+    # A process substitution is a path to the command (/dev/fd/63).
+    line = re.sub(r"<\([^)]*\)", "/dev/fd/63", line)
+    args = shlex.split(line)[1:]
+    with cli.make_context("policydiff", args) as ctx:
+        command_args = [*ctx._protected_args, *ctx.args]
+        name, command, rest = cli.resolve_command(ctx, command_args)
+        assert command is not None, example
+        with command.make_context(name, rest, parent=ctx) as sub:
+            if isinstance(command, click.Group) and (sub._protected_args or sub.args):
+                _, inner, inner_rest = command.resolve_command(
+                    sub, [*sub._protected_args, *sub.args]
+                )
+                assert inner is not None, example
+                inner.make_context(inner.name, inner_rest, parent=sub).close()
+
+
+@pytest.mark.parametrize("name", COMMAND_NAMES)
+def test_every_command_help_has_examples_that_parse(name: str) -> None:
+    from helpers import run_cli
+
+    result = run_cli([name, "--help"])
+    assert result.exit_code == 0, result.stderr
+    examples = _examples(result.stdout)
+    assert examples, result.stdout
+    for example in examples:
+        assert f"policydiff {name}" in example or "policydiff --store" in example
+        _parse_example(example)
+
+
+def test_top_level_command_list_is_not_cut_off() -> None:
+    from helpers import run_cli
+
+    result = run_cli(["--help"])
+    assert result.exit_code == 0
+    listing = result.stdout.split("\nCommands:\n", 1)[1]
+    assert "..." not in listing
+    for name in COMMAND_NAMES:
+        assert f"\n  {name} " in f"\n{listing}"
+    # Whole first sentences, wrapped onto a second line where needed.
+    assert "previous, date, hash)." in listing

@@ -43,6 +43,70 @@ COMMANDS: dict[str, str] = {
 
 DEFAULT_STORE = "policy-archive"
 
+# Shown at the end of each command's --help (search keeps the examples in its docstring).
+# Real command lines: a test parses each one against the command's options.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "init": ("policydiff init", "policydiff --store ~/policies init"),
+    "import": (
+        "policydiff import archive/",
+        "policydiff import saved/ --policy acme/privacy --format json",
+    ),
+    "add": (
+        "policydiff add privacy.md --policy acme/privacy --captured 2024-05-01",
+        "policydiff add page.html --policy acme/privacy --source https://acme.example/privacy",
+    ),
+    "policies": ("policydiff policies", "policydiff policies --format json"),
+    "log": ("policydiff log acme/privacy", "policydiff log acme/privacy --format json"),
+    "show": (
+        "policydiff show acme/privacy",
+        "policydiff show acme/privacy@3",
+        "policydiff show acme/privacy --at 2023-01-01",
+    ),
+    "blame": ("policydiff blame acme/privacy", "policydiff blame acme/privacy@2 --by sentence"),
+    "history": (
+        'policydiff history acme/privacy --section "Cookies"',
+        'policydiff history acme/privacy --section "Your rights" --format markdown',
+    ),
+    "site": ("policydiff site public/", 'policydiff site public/ --search "biometric"'),
+    "verify": ("policydiff verify", "policydiff verify acme/privacy --format json"),
+    "sync": ("policydiff sync", "policydiff sync origin --no-push"),
+    "capture": (
+        "policydiff capture https://acme.example/privacy --policy acme/privacy",
+        "policydiff capture https://acme.example/terms --policy acme/terms --select main",
+    ),
+    "wayback": (
+        "policydiff wayback https://acme.example/privacy --policy acme/privacy",
+        "policydiff wayback acme.example/privacy --policy acme/privacy --from 2018-01-01",
+    ),
+    "import-git": (
+        "policydiff import-git ../site-repo --path legal/privacy.md --policy acme/privacy",
+    ),
+    "reextract": ("policydiff reextract acme/privacy --select article",),
+    "track": ("policydiff track", "policydiff track acme/privacy --exit-code"),
+    "config": (
+        "policydiff config",
+        "policydiff config set policy.acme/privacy.url https://acme.example/privacy",
+        "policydiff config get announce.to",
+    ),
+    "announce": (
+        "policydiff announce acme/privacy",
+        "policydiff announce acme/privacy 3 4 --format markdown -o notice.md",
+        "policydiff announce acme/privacy --send --to list@acme.example",
+    ),
+    "changelog": (
+        "policydiff changelog acme/privacy",
+        "policydiff changelog acme/privacy --substantive-only -o CHANGES.md",
+    ),
+    "feed": ("policydiff feed acme/privacy -o privacy.atom",),
+    "compare": (
+        "policydiff compare acme/privacy",
+        "policydiff compare acme/privacy 2023-01-01 latest --format html -o diff.html",
+        "policydiff compare old.md new.md --exit-code",
+        "curl -s https://acme.example/privacy.md | policydiff compare acme/privacy -",
+        "policydiff compare old.md <(curl -s https://acme.example/privacy.md)",
+    ),
+}
+
 
 class LazyGroup(click.Group):
     """A click group that imports each command's module on first use."""
@@ -60,7 +124,31 @@ class LazyGroup(click.Group):
             return None
         module_name, _, attr = target.partition(":")
         command: click.Command = getattr(importlib.import_module(module_name), attr)
+        examples = EXAMPLES.get(cmd_name)
+        if examples and not command.epilog:
+            # "\b": click keeps the block's lines as written instead of rewrapping them.
+            command.epilog = "\b\nExamples:\n" + "\n".join(f"  {line}" for line in examples)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands with each one's first sentence, wrapped, never cut with "...".
+
+        click cuts a command's help at the width left on one line; a policy tool's
+        commands need their whole first sentence to be told apart.
+        """
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            text = command.short_help or (command.help or "").split("\n\n", 1)[0]
+            text = " ".join(text.split())
+            # The first sentence: up to a full stop that ends a word (not "e.g." or "N.").
+            sentence = text.split(". ", 1)[0].rstrip(".") + "."
+            rows.append((name, sentence))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
