@@ -345,6 +345,25 @@ def _big_policy(seed: int) -> str:
     return "\n".join(parts)
 
 
+def _wait_for_cpu_seconds(proc: subprocess.Popen[str], seconds: float) -> None:
+    """Wait until ``proc`` has used ``seconds`` of CPU: well inside the diff, past start-up.
+
+    CPU time, not wall time, so that a loaded machine does not interrupt the imports
+    instead (the compare itself needs several CPU seconds).
+    """
+    stat_file = Path(f"/proc/{proc.pid}/stat")
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if not stat_file.exists():  # not Linux: fall back on wall time
+            time.sleep(2.5)
+            return
+        fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        used = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if used >= seconds:
+            return
+        time.sleep(0.05)
+
+
 def test_ctrl_c_exits_130_without_traceback(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text(_big_policy(1), encoding="utf-8")
     (tmp_path / "b.md").write_text(_big_policy(2), encoding="utf-8")
@@ -357,7 +376,7 @@ def test_ctrl_c_exits_130_without_traceback(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        time.sleep(2.5)  # the compare of two such texts takes 5 s or more here
+        _wait_for_cpu_seconds(proc, 1.0)
         assert proc.poll() is None, "compare finished before it could be interrupted"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
