@@ -13,7 +13,6 @@ half a file and two writers never lose each other's change.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -25,6 +24,13 @@ from typing import Any
 
 from policydiff.errors import StoreError, UsageError
 from policydiff.refs import validate_policy_id
+
+try:
+    import fcntl
+except ModuleNotFoundError:  # not POSIX (Windows): the store's safety rests on flock
+    from policydiff.errors import PlatformError
+
+    raise PlatformError.posix_only() from None
 
 CONFIG_FORMAT = 1
 STATE_DIR = "policydiff"

@@ -11,6 +11,8 @@ class ExitCode(IntEnum):
     OK = 0
     CHANGES_FOUND = 1
     ERROR = 2
+    # 128 + SIGINT, as shells report a command stopped by Ctrl-C.
+    INTERRUPTED = 130
 
 
 class PolicydiffError(Exception):
@@ -66,6 +68,18 @@ class IntegrityError(PolicydiffError):
 
 class NetworkError(PolicydiffError):
     """A fetch failed after its retries."""
+
+
+class PlatformError(PolicydiffError):
+    """This system lacks what policydiff needs: POSIX file locks (``fcntl``)."""
+
+    @classmethod
+    def posix_only(cls) -> PlatformError:
+        """Return the error for a Python without ``fcntl`` (Windows)."""
+        return cls(
+            "policydiff needs a POSIX system (Linux, macOS, a BSD): the store locks its "
+            "files with fcntl, which this Python does not have"
+        )
 
 
 # Shown as escapes in messages: C0 and C1 controls (terminal escape sequences, newlines,

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -65,6 +64,13 @@ from policydiff.model import (
 )
 from policydiff.refs import PolicyIdSet, RefKind, VersionRef, validate_policy_id
 from policydiff.versionindex import IndexAlteredError, VersionIndex
+
+try:
+    import fcntl
+except ModuleNotFoundError:  # not POSIX (Windows): the store's safety rests on flock
+    from policydiff.errors import PlatformError
+
+    raise PlatformError.posix_only() from None
 
 STORE_FORMAT = 1
 MARKER_FILE = "policydiff-store.json"
@@ -776,7 +782,20 @@ class GitStore:
             raise UsageError(f"the store holds {len(known)} policies; name one: {', '.join(known)}")
         validate_policy_id(policy)
         if not self.versions(policy):
-            raise UnknownPolicyError(f"no policy {policy!r} in the store")
+            import difflib
+
+            known = self.policies()
+            folded = {name.casefold(): name for name in known}
+            wanted = policy.casefold()
+            # "tumblr" is tumblr/terms-of-service: a whole part of an id, or a close spelling.
+            close = [name for name in known if wanted in name.casefold().split("/")]
+            close += [
+                folded[name]
+                for name in difflib.get_close_matches(wanted, list(folded), n=3, cutoff=0.75)
+            ]
+            unique = list(dict.fromkeys(close))[:3]
+            hint = f"; did you mean {' or '.join(unique)}?" if unique else ""
+            raise UnknownPolicyError(f"no policy {policy!r} in the store{hint}")
         return policy
 
     def versions(self, policy: str) -> list[Version]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import errno
 import importlib
 import os
@@ -42,6 +43,70 @@ COMMANDS: dict[str, str] = {
 
 DEFAULT_STORE = "policy-archive"
 
+# Shown at the end of each command's --help (search keeps the examples in its docstring).
+# Real command lines: a test parses each one against the command's options.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "init": ("policydiff init", "policydiff --store ~/policies init"),
+    "import": (
+        "policydiff import archive/",
+        "policydiff import saved/ --policy acme/privacy --format json",
+    ),
+    "add": (
+        "policydiff add privacy.md --policy acme/privacy --captured 2024-05-01",
+        "policydiff add page.html --policy acme/privacy --source https://acme.example/privacy",
+    ),
+    "policies": ("policydiff policies", "policydiff policies --format json"),
+    "log": ("policydiff log acme/privacy", "policydiff log acme/privacy --format json"),
+    "show": (
+        "policydiff show acme/privacy",
+        "policydiff show acme/privacy@3",
+        "policydiff show acme/privacy --at 2023-01-01",
+    ),
+    "blame": ("policydiff blame acme/privacy", "policydiff blame acme/privacy@2 --by sentence"),
+    "history": (
+        'policydiff history acme/privacy --section "Cookies"',
+        'policydiff history acme/privacy --section "Your rights" --format markdown',
+    ),
+    "site": ("policydiff site public/", 'policydiff site public/ --search "biometric"'),
+    "verify": ("policydiff verify", "policydiff verify acme/privacy --format json"),
+    "sync": ("policydiff sync", "policydiff sync origin --no-push"),
+    "capture": (
+        "policydiff capture https://acme.example/privacy --policy acme/privacy",
+        "policydiff capture https://acme.example/terms --policy acme/terms --select main",
+    ),
+    "wayback": (
+        "policydiff wayback https://acme.example/privacy --policy acme/privacy",
+        "policydiff wayback acme.example/privacy --policy acme/privacy --from 2018-01-01",
+    ),
+    "import-git": (
+        "policydiff import-git ../site-repo --path legal/privacy.md --policy acme/privacy",
+    ),
+    "reextract": ("policydiff reextract acme/privacy --select article",),
+    "track": ("policydiff track", "policydiff track acme/privacy --exit-code"),
+    "config": (
+        "policydiff config",
+        "policydiff config set policy.acme/privacy.url https://acme.example/privacy",
+        "policydiff config get announce.to",
+    ),
+    "announce": (
+        "policydiff announce acme/privacy",
+        "policydiff announce acme/privacy 3 4 --format markdown -o notice.md",
+        "policydiff announce acme/privacy --send --to list@acme.example",
+    ),
+    "changelog": (
+        "policydiff changelog acme/privacy",
+        "policydiff changelog acme/privacy --substantive-only -o CHANGES.md",
+    ),
+    "feed": ("policydiff feed acme/privacy -o privacy.atom",),
+    "compare": (
+        "policydiff compare acme/privacy",
+        "policydiff compare acme/privacy 2023-01-01 latest --format html -o diff.html",
+        "policydiff compare old.md new.md --exit-code",
+        "curl -s https://acme.example/privacy.md | policydiff compare acme/privacy -",
+        "policydiff compare old.md <(curl -s https://acme.example/privacy.md)",
+    ),
+}
+
 
 class LazyGroup(click.Group):
     """A click group that imports each command's module on first use."""
@@ -59,7 +124,43 @@ class LazyGroup(click.Group):
             return None
         module_name, _, attr = target.partition(":")
         command: click.Command = getattr(importlib.import_module(module_name), attr)
+        examples = EXAMPLES.get(cmd_name)
+        if examples and not command.epilog:
+            # "\b": click keeps the block's lines as written instead of rewrapping them.
+            command.epilog = "\b\nExamples:\n" + "\n".join(f"  {line}" for line in examples)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands with each one's first sentence, wrapped, never cut with "...".
+
+        click cuts a command's help at the width left on one line; a policy tool's
+        commands need their whole first sentence to be told apart.
+        """
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            text = command.short_help or (command.help or "").split("\n\n", 1)[0]
+            text = " ".join(text.split())
+            # The first sentence: up to a full stop that ends a word (not "e.g." or "N.").
+            sentence = text.split(". ", 1)[0].rstrip(".") + "."
+            rows.append((name, sentence))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Find the command ``args`` starts with; for a misspelt name, suggest the close ones."""
+        name = args[0]
+        if name not in COMMANDS and not name.startswith("-") and not ctx.resilient_parsing:
+            # The best match only: "compre" is compare, not also capture.
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else "'policydiff --help' lists them"
+            raise click.UsageError(f"unknown command {name!r}; {hint}", ctx)
+        return super().resolve_command(ctx, args)
 
 
 class Settings:
@@ -103,9 +204,15 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(err), err.exit_code)
     except click.exceptions.Exit as err:
         sys.exit(err.exit_code)
+    except click.NoSuchOption as err:
+        _fail(_global_option_hint(err) or err.format_message(), ExitCode.ERROR)
     except click.ClickException as err:
         _fail(err.format_message(), ExitCode.ERROR)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as err:
+        # click turns Ctrl-C inside a command into Abort; a prompt's own Abort (Ctrl-C or
+        # end of input there) carries no cause and stays an ordinary error.
+        if isinstance(err.__cause__, KeyboardInterrupt):
+            _fail("interrupted", ExitCode.INTERRUPTED)
         _fail("aborted", ExitCode.ERROR)
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): not an error worth a traceback.
@@ -113,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(ExitCode.OK)
     except KeyboardInterrupt:
-        _fail("interrupted", ExitCode.ERROR)
+        _fail("interrupted", ExitCode.INTERRUPTED)
     except OSError as err:
         # A path the system cannot even look up (a name over 255 bytes, a path over 4096)
         # fails the first stat of any command that touches it, inside pathlib or click.
@@ -127,6 +234,25 @@ def main(argv: list[str] | None = None) -> None:
             ExitCode.ERROR,
         )
     sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+def _global_option_hint(err: click.NoSuchOption) -> str:
+    """Return an error saying where a global option goes if one came after the command."""
+    ctx = err.ctx
+    if ctx is None or ctx.parent is None:
+        return ""
+    name = err.option_name
+    for param in cli.params:
+        # Eager options (--version) end the run: no point in moving them.
+        if not param.is_eager and name in (*param.opts, *param.secondary_opts):
+            flag = not isinstance(param, click.Option) or param.is_flag
+            value = "" if flag else f" {param.type.name.upper()}"
+            return (
+                f"{name} is a global option of policydiff, not an option of "
+                f"'{ctx.info_name}': put it before the command "
+                f"(policydiff {name}{value} {ctx.info_name} ...)"
+            )
+    return ""
 
 
 def _fail(message: str, code: int) -> None:

@@ -46,12 +46,15 @@ def open_store() -> GitStore:
 
 
 def use_color(stream: Any) -> bool:  # noqa: ANN401 - any text stream
-    """Decide colour for ``stream``: --color/--no-color, then NO_COLOR, then is-a-terminal."""
+    """Decide colour for ``stream``: --color/--no-color, NO_COLOR, FORCE_COLOR, is-a-terminal."""
     forced = settings().color
     if forced is not None:
         return bool(forced)
     if os.environ.get("NO_COLOR"):
         return False
+    # force-color.org: FORCE_COLOR set to anything non-empty; CLICOLOR_FORCE: set and not 0.
+    if os.environ.get("FORCE_COLOR") or os.environ.get("CLICOLOR_FORCE", "0") not in {"", "0"}:
+        return True
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
 

@@ -2,7 +2,9 @@
 
 Rules, in order (the ``compare`` help repeats them):
 
-* An argument naming an existing file is a file, always. ``POLICY@REF`` names a version
+* An argument naming an existing file is a file, always; so are ``-`` (standard input,
+  at most once), a pipe such as ``/dev/fd/N`` from process substitution
+  (``compare old.md <(curl ...)``) and a character device. ``POLICY@REF`` names a version
   of any policy explicitly, so a ref that is also a file name can still be reached.
 * No arguments: ``previous`` -> ``latest`` of the only policy.
 * One argument: a file -> ``latest`` of the only policy vs the file; a policy the store
@@ -15,7 +17,10 @@ Rules, in order (the ``compare`` help repeats them):
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -45,6 +50,7 @@ DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 _HTML_SUFFIXES = frozenset({".html", ".htm"})
 # Names with these suffixes are meant as files: a missing one is "no such file".
 _FILE_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text", ".html", ".htm"})
+STDIN = "-"
 
 
 class Pair(NamedTuple):
@@ -107,6 +113,8 @@ def resolve_pair(
         raise UsageError(
             f"expected at most three arguments ([POLICY] [OLD] [NEW]), got {len(args)}"
         )
+    if list(args).count(STDIN) > 1:
+        raise UsageError("'-' (standard input) can be only one of OLD and NEW")
     store = _Store(store_path)
     policy: str | None = None
     old: _Target
@@ -198,9 +206,23 @@ def _as_ref(arg: str) -> VersionRef | None:
 
 
 def _existing_file(arg: str) -> Path | None:
-    """Return ``arg`` as a path if it names an existing file (not a directory)."""
-    path = Path(arg)
-    return path if arg and path.is_file() else None
+    """Return ``arg`` as a path if it is ``-`` or names a file, pipe or character device."""
+    if arg == STDIN:
+        return Path(STDIN)
+    if not arg:
+        return None
+    try:
+        # Followed links: /dev/fd/63 from `<(...)` and /dev/stdin are links to pipes.
+        mode = Path(arg).stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:
+        if err.errno == errno.ENAMETOOLONG:
+            raise  # main() reports it as the user's input
+        return None  # a link loop, no permission to look: not a file we can read
+    # Pipes and devices are read as files only here, when named as OLD or NEW: what
+    # process substitution gives. `add` and `import` still refuse them.
+    return Path(arg) if stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) else None
 
 
 def _shown(arg: str) -> str:
@@ -238,10 +260,15 @@ def read_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Side, 
     )
     from policydiff.ingest.decode import check_size
 
+    name = "stdin" if str(path) == STDIN else str(path)
     try:
-        with path.open("rb") as handle:
-            check_size(os.fstat(handle.fileno()).st_size, max_bytes)
-            raw = handle.read(max_bytes + 1)
+        if str(path) == STDIN:
+            # At most max_bytes + 1 bytes: the decoder refuses more, without reading on.
+            raw = sys.stdin.buffer.read(max_bytes + 1)
+        else:
+            with path.open("rb") as handle:
+                check_size(os.fstat(handle.fileno()).st_size, max_bytes)
+                raw = handle.read(max_bytes + 1)
         check_size(len(raw), max_bytes)
         is_html = path.suffix.lower() in _HTML_SUFFIXES
         front: dict[str, str | bool] = {}
@@ -262,13 +289,13 @@ def read_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Side, 
             wayback, text = parse_wayback_header(text)
             captured = wayback.captured_at if wayback is not None else None
     except InputError as err:
-        raise InputError(f"{path}: {err}") from None
+        raise InputError(f"{name}: {err}") from None
     except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+        raise InputError(f"cannot read {name}: {err.strerror or err}") from None
     if captured is None:
         captured = _front_value(front, "captured", _parse_time)
     side = side_from_text(
-        str(path),
+        name,
         text,
         captured_at=captured,
         effective_date=_front_value(front, "effective", _parse_day) or detect_effective_date(text),

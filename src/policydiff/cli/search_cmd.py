@@ -84,7 +84,7 @@ def _hits_text(hits: PolicyHits) -> list[str]:
 )
 @format_option("text", "json", default="text")
 def search_cmd(phrase: str, regex: bool, policies: tuple[str, ...], fmt: str) -> None:
-    r"""Find when PHRASE first appeared in each policy, when it left or came back, and if it stands.
+    """Find when PHRASE first appeared in each policy, when it left or came back, and if it stands.
 
     Every recorded version is searched, from the store's texts only. Matching ignores
     cosmetic differences: case, quotes, dashes, markdown markup and line wrapping. With
@@ -98,7 +98,7 @@ def search_cmd(phrase: str, regex: bool, policies: tuple[str, ...], fmt: str) ->
       policydiff search "IP address you registered from"
       policydiff search --regex "biometric(s)? data" --format json
       policydiff search cookies --policy koozali/privacy-policy
-    """
+    """  # noqa: D301 - "\b" is click's no-rewrap marker, the backspace character itself
     from policydiff.search import Matcher, search_store
 
     matcher = Matcher(phrase, regex=regex)
