@@ -22,12 +22,16 @@ from test_bad_input import store_state
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ota"
 FAST = ["--backoff", "0", "--retries", "1", "--timeout", "5"]
-TRACKED = ["acme/privacy-policy", "acme/terms-of-service", "le-chat/community-guidelines"]
+TRACKED = [
+    "acme/privacy-policy",
+    "acme/terms-of-service",
+    "le-chat/community-guidelines",
+    "le-chat/terms-of-service",
+]
 SKIPPED = {
     "claude-ai/commercial-terms": "combines 2 pages into one document",
     "claude-ai/privacy-policy": "executeClientScripts",
     "le-chat/privacy-policy": "filters removeTrackingIds, removeElementsByText cannot run here",
-    "le-chat/terms-of-service": "uses range selectors",
 }
 
 
@@ -45,13 +49,21 @@ PAGES = {
         "<div class='terms-body'><p>You may use Acme fairly.</p>"
         "<div class='cookie-banner'>Accept cookies?</div><p class='share'>Share this</p></div>"
     ),
+    # Open Terms Archive's range selector example: no element wraps the terms.
+    "/lechat/terms": html(
+        "<main><ul><li>Home</li><li>Terms and Conditions</li></ul>"
+        "<h1 id='terms-title'>Le Chat terms</h1><p>Effective as of: January 1, 2024</p>"
+        "<p class='promo-start'>Try Le Chat Pro</p><p>Now 50% off</p>"
+        "<p class='promo-end'>Subscribe</p>"
+        "<h2>Authorized uses</h2><p>You can use this service at the office.</p></main>"
+        "<div><ul id='footer-menu'><li>About</li><li>Contact</li></ul></div>"
+    ),
     "/lechat/guidelines": html(
         "<div class='guidelines'><h1>Guidelines</h1><p>Be kind to one another.</p></div>"
     ),
 }
 # Pages of skipped documents: served, so that a request for them would be seen.
 SKIPPED_PATHS = [
-    "/lechat/terms",
     "/lechat/privacy",
     "/claude/privacy",
     "/claude/commercial-1",
@@ -107,11 +119,18 @@ def test_import_then_track(store_dir: Path, server: LocalServer, tmp_path: Path)
     ) in lines
     # One settings commit holding the tracked documents' settings, and nothing else.
     assert git(store_dir, "log", "-1", "--format=%s").strip() == (
-        "settings: import 3 Open Terms Archive document(s) from collection"
+        "settings: import 4 Open Terms Archive document(s) from collection"
     )
     code, shown, _ = cli(store_dir, "config", "list", "--format", "json")
     settings = {item["key"]: item["value"] for item in json.loads(shown)["settings"]}
-    assert settings["policy.acme/terms-of-service.select"] == "#terms-intro, .terms-body"
+    # A list keeps its order (Open Terms Archive's), so it stays a list.
+    assert settings["policy.acme/terms-of-service.select"] == '["#terms-intro", ".terms-body"]'
+    assert (store_dir / "policydiff.toml").read_text().count(
+        'select = ["#terms-intro", ".terms-body"]'
+    ) == 1
+    assert settings["policy.le-chat/terms-of-service.select"] == (
+        '[{"startBefore": "#terms-title", "endBefore": "#footer-menu"}]'
+    )
     assert settings["policy.acme/terms-of-service.remove"] == ".cookie-banner, .share"
     assert settings["policy.acme/privacy-policy.title"] == "Acme Privacy Policy"
     assert settings["policy.acme/privacy-policy.organisation"] == "Acme"
@@ -120,7 +139,8 @@ def test_import_then_track(store_dir: Path, server: LocalServer, tmp_path: Path)
 
     code, out, err = cli(store_dir, "track", *FAST)
     assert (code, err) == (0, "")
-    assert out == "".join(f"{policy}: recorded version 1\n" for policy in TRACKED)
+    # One line per policy, in the order they are recorded.
+    assert sorted(out.splitlines()) == [f"{policy}: recorded version 1" for policy in TRACKED]
     store = GitStore(store_dir)
     assert sorted(store.policies()) == TRACKED
     privacy = store.text(store.versions("acme/privacy-policy")[-1])
@@ -132,6 +152,11 @@ def test_import_then_track(store_dir: Path, server: LocalServer, tmp_path: Path)
     assert "You may use Acme fairly." in terms
     for noise in ("sidebar", "Accept cookies", "Share this"):
         assert noise not in terms
+    chat = store.text(store.versions("le-chat/terms-of-service")[-1])
+    assert chat == (
+        "# Le Chat terms\n\nEffective as of: January 1, 2024\n\n## Authorized uses\n\n"
+        "You can use this service at the office.\n"
+    )
     assert not set(SKIPPED_PATHS) & set(server.paths())
 
     # Importing the same collection again changes nothing: no new commit.
@@ -146,7 +171,8 @@ def test_track_declarations_in_one_step(
     root = collection(tmp_path, server)
     code, out, err = cli(store_dir, "track", *FAST, "--declarations", str(root / "declarations"))
     assert code == 0
-    assert out == "".join(f"{policy}: recorded version 1\n" for policy in TRACKED)
+    # One line per policy, in the order they are recorded.
+    assert sorted(out.splitlines()) == [f"{policy}: recorded version 1" for policy in TRACKED]
     # The per-document report goes to stderr, so stdout stays one line per policy.
     assert "le-chat/privacy-policy: skipped: filters removeTrackingIds" in err
     assert "claude-ai/privacy-policy: skipped: " in err
@@ -260,12 +286,12 @@ BAD_FILES: list[tuple[str, str | bytes, str]] = [
     (
         "range without end",
         terms({"fetch": "https://b.example/", "select": {"startBefore": "h1"}}),
-        "a range selector needs one start and one end",
+        "a range selector is one of startBefore/startAfter and one of endBefore/endAfter",
     ),
     (
         "range with a bad selector",
         terms({"fetch": "https://b.example/", "select": {"startAfter": "h1", "endBefore": "[["}}),
-        "invalid CSS select range selector",
+        "invalid CSS select selector '[['",
     ),
     ("unknown property", terms({"fetch": "https://b.example/", "script": "x"}), "'script'"),
     (

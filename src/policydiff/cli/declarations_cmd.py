@@ -3,7 +3,7 @@
 Each terms document of a collection becomes a policy's settings (``url``, ``select``,
 ``remove``, ``title``, ``organisation``, ``type``), all written as one settings commit;
 ``track`` then captures them (``track --declarations DIR`` does both). Documents that
-cannot be captured as Open Terms Archive would (filters, scripts, ranges, combine) are
+cannot be captured as Open Terms Archive would (filters, scripts, combine) are
 listed with the reason and left out; a URL an earlier import gave them is removed.
 """
 
@@ -125,7 +125,7 @@ def import_declarations_cmd(folder: Path, fmt: str) -> None:
 
     FOLDER is a collection (its declarations/ folder is read) or a folder of
     <Service>.json files. Each terms type becomes the policy <service>/<terms-type>.
-    Documents that need filters, scripts, range selectors or combined pages are listed
+    Documents that need filters, scripts or combined pages are listed
     and skipped; earlier declarations (<Service>.history.json) are listed, not tracked.
     Exit 2 when a file cannot be read (the others are still imported).
     """

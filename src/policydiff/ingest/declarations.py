@@ -10,9 +10,10 @@ holding earlier declarations per terms type, each with a ``validUntil`` date.
 
 Each terms type becomes the policy ``<service>/<terms-type>``, slugged as the shared
 corpus names them (``Claude.ai``/``Privacy Policy`` -> ``claude-ai/privacy-policy``),
-with the ``fetch`` URL and the CSS ``select``/``remove`` selectors. What policydiff
+with the ``fetch`` URL and the ``select``/``remove`` selectors (CSS, or a JSON list of
+CSS and range selectors, which the extractor applies as Open Terms Archive does). What policydiff
 cannot reproduce faithfully -- named JavaScript ``filter``s, ``executeClientScripts``,
-range selectors, ``combine`` -- is kept in the report and the document is skipped with
+``combine`` -- is kept in the report and the document is skipped with
 a reason: it never yields text that differs from Open Terms Archive's without saying so.
 
 The files are untrusted: bounded in size and number, JSON only, nesting bounded, URLs
@@ -149,37 +150,43 @@ def _url(value: object, where: str) -> str:
         raise DeclarationError(f"{where}: fetch: {err}") from None
 
 
-def _selectors(value: object, where: str, name: str) -> tuple[str | None, list[dict[str, str]]]:
-    """Return the CSS selectors of a ``select``/``remove`` (joined) and its range selectors."""
+def _selectors(value: object, where: str, name: str) -> str | None:
+    """Return a ``select``/``remove`` as the settings hold it (None when there is none).
+
+    One CSS selector stays as it is; a list keeps Open Terms Archive's order and range
+    selectors as a JSON list (a ``remove`` of CSS selectors only becomes one CSS list).
+    """
+    from functools import partial
+
+    from policydiff.config import selector_items
     from policydiff.ingest.html import check_selector
 
     items = value if isinstance(value, list) else [value]
-    css: list[str] = []
-    ranges: list[dict[str, str]] = []
+    if not items:
+        return None
     for item in items:
-        if isinstance(item, str):
-            css.append(check_selector(item, what=f"{name} selector").strip())
-        elif isinstance(item, dict):
+        if isinstance(item, dict):
             unknown = set(item) - _RANGE_KEYS
             if unknown or not all(isinstance(v, str) for v in item.values()):
                 raise DeclarationError(
                     f"{where}: {name}: a range selector holds only startBefore, startAfter, "
                     "endBefore and endAfter, each a CSS selector"
                 )
-            starts = [k for k in item if k.startswith("start")]
-            ends = [k for k in item if k.startswith("end")]
-            if len(starts) != 1 or len(ends) != 1:
-                raise DeclarationError(
-                    f"{where}: {name}: a range selector needs one start and one end"
-                )
-            for part in item.values():
-                check_selector(part, what=f"{name} range selector")
-            ranges.append(dict(item))
-        else:
+        elif not isinstance(item, str):
             raise DeclarationError(
                 f"{where}: {name} must be a CSS selector, a range selector or a list of them"
             )
-    return (", ".join(css) or None), ranges
+    if all(isinstance(item, str) for item in items) and (len(items) == 1 or name == "remove"):
+        stored = ", ".join(
+            check_selector(str(item), what=f"{name} selector").strip() for item in items
+        )
+    else:
+        stored = json.dumps(items, ensure_ascii=False)
+    try:
+        selector_items(stored, partial(check_selector, what=f"{name} selector"))
+    except UsageError as err:
+        raise DeclarationError(f"{where}: {name}: {err}") from None
+    return stored
 
 
 def _filters(terms: dict[str, Any], where: str) -> list[str]:
@@ -216,8 +223,8 @@ def _document(file: str, service_id: str, name: str, terms_type: str, terms: obj
     if not isinstance(scripts, bool):
         raise DeclarationError(f"{where}: executeClientScripts must be true or false")
     filters = _filters(terms, where)
-    select, select_ranges = _selectors(terms.get("select", []), where, "select")
-    remove, remove_ranges = _selectors(terms.get("remove", []), where, "remove")
+    select = _selectors(terms.get("select", []), where, "select")
+    remove = _selectors(terms.get("remove", []), where, "remove")
     skipped: list[str] = []
     if "combine" in terms:
         parts = terms["combine"]
@@ -242,10 +249,6 @@ def _document(file: str, service_id: str, name: str, terms_type: str, terms: obj
         url = _url(terms.get("fetch"), where) if "fetch" in terms else None
         if url is None:
             raise DeclarationError(f"{where}: fetch (the document's URL) is missing")
-    if select_ranges or remove_ranges:
-        skipped.append(
-            "uses range selectors (startBefore/endAfter...), which policydiff cannot apply yet"
-        )
     if filters:
         skipped.append(
             f"filters {', '.join(filters)} cannot run here; the text would differ from "
@@ -275,7 +278,7 @@ def _document(file: str, service_id: str, name: str, terms_type: str, terms: obj
             key_spec(f"policy.{policy}.{key}").validate(value)
         except UsageError as err:
             raise DeclarationError(f"{where}: {key}: {err}") from None
-    if select is None and not select_ranges and not skipped:
+    if select is None and not skipped:
         document.warnings.append(
             "no select: the content is found automatically and may differ from Open Terms Archive's"
         )
