@@ -397,3 +397,91 @@ def test_nothing_importable_changes_nothing(
         assert "Traceback" not in err
         assert store_state(store_dir) == before
     assert expected in cli(store_dir, "config", "import-declarations", str(folder))[2]
+
+
+# --------------------------------------------------------------------------- ranges
+
+RANGE_PAGE = (
+    "<html><body><main><ul><li>Home</li></ul>"
+    "<h1 id='title'>Terms</h1><p>Intro.</p>"
+    "<div class='box'><p>Inside one.</p><span id='mid'>Middle.</span><p>Inside two.</p></div>"
+    "<h2 id='end'>Annex</h2><p>Annex text.</p></main>"
+    "<footer id='foot'><p>Footer.</p></footer></body></html>"
+)
+
+
+def rule(*items: object) -> str:
+    return json.dumps(list(items))
+
+
+@pytest.mark.parametrize(
+    ("select", "remove", "expected"),
+    [
+        (rule({"startBefore": "#title", "endBefore": "#end"}), None,
+         "# Terms\n\nIntro.\n\nInside one.\n\nMiddle.\n\nInside two.\n"),
+        (rule({"startAfter": "#title", "endAfter": "#end"}), None,
+         "Intro.\n\nInside one.\n\nMiddle.\n\nInside two.\n\n## Annex\n"),
+        # An edge inside an element: the element stays with its part on the kept side only.
+        (rule({"startBefore": "#title", "endBefore": "#mid"}), None,
+         "# Terms\n\nIntro.\n\nInside one.\n"),
+        (rule({"startAfter": "#mid", "endBefore": "#foot"}), None,
+         "Inside two.\n\n## Annex\n\nAnnex text.\n"),
+        # Declaration order, not page order.
+        (rule("#end", "#title"), None, "## Annex\n\n# Terms\n"),
+        (rule({"startBefore": "#end", "endBefore": "#foot"}, "#title"), None,
+         "## Annex\n\nAnnex text.\n\n# Terms\n"),
+        ("main", rule({"startBefore": ".box", "endAfter": "#end"}, "ul"),
+         "# Terms\n\nIntro.\n\nAnnex text.\n"),
+        ("main", rule({"startAfter": "#mid", "endBefore": "#foot"}),
+         "- Home\n\n# Terms\n\nIntro.\n\nInside one.\n\nMiddle.\n"),
+        # A CSS attribute selector is still a CSS selector, not a list.
+        ("[id=title]", None, "# Terms\n"),
+    ],
+)  # fmt: skip
+def test_range_selectors_cut_the_page(select: str, remove: str | None, expected: str) -> None:
+    from policydiff.ingest.html import ExtractRules, extract
+
+    assert extract(RANGE_PAGE, None, ExtractRules(select=select, remove=remove)).text == expected
+
+
+@pytest.mark.parametrize(
+    ("select", "error"),
+    [
+        (rule({"startBefore": "#nope", "endBefore": "#end"}), "range start selector '#nope'"),
+        (rule({"startBefore": "#title", "endBefore": "#nope"}), "range end selector '#nope'"),
+        (rule({"startBefore": "#end", "endBefore": "#title"}), "comes before its start"),
+        (rule({"startBefore": "#title"}), "a range selector is one of startBefore/startAfter"),
+        (rule({"startBefore": "#title", "endBefore": "p:::"}), "invalid CSS --select selector"),
+        (rule("#nope", ".nothing"), "match nothing on the page"),
+        ("[]", "invalid CSS --select selector"),
+    ],
+)
+def test_bad_range_is_one_clear_error(select: str, error: str) -> None:
+    from policydiff.errors import PolicydiffError
+    from policydiff.ingest.html import ExtractRules, extract
+
+    with pytest.raises(PolicydiffError) as raised:
+        extract(RANGE_PAGE, None, ExtractRules(select=select))
+    assert error in str(raised.value)
+
+
+def test_range_settings_read_write_and_set(store_dir: Path) -> None:
+    (store_dir / "policydiff.toml").write_text(
+        '[policy."a/terms"]\nurl = "https://a.example/terms"\n'
+        'select = ["main", {startBefore = "#title", endAfter = "#end"}]\n',
+        encoding="utf-8",
+    )
+    assert cli(store_dir, "config", "commit")[0] == 0
+    code, out, _ = cli(store_dir, "config", "get", "policy.a/terms.select")
+    assert (code, out) == (0, '["main", {"startBefore": "#title", "endAfter": "#end"}]\n')
+    # config set takes the same JSON list, and writes it back as a TOML array.
+    value = rule({"startAfter": "h1", "endBefore": "footer"})
+    assert cli(store_dir, "config", "set", "policy.a/terms.remove", value)[0] == 0
+    assert 'remove = [{startAfter = "h1", endBefore = "footer"}]\n' in (
+        store_dir / "policydiff.toml"
+    ).read_text(encoding="utf-8")
+    before = store_state(store_dir)
+    code, _, err = cli(store_dir, "config", "set", "policy.a/terms.remove", rule({"endAfter": "x"}))
+    assert code == 2
+    assert err.startswith("Error: a range selector is one of startBefore/startAfter")
+    assert store_state(store_dir) == before
