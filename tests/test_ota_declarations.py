@@ -485,3 +485,30 @@ def test_range_settings_read_write_and_set(store_dir: Path) -> None:
     assert code == 2
     assert err.startswith("Error: a range selector is one of startBefore/startAfter")
     assert store_state(store_dir) == before
+
+
+def test_import_keeps_the_file_s_comments_and_is_one_pass(store_dir: Path, tmp_path: Path) -> None:
+    (store_dir / "policydiff.toml").write_text(
+        '# Our settings: keep this comment.\n[announce]\nto = "list@example.org"\n\n'
+        '[policy."good/privacy-policy"]\n# set by hand before\nurl = "https://old.example/p"\n'
+        'select = "#old"\n',
+        encoding="utf-8",
+    )
+    assert cli(store_dir, "config", "commit")[0] == 0
+    folder = tmp_path / "decl"
+    folder.mkdir()
+    (folder / "Good.json").write_text(json.dumps(GOOD), encoding="utf-8")
+    for index in range(150):
+        service = {"name": f"S{index}", "terms": {"Imprint": {"fetch": "https://s.example/"}}}
+        (folder / f"S{index}.json").write_text(json.dumps(service), encoding="utf-8")
+    code, _, err = cli(store_dir, "config", "import-declarations", str(folder))
+    assert (code, err) == (0, "")
+    text = (store_dir / "policydiff.toml").read_text(encoding="utf-8")
+    assert text.startswith("# Our settings: keep this comment.\n[announce]\n")
+    assert '# set by hand before\nurl = "https://good.example/p"\n' in text
+    assert 'select = "#old"' not in text  # the declaration has no select: the old one goes
+    assert text.count("[policy.") == 151
+    assert git(store_dir, "log", "--format=%s", "-2").splitlines() == [
+        "settings: import 151 Open Terms Archive document(s) from decl",
+        "settings: edit policydiff.toml",
+    ]

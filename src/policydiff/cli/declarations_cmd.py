@@ -89,26 +89,72 @@ class ImportReport:
         }
 
 
+def _policy_of(key: str) -> str:
+    """Return the policy id of a ``policy.<id>.<name>`` key."""
+    return key.removeprefix("policy.").rpartition(".")[0]
+
+
+def _edited(text: str, wanted: dict[str, str]) -> str:
+    """Return the settings file ``text`` changed to hold ``wanted``.
+
+    Keys of policies the file already has are edited in place (comments and layout
+    stay); new policies' tables are appended in one go, so importing a large collection
+    costs one pass, not one pass per key.
+    """
+    from policydiff.settings import edit_settings, parse_settings, render_settings
+
+    current = parse_settings(text.encode("utf-8")) if text.strip() else {}
+    known = {_policy_of(key) for key in current if key.startswith("policy.")}
+    for key in sorted(set(current) | set(wanted)):
+        if current.get(key) != wanted.get(key) and (
+            not key.startswith("policy.") or _policy_of(key) in known
+        ):
+            text = edit_settings(text, key, wanted.get(key))
+    new = {
+        key: value
+        for key, value in wanted.items()
+        if key.startswith("policy.") and _policy_of(key) not in known
+    }
+    if new:
+        tables = render_settings(new)
+        if text.strip():
+            # render_settings opens with a one-line comment: the file has its own.
+            text = text.rstrip("\n") + "\n" + tables.split("\n", 1)[1]
+        else:
+            text = tables
+    edited = text.encode("utf-8")
+    if parse_settings(edited) != wanted:
+        return render_settings(wanted)  # never write a file that reads back differently
+    return text
+
+
 def import_declarations(store: GitStore, folder: Path) -> ImportReport:
     """Write the settings of a collection's documents into policydiff.toml (one commit)."""
     from policydiff.cli.config_cmd import _committed_settings
     from policydiff.config import policy_key
     from policydiff.ingest.declarations import read_collection
-    from policydiff.settings import edit_settings
+    from policydiff.settings import parse_settings
 
     collection = read_collection(folder)
     report = ImportReport(collection)
-    before = text = _committed_settings(store)
+    before = _committed_settings(store)
+    current = parse_settings(before.encode("utf-8")) if before.strip() else {}
+    wanted = dict(current)
     for doc in collection.documents:
         if doc.skipped:
             # Never leave a URL behind that would capture text unlike Open Terms Archive's.
-            text = edit_settings(text, policy_key(doc.policy, "url"), None)
+            wanted.pop(policy_key(doc.policy, "url"), None)
             continue
-        wanted = doc.settings()
+        values = doc.settings()
         for name in _OWNED:
-            text = edit_settings(text, policy_key(doc.policy, name), wanted.get(name))
+            key = policy_key(doc.policy, name)
+            if name in values:
+                wanted[key] = values[name]
+            else:
+                wanted.pop(key, None)
         report.tracked.append(doc.policy)
-    if text != before:
+    if wanted != current:
+        text = _edited(before, wanted)
         imported = len(report.tracked)
         subject = f"settings: import {imported} Open Terms Archive document(s) from {folder.name}"
         report.committed = store.record_settings(
