@@ -512,3 +512,15 @@ def test_import_keeps_the_file_s_comments_and_is_one_pass(store_dir: Path, tmp_p
         "settings: import 151 Open Terms Archive document(s) from decl",
         "settings: edit policydiff.toml",
     ]
+
+
+def test_symlinked_declaration_is_refused(store_dir: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "elsewhere.json"
+    secret.write_text(json.dumps(GOOD), encoding="utf-8")
+    folder = tmp_path / "decl"
+    folder.mkdir()
+    (folder / "Good.json").write_text(json.dumps(GOOD), encoding="utf-8")
+    (folder / "Linked.json").symlink_to(secret)
+    code, out, _ = cli(store_dir, "config", "import-declarations", str(folder))
+    assert code == 2
+    assert "Linked.json: error: not a plain file" in out

@@ -167,7 +167,7 @@ class RangeSelector:
 
 _RANGE_KEYS = ("startBefore", "startAfter", "endBefore", "endAfter")
 _JSON_LIST = re.compile(r"\[\s*[\"{]")
-MAX_SELECTOR_ITEMS = 50
+MAX_SELECTOR_ITEMS = 20
 
 
 def is_selector_list(value: str) -> bool:
