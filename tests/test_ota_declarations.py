@@ -524,3 +524,20 @@ def test_symlinked_declaration_is_refused(store_dir: Path, tmp_path: Path) -> No
     code, out, _ = cli(store_dir, "config", "import-declarations", str(folder))
     assert code == 2
     assert "Linked.json: error: not a plain file" in out
+
+
+def test_track_declarations_json_lists_the_import(
+    store_dir: Path, server: LocalServer, tmp_path: Path
+) -> None:
+    root = collection(tmp_path, server)
+    result = run_cli(
+        ["--store", str(store_dir), "track", *FAST, "--declarations", str(root), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["schema"] == "policydiff.track/1"
+    assert [p["policy"] for p in report["policies"]] == TRACKED
+    assert report["declarations"]["schema"] == "policydiff.declarations/1"
+    assert len(report["declarations"]["history"]) == 2
+    skipped = [d["policy"] for d in report["declarations"]["documents"] if d["skipped"]]
+    assert sorted(skipped) == sorted(SKIPPED)

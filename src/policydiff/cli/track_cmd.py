@@ -280,6 +280,7 @@ def track_cmd(
     """
     store = open_store()
     unreadable = 0
+    declared: dict[str, Any] | None = None
     if declarations is not None:
         from policydiff.cli.common import message
         from policydiff.cli.declarations_cmd import import_declarations
@@ -288,6 +289,7 @@ def track_cmd(
         for line in imported.lines():
             message(line)  # stdout keeps track's one line per policy
         unreadable = len(imported.collection.errors)
+        declared = imported.as_json()
         if not policies:
             if not imported.tracked:
                 raise UsageError(f"no document of {declarations} can be tracked (listed above)")
@@ -347,6 +349,8 @@ def track_cmd(
                 "recorded": recorded,
                 "failed": failed,
             }
+            # With --declarations: what the import did (policydiff.declarations/1).
+            | ({"declarations": declared} if declared is not None else {})
         )
     if unreadable and not failed:
         raise _PartlyFailedError(
