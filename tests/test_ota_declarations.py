@@ -302,6 +302,12 @@ BAD_FILES: list[tuple[str, str | bytes, str]] = [
     ("filter not a list", terms({"fetch": "https://b.example/", "filter": "x"}), "filter must"),
     ("empty combine", terms({"combine": []}), "combine must be a non-empty list"),
     ("combine file URL", terms({"combine": [{"fetch": "file:///x"}]}), "combine: fetch: not"),
+    (
+        "two terms types, one policy id",
+        json.dumps({"name": "B", "terms": {"Terms of Service": {"fetch": "https://b.example/"},
+                                           "Terms Of Service": {"fetch": "https://b.example/"}}}),
+        "policy id bad/terms-of-service is also declared by Bad.json ('Terms of Service')",
+    ),
     ("name with a newline", json.dumps({"name": "A\nB", "terms": {"T": {"fetch": "https://b.example/"}}}), "title"),
 ]  # fmt: skip
 
@@ -358,7 +364,10 @@ def test_same_policy_twice_is_an_error(store_dir: Path, tmp_path: Path) -> None:
     (folder / "good.json").write_text(json.dumps(GOOD), encoding="utf-8")
     code, out, _ = cli(store_dir, "config", "import-declarations", str(folder))
     assert code == 2
-    assert "good.json: error: 'Privacy Policy': policy id good/privacy-policy is also " in out
+    assert (
+        "good.json: error: 'Privacy Policy': policy id good/privacy-policy is also declared "
+        "by Good.json ('Privacy Policy')"
+    ) in out
 
 
 def nothing_to_read(tmp: Path) -> Path:

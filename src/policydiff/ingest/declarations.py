@@ -382,14 +382,16 @@ def read_collection(folder: Path, now: datetime | None = None) -> Collection:
                 collection.history.extend(_history(path, moment))
                 continue
             documents = _declaration(path)
+            mine: dict[str, str] = {}
             for document in documents:
-                if document.policy in seen:
+                other = seen.get(document.policy) or mine.get(document.policy)
+                if other is not None:
                     raise DeclarationError(
                         f"{document.terms_type!r}: policy id {document.policy} is also "
-                        f"declared by {seen[document.policy]}"
+                        f"declared by {other}"
                     )
-            for document in documents:
-                seen[document.policy] = name
+                mine[document.policy] = f"{name} ({document.terms_type!r})"
+            seen.update(mine)
             collection.documents.extend(documents)
         except UsageError as err:
             collection.errors.append((name, str(err)))
