@@ -147,12 +147,86 @@ def _css(value: str) -> str:
     """Validate a CSS selector list (as soupsieve, the extractor's engine, reads it)."""
     import soupsieve
 
-    css = _one_line(value)
+    def check(css: str) -> str:
+        try:
+            soupsieve.compile(css)
+        except soupsieve.SelectorSyntaxError as err:
+            reason = str(err).splitlines()[0]
+            raise UsageError(f"invalid CSS selector {css!r}: {reason}") from None
+        return css
+
+    # One CSS selector list, or a JSON list of selectors and range selectors (see there).
+    value = _one_line(value)
+    selector_items(value, check)
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RangeSelector:
+    """Open Terms Archive's range selector: the content between two elements' edges."""
+
+    start: str
+    start_after: bool  # startAfter: the start element itself is outside
+    end: str
+    end_after: bool  # endAfter: the end element itself is inside
+
+
+_RANGE_KEYS = ("startBefore", "startAfter", "endBefore", "endAfter")
+_JSON_LIST = re.compile(r"\[\s*[\"{]")
+MAX_SELECTOR_ITEMS = 20
+
+
+def is_selector_list(value: str) -> bool:
+    """Whether a ``select``/``remove`` value is in its JSON list form."""
+    return _JSON_LIST.match(value.strip()) is not None
+
+
+def selector_items(value: str, check: Callable[[str], str]) -> list[str | RangeSelector]:
+    """Return the items of a ``select``/``remove`` value, in order, each checked.
+
+    The value is a CSS selector list, or a JSON list (as Open Terms Archive declares
+    them) of CSS selectors and range objects ``{"startBefore": CSS, "endBefore": CSS}``.
+    The two cannot be confused: a JSON list item opens with a quote or a brace, which
+    no CSS attribute selector can. ``check`` validates each CSS selector.
+    """
+    if not is_selector_list(value):
+        return [check(value)]
     try:
-        soupsieve.compile(css)
-    except soupsieve.SelectorSyntaxError as err:
-        raise UsageError(f"invalid CSS selector {css!r}: {str(err).splitlines()[0]}") from None
-    return css
+        document = json.loads(value)
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, list) or not document or len(document) > MAX_SELECTOR_ITEMS:
+        raise UsageError(
+            f"must be a CSS selector or a list of 1 to {MAX_SELECTOR_ITEMS} CSS "
+            "selectors and range selectors"
+        )
+    items: list[str | RangeSelector] = []
+    for item in document:
+        if isinstance(item, str):
+            items.append(check(item))
+            continue
+        if (
+            not isinstance(item, dict)
+            or set(item) - set(_RANGE_KEYS)
+            or not all(isinstance(v, str) for v in item.values())
+            or len([k for k in item if k.startswith("start")]) != 1
+            or len([k for k in item if k.startswith("end")]) != 1
+        ):
+            raise UsageError(
+                "a range selector is one of startBefore/startAfter and one of "
+                "endBefore/endAfter, each a CSS selector"
+            )
+        start_key = "startAfter" if "startAfter" in item else "startBefore"
+        end_key = "endAfter" if "endAfter" in item else "endBefore"
+        items.append(
+            RangeSelector(
+                start=check(item[start_key]),
+                start_after=start_key == "startAfter",
+                end=check(item[end_key]),
+                end_after=end_key == "endAfter",
+            )
+        )
+    return items
 
 
 @dataclass(frozen=True, slots=True)

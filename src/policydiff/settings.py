@@ -89,6 +89,9 @@ def _flat_value(key: str, value: object) -> str:
         if not value or not all(isinstance(item, str) for item in value):
             raise UsageError("must be a URL or a non-empty list of URLs")
         return " ".join(value)
+    if key.endswith((".select", ".remove")) and isinstance(value, list):
+        # Open Terms Archive's form: CSS selectors and range tables, applied in order.
+        return json.dumps(value, ensure_ascii=False)
     if not isinstance(value, str):
         raise UsageError(f"must be a string, not {type(value).__name__}")
     return value
@@ -188,7 +191,32 @@ def _toml_value(key: str, value: str) -> str:
         return value
     if key.startswith("policy.") and key.endswith(".url") and " " in value:
         return "[" + ", ".join(_toml_string(url) for url in value.split()) + "]"
+    if key.startswith("policy.") and key.endswith((".select", ".remove")):
+        items = _selector_list(value)
+        if items is not None:
+            return "[" + ", ".join(_toml_item(item) for item in items) + "]"
     return _toml_string(value)
+
+
+def _selector_list(value: str) -> list[object] | None:
+    """Return the items of a selector value in its JSON list form (None: a CSS selector)."""
+    from policydiff.config import is_selector_list
+
+    if not is_selector_list(value):
+        return None
+    try:
+        found = json.loads(value)
+    except (ValueError, RecursionError):
+        return None
+    return found if isinstance(found, list) else None
+
+
+def _toml_item(item: object) -> str:
+    """Return a selector list item as TOML: a string, or an inline table of a range."""
+    if isinstance(item, dict):
+        pairs = ", ".join(f"{_toml_key(k)} = {_toml_string(str(v))}" for k, v in item.items())
+        return "{" + pairs + "}"
+    return _toml_string(str(item))
 
 
 def render_settings(settings: Mapping[str, str]) -> str:

@@ -262,3 +262,13 @@ def migrate_cmd() -> None:
     for key, _ in legacy:
         config.unset(key)
     message(f"moved {len(legacy)} setting(s) into {SETTINGS_FILE}")
+
+
+def _register_import_declarations() -> None:
+    """Add ``config import-declarations`` (kept in its own module)."""
+    from policydiff.cli.declarations_cmd import import_declarations_cmd
+
+    config_cmd.add_command(import_declarations_cmd)
+
+
+_register_import_declarations()

@@ -250,6 +250,12 @@ def _by_host(jobs: list[_Job]) -> list[list[_Job]]:
     help="Pages fetched at once (never more than one per host).",
 )
 @click.option("--exit-code", is_flag=True, help="Exit 1 if a new version was recorded.")
+@click.option(
+    "--declarations",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="First import these Open Terms Archive declarations (config import-declarations), "
+    "then track their documents.",
+)
 @format_option("text", "json", default="text")
 def track_cmd(
     policies: tuple[str, ...],
@@ -263,6 +269,7 @@ def track_cmd(
     accept_suspect: bool,
     jobs: int,
     exit_code: bool,
+    declarations: Path | None,
     fmt: str,
 ) -> None:
     """Capture every policy with a URL in policydiff.toml (or the POLICYs named).
@@ -272,6 +279,21 @@ def track_cmd(
     others are still recorded).
     """
     store = open_store()
+    unreadable = 0
+    declared: dict[str, Any] | None = None
+    if declarations is not None:
+        from policydiff.cli.common import message
+        from policydiff.cli.declarations_cmd import import_declarations
+
+        imported = import_declarations(store, declarations)
+        for line in imported.lines():
+            message(line)  # stdout keeps track's one line per policy
+        unreadable = len(imported.collection.errors)
+        declared = imported.as_json()
+        if not policies:
+            if not imported.tracked:
+                raise UsageError(f"no document of {declarations} can be tracked (listed above)")
+            policies = tuple(imported.tracked)
     settings = settings_values(store)
     planned, outcomes = _plan(store, settings, policies)
     fetch_settings = _fetch_settings(
@@ -327,6 +349,13 @@ def track_cmd(
                 "recorded": recorded,
                 "failed": failed,
             }
+            # With --declarations: what the import did (policydiff.declarations/1).
+            | ({"declarations": declared} if declared is not None else {})
+        )
+    if unreadable and not failed:
+        raise _PartlyFailedError(
+            f"{unreadable} declaration file(s) could not be read (listed above); "
+            f"{recorded} version(s) recorded"
         )
     if failed:
         raise _PartlyFailedError(

@@ -22,15 +22,18 @@ whatever ``--remove CSS`` matches. Links are made absolute against the page URL.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Comment, Tag
 from bs4.element import NavigableString
 from markdownify import ATX, BACKSLASH, MarkdownConverter
 
+from policydiff.config import RangeSelector, selector_items
 from policydiff.errors import InputError, UsageError
 from policydiff.ingest.decode import DEFAULT_MAX_BYTES, decode_bytes, text_codec
 from policydiff.ingest.pdf import pdf_to_markdown
@@ -192,6 +195,59 @@ def check_selector(css: str, *, what: str = "selector") -> str:
     return css
 
 
+def _node_spans(root: Tag) -> tuple[dict[int, int], dict[int, int]]:
+    """Return each node's position in document order and that of its last descendant."""
+    nodes = [root, *root.descendants]
+    first = {id(node): index for index, node in enumerate(nodes)}
+    last: dict[int, int] = {}
+    for index in range(len(nodes) - 1, -1, -1):
+        node = nodes[index]
+        contents = node.contents if isinstance(node, Tag) else []
+        last[id(node)] = last[id(contents[-1])] if contents else index
+    return first, last
+
+
+def _range_bounds(soup: BeautifulSoup, selector: RangeSelector) -> tuple[int, int]:
+    """Return the range as [start, end) positions in document order (as the DOM Range API)."""
+    start = soup.select_one(selector.start)
+    if start is None:
+        raise InputError(f"the range start selector {selector.start!r} matches nothing on the page")
+    end = soup.select_one(selector.end)
+    if end is None:
+        raise InputError(f"the range end selector {selector.end!r} matches nothing on the page")
+    first, last = _node_spans(soup)
+    low = last[id(start)] + 1 if selector.start_after else first[id(start)]
+    high = last[id(end)] + 1 if selector.end_after else first[id(end)]
+    if high < low:
+        raise InputError(
+            f"the range end {selector.end!r} comes before its start {selector.start!r} on the page"
+        )
+    return low, high
+
+
+def _cut_range(soup: BeautifulSoup, selector: RangeSelector, *, keep_inside: bool) -> None:
+    """Remove the nodes outside the range (``keep_inside``) or inside it, in place.
+
+    Ancestors that straddle an edge stay, holding only their children on the kept side,
+    as ``Range.cloneContents`` and ``Range.deleteContents`` leave them.
+    """
+    low, high = _range_bounds(soup, selector)
+    first, last = _node_spans(soup)
+    doomed = []
+    covered = -1  # nodes up to this position lie inside a node already doomed
+    for node in soup.descendants:
+        begin, finish = first[id(node)], last[id(node)]
+        if begin <= covered:
+            continue
+        inside = begin >= low and finish < high
+        outside = finish < low or begin >= high
+        if outside if keep_inside else inside:
+            doomed.append(node)
+            covered = finish
+    for node in doomed:
+        node.extract()
+
+
 def _weights(root: Tag) -> dict[int, int]:
     """Return each element's prose weight: non-space characters of text outside links."""
     weights: dict[int, int] = {}
@@ -306,6 +362,41 @@ def _selected(soup: BeautifulSoup, css: str) -> list[Tag]:
     for tag in chosen:
         _drop_chrome(tag)
     return chosen
+
+
+def _remove(soup: BeautifulSoup, value: str) -> None:
+    """Drop what a ``remove`` value names: its CSS matches, then its ranges (as OTA does)."""
+    items = selector_items(value, partial(check_selector, what="--remove selector"))
+    for item in items:
+        if isinstance(item, str):
+            _drop(soup, item)
+    for item in items:
+        if isinstance(item, RangeSelector):
+            _cut_range(soup, item, keep_inside=False)
+
+
+def _select(soup: BeautifulSoup, value: str) -> list[Tag]:
+    """Return the content a ``select`` value names: each item's content, in its order."""
+    import copy
+
+    items = selector_items(value, partial(check_selector, what="--select selector"))
+    if len(items) == 1 and isinstance(items[0], str):
+        return _selected(soup, items[0])
+    roots: list[Tag] = []
+    for item in items:
+        if isinstance(item, str):
+            # An item matching nothing adds nothing (only no content at all is an error).
+            with contextlib.suppress(InputError):
+                roots.extend(_selected(soup, item))
+            continue
+        piece = copy.copy(soup)
+        _cut_range(piece, item, keep_inside=True)
+        root = piece.body or piece
+        _drop_chrome(root)
+        roots.append(root)
+    if not roots:
+        raise InputError(f"the content selectors {value!r} match nothing on the page")
+    return roots
 
 
 def _base_url(soup: BeautifulSoup, page_url: str | None) -> str | None:
@@ -483,14 +574,11 @@ def _extract(html: str, page_url: str | None, rules: ExtractRules) -> Extraction
         if isinstance(tag, Tag) and not tag.decomposed:
             tag.decompose()
     if rules.remove:
-        _drop(soup, check_selector(rules.remove, what="--remove selector"))
+        _remove(soup, rules.remove)
     base = _base_url(soup, page_url)
     title: str | None = None
     if rules.select:
-        roots, found_by = (
-            _selected(soup, check_selector(rules.select, what="--select selector")),
-            "select",
-        )
+        roots, found_by = _select(soup, rules.select), "select"
     else:
         roots, found_by, title = _find_content(soup)
     converter = _Converter()
