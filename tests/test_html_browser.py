@@ -44,12 +44,19 @@ def test_dom_has_the_sections_and_the_redline(tmp_path: Path) -> None:
     dom = parse_dom(dump_dom(page, tmp_path / "profile").stdout)
     sections = dom.tags("section")
     assert [s.attrs["id"] for s in sections] == ["pd-s-1", "pd-s-2"]
-    assert [a.attrs["href"] for a in dom.tags("a")] == ["#pd-s-1", "#pd-s-2"]
+    links = [a.attrs["href"] for a in dom.tags("a")]
+    assert links == ["#pd-s-1", "#pd-s-2", "#pd-move-0-from", "#pd-move-0-to"]
+    # The moved paragraph's two notes link to each other, both ways.
+    ids = {e.attrs["id"] for e in dom.elements if "id" in e.attrs}
+    assert {link[1:] for link in links} <= ids
     headings = [" ".join(h.text) for h in dom.tags("h2")]
     assert "SME Server:Privacy policy - SME Server > What we collect > Payments" in headings
-    assert len(dom.tags("del")) == 1
-    assert len(dom.tags("ins")) == 2
-    assert "When you register for services" in " ".join(dom.tags("del")[0].text)
+    # Moved verbatim: no deletion, only the new heading inserted; the text is a move.
+    assert not dom.tags("del")
+    assert len(dom.tags("ins")) == 1
+    notes = " ".join(" ".join(a.text) for a in dom.tags("a"))
+    assert "moved to" in notes
+    assert "moved from" in notes
 
 
 def test_hostile_policy_text_is_only_text(hostile: tuple[Path, str, str]) -> None:

@@ -100,8 +100,8 @@ def test_blame_and_section_pages(site: Path, tmp_path: Path) -> None:
     assert headings == [
         "v1 2016-02-08 \u00b7 initial",
         "v2 2016-06-01 \u00b7 cosmetic",
-        "v3 2017-01-10 \u00b7 modified",
-        "v4 2017-03-20 \u00b7 modified",
+        "v3 2017-01-10 \u00b7 text_moved",
+        "v4 2017-03-20 \u00b7 renamed",
     ]
     assert dom.tags("ins")
 
