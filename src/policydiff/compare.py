@@ -57,6 +57,8 @@ _PHRASE_MAX = 200
 _EMPHASIS = re.compile(r"[*_\\\[]+")
 _WORD = re.compile(r"\w")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+# The blank lines (and spaces) that end a section body.
+_TRAILING = " \t\r\n"
 _CHANGED = frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED, SectionStatus.REMOVED})
 
 
@@ -147,6 +149,13 @@ def _section_diff(
         if old.body == new.body:
             status = SectionStatus.UNCHANGED
             segments = (Segment(Op.EQUAL, old.body),)
+            inserted = deleted = 0
+        elif old.body.rstrip(_TRAILING) == new.body.rstrip(_TRAILING):
+            # Only the blank lines after the text differ: they separate this section
+            # from the next one (a section added after it brings one), so the section
+            # itself is unchanged. The segments still rebuild both bodies exactly.
+            status = SectionStatus.UNCHANGED
+            segments = diff_words(old.body, new.body, cosmetic=True).segments
             inserted = deleted = 0
         else:
             cosmetic = _same_words(old, new)
