@@ -48,10 +48,14 @@ class View:
 
     # Case-insensitive substring of the " > "-joined old or new path.
     section: str | None = None
-    # Hide cosmetic sections, and show cosmetic runs inside changed sections as plain text.
+    # Hide cosmetic sections (their runs are hidden anyway unless show_cosmetic).
     ignore_cosmetic: bool = False
     # Also show unchanged sections.
     context: bool = False
+    # Show cosmetic runs (muted, marked apart from word changes); by default they read
+    # as the new text. Notes on cosmetic changes ("invisible character U+2060 removed",
+    # "link target changed: a -> b") are shown either way.
+    show_cosmetic: bool = False
 
 
 def side_from_version(version: Version) -> Side:
@@ -257,6 +261,8 @@ class Run:
     text: str
     cosmetic: bool = False
     moved: bool = False
+    # The text is a note about a cosmetic change (op INSERT, cosmetic), not policy text.
+    note: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,16 +276,45 @@ Excerpt = list[tuple[Run, ...] | Elided]
 
 
 def display_segments(section: SectionDiff, view: View) -> tuple[Segment, ...]:
-    """Return the segments to show; with ``ignore_cosmetic`` cosmetic runs read as the new text."""
-    if not view.ignore_cosmetic:
-        return section.segments
+    """Return the segments to show: cosmetic runs read as the new text unless ``show_cosmetic``.
+
+    A cosmetic change with a note shows as its new text followed by an empty-text INSERT
+    segment carrying the note (``redline_runs`` turns it into a note run). A hidden
+    deletion keeps its edge spacing as a whitespace-only deletion, which ``redline_runs``
+    shows only where it separates two words.
+    """
     shown: list[Segment] = []
-    for segment in section.segments:
-        if not segment.cosmetic or segment.op is Op.EQUAL:
+    segments = section.segments
+    index = 0
+    while index < len(segments):
+        segment = segments[index]
+        if segment.op is Op.EQUAL or not segment.cosmetic:
             shown.append(segment)
-        elif segment.op is Op.INSERT:
-            shown.append(Segment(Op.EQUAL, segment.text))
-    return tuple(shown)
+            index += 1
+            continue
+        end = index + 1
+        while end < len(segments) and segments[end].op is not Op.EQUAL and segments[end].cosmetic:
+            end += 1
+        group = segments[index:end]
+        note = next((s.note for s in group if s.note is not None), None)
+        if note is not None:
+            new = "".join(s.text for s in group if s.op is Op.INSERT)
+            core = new.rstrip()
+            shown.append(Segment(Op.EQUAL, core))
+            shown.append(Segment(Op.INSERT, "", cosmetic=True, note=note))
+            shown.append(Segment(Op.EQUAL, new[len(core) :]))
+        elif view.show_cosmetic:
+            shown.extend(group)
+        else:
+            for part in group:
+                if part.op is Op.INSERT:
+                    shown.append(Segment(Op.EQUAL, part.text))
+                    continue
+                lead = part.text[: len(part.text) - len(part.text.lstrip())]
+                trail = part.text[len(part.text.rstrip()) :] if part.text.strip() else ""
+                shown.extend(Segment(Op.DELETE, space, cosmetic=True) for space in (lead, trail))
+        index = end
+    return tuple(s for s in shown if s.text or s.note is not None)
 
 
 def redline_runs(segments: tuple[Segment, ...]) -> tuple[Run, ...]:
@@ -295,11 +330,16 @@ def redline_runs(segments: tuple[Segment, ...]) -> tuple[Run, ...]:
         if segment.op is Op.EQUAL:
             runs.append(Run(Op.EQUAL, segment.text))
             continue
+        if segment.note is not None:
+            runs.append(Run(Op.INSERT, segment.note, cosmetic=True, note=True))
+            continue
         text = segment.text
         core = text.strip()
         if not core:
             if segment.op is Op.INSERT:
                 runs.append(Run(Op.EQUAL, text))
+            elif _separates(runs, segments, index):
+                runs.append(Run(Op.EQUAL, " "))
             continue
         lead = text[: len(text) - len(text.lstrip())]
         trail = text[len(text.rstrip()) :]
@@ -315,6 +355,29 @@ def redline_runs(segments: tuple[Segment, ...]) -> tuple[Run, ...]:
                 runs.append(Run(segment.op, part, segment.cosmetic, segment.move_id is not None))
         runs.append(Run(Op.EQUAL, trail))
     return _merged(runs)
+
+
+def _separates(runs: list[Run], segments: tuple[Segment, ...], index: int) -> bool:
+    """Whether the whitespace-only deletion ``segments[index]`` is all that keeps two words apart.
+
+    "address and a" -> "address, a" deletes the space after "address" with "and": dropped,
+    the old side would read "addressand". Spacing at the edges of a changed run is shown
+    as layout, so an insertion with spacing of its own keeps the words apart already.
+    """
+    before = next((run.text for run in reversed(runs) if run.text and run.op is not Op.INSERT), "")
+    if not before or before[-1].isspace():
+        return False
+    for after in segments[index + 1 :]:
+        text = after.text
+        if not text:
+            continue
+        if text[0].isspace():
+            return False
+        if after.op is not Op.INSERT:
+            return True
+        if text[-1].isspace():
+            return False
+    return False
 
 
 def _merged(runs: list[Run]) -> tuple[Run, ...]:
@@ -343,7 +406,7 @@ def _paragraphs(runs: tuple[Run, ...]) -> list[tuple[Run, ...]]:
                 current = []
                 start = match.end()
         if start < len(run.text):
-            current.append(Run(run.op, run.text[start:], run.cosmetic, run.moved))
+            current.append(Run(run.op, run.text[start:], run.cosmetic, run.moved, run.note))
     if current:
         result.append(tuple(current))
     return result
@@ -380,6 +443,8 @@ def empty_note(section: SectionDiff) -> str:
     """Return what to say for a section whose excerpt is empty."""
     if section.status is SectionStatus.UNCHANGED:
         return "(text unchanged)"
+    if any(s.cosmetic and s.text.strip() for s in section.segments if s.op is not Op.EQUAL):
+        return "(only cosmetic edits: quotes, dashes, markup; --show-cosmetic shows them)"
     return "(only spacing or layout changed)"
 
 

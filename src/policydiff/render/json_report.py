@@ -93,12 +93,14 @@ def section_json(section: SectionDiff) -> dict[str, Any]:
 
 
 def segment_json(segment: Segment) -> dict[str, Any]:
-    """Return one diff run: op and text, plus ``cosmetic``/``move`` only when set."""
+    """Return one diff run: op and text, plus ``cosmetic``/``move``/``note`` only when set."""
     item: dict[str, Any] = {"op": segment.op.value, "text": segment.text}
     if segment.cosmetic:
         item["cosmetic"] = True
     if segment.move_id is not None:
         item["move"] = segment.move_id
+    if segment.note is not None:
+        item["note"] = segment.note
     return item
 
 
