@@ -62,10 +62,13 @@ _LINE_MARKUP = re.compile(
     r"^[ \t]*(?:>[ \t]*)*(?:#{1,6}(?=[ \t]|$)|[-*+](?=[ \t])|\d{1,9}[.)](?=[ \t]|$))?",
     re.MULTILINE,
 )
-# Emphasis, table borders, strikethrough and heading hashes never carry words; they are
-# blanked with str.replace, much faster than a regex pass. Runs of rule characters
-# (setext underlines, `---` rules, table delimiter rows) go by regex, only if present.
-_MARKUP_CHARS = ("*", "_", "|", "~", "#")
+# Emphasis, table borders, strikethrough and heading hashes never carry words; they go
+# with str.replace, much faster than a regex pass. Emphasis and strikethrough marks hug
+# the words they decorate, so they are removed ("(**Feedback**)" reads "(Feedback)");
+# table borders and hashes stand between words, so they become spaces. Runs of rule
+# characters (setext underlines, `---` rules, table delimiter rows) go by regex, only if
+# present.
+_MARKUP_CHARS = (("*", ""), ("_", ""), ("~", ""), ("|", " "), ("#", " "))
 # Only a line holding nothing but rule runs is markup: "a -- b" in prose is a dash.
 _RULE_RUN = re.compile(r"^[ \t]*[-=:]{2,}(?:[ \t]+[-=:]{2,})*[ \t]*$", re.MULTILINE)
 _RULE_PAIRS = ("--", "==", "::", "-:", ":-", "=:", ":=", "-=", "=-")
@@ -75,6 +78,9 @@ _RULE_PAIRS = ("--", "==", "::", "-:", ":-", "=:", ":=", "-=", "=-")
 # hyphen inside a word ("e-mail", "2019-2020", folded en dashes) stays as it is.
 _EM_DASHES = ("\u2014", "\u2015")
 _DASH = re.compile(r"-{2,}|(?<!\w)-|-(?!\w)")
+# Spacing before closing punctuation or after an opening bracket is typography: it also
+# appears where emphasis markers were blanked ("**Switching**." reads "Switching .").
+_PUNCTUATION_SPACE = re.compile(r"\s+(?=[.,;:!?)\]])|(?<=[(\[])\s+")
 
 _LABEL_PATTERNS = (
     # Words and section signs: Section 3, Article IV, § 5, Part 2.1, Clause 7(b).
@@ -118,9 +124,9 @@ def strip_markup(text: str) -> str:
     if "\\" in text:
         text = _ESCAPE.sub(r"\1", text)
     text = _LINE_MARKUP.sub("", text)
-    for char in _MARKUP_CHARS:
+    for char, replacement in _MARKUP_CHARS:
         if char in text:
-            text = text.replace(char, " ")
+            text = text.replace(char, replacement)
     if any(pair in text for pair in _RULE_PAIRS):
         text = _RULE_RUN.sub(" ", text)
     return text
@@ -135,7 +141,7 @@ def normalize_text(text: str) -> str:
     text = strip_markup(fold_chars(text))
     if "-" in text:
         text = _DASH.sub(" - ", text)
-    return " ".join(text.split())
+    return _PUNCTUATION_SPACE.sub("", " ".join(text.split()))
 
 
 def _without_invisible(text: str) -> str:

@@ -37,6 +37,8 @@ _WORD = re.compile(r"\w+")
 _LINK_TARGET = re.compile(r"(\]\()[^()\s]*\)")
 # A markdown link as the tokenizer takes it whole (for keeping cuts out of links).
 _LINK_TOKEN = re.compile(r"!?\[[^\[\]\n]{0,300}\]\([^()\s]{0,1000}\)")
+# One link token and its trailing spacing, in parts: opening, text, closing with target.
+_LINK_PARTS = re.compile(r"(!?\[)([^\[\]\n]*)(\]\([^()\s]*\))(\s*)")
 _LINK_REACH = 1310
 # How much unchanged text on each side of a change, up to the line end, the cosmetic
 # check looks at (escapes, emphasis and list markers depend on their neighbours).
@@ -592,6 +594,43 @@ def _annotate(segments: list[Segment]) -> list[Segment]:
     return out
 
 
+def _refine_links(segments: list[Segment]) -> list[Segment]:
+    """Diff inside a link whose text changed but whose target did not.
+
+    A link is one token, so "[My Xbox](u)" -> "[My XBOX](u)" comes as a whole delete and
+    insert; its brackets and target are kept equal around a word diff of its text, so
+    that one changed word counts as one and the link syntax is still never split.
+    """
+    out: list[Segment] = []
+    index = 0
+    while index < len(segments):
+        segment = segments[index]
+        following = segments[index + 1] if index + 1 < len(segments) else None
+        if (
+            segment.op is Op.DELETE
+            and following is not None
+            and following.op is Op.INSERT
+            and "](" in segment.text
+            and "](" in following.text
+            and (old := _LINK_PARTS.fullmatch(segment.text)) is not None
+            and (new := _LINK_PARTS.fullmatch(following.text)) is not None
+            and old[1] == new[1]
+            and old[3] == new[3]
+        ):
+            out.append(Segment(Op.EQUAL, old[1]))
+            out.extend(diff_words(old[2], new[2]).segments)
+            out.append(Segment(Op.EQUAL, old[3]))
+            if old[4] == new[4]:
+                out.append(Segment(Op.EQUAL, old[4]))
+            else:
+                out += [Segment(Op.DELETE, old[4]), Segment(Op.INSERT, new[4])]
+            index += 2
+            continue
+        out.append(segment)
+        index += 1
+    return out
+
+
 def count_changed_words(segments: tuple[Segment, ...] | list[Segment]) -> tuple[int, int]:
     """(words inserted, words deleted) over non-cosmetic change runs."""
     inserted = deleted = 0
@@ -677,7 +716,7 @@ def diff_words(old: str, new: str, *, cosmetic: bool = False) -> WordDiff:
         middle.insert(0, Segment(Op.EQUAL, old[:prefix]))
     if suffix:
         middle.append(Segment(Op.EQUAL, old[len(old) - suffix :]))
-    merged = _merge(middle)
+    merged = _merge(_refine_links(_merge(middle)))
     if cosmetic:
         merged = [s if s.op is Op.EQUAL else Segment(s.op, s.text, cosmetic=True) for s in merged]
     else:
