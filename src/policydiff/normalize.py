@@ -69,18 +69,17 @@ _LINE_MARKUP = re.compile(
 # characters (setext underlines, `---` rules, table delimiter rows) go by regex, only if
 # present.
 _MARKUP_CHARS = (("*", ""), ("_", ""), ("~", ""), ("|", " "), ("#", " "))
-# Only a line holding nothing but rule runs is markup: "a -- b" in prose is a dash.
-_RULE_RUN = re.compile(r"^[ \t]*[-=:]{2,}(?:[ \t]+[-=:]{2,})*[ \t]*$", re.MULTILINE)
+# Only a line holding nothing but rule runs is markup: "a -- b" in prose is a dash. The
+# regex finds rule runs that end a line (it starts with a character class, which the
+# regex engine scans for quickly); _rule_line keeps those that also start it.
+_RULE_RUN = re.compile(r"[-=:]{2,}(?:[ \t]+[-=:]{2,})*[ \t\r]*$", re.MULTILINE)
 _RULE_PAIRS = ("--", "==", "::", "-:", ":-", "=:", ":=", "-=", "=-")
 # Dash punctuation is one separator however it is typed: an em dash or horizontal bar
 # (written out as " -- " before folding, so that it never reads as a list marker), a
 # run of hyphens ("--", "---"), or a hyphen with a space or line edge beside it. A
 # hyphen inside a word ("e-mail", "2019-2020", folded en dashes) stays as it is.
 _EM_DASHES = ("\u2014", "\u2015")
-_DASH = re.compile(r"-{2,}|(?<!\w)-|-(?!\w)")
-# Spacing before closing punctuation or after an opening bracket is typography: it also
-# appears where emphasis markers were blanked ("**Switching**." reads "Switching .").
-_PUNCTUATION_SPACE = re.compile(r"\s+(?=[.,;:!?)\]])|(?<=[(\[])\s+")
+_DASH = re.compile(r"--+|\B-|-\B")  # \B next to "-": a non-word character or an edge
 
 _LABEL_PATTERNS = (
     # Words and section signs: Section 3, Article IV, § 5, Part 2.1, Clause 7(b).
@@ -128,8 +127,15 @@ def strip_markup(text: str) -> str:
         if char in text:
             text = text.replace(char, replacement)
     if any(pair in text for pair in _RULE_PAIRS):
-        text = _RULE_RUN.sub(" ", text)
+        text = _RULE_RUN.sub(_rule_line, text)
     return text
+
+
+def _rule_line(match: re.Match[str]) -> str:
+    """Blank a rule run that fills its line (only spaces before it), else keep it."""
+    text, start = match.string, match.start()
+    line_start = text.rfind("\n", 0, start) + 1
+    return " " if not text[line_start:start].strip(" \t") else match.group(0)
 
 
 def normalize_text(text: str) -> str:
@@ -141,7 +147,7 @@ def normalize_text(text: str) -> str:
     text = strip_markup(fold_chars(text))
     if "-" in text:
         text = _DASH.sub(" - ", text)
-    return _PUNCTUATION_SPACE.sub("", " ".join(text.split()))
+    return " ".join(text.split())
 
 
 def _without_invisible(text: str) -> str:

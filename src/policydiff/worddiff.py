@@ -41,8 +41,9 @@ _LINK_TOKEN = re.compile(r"!?\[[^\[\]\n]{0,300}\]\([^()\s]{0,1000}\)")
 _LINK_PARTS = re.compile(r"(!?\[)([^\[\]\n]*)(\]\([^()\s]*\))(\s*)")
 _LINK_REACH = 1310
 # How much unchanged text on each side of a change, up to the line end, the cosmetic
-# check looks at (escapes, emphasis and list markers depend on their neighbours).
-_CONTEXT = 200
+# check looks at: escapes, emphasis and list markers depend on their near neighbours
+# only (links are whole tokens), and normalising more costs time on every change.
+_CONTEXT = 40
 # Token keys: a paragraph break, and dash punctuation however typed (em dash, "--").
 _BREAK_KEY = "\n\n"
 _DASH_KEY = "--"
@@ -116,7 +117,12 @@ def _token_key(token: str) -> str:
     core = token.rstrip()
     if not core:
         return _BREAK_KEY if token.count("\n") > 1 else ""
-    if core in _DASH_TOKENS or (len(core) > 1 and core.count("-") == len(core)):
+    first = core[0]
+    if first == "-":
+        return _DASH_KEY if len(core) > 1 and core.count("-") == len(core) else core
+    if core.isascii() and "`" not in core:
+        return core  # what fold_chars would return
+    if core in _DASH_TOKENS:
         return _DASH_KEY
     return fold_chars(core)
 
@@ -571,6 +577,11 @@ def _mark_cosmetic(segments: list[Segment]) -> list[Segment]:
 
 def _annotate(segments: list[Segment]) -> list[Segment]:
     """Give cosmetic changes that look the same on both sides a note saying what changed."""
+    if not any(
+        s.cosmetic and s.op is not Op.EQUAL and ("](" in s.text or not s.text.isascii())
+        for s in segments
+    ):
+        return segments
     out = list(segments)
     index = 0
     while index < len(out):
@@ -716,7 +727,9 @@ def diff_words(old: str, new: str, *, cosmetic: bool = False) -> WordDiff:
         middle.insert(0, Segment(Op.EQUAL, old[:prefix]))
     if suffix:
         middle.append(Segment(Op.EQUAL, old[len(old) - suffix :]))
-    merged = _merge(_refine_links(_merge(middle)))
+    merged = _merge(middle)
+    if any(s.op is Op.DELETE and "](" in s.text for s in merged):
+        merged = _merge(_refine_links(merged))
     if cosmetic:
         merged = [s if s.op is Op.EQUAL else Segment(s.op, s.text, cosmetic=True) for s in merged]
     else:
