@@ -69,16 +69,22 @@ _LINE_MARKUP = re.compile(
 # characters (setext underlines, `---` rules, table delimiter rows) go by regex, only if
 # present.
 _MARKUP_CHARS = (("*", ""), ("_", ""), ("~", ""), ("|", " "), ("#", " "))
-# Only a line holding nothing but rule runs is markup: "a -- b" in prose is a dash. The
-# regex finds rule runs that end a line (it starts with a character class, which the
-# regex engine scans for quickly); _rule_line keeps those that also start it.
-_RULE_RUN = re.compile(r"[-=:]{2,}(?:[ \t]+[-=:]{2,})*[ \t\r]*$", re.MULTILINE)
+# Only a line holding nothing but rule characters (and table pipes) is markup: "a -- b"
+# in prose is a dash, and so is "* --" (a list item). The regex finds runs of them that
+# end a line (it starts with a character class, which the regex engine scans for
+# quickly); _rule_line keeps those that do not also start it. Found before list markers
+# are stripped, so that a marker is never taken for an empty line start.
+_RULE_RUN = re.compile(r"[-=:|][-=:| \t\r]*$", re.MULTILINE)
 _RULE_PAIRS = ("--", "==", "::", "-:", ":-", "=:", ":=", "-=", "=-")
-# Dash punctuation is one separator however it is typed: an em dash or horizontal bar
-# (written out as " -- " before folding, so that it never reads as a list marker), a
-# run of hyphens ("--", "---"), or a hyphen with a space or line edge beside it. A
-# hyphen inside a word ("e-mail", "2019-2020", folded en dashes) stays as it is.
+# Dash punctuation is one separator however it is typed: an em dash or horizontal bar,
+# a run of hyphens ("--", "---"), or a hyphen with a space or line edge beside it. A
+# hyphen inside a word ("e-mail", "2019-2020", an en dash in "10\u201320") stays as it is.
+# Typographic dashes stand in for hyphens only after markup is stripped: an em or en
+# dash at a line start is not a list marker, nor one alone on a line a rule.
 _EM_DASHES = ("\u2014", "\u2015")
+_EN_DASHES = ("\u2012", "\u2013", "\u2212")
+_EM_STAND_IN = "\ue000"
+_EN_STAND_IN = "\ue001"
 _DASH = re.compile(r"--+|\B-|-\B")  # \B next to "-": a non-word character or an edge
 
 _LABEL_PATTERNS = (
@@ -122,29 +128,38 @@ def strip_markup(text: str) -> str:
         text = _HTML_TAG.sub(" ", text)
     if "\\" in text:
         text = _ESCAPE.sub(r"\1", text)
+    if any(pair in text for pair in _RULE_PAIRS):
+        text = _RULE_RUN.sub(_rule_line, text)
     text = _LINE_MARKUP.sub("", text)
     for char, replacement in _MARKUP_CHARS:
         if char in text:
             text = text.replace(char, replacement)
-    if any(pair in text for pair in _RULE_PAIRS):
-        text = _RULE_RUN.sub(_rule_line, text)
     return text
 
 
 def _rule_line(match: re.Match[str]) -> str:
-    """Blank a rule run that fills its line (only spaces before it), else keep it."""
-    text, start = match.string, match.start()
+    """Blank a rule line, keep anything else as it is.
+
+    A rule line holds rule characters only (two of them side by side), after nothing but
+    spaces or quote markers.
+    """
+    text, start, found = match.string, match.start(), match.group(0)
     line_start = text.rfind("\n", 0, start) + 1
-    return " " if not text[line_start:start].strip(" \t") else match.group(0)
+    rule = not text[line_start:start].strip(" \t>") and any(p in found for p in _RULE_PAIRS)
+    return " " if rule else found
 
 
 def normalize_text(text: str) -> str:
     """Return the text reduced to its words: two texts are cosmetic variants iff equal here."""
-    if not text.isascii():
-        for dash in _EM_DASHES:
-            if dash in text:
-                text = text.replace(dash, " -- ")
+    dashes = not text.isascii()
+    if dashes:
+        for group, stand_in in ((_EM_DASHES, _EM_STAND_IN), (_EN_DASHES, _EN_STAND_IN)):
+            for dash in group:
+                if dash in text:
+                    text = text.replace(dash, stand_in)
     text = strip_markup(fold_chars(text))
+    if dashes:
+        text = text.replace(_EM_STAND_IN, "--").replace(_EN_STAND_IN, "-")
     if "-" in text:
         text = _DASH.sub(" - ", text)
     return " ".join(text.split())
