@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from helpers import run_cli
@@ -344,6 +344,8 @@ SPACED = st.text(alphabet=st.sampled_from(list("ab ,.\n")), max_size=10)
 
 
 @given(st.lists(st.tuples(st.sampled_from([Op.EQUAL, Op.INSERT, Op.DELETE]), SPACED), max_size=8))
+@example([(Op.EQUAL, "a"), (Op.DELETE, " "), (Op.EQUAL, "b")])
+@example([(Op.EQUAL, "address"), (Op.DELETE, " "), (Op.DELETE, "and "), (Op.INSERT, ", ")])
 def test_redline_keeps_the_words_of_each_side_apart(pairs: list[tuple[Op, str]]) -> None:
     segments = tuple(Segment(op, text) for op, text in pairs if text)
     runs = redline_runs(segments)

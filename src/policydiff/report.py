@@ -322,8 +322,9 @@ def redline_runs(segments: tuple[Segment, ...]) -> tuple[Run, ...]:
 
     Spacing is layout, not content: a changed run's edge spaces and line breaks become
     EQUAL runs, a whitespace-only insertion shows as plain new spacing and a whitespace-only
-    deletion is dropped. The spacing that ends a deletion followed by an insertion is dropped
-    too (the insertion brings its own), so a replaced word reads ``[-old-]{+new+}``.
+    deletion is dropped unless it alone keeps two words apart. The spacing that ends a
+    deletion followed by an insertion is dropped too when the insertion brings its own, so
+    a replaced word reads ``[-old-]{+new+}``.
     """
     runs: list[Run] = []
     for index, segment in enumerate(segments):
@@ -345,7 +346,10 @@ def redline_runs(segments: tuple[Segment, ...]) -> tuple[Run, ...]:
         trail = text[len(text.rstrip()) :]
         replaced = index + 1 < len(segments) and segments[index + 1].op is Op.INSERT
         if segment.op is Op.DELETE and replaced:
-            trail = ""
+            # The insertion brings its own spacing, or there is no word after it to glue.
+            after = segments[index + 2].text if index + 2 < len(segments) else ""
+            if segments[index + 1].text[-1:].isspace() or not after or after[0].isspace():
+                trail = ""
         runs.append(Run(Op.EQUAL, lead))
         for number, part in enumerate(_NEWLINE_OR_EDGE_SPACE.split(core)):
             # split() with a group alternates text and the separators it cut at.
