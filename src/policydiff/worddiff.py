@@ -49,7 +49,15 @@ _BREAK_KEY = "\n\n"
 _DASH_KEY = "--"
 _DASH_TOKENS = frozenset({"\u2014", "\u2015"})
 # Markup that hides or splits words in normalisation (link targets, tags, escapes, `_`).
-_WORD_HIDERS = re.compile(r"[\[\]()<>\\_`]")
+# Characters without which two different word lists may still normalise equal: links,
+# tags, and the emphasis and escape marks that normalisation removes from inside words.
+_WORD_HIDERS = re.compile(r"[\[\]<_*~\\]")
+# Dropped before comparing words (dropping brackets too only ever lets more through).
+_JOINERS = ("_", "*", "~", "\\", "[", "]")
+# What normalisation drops besides markup characters: link targets (and reference
+# labels) and HTML tags; the words of two cosmetic variants are equal without them.
+_LINK_HIDDEN = re.compile(r"(?<=\])\([^)\n]*\)|(?<=\])\[[^\]\n]*\]")
+_TAG_HIDDEN = re.compile(r"</?[A-Za-z][^<>\n]*>")
 # Cost bounds. diff_match_patch with Diff_Timeout = 0 is complete but its bisection costs
 # about 0.03-0.09 us * (N + M) * D in CPython (N, M tokens, D tokens to edit): 1000 vs
 # 1000 unrelated tokens take 0.36 s. So dmp only sees short stretches:
@@ -476,22 +484,35 @@ def _merge(segments: list[Segment]) -> list[Segment]:
     ]
 
 
+def _visible_words(text: str) -> list[str]:
+    """Return the words normalisation keeps: not in link targets or tags, numbers left out.
+
+    Numbers are left out because a list renumbered at line start ("1." -> "2.") is markup.
+    """
+    if "](" in text or "][" in text:
+        text = _LINK_HIDDEN.sub("", text)
+    if "<" in text:
+        text = _TAG_HIDDEN.sub(" ", text)
+    for char in _JOINERS:  # emphasis and escapes: normalisation drops them
+        if char in text:
+            text = text.replace(char, "")
+    return [word for word in _WORD.findall(text) if not word.isdigit()]
+
+
 def _could_be_cosmetic(old: str, new: str) -> bool:
     """Cheap pre-check for _mark_cosmetic: False when the words plainly differ.
 
-    Only links, HTML tags, escapes and underscores can make different words normalise
-    equal; without them, differing word lists settle it without normalising.
+    Two cosmetic variants have the same words once compatibility forms and invisible
+    characters are folded and link targets, tags and underscores are left out.
     """
-    if not old or not new:
-        return _WORD.search(old or new) is None or bool(_WORD_HIDERS.search(old or new))
-    # Invisible characters and compatibility forms never make words differ.
     old, new = fold_chars(old), fold_chars(new)
-    # Numbers are left out: a list renumbered at line start ("1." -> "2.") is markup.
-    if [w for w in _WORD.findall(old) if not w.isdigit()] == [
-        w for w in _WORD.findall(new) if not w.isdigit()
-    ]:
+    old_words = [word for word in _WORD.findall(old) if not word.isdigit()]
+    new_words = [word for word in _WORD.findall(new) if not word.isdigit()]
+    if old_words == new_words:
         return True
-    return bool(_WORD_HIDERS.search(old) or _WORD_HIDERS.search(new))
+    if not _WORD_HIDERS.search(old) and not _WORD_HIDERS.search(new):
+        return False
+    return _visible_words(old) == _visible_words(new)
 
 
 def _context(segments: list[Segment], index: int, step: int) -> tuple[str, str]:
@@ -577,11 +598,6 @@ def _mark_cosmetic(segments: list[Segment]) -> list[Segment]:
 
 def _annotate(segments: list[Segment]) -> list[Segment]:
     """Give cosmetic changes that look the same on both sides a note saying what changed."""
-    if not any(
-        s.cosmetic and s.op is not Op.EQUAL and ("](" in s.text or not s.text.isascii())
-        for s in segments
-    ):
-        return segments
     out = list(segments)
     index = 0
     while index < len(out):
@@ -734,6 +750,7 @@ def diff_words(old: str, new: str, *, cosmetic: bool = False) -> WordDiff:
         merged = [s if s.op is Op.EQUAL else Segment(s.op, s.text, cosmetic=True) for s in merged]
     else:
         merged = _merge(_mark_cosmetic(merged))
-    merged = _annotate(merged)
+    if not (old_middle.isascii() and new_middle.isascii()) or "](" in old_middle:
+        merged = _annotate(merged)  # else no invisible character and no link to note
     inserted, deleted = count_changed_words(merged)
     return WordDiff(tuple(merged), inserted, deleted, approximate)
