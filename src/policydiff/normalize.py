@@ -85,7 +85,7 @@ _EM_DASHES = ("\u2014", "\u2015")
 _EN_DASHES = ("\u2012", "\u2013", "\u2212")
 _EM_STAND_IN = "\ue000"
 _EN_STAND_IN = "\ue001"
-_DASH = re.compile(r"--+|\B-|-\B")  # \B next to "-": a non-word character or an edge
+_DASH = re.compile(r"-(?:-+|(?<!\w-)|(?!\w))")  # starts with a literal: a fast scan
 
 _LABEL_PATTERNS = (
     # Words and section signs: Section 3, Article IV, § 5, Part 2.1, Clause 7(b).
