@@ -65,6 +65,8 @@ _LINE_LEAD = re.compile(r"[\s>#*_\-+|\\\[(]*")
 _STRONG_LEADS = ("valid", "effective", "last", "date of")
 _COLON_AFTER_LEAD = re.compile(r"[a-z\s]+[*_]*:", re.IGNORECASE)
 _WORD = re.compile(r"\w")
+# The blank lines (and spaces) that end a section body.
+_TRAILING = " \t\r\n"
 _CHANGED = frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED, SectionStatus.REMOVED})
 # What separates a page title from the site's name in HTML <title>s ("Privacy - Example",
 # "Example | Privacy"), after fold_chars (en and em dashes read "-").
@@ -369,6 +371,14 @@ def _section_diff(
         if old.body == new.body:
             status = SectionStatus.UNCHANGED
             segments = (Segment(Op.EQUAL, old.body),)
+            inserted = deleted = 0
+            change = TitleChange.NONE
+        elif old.body.rstrip(_TRAILING) == new.body.rstrip(_TRAILING):
+            # Only the blank lines after the text differ: they separate this section
+            # from the next one (a section added after it brings one), so the section
+            # itself is unchanged. The segments still rebuild both bodies exactly.
+            status = SectionStatus.UNCHANGED
+            segments = diff_words(old.body, new.body, cosmetic=True).segments
             inserted = deleted = 0
             change = TitleChange.NONE
         elif old.kind is SectionKind.HEADING and new.kind is SectionKind.HEADING:
