@@ -517,14 +517,23 @@ def _cut_moves(
         spans = sorted(cuts.get(s, ()))
         position = 0
         for start, end, move_id in spans:
-            segments.append(Segment(segment.op, segment.text[position:start]))
+            segments.append(_remnant(segment.op, segment.text[position:start]))
             segments.append(Segment(segment.op, segment.text[start:end], move_id=move_id))
             position = end
         if spans:
-            segments.append(Segment(segment.op, segment.text[position:]))
+            segments.append(_remnant(segment.op, segment.text[position:]))
         else:
             segments.append(segment)
     return tuple(s for s in segments if s.text)
+
+
+def _remnant(op: Op, text: str) -> Segment:
+    """Return what is left of a change run beside a moved piece; spacing alone is cosmetic.
+
+    A paragraph break is a token of its own, so the break before a paragraph moved to the
+    end of a section is left over as a run of spacing: layout, not a change of words.
+    """
+    return Segment(op, text, cosmetic=not text.strip())
 
 
 def _moved_verdict(
