@@ -298,8 +298,12 @@ def test_section_filter(files: Path) -> None:
 
 def test_ignore_cosmetic_and_context(files: Path) -> None:
     (files / "quotes.md").write_text(edited(seed_body()).replace("\u2019", "'"), encoding="utf-8")
-    shown = run_cli(["compare", "old.md", "quotes.md"]).stdout
-    assert "visitor[-\u2019-]{+'+}s request" in shown
+    # Cosmetic runs are hidden by default, shown marked apart with --show-cosmetic.
+    default = run_cli(["compare", "old.md", "quotes.md"]).stdout
+    assert "visitor" not in default
+    assert "(only cosmetic edits: quotes, dashes, markup; --show-cosmetic shows them)" in default
+    shown = run_cli(["compare", "old.md", "quotes.md", "--show-cosmetic"]).stdout
+    assert "visitor[~\u2019\u2192'~]s request" in shown
     hidden = run_cli(["compare", "old.md", "quotes.md", "--ignore-cosmetic"]).stdout
     assert "visitor" not in hidden
     assert "We don't ask" not in hidden

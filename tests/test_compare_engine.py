@@ -133,7 +133,8 @@ def test_moved_section() -> None:
     diff = compare_texts(SEED, fixture("moved_section"))
     moved = [s for s in diff.sections if s.moved]
     assert [s.path[-1] for s in moved] == ["General"]
-    assert moved[0].status is SectionStatus.COSMETIC  # only its trailing blank lines changed
+    # Only its trailing blank lines changed: that is no change to the section (issue 13).
+    assert moved[0].status is SectionStatus.UNCHANGED
     assert not diff.summary.substantive
     assert diff.sections[3].path[-1] == "General"  # shown in the new order
 

@@ -224,8 +224,14 @@ def test_markdown_and_html_of_one_page_differ_only_cosmetically(page_pair: Path)
     assert (doc["summary"]["substantive"], doc["summary"]["renamed"]) == (False, 0)
     code, out, _ = compare_paths(page_pair, "page.md", "page.html", "--exit-code")
     assert code == 0
-    # The dropped site name shows on its heading line, not alone on a line of its own.
-    assert "# Privacy policy [-- Example Wiki-]\n" in out
+    # A cosmetic title change is hidden by default like every cosmetic edit (issue 13
+    # part 2); the notes line says it, and --show-cosmetic shows the dropped site name
+    # on its heading line, not alone on a line of its own.
+    assert "Example Wiki-]" not in out
+    assert "same title, written differently" in out
+    code, out, _ = compare_paths(page_pair, "page.md", "page.html", "--show-cosmetic")
+    assert code == 0
+    assert "# Privacy policy [~- Example Wiki\u2192~]\n" in out
     assert "renamed" not in out.replace("0 renamed", "")
 
 
@@ -280,9 +286,10 @@ def test_ignore_cosmetic_keeps_a_renamed_section(tmp_path: Path) -> None:
 
 def test_heading_markup_stays_out_of_the_edit(tmp_path: Path) -> None:
     case = CASES["space_inside_title_word"]
-    code, out, _ = compare_files(tmp_path, case.old, case.new)
+    # Cosmetic edits show only with --show-cosmetic (issue 13 part 2).
+    code, out, _ = compare_files(tmp_path, case.old, case.new, "--show-cosmetic")
     assert code == 0
-    assert "## Forums and _[-mailinglists-]{+mailing lists+}_\n" in out
+    assert "## Forums and _[~mailinglists\u2192mailing lists~]_\n" in out
     assert "same title, written differently (was \u201cForums and mailinglists\u201d)" in out
     _, out, _ = compare_files(tmp_path, case.old, case.new, "--format", "json")
     (section,) = changed_sections(json.loads(out))
@@ -293,16 +300,21 @@ def test_heading_markup_stays_out_of_the_edit(tmp_path: Path) -> None:
         ("insert", "mailing lists", True),
         ("equal", "_\n\n" + FORUMS, False),
     ]
-    _, out, _ = compare_files(tmp_path, case.old, case.new, "--format", "markdown")
-    assert "\\#\\# Forums and \\_<del>mailinglists</del><ins>mailing lists</ins>\\_" in out
+    _, out, _ = compare_files(
+        tmp_path, case.old, case.new, "--format", "markdown", "--show-cosmetic"
+    )
+    assert "\\#\\# Forums and \\_\\[\\~mailinglists\u2192mailing lists\\~\\]\\_" in out
 
 
 def test_dropped_title_tail_shows_on_its_heading_line(tmp_path: Path) -> None:
     old, new = "# Title - Site\n\nIntro text here.\n", "# Title\n\nIntro text here.\n"
+    # Hidden by default like every cosmetic edit; --show-cosmetic shows it in place.
     _, out, _ = compare_files(tmp_path, old, new)
-    assert "\n# Title [-- Site-]\n" in out
-    _, out, _ = compare_files(tmp_path, old, new, "--format", "markdown")
-    assert "\n\\# Title <del>- Site</del>\n" in out
+    assert "- Site" not in out.replace("Title - Site", "")
+    _, out, _ = compare_files(tmp_path, old, new, "--show-cosmetic")
+    assert "\n# Title [~- Site\u2192~]\n" in out
+    _, out, _ = compare_files(tmp_path, old, new, "--format", "markdown", "--show-cosmetic")
+    assert "\n\\# Title \\[\\~- Site\u2192\\~\\]\n" in out
     _, out, _ = compare_files(tmp_path, old, new, "--format", "json")
     (section,) = changed_sections(json.loads(out))
     assert [(r["op"], r["text"]) for r in section["diff"]] == [

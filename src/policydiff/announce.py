@@ -51,6 +51,7 @@ from policydiff.diff_model import (
     Segment,
 )
 from policydiff.errors import UsageError
+from policydiff.normalize import describe_invisible
 from policydiff.report import PATH_SEPARATOR, CompareReport, Side
 from policydiff.sections import split_sections
 
@@ -650,7 +651,8 @@ def section_quotes(section: SectionDiff) -> list[Quote]:
             new_start, new_end = _span(new_sentences, group.new)
             before = _clip(old_text, old_start, old_end, _focus(group.old_focus))
             after = _clip(new_text, new_start, new_end, _focus(group.new_focus))
-            if before != after:
+            # Quotes that differ only by invisible characters would read the same.
+            if before != after and describe_invisible(before, after) is None:
                 quotes.append(Quote(QuoteKind.CHANGED, before, after))
         elif group.new:
             quotes += _chunks(new_text, new_sentences, group.new, QuoteKind.ADDED)
@@ -785,7 +787,10 @@ def describe_section(
         label = f"Changed {noun}" if paragraph else "Changed"
         return change(ChangeKind.CHANGED, f"{label}: {name}", content=True)
     if section.status is SectionStatus.COSMETIC and _cosmetic_edits(section):
-        return change(ChangeKind.EDITORIAL, f"Editorial: {name}", content=False)
+        # Say what an edit the eye cannot see did ("invisible character U+2060 removed").
+        notes = list(dict.fromkeys(s.note for s in section.segments if s.note is not None))
+        said = f" ({'; '.join(notes)})" if notes else ""
+        return change(ChangeKind.EDITORIAL, f"Editorial: {name}{said}", content=False)
     return None
 
 

@@ -65,6 +65,8 @@ _LINE_LEAD = re.compile(r"[\s>#*_\-+|\\\[(]*")
 _STRONG_LEADS = ("valid", "effective", "last", "date of")
 _COLON_AFTER_LEAD = re.compile(r"[a-z\s]+[*_]*:", re.IGNORECASE)
 _WORD = re.compile(r"\w")
+# The blank lines (and spaces) that end a section body.
+_TRAILING = " \t\r\n"
 _CHANGED = frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED, SectionStatus.REMOVED})
 # What separates a page title from the site's name in HTML <title>s ("Privacy - Example",
 # "Example | Privacy"), after fold_chars (en and em dashes read "-").
@@ -371,6 +373,14 @@ def _section_diff(
             segments = (Segment(Op.EQUAL, old.body),)
             inserted = deleted = 0
             change = TitleChange.NONE
+        elif old.body.rstrip(_TRAILING) == new.body.rstrip(_TRAILING):
+            # Only the blank lines after the text differ: they separate this section
+            # from the next one (a section added after it brings one), so the section
+            # itself is unchanged. The segments still rebuild both bodies exactly.
+            status = SectionStatus.UNCHANGED
+            segments = diff_words(old.body, new.body, cosmetic=True).segments
+            inserted = deleted = 0
+            change = TitleChange.NONE
         elif old.kind is SectionKind.HEADING and new.kind is SectionKind.HEADING:
             # The heading is diffed apart from the text under it: a title change is told
             # by title_change, so its words neither count nor make the section modified.
@@ -507,14 +517,23 @@ def _cut_moves(
         spans = sorted(cuts.get(s, ()))
         position = 0
         for start, end, move_id in spans:
-            segments.append(Segment(segment.op, segment.text[position:start]))
+            segments.append(_remnant(segment.op, segment.text[position:start]))
             segments.append(Segment(segment.op, segment.text[start:end], move_id=move_id))
             position = end
         if spans:
-            segments.append(Segment(segment.op, segment.text[position:]))
+            segments.append(_remnant(segment.op, segment.text[position:]))
         else:
             segments.append(segment)
     return tuple(s for s in segments if s.text)
+
+
+def _remnant(op: Op, text: str) -> Segment:
+    """Return what is left of a change run beside a moved piece; spacing alone is cosmetic.
+
+    A paragraph break is a token of its own, so the break before a paragraph moved to the
+    end of a section is left over as a run of spacing: layout, not a change of words.
+    """
+    return Segment(op, text, cosmetic=not text.strip())
 
 
 def _moved_verdict(

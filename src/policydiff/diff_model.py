@@ -37,7 +37,10 @@ class Op(Enum):
 class SectionStatus(Enum):
     """Verdict for one section."""
 
-    UNCHANGED = "unchanged"  # bodies byte-identical
+    # Bodies byte-identical, or differing only in the blank lines that end them (a
+    # section gains a blank line when another is added after it): the segments still
+    # rebuild each body exactly, the trailing spacing as a cosmetic pair.
+    UNCHANGED = "unchanged"
     # Bodies differ only in quotes, dashes, spacing, markup, numbering label, or in the
     # heading's title (see SectionDiff.title_change: a rename alone is COSMETIC); or the
     # section exists on one side only and holds no words (a `* * *` rule, stray markup).
@@ -76,12 +79,16 @@ class Segment:
     INSERT and DELETE of a cosmetic change come as an adjacent pair, DELETE first).
     ``move_id`` is set on INSERT/DELETE runs that are part of a block of text moved
     between sections; it indexes :attr:`DocumentDiff.moves`.
+    ``note`` says in words what a cosmetic change does that its text cannot show
+    ("invisible character U+2060 removed", "link target changed: a → b"); it is set on
+    the first run (the DELETE, if any) of that change only.
     """
 
     op: Op
     text: str
     cosmetic: bool = False
     move_id: int | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

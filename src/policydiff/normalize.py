@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 
 # Characters that vary between captures of the same words: typographic quotes, dash
 # variants, invisible characters. NFKC already maps no-break spaces to spaces. Applied
@@ -34,15 +35,26 @@ _FOLDS = (
     ("\u200b", ""),
     ("\u200c", ""),
     ("\u200d", ""),
+    ("\u200e", ""),
+    ("\u200f", ""),
     ("\u2060", ""),
+    ("\u2061", ""),
+    ("\u2062", ""),
+    ("\u2063", ""),
+    ("\u2064", ""),
+    ("\u180e", ""),
     ("\ufeff", ""),
     ("\u00ad", ""),
 )
+# Characters that show nothing (zero-width spaces and joiners, word joiner, invisible
+# operators, direction marks, byte order mark, soft hyphen): a change made only of them
+# reads the same before and after, so it is described in words.
+INVISIBLE = frozenset(char for char, replacement in _FOLDS if not replacement)
 
 # Markdown that changes how text looks but not what it says. Links keep their text
 # (a link added or removed around the same words is markup), HTML tags become spaces
 # (`<br>` in table cells), escapes keep the escaped character.
-_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
+_LINK = re.compile(r"!?\[([^\]\n]*)\]\(([^)\n]*)\)")
 _REF_LINK = re.compile(r"!?\[([^\]\n]*)\]\[[^\]\n]*\]")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^<>\n]*>")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
@@ -50,12 +62,30 @@ _LINE_MARKUP = re.compile(
     r"^[ \t]*(?:>[ \t]*)*(?:#{1,6}(?=[ \t]|$)|[-*+](?=[ \t])|\d{1,9}[.)](?=[ \t]|$))?",
     re.MULTILINE,
 )
-# Emphasis, table borders, strikethrough and heading hashes never carry words; they are
-# blanked with str.replace, much faster than a regex pass. Runs of rule characters
-# (setext underlines, `---` rules, table delimiter rows) go by regex, only if present.
-_MARKUP_CHARS = ("*", "_", "|", "~", "#")
-_RULE_RUN = re.compile(r"(?<![\w-])[-=:]{2,}(?![\w-])")
+# Emphasis, table borders, strikethrough and heading hashes never carry words; they go
+# with str.replace, much faster than a regex pass. Emphasis and strikethrough marks hug
+# the words they decorate, so they are removed ("(**Feedback**)" reads "(Feedback)");
+# table borders and hashes stand between words, so they become spaces. Runs of rule
+# characters (setext underlines, `---` rules, table delimiter rows) go by regex, only if
+# present.
+_MARKUP_CHARS = (("*", ""), ("_", ""), ("~", ""), ("|", " "), ("#", " "))
+# Only a line holding nothing but rule characters (and table pipes) is markup: "a -- b"
+# in prose is a dash, and so is "* --" (a list item). The regex finds runs of them that
+# end a line (it starts with a character class, which the regex engine scans for
+# quickly); _rule_line keeps those that do not also start it. Found before list markers
+# are stripped, so that a marker is never taken for an empty line start.
+_RULE_RUN = re.compile(r"[-=:|][-=:| \t\r]*$", re.MULTILINE)
 _RULE_PAIRS = ("--", "==", "::", "-:", ":-", "=:", ":=", "-=", "=-")
+# Dash punctuation is one separator however it is typed: an em dash or horizontal bar,
+# a run of hyphens ("--", "---"), or a hyphen with a space or line edge beside it. A
+# hyphen inside a word ("e-mail", "2019-2020", an en dash in "10\u201320") stays as it is.
+# Typographic dashes stand in for hyphens only after markup is stripped: an em or en
+# dash at a line start is not a list marker, nor one alone on a line a rule.
+_EM_DASHES = ("\u2014", "\u2015")
+_EN_DASHES = ("\u2012", "\u2013", "\u2212")
+_EM_STAND_IN = "\ue000"
+_EN_STAND_IN = "\ue001"
+_DASH = re.compile(r"-(?:-+|(?<!\w-)|(?!\w))")  # starts with a literal: a fast scan
 
 _LABEL_PATTERNS = (
     # Words and section signs: Section 3, Article IV, § 5, Part 2.1, Clause 7(b).
@@ -98,18 +128,89 @@ def strip_markup(text: str) -> str:
         text = _HTML_TAG.sub(" ", text)
     if "\\" in text:
         text = _ESCAPE.sub(r"\1", text)
-    text = _LINE_MARKUP.sub("", text)
-    for char in _MARKUP_CHARS:
-        if char in text:
-            text = text.replace(char, " ")
     if any(pair in text for pair in _RULE_PAIRS):
-        text = _RULE_RUN.sub(" ", text)
+        text = _RULE_RUN.sub(_rule_line, text)
+    text = _LINE_MARKUP.sub("", text)
+    for char, replacement in _MARKUP_CHARS:
+        if char in text:
+            text = text.replace(char, replacement)
     return text
+
+
+def _rule_line(match: re.Match[str]) -> str:
+    """Blank a rule line, keep anything else as it is.
+
+    A rule line holds rule characters only (two of them side by side), after nothing but
+    spaces or quote markers.
+    """
+    text, start, found = match.string, match.start(), match.group(0)
+    line_start = text.rfind("\n", 0, start) + 1
+    rule = not text[line_start:start].strip(" \t>") and any(p in found for p in _RULE_PAIRS)
+    return " " if rule else found
 
 
 def normalize_text(text: str) -> str:
     """Return the text reduced to its words: two texts are cosmetic variants iff equal here."""
-    return " ".join(strip_markup(fold_chars(text)).split())
+    dashes = not text.isascii()
+    if dashes:
+        for group, stand_in in ((_EM_DASHES, _EM_STAND_IN), (_EN_DASHES, _EN_STAND_IN)):
+            for dash in group:
+                if dash in text:
+                    text = text.replace(dash, stand_in)
+    text = strip_markup(fold_chars(text))
+    if dashes:
+        text = text.replace(_EM_STAND_IN, "--").replace(_EN_STAND_IN, "-")
+    if "-" in text:
+        text = _DASH.sub(" - ", text)
+    return " ".join(text.split())
+
+
+def _without_invisible(text: str) -> str:
+    """Return text with the invisible characters removed."""
+    if text.isascii():
+        return text
+    return "".join(char for char in text if char not in INVISIBLE)
+
+
+def describe_invisible(old: str, new: str) -> str | None:
+    """Say what changed when old and new differ only by invisible characters, else None.
+
+    "invisible character U+2060 removed", "invisible characters U+200B, U+00AD added",
+    "invisible character U+200B removed, U+2060 added".
+    """
+    if old == new or _without_invisible(old) != _without_invisible(new):
+        return None
+    removed = Counter(c for c in old if c in INVISIBLE)
+    added = Counter(c for c in new if c in INVISIBLE)
+    removed, added = removed - added, added - removed
+    parts = [
+        ", ".join(f"U+{ord(c):04X}" for c in chars) + f" {verb}"
+        for chars, verb in ((removed, "removed"), (added, "added"))
+        if chars
+    ]
+    if not parts:
+        return None  # the same invisible characters, moved within the text
+    plural = "s" if len(removed) + len(added) > 1 else ""
+    return f"invisible character{plural} " + ", ".join(parts)
+
+
+def describe_link_change(old: str, new: str) -> str | None:
+    """Say "link target changed: a → b" when old and new hold links with the same text.
+
+    Only when the texts differ by link targets alone (the links' texts, and everything
+    around the links, equal after normalisation); None otherwise.
+    """
+    if "](" not in old or "](" not in new:
+        return None
+    old_links, new_links = _LINK.findall(old), _LINK.findall(new)
+    if len(old_links) != len(new_links) or normalize_text(old) != normalize_text(new):
+        return None
+    changed = [
+        f"{before} \u2192 {after}"
+        for (old_text, before), (new_text, after) in zip(old_links, new_links, strict=True)
+        if before != after and normalize_text(old_text) == normalize_text(new_text)
+    ]
+    return "link target changed: " + "; ".join(changed) if changed else None
 
 
 def split_label(title: str) -> tuple[str | None, str]:

@@ -55,10 +55,14 @@ class View:
 
     # Case-insensitive substring of the " > "-joined old or new path.
     section: str | None = None
-    # Hide cosmetic sections, and show cosmetic runs inside changed sections as plain text.
+    # Hide cosmetic sections (their runs are hidden anyway unless show_cosmetic).
     ignore_cosmetic: bool = False
     # Also show unchanged sections.
     context: bool = False
+    # Show cosmetic runs (muted, marked apart from word changes); by default they read
+    # as the new text. Notes on cosmetic changes ("invisible character U+2060 removed",
+    # "link target changed: a -> b") are shown either way.
+    show_cosmetic: bool = False
 
 
 def side_from_version(version: Version) -> Side:
@@ -400,6 +404,9 @@ class Run:
     words as EQUAL runs with ``moved`` set and the edits made on its way as ordinary
     INSERT/DELETE runs. Without the moves, moved text is INSERT/DELETE runs flagged
     ``moved``.
+
+    A cosmetic change the eye cannot see (an invisible character, a link target) adds an
+    INSERT run with ``cosmetic_note`` set whose text says what changed.
     """
 
     op: Op
@@ -408,6 +415,9 @@ class Run:
     moved: bool = False
     # Set on a note about moved text (its text is the note, not policy text).
     note: MoveNote | None = None
+    # The text is a note about a cosmetic change (op INSERT, cosmetic), not policy text:
+    # "invisible character U+2060 removed", "link target changed: a \u2192 b".
+    cosmetic_note: bool = False
 
 
 def move_note_text(note: MoveNote) -> str:
@@ -437,21 +447,49 @@ Excerpt = list[tuple[Run, ...] | Elided]
 
 
 def display_segments(section: SectionDiff, view: View) -> tuple[Segment, ...]:
-    """Return the segments to show; with ``ignore_cosmetic`` cosmetic runs read as the new text."""
+    """Return the segments to show: cosmetic runs read as the new text unless ``show_cosmetic``."""
     return _displayed(section.segments, view)
 
 
 def _displayed(segments: tuple[Segment, ...], view: View) -> tuple[Segment, ...]:
-    """Return segments as shown: with ``ignore_cosmetic`` cosmetic runs read as the new text."""
-    if not view.ignore_cosmetic:
-        return segments
+    """Return segments as shown: cosmetic runs read as the new text unless ``show_cosmetic``.
+
+    A cosmetic change with a note shows as its new text followed by an empty-text INSERT
+    segment carrying the note (``redline_runs`` turns it into a note run). A hidden
+    deletion keeps its edge spacing as a whitespace-only deletion, which ``redline_runs``
+    shows only where it separates two words.
+    """
     shown: list[Segment] = []
-    for segment in segments:
-        if not segment.cosmetic or segment.op is Op.EQUAL:
+    index = 0
+    while index < len(segments):
+        segment = segments[index]
+        if segment.op is Op.EQUAL or not segment.cosmetic:
             shown.append(segment)
-        elif segment.op is Op.INSERT:
-            shown.append(Segment(Op.EQUAL, segment.text))
-    return tuple(shown)
+            index += 1
+            continue
+        end = index + 1
+        while end < len(segments) and segments[end].op is not Op.EQUAL and segments[end].cosmetic:
+            end += 1
+        group = segments[index:end]
+        note = next((s.note for s in group if s.note is not None), None)
+        if note is not None:
+            new = "".join(s.text for s in group if s.op is Op.INSERT)
+            core = new.rstrip()
+            shown.append(Segment(Op.EQUAL, core))
+            shown.append(Segment(Op.INSERT, "", cosmetic=True, note=note))
+            shown.append(Segment(Op.EQUAL, new[len(core) :]))
+        elif view.show_cosmetic:
+            shown.extend(group)
+        else:
+            for part in group:
+                if part.op is Op.INSERT:
+                    shown.append(Segment(Op.EQUAL, part.text))
+                    continue
+                lead = part.text[: len(part.text) - len(part.text.lstrip())]
+                trail = part.text[len(part.text.rstrip()) :] if part.text.strip() else ""
+                shown.extend(Segment(Op.DELETE, space, cosmetic=True) for space in (lead, trail))
+        index = end
+    return tuple(s for s in shown if s.text or s.note is not None)
 
 
 def redline_runs(segments: tuple[Segment, ...]) -> tuple[Run, ...]:
@@ -459,25 +497,34 @@ def redline_runs(segments: tuple[Segment, ...]) -> tuple[Run, ...]:
 
     Spacing is layout, not content: a changed run's edge spaces and line breaks become
     EQUAL runs, a whitespace-only insertion shows as plain new spacing and a whitespace-only
-    deletion is dropped. The spacing that ends a deletion followed by an insertion is dropped
-    too (the insertion brings its own), so a replaced word reads ``[-old-]{+new+}``.
+    deletion is dropped unless it alone keeps two words apart. The spacing that ends a
+    deletion followed by an insertion is dropped too when the insertion brings its own, so
+    a replaced word reads ``[-old-]{+new+}``.
     """
     runs: list[Run] = []
     for index, segment in enumerate(segments):
         if segment.op is Op.EQUAL:
             runs.append(Run(Op.EQUAL, segment.text))
             continue
+        if segment.note is not None:
+            runs.append(Run(Op.INSERT, segment.note, cosmetic=True, cosmetic_note=True))
+            continue
         text = segment.text
         core = text.strip()
         if not core:
             if segment.op is Op.INSERT:
                 runs.append(Run(Op.EQUAL, text))
+            elif _separates(runs, segments, index):
+                runs.append(Run(Op.EQUAL, " "))
             continue
         lead = text[: len(text) - len(text.lstrip())]
         trail = text[len(text.rstrip()) :]
         replaced = index + 1 < len(segments) and segments[index + 1].op is Op.INSERT
         if segment.op is Op.DELETE and replaced:
-            trail = ""
+            # The insertion brings its own spacing, or there is no word after it to glue.
+            after = segments[index + 2].text if index + 2 < len(segments) else ""
+            if segments[index + 1].text[-1:].isspace() or not after or after[0].isspace():
+                trail = ""
         runs.append(Run(Op.EQUAL, lead))
         for number, part in enumerate(_NEWLINE_OR_EDGE_SPACE.split(core)):
             # split() with a group alternates text and the separators it cut at.
@@ -555,6 +602,29 @@ def _moved_runs(segment: Segment, move: MovedBlock, view: View) -> list[Run]:
     return runs
 
 
+def _separates(runs: list[Run], segments: tuple[Segment, ...], index: int) -> bool:
+    """Whether the whitespace-only deletion ``segments[index]`` is all that keeps two words apart.
+
+    "address and a" -> "address, a" deletes the space after "address" with "and": dropped,
+    the old side would read "addressand". Spacing at the edges of a changed run is shown
+    as layout, so an insertion with spacing of its own keeps the words apart already.
+    """
+    before = next((run.text for run in reversed(runs) if run.text and run.op is not Op.INSERT), "")
+    if not before or before[-1].isspace():
+        return False
+    for after in segments[index + 1 :]:
+        text = after.text
+        if not text:
+            continue
+        if text[0].isspace():
+            return False
+        if after.op is not Op.INSERT:
+            return True
+        if text[-1].isspace():
+            return False
+    return False
+
+
 def _merged(runs: list[Run]) -> tuple[Run, ...]:
     """Drop empty runs and join neighbouring EQUAL runs."""
     merged: list[Run] = []
@@ -582,7 +652,7 @@ def _paragraphs(runs: tuple[Run, ...]) -> list[tuple[Run, ...]]:
                 current = []
                 start = match.end()
         if start < len(run.text):
-            current.append(Run(run.op, run.text[start:], run.cosmetic, run.moved, run.note))
+            current.append(replace(run, text=run.text[start:]))
     if current:
         result.append(tuple(current))
     return result
@@ -729,6 +799,8 @@ def empty_note(section: SectionDiff) -> str:
     """Return what to say for a section whose excerpt is empty."""
     if section.status is SectionStatus.UNCHANGED:
         return "(text unchanged)"
+    if any(s.cosmetic and s.text.strip() for s in section.segments if s.op is not Op.EQUAL):
+        return "(only cosmetic edits: quotes, dashes, markup; --show-cosmetic shows them)"
     return "(only spacing or layout changed)"
 
 

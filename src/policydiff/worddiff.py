@@ -13,16 +13,54 @@ from diff_match_patch import diff_match_patch
 from rapidfuzz.distance import LCSseq
 
 from policydiff.diff_model import Op, Segment, TableRows
-from policydiff.normalize import fold_chars, normalize_text
+from policydiff.normalize import (
+    describe_invisible,
+    describe_link_change,
+    fold_chars,
+    normalize_text,
+)
 
-# A token is a word or a single other character, with the whitespace after it; only a
-# leading run of whitespace stands alone. Runs of rule and emphasis characters (`-----`,
-# `***`, `...`) are one token: a setext underline is one edit, not forty. Tokens tile the
-# text, so joining them gives it back.
-_TOKEN = re.compile(r"\s+|\w+\s*|(?:-+|=+|\*+|#+|\.+|~+|`+|[^\w\s])\s*")
+# A token is a word or a single other character, with the whitespace after it up to a
+# blank line; a leading run of whitespace and a paragraph break (whitespace holding a
+# blank line) stand alone, so that the diff aligns paragraph breaks like words. Runs of
+# rule and emphasis characters (`-----`, `***`, `...`) are one token: a setext underline
+# is one edit, not forty. Invisible characters (zero-width spaces, word joiners, soft
+# hyphens) belong to the word around them, and a markdown link `[text](target)` is one
+# token, so that no edit run splits its syntax. Tokens tile the text, so joining them
+# gives it back.
+_INVISIBLE_CLASS = "\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff"
+_TRAIL = r"[^\S\n]*(?:\n(?![^\S\n]*\n)[^\S\n]*)?"
+_TOKEN = re.compile(
+    rf"!?\[[^\[\]\n]{{0,300}}\]\([^()\s]{{0,1000}}\){_TRAIL}"
+    rf"|\s+|[\w{_INVISIBLE_CLASS}]+{_TRAIL}"
+    rf"|(?:-+|=+|\*+|#+|\.+|~+|`+|[^\w\s]){_TRAIL}"
+)
 _WORD = re.compile(r"\w+")
+# A link's target is not read: words are counted in its text only.
+_LINK_TARGET = re.compile(r"(\]\()[^()\s]*\)")
+# A markdown link as the tokenizer takes it whole (for keeping cuts out of links).
+_LINK_TOKEN = re.compile(r"!?\[[^\[\]\n]{0,300}\]\([^()\s]{0,1000}\)")
+# One link token and its trailing spacing, in parts: opening, text, closing with target.
+_LINK_PARTS = re.compile(r"(!?\[)([^\[\]\n]*)(\]\([^()\s]*\))(\s*)")
+_LINK_REACH = 1310
+# How much unchanged text on each side of a change, up to the line end, the cosmetic
+# check looks at: escapes, emphasis and list markers depend on their near neighbours
+# only (links are whole tokens), and normalising more costs time on every change.
+_CONTEXT = 40
+# Token keys: a paragraph break, and dash punctuation however typed (em dash, "--").
+_BREAK_KEY = "\n\n"
+_DASH_KEY = "--"
+_DASH_TOKENS = frozenset({"\u2014", "\u2015"})
 # Markup that hides or splits words in normalisation (link targets, tags, escapes, `_`).
-_WORD_HIDERS = re.compile(r"[\[\]()<>\\_`]")
+# Characters without which two different word lists may still normalise equal: links,
+# tags, and the emphasis and escape marks that normalisation removes from inside words.
+_WORD_HIDERS = re.compile(r"[\[\]<_*~\\]")
+# Dropped before comparing words (dropping brackets too only ever lets more through).
+_JOINERS = ("_", "*", "~", "\\", "[", "]")
+# What normalisation drops besides markup characters: link targets (and reference
+# labels) and HTML tags; the words of two cosmetic variants are equal without them.
+_LINK_HIDDEN = re.compile(r"(?<=\])\([^)\n]*\)|(?<=\])\[[^\]\n]*\]")
+_TAG_HIDDEN = re.compile(r"</?[A-Za-z][^<>\n]*>")
 # Cost bounds. diff_match_patch with Diff_Timeout = 0 is complete but its bisection costs
 # about 0.03-0.09 us * (N + M) * D in CPython (N, M tokens, D tokens to edit): 1000 vs
 # 1000 unrelated tokens take 0.36 s. So dmp only sees short stretches:
@@ -79,8 +117,25 @@ def tokenize(text: str) -> list[str]:
 
 
 def count_words(text: str) -> int:
-    """Count the words in text."""
+    """Count the words in text (a link's target is not read, so not counted)."""
+    if "](" in text:
+        text = _LINK_TARGET.sub(r"\1)", text)
     return len(_WORD.findall(text))
+
+
+def _token_key(token: str) -> str:
+    """Return what a token is compared by: folded, spacing ignored, paragraph breaks kept."""
+    core = token.rstrip()
+    if not core:
+        return _BREAK_KEY if token.count("\n") > 1 else ""
+    first = core[0]
+    if first == "-":
+        return _DASH_KEY if len(core) > 1 and core.count("-") == len(core) else core
+    if core.isascii() and "`" not in core:
+        return core  # what fold_chars would return
+    if core in _DASH_TOKENS:
+        return _DASH_KEY
+    return fold_chars(core)
 
 
 class _TooManyTokensError(Exception):
@@ -93,12 +148,15 @@ def _char(index: int) -> str:
     return chr(code + len(_SURROGATES) if code >= _SURROGATES.start else code)
 
 
-def _encode(old_tokens: list[str], new_tokens: list[str]) -> tuple[str, str]:
-    """One character per token; equal characters mean equal keys (folded, spacing ignored)."""
+def _encode(old_tokens: list[str], new_tokens: list[str]) -> tuple[str, str, str | None]:
+    """One character per token; equal characters mean equal keys (folded, spacing ignored).
+
+    The third value is the character of a paragraph break, if the texts hold one.
+    """
     # Whitespace is left out of the key: re-wrapping or spacing never changes words.
     unique = dict.fromkeys(old_tokens)
     unique.update(dict.fromkeys(new_tokens))
-    key_of = {token: fold_chars(token.rstrip()) for token in unique}
+    key_of = {token: _token_key(token) for token in unique}
     keys = dict.fromkeys(key_of.values())
     if len(keys) > _MAX_KEYS:
         raise _TooManyTokensError
@@ -110,7 +168,11 @@ def _encode(old_tokens: list[str], new_tokens: list[str]) -> tuple[str, str]:
         char_of_key = {key: _char(index) for index, key in enumerate(keys)}
     char_of_token = {token: char_of_key[key] for token, key in key_of.items()}
     lookup = char_of_token.__getitem__
-    return "".join(map(lookup, old_tokens)), "".join(map(lookup, new_tokens))
+    return (
+        "".join(map(lookup, old_tokens)),
+        "".join(map(lookup, new_tokens)),
+        char_of_key.get(_BREAK_KEY),
+    )
 
 
 def _edit_lower_bound(a: str, b: str) -> int:
@@ -197,18 +259,21 @@ class _Differ:
     def __init__(self, old: str, new: str) -> None:
         self.old_tokens = tokenize(old)
         self.new_tokens = tokenize(new)
-        self.old_chars, self.new_chars = _encode(self.old_tokens, self.new_tokens)
+        self.old_chars, self.new_chars, self.break_char = _encode(self.old_tokens, self.new_tokens)
         # (dmp op code, token characters), as diff_main returns them.
         self.diffs: list[tuple[int, str]] = []
         self.approximate = False
         self.budget = _BUDGET
 
     def run(self) -> None:
-        """Diff the whole token streams, then clean up once for readable edit runs."""
+        """Diff the whole token streams, then clean up each paragraph for readable edit runs."""
         self._diff(self.old_chars, self.new_chars, 0)
-        # One semantic cleanup over everything also absorbs chance anchors (a unique word
-        # that happens to sit inside two rewritten paragraphs).
-        _DMP.diff_cleanupSemantic(self.diffs)
+        if self.break_char is None:
+            # One semantic cleanup over everything also absorbs chance anchors (a unique
+            # word that happens to sit inside two rewritten paragraphs).
+            _DMP.diff_cleanupSemantic(self.diffs)
+        else:
+            self.diffs = _cleanup_paragraphs(self.diffs, self.break_char)
 
     def _diff(self, a: str, b: str, depth: int) -> None:
         """Append the diff of token strings a and b."""
@@ -274,6 +339,82 @@ class _Differ:
                 i += count
                 j += count
         return out
+
+
+def _cleanup_paragraphs(diffs: list[tuple[int, str]], brk: str) -> list[tuple[int, str]]:
+    """Semantic cleanup within each paragraph: an equal paragraph break is never absorbed.
+
+    One cleanup over the whole diff would fold a kept break between two edits into one
+    run ("[-one year. <break> Beta-]{+two years. <break> Gamma+}"), moving new words into the
+    wrong paragraph; cleaning the stretches between kept breaks one by one cannot.
+    """
+    chunks: list[list[tuple[int, str]]] = []
+    current: list[tuple[int, str]] = []
+    for op, chars in diffs:
+        if op or brk not in chars:
+            current.append((op, chars))
+            continue
+        pieces = chars.split(brk)
+        current.append((0, pieces[0] + brk))
+        chunks.append(current)
+        chunks.extend([(0, piece + brk)] for piece in pieces[1:-1])
+        current = [(0, pieces[-1])] if pieces[-1] else []
+    chunks.append(current)
+    out: list[tuple[int, str]] = []
+    for chunk in chunks:
+        if any(op for op, _ in chunk):
+            _DMP.diff_cleanupSemantic(chunk)
+        for op, chars in chunk:
+            if not chars:
+                continue
+            if out and out[-1][0] == op:
+                out[-1] = (op, out[-1][1] + chars)
+            else:
+                out.append((op, chars))
+    return _split_at_breaks(out, brk)
+
+
+def _split_at_breaks(diffs: list[tuple[int, str]], brk: str) -> list[tuple[int, str]]:
+    """Cut a replacement whose two sides both hold paragraph breaks at those breaks.
+
+    A stretch replaced whole (rewritten, or past the cost bound) may span paragraphs: the
+    k-th paragraph of its old side is paired with the k-th of its new side, and the
+    break between them is kept equal, so no edit run reaches over a paragraph break
+    that both texts have. Extra breaks on one side stay in the last pair.
+    """
+    out: list[tuple[int, str]] = []
+    index = 0
+    while index < len(diffs):
+        op, chars = diffs[index]
+        if op == 0:
+            out.append((op, chars))
+            index += 1
+            continue
+        end = index
+        deleted: list[str] = []
+        inserted: list[str] = []
+        while end < len(diffs) and diffs[end][0] != 0:
+            (deleted if diffs[end][0] < 0 else inserted).append(diffs[end][1])
+            end += 1
+        old, new = "".join(deleted), "".join(inserted)
+        if brk in old and brk in new:
+            old_parts, new_parts = old.split(brk), new.split(brk)
+            shared = min(len(old_parts), len(new_parts)) - 1
+            pieces: list[tuple[int, str]] = []
+            for k in range(shared):
+                pieces += [(-1, old_parts[k]), (1, new_parts[k]), (0, brk)]
+            pieces += [(-1, brk.join(old_parts[shared:])), (1, brk.join(new_parts[shared:]))]
+        else:
+            pieces = [(-1, old), (1, new)]
+        for piece in pieces:
+            if not piece[1]:
+                continue
+            if out and out[-1][0] == 0 == piece[0]:
+                out[-1] = (0, out[-1][1] + piece[1])
+            else:
+                out.append(piece)
+        index = end
+    return out
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -346,24 +487,88 @@ def _merge(segments: list[Segment]) -> list[Segment]:
     ]
 
 
+def _visible_words(text: str) -> list[str]:
+    """Return the words normalisation keeps: not in link targets or tags, numbers left out.
+
+    Numbers are left out because a list renumbered at line start ("1." -> "2.") is markup.
+    """
+    if "](" in text or "][" in text:
+        text = _LINK_HIDDEN.sub("", text)
+    if "<" in text:
+        text = _TAG_HIDDEN.sub(" ", text)
+    for char in _JOINERS:  # emphasis and escapes: normalisation drops them
+        if char in text:
+            text = text.replace(char, "")
+    return [word for word in _WORD.findall(text) if not word.isdigit()]
+
+
 def _could_be_cosmetic(old: str, new: str) -> bool:
     """Cheap pre-check for _mark_cosmetic: False when the words plainly differ.
 
-    Only links, HTML tags, escapes and underscores can make different words normalise
-    equal; without them, differing word lists settle it without normalising.
+    Two cosmetic variants have the same words once compatibility forms and invisible
+    characters are folded and link targets, tags and underscores are left out.
     """
-    if not old or not new:
-        return _WORD.search(old or new) is None or bool(_WORD_HIDERS.search(old or new))
-    # Numbers are left out: a list renumbered at line start ("1." -> "2.") is markup.
-    if [w for w in _WORD.findall(old) if not w.isdigit()] == [
-        w for w in _WORD.findall(new) if not w.isdigit()
-    ]:
+    old, new = fold_chars(old), fold_chars(new)
+    old_words = [word for word in _WORD.findall(old) if not word.isdigit()]
+    new_words = [word for word in _WORD.findall(new) if not word.isdigit()]
+    if old_words == new_words:
         return True
-    return bool(_WORD_HIDERS.search(old) or _WORD_HIDERS.search(new))
+    if not _WORD_HIDERS.search(old) and not _WORD_HIDERS.search(new):
+        return False
+    return _visible_words(old) == _visible_words(new)
+
+
+def _context(segments: list[Segment], index: int, step: int) -> tuple[str, str]:
+    """Return the old and new text beside a change, out to the line's edge where known.
+
+    Walks from segment ``index`` in direction ``step`` over unchanged text and cosmetic
+    changes (each side read as written on that side), stopping at a line break in
+    unchanged text, at a substantive change, or after _CONTEXT characters. Where it
+    stopped short of the line's edge, a stand-in word keeps the change off the edge: a
+    "-" in mid-line is a dash, not a list marker.
+    """
+    old: list[str] = []
+    new: list[str] = []
+    size = 0
+    at = index
+    edge = False
+    while True:
+        if not 0 <= at < len(segments):
+            edge = True  # section bodies begin at a line start and end at a line end
+            break
+        segment = segments[at]
+        if size >= _CONTEXT or not (segment.op is Op.EQUAL or segment.cosmetic):
+            break
+        text = segment.text
+        cut = text.rfind("\n") if step < 0 else text.find("\n")
+        if cut != -1:
+            if segment.op is not Op.EQUAL:
+                break
+            text = text[cut + 1 :] if step < 0 else text[:cut]
+            edge = True
+        if segment.op is not Op.INSERT:
+            old.append(text)
+        if segment.op is not Op.DELETE:
+            new.append(text)
+        size += len(text)
+        if edge:
+            break
+        at += step
+    if step < 0:
+        old.reverse()
+        new.reverse()
+        stand_in = "" if edge else "x "
+        return stand_in + "".join(old), stand_in + "".join(new)
+    stand_in = "" if edge else " x"
+    return "".join(old) + stand_in, "".join(new) + stand_in
 
 
 def _mark_cosmetic(segments: list[Segment]) -> list[Segment]:
-    """Flag change runs that differ only cosmetically from their counterpart."""
+    """Flag change runs that differ only cosmetically from their counterpart.
+
+    Each change is judged with the unchanged rest of its line around it: whether a
+    backslash, an asterisk or a dash is markup depends on what stands next to it.
+    """
     out = list(segments)
     index = 0
     while index < len(out):
@@ -383,9 +588,76 @@ def _mark_cosmetic(segments: list[Segment]) -> list[Segment]:
         change = out[index:end]
         old = "".join(s.text for s in change if s.op is Op.DELETE)
         new = "".join(s.text for s in change if s.op is Op.INSERT)
-        if _could_be_cosmetic(old, new) and normalize_text(old) == normalize_text(new):
-            out[index:end] = [Segment(s.op, s.text, cosmetic=True) for s in change]
+        if _could_be_cosmetic(old, new):
+            old_before, new_before = _context(out, index - 1, -1)
+            old_after, new_after = _context(out, end, 1)
+            if normalize_text(old_before + old + old_after) == normalize_text(
+                new_before + new + new_after
+            ):
+                out[index:end] = [Segment(s.op, s.text, cosmetic=True) for s in change]
         index = end
+    return out
+
+
+def _annotate(segments: list[Segment]) -> list[Segment]:
+    """Give cosmetic changes that look the same on both sides a note saying what changed."""
+    out = list(segments)
+    index = 0
+    while index < len(out):
+        if out[index].op is Op.EQUAL or not out[index].cosmetic:
+            index += 1
+            continue
+        end = index + 1
+        while end < len(out) and out[end].op is not Op.EQUAL and out[end].cosmetic:
+            end += 1
+        old = "".join(s.text for s in out[index:end] if s.op is Op.DELETE)
+        new = "".join(s.text for s in out[index:end] if s.op is Op.INSERT)
+        note = None
+        if not (old.isascii() and new.isascii()):
+            note = describe_invisible(old, new)
+        if note is None and "](" in old:
+            note = describe_link_change(old, new)
+        if note is not None:
+            first = out[index]
+            out[index] = Segment(first.op, first.text, first.cosmetic, first.move_id, note)
+        index = end
+    return out
+
+
+def _refine_links(segments: list[Segment]) -> list[Segment]:
+    """Diff inside a link whose text changed but whose target did not.
+
+    A link is one token, so "[My Xbox](u)" -> "[My XBOX](u)" comes as a whole delete and
+    insert; its brackets and target are kept equal around a word diff of its text, so
+    that one changed word counts as one and the link syntax is still never split.
+    """
+    out: list[Segment] = []
+    index = 0
+    while index < len(segments):
+        segment = segments[index]
+        following = segments[index + 1] if index + 1 < len(segments) else None
+        if (
+            segment.op is Op.DELETE
+            and following is not None
+            and following.op is Op.INSERT
+            and "](" in segment.text
+            and "](" in following.text
+            and (old := _LINK_PARTS.fullmatch(segment.text)) is not None
+            and (new := _LINK_PARTS.fullmatch(following.text)) is not None
+            and old[1] == new[1]
+            and old[3] == new[3]
+        ):
+            out.append(Segment(Op.EQUAL, old[1]))
+            out.extend(diff_words(old[2], new[2]).segments)
+            out.append(Segment(Op.EQUAL, old[3]))
+            if old[4] == new[4]:
+                out.append(Segment(Op.EQUAL, old[4]))
+            else:
+                out += [Segment(Op.DELETE, old[4]), Segment(Op.INSERT, new[4])]
+            index += 2
+            continue
+        out.append(segment)
+        index += 1
     return out
 
 
@@ -416,15 +688,41 @@ def _trim_common(old: str, new: str) -> tuple[int, int]:
     the untouched start and end out of tokenising, encoding and diffing.
     """
     prefix = _common_prefix(old, new)
-    while prefix > 0 and not (_token_boundary(old, prefix) and _token_boundary(new, prefix)):
-        prefix -= 1
+    while prefix > 0:
+        while prefix > 0 and not (_token_boundary(old, prefix) and _token_boundary(new, prefix)):
+            prefix -= 1
+        # Never inside a link (one token): the link goes to the changed middle whole.
+        inside = _link_around(old, prefix)
+        if inside is None:
+            break
+        prefix = inside[0]
     limit = min(len(old), len(new)) - prefix
     suffix = _common_suffix(old[len(old) - limit :], new[len(new) - limit :]) if limit else 0
-    while suffix > 0 and not (
-        _token_boundary(old, len(old) - suffix) and _token_boundary(new, len(new) - suffix)
-    ):
-        suffix -= 1
+    while suffix > 0:
+        while suffix > 0 and not (
+            _token_boundary(old, len(old) - suffix) and _token_boundary(new, len(new) - suffix)
+        ):
+            suffix -= 1
+        inside = _link_around(old, len(old) - suffix)
+        if inside is None:
+            break
+        suffix = len(old) - inside[1]
     return prefix, suffix
+
+
+def _link_around(text: str, position: int) -> tuple[int, int] | None:
+    """Return the span of the link token that position falls strictly inside, if any."""
+    if "](" not in text:
+        return None
+    start = max(text.rfind("\n", 0, position) + 1, position - _LINK_REACH)
+    stop = text.find("\n", position)
+    stop = min(len(text) if stop == -1 else stop, position + _LINK_REACH)
+    for match in _LINK_TOKEN.finditer(text, start, stop):
+        if match.start() < position < match.end():
+            return match.start(), match.end()
+        if match.start() >= position:
+            break
+    return None
 
 
 def diff_words(old: str, new: str, *, cosmetic: bool = False) -> WordDiff:
@@ -449,10 +747,14 @@ def diff_words(old: str, new: str, *, cosmetic: bool = False) -> WordDiff:
     if suffix:
         middle.append(Segment(Op.EQUAL, old[len(old) - suffix :]))
     merged = _merge(middle)
+    if any(s.op is Op.DELETE and "](" in s.text for s in merged):
+        merged = _merge(_refine_links(merged))
     if cosmetic:
         merged = [s if s.op is Op.EQUAL else Segment(s.op, s.text, cosmetic=True) for s in merged]
     else:
         merged = _merge(_mark_cosmetic(merged))
+    if not (old_middle.isascii() and new_middle.isascii()) or "](" in old_middle:
+        merged = _annotate(merged)  # else no invisible character and no link to note
     inserted, deleted = count_changed_words(merged)
     return WordDiff(tuple(merged), inserted, deleted, approximate)
 

@@ -38,6 +38,11 @@ if TYPE_CHECKING:
     help='Only sections whose path ("A > B") contains TEXT, ignoring case.',
 )
 @click.option("--ignore-cosmetic", is_flag=True, help="Hide sections with only cosmetic edits.")
+@click.option(
+    "--show-cosmetic",
+    is_flag=True,
+    help="Show cosmetic edits (quotes, dashes, markup) muted, as [~old\u2192new~] without colour.",
+)
 @click.option("--context", is_flag=True, help="Also show unchanged sections and paragraphs.")
 @click.option(
     "--exit-code",
@@ -50,6 +55,7 @@ def compare_cmd(
     output: Path | None,
     section: str | None,
     ignore_cosmetic: bool,
+    show_cosmetic: bool,
     context: bool,
     exit_code: bool,
 ) -> None:
@@ -74,7 +80,9 @@ def compare_cmd(
     Files are decoded as 'import' decodes them, without front matter or a Wayback
     header; HTML pages are compared by their extracted policy text. The JSON report
     lists every section; the other formats show only changed sections (and changed
-    paragraphs within them) unless --context is given.
+    paragraphs within them) unless --context is given. Cosmetic edits inside a section
+    (quotes, dashes, list markers, spacing, markup) are not counted as word changes and
+    read as the new text unless --show-cosmetic is given.
     """  # noqa: D301 - "\b" is click's no-rewrap marker, the backspace character itself
     from policydiff.cli.resolve import resolve_pair
     from policydiff.compare import compare_texts
@@ -85,9 +93,16 @@ def compare_cmd(
         raise UsageError("--section needs some text to look for")
     if fmt == "unified" and (section is not None or ignore_cosmetic):
         raise UsageError("--section and --ignore-cosmetic do not apply to --format unified")
+    if fmt == "unified" and show_cosmetic:
+        raise UsageError("--show-cosmetic does not apply to --format unified")
     pair = resolve_pair(args, store_path())
     report = CompareReport(pair.old, pair.new, compare_texts(pair.old_text, pair.new_text))
-    view = View(section=section, ignore_cosmetic=ignore_cosmetic, context=context)
+    view = View(
+        section=section,
+        ignore_cosmetic=ignore_cosmetic,
+        context=context,
+        show_cosmetic=show_cosmetic,
+    )
     if output is not None:
         # A file gets the plain form of every format (terminal: 100 columns, no colour).
         write_atomic(output, get_renderer(fmt)(report, view))

@@ -63,7 +63,8 @@ CSS = """\
 .pd-report ins { background: var(--pd-ins-bg); color: var(--pd-ins-fg);
   text-decoration: underline; }
 .pd-report del.pd-cosmetic, .pd-report ins.pd-cosmetic { background: none;
-  color: var(--pd-muted); }
+  color: var(--pd-muted); text-decoration-style: dotted; }
+.pd-report .pd-note { color: var(--pd-muted); font-style: italic; font-size: .9em; }
 .pd-report del.pd-moved, .pd-report ins.pd-moved, .pd-report span.pd-moved {
   background: var(--pd-moved-bg); }
 .pd-report .pd-move-note { font-style: italic; color: var(--pd-muted);
@@ -296,10 +297,16 @@ def redline(runs: tuple[Run, ...], anchors: frozenset[str] = frozenset()) -> str
         if run.op is Op.EQUAL:
             out.append(f'<span class="pd-moved">{text}</span>' if run.moved else text)
             continue
+        if run.cosmetic_note:
+            out.append(f'<span class="pd-note">[~{text}~]</span>')
+            continue
         classes = [
             name for name, on in (("pd-cosmetic", run.cosmetic), ("pd-moved", run.moved)) if on
         ]
         attrs = f' class="{" ".join(classes)}"' if classes else ""
+        if run.cosmetic and not run.moved:
+            # Dotted, muted and titled: told apart from word changes without colour.
+            attrs += ' title="cosmetic edit"'
         tag = _TAGS[run.op]
         out.append(f"<{tag}{attrs}>{text}</{tag}>")
     # pre-wrap would show the blank lines ending the last paragraph; CSS spaces the blocks.

@@ -117,12 +117,14 @@ def table_rows_json(rows: TableRows | None) -> dict[str, int] | None:
 
 
 def segment_json(segment: Segment) -> dict[str, Any]:
-    """Return one diff run: op and text, plus ``cosmetic``/``move`` only when set."""
+    """Return one diff run: op and text, plus ``cosmetic``/``move``/``note`` only when set."""
     item: dict[str, Any] = {"op": segment.op.value, "text": segment.text}
     if segment.cosmetic:
         item["cosmetic"] = True
     if segment.move_id is not None:
         item["move"] = segment.move_id
+    if segment.note is not None:
+        item["note"] = segment.note
     return item
 
 

@@ -4,12 +4,15 @@ Policy text is escaped so that it always shows as written: ``&``, ``<`` and ``>`
 entities (no raw HTML), markdown punctuation gets a backslash (no links, images, emphasis,
 code or tables), leading spaces become no-break spaces (no code blocks) and list, heading
 and setext markers at a line start are escaped. Every line of a run is wrapped on its own
-so that a tag never spans a paragraph break.
+so that a tag never spans a paragraph break. Cosmetic edits shown with ``--show-cosmetic``
+read ``[~old→new~]`` and notes on cosmetic edits ``[~invisible character U+2060
+removed~]``, as plain text (markdown hosts drop classes and styles).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from policydiff.diff_model import Op, SectionDiff
 from policydiff.report import (
@@ -116,7 +119,7 @@ def redline(runs: tuple[Run, ...]) -> str:
             if index:
                 lines.append([])
             if part:
-                lines[-1].append(Run(run.op, part, note=run.note))
+                lines[-1].append(replace(run, text=part))
     paragraphs: list[list[str]] = [[]]
     for line in lines:
         if all(not run.text.strip() for run in line):
@@ -131,7 +134,11 @@ def redline(runs: tuple[Run, ...]) -> str:
 def _line(runs: list[Run]) -> str:
     """Return one source line as markdown: escaped text, changed runs in tags."""
     out: list[str] = []
+    skip = False
     for index, run in enumerate(runs):
+        if skip:
+            skip = False
+            continue
         body = escape(run.text)
         if index == 0:
             stripped = body.lstrip(" \t")
@@ -146,6 +153,21 @@ def _line(runs: list[Run]) -> str:
             out.append(f"*\u27e8{body}\u27e9*")
         elif run.op is Op.EQUAL:
             out.append(body)
+        elif run.cosmetic_note:
+            out.append(escape(f"[~{run.text}~]"))
+        elif run.cosmetic and not run.moved:
+            old = run.text if run.op is Op.DELETE else ""
+            new = run.text if run.op is Op.INSERT else ""
+            following = runs[index + 1] if index + 1 < len(runs) else None
+            if (
+                run.op is Op.DELETE
+                and following is not None
+                and following.op is Op.INSERT
+                and following.cosmetic
+                and not following.cosmetic_note
+            ):
+                new, skip = following.text, True
+            out.append(escape(f"[~{old}\u2192{new}~]"))
         else:
             opening, closing = _TAGS[run.op]
             out.append(f"{opening}{body}{closing}")

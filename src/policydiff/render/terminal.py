@@ -1,7 +1,10 @@
 """The terminal format: a summary, a table of changed sections and a redline of each one.
 
 ``build`` returns a rich renderable and never prints. Without colour the redline stays
-readable as ``[-deleted-]{+inserted+}`` (the notation of ``git diff --word-diff=plain``).
+readable as ``[-deleted-]{+inserted+}`` (the notation of ``git diff --word-diff=plain``);
+cosmetic edits shown with ``--show-cosmetic`` read ``[~old→new~]`` and notes on
+cosmetic edits ``[~invisible character U+2060 removed~]``, so that they stay apart from
+word changes without colour too.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ _MOVED_INSERT_STYLE = "cyan underline"
 # Moved text with its inner edits: the note, then the unchanged words.
 _NOTE_STYLE = "italic magenta"
 _MOVED_TEXT_STYLE = "cyan"
+# Notes on cosmetic edits ("invisible character U+2060 removed").
+_COSMETIC_NOTE_STYLE = "dim italic"
 
 
 def build(report: CompareReport, view: View, *, color: bool) -> RenderableType:
@@ -145,14 +150,32 @@ def redline(runs: tuple[Run, ...], *, color: bool) -> Text:
     moved text are plain without colour (the note says where they came from).
     """
     text = Text()
-    for run in runs:
+    index = 0
+    while index < len(runs):
+        run = runs[index]
         body = escape_controls(run.text)
+        index += 1
         if run.note is not None:
             text.append(f"\u27e8{body}\u27e9", style=_NOTE_STYLE if color else "")
         elif run.op is Op.EQUAL:
             text.append(body, style=_MOVED_TEXT_STYLE if run.moved and color else "")
+        elif run.cosmetic_note:
+            text.append(
+                body if color else f"[~{body}~]", style=_COSMETIC_NOTE_STYLE if color else ""
+            )
         elif color:
             text.append(body, style=_style(run))
+        elif run.cosmetic and not run.moved:
+            # A cosmetic change reads [~old->new~]: its delete and insert in one mark.
+            new = ""
+            if run.op is Op.DELETE and index < len(runs):
+                following = runs[index]
+                if following.op is Op.INSERT and following.cosmetic and not following.cosmetic_note:
+                    new = escape_controls(following.text)
+                    index += 1
+            old = body if run.op is Op.DELETE else ""
+            new = body if run.op is Op.INSERT else new
+            text.append(f"[~{old}\u2192{new}~]")
         elif run.op is Op.DELETE:
             text.append(f"[-{body}-]")
         else:
