@@ -173,7 +173,8 @@ def test_search_across_the_corpus(tmp_path: Path) -> None:
         ("ip address", "Your _IP\naddress_ is kept.", True),  # markup and wrapping
         ("don't sell", "We don\u2019t sell data.", True),  # curly quote
         ("financial data", "Your \ufb01nancial data.", True),  # ligature (NFKC)
-        ("e-mail", "Your e\u2014mail.", True),  # dashes fold, as in compare
+        ("e-mail", "Your e\u2013mail.", True),  # an en dash reads as a hyphen, as in compare
+        ("e-mail", "Your e\u2014mail.", False),  # an em dash is a separator, not a hyphen
         ("end of one", "The end of\n\none paragraph.", False),  # within one paragraph
         ("cookies", "[Cookies](https://example.com/c) are used.", True),  # link text
     ],
