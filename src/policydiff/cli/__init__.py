@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import errno
 import importlib
 import os
@@ -157,6 +156,8 @@ class LazyGroup(click.Group):
         name = args[0]
         if name not in COMMANDS and not name.startswith("-") and not ctx.resilient_parsing:
             # The best match only: "compre" is compare, not also capture.
+            import difflib  # only on a mistyped command: start-up stays light
+
             close = difflib.get_close_matches(name, list(COMMANDS), n=1, cutoff=0.6)
             hint = f"did you mean {close[0]}?" if close else "'policydiff --help' lists them"
             raise click.UsageError(f"unknown command {name!r}; {hint}", ctx)
