@@ -6,6 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
+import pytest
+
+from policydiff.cli import COMMANDS, cli
+from policydiff.cli.short_help import SHORT_HELP
+
 # Each of these costs 10-60 ms of start-up and has no use for the commands below.
 NEVER_ON_PLAIN_COMPARE = (
     "yaml", "bs4", "lxml", "markdownify", "soupsieve", "jinja2", "httpx", "git", "feedgen",
@@ -55,3 +61,22 @@ def test_front_matter_still_parsed_when_present(tmp_path: Path) -> None:
     (tmp_path / "b.md").write_text(text.replace("collect", "sell"), encoding="utf-8")
     modules = imported(["compare", "a.md", "b.md", "--format", "json"], tmp_path)
     assert "yaml" in modules
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+def test_start_up_imports_no_command_module(tmp_path: Path, args: list[str]) -> None:
+    """--help lists commands without importing their modules (nor mail, git, the engine)."""
+    modules = imported(args, tmp_path)
+    assert modules & set(COMMAND_MODULES) == set()
+    assert tops(modules) & {"git", "rich", "markdown_it", "rapidfuzz", "yaml"} == set()
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_stored_short_help_matches_the_command(name: str) -> None:
+    """The one-line help --help shows is the command's own, at any terminal width."""
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None
+    assert set(SHORT_HELP) == set(COMMANDS)
+    for limit in (30, 45, 80, 200):
+        stored = click.Command(name, help=SHORT_HELP[name]).get_short_help_str(limit)
+        assert stored == command.get_short_help_str(limit)
