@@ -142,7 +142,7 @@ IMPORT_BATCH = 2000
 # Each batch also stops at this many bytes of text and source held in memory (a few
 # large snapshots weigh as much as thousands of small ones): peak memory stays flat
 # whatever the number and size of files. Imports that fit in one batch read each file once.
-IMPORT_BATCH_BYTES = 48 * 1024 * 1024
+IMPORT_BATCH_BYTES = 32 * 1024 * 1024
 
 
 def _weight(snapshot: Snapshot) -> int:
