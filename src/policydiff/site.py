@@ -1071,7 +1071,7 @@ def build_pages(
 
     front: list[tuple[str, tuple[Version, ...], ChangeStats | None]] = []
     for policy in policies:
-        timeline = Timeline(store, policy)
+        timeline = Timeline(store, policy, remember_diffs=True)
         if not timeline.versions:
             continue
         site = _PolicySite(timeline, include_technical=include_technical, progress=step)
