@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import pickle
+import shutil
 import zlib
 from pathlib import Path
 
@@ -12,8 +15,8 @@ import pytest
 
 from policydiff.compare import compare_texts
 from policydiff.history import DiffCache, _DiffUnpickler
-from policydiff.report import _CONTROL_ESCAPES, escape_controls
-from policydiff.site import build_site
+from policydiff.report import _CONTROL_ESCAPES, escape_controls, side_from_version
+from policydiff.site import _render_fingerprint, build_site
 from policydiff.store import GitStore, init_store
 from test_blame import POLICY, snapshot
 
@@ -65,11 +68,32 @@ def test_site_rerun_reads_the_remembered_diff(tmp_path: Path) -> None:
     build_site(store, tmp_path / "site", [POLICY])
     cache = DiffCache(store)
     assert any(cache.folder.iterdir())
+    shutil.rmtree(cache.folder)  # the rendered redline too: only the planted diff is left
     old, new = store.versions(POLICY)
     cache.put(old.text_sha256, new.text_sha256, compare_texts(OLD, ELSE))
     build_site(GitStore(store.path), tmp_path / "again", [POLICY])
     assert "brokers" in redline(tmp_path / "again")
     assert "brokers" not in redline(tmp_path / "site")
+
+
+def test_site_rerun_reads_the_remembered_redline(tmp_path: Path) -> None:
+    """The rendered redline is remembered by both texts, what the sides show and the code."""
+    store = two_versions(tmp_path)
+    build_site(store, tmp_path / "site", [POLICY])
+    old, new = store.versions(POLICY)
+    sides = side_from_version(old), side_from_version(new)
+    described = hashlib.sha256(repr((_render_fingerprint(), sides)).encode()).hexdigest()
+    name = f"redline {old.text_sha256}..{new.text_sha256} {described}"
+    cache = DiffCache(store)
+    assert cache.read(name) is not None
+    cache.write(name, json.dumps(["planted title", "<p>planted body</p>"]).encode())
+    build_site(GitStore(store.path), tmp_path / "again", [POLICY])
+    assert "planted body" in redline(tmp_path / "again")
+    # Sealed with another key: ignored, the redline is rendered again.
+    cache.key = b"k" * 32
+    cache.write(name, json.dumps(["other title", "<p>other body</p>"]).encode())
+    build_site(GitStore(store.path), tmp_path / "third", [POLICY])
+    assert redline(tmp_path / "third") == redline(tmp_path / "site")
 
 
 @pytest.mark.parametrize("damage", ["foreign key", "garbage", "not a diff"])
@@ -79,13 +103,15 @@ def test_site_ignores_a_diff_it_did_not_seal(tmp_path: Path, damage: str) -> Non
     build_site(store, tmp_path / "site", [POLICY])
     cache = DiffCache(store)
     old, new = store.versions(POLICY)
-    [entry] = [p for p in cache.folder.iterdir() if p.name.endswith(".bin")][:1] or [None]
-    assert entry is not None
+    entries = list(cache.folder.iterdir())
+    assert len(entries) >= 2  # the diffs (the first version from nothing too) and the redline
     if damage == "foreign key":
+        shutil.rmtree(cache.folder)
         cache.key = b"k" * 32
         cache.put(old.text_sha256, new.text_sha256, compare_texts(OLD, ELSE))
     elif damage == "garbage":
-        entry.write_bytes(b"0" * 64 + b"\n" + b"\x00garbage")
+        for entry in entries:
+            entry.write_bytes(b"0" * 64 + b"\n" + b"\x00garbage")
     else:
         # Sealed with the right key, but a pickle of something else (here: a plain dict).
         payload = zlib.compress(pickle.dumps({"not": "a diff"}))

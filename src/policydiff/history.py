@@ -352,7 +352,7 @@ class Timeline:
         self._sections: dict[str, tuple[Section, ...]] = {}
         self._diffs: dict[tuple[str, str], DocumentDiff] = {}
         # Diffs kept across runs (``site``: a re-run with nothing new computes none).
-        self._disk = DiffCache(store) if remember_diffs else None
+        self.remembered = DiffCache(store) if remember_diffs else None
 
     def text(self, version: Version | None) -> str:
         """Return a version's text ("" for None, the state before the first version)."""
@@ -376,8 +376,8 @@ class Timeline:
         """Return the diff from ``old`` (None: an empty text) to ``new``."""
         key = (old.commit if old is not None else "", new.commit)
         cached = self._diffs.get(key)
-        if cached is None and self._disk is not None:
-            cached = self._disk.get(_text_sha(old), _text_sha(new))
+        if cached is None and self.remembered is not None:
+            cached = self.remembered.get(_text_sha(old), _text_sha(new))
             if cached is not None:
                 self._diffs[key] = cached
         if cached is None:
@@ -389,8 +389,8 @@ class Timeline:
             for version in (old, new):
                 if version is not None and version.commit not in self._sections:
                     self._sections[version.commit] = sections_of(self.text(version))
-            if self._disk is not None:
-                self._disk.put(_text_sha(old), _text_sha(new), cached)
+            if self.remembered is not None:
+                self.remembered.put(_text_sha(old), _text_sha(new), cached)
         return cached
 
     def chain(
@@ -663,17 +663,35 @@ class DiffCache:
         digest = hashlib.sha256(payload).hexdigest()
         return _seal(self.key, "diff", "", self.fingerprint, name, digest)
 
-    def get(self, old_sha: str, new_sha: str) -> DocumentDiff | None:
-        """Return the remembered diff of two texts, or None (absent, altered or unreadable)."""
+    def read(self, name: str) -> bytes | None:
+        """Return the payload remembered under ``name`` if this store sealed it, else None."""
         if self.key is None:
             return None
-        name = f"{old_sha}..{new_sha}"
         try:
             data = self._path(name).read_bytes()
         except OSError:
             return None
         seal, _, payload = data.partition(b"\n")
         if not hmac.compare_digest(seal, self._seal(name, payload).encode("ascii")):
+            return None
+        return payload
+
+    def write(self, name: str, payload: bytes) -> None:
+        """Remember ``payload`` under ``name``, sealed (nothing without a key)."""
+        if self.key is None:
+            return
+        if not self.swept:
+            self.swept = True
+            with contextlib.suppress(OSError):
+                for stale in self.root.iterdir():
+                    if stale != self.folder and stale.is_dir() and not stale.is_symlink():
+                        shutil.rmtree(stale, ignore_errors=True)
+        _write_bytes(self._path(name), self._seal(name, payload).encode("ascii") + b"\n" + payload)
+
+    def get(self, old_sha: str, new_sha: str) -> DocumentDiff | None:
+        """Return the remembered diff of two texts, or None (absent, altered or unreadable)."""
+        payload = self.read(f"{old_sha}..{new_sha}")
+        if payload is None:
             return None
         try:
             found = _DiffUnpickler(io.BytesIO(zlib.decompress(payload))).load()
@@ -683,17 +701,9 @@ class DiffCache:
 
     def put(self, old_sha: str, new_sha: str, diff: DocumentDiff) -> None:
         """Remember the diff of two texts (nothing without a key or on an unwritable store)."""
-        if self.key is None:
-            return
-        if not self.swept:
-            self.swept = True
-            with contextlib.suppress(OSError):
-                for stale in self.root.iterdir():
-                    if stale != self.folder and stale.is_dir() and not stale.is_symlink():
-                        shutil.rmtree(stale, ignore_errors=True)
-        name = f"{old_sha}..{new_sha}"
-        payload = zlib.compress(pickle.dumps(diff, protocol=pickle.HIGHEST_PROTOCOL), 1)
-        _write_bytes(self._path(name), self._seal(name, payload).encode("ascii") + b"\n" + payload)
+        if self.key is not None:
+            payload = zlib.compress(pickle.dumps(diff, protocol=pickle.HIGHEST_PROTOCOL), 1)
+            self.write(f"{old_sha}..{new_sha}", payload)
 
 
 # --------------------------------------------------------------------------- sections

@@ -15,6 +15,7 @@ import contextlib
 import errno
 import functools
 import hashlib
+import importlib.util
 import itertools
 import json
 import math
@@ -38,6 +39,7 @@ from policydiff.history import (
     SectionHistory,
     Timeline,
     blame,
+    engine_fingerprint,
     section_histories,
     version_stats,
 )
@@ -161,6 +163,18 @@ class SiteReport:
 
 
 # --------------------------------------------------------------------------- small pieces
+
+
+@functools.cache
+def _render_fingerprint() -> str:
+    """Return a hash of the engine and of the code that renders a redline's HTML."""
+    digest = hashlib.sha256(engine_fingerprint().encode())
+    for name in ("policydiff.render.html", "policydiff.report"):
+        spec = importlib.util.find_spec(name)
+        with contextlib.suppress(OSError, TypeError):
+            digest.update(Path(spec.origin if spec and spec.origin else "").read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
 
 
 def _day(moment: datetime) -> str:
@@ -536,10 +550,7 @@ class _PolicySite:
         if old.number + 1 == new.number:
             self.progress()
         path = self.diff_page(old, new)
-        report = CompareReport(
-            side_from_version(old), side_from_version(new), self.timeline.diff(old, new)
-        )
-        parts = render_parts(report, View())
+        title, redline_body = self._redline(old, new)
         nav = [_link(path, self.version_page(old), f"text of version {old.number}")]
         nav.append(_link(path, self.version_page(new), f"text of version {new.number}"))
         if old.number + 1 == new.number and old.number > 1:
@@ -548,9 +559,30 @@ class _PolicySite:
         if old.number + 1 == new.number and new.number < len(self.versions):
             after = self.versions[new.number]
             nav.append(_link(path, self.diff_page(new, after), "next change \u2192"))
-        body = [f'<nav class="pd-links" aria-label="Versions">{"".join(nav)}</nav>', parts.body]
+        body = [f'<nav class="pd-links" aria-label="Versions">{"".join(nav)}</nav>', redline_body]
         crumb = f"redline {old.number} \u2192 {new.number}"
-        return Page(path, parts.title, (*self.crumbs, (crumb, None)), _join(body))
+        return Page(path, title, (*self.crumbs, (crumb, None)), _join(body))
+
+    def _redline(self, old: Version, new: Version) -> tuple[str, str]:
+        """Return the title and body of a pair's redline, remembered across runs.
+
+        Kept with the pair's diffs (sealed, by the texts' SHA-256s), keyed also by what the
+        two sides show and the renderer's code: a re-run with nothing new renders nothing.
+        """
+        sides = side_from_version(old), side_from_version(new)
+        remembered = self.timeline.remembered
+        described = hashlib.sha256(repr((_render_fingerprint(), sides)).encode()).hexdigest()
+        name = f"redline {old.text_sha256}..{new.text_sha256} {described}"
+        payload = remembered.read(name) if remembered is not None else None
+        if payload is not None:
+            with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
+                found = json.loads(payload)
+                if isinstance(found, list) and [type(x) for x in found] == [str, str]:
+                    return found[0], found[1]
+        parts = render_parts(CompareReport(*sides, self.timeline.diff(old, new)), View())
+        if remembered is not None:
+            remembered.write(name, json.dumps([parts.title, parts.body]).encode("utf-8"))
+        return parts.title, parts.body
 
     def _compare(self) -> Page:
         """Return the any-two-versions page: a picker (script) and the list of pairs."""
