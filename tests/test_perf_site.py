@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pickle
+import posixpath
 import shutil
 import zlib
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from policydiff.compare import compare_texts
 from policydiff.history import DiffCache, _DiffUnpickler
 from policydiff.report import _CONTROL_ESCAPES, escape_controls, side_from_version
-from policydiff.site import _render_fingerprint, build_site
+from policydiff.site import _render_fingerprint, build_site, href
 from policydiff.store import GitStore, init_store
 from test_blame import POLICY, snapshot
 
@@ -127,3 +128,22 @@ def test_unpickler_refuses_anything_but_the_diff_model() -> None:
     payload = pickle.dumps(os.system)
     with pytest.raises(pickle.UnpicklingError):
         _DiffUnpickler(io.BytesIO(payload)).load()
+
+
+HREF_PATHS = [
+    "index.html", "search/abc.html", "policies/a/b/index.html", "policies/a/b/diffs/1-2.html",
+    "policies/a/b/versions/3.html", "policies/a/bc/index.html", "policies/a/b", "policies/a",
+    "policies/a/b/sections/001-x.html", "assets/site.css", "./index.html", "a/../b.html",
+    "a//b.html", "policies/a/b/", "/abs/page.html",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("source", HREF_PATHS)
+def test_href_same_as_relpath(source: str) -> None:
+    """The folder comparison gives exactly what posixpath.relpath gives, for any pair."""
+    for target in HREF_PATHS:
+        if source.startswith("/") != target.startswith("/"):
+            continue  # relpath refuses to mix absolute and relative paths
+        assert href(source, target) == posixpath.relpath(
+            target, posixpath.dirname(source) or "."
+        ), (source, target)

@@ -108,7 +108,21 @@ def json_for_script(value: object) -> str:
 
 def href(source: str, target: str) -> str:
     """Return the relative link from page ``source`` to page ``target`` (site paths)."""
-    return posixpath.relpath(target, posixpath.dirname(source) or ".")
+    start = source.split("/")[:-1]
+    parts = target.split("/")
+    if any(part in _UNUSUAL for part in (*start, *parts)) or target.startswith("/"):
+        return posixpath.relpath(target, posixpath.dirname(source) or ".")
+    # Site paths are plain relative paths: comparing their folders is relpath without its
+    # two abspath calls (a site links every page to many others).
+    common = 0
+    for mine, theirs in zip(start, parts, strict=False):
+        if mine != theirs:
+            break
+        common += 1
+    return "/".join([".."] * (len(start) - common) + parts[common:]) or "."
+
+
+_UNUSUAL = frozenset({"", ".", ".."})
 
 
 @dataclass(frozen=True, slots=True)
