@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from policydiff.compare import compare_texts
-from policydiff.history import DiffCache, _DiffUnpickler
+from policydiff.history import DiffCache, Timeline, _DiffUnpickler
 from policydiff.report import _CONTROL_ESCAPES, escape_controls, side_from_version
-from policydiff.site import _render_fingerprint, build_site, href
+from policydiff.site import _remember_pages, _render_fingerprint, build_site, href
 from policydiff.store import GitStore, init_store
 from test_blame import POLICY, snapshot
 
@@ -87,10 +87,12 @@ def test_site_rerun_reads_the_remembered_redline(tmp_path: Path) -> None:
     name = f"redline {old.text_sha256}..{new.text_sha256} {described}"
     cache = DiffCache(store)
     assert cache.read(name) is not None
+    cache.write(f"pages 0 {POLICY}", b"")  # the whole policy's pages: built again
     cache.write(name, json.dumps(["planted title", "<p>planted body</p>"]).encode())
     build_site(GitStore(store.path), tmp_path / "again", [POLICY])
     assert "planted body" in redline(tmp_path / "again")
     # Sealed with another key: ignored, the redline is rendered again.
+    cache.write(f"pages 0 {POLICY}", b"")
     cache.key = b"k" * 32
     cache.write(name, json.dumps(["other title", "<p>other body</p>"]).encode())
     build_site(GitStore(store.path), tmp_path / "third", [POLICY])
@@ -147,3 +149,33 @@ def test_href_same_as_relpath(source: str) -> None:
         assert href(source, target) == posixpath.relpath(
             target, posixpath.dirname(source) or "."
         ), (source, target)
+
+
+def planted_pages(store: GitStore, body: str, *, key: bytes | None = None) -> None:
+    """Replace the remembered pages of POLICY by one redline page saying ``body``."""
+    timeline = Timeline(store, POLICY, remember_diffs=True)
+    assert timeline.remembered is not None
+    if key is not None:
+        timeline.remembered.key = key
+    pages = [(f"policies/{POLICY}/diffs/1-2.html", f"<p>{body}</p>")]
+    _remember_pages(timeline, False, None, pages)
+
+
+def test_site_rerun_reads_a_policys_remembered_pages(tmp_path: Path) -> None:
+    """Nothing new for a policy: its pages come back from the cache; a new version rebuilds."""
+    store = two_versions(tmp_path)
+    build_site(store, tmp_path / "site", [POLICY])
+    planted_pages(store, "planted page")
+    build_site(GitStore(store.path), tmp_path / "again", [POLICY])
+    assert redline(tmp_path / "again") == "<p>planted page</p>"
+    # Sealed with another store's key: ignored, the pages are built again.
+    planted_pages(store, "foreign page", key=b"k" * 32)
+    build_site(GitStore(store.path), tmp_path / "third", [POLICY])
+    assert redline(tmp_path / "third") == redline(tmp_path / "site")
+    # A new version changes the key: the planted pages are not used.
+    planted_pages(store, "planted page")
+    store.record([snapshot(ELSE, "2020-03-01")])
+    build_site(GitStore(store.path), tmp_path / "fourth", [POLICY])
+    assert "planted page" not in redline(tmp_path / "fourth")
+    assert "never" in redline(tmp_path / "fourth")
+    assert (tmp_path / "fourth" / "policies" / POLICY / "diffs" / "2-3.html").exists()

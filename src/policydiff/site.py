@@ -24,6 +24,7 @@ import posixpath
 import re
 import secrets
 import stat
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -1093,6 +1094,73 @@ def write_pages(outdir: Path, pages: Iterable[tuple[str, str]]) -> SiteReport:
     return SiteReport(len(names), written, unchanged, removed)
 
 
+@functools.cache
+def _code_fingerprint() -> str:
+    """Return a hash of every source and asset file of the package (what pages depend on)."""
+    digest = hashlib.sha256(engine_fingerprint().encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*")):
+        if path.suffix in {".py", ".css", ".js", ".j2"} and path.is_file():
+            digest.update(str(path.relative_to(package)).encode() + b"\0")
+            with contextlib.suppress(OSError):
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _pages_key(timeline: Timeline, include_technical: bool) -> tuple[str, str]:
+    """Return the cache name of a policy's pages and the key of what they were built from."""
+    name = f"pages {include_technical:d} {timeline.policy}"
+    built_from = repr((_code_fingerprint(), include_technical, timeline.versions))
+    return name, hashlib.sha256(built_from.encode("utf-8")).hexdigest()
+
+
+def _remembered_pages(
+    timeline: Timeline, include_technical: bool
+) -> tuple[ChangeStats | None, list[tuple[str, str]]] | None:
+    """Return a policy's pages as the last run built them, if its versions and code are the same.
+
+    A policy's pages depend only on its versions (commits, trailers) and on the code, so
+    a re-run with nothing new for the policy reads them back instead of building them.
+    """
+    remembered = timeline.remembered
+    if remembered is None:
+        return None
+    name, key = _pages_key(timeline, include_technical)
+    payload = remembered.read(name)
+    if payload is None:
+        return None
+    try:
+        found = json.loads(zlib.decompress(payload))
+    except (zlib.error, ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(found, dict) or found.get("key") != key:
+        return None
+    pages = found.get("pages")
+    stats = ChangeStats.from_json(found.get("stats"))
+    if (found.get("stats") is not None and stats is None) or not (
+        isinstance(pages, list)
+        and all(
+            isinstance(page, list) and [type(part) for part in page] == [str, str] for page in pages
+        )
+    ):
+        return None
+    return stats, [(path, html) for path, html in pages]
+
+
+def _remember_pages(
+    timeline: Timeline,
+    include_technical: bool,
+    stats: ChangeStats | None,
+    pages: list[tuple[str, str]],
+) -> None:
+    """Keep a policy's pages with its diffs for the next run (sealed, one entry per policy)."""
+    if timeline.remembered is None:
+        return
+    name, key = _pages_key(timeline, include_technical)
+    document = {"key": key, "stats": stats.to_json() if stats else None, "pages": pages}
+    timeline.remembered.write(name, zlib.compress(json.dumps(document).encode("utf-8"), 1))
+
+
 def build_pages(
     store: GitStore,
     policies: Sequence[str],
@@ -1120,10 +1188,18 @@ def build_pages(
         timeline = Timeline(store, policy, remember_diffs=True)
         if not timeline.versions:
             continue
-        site = _PolicySite(timeline, include_technical=include_technical, progress=step)
-        for page in site.pages():
-            yield page.path, page.render()
-        front.append((policy, timeline.versions, site.stats[-1]))
+        remembered = _remembered_pages(timeline, include_technical)
+        if remembered is not None:
+            last_stats, pages = remembered
+            for _ in range(2 * len(timeline.versions) - 1):
+                step()
+        else:
+            site = _PolicySite(timeline, include_technical=include_technical, progress=step)
+            pages = [(page.path, page.render()) for page in site.pages()]
+            last_stats = site.stats[-1]
+            _remember_pages(timeline, include_technical, last_stats, pages)
+        yield from pages
+        front.append((policy, timeline.versions, last_stats))
     for phrase in searches:
         found, searched = search_store(store, Matcher(phrase), policies)
         yield search_page_path(phrase), _search_page(phrase, found, searched).render()
