@@ -6,7 +6,8 @@
 
 Sections: ``engine`` (compare_texts against git's word diff; bench/bench_engine.py's own
 rows when that file exists: its ``run(quick)`` returns dicts with the field names of
-``table.Row``), ``cli`` (compare and --version end to end), ``store`` (import throughput
+``table.Row``), ``cli`` (compare and --version end to end), ``process`` (compare, import from files and
+site as a user runs them), ``store`` (import throughput
 against git fast-import, then reads on the big store against a 10-version store).
 Progress goes to stderr; the table (or JSON) to stdout and to bench/out/last-run.*.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 import cli_e2e
 import corpus
 import engine
+import process
 import store_scale
 import storegen
 import table
@@ -35,7 +37,7 @@ from table import Row
 import policydiff
 
 OUT = Path(__file__).resolve().parent / "out"
-SECTIONS = ("engine", "cli", "store")
+SECTIONS = ("engine", "cli", "process", "store")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -121,6 +123,9 @@ def run_sections(args: argparse.Namespace) -> list[Row]:
     if "cli" in wanted:
         progress("cli: compare of the largest pair, --version")
         rows += cli_e2e.rows(corpus.largest_pair(), args.reps)
+    if "process" in wanted:
+        progress(f"process: compare on {len(pairs)} pairs, import from files, site no-op")
+        rows += process.rows(pairs, args.reps, quick=args.quick)
     if "store" in wanted:
         spec = storegen.Spec(args.policies, args.versions, args.seed)
         progress(f"store: {spec.total:,} versions ({spec.key}) in {args.out / 'stores'}")

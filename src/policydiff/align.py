@@ -9,8 +9,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rapidfuzz import fuzz, process
-
 from policydiff.diff_model import SectionKind
 from policydiff.normalize import normalize_text
 
@@ -254,6 +252,9 @@ def _similar_pairs(
     queries: list[str], choices: list[str], olds: list[int], news: list[int], cutoff: float
 ) -> list[tuple[float, int, int]]:
     """(score, old, new) for every query/choice pair with rapidfuzz ratio >= cutoff."""
+    # rapidfuzz is imported on first use: most compares have no section left to pair.
+    from rapidfuzz import fuzz, process
+
     found: list[tuple[float, int, int]] = []
     for row, query in enumerate(queries):
         # extract scores the whole choice list in C, skipping pairs whose lengths alone
@@ -507,6 +508,8 @@ def pair_moved_blocks(
         (ins if side else dels).append((k, encoded))
     if not dels or not ins:
         return result
+    from rapidfuzz import fuzz, process  # on first use, as in _similar_pairs
+
     # The similarity is symmetric: the smaller side gives the queries (one rapidfuzz call
     # each), the other the choices; each query is compared only with the choices whose
     # length can reach the acceptance rule (see _length_window).

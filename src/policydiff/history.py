@@ -17,11 +17,15 @@ import contextlib
 import hashlib
 import hmac
 import importlib.util
+import io
 import itertools
 import json
 import os
+import pickle
 import re
+import shutil
 import tempfile
+import zlib
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -340,13 +344,15 @@ def blame_texts(
 class Timeline:
     """One policy's versions with their texts and diffs, each read or computed once."""
 
-    def __init__(self, store: GitStore, policy: str) -> None:
+    def __init__(self, store: GitStore, policy: str, *, remember_diffs: bool = False) -> None:
         self.store = store
         self.policy = policy
         self.versions: tuple[Version, ...] = tuple(store.versions(policy))
         self._texts: dict[str, str] = {}
         self._sections: dict[str, tuple[Section, ...]] = {}
         self._diffs: dict[tuple[str, str], DocumentDiff] = {}
+        # Diffs kept across runs (``site``: a re-run with nothing new computes none).
+        self.remembered = DiffCache(store) if remember_diffs else None
 
     def text(self, version: Version | None) -> str:
         """Return a version's text ("" for None, the state before the first version)."""
@@ -370,6 +376,10 @@ class Timeline:
         """Return the diff from ``old`` (None: an empty text) to ``new``."""
         key = (old.commit if old is not None else "", new.commit)
         cached = self._diffs.get(key)
+        if cached is None and self.remembered is not None:
+            cached = self.remembered.get(_text_sha(old), _text_sha(new))
+            if cached is not None:
+                self._diffs[key] = cached
         if cached is None:
             # The engine loads on first use: `log` with warm stats never needs it.
             from policydiff.compare import compare_texts, sections_of
@@ -379,6 +389,8 @@ class Timeline:
             for version in (old, new):
                 if version is not None and version.commit not in self._sections:
                     self._sections[version.commit] = sections_of(self.text(version))
+            if self.remembered is not None:
+                self.remembered.put(_text_sha(old), _text_sha(new), cached)
         return cached
 
     def chain(
@@ -604,6 +616,94 @@ class BlameCache:
             }
             _write_json(self.path, document)
             self.changed = False
+
+
+def _text_sha(version: Version | None) -> str:
+    """Return the SHA-256 of a version's text (of the empty text for None)."""
+    return version.text_sha256 if version is not None else hashlib.sha256(b"").hexdigest()
+
+
+DIFF_DIR = ("policydiff", "diffs")
+DIFF_FORMAT = 1
+# Classes a remembered diff may be made of: nothing else is ever built when reading one.
+_DIFF_GLOBALS = {("datetime", "date")}
+
+
+class _DiffUnpickler(pickle.Unpickler):
+    """Unpickler that builds only the diff model's classes (and dates)."""
+
+    def find_class(self, module: str, name: str) -> type:
+        """Return an allowed class; refuse every other global."""
+        if module == "policydiff.diff_model" or (module, name) in _DIFF_GLOBALS:
+            found = super().find_class(module, name)
+            if isinstance(found, type):
+                return found
+        raise pickle.UnpicklingError(f"not part of a diff: {module}.{name}")
+
+
+class DiffCache:
+    """Diffs of text pairs kept under ``.git/policydiff/diffs``, by the two texts' SHA-256s.
+
+    One file per pair in a folder per engine fingerprint (other engines' folders are
+    removed on the first write); each file is sealed with the store's cache key, as the
+    stats and blame caches are, and read back only into the diff model's classes.
+    """
+
+    def __init__(self, store: GitStore) -> None:
+        self.fingerprint = engine_fingerprint()
+        self.key = store.cache_key()  # None: nothing is read or written
+        self.root = Path(store.repo.git_dir).joinpath(*DIFF_DIR)
+        self.folder = self.root / f"{DIFF_FORMAT}-{self.fingerprint}"
+        self.swept = False
+
+    def _path(self, name: str) -> Path:
+        return self.folder / f"{hashlib.sha256(name.encode()).hexdigest()[:40]}.bin"
+
+    def _seal(self, name: str, payload: bytes) -> str:
+        digest = hashlib.sha256(payload).hexdigest()
+        return _seal(self.key, "diff", "", self.fingerprint, name, digest)
+
+    def read(self, name: str) -> bytes | None:
+        """Return the payload remembered under ``name`` if this store sealed it, else None."""
+        if self.key is None:
+            return None
+        try:
+            data = self._path(name).read_bytes()
+        except OSError:
+            return None
+        seal, _, payload = data.partition(b"\n")
+        if not hmac.compare_digest(seal, self._seal(name, payload).encode("ascii")):
+            return None
+        return payload
+
+    def write(self, name: str, payload: bytes) -> None:
+        """Remember ``payload`` under ``name``, sealed (nothing without a key)."""
+        if self.key is None:
+            return
+        if not self.swept:
+            self.swept = True
+            with contextlib.suppress(OSError):
+                for stale in self.root.iterdir():
+                    if stale != self.folder and stale.is_dir() and not stale.is_symlink():
+                        shutil.rmtree(stale, ignore_errors=True)
+        _write_bytes(self._path(name), self._seal(name, payload).encode("ascii") + b"\n" + payload)
+
+    def get(self, old_sha: str, new_sha: str) -> DocumentDiff | None:
+        """Return the remembered diff of two texts, or None (absent, altered or unreadable)."""
+        payload = self.read(f"{old_sha}..{new_sha}")
+        if payload is None:
+            return None
+        try:
+            found = _DiffUnpickler(io.BytesIO(zlib.decompress(payload))).load()
+        except Exception:  # noqa: BLE001 - a cache that cannot be read is recomputed
+            return None
+        return found if isinstance(found, DocumentDiff) else None
+
+    def put(self, old_sha: str, new_sha: str, diff: DocumentDiff) -> None:
+        """Remember the diff of two texts (nothing without a key or on an unwritable store)."""
+        if self.key is not None:
+            payload = zlib.compress(pickle.dumps(diff, protocol=pickle.HIGHEST_PROTOCOL), 1)
+            self.write(f"{old_sha}..{new_sha}", payload)
 
 
 # --------------------------------------------------------------------------- sections
@@ -1001,7 +1101,11 @@ def _read_json(path: Path) -> object:
 
 def _write_json(path: Path, document: dict[str, Any]) -> None:
     """Write a cache file atomically (temporary file, then rename); a read-only store skips it."""
-    data = json.dumps(document, indent=1, sort_keys=False).encode("utf-8")
+    _write_bytes(path, json.dumps(document, indent=1, sort_keys=False).encode("utf-8"))
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write a cache file atomically (temporary file, then rename); a read-only store skips it."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".cache-", suffix=".tmp", dir=path.parent)

@@ -814,8 +814,15 @@ _CONTROL_ESCAPES = {
 }
 
 
+# Most text holds none of them: a search (in C, stopping at the first) is far cheaper than
+# translate, which copies the whole text character by character.
+_HAS_CONTROL = re.compile("[" + "".join(re.escape(chr(code)) for code in _CONTROL_ESCAPES) + "]")
+
+
 def escape_controls(text: str) -> str:
     """Return ``text`` with control characters and bidi overrides shown as escapes."""
+    if _HAS_CONTROL.search(text) is None:
+        return text
     return text.translate(_CONTROL_ESCAPES)
 
 

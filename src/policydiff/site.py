@@ -15,6 +15,7 @@ import contextlib
 import errno
 import functools
 import hashlib
+import importlib.util
 import itertools
 import json
 import math
@@ -23,6 +24,7 @@ import posixpath
 import re
 import secrets
 import stat
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +40,7 @@ from policydiff.history import (
     SectionHistory,
     Timeline,
     blame,
+    engine_fingerprint,
     section_histories,
     version_stats,
 )
@@ -106,7 +109,21 @@ def json_for_script(value: object) -> str:
 
 def href(source: str, target: str) -> str:
     """Return the relative link from page ``source`` to page ``target`` (site paths)."""
-    return posixpath.relpath(target, posixpath.dirname(source) or ".")
+    start = source.split("/")[:-1]
+    parts = target.split("/")
+    if any(part in _UNUSUAL for part in (*start, *parts)) or target.startswith("/"):
+        return posixpath.relpath(target, posixpath.dirname(source) or ".")
+    # Site paths are plain relative paths: comparing their folders is relpath without its
+    # two abspath calls (a site links every page to many others).
+    common = 0
+    for mine, theirs in zip(start, parts, strict=False):
+        if mine != theirs:
+            break
+        common += 1
+    return "/".join([".."] * (len(start) - common) + parts[common:]) or "."
+
+
+_UNUSUAL = frozenset({"", ".", ".."})
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +178,18 @@ class SiteReport:
 
 
 # --------------------------------------------------------------------------- small pieces
+
+
+@functools.cache
+def _render_fingerprint() -> str:
+    """Return a hash of the engine and of the code that renders a redline's HTML."""
+    digest = hashlib.sha256(engine_fingerprint().encode())
+    for name in ("policydiff.render.html", "policydiff.report"):
+        spec = importlib.util.find_spec(name)
+        with contextlib.suppress(OSError, TypeError):
+            digest.update(Path(spec.origin if spec and spec.origin else "").read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
 
 
 def _day(moment: datetime) -> str:
@@ -536,10 +565,7 @@ class _PolicySite:
         if old.number + 1 == new.number:
             self.progress()
         path = self.diff_page(old, new)
-        report = CompareReport(
-            side_from_version(old), side_from_version(new), self.timeline.diff(old, new)
-        )
-        parts = render_parts(report, View())
+        title, redline_body = self._redline(old, new)
         nav = [_link(path, self.version_page(old), f"text of version {old.number}")]
         nav.append(_link(path, self.version_page(new), f"text of version {new.number}"))
         if old.number + 1 == new.number and old.number > 1:
@@ -548,9 +574,30 @@ class _PolicySite:
         if old.number + 1 == new.number and new.number < len(self.versions):
             after = self.versions[new.number]
             nav.append(_link(path, self.diff_page(new, after), "next change \u2192"))
-        body = [f'<nav class="pd-links" aria-label="Versions">{"".join(nav)}</nav>', parts.body]
+        body = [f'<nav class="pd-links" aria-label="Versions">{"".join(nav)}</nav>', redline_body]
         crumb = f"redline {old.number} \u2192 {new.number}"
-        return Page(path, parts.title, (*self.crumbs, (crumb, None)), _join(body))
+        return Page(path, title, (*self.crumbs, (crumb, None)), _join(body))
+
+    def _redline(self, old: Version, new: Version) -> tuple[str, str]:
+        """Return the title and body of a pair's redline, remembered across runs.
+
+        Kept with the pair's diffs (sealed, by the texts' SHA-256s), keyed also by what the
+        two sides show and the renderer's code: a re-run with nothing new renders nothing.
+        """
+        sides = side_from_version(old), side_from_version(new)
+        remembered = self.timeline.remembered
+        described = hashlib.sha256(repr((_render_fingerprint(), sides)).encode()).hexdigest()
+        name = f"redline {old.text_sha256}..{new.text_sha256} {described}"
+        payload = remembered.read(name) if remembered is not None else None
+        if payload is not None:
+            with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
+                found = json.loads(payload)
+                if isinstance(found, list) and [type(x) for x in found] == [str, str]:
+                    return found[0], found[1]
+        parts = render_parts(CompareReport(*sides, self.timeline.diff(old, new)), View())
+        if remembered is not None:
+            remembered.write(name, json.dumps([parts.title, parts.body]).encode("utf-8"))
+        return parts.title, parts.body
 
     def _compare(self) -> Page:
         """Return the any-two-versions page: a picker (script) and the list of pairs."""
@@ -1047,6 +1094,73 @@ def write_pages(outdir: Path, pages: Iterable[tuple[str, str]]) -> SiteReport:
     return SiteReport(len(names), written, unchanged, removed)
 
 
+@functools.cache
+def _code_fingerprint() -> str:
+    """Return a hash of every source and asset file of the package (what pages depend on)."""
+    digest = hashlib.sha256(engine_fingerprint().encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*")):
+        if path.suffix in {".py", ".css", ".js", ".j2"} and path.is_file():
+            digest.update(str(path.relative_to(package)).encode() + b"\0")
+            with contextlib.suppress(OSError):
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _pages_key(timeline: Timeline, include_technical: bool) -> tuple[str, str]:
+    """Return the cache name of a policy's pages and the key of what they were built from."""
+    name = f"pages {include_technical:d} {timeline.policy}"
+    built_from = repr((_code_fingerprint(), include_technical, timeline.versions))
+    return name, hashlib.sha256(built_from.encode("utf-8")).hexdigest()
+
+
+def _remembered_pages(
+    timeline: Timeline, include_technical: bool
+) -> tuple[ChangeStats | None, list[tuple[str, str]]] | None:
+    """Return a policy's pages as the last run built them, if its versions and code are the same.
+
+    A policy's pages depend only on its versions (commits, trailers) and on the code, so
+    a re-run with nothing new for the policy reads them back instead of building them.
+    """
+    remembered = timeline.remembered
+    if remembered is None:
+        return None
+    name, key = _pages_key(timeline, include_technical)
+    payload = remembered.read(name)
+    if payload is None:
+        return None
+    try:
+        found = json.loads(zlib.decompress(payload))
+    except (zlib.error, ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(found, dict) or found.get("key") != key:
+        return None
+    pages = found.get("pages")
+    stats = ChangeStats.from_json(found.get("stats"))
+    if (found.get("stats") is not None and stats is None) or not (
+        isinstance(pages, list)
+        and all(
+            isinstance(page, list) and [type(part) for part in page] == [str, str] for page in pages
+        )
+    ):
+        return None
+    return stats, [(path, html) for path, html in pages]
+
+
+def _remember_pages(
+    timeline: Timeline,
+    include_technical: bool,
+    stats: ChangeStats | None,
+    pages: list[tuple[str, str]],
+) -> None:
+    """Keep a policy's pages with its diffs for the next run (sealed, one entry per policy)."""
+    if timeline.remembered is None:
+        return
+    name, key = _pages_key(timeline, include_technical)
+    document = {"key": key, "stats": stats.to_json() if stats else None, "pages": pages}
+    timeline.remembered.write(name, zlib.compress(json.dumps(document).encode("utf-8"), 1))
+
+
 def build_pages(
     store: GitStore,
     policies: Sequence[str],
@@ -1071,13 +1185,21 @@ def build_pages(
 
     front: list[tuple[str, tuple[Version, ...], ChangeStats | None]] = []
     for policy in policies:
-        timeline = Timeline(store, policy)
+        timeline = Timeline(store, policy, remember_diffs=True)
         if not timeline.versions:
             continue
-        site = _PolicySite(timeline, include_technical=include_technical, progress=step)
-        for page in site.pages():
-            yield page.path, page.render()
-        front.append((policy, timeline.versions, site.stats[-1]))
+        remembered = _remembered_pages(timeline, include_technical)
+        if remembered is not None:
+            last_stats, pages = remembered
+            for _ in range(2 * len(timeline.versions) - 1):
+                step()
+        else:
+            site = _PolicySite(timeline, include_technical=include_technical, progress=step)
+            pages = [(page.path, page.render()) for page in site.pages()]
+            last_stats = site.stats[-1]
+            _remember_pages(timeline, include_technical, last_stats, pages)
+        yield from pages
+        front.append((policy, timeline.versions, last_stats))
     for phrase in searches:
         found, searched = search_store(store, Matcher(phrase), policies)
         yield search_page_path(phrase), _search_page(phrase, found, searched).render()

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from diff_match_patch import diff_match_patch
-from rapidfuzz.distance import LCSseq
 
 from policydiff.diff_model import Op, Segment, TableRows
 from policydiff.normalize import (
@@ -911,6 +910,8 @@ def _pair_weight(a: _Unit, b: _Unit, labels: set[str]) -> float:
         return 1.0
     if not a.words or not b.words:
         return 1.0 if a.words == b.words else 0.0
+    from rapidfuzz.distance import LCSseq  # on first use: only table rows get here
+
     old, new = _signature(a.words), _signature(b.words)
     common = LCSseq.similarity(old, new)
     score = 2 * common / (len(old) + len(new))

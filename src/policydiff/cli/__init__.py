@@ -132,22 +132,14 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List the commands with each one's first sentence, wrapped, never cut with "...".
 
-        click cuts a command's help at the width left on one line; a policy tool's
-        commands need their whole first sentence to be told apart.
+        The sentences are stored (``short_help.py``), so that ``--help`` imports no
+        command module; a test keeps them equal to the commands' own docstrings.
         """
-        rows = []
-        for name in self.list_commands(ctx):
-            command = self.get_command(ctx, name)
-            if command is None or command.hidden:
-                continue
-            text = command.short_help or (command.help or "").split("\n\n", 1)[0]
-            text = " ".join(text.split())
-            # The first sentence: up to a full stop that ends a word (not "e.g." or "N.").
-            sentence = text.split(". ", 1)[0].rstrip(".") + "."
-            rows.append((name, sentence))
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
+        from policydiff.cli.short_help import SHORT_HELP
+
+        rows = [(name, SHORT_HELP[name]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]

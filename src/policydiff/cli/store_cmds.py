@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -139,6 +139,15 @@ def _report(results: list[tuple[str, RecordResult | None, str | None]], fmt: str
 
 
 IMPORT_BATCH = 2000
+# Each batch also stops at this many bytes of text and source held in memory (a few
+# large snapshots weigh as much as thousands of small ones): peak memory stays flat
+# whatever the number and size of files. Imports that fit in one batch read each file once.
+IMPORT_BATCH_BYTES = 32 * 1024 * 1024
+
+
+def _weight(snapshot: Snapshot) -> int:
+    """Bytes a snapshot holds in memory: its text (as Python stores it) and its source."""
+    return sys.getsizeof(snapshot.text) + len(snapshot.raw)
 
 
 def _lean(result: RecordResult) -> RecordResult:
@@ -185,9 +194,11 @@ def import_cmd(
 ) -> None:
     """Import snapshot files and directories (recursively), oldest capture first.
 
-    Files are read twice: once to learn every capture time, then in capture order in
-    batches of 2,000 (each batch one atomic write), so memory stays flat however many
-    files there are and the store is written in timeline order.
+    Files are read to learn every capture time, then recorded in capture order in
+    batches of at most 2,000 files and IMPORT_BATCH_BYTES (each batch one atomic write),
+    so memory stays flat however many files there are and the store is written in
+    timeline order. Files are read again for the second pass only when they do not all
+    fit in one batch.
     """
     from policydiff.ingest import discover_snapshots, read_snapshot
     from policydiff.ingest.discover import check_inside
@@ -216,13 +227,22 @@ def import_cmd(
             extract_html=html_to_markdown,
         )
 
-    order: list[tuple[datetime, str, Path, Path | None]] = []
+    order: list[tuple[datetime, str, Path, Path | None, int]] = []
     errors: list[tuple[str, str]] = [(str(file), reason) for file, reason in refused]
+    # Snapshots of the first pass, kept while they all fit in one batch (then None).
+    kept: dict[Path, Snapshot] | None = {}
+    kept_bytes = 0
     advance = progress(len(found), "Reading snapshots")
     for file, root in found:
         try:
             snapshot = read(file, root)
-            order.append((snapshot.captured_at, snapshot.policy, file, root))
+            weight = _weight(snapshot)
+            order.append((snapshot.captured_at, snapshot.policy, file, root, weight))
+            kept_bytes += weight
+            if kept is not None and kept_bytes <= IMPORT_BATCH_BYTES:
+                kept[file] = snapshot
+            else:
+                kept = None
         except InputError as err:
             errors.append((str(file), str(err).removeprefix(f"{file}: ")))
         advance()
@@ -234,8 +254,8 @@ def import_cmd(
     order.sort(key=lambda item: (item[0], item[1], str(item[2])))
     results: list[RecordResult] = []
     last_good: dict[str, str | None] = {}
-    for start in range(0, len(order), IMPORT_BATCH):
-        batch = [read(file, root) for _, _, file, root in order[start : start + IMPORT_BATCH]]
+    for items in _batches(order):
+        batch = [kept[file] if kept else read(file, root) for _, _, file, root, _ in items]
         batch = [_vetted(store, snapshot, last_good, technical) for snapshot in batch]
         try:
             results.extend(_lean(r) for r in store.record(batch))
@@ -244,6 +264,22 @@ def import_cmd(
             earlier = sum(1 for r in results if r.version is not None)
             raise ViewRefreshError(err.reason, earlier + err.recorded) from None
     _finish_report(results, errors, fmt)
+
+
+def _batches(
+    order: list[tuple[datetime, str, Path, Path | None, int]],
+) -> Iterator[list[tuple[datetime, str, Path, Path | None, int]]]:
+    """Cut the ordered files into batches of at most IMPORT_BATCH files and bytes."""
+    batch: list[tuple[datetime, str, Path, Path | None, int]] = []
+    weight = 0
+    for item in order:
+        if batch and (len(batch) >= IMPORT_BATCH or weight + item[4] > IMPORT_BATCH_BYTES):
+            yield batch
+            batch, weight = [], 0
+        batch.append(item)
+        weight += item[4]
+    if batch:
+        yield batch
 
 
 @click.command("add")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-
-import yaml
+from typing import TYPE_CHECKING
 
 from policydiff.errors import InputError
 from policydiff.model import is_one_line
@@ -22,18 +22,29 @@ _KNOWN_KEY_FIRST_LINE = re.compile(
     rf"(?:[ \t]*\n)*(?:{'|'.join(sorted(FRONT_MATTER_KEYS))})[ \t]*:(?:[ \t]|\n|\Z)"
 )
 
+if TYPE_CHECKING:
+    import yaml
+
 FrontMatter = dict[str, str | bool]
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe loader that keeps dates as strings so one parser handles every date we accept."""
+@functools.cache
+def _loader() -> type[yaml.SafeLoader]:
+    """Return the safe loader that keeps dates as strings (one parser for every date we accept).
 
+    Built on first use: PyYAML costs ~15 ms to import and most files have no front matter.
+    """
+    import yaml
 
-# Copy before editing: the resolver table is shared with SafeLoader through the class.
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+    class _Loader(yaml.SafeLoader):
+        """Safe loader without the timestamp resolver."""
+
+    # Copy before editing: the resolver table is shared with SafeLoader through the class.
+    _Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return _Loader
 
 
 def _validated(data: dict[object, object]) -> FrontMatter:
@@ -78,8 +89,10 @@ def split_front_matter(text: str) -> tuple[FrontMatter, str]:
             raise InputError("front matter has no closing '---' line")
         return {}, text
     block = text[opening.end() : closing.start()]
+    import yaml  # here, not at the top: only files that open with "---" need it
+
     try:
-        data = yaml.load(block, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        data = yaml.load(block, Loader=_loader())  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as err:
         if _KNOWN_KEY_FIRST_LINE.match(block) is None:
             return {}, text
@@ -100,6 +113,8 @@ def split_front_matter(text: str) -> tuple[FrontMatter, str]:
 
 def _describe(err: yaml.YAMLError) -> str:
     """Return `` at line N: problem`` for a YAML error, counting lines in the whole file."""
+    import yaml
+
     if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
         # +2: marks count from 0 and the block starts below the opening "---" line.
         return f" at line {err.problem_mark.line + 2}: {err.problem}"
