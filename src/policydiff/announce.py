@@ -11,16 +11,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
-import signal
 import textwrap
-import threading
 import time
 import uuid
 from collections.abc import (
     Callable,
     ItemsView,
     Iterable,
-    Iterator,
     KeysView,
     Mapping,
     Sequence,
@@ -34,7 +31,6 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from enum import Enum
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from markdown_it import MarkdownIt
@@ -51,6 +47,7 @@ from policydiff.diff_model import (
     Segment,
 )
 from policydiff.errors import UsageError
+from policydiff.limits import bounded
 from policydiff.normalize import describe_invisible
 from policydiff.report import PATH_SEPARATOR, CompareReport, Side
 from policydiff.sections import split_sections
@@ -1341,51 +1338,9 @@ class _Clock:
             raise _OutOfTime
 
 
-@contextlib.contextmanager
-def _render_limits(seconds: float) -> Iterator[None]:
+def _render_limits(seconds: float) -> contextlib.AbstractContextManager[None]:
     """Bound the render's time with an alarm (main thread) and its memory (Linux)."""
-    armed = [True]
-
-    def alarm(_signum: int, _frame: object) -> None:
-        if armed[0]:
-            raise _OutOfTime
-
-    on_main = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
-    previous: Any = None
-    if on_main:
-        previous = signal.signal(signal.SIGALRM, alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-    memory = _limit_memory(TEMPLATE_MEMORY)
-    try:
-        yield
-    finally:
-        armed[0] = False
-        if on_main:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-        if memory is not None:
-            import resource
-
-            resource.setrlimit(resource.RLIMIT_AS, memory)
-
-
-def _limit_memory(extra: int) -> tuple[int, int] | None:
-    """Cap the address space at its current size plus ``extra``; return the old limits."""
-    try:
-        import resource
-
-        pages = int(Path("/proc/self/statm").read_text(encoding="ascii").split()[0])
-        size = pages * resource.getpagesize()
-        old = resource.getrlimit(resource.RLIMIT_AS)
-        wanted = size + extra
-        if old[0] != resource.RLIM_INFINITY and old[0] <= wanted:
-            return None
-        if old[1] != resource.RLIM_INFINITY and old[1] < wanted:
-            return None
-        resource.setrlimit(resource.RLIMIT_AS, (wanted, old[1]))
-    except (ImportError, OSError, ValueError):
-        return None
-    return old
+    return bounded(seconds, TEMPLATE_MEMORY, _OutOfTime)
 
 
 def _template_environment(fmt: str, clock: _Clock) -> SandboxedEnvironment:

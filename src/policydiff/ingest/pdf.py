@@ -16,18 +16,15 @@ import contextlib
 import io
 import logging
 import re
-import signal
-import sys
-import threading
 import time
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policydiff.errors import InputError
+from policydiff.limits import bounded
 
 if TYPE_CHECKING:
     from pdfminer.layout import LTChar
@@ -92,68 +89,13 @@ class _OutOfTime(Exception):  # noqa: N818 - a signal, not an error shown to any
     """Raised by the alarm when an extraction runs past its time budget."""
 
 
-@contextlib.contextmanager
-def _limits(seconds: float, memory: int) -> Iterator[None]:
-    """Bound an extraction's time with an alarm (main thread) and its memory (Linux).
+def _limits(seconds: float, memory: int) -> contextlib.AbstractContextManager[None]:
+    """Bound an extraction's time and memory (see ``policydiff.limits.bounded``).
 
     The alarm interrupts pdfminer inside a page, where the checks between pages cannot;
-    off the main thread those checks are all there is. The memory cap makes an inflating
-    stream raise ``MemoryError`` instead of taking the machine's memory.
-
-    An exception raised by a signal handler can land in a weakref callback or ``__del__``,
-    where Python swallows it (and prints "Exception ignored"): so the alarm re-arms
-    itself until the exception gets through, and a swallowed one is not printed.
+    off the main thread those checks are all there is.
     """
-    armed = [True]
-
-    def alarm(_signum: int, _frame: object) -> None:
-        if armed[0]:
-            signal.setitimer(signal.ITIMER_REAL, 0.05)
-            raise _OutOfTime
-
-    def unraisable(info: sys.UnraisableHookArgs) -> None:
-        if not isinstance(info.exc_value, _OutOfTime):
-            hook(info)
-
-    on_main = threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGALRM")
-    timed = on_main and seconds > 0
-    previous: object = None
-    hook = sys.unraisablehook
-    if timed:
-        sys.unraisablehook = unraisable
-        previous = signal.signal(signal.SIGALRM, alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-    old_memory = _limit_memory(memory)
-    try:
-        yield
-    finally:
-        armed[0] = False
-        if timed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)  # type: ignore[arg-type]
-            sys.unraisablehook = hook
-        if old_memory is not None:
-            import resource
-
-            resource.setrlimit(resource.RLIMIT_AS, old_memory)
-
-
-def _limit_memory(extra: int) -> tuple[int, int] | None:
-    """Cap the address space at its current size plus ``extra``; return the old limits."""
-    try:
-        import resource
-
-        pages = int(Path("/proc/self/statm").read_text(encoding="ascii").split()[0])
-        wanted = pages * resource.getpagesize() + extra
-        old = resource.getrlimit(resource.RLIMIT_AS)
-        if old[0] != resource.RLIM_INFINITY and old[0] <= wanted:
-            return None
-        if old[1] != resource.RLIM_INFINITY and old[1] < wanted:
-            return None
-        resource.setrlimit(resource.RLIMIT_AS, (wanted, old[1]))
-    except (ImportError, OSError, ValueError):
-        return None
-    return old
+    return bounded(seconds, memory, _OutOfTime)
 
 
 class _Collected(logging.Handler):
