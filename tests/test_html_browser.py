@@ -49,8 +49,11 @@ def test_dom_has_the_sections_and_the_redline(tmp_path: Path) -> None:
     # The moved paragraph's two notes link to each other, both ways.
     ids = {e.attrs["id"] for e in dom.elements if "id" in e.attrs}
     assert {link[1:] for link in links} <= ids
+    # Each section is headed by its own title, its parents shown as a breadcrumb.
     headings = [" ".join(h.text) for h in dom.tags("h2")]
-    assert "SME Server:Privacy policy - SME Server > What we collect > Payments" in headings
+    assert headings == ["Sections", "Forums and mailinglists", "Payments"]
+    crumbs = [" ".join(p.text) for p in dom.tags("p") if p.attrs.get("class") == "pd-crumbs"]
+    assert crumbs == ["SME Server:Privacy policy - SME Server > What we collect"] * 2
     # Moved verbatim: no deletion, only the new heading inserted; the text is a move.
     assert not dom.tags("del")
     assert len(dom.tags("ins")) == 1

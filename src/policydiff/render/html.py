@@ -39,7 +39,7 @@ from policydiff.report import (
 
 CSS = """\
 .pd-report { --pd-del-bg: #ffe1e1; --pd-del-fg: #8a1010; --pd-ins-bg: #d9f5dd;
-  --pd-ins-fg: #0b5a1c; --pd-muted: #5f6368; --pd-rule: #d0d4d9; --pd-moved-bg: #e5e9ff;
+  --pd-ins-fg: #0b5a1c; --pd-muted: #5f6368; --pd-rule: #d0d4d9; --pd-moved-fg: #0a5e78;
   font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
   max-width: 60rem; margin: 0 auto; padding: 1rem 1.5rem; color: #1f2328; }
 .pd-report h1 { font-size: 1.5rem; margin: 0 0 .5rem; overflow-wrap: anywhere; }
@@ -58,21 +58,37 @@ CSS = """\
 .pd-report .pd-notes, .pd-report .pd-elided { color: var(--pd-muted); font-style: italic;
   margin: .25rem 0; }
 .pd-report .pd-text { white-space: pre-wrap; overflow-wrap: anywhere; margin: .5rem 0; }
-.pd-report del { background: var(--pd-del-bg); color: var(--pd-del-fg);
-  text-decoration: line-through; }
-.pd-report ins { background: var(--pd-ins-bg); color: var(--pd-ins-fg);
-  text-decoration: underline; }
-.pd-report del.pd-cosmetic, .pd-report ins.pd-cosmetic { background: none;
-  color: var(--pd-muted); text-decoration-style: dotted; }
+.pd-report del, .pd-report .pd-key-del { background: var(--pd-del-bg);
+  color: var(--pd-del-fg); text-decoration: line-through; }
+.pd-report ins, .pd-report .pd-key-ins { background: var(--pd-ins-bg);
+  color: var(--pd-ins-fg); text-decoration: underline; }
+.pd-report del.pd-cosmetic, .pd-report ins.pd-cosmetic, .pd-report .pd-key-cosmetic {
+  background: none; color: var(--pd-muted); text-decoration-line: underline;
+  text-decoration-style: dotted; }
+.pd-report del.pd-cosmetic { text-decoration-line: line-through; }
 .pd-report .pd-note { color: var(--pd-muted); font-style: italic; font-size: .9em; }
-.pd-report del.pd-moved, .pd-report ins.pd-moved, .pd-report span.pd-moved {
-  background: var(--pd-moved-bg); }
+.pd-report span.pd-moved, .pd-report ins.pd-moved, .pd-report .pd-key-moved {
+  background: none; color: var(--pd-moved-fg); text-decoration-line: underline;
+  text-decoration-style: double; }
+.pd-report ins.pd-moved { background: var(--pd-ins-bg); }
+.pd-report del.pd-moved { color: var(--pd-moved-fg); text-decoration-line: line-through;
+  border-bottom: 3px double var(--pd-moved-fg); }
+.pd-report .pd-sep { white-space: pre; }
+.pd-report .pd-legend { list-style: none; padding: 0; margin: .5rem 0;
+  display: flex; flex-wrap: wrap; gap: .25rem 1rem; font-size: .9em; }
+.pd-report .pd-crumbs { color: var(--pd-muted); font-size: .8em; margin: 0;
+  overflow-wrap: anywhere; }
+.pd-report .pd-toggle-label { font-size: .9em; }
+.pd-report .pd-toggle:not(:checked) ~ .pd-section del.pd-cosmetic,
+.pd-report .pd-toggle:not(:checked) ~ .pd-section .pd-sep.pd-cosmetic { display: none; }
+.pd-report .pd-toggle:not(:checked) ~ .pd-section ins.pd-cosmetic { color: inherit;
+  text-decoration: none; }
 .pd-report .pd-move-note { font-style: italic; color: var(--pd-muted);
   border: 1px dashed var(--pd-rule); padding: 0 .25em; }
 .pd-report .pd-move-note:target { outline: 2px solid var(--pd-muted); }
 @media (prefers-color-scheme: dark) {
   .pd-report { --pd-del-bg: #4b1d1d; --pd-del-fg: #ffb4b4; --pd-ins-bg: #173d20;
-    --pd-ins-fg: #aef0b9; --pd-muted: #a0a6ad; --pd-rule: #3a3f45; --pd-moved-bg: #26305a;
+    --pd-ins-fg: #aef0b9; --pd-muted: #a0a6ad; --pd-rule: #3a3f45; --pd-moved-fg: #7fd3ec;
     color: #e6e6e6; background: #15171a; }
 }
 @media print {
@@ -80,6 +96,7 @@ CSS = """\
   .pd-report a { color: inherit; text-decoration: none; }
   .pd-report h2 { break-after: avoid; }
   .pd-report .pd-toc { break-after: page; }
+  .pd-report .pd-toggle, .pd-report .pd-toggle-label { display: none; }
   .pd-report del, .pd-report ins { -webkit-print-color-adjust: exact;
     print-color-adjust: exact; }
 }
@@ -120,9 +137,18 @@ class HtmlParts:
 def render_parts(report: CompareReport, view: View) -> HtmlParts:
     """Return the report as an ``<article class="pd-report">`` fragment, its CSS and title."""
     sections = select_sections(report, view)
-    out = ['<article class="pd-report">', *_header(report, view)]
+    out = ['<article class="pd-report">', *_header(report, view), *_legend()]
     if sections:
         out += _toc(sections)
+    if view.show_cosmetic:
+        # A sibling before the sections, so ``:checked ~ .pd-section`` toggles them in CSS.
+        out += [
+            '<input type="checkbox" class="pd-toggle" id="pd-show-cosmetic" checked>',
+            (
+                '<label class="pd-toggle-label" for="pd-show-cosmetic">'
+                "Show cosmetic edits (quotes, dashes, spacing, markup)</label>"
+            ),
+        ]
     # Both ends of a moved block link to each other when both are on the page.
     anchors = frozenset(
         [move_anchor(i, "to") for s in sections for i in s.moved_out]
@@ -188,6 +214,22 @@ def _header(report: CompareReport, view: View) -> list[str]:
     return out
 
 
+# What each style means, drawn with the same classes as the redline (not del/ins, which
+# stay the report's own changes).
+_LEGEND = (
+    ("pd-key-ins", "inserted"),
+    ("pd-key-del", "deleted"),
+    ("pd-key-moved", "moved"),
+    ("pd-key-cosmetic", "cosmetic"),
+)
+
+
+def _legend() -> list[str]:
+    """Return the key to the redline's styles."""
+    keys = "".join(f'<li><span class="{cls}">{word}</span></li>' for cls, word in _LEGEND)
+    return [f'<ul class="pd-legend" aria-label="Legend">{keys}</ul>']
+
+
 def _sides(old: Side, new: Side) -> list[str]:
     """Return a table of what is known about each side."""
     rows = [
@@ -251,7 +293,7 @@ def _section(
     notes = " \u00b7 ".join(section_notes(section, report.diff))
     out = [
         f'<section class="pd-section pd-{section.status.value}" id="pd-s-{number}">',
-        f"<h2>{escape(join_path(section.path))}</h2>",
+        *_heading(section),
         f'<p class="pd-notes">{escape(notes)}</p>',
     ]
     pieces = excerpt(section, view, report.diff.moves)
@@ -263,6 +305,24 @@ def _section(
         else:
             out.append(f'<div class="pd-text">{redline(piece, anchors)}</div>')
     out.append("</section>")
+    return out
+
+
+def _heading(section: SectionDiff) -> list[str]:
+    """Return a section's own number and title as its heading, its parents as a breadcrumb."""
+    path = section.path
+    exists = section.new_path is not None
+    title = section.new_title if exists else section.old_title
+    label = section.new_label if exists else section.old_label
+    if title is None or not path:
+        # Preamble and paragraph units: the last path element is their name.
+        own = join_path(path[-1:])
+    else:
+        own = f"{label} {title}" if label and not title.startswith(label) else title
+    out = []
+    if len(path) > 1:
+        out.append(f'<p class="pd-crumbs">{escape(join_path(path[:-1]))}</p>')
+    out.append(f"<h2>{escape(own)}</h2>")
     return out
 
 
@@ -289,7 +349,11 @@ def redline(runs: tuple[Run, ...], anchors: frozenset[str] = frozenset()) -> str
     its id); the unchanged words of moved text are highlighted spans.
     """
     out = []
+    previous: Run | None = None
     for run in runs:
+        if _meet(previous, run):
+            out.append(_separator(previous, run))
+        previous = run
         text = escape(run.text)
         if run.note is not None:
             out.append(_note(run, anchors))
@@ -311,3 +375,28 @@ def redline(runs: tuple[Run, ...], anchors: frozenset[str] = frozenset()) -> str
         out.append(f"<{tag}{attrs}>{text}</{tag}>")
     # pre-wrap would show the blank lines ending the last paragraph; CSS spaces the blocks.
     return "".join(out).rstrip()
+
+
+def _meet(before: Run | None, after: Run) -> bool:
+    """Whether a deletion and an insertion touch with no space between them."""
+    if before is None or before.note is not None or after.note is not None:
+        return False
+    if {before.op, after.op} != {Op.DELETE, Op.INSERT}:
+        return False
+    if before.cosmetic_note or after.cosmetic_note:
+        return False
+    return (
+        bool(before.text)
+        and bool(after.text)
+        and not (before.text[-1].isspace() or after.text[0].isspace())
+    )
+
+
+def _separator(before: Run | None, after: Run) -> str:
+    """Return a thin space between a deletion and an insertion that meet.
+
+    It is HTML only (the JSON runs are untouched) and copies as a space, so
+    "25 May 2018" and "1 January 2020" read as two dates, on screen and when pasted.
+    """
+    cosmetic = " pd-cosmetic" if before is not None and before.cosmetic and after.cosmetic else ""
+    return f'<span class="pd-sep{cosmetic}">&thinsp;</span>'
