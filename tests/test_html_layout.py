@@ -201,3 +201,54 @@ def test_browser_shows_the_legend_without_csp_errors(tmp_path: Path) -> None:
     assert classed(run.stdout, "pd-key-moved") == ["moved"]
     # Nothing in the page's own stylesheet hides the legend.
     assert not re.search(r"pd-legend[^{]*\{[^}]*(display: none|visibility: hidden)", CSS)
+
+
+LIST_BEFORE = """# T
+
+## Transfers
+
+We rely on:
+
+  * Adequacy decisions made by the Commission; or
+  * Standard contractual clauses approved by the Commission.
+  * Derogations in some cases.
+
+End.
+"""
+LIST_AFTER = """# T
+
+## Transfers
+
+We rely on:
+
+Adequacy decisions made by the Commission; or
+
+Standard contractual clauses approved by the Commission.
+
+Derogations in some cases.
+
+End.
+"""
+
+
+def test_changed_list_marker_stays_with_its_item(tmp_path: Path) -> None:
+    before, after = tmp_path / "before.md", tmp_path / "after.md"
+    before.write_text(LIST_BEFORE, encoding="utf-8")
+    after.write_text(LIST_AFTER, encoding="utf-8")
+    args = ["compare", str(before), str(after), "--format", "html", "--show-cosmetic"]
+    result = run_cli(args)
+    assert result.exit_code in (0, 1), result.stderr
+    blocks = re.findall(r'<div class="pd-text">(.*?)</div>', result.stdout, re.DOTALL)
+    lines = [
+        html.unescape(re.sub(r"<[^>]+>", "", line)).strip()
+        for b in blocks
+        for line in b.split("\n")
+    ]
+    assert "*" not in lines  # never a lone marker on a line of its own
+    texts = [html.unescape(re.sub(r"<[^>]+>", "", b)) for b in blocks]
+    assert texts == [
+        "* Adequacy decisions made by the Commission; or",
+        "* Standard contractual clauses approved by the Commission.",
+    ]
+    # The third item is folded away as unchanged: its deleted marker opens the fold.
+    assert re.search(r'<p class="pd-elided"><del class="pd-cosmetic"[^>]*>\*</del> ', result.stdout)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -299,11 +300,21 @@ def _section(
     pieces = excerpt(section, view, report.diff.moves)
     if not pieces:
         out.append(f'<p class="pd-elided">{escape(empty_note(section))}</p>')
-    for piece in pieces:
+    # A list marker changed at the start of the next item's line belongs with that item.
+    carry: tuple[Run, ...] = ()
+    for index, piece in enumerate(pieces):
         if isinstance(piece, Elided):
-            out.append(f'<p class="pd-elided">{elided_text(piece)}</p>')
+            # The item whose marker changed is folded away: the marker opens the fold.
+            lead = f"{redline(carry, anchors)} " if carry else ""
+            out.append(f'<p class="pd-elided">{lead}{elided_text(piece)}</p>')
+            carry = ()
         else:
-            out.append(f'<div class="pd-text">{redline(piece, anchors)}</div>')
+            runs: tuple[Run, ...] = tuple(piece)
+            next_carry: tuple[Run, ...] = ()
+            if index + 1 < len(pieces):
+                runs, next_carry = _trailing_marker(runs)
+            out.append(f'<div class="pd-text">{redline(carry + runs, anchors)}</div>')
+            carry = next_carry
     out.append("</section>")
     return out
 
@@ -324,6 +335,34 @@ def _heading(section: SectionDiff) -> list[str]:
         out.append(f'<p class="pd-crumbs">{escape(join_path(path[:-1]))}</p>')
     out.append(f"<h2>{escape(own)}</h2>")
     return out
+
+
+# A bullet or number that opens a list item ("*", "\\*", "-", "+", "1.", "a)").
+_MARKER = re.compile(r"\\?[*+-]|\w{1,3}[.)]")
+
+
+def _trailing_marker(runs: tuple[Run, ...]) -> tuple[tuple[Run, ...], tuple[Run, ...]]:
+    """Split a lone changed list marker off the end of a paragraph.
+
+    The word diff can end one paragraph with the next item's changed marker on a line of
+    its own; it is shown at the start of that item instead (HTML only, runs untouched).
+    """
+    end = len(runs)
+    while end and runs[end - 1].op is Op.EQUAL and not runs[end - 1].text.strip():
+        end -= 1
+    if end < 2:
+        return runs, ()
+    marker, before = runs[end - 1], runs[end - 2]
+    if (
+        marker.op is Op.EQUAL
+        or marker.note is not None
+        or marker.cosmetic_note
+        or not _MARKER.fullmatch(marker.text)
+        or before.op is not Op.EQUAL
+        or not before.text.rstrip(" \t").endswith("\n")
+    ):
+        return runs, ()
+    return runs[: end - 1], (marker, Run(Op.EQUAL, " "))
 
 
 def move_anchor(move_id: int, direction: str) -> str:
