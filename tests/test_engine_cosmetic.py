@@ -331,7 +331,12 @@ EMAIL_NEW = "# S\n\nYour email address, a password and the IP address you regist
     [
         ("term", "address [-and-]{+,+} a password {+and the IP address you registered from+}."),
         ("markdown", "address <del>and</del><ins>,</ins> a password <ins>and the IP"),
-        ("html", "address <del>and</del><ins>,</ins> a password <ins>and the IP"),
+        # Touching deletion and insertion: the HTML puts a thin separator between them.
+        (
+            "html",
+            'address <del>and</del><span class="pd-sep">&thinsp;</span><ins>,</ins> a password '
+            "<ins>and the IP",
+        ),
     ],
 )
 def test_deleted_word_is_never_glued_to_its_neighbour(fmt: str, shown: str) -> None:

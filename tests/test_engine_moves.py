@@ -383,7 +383,10 @@ def test_html_links_both_ends_of_a_move(tmp_path: Path) -> None:
         '<a class="pd-move-note" id="pd-move-0-from" href="#pd-move-0-to">moved from '
         '\u201cPrivacy policy &gt; Forums\u201d</a> <span class="pd-moved">When you register'
     ) in out
-    assert "<del>Including</del><ins>including</ins>" in out
+    # The edit inside the moved text (a thin separator may stand between the two words).
+    assert re.search(
+        r'<del>Including</del>(<span class="pd-sep">[^<]*</span>)?<ins>including</ins>', out
+    )
     # With only one end shown, the note is not a dangling link.
     (tmp_path / "only.html").write_text("", encoding="utf-8")
     result = run_cli(
