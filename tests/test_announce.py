@@ -618,7 +618,7 @@ def test_output_file_and_format_errors(archive: GitStore, tmp_path: Path) -> Non
     out = tmp_path / "notice.md"
     result = run_cli(["announce", POLICY, "1", "2", "--format", "markdown", "-o", str(out)])
     assert result.exit_code == 0
-    assert out.read_text(encoding="utf-8").startswith("## Changes to SME Server")
+    assert out.read_text(encoding="utf-8").startswith("## Changes to Privacy policy")
     bad = run_cli(["announce", POLICY, "1", "2", "--format", "html", "--mbox", "x.mbox"])
     assert bad.exit_code == 2
     assert "--mbox" in bad.stderr
@@ -631,7 +631,7 @@ def test_templates_override_from_option_and_store(archive: GitStore, tmp_path: P
     mine = tmp_path / "mine.j2"
     mine.write_text("{{ title }}: {{ changes | length }} change(s)\n", encoding="utf-8")
     result = run_cli(["announce", POLICY, "1", "2", "--format", "text", "--template", str(mine)])
-    assert result.stdout == "SME Server:Privacy policy - SME Server: 1 change(s)\n"
+    assert result.stdout == "Privacy policy: 1 change(s)\n"
     folder = archive.path / "templates"
     folder.mkdir()
     (folder / "announce.markdown.j2").write_text("store {{ policy }}\n", encoding="utf-8")

@@ -957,6 +957,30 @@ def document_title(diff: DocumentDiff) -> str | None:
     return first.new_path[0] if first.new_path else None
 
 
+# A page title's site suffix: " - SME Server", " | Example", short and at the very end.
+_SITE_SUFFIX = re.compile(r"\s+[-|\u2013\u2014]\s+(?P<site>[^-|\u2013\u2014]{1,40})$")
+_SITE_WORDS = 5
+
+
+def without_site_name(heading: str) -> str:
+    """Return a first heading without the site name a page title adds to it.
+
+    "SME Server:Privacy policy - SME Server" is "Privacy policy": the suffix is dropped
+    when it is short (a site name, not half a title), and with it a wiki namespace prefix
+    that repeats the site name. Anything else is kept as written.
+    """
+    match = _SITE_SUFFIX.search(heading)
+    if match is None:
+        return heading
+    site = match.group("site").strip()
+    rest = heading[: match.start()].strip()
+    if not rest or not site or len(site.split()) > _SITE_WORDS:
+        return heading
+    if rest.startswith(f"{site}:") and rest[len(site) + 1 :].strip():
+        rest = rest[len(site) + 1 :].strip()
+    return rest
+
+
 def text_title(text: str) -> str | None:
     """Return a text's first heading, if it has headings."""
     for section in split_sections(text):
@@ -1016,12 +1040,33 @@ def has_news(diff: DocumentDiff) -> bool:
     return diff.summary.substantive or diff.summary.renamed > 0
 
 
+def announcement_title(diff: DocumentDiff, title: str | None, fallback: str) -> str:
+    """Return the title a notice names: the configured one, else the first heading.
+
+    The first heading of a captured page often is its HTML title ("Privacy policy - SME
+    Server"); its site suffix is dropped (see ``without_site_name``).
+    """
+    if title is not None and title.strip():
+        return one_line(title)
+    heading = document_title(diff)
+    if heading is not None and heading.strip():
+        return one_line(without_site_name(heading.strip()))
+    return one_line(fallback)
+
+
 def build_announcement(
-    report: CompareReport, *, policy: str | None, links: Links = Links()
+    report: CompareReport,
+    *,
+    policy: str | None,
+    links: Links = Links(),
+    title: str | None = None,
 ) -> Announcement:
-    """Build the announcement of a comparison: change lines, capped quotes, dates, links."""
+    """Build the announcement of a comparison: change lines, capped quotes, dates, links.
+
+    ``title`` is the policy's configured title (setting ``policy.<id>.title``), if any.
+    """
     diff = report.diff
-    title = one_line(document_title(diff) or policy or report.new.label)
+    title = announcement_title(diff, title, policy or report.new.label)
     described = described_sections(diff)
     substantive = has_news(diff)
     editorial = tuple(c.section for c, _ in described if c.kind is ChangeKind.EDITORIAL)

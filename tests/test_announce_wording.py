@@ -1,0 +1,95 @@
+"""Announcement wording (issue 14): the policy's title, the old version's name, moved
+sections, changed words marked inside quotes, and quotes free of markup debris."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from helpers import run_cli, seed_body
+from policydiff.announce import build_announcement, without_site_name
+from policydiff.compare import compare_texts
+from policydiff.model import Snapshot
+from policydiff.report import CompareReport, side_from_text
+from policydiff.store import GitStore
+
+POLICY = "koozali/privacy-policy"
+
+
+def report_of(old: str, new: str) -> CompareReport:
+    return CompareReport(
+        side_from_text("old.md", old), side_from_text("new.md", new), compare_texts(old, new)
+    )
+
+
+def snapshot(text: str, when: str, **kw: object) -> Snapshot:
+    return Snapshot(
+        policy=POLICY,
+        text=text,
+        raw=text.encode(),
+        raw_suffix="md",
+        captured_at=datetime.fromisoformat(when).replace(tzinfo=UTC),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def archive(store: GitStore, monkeypatch: pytest.MonkeyPatch) -> GitStore:
+    """A store with v1 (the seed, valid from 8 February 2016) and v2 (one edit)."""
+    monkeypatch.setenv("POLICYDIFF_STORE", str(store.path))
+    monkeypatch.chdir(store.path.parent)
+    body = seed_body()
+    v2 = body.replace("Your privacy matters to us.", "Your privacy matters a great deal to us.")
+    store.record(
+        [
+            snapshot(body, "2017-04-22", effective_date=date(2016, 2, 8)),
+            snapshot(v2, "2020-01-01", effective_date=date(2020, 1, 1)),
+        ]
+    )
+    return store
+
+
+# --------------------------------------------------------------------------- 1. title
+
+
+@pytest.mark.parametrize(
+    ("heading", "title"),
+    [
+        ("SME Server:Privacy policy - SME Server", "Privacy policy"),
+        ("Privacy Notice | Example", "Privacy Notice"),
+        ("Privacy Notice \u2013 Example Ltd", "Privacy Notice"),
+        ("Privacy Policy", "Privacy Policy"),
+        # Not a site name: too long to be one, so kept as written.
+        (
+            "Privacy - how we collect, keep and share what you tell us here",
+            "Privacy - how we collect, keep and share what you tell us here",
+        ),
+        ("Opt-in terms", "Opt-in terms"),
+    ],
+)
+def test_site_name_is_dropped_from_first_heading(heading: str, title: str) -> None:
+    assert without_site_name(heading) == title
+
+
+def test_seed_notice_is_titled_by_the_policy_not_the_page() -> None:
+    body = seed_body()
+    new = body.replace("Your privacy matters to us.", "Your privacy matters a lot to us.")
+    announcement = build_announcement(report_of(body, new), policy=POLICY)
+    assert announcement.title == "Privacy policy"
+    assert announcement.subject.startswith("[ANNOUNCE] Privacy policy: changes")
+
+
+def test_configured_title_wins(archive: GitStore) -> None:
+    body = seed_body()
+    new = body.replace("Your privacy matters to us.", "Your privacy matters a lot to us.")
+    announcement = build_announcement(
+        report_of(body, new), policy=POLICY, title="Koozali privacy policy"
+    )
+    assert announcement.title == "Koozali privacy policy"
+    set_result = run_cli(["config", "set", f"policy.{POLICY}.title", "Koozali privacy policy"])
+    assert set_result.exit_code == 0, set_result.stderr
+    result = run_cli(["announce", POLICY, "1", "2", "--format", "markdown"])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("## Changes to Koozali privacy policy\n")
+    assert "SME Server" not in result.stdout.split("###")[0]
