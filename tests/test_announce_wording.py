@@ -93,3 +93,27 @@ def test_configured_title_wins(archive: GitStore) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("## Changes to Koozali privacy policy\n")
     assert "SME Server" not in result.stdout.split("###")[0]
+
+
+# --------------------------------------------------------------------------- 2. old version
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "json"])
+def test_old_version_is_named_by_its_valid_from_date(archive: GitStore, fmt: str) -> None:
+    result = run_cli(["announce", POLICY, "1", "2", "--format", fmt])
+    assert result.exit_code == 0, result.stderr
+    shown = " ".join(result.stdout.split())
+    assert "the policy valid from 8 February 2016 (archived 22 April 2017)" in shown
+    assert "Compared with the version of" not in shown
+
+
+def test_old_version_without_a_valid_from_date_is_named_by_its_archive_date(
+    store: GitStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLICYDIFF_STORE", str(store.path))
+    body = seed_body()
+    v2 = body.replace("Your privacy matters to us.", "Your privacy matters a great deal to us.")
+    store.record([snapshot(body, "2017-04-22"), snapshot(v2, "2020-01-01")])
+    result = run_cli(["announce", POLICY, "1", "2", "--format", "markdown"])
+    assert result.exit_code == 0, result.stderr
+    assert "Compared with the version archived 22 April 2017:" in result.stdout

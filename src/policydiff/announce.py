@@ -255,7 +255,23 @@ def _side_context(side: Side) -> dict[str, Any]:
         "origin": side.origin,
         "sha256": side.sha256,
         "provenance": _provenance(side),
+        "known_as": _known_as(side.effective_date, captured),
     }
+
+
+def _known_as(effective: date | None, captured: date | None) -> str | None:
+    """Name a version as subscribers know it: by the date it was valid from, then archived.
+
+    "the policy valid from 8 February 2016 (archived 22 April 2017)"; None with no date.
+    """
+    if effective is not None:
+        named = f"the policy valid from {display_day(effective)}"
+        if captured is not None and captured != effective:
+            named += f" (archived {display_day(captured)})"
+        return named
+    if captured is not None:
+        return f"the version archived {display_day(captured)}"
+    return None
 
 
 def _provenance(side: Side) -> str | None:
