@@ -277,7 +277,7 @@ def test_moves_are_lines_without_quotes() -> None:
     websites = body[body.index("_Websites_") : body.index("_Forums")]
     moved = body.replace(websites, "").replace("_Non-personally", websites + "_Non-personally")
     lines = [c.line for c in describe_changes(compare_texts(body, moved))]
-    assert lines == ["Moved: What we collect > Websites (now after Forums and mailinglists)"]
+    assert lines == ["Moved: What we collect > Websites now follows Forums and mailinglists"]
     payments = body[body.index("When you register for services") : body.index("_Non-personally")]
     split = body.replace(payments, "").replace(
         "_Non-personally", "_Payments_\n\n" + payments + "_Non-personally"

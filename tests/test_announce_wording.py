@@ -117,3 +117,71 @@ def test_old_version_without_a_valid_from_date_is_named_by_its_archive_date(
     result = run_cli(["announce", POLICY, "1", "2", "--format", "markdown"])
     assert result.exit_code == 0, result.stderr
     assert "Compared with the version archived 22 April 2017:" in result.stdout
+
+
+# --------------------------------------------------------------------------- 3. moved sections
+
+_MOVES_OLD = """# Policy
+
+## What we collect
+
+### Websites
+
+We log visits.
+
+### Forums
+
+We keep posts.
+
+### General
+
+We collect little.
+
+## Contact
+
+Write to us.
+"""
+
+
+@pytest.mark.parametrize(
+    ("new", "line"),
+    [
+        # General moved to the top of its parent: the section before it is the parent.
+        (
+            _MOVES_OLD.replace("### General\n\nWe collect little.\n\n", "").replace(
+                "## What we collect\n\n",
+                "## What we collect\n\n### General\n\nWe collect little.\n\n",
+            ),
+            "Moved: General now comes first under What we collect",
+        ),
+        # Forums moved after General: a sibling.
+        (
+            _MOVES_OLD.replace("### Forums\n\nWe keep posts.\n\n", "").replace(
+                "## Contact", "### Forums\n\nWe keep posts.\n\n## Contact"
+            ),
+            "Moved: What we collect > Forums now follows General",
+        ),
+    ],
+)
+def test_moved_section_says_where_it_now_stands(new: str, line: str) -> None:
+    from policydiff.announce import describe_changes
+
+    lines = [c.line for c in describe_changes(compare_texts(_MOVES_OLD, new))]
+    assert line in lines, lines
+    assert not any("now after" in shown for shown in lines)
+
+
+def test_moved_section_follows_a_sibling_not_its_last_subsection() -> None:
+    from policydiff.announce import describe_changes
+
+    old = (
+        "# Policy\n\n## Alpha\n\nAlpha text here is long enough.\n\n### Cookies\n\n"
+        "We set one cookie only.\n\n## Beta\n\nBeta text is also here now.\n\n"
+        "## Gamma\n\nGamma words are written here.\n\n"
+        "## Delta\n\nDelta text again in this place.\n"
+    )
+    delta = "## Delta\n\nDelta text again in this place.\n"
+    new = old.replace(delta, "").replace("## Beta", delta + "\n## Beta")
+    lines = [c.line for c in describe_changes(compare_texts(old, new))]
+    # The heading before Delta is Alpha > Cookies; Delta, a sibling of Alpha, follows Alpha.
+    assert lines == ["Moved: Delta now follows Alpha"]

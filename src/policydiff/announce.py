@@ -736,15 +736,28 @@ def _leaf(path: tuple[str, ...] | None) -> str:
     return one_line(path[-1], limit=300) if path else INTRODUCTION
 
 
-def _previous_name(diff: DocumentDiff, section: SectionDiff, namer: Namer) -> str | None:
-    """Return the name of the section now just before ``section`` (None if it is first)."""
-    if not section.new_index:
-        return None
-    for other in diff.sections:
-        if other.new_index == section.new_index - 1:
-            siblings = (other.new_path or ())[:-1] == (section.new_path or ())[:-1]
-            return _leaf(other.new_path) if siblings else namer.name(other.new_path)
-    return None
+def _placement(diff: DocumentDiff, section: SectionDiff, namer: Namer) -> tuple[str, str]:
+    """Say where a moved section now stands: its shown name and "now follows X".
+
+    The section just before it may be its parent heading ("General now comes first under
+    What we collect", not "now after What we collect"), a sibling, or the last
+    subsection of a sibling: then the sibling is the one it follows.
+    """
+    name = namer.name(section.new_path)
+    path = section.new_path or ()
+    previous = None
+    if section.new_index:
+        previous = next((s for s in diff.sections if s.new_index == section.new_index - 1), None)
+    if previous is None:
+        return name, "now comes first"
+    before = previous.new_path or ()
+    if path and before == path[:-1] and before and namer.name(before) != INTRODUCTION:
+        return _leaf(path), f"now comes first under {namer.name(before)}"
+    if path and len(before) >= len(path) and before[: len(path) - 1] == path[:-1]:
+        return name, f"now follows {_leaf(before[: len(path)])}"
+    if path and before == path[:-1]:
+        return name, "now comes first"
+    return name, f"now follows {namer.name(before)}"
 
 
 def describe_section(
@@ -790,10 +803,9 @@ def describe_section(
         verb = "Renamed and changed" if content else "Renamed"
         return change(ChangeKind.RENAMED, f"{verb}: {names}", content=content, old_name=old_name)
     if section.moved:
-        previous = _previous_name(diff, section, namer)
-        where = f"now after {previous}" if previous is not None else "now first"
+        shown, where = _placement(diff, section, namer)
         verb = "Moved and changed" if content else "Moved"
-        line = f"{verb}: {name} ({where})"
+        line = f"{verb}: {shown} {where}"
         return change(ChangeKind.MOVED, line, content=content, old_name=old_name)
     # Text moved in or out alone is reported by its own "Moved text" line.
     if content or (modified and not (section.moved_in or section.moved_out)):
