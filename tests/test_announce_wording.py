@@ -185,3 +185,63 @@ def test_moved_section_follows_a_sibling_not_its_last_subsection() -> None:
     lines = [c.line for c in describe_changes(compare_texts(old, new))]
     # The heading before Delta is Alpha > Cookies; Delta, a sibling of Alpha, follows Alpha.
     assert lines == ["Moved: Delta now follows Alpha"]
+
+
+# --------------------------------------------------------------------------- 4. marked words
+
+_LONG_OLD = (
+    "# Policy\n\n## Forums\n\nWhen you register for the forums we ask for your full name, "
+    "your e-mail address and a password, and we show your full name next to every post "
+    "you write.\n"
+)
+_LONG_NEW = _LONG_OLD.replace("show your full name next", "show your username next")
+
+
+def _render(fmt: str) -> str:
+    from policydiff.announce import render_announcement
+
+    announcement = build_announcement(report_of(_LONG_OLD, _LONG_NEW), policy=POLICY)
+    return render_announcement(announcement.as_context(), fmt)
+
+
+def test_markdown_quote_marks_the_changed_words_and_renders_in_gfm() -> None:
+    from markdown_it import MarkdownIt
+
+    out = _render("markdown")
+    assert "we ~~show your full name~~" not in out  # only the changed words are marked
+    assert "~~full name~~" in out
+    assert "**username**" in out
+    html = MarkdownIt("commonmark").enable("strikethrough").render(out)
+    assert "<s>full name</s>" in html
+    assert "<strong>username</strong>" in html
+
+
+@pytest.mark.parametrize("fmt", ["text", "email"])
+def test_plain_quote_has_an_in_short_line_without_diff_markers(fmt: str) -> None:
+    out = " ".join(_render(fmt).split())
+    assert "In short: full name \u2192 username" in out
+    for marker in ("[-", "-]", "{+", "+}", "~~", "**"):
+        assert marker not in out
+
+
+def test_html_quote_marks_with_del_and_ins() -> None:
+    out = _render("html")
+    assert "<del>full name</del>" in out
+    assert "<ins>username</ins>" in out
+
+
+def test_marked_runs_rebuild_the_quote() -> None:
+    announcement = build_announcement(report_of(_LONG_OLD, _LONG_NEW), policy=POLICY)
+    (quote,) = [q for c in announcement.changes for q in c.quotes]
+    assert "".join(text for text, _ in quote.old_parts) == quote.old
+    assert "".join(text for text, _ in quote.new_parts) == quote.new
+    assert [text for text, changed in quote.old_parts if changed] == ["full name"]
+    assert quote.edits == (("full name", "username"),)
+
+
+def test_cosmetic_edits_are_not_marked() -> None:
+    old = _LONG_OLD.replace("you write", "you don't write")
+    new = _LONG_NEW.replace("you write", "you don\u2019t write")
+    announcement = build_announcement(report_of(old, new), policy=POLICY)
+    (quote,) = [q for c in announcement.changes for q in c.quotes]
+    assert [text for text, changed in quote.new_parts if changed] == ["username"]

@@ -24,7 +24,7 @@ from collections.abc import (
     Sized,
     ValuesView,
 )
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -126,6 +126,11 @@ class Quote:
     kind: QuoteKind
     old: str | None
     new: str | None
+    # For a changed quote: each side cut into (text, changed) runs, and the edits in
+    # short ("full name" -> "username"), so a reader finds the change in a long sentence.
+    old_parts: tuple[tuple[str, bool], ...] = ()
+    new_parts: tuple[tuple[str, bool], ...] = ()
+    edits: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,12 +306,48 @@ def _change_context(change: SectionChange) -> dict[str, Any]:
         "content_changed": change.content_changed,
         "words_inserted": change.words_inserted,
         "words_deleted": change.words_deleted,
-        "quotes": [
-            {"kind": quote.kind.value, "old": quote.old, "new": quote.new}
-            for quote in change.quotes
-        ],
+        "quotes": [_quote_context(quote) for quote in change.quotes],
         "more_quotes": change.more_quotes,
     }
+
+
+def _quote_context(quote: Quote) -> dict[str, Any]:
+    """Return one quote as the template sees it (marked runs and edits for a changed one)."""
+    return {
+        "kind": quote.kind.value,
+        "old": quote.old,
+        "new": quote.new,
+        "old_marked": [{"text": text, "changed": changed} for text, changed in quote.old_parts],
+        "new_marked": [{"text": text, "changed": changed} for text, changed in quote.new_parts],
+        "edits": [{"old": old, "new": new} for old, new in quote.edits],
+        "in_short": _in_short(quote),
+    }
+
+
+# A Before/Now pair this long gets a line saying its edits in short (plain-text formats).
+IN_SHORT_AFTER = 80
+MAX_IN_SHORT_CHARS = 160
+EDIT_ARROW = "\u2192"
+
+
+def _in_short(quote: Quote) -> str | None:
+    """Return "full name \u2192 username" for a long changed quote with a few short edits."""
+    if quote.kind is not QuoteKind.CHANGED or not quote.edits:
+        return None
+    if max(len(quote.old or ""), len(quote.new or "")) < IN_SHORT_AFTER:
+        return None
+    said: list[str] = []
+    for old_words, new_words in quote.edits:
+        # ", and never post ..." reads as an addition without its joining comma.
+        old, new = old_words.strip(" ,;"), new_words.strip(" ,;")
+        if old and new:
+            said.append(f"{old} {EDIT_ARROW} {new}")
+        elif new:
+            said.append(f"added \u201c{new}\u201d")
+        else:
+            said.append(f"removed \u201c{old}\u201d")
+    line = "; ".join(said)
+    return line if len(line) <= MAX_IN_SHORT_CHARS else None
 
 
 def _iso(value: date | None) -> str | None:
@@ -468,7 +509,8 @@ def _clip(text: str, start: int, end: int, focus: tuple[int, int] | None) -> str
     marked with "[...]" where text was left out.
     """
     whole = plain_text(text[start:end])
-    if len(whole) <= MAX_QUOTE_CHARS:
+    # Run marks (see ``_marked_clip``) take no room in the quote.
+    if len(_RUN_MARKS.sub("", whole)) <= MAX_QUOTE_CHARS:
         return whole
     budget = MAX_QUOTE_CHARS - 2 * (len(ELISION) + 1)
     first, last = focus if focus is not None else (start, start)
@@ -493,6 +535,72 @@ def _clip(text: str, start: int, end: int, focus: tuple[int, int] | None) -> str
     return prefix + shown + suffix
 
 
+# Private-use characters bracketing changed runs while a quote is made plain text; they
+# never reach a notice (policy text holding them is cleaned first, see ``_marked_clip``).
+_RUN_START = "\ue000"
+_RUN_END = "\ue001"
+_RUN_MARKS = re.compile(f"[{_RUN_START}{_RUN_END}]")
+_RUN_EDGES = " \t\n,;:"
+
+
+def _marked_clip(
+    text: str, start: int, end: int, focus: tuple[int, int] | None, runs: list[tuple[int, int]]
+) -> tuple[str, tuple[tuple[str, bool], ...]]:
+    """Return ``_clip`` of a quote and the same words cut into (text, changed) runs."""
+    cuts: list[tuple[int, str]] = []
+    for run_lo, run_hi in runs:
+        lo, hi = max(run_lo, start), min(run_hi, end)
+        if hi > lo:
+            cuts += [(lo, _RUN_START), (hi, _RUN_END)]
+    cuts.sort(key=lambda cut: (cut[0], cut[1] == _RUN_START))
+    pieces: list[str] = []
+    at = 0
+    for offset, mark in cuts:
+        pieces.append(_RUN_MARKS.sub(" ", text[at:offset]))
+        pieces.append(mark)
+        at = offset
+    pieces.append(_RUN_MARKS.sub(" ", text[at:]))
+    marked = "".join(pieces)
+
+    def moved(point: int, *, inclusive: bool = False) -> int:
+        """Where ``point`` of ``text`` is in ``marked`` (after the marks at it, if inclusive)."""
+        return point + sum(1 for o, _ in cuts if o < point or (inclusive and o == point))
+
+    shifted = None if focus is None else (moved(focus[0]), moved(focus[1], inclusive=True))
+    clipped = _clip(marked, moved(start), moved(end, inclusive=True), shifted)
+    return _RUN_MARKS.sub("", clipped), _runs_of(clipped)
+
+
+def _runs_of(marked: str) -> tuple[tuple[str, bool], ...]:
+    """Cut text holding run marks into (text, changed) runs, spaces kept out of changed ones."""
+    runs: list[tuple[str, bool]] = []
+    first = _RUN_MARKS.search(marked)
+    changed = first is not None and first.group() == _RUN_END
+    for piece in re.split(f"([{_RUN_START}{_RUN_END}])", marked):
+        if piece in (_RUN_START, _RUN_END):
+            changed = piece == _RUN_START
+            continue
+        if not piece:
+            continue
+        if changed and piece.strip(_RUN_EDGES):
+            # Joining commas stay outside a marked run: "areas, **and never post**"
+            # renders as bold where "areas**, and never post**" would not.
+            lead = piece[: len(piece) - len(piece.lstrip(_RUN_EDGES))]
+            tail = piece[len(piece.rstrip(_RUN_EDGES)) :]
+            runs += [(lead, False), (piece.strip(_RUN_EDGES), True), (tail, False)]
+        else:
+            runs.append((piece, False))
+    joined: list[tuple[str, bool]] = []
+    for piece, flag in runs:
+        if not piece:
+            continue
+        if joined and joined[-1][1] == flag:
+            joined[-1] = (joined[-1][0] + piece, flag)
+        else:
+            joined.append((piece, flag))
+    return tuple(joined)
+
+
 # --------------------------------------------------------------------------- quotes
 
 
@@ -504,6 +612,8 @@ class _Group:
     new: set[int]
     old_focus: list[tuple[int, int]]
     new_focus: list[tuple[int, int]]
+    # Each changed run as (old_lo, old_hi, new_lo, new_hi): the edits said in short.
+    edits: list[tuple[int, int, int, int]] = field(default_factory=list)
 
 
 def _touched(sentences: list[_Sentence], lo: int, hi: int) -> set[int]:
@@ -598,6 +708,7 @@ def _groups(
         else:
             last = _Group(old, new, [], [])
             groups.append(last)
+        last.edits.append((old_lo, old_hi, new_lo, new_hi))
         if old_hi > old_lo:
             last.old_focus.append((old_lo, old_hi))
         if new_hi > new_lo:
@@ -662,11 +773,20 @@ def section_quotes(section: SectionDiff) -> list[Quote]:
         if group.old and group.new:
             old_start, old_end = _span(old_sentences, group.old)
             new_start, new_end = _span(new_sentences, group.new)
-            before = _clip(old_text, old_start, old_end, _focus(group.old_focus))
-            after = _clip(new_text, new_start, new_end, _focus(group.new_focus))
+            before, old_parts = _marked_clip(
+                old_text, old_start, old_end, _focus(group.old_focus), group.old_focus
+            )
+            after, new_parts = _marked_clip(
+                new_text, new_start, new_end, _focus(group.new_focus), group.new_focus
+            )
             # Quotes that differ only by invisible characters would read the same.
             if before != after and describe_invisible(before, after) is None:
-                quotes.append(Quote(QuoteKind.CHANGED, before, after))
+                edits = tuple(
+                    (plain_text(old_text[a:b]), plain_text(new_text[c:d]))
+                    for a, b, c, d in group.edits
+                    if plain_text(old_text[a:b]) or plain_text(new_text[c:d])
+                )
+                quotes.append(Quote(QuoteKind.CHANGED, before, after, old_parts, new_parts, edits))
         elif group.new:
             quotes += _chunks(new_text, new_sentences, group.new, QuoteKind.ADDED)
         else:
