@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from helpers import run_cli, seed_body
-from policydiff.announce import build_announcement, without_site_name
+from policydiff.announce import ELISION, build_announcement, without_site_name
 from policydiff.compare import compare_texts
 from policydiff.model import Snapshot
 from policydiff.report import CompareReport, side_from_text
@@ -245,3 +245,90 @@ def test_cosmetic_edits_are_not_marked() -> None:
     announcement = build_announcement(report_of(old, new), policy=POLICY)
     (quote,) = [q for c in announcement.changes for q in c.quotes]
     assert [text for text, changed in quote.new_parts if changed] == ["username"]
+
+
+# --------------------------------------------------------------------------- 5. no debris
+
+
+def _quotes(old: str, new: str) -> list[str]:
+    announcement = build_announcement(report_of(old, new), policy=POLICY)
+    return [
+        text
+        for change in announcement.changes
+        for quote in change.quotes
+        for text in (quote.old, quote.new)
+        if text is not None
+    ]
+
+
+def test_quote_of_a_sentence_with_a_link_holding_full_stops_has_no_debris() -> None:
+    old = (
+        "# Policy\n\n## Who we are\n\nWe are the [Art. 4. Data controller](#data-controller) "
+        "for your forum posts. We answer within a month.\n"
+    )
+    new = old.replace("forum posts", "forum posts and e-mails")
+    quotes = _quotes(old, new)
+    assert quotes, "the edit is quoted"
+    for quote in quotes:
+        assert "](" not in quote, quote
+        assert "#data-controller" not in quote, quote
+    assert "We are the Art. 4. Data controller for your forum posts and e-mails." in quotes
+
+
+@pytest.mark.parametrize(
+    ("cut", "plain"),
+    [
+        ("Data controller](#data-controller) for your posts.", "Data controller for your posts."),
+        ("See [the rules](#rules) and Data](#data).", "See the rules and Data."),
+    ],
+)
+def test_plain_text_drops_the_half_of_a_cut_link(cut: str, plain: str) -> None:
+    from policydiff.announce import plain_text
+
+    assert plain_text(cut) == plain
+
+
+def test_long_quote_cut_near_a_link_keeps_no_bracket() -> None:
+    filler = " ".join(f"word{i}" for i in range(60))
+    old = (
+        f"# Policy\n\n## Data\n\nWe {filler} keep logs and see "
+        "[the data controller section](#data-controller) for more.\n"
+    )
+    new = old.replace("keep logs", "keep short logs")
+    quotes = _quotes(old, new)
+    assert len(quotes) == 2
+    for quote in quotes:
+        shown = quote.replace(ELISION, "")
+        assert "[" not in shown, quote
+        assert "keep" in shown, quote  # both sides show where the edit is
+
+
+def test_table_rows_are_never_quoted() -> None:
+    old = (
+        "# Policy\n\n## Retention\n\nWe keep data as below.\n\n"
+        "| Data | Kept for |\n|------|----------|\n| Logs | 30 days |\n| Posts | 1 year |\n\n"
+        "Ask us to delete it.\n"
+    )
+    new = old.replace("30 days", "90 days").replace("Ask us", "Write to us")
+    quotes = _quotes(old, new)
+    assert quotes == ["Ask us to delete it.", "Write to us to delete it."]
+    table_only = old.replace("30 days", "90 days")
+    assert _quotes(old, table_only) == []
+    from policydiff.announce import describe_changes
+
+    assert [c.line for c in describe_changes(compare_texts(old, table_only))] == [
+        "Changed: Retention"
+    ]
+
+
+def test_long_quote_ends_before_a_link_it_would_cut() -> None:
+    filler = " ".join(f"word{i}" for i in range(36))
+    old = (
+        f"# Policy\n\n## Data\n\nWe keep logs {filler} and see [the data controller section "
+        "of this policy page for details](#data-controller) for more and more words here.\n"
+    )
+    new = old.replace("keep logs", "keep short logs")
+    quotes = _quotes(old, new)
+    assert len(quotes) == 2
+    for quote in quotes:
+        assert quote.endswith(f"and see {ELISION}"), quote

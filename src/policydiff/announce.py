@@ -402,6 +402,18 @@ def check_url(url: str | None, what: str) -> str | None:
 _LINE_MARKER = re.compile(r"^[ \t]*(?:>[ \t]?)*(?:(?:[*+-]|\d{1,9}[.)])[ \t]+)?", re.MULTILINE)
 _LIST_ITEM = re.compile(r"^[ \t]*(?:[*+-]|\d{1,9}[.)])[ \t]+", re.MULTILINE)
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
+# Inline links ``[text](target)``: a sentence never ends inside one.
+_LINK = re.compile(
+    r"!?\[(?:[^\[\]\n]|\[[^\[\]\n]*\])*\]"  # [text], one level of [brackets] inside
+    r"\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"\n]*\")?\)"  # (target "title")
+)
+# What is left of a link cut by a quote's edge: "Data controller](#data-controller)".
+_LINK_TAIL = re.compile(r"\]\((?:[^()\s]|\([^()\s]*\))*(?:\)|$)")
+# A table line: a row starting with "|", or a delimiter row ("---|:--:").
+_TABLE_LINE = re.compile(
+    r"^[ \t]*\|.*$"  # | a | b |
+    r"|^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)+\|?[ \t]*$"  # ---|:--:
+)
 _SETEXT = re.compile(r"[ \t]{0,3}(?:=+|-+)[ \t]*\n?")
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]*_]*(?=\s)")
 # A sentence ends only if the next one starts like one (a capital, a digit, a quote).
@@ -444,7 +456,19 @@ def _units(text: str, start: int) -> list[tuple[int, int]]:
     cuts.update(m.end() for m in _BLANK_LINE.finditer(text, start))
     cuts.update(m.start() for m in _LIST_ITEM.finditer(text, start))
     points = sorted(c for c in cuts if c >= start)
-    return [(a, b) for a, b in itertools.pairwise(points) if text[a:b].strip()]
+    return [
+        (a, b)
+        for a, b in itertools.pairwise(points)
+        if text[a:b].strip() and not _is_table(text[a:b])
+    ]
+
+
+def _is_table(unit: str) -> bool:
+    """Whether a paragraph is a table: flattened into one line, it would quote as debris."""
+    lines = [line for line in unit.splitlines() if line.strip()]
+    if not lines or not all("|" in line for line in lines):
+        return False
+    return any(_TABLE_LINE.fullmatch(line) for line in lines)
 
 
 def _is_abbreviation(text: str, unit_start: int, stop: int) -> bool:
@@ -468,9 +492,12 @@ def _sentences(text: str, start: int) -> list[_Sentence]:
     found: list[_Sentence] = []
     for number, (unit_start, unit_end) in enumerate(_units(text, start)):
         begin = unit_start
+        links = [m.span() for m in _LINK.finditer(text, unit_start, unit_end)]
         for match in _SENTENCE_END.finditer(text, unit_start, unit_end):
             if _NEXT_START.match(text, match.end(), unit_end) is None:
                 continue
+            if any(lo < match.start() < hi for lo, hi in links):
+                continue  # "[Art. 4. Data controller](#data-controller)" is one link
             if text[match.start()] == "." and _is_abbreviation(text, begin, match.start() + 1):
                 continue
             found.append(_trimmed(text, begin, match.end(), number))
@@ -489,9 +516,28 @@ def _trimmed(text: str, start: int, end: int, unit: int) -> _Sentence:
     return _Sentence(start, end, unit)
 
 
+def _without_link_debris(source: str) -> str:
+    """Drop the halves of links a quote's edges cut ("Data controller](#data-controller)").
+
+    Whole links are left to the markdown parser (it keeps their words); run marks in a
+    dropped target are kept (see ``_marked_clip``).
+    """
+    if "[" not in source and "](" not in source:
+        return source
+    pieces: list[str] = []
+    at = 0
+    whole = [m.span() for m in _LINK.finditer(source)]
+    for lo, hi in [*whole, (len(source), len(source))]:
+        between = _LINK_TAIL.sub(lambda m: "".join(_RUN_MARKS.findall(m.group())), source[at:lo])
+        pieces += [between, source[lo:hi]]
+        at = hi
+    return "".join(pieces)
+
+
 def plain_text(markdown: str) -> str:
     """Return inline markdown as plain words: markers, emphasis and link targets dropped."""
-    source = _LINE_MARKER.sub("", markdown)
+    # Keep a cut link's words, not its target (the run marks inside stay: _marked_clip).
+    source = _without_link_debris(_LINE_MARKER.sub("", markdown))
     parts: list[str] = []
     for token in _INLINE.parseInline(source):
         for child in token.children or ():
@@ -527,6 +573,10 @@ def _clip(text: str, start: int, end: int, focus: tuple[int, int] | None) -> str
     if right < end:
         space = text.rfind(" ", left, right)
         right = space if space > left else right
+        # A link cut at the right would leave its "[": end the quote before the link.
+        for lo, hi in (m.span() for m in _LINK.finditer(text, start, end)):
+            if lo < right < hi and lo > left:
+                right = lo
     shown = plain_text(text[left:right])
     if len(shown) > budget:
         shown = shown[:budget].rsplit(" ", 1)[0]
@@ -709,9 +759,11 @@ def _groups(
             last = _Group(old, new, [], [])
             groups.append(last)
         last.edits.append((old_lo, old_hi, new_lo, new_hi))
-        if old_hi > old_lo:
+        # A pure insertion's place on the old side (and a deletion's on the new) is the
+        # focus too, so that a long Before quote shows where the words went in.
+        if old_hi > old_lo or old:
             last.old_focus.append((old_lo, old_hi))
-        if new_hi > new_lo:
+        if new_hi > new_lo or new:
             last.new_focus.append((new_lo, new_hi))
     return groups
 
