@@ -24,7 +24,7 @@ from collections.abc import (
     Sized,
     ValuesView,
 )
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -126,6 +126,11 @@ class Quote:
     kind: QuoteKind
     old: str | None
     new: str | None
+    # For a changed quote: each side cut into (text, changed) runs, and the edits in
+    # short ("full name" -> "username"), so a reader finds the change in a long sentence.
+    old_parts: tuple[tuple[str, bool], ...] = ()
+    new_parts: tuple[tuple[str, bool], ...] = ()
+    edits: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +260,23 @@ def _side_context(side: Side) -> dict[str, Any]:
         "origin": side.origin,
         "sha256": side.sha256,
         "provenance": _provenance(side),
+        "known_as": _known_as(side.effective_date, captured),
     }
+
+
+def _known_as(effective: date | None, captured: date | None) -> str | None:
+    """Name a version as subscribers know it: by the date it was valid from, then archived.
+
+    "the policy valid from 8 February 2016 (archived 22 April 2017)"; None with no date.
+    """
+    if effective is not None:
+        named = f"the policy valid from {display_day(effective)}"
+        if captured is not None and captured != effective:
+            named += f" (archived {display_day(captured)})"
+        return named
+    if captured is not None:
+        return f"the version archived {display_day(captured)}"
+    return None
 
 
 def _provenance(side: Side) -> str | None:
@@ -285,12 +306,48 @@ def _change_context(change: SectionChange) -> dict[str, Any]:
         "content_changed": change.content_changed,
         "words_inserted": change.words_inserted,
         "words_deleted": change.words_deleted,
-        "quotes": [
-            {"kind": quote.kind.value, "old": quote.old, "new": quote.new}
-            for quote in change.quotes
-        ],
+        "quotes": [_quote_context(quote) for quote in change.quotes],
         "more_quotes": change.more_quotes,
     }
+
+
+def _quote_context(quote: Quote) -> dict[str, Any]:
+    """Return one quote as the template sees it (marked runs and edits for a changed one)."""
+    return {
+        "kind": quote.kind.value,
+        "old": quote.old,
+        "new": quote.new,
+        "old_marked": [{"text": text, "changed": changed} for text, changed in quote.old_parts],
+        "new_marked": [{"text": text, "changed": changed} for text, changed in quote.new_parts],
+        "edits": [{"old": old, "new": new} for old, new in quote.edits],
+        "in_short": _in_short(quote),
+    }
+
+
+# A Before/Now pair this long gets a line saying its edits in short (plain-text formats).
+IN_SHORT_AFTER = 80
+MAX_IN_SHORT_CHARS = 160
+EDIT_ARROW = "\u2192"
+
+
+def _in_short(quote: Quote) -> str | None:
+    """Return "full name \u2192 username" for a long changed quote with a few short edits."""
+    if quote.kind is not QuoteKind.CHANGED or not quote.edits:
+        return None
+    if max(len(quote.old or ""), len(quote.new or "")) < IN_SHORT_AFTER:
+        return None
+    said: list[str] = []
+    for old_words, new_words in quote.edits:
+        # ", and never post ..." reads as an addition without its joining comma.
+        old, new = old_words.strip(" ,;"), new_words.strip(" ,;")
+        if old and new:
+            said.append(f"{old} {EDIT_ARROW} {new}")
+        elif new:
+            said.append(f"added \u201c{new}\u201d")
+        else:
+            said.append(f"removed \u201c{old}\u201d")
+    line = "; ".join(said)
+    return line if len(line) <= MAX_IN_SHORT_CHARS else None
 
 
 def _iso(value: date | None) -> str | None:
@@ -345,6 +402,18 @@ def check_url(url: str | None, what: str) -> str | None:
 _LINE_MARKER = re.compile(r"^[ \t]*(?:>[ \t]?)*(?:(?:[*+-]|\d{1,9}[.)])[ \t]+)?", re.MULTILINE)
 _LIST_ITEM = re.compile(r"^[ \t]*(?:[*+-]|\d{1,9}[.)])[ \t]+", re.MULTILINE)
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
+# Inline links ``[text](target)``: a sentence never ends inside one.
+_LINK = re.compile(
+    r"!?\[(?:[^\[\]\n]|\[[^\[\]\n]*\])*\]"  # [text], one level of [brackets] inside
+    r"\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"\n]*\")?\)"  # (target "title")
+)
+# What is left of a link cut by a quote's edge: "Data controller](#data-controller)".
+_LINK_TAIL = re.compile(r"\]\((?:[^()\s]|\([^()\s]*\))*(?:\)|$)")
+# A table line: a row starting with "|", or a delimiter row ("---|:--:").
+_TABLE_LINE = re.compile(
+    r"^[ \t]*\|.*$"  # | a | b |
+    r"|^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)+\|?[ \t]*$"  # ---|:--:
+)
 _SETEXT = re.compile(r"[ \t]{0,3}(?:=+|-+)[ \t]*\n?")
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]*_]*(?=\s)")
 # A sentence ends only if the next one starts like one (a capital, a digit, a quote).
@@ -387,7 +456,19 @@ def _units(text: str, start: int) -> list[tuple[int, int]]:
     cuts.update(m.end() for m in _BLANK_LINE.finditer(text, start))
     cuts.update(m.start() for m in _LIST_ITEM.finditer(text, start))
     points = sorted(c for c in cuts if c >= start)
-    return [(a, b) for a, b in itertools.pairwise(points) if text[a:b].strip()]
+    return [
+        (a, b)
+        for a, b in itertools.pairwise(points)
+        if text[a:b].strip() and not _is_table(text[a:b])
+    ]
+
+
+def _is_table(unit: str) -> bool:
+    """Whether a paragraph is a table: flattened into one line, it would quote as debris."""
+    lines = [line for line in unit.splitlines() if line.strip()]
+    if not lines or not all("|" in line for line in lines):
+        return False
+    return any(_TABLE_LINE.fullmatch(line) for line in lines)
 
 
 def _is_abbreviation(text: str, unit_start: int, stop: int) -> bool:
@@ -411,9 +492,12 @@ def _sentences(text: str, start: int) -> list[_Sentence]:
     found: list[_Sentence] = []
     for number, (unit_start, unit_end) in enumerate(_units(text, start)):
         begin = unit_start
+        links = [m.span() for m in _LINK.finditer(text, unit_start, unit_end)]
         for match in _SENTENCE_END.finditer(text, unit_start, unit_end):
             if _NEXT_START.match(text, match.end(), unit_end) is None:
                 continue
+            if any(lo < match.start() < hi for lo, hi in links):
+                continue  # "[Art. 4. Data controller](#data-controller)" is one link
             if text[match.start()] == "." and _is_abbreviation(text, begin, match.start() + 1):
                 continue
             found.append(_trimmed(text, begin, match.end(), number))
@@ -432,9 +516,28 @@ def _trimmed(text: str, start: int, end: int, unit: int) -> _Sentence:
     return _Sentence(start, end, unit)
 
 
+def _without_link_debris(source: str) -> str:
+    """Drop the halves of links a quote's edges cut ("Data controller](#data-controller)").
+
+    Whole links are left to the markdown parser (it keeps their words); run marks in a
+    dropped target are kept (see ``_marked_clip``).
+    """
+    if "[" not in source and "](" not in source:
+        return source
+    pieces: list[str] = []
+    at = 0
+    whole = [m.span() for m in _LINK.finditer(source)]
+    for lo, hi in [*whole, (len(source), len(source))]:
+        between = _LINK_TAIL.sub(lambda m: "".join(_RUN_MARKS.findall(m.group())), source[at:lo])
+        pieces += [between, source[lo:hi]]
+        at = hi
+    return "".join(pieces)
+
+
 def plain_text(markdown: str) -> str:
     """Return inline markdown as plain words: markers, emphasis and link targets dropped."""
-    source = _LINE_MARKER.sub("", markdown)
+    # Keep a cut link's words, not its target (the run marks inside stay: _marked_clip).
+    source = _without_link_debris(_LINE_MARKER.sub("", markdown))
     parts: list[str] = []
     for token in _INLINE.parseInline(source):
         for child in token.children or ():
@@ -452,7 +555,8 @@ def _clip(text: str, start: int, end: int, focus: tuple[int, int] | None) -> str
     marked with "[...]" where text was left out.
     """
     whole = plain_text(text[start:end])
-    if len(whole) <= MAX_QUOTE_CHARS:
+    # Run marks (see ``_marked_clip``) take no room in the quote.
+    if len(_RUN_MARKS.sub("", whole)) <= MAX_QUOTE_CHARS:
         return whole
     budget = MAX_QUOTE_CHARS - 2 * (len(ELISION) + 1)
     first, last = focus if focus is not None else (start, start)
@@ -469,12 +573,82 @@ def _clip(text: str, start: int, end: int, focus: tuple[int, int] | None) -> str
     if right < end:
         space = text.rfind(" ", left, right)
         right = space if space > left else right
+        # A link cut at the right would leave its "[": end the quote before the link.
+        for lo, hi in (m.span() for m in _LINK.finditer(text, start, end)):
+            if lo < right < hi and lo > left:
+                right = lo
     shown = plain_text(text[left:right])
     if len(shown) > budget:
         shown = shown[:budget].rsplit(" ", 1)[0]
     prefix = f"{ELISION} " if left > start else ""
     suffix = f" {ELISION}" if right < end else ""
     return prefix + shown + suffix
+
+
+# Private-use characters bracketing changed runs while a quote is made plain text; they
+# never reach a notice (policy text holding them is cleaned first, see ``_marked_clip``).
+_RUN_START = "\ue000"
+_RUN_END = "\ue001"
+_RUN_MARKS = re.compile(f"[{_RUN_START}{_RUN_END}]")
+_RUN_EDGES = " \t\n,;:"
+
+
+def _marked_clip(
+    text: str, start: int, end: int, focus: tuple[int, int] | None, runs: list[tuple[int, int]]
+) -> tuple[str, tuple[tuple[str, bool], ...]]:
+    """Return ``_clip`` of a quote and the same words cut into (text, changed) runs."""
+    cuts: list[tuple[int, str]] = []
+    for run_lo, run_hi in runs:
+        lo, hi = max(run_lo, start), min(run_hi, end)
+        if hi > lo:
+            cuts += [(lo, _RUN_START), (hi, _RUN_END)]
+    cuts.sort(key=lambda cut: (cut[0], cut[1] == _RUN_START))
+    pieces: list[str] = []
+    at = 0
+    for offset, mark in cuts:
+        pieces.append(_RUN_MARKS.sub(" ", text[at:offset]))
+        pieces.append(mark)
+        at = offset
+    pieces.append(_RUN_MARKS.sub(" ", text[at:]))
+    marked = "".join(pieces)
+
+    def moved(point: int, *, inclusive: bool = False) -> int:
+        """Where ``point`` of ``text`` is in ``marked`` (after the marks at it, if inclusive)."""
+        return point + sum(1 for o, _ in cuts if o < point or (inclusive and o == point))
+
+    shifted = None if focus is None else (moved(focus[0]), moved(focus[1], inclusive=True))
+    clipped = _clip(marked, moved(start), moved(end, inclusive=True), shifted)
+    return _RUN_MARKS.sub("", clipped), _runs_of(clipped)
+
+
+def _runs_of(marked: str) -> tuple[tuple[str, bool], ...]:
+    """Cut text holding run marks into (text, changed) runs, spaces kept out of changed ones."""
+    runs: list[tuple[str, bool]] = []
+    first = _RUN_MARKS.search(marked)
+    changed = first is not None and first.group() == _RUN_END
+    for piece in re.split(f"([{_RUN_START}{_RUN_END}])", marked):
+        if piece in (_RUN_START, _RUN_END):
+            changed = piece == _RUN_START
+            continue
+        if not piece:
+            continue
+        if changed and piece.strip(_RUN_EDGES):
+            # Joining commas stay outside a marked run: "areas, **and never post**"
+            # renders as bold where "areas**, and never post**" would not.
+            lead = piece[: len(piece) - len(piece.lstrip(_RUN_EDGES))]
+            tail = piece[len(piece.rstrip(_RUN_EDGES)) :]
+            runs += [(lead, False), (piece.strip(_RUN_EDGES), True), (tail, False)]
+        else:
+            runs.append((piece, False))
+    joined: list[tuple[str, bool]] = []
+    for piece, flag in runs:
+        if not piece:
+            continue
+        if joined and joined[-1][1] == flag:
+            joined[-1] = (joined[-1][0] + piece, flag)
+        else:
+            joined.append((piece, flag))
+    return tuple(joined)
 
 
 # --------------------------------------------------------------------------- quotes
@@ -488,6 +662,8 @@ class _Group:
     new: set[int]
     old_focus: list[tuple[int, int]]
     new_focus: list[tuple[int, int]]
+    # Each changed run as (old_lo, old_hi, new_lo, new_hi): the edits said in short.
+    edits: list[tuple[int, int, int, int]] = field(default_factory=list)
 
 
 def _touched(sentences: list[_Sentence], lo: int, hi: int) -> set[int]:
@@ -582,9 +758,12 @@ def _groups(
         else:
             last = _Group(old, new, [], [])
             groups.append(last)
-        if old_hi > old_lo:
+        last.edits.append((old_lo, old_hi, new_lo, new_hi))
+        # A pure insertion's place on the old side (and a deletion's on the new) is the
+        # focus too, so that a long Before quote shows where the words went in.
+        if old_hi > old_lo or old:
             last.old_focus.append((old_lo, old_hi))
-        if new_hi > new_lo:
+        if new_hi > new_lo or new:
             last.new_focus.append((new_lo, new_hi))
     return groups
 
@@ -646,11 +825,20 @@ def section_quotes(section: SectionDiff) -> list[Quote]:
         if group.old and group.new:
             old_start, old_end = _span(old_sentences, group.old)
             new_start, new_end = _span(new_sentences, group.new)
-            before = _clip(old_text, old_start, old_end, _focus(group.old_focus))
-            after = _clip(new_text, new_start, new_end, _focus(group.new_focus))
+            before, old_parts = _marked_clip(
+                old_text, old_start, old_end, _focus(group.old_focus), group.old_focus
+            )
+            after, new_parts = _marked_clip(
+                new_text, new_start, new_end, _focus(group.new_focus), group.new_focus
+            )
             # Quotes that differ only by invisible characters would read the same.
             if before != after and describe_invisible(before, after) is None:
-                quotes.append(Quote(QuoteKind.CHANGED, before, after))
+                edits = tuple(
+                    (plain_text(old_text[a:b]), plain_text(new_text[c:d]))
+                    for a, b, c, d in group.edits
+                    if plain_text(old_text[a:b]) or plain_text(new_text[c:d])
+                )
+                quotes.append(Quote(QuoteKind.CHANGED, before, after, old_parts, new_parts, edits))
         elif group.new:
             quotes += _chunks(new_text, new_sentences, group.new, QuoteKind.ADDED)
         else:
@@ -720,15 +908,28 @@ def _leaf(path: tuple[str, ...] | None) -> str:
     return one_line(path[-1], limit=300) if path else INTRODUCTION
 
 
-def _previous_name(diff: DocumentDiff, section: SectionDiff, namer: Namer) -> str | None:
-    """Return the name of the section now just before ``section`` (None if it is first)."""
-    if not section.new_index:
-        return None
-    for other in diff.sections:
-        if other.new_index == section.new_index - 1:
-            siblings = (other.new_path or ())[:-1] == (section.new_path or ())[:-1]
-            return _leaf(other.new_path) if siblings else namer.name(other.new_path)
-    return None
+def _placement(diff: DocumentDiff, section: SectionDiff, namer: Namer) -> tuple[str, str]:
+    """Say where a moved section now stands: its shown name and "now follows X".
+
+    The section just before it may be its parent heading ("General now comes first under
+    What we collect", not "now after What we collect"), a sibling, or the last
+    subsection of a sibling: then the sibling is the one it follows.
+    """
+    name = namer.name(section.new_path)
+    path = section.new_path or ()
+    previous = None
+    if section.new_index:
+        previous = next((s for s in diff.sections if s.new_index == section.new_index - 1), None)
+    if previous is None:
+        return name, "now comes first"
+    before = previous.new_path or ()
+    if path and before == path[:-1] and before and namer.name(before) != INTRODUCTION:
+        return _leaf(path), f"now comes first under {namer.name(before)}"
+    if path and len(before) >= len(path) and before[: len(path) - 1] == path[:-1]:
+        return name, f"now follows {_leaf(before[: len(path)])}"
+    if path and before == path[:-1]:
+        return name, "now comes first"
+    return name, f"now follows {namer.name(before)}"
 
 
 def describe_section(
@@ -774,10 +975,9 @@ def describe_section(
         verb = "Renamed and changed" if content else "Renamed"
         return change(ChangeKind.RENAMED, f"{verb}: {names}", content=content, old_name=old_name)
     if section.moved:
-        previous = _previous_name(diff, section, namer)
-        where = f"now after {previous}" if previous is not None else "now first"
+        shown, where = _placement(diff, section, namer)
         verb = "Moved and changed" if content else "Moved"
-        line = f"{verb}: {name} ({where})"
+        line = f"{verb}: {shown} {where}"
         return change(ChangeKind.MOVED, line, content=content, old_name=old_name)
     # Text moved in or out alone is reported by its own "Moved text" line.
     if content or (modified and not (section.moved_in or section.moved_out)):
@@ -957,6 +1157,30 @@ def document_title(diff: DocumentDiff) -> str | None:
     return first.new_path[0] if first.new_path else None
 
 
+# A page title's site suffix: " - SME Server", " | Example", short and at the very end.
+_SITE_SUFFIX = re.compile(r"\s+[-|\u2013\u2014]\s+(?P<site>[^-|\u2013\u2014]{1,40})$")
+_SITE_WORDS = 5
+
+
+def without_site_name(heading: str) -> str:
+    """Return a first heading without the site name a page title adds to it.
+
+    "SME Server:Privacy policy - SME Server" is "Privacy policy": the suffix is dropped
+    when it is short (a site name, not half a title), and with it a wiki namespace prefix
+    that repeats the site name. Anything else is kept as written.
+    """
+    match = _SITE_SUFFIX.search(heading)
+    if match is None:
+        return heading
+    site = match.group("site").strip()
+    rest = heading[: match.start()].strip()
+    if not rest or not site or len(site.split()) > _SITE_WORDS:
+        return heading
+    if rest.startswith(f"{site}:") and rest[len(site) + 1 :].strip():
+        rest = rest[len(site) + 1 :].strip()
+    return rest
+
+
 def text_title(text: str) -> str | None:
     """Return a text's first heading, if it has headings."""
     for section in split_sections(text):
@@ -1016,12 +1240,33 @@ def has_news(diff: DocumentDiff) -> bool:
     return diff.summary.substantive or diff.summary.renamed > 0
 
 
+def announcement_title(diff: DocumentDiff, title: str | None, fallback: str) -> str:
+    """Return the title a notice names: the configured one, else the first heading.
+
+    The first heading of a captured page often is its HTML title ("Privacy policy - SME
+    Server"); its site suffix is dropped (see ``without_site_name``).
+    """
+    if title is not None and title.strip():
+        return one_line(title)
+    heading = document_title(diff)
+    if heading is not None and heading.strip():
+        return one_line(without_site_name(heading.strip()))
+    return one_line(fallback)
+
+
 def build_announcement(
-    report: CompareReport, *, policy: str | None, links: Links = Links()
+    report: CompareReport,
+    *,
+    policy: str | None,
+    links: Links = Links(),
+    title: str | None = None,
 ) -> Announcement:
-    """Build the announcement of a comparison: change lines, capped quotes, dates, links."""
+    """Build the announcement of a comparison: change lines, capped quotes, dates, links.
+
+    ``title`` is the policy's configured title (setting ``policy.<id>.title``), if any.
+    """
     diff = report.diff
-    title = one_line(document_title(diff) or policy or report.new.label)
+    title = announcement_title(diff, title, policy or report.new.label)
     described = described_sections(diff)
     substantive = has_news(diff)
     editorial = tuple(c.section for c, _ in described if c.kind is ChangeKind.EDITORIAL)

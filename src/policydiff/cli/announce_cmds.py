@@ -670,7 +670,10 @@ def announce_cmd(
         compare_command=_compare_command(pair),
     )
     announcement = build_announcement(
-        CompareReport(pair.old, pair.new, diff), policy=policy, links=links
+        CompareReport(pair.old, pair.new, diff),
+        policy=policy,
+        links=links,
+        title=settings.get(f"policy.{policy}.title") if policy else None,
     )
     context = announcement.as_context()
     if fmt == "json":
