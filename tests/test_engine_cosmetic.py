@@ -334,8 +334,10 @@ EMAIL_NEW = "# S\n\nYour email address, a password and the IP address you regist
         # Touching deletion and insertion: the HTML puts a thin separator between them.
         (
             "html",
-            'address <del>and</del><span class="pd-sep">&thinsp;</span><ins>,</ins> a password '
-            "<ins>and the IP",
+            (
+                'address <del>and</del><span class="pd-sep">&thinsp;</span><ins>,</ins> a password '
+                "<ins>and the IP"
+            ),
         ),
     ],
 )
