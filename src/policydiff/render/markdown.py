@@ -26,6 +26,7 @@ from policydiff.report import (
     escape_controls,
     excerpt,
     hidden_changes,
+    is_notable,
     join_path,
     renumbered_line,
     section_notes,
@@ -79,9 +80,48 @@ def render(report: CompareReport, view: View) -> str:
     if sections:
         lines += ["", "| Status | Section | Words |", "| --- | --- | ---: |"]
         lines += [_table_row(section) for section in sections]
-    for section in sections:
-        lines += ["", *_section(section, report, view)]
-    return "\n".join(lines) + "\n"
+    blocks = ["\n".join(["", *_section(section, report, view)]) for section in sections]
+    if view.max_chars <= 0:
+        return "\n".join([*lines, *blocks]) + "\n"
+    return _fit(lines, blocks, sections, view)
+
+
+def _fit(lines: list[str], blocks: list[str], sections: tuple[SectionDiff, ...], view: View) -> str:
+    """Return the head and as many whole sections as fit in ``view.max_chars``, in order."""
+    head = "\n".join(lines)
+    full = "\n".join([head, *blocks]) + "\n"
+    if len(full) <= view.max_chars:
+        return full
+    out = head
+    shown = 0
+    for block in blocks:
+        # Room is kept for the closing line naming what was left out (its count only shrinks).
+        closing = _left_out_line(sections[shown:], view)
+        if len(out) + 1 + len(block) + 2 + len(closing) + 1 > view.max_chars:
+            break
+        out += "\n" + block
+        shown += 1
+    out += "\n\n" + _left_out_line(sections[shown:], view) + "\n"
+    if len(out) > view.max_chars:
+        # Not even the summary fits: cut it at a line end (the closing line still says why),
+        # with a blank line so that the closing line never reads as a table row.
+        closing = "\n\n" + _left_out_line(sections[shown:], view) + "\n"
+        kept = head[: max(0, view.max_chars - len(closing) + 1)]
+        kept = kept[: kept.rfind("\n")] if "\n" in kept else ""
+        out = (kept + closing if kept else closing.lstrip("\n"))[: view.max_chars]
+    return out
+
+
+def _left_out_line(left_out: tuple[SectionDiff, ...], view: View) -> str:
+    """Return the closing line: how many changed sections were cut, and where to read them."""
+    changed = sum(1 for section in left_out if is_notable(section))
+    noun = "section" if changed == 1 else "sections"
+    line = f"*{changed} more changed {noun} not shown"
+    if view.report_url:
+        # Angle brackets: the URL is a link target whatever characters it holds (the CLI
+        # checked it is http(s) without spaces, angle brackets or controls).
+        return f"{line}: [full report](<{view.report_url}>)*"
+    return f"{line}.*"
 
 
 def _table_row(section: SectionDiff) -> str:
