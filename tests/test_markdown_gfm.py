@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,118 @@ def test_small_reports_are_unchanged_by_the_limit(tmp_path: Path) -> None:
     cut = compare_markdown("--max-chars", str(len(full) - 1), str(old), str(new))
     assert len(cut) < len(full)
     assert cut.rstrip().endswith("*1 more changed section not shown.*")
+
+
+# GitHub-flavoured markdown as far as markdown-it goes without linkify-it: raw HTML on
+# (what GitHub keeps of it is <del>/<ins>), tables and strikethrough.
+try:
+    import linkify_it  # noqa: F401
+
+    GFM = MarkdownIt("gfm-like")
+except ImportError:
+    GFM = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+
+def gfm(markdown: str) -> str:
+    """Return the HTML a GitHub-like renderer makes of ``markdown``."""
+    return GFM.render(markdown)
+
+
+def redline_html(old: str, new: str) -> str:
+    """Return the rendered body (after the summary) of comparing two small policies."""
+    from policydiff.compare import compare_texts
+    from policydiff.render.markdown import render
+    from policydiff.report import CompareReport, View, side_from_text
+
+    report = CompareReport(
+        side_from_text("old.md", old), side_from_text("new.md", new), compare_texts(old, new)
+    )
+    out = render(report, View())
+    return gfm(out[out.index("\n### ") :])
+
+
+POLICY = (
+    "# Policy\n\n## What we collect\n\n"
+    "We collect **your name** and _your e-mail_ when you sign up.\n\n"
+    "* Account data\n"
+    "* Usage data\n"
+    "  * pages you visit\n"
+    "  * searches\n\n"
+    "1. First we ask.\n"
+    "2. Then we store.\n"
+)
+
+
+def test_list_items_stay_list_items() -> None:
+    new = (
+        POLICY.replace("* Usage data", "* Usage data, with times")
+        .replace("  * searches", "  * searches you make")
+        .replace("Then we store.", "Then we store it.")
+    )
+    html = redline_html(POLICY, new)
+    assert "&nbsp;" not in html
+    assert "\\*" not in html
+    assert "<li>Account data</li>" in html
+    assert "<li>First we ask.</li>" in html
+    assert "<ol>" in html
+    # The nested list stays nested, and the changed words are marked inside the item.
+    assert "<li>Usage data<ins>, with times</ins>\n<ul>\n<li>pages you visit</li>" in html
+    assert "<li>searches <ins>you make</ins></li>" in html
+
+
+def test_added_and_removed_items_are_items_with_their_text_marked() -> None:
+    new = POLICY.replace("* Account data\n", "* Account data\n* Payment data\n")
+    html = redline_html(POLICY, new)
+    assert "<li><ins>Payment data</ins></li>" in html
+    html = redline_html(new, POLICY)
+    assert "<li><del>Payment data</del></li>" in html
+
+
+def test_bold_and_italic_are_formatting() -> None:
+    new = POLICY.replace("when you sign up", "when you sign up or log in")
+    html = redline_html(POLICY, new)
+    assert "<strong>your name</strong>" in html
+    assert "<em>your e-mail</em>" in html
+    assert "**" not in html
+    assert "_your" not in html
+    html = redline_html(POLICY, new.replace("**your name**", "**your full name**"))
+    assert "<strong>your <ins>full</ins> name</strong>" in html
+
+
+def test_section_paths_in_the_table_show_no_entities() -> None:
+    new = POLICY.replace("Account data", "Account and profile data")
+    html = gfm(compare_markdown_text(POLICY, new))
+    table = html[html.index("<table>") : html.index("</table>")]
+    assert "Policy &gt; What we collect" in table  # an escaped ">", shown as ">"
+    assert "&amp;gt;" not in table
+    assert "&amp;" not in table
+
+
+def compare_markdown_text(old: str, new: str) -> str:
+    from policydiff.compare import compare_texts
+    from policydiff.render.markdown import render
+    from policydiff.report import CompareReport, View, side_from_text
+
+    report = CompareReport(
+        side_from_text("old.md", old), side_from_text("new.md", new), compare_texts(old, new)
+    )
+    return render(report, View())
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "**<script>alert(1)</script>**",
+        "_<img src=x onerror=alert(2)>_",
+        "* <iframe srcdoc='x'></iframe>",
+        "1. **[x](javascript:alert(3))**",
+        "* `code` and ![i](http://example.invalid/x.png)",
+        "**a <b>b</b>** _c_d_ *e*f",
+    ],
+)
+def test_hostile_text_in_lists_and_emphasis_stays_text(hostile: str) -> None:
+    html = redline_html(POLICY, POLICY.replace("* Account data\n", f"{hostile}\n"))
+    tags = set(re.findall(r"<([a-z0-9]+)[\s>/]", html))
+    assert tags <= {"h3", "p", "em", "strong", "del", "ins", "br", "ul", "ol", "li"}
+    assert "href" not in html
+    assert "src=" not in html or "&lt;img src=x" in html

@@ -12,7 +12,7 @@ removed~]``, as plain text (markdown hosts drop classes and styles).
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from policydiff.diff_model import Op, SectionDiff
 from policydiff.report import (
@@ -42,6 +42,14 @@ _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # links and images, headings, tables, strikethrough, math.
 _INLINE_SPECIAL = frozenset("\\`*_[]#|~$")
 _LINE_START_MARKER = re.compile(r"(\d{1,9})([.)])|([-+=])")
+# Emphasis of the policy: a delimiter run that opens and closes around non-blank text,
+# not inside a word (7*7*7 and snake_case stay text), as CommonMark reads it.
+_EMPHASIS = re.compile(
+    r"(?<![\w*\\])(?P<star>\*\*|\*)(?![\s*])(?P<starred>.+?)(?<![\s*\\])(?P=star)(?![\w*])"
+    r"|(?<![\w_\\])(?P<line>__|_)(?![\s_])(?P<lined>.+?)(?<![\s_\\])(?P=line)(?![\w_])"
+)
+# A list item's marker at a line start: indent, bullet or number, and the gap after it.
+_LIST_ITEM = re.compile(r"([ \t]*)([*+-]|\d{1,9}[.)])[ \t]+")
 _NOTE_SEPARATOR = " \u00b7 "
 _TAGS = {Op.DELETE: ("<del>", "</del>"), Op.INSERT: ("<ins>", "</ins>")}
 
@@ -150,6 +158,54 @@ def _section(section: SectionDiff, report: CompareReport, view: View) -> list[st
     return lines
 
 
+def _emphasis(texts: list[str], equal: list[bool]) -> list[set[int]]:
+    """Return, per run text, the offsets of the policy's emphasis delimiters kept as markup.
+
+    A pair is kept when both delimiters lie in one run, or both in unchanged runs (the
+    tags between them then nest inside the emphasis); every other ``*``/``_`` is escaped.
+    """
+    line = "".join(texts)
+    owner = [index for index, text in enumerate(texts) for _ in text]
+    kept: list[set[int]] = [set() for _ in texts]
+    starts = [0]
+    for text in texts:
+        starts.append(starts[-1] + len(text))
+
+    def scan(text: str, offset: int, begin: int, end: int, *, check: bool) -> None:
+        """Keep the delimiter pairs of ``text[begin:end]`` (``offset``: its place in the line)."""
+        pos = begin
+        while (match := _EMPHASIS.search(text, pos, end)) is not None:
+            name = "star" if match["star"] else "line"
+            width = len(match[name])
+            opening, closing = offset + match.start(), offset + match.end() - width
+            a, b = owner[opening], owner[closing]
+            if check and not (a == b or (equal[a] and equal[b])):
+                pos = match.start() + 1
+                continue
+            for at in (*range(opening, opening + width), *range(closing, closing + width)):
+                kept[owner[at]].add(at - starts[owner[at]])
+            scan(text, offset, match.start() + width, match.end() - width, check=check)
+            pos = match.end()
+
+    scan(line, 0, 0, len(line), check=True)
+    for index, text in enumerate(texts):
+        if not kept[index]:
+            # Alone, a run may hold a pair its neighbours hid (``**a**`` next to ``**b**``).
+            scan(text, starts[index], 0, len(text), check=False)
+    return kept
+
+
+def _escape_keeping(text: str, keep: set[int]) -> str:
+    """Return ``text`` escaped for inline markdown except the characters at ``keep``."""
+    out: list[str] = []
+    start = 0
+    for at in sorted(keep):
+        out += [escape(text[start:at]), text[at]]
+        start = at + 1
+    out.append(escape(text[start:]))
+    return "".join(out)
+
+
 def redline(runs: tuple[Run, ...]) -> str:
     """Return runs as markdown paragraphs with ``<del>``/``<ins>`` around the changes."""
     # Cut the runs into source lines; changed runs never hold a line break.
@@ -160,32 +216,84 @@ def redline(runs: tuple[Run, ...]) -> str:
                 lines.append([])
             if part:
                 lines[-1].append(replace(run, text=part))
-    paragraphs: list[list[str]] = [[]]
+    paragraphs: list[list[tuple[str, _Item | None]]] = [[]]
+    # The content column of the last list item, so that a nested item is indented under it
+    # and never by four spaces more (which would make it a code block).
+    content: int | None = None
     for line in lines:
         if all(not run.text.strip() for run in line):
             if paragraphs[-1]:
                 paragraphs.append([])
             continue
-        paragraphs[-1].append(_line(line))
-    # A backslash at a line end is a hard line break, keeping the policy's line structure.
-    return "\n\n".join("\\\n".join(paragraph) for paragraph in paragraphs if paragraph)
+        text, item = _line(line, 3 if content is None else content + 3)
+        if item is not None:
+            content = item.content
+        elif not paragraphs[-1]:
+            content = None
+        paragraphs[-1].append((text, item))
+    return "\n\n".join(_join(paragraph) for paragraph in paragraphs if paragraph)
 
 
-def _line(runs: list[Run]) -> str:
-    """Return one source line as markdown: escaped text, changed runs in tags."""
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """A line made a list item: where its text starts, and whether it can end a paragraph."""
+
+    content: int
+    interrupts: bool
+
+
+def _join(paragraph: list[tuple[str, _Item | None]]) -> str:
+    """Return a paragraph's lines joined, each list item on a line of its own."""
+    out = paragraph[0][0]
+    previous = paragraph[0][1]
+    for text, item in paragraph[1:]:
+        # A backslash at a line end is a hard line break, keeping the policy's line
+        # structure; a list item starts its own line instead (where markdown lets it).
+        starts_item = item is not None and (previous is not None or item.interrupts)
+        out += ("\n" if starts_item else "\\\n") + text
+        previous = item
+    return out
+
+
+def _line(runs: list[Run], max_indent: int) -> tuple[str, _Item | None]:
+    """Return one source line as markdown (escaped text, changed runs in tags), and its item."""
     out: list[str] = []
     skip = False
+    item: _Item | None = None
+    joined = "".join(run.text for run in runs)
+    marker = _LIST_ITEM.match(joined)
+    if (
+        marker is not None
+        and joined[marker.end() :].strip()
+        and all(_is_plain(run) for run in _head(runs, marker.end()))
+    ):
+        # The policy's list item stays a list item: its marker (kept as written, one space
+        # after it, outside any tag: a new item reads as a bullet and inserted words) and
+        # its indent in real spaces, capped.
+        width = min(len(marker[1].replace("\t", "    ")), max_indent)
+        prefix = " " * width + marker[2] + " "
+        number = marker[2][:-1]
+        item = _Item(len(prefix), not number.isdigit() or int(number) == 1)
+        out.append(prefix)
+        runs = _drop_head(runs, marker.end())
+    plain = [_is_plain(run) for run in runs]
+    emphasis = _emphasis(
+        [run.text if ok else "" for run, ok in zip(runs, plain, strict=True)],
+        [run.op is Op.EQUAL for run in runs],
+    )
     for index, run in enumerate(runs):
         if skip:
             skip = False
             continue
-        body = escape(run.text)
+        if not run.text:
+            continue
+        body = _escape_keeping(run.text, emphasis[index])
         if index == 0:
             stripped = body.lstrip(" \t")
             indent = body[: len(body) - len(stripped)]
-            marker = _LINE_START_MARKER.match(stripped)
-            if marker is not None:
-                stripped = _escape_marker(marker) + stripped[marker.end() :]
+            start = _LINE_START_MARKER.match(stripped)
+            if start is not None:
+                stripped = _escape_marker(start) + stripped[start.end() :]
             # No-break spaces keep the indent without turning the line into a code block.
             body = indent.replace("\t", "    ").replace(" ", "&nbsp;") + stripped
         if run.note is not None:
@@ -211,7 +319,35 @@ def _line(runs: list[Run]) -> str:
         else:
             opening, closing = _TAGS[run.op]
             out.append(f"{opening}{body}{closing}")
-    return "".join(out).rstrip()
+    return "".join(out).rstrip(), item
+
+
+def _is_plain(run: Run) -> bool:
+    """Whether a run shows its own text (not a note, nor a ``[~old→new~]`` cosmetic edit)."""
+    return run.note is None and not run.cosmetic_note and not (run.cosmetic and not run.moved)
+
+
+def _head(runs: list[Run], length: int) -> list[Run]:
+    """Return the runs that hold the first ``length`` characters of a line."""
+    head: list[Run] = []
+    for run in runs:
+        if length <= 0:
+            break
+        head.append(run)
+        length -= len(run.text)
+    return head
+
+
+def _drop_head(runs: list[Run], length: int) -> list[Run]:
+    """Return the runs of a line without its first ``length`` characters."""
+    rest: list[Run] = []
+    for run in runs:
+        if length >= len(run.text):
+            length -= len(run.text)
+            continue
+        rest.append(replace(run, text=run.text[max(length, 0) :]))
+        length = 0
+    return rest
 
 
 def _escape_marker(match: re.Match[str]) -> str:
