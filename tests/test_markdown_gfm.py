@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,27 @@ def test_hostile_text_in_lists_and_emphasis_stays_text(hostile: str) -> None:
     assert tags <= {"h3", "p", "em", "strong", "del", "ins", "br", "ul", "ol", "li"}
     assert "href" not in html
     assert "src=" not in html or "&lt;img src=x" in html
+
+
+def corpus_pairs() -> list[tuple[Path, Path]]:
+    """Every consecutive version pair of the shared corpus (none when it is absent)."""
+    pairs: list[tuple[Path, Path]] = []
+    for folder in sorted(p for p in CORPUS.glob("*/*") if p.is_dir()):
+        files = sorted(folder.glob("*.md"))
+        pairs.extend(pairwise(files))
+    return pairs
+
+
+@pytest.mark.corpus
+@needs_largest
+def test_real_redlines_make_no_code_blocks_links_or_raw_html() -> None:
+    allowed = {"h2", "h3", "p", "em", "strong", "del", "ins", "br", "ul", "ol", "li"}
+    allowed |= {"table", "thead", "tbody", "tr", "th", "td"}
+    for old, new in corpus_pairs():
+        html = gfm(
+            compare_markdown_text(old.read_text(encoding="utf-8"), new.read_text(encoding="utf-8"))
+        )
+        tags = set(re.findall(r"<([a-z0-9]+)[\s>/]", html))
+        assert tags <= allowed, (old, new, tags - allowed)
+        assert "&amp;nbsp;" not in html
+        assert "&amp;gt;" not in html

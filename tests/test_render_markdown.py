@@ -110,7 +110,7 @@ def test_no_policy_text_makes_markup(old: str, new: str) -> None:
     # delimiters and list markers aside.
     redline = body[body.index("\n") :]
     visible = html.unescape(re.sub(r"<[^>]+>", "", _GFM.render(redline)))
-    policy = "\n".join(_LIST_MARKER.sub("", line) for line in f"## Terms{old}{new}".split("\n"))
+    policy = "\n".join(_LIST_MARKER.sub("", line) for line in f"## Terms\n\n{old}{new}".split("\n"))
     assert _letters(visible) == _letters(policy)
 
 

@@ -216,22 +216,35 @@ def redline(runs: tuple[Run, ...]) -> str:
                 lines.append([])
             if part:
                 lines[-1].append(replace(run, text=part))
-    paragraphs: list[list[tuple[str, _Item | None]]] = [[]]
+    paragraphs: list[str] = [""]
     # The content column of the last list item, so that a nested item is indented under it
     # and never by four spaces more (which would make it a code block).
     content: int | None = None
+    kind: str | None = None
     for line in lines:
         if all(not run.text.strip() for run in line):
             if paragraphs[-1]:
-                paragraphs.append([])
+                paragraphs.append("")
             continue
         text, item = _line(line, 3 if content is None else content + 3)
-        if item is not None:
-            content = item.content
-        elif not paragraphs[-1]:
-            content = None
-        paragraphs[-1].append((text, item))
-    return "\n\n".join(_join(paragraph) for paragraph in paragraphs if paragraph)
+        if not paragraphs[-1]:
+            # A paragraph that does not open with an item ends the list.
+            kind = item.kind if item is not None else None
+            content = item.content if item is not None else None
+            paragraphs[-1] = text
+            continue
+        # A backslash at a line end is a hard line break, keeping the policy's line
+        # structure; a list item starts its own line instead, where markdown lets it end
+        # a paragraph (otherwise it reads on as text, "2. ..." included).
+        starts_item = item is not None and (item.kind == kind or item.interrupts)
+        if item is not None and not starts_item:
+            # Text, then: its indent in no-break spaces, which never make a code block.
+            stripped = text.lstrip(" ")
+            text = "&nbsp;" * (len(text) - len(stripped)) + stripped
+        paragraphs[-1] += ("\n" if starts_item else "\\\n") + text
+        if starts_item and item is not None:
+            kind, content = item.kind, item.content
+    return "\n\n".join(paragraph for paragraph in paragraphs if paragraph)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,19 +253,8 @@ class _Item:
 
     content: int
     interrupts: bool
-
-
-def _join(paragraph: list[tuple[str, _Item | None]]) -> str:
-    """Return a paragraph's lines joined, each list item on a line of its own."""
-    out = paragraph[0][0]
-    previous = paragraph[0][1]
-    for text, item in paragraph[1:]:
-        # A backslash at a line end is a hard line break, keeping the policy's line
-        # structure; a list item starts its own line instead (where markdown lets it).
-        starts_item = item is not None and (previous is not None or item.interrupts)
-        out += ("\n" if starts_item else "\\\n") + text
-        previous = item
-    return out
+    # The bullet, or "." / ")" for a numbered item: another kind starts another list.
+    kind: str
 
 
 def _line(runs: list[Run], max_indent: int) -> tuple[str, _Item | None]:
@@ -273,7 +275,7 @@ def _line(runs: list[Run], max_indent: int) -> tuple[str, _Item | None]:
         width = min(len(marker[1].replace("\t", "    ")), max_indent)
         prefix = " " * width + marker[2] + " "
         number = marker[2][:-1]
-        item = _Item(len(prefix), not number.isdigit() or int(number) == 1)
+        item = _Item(len(prefix), not number.isdigit() or int(number) == 1, marker[2][-1])
         out.append(prefix)
         runs = _drop_head(runs, marker.end())
     plain = [_is_plain(run) for run in runs]
