@@ -238,3 +238,23 @@ def test_real_redlines_make_no_code_blocks_links_or_raw_html() -> None:
         assert tags <= allowed, (old, new, tags - allowed)
         assert "&amp;nbsp;" not in html
         assert "&amp;gt;" not in html
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # Emphasis closed before a letter, as CommonMark allows for "*".
+        ("the “**Services**”).", "the “**Services**”) here.", "<strong>Services</strong>"),
+        ("(“**Commercial Services**Anthropic", "(“**Commercial Services**Anthropic x", "<strong>"),
+        # A word replaced inside a bold phrase: the tags inside the emphasis.
+        ("A **old** b.", "A **new** b.", "<strong><del>old</del><ins>new</ins></strong>"),
+        # A bold phrase inserted next to another: each pair within its own run.
+        ("A **x** b.", "A **x** **y** b.", "<ins><strong>y</strong>"),
+        # Not emphasis in markdown either: stays as written.
+        ("a * b * c d", "a * b * c e", "a * b * c"),
+        ("use snake_case_names a", "use snake_case_names b", "snake_case_names"),
+    ],
+)
+def test_emphasis_follows_commonmark(old: str, new: str, expected: str) -> None:
+    html = redline_html(f"# T\n\n## S\n\n{old}\n", f"# T\n\n## S\n\n{new}\n")
+    assert expected in html

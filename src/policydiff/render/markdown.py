@@ -12,6 +12,7 @@ removed~]``, as plain text (markdown hosts drop classes and styles).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 
 from policydiff.diff_model import Op, SectionDiff
@@ -42,12 +43,6 @@ _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # links and images, headings, tables, strikethrough, math.
 _INLINE_SPECIAL = frozenset("\\`*_[]#|~$")
 _LINE_START_MARKER = re.compile(r"(\d{1,9})([.)])|([-+=])")
-# Emphasis of the policy: a delimiter run that opens and closes around non-blank text,
-# not inside a word (7*7*7 and snake_case stay text), as CommonMark reads it.
-_EMPHASIS = re.compile(
-    r"(?<![\w*\\])(?P<star>\*\*|\*)(?![\s*])(?P<starred>.+?)(?<![\s*\\])(?P=star)(?![\w*])"
-    r"|(?<![\w_\\])(?P<line>__|_)(?![\s_])(?P<lined>.+?)(?<![\s_\\])(?P=line)(?![\w_])"
-)
 # A list item's marker at a line start: indent, bullet or number, and the gap after it.
 _LIST_ITEM = re.compile(r"([ \t]*)([*+-]|\d{1,9}[.)])[ \t]+")
 _NOTE_SEPARATOR = " \u00b7 "
@@ -158,41 +153,92 @@ def _section(section: SectionDiff, report: CompareReport, view: View) -> list[st
     return lines
 
 
-def _emphasis(texts: list[str], equal: list[bool]) -> list[set[int]]:
+def _emphasis(texts: list[str], kinds: list[str]) -> list[set[int]]:
     """Return, per run text, the offsets of the policy's emphasis delimiters kept as markup.
 
-    A pair is kept when both delimiters lie in one run, or both in unchanged runs (the
-    tags between them then nest inside the emphasis); every other ``*``/``_`` is escaped.
+    ``kinds`` says per run "equal", "tag" (shown in ``<del>``/``<ins>``) or "other" (a note,
+    a cosmetic edit: no text here). Delimiters pair as CommonMark pairs them (flanking
+    rules, same character and length), and a pair is kept when both lie in one run or
+    both in unchanged runs, so that emphasis and tags nest; every other ``*``/``_`` is
+    escaped, and so is one next to a note (whose own ``*`` would join it).
     """
     line = "".join(texts)
     owner = [index for index, text in enumerate(texts) for _ in text]
-    kept: list[set[int]] = [set() for _ in texts]
     starts = [0]
     for text in texts:
         starts.append(starts[-1] + len(text))
 
-    def scan(text: str, offset: int, begin: int, end: int, *, check: bool) -> None:
-        """Keep the delimiter pairs of ``text[begin:end]`` (``offset``: its place in the line)."""
-        pos = begin
-        while (match := _EMPHASIS.search(text, pos, end)) is not None:
-            name = "star" if match["star"] else "line"
-            width = len(match[name])
-            opening, closing = offset + match.start(), offset + match.end() - width
-            a, b = owner[opening], owner[closing]
-            if check and not (a == b or (equal[a] and equal[b])):
-                pos = match.start() + 1
-                continue
-            for at in (*range(opening, opening + width), *range(closing, closing + width)):
-                kept[owner[at]].add(at - starts[owner[at]])
-            scan(text, offset, match.start() + width, match.end() - width, check=check)
-            pos = match.end()
+    def neighbour(run: int, step: int) -> str | None:
+        """Return what the output shows next to a run's edge: a tag's ``>``/``<``, or None."""
+        other = run + step
+        while 0 <= other < len(texts) and not texts[other] and kinds[other] != "other":
+            other += step
+        if not 0 <= other < len(texts):
+            return ">" if kinds[run] == "tag" and step < 0 else "<" if kinds[run] == "tag" else " "
+        if kinds[other] == "other":
+            return None
+        if kinds[run] == "tag" or kinds[other] == "tag":
+            return ">" if step < 0 else "<"
+        return line[starts[other + 1] - 1] if step < 0 else line[starts[other]]
 
-    scan(line, 0, 0, len(line), check=True)
-    for index, text in enumerate(texts):
-        if not kept[index]:
-            # Alone, a run may hold a pair its neighbours hid (``**a**`` next to ``**b**``).
-            scan(text, starts[index], 0, len(text), check=False)
+    delimiters: list[tuple[int, int, bool, bool]] = []  # start, length, can open, can close
+    at = 0
+    while at < len(line):
+        char = line[at]
+        run = owner[at]
+        if char not in "*_" or (at > starts[run] and line[at - 1] == "\\"):
+            at += 1
+            continue
+        end = at
+        while end < starts[run + 1] and line[end] == char:
+            end += 1
+        before = line[at - 1] if at > starts[run] else neighbour(run, -1)
+        after = line[end] if end < starts[run + 1] else neighbour(run, 1)
+        if end - at <= 2 and before is not None and after is not None:
+            left = not after.isspace() and (not _punct(after) or before.isspace() or _punct(before))
+            right = not before.isspace() and (
+                not _punct(before) or after.isspace() or _punct(after)
+            )
+            if char == "*":
+                delimiters.append((at, end - at, left, right))
+            else:
+                opens = left and (not right or _punct(before))
+                closes = right and (not left or _punct(after))
+                delimiters.append((at, end - at, opens, closes))
+        at = end
+    kept: list[set[int]] = [set() for _ in texts]
+    used: set[int] = set()
+    limits: list[int] = []  # closers of the pairs that enclose the current position
+    for index, (start, length, opens, _) in enumerate(delimiters):
+        while limits and limits[-1] <= start:
+            limits.pop()
+        if index in used or not opens:
+            continue
+        for other in range(index + 1, len(delimiters)):
+            close, close_length, _, closes = delimiters[other]
+            if limits and close >= limits[-1]:
+                break
+            if (
+                other in used
+                or not closes
+                or close_length != length
+                or line[close] != line[start]
+                or close == start + length
+            ):
+                continue
+            a, b = owner[start], owner[close]
+            if a == b or (kinds[a] == "equal" and kinds[b] == "equal"):
+                used.update((index, other))
+                limits.append(close)
+                for position in (*range(start, start + length), *range(close, close + length)):
+                    kept[owner[position]].add(position - starts[owner[position]])
+            break
     return kept
+
+
+def _punct(char: str) -> bool:
+    """Whether CommonMark counts ``char`` as punctuation (for emphasis flanking)."""
+    return unicodedata.category(char)[0] in "PS"
 
 
 def _escape_keeping(text: str, keep: set[int]) -> str:
@@ -281,7 +327,10 @@ def _line(runs: list[Run], max_indent: int) -> tuple[str, _Item | None]:
     plain = [_is_plain(run) for run in runs]
     emphasis = _emphasis(
         [run.text if ok else "" for run, ok in zip(runs, plain, strict=True)],
-        [run.op is Op.EQUAL for run in runs],
+        [
+            "other" if not ok else "equal" if run.op is Op.EQUAL else "tag"
+            for run, ok in zip(runs, plain, strict=True)
+        ],
     )
     for index, run in enumerate(runs):
         if skip:
