@@ -61,7 +61,8 @@ HOSTILE = (
 def test_policy_text_shows_as_text() -> None:
     out = render(one_section(seg(EQ, "## Terms\n\n"), seg(INS, HOSTILE)), View())
     body = out[out.index("*changed") :]
-    assert tags(body) <= {"p", "em", "ins", "br"}
+    # The policy's emphasis and lists are formatting (GitHub shows them so); nothing else.
+    assert tags(body) <= {"p", "em", "strong", "ins", "br", "ul", "ol", "li"}
     html = _GFM.render(body)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "javascript:alert(3)" in html  # as text, not a link
@@ -83,7 +84,8 @@ def test_lines_keep_their_breaks_and_indent() -> None:
         ),
         View(),
     )
-    assert "&nbsp;&nbsp;\\* first\\\n&nbsp;&nbsp;&nbsp;&nbsp;\\* second <ins>more</ins>" in out
+    # List items stay list items, nested as in the policy.
+    assert "\n  * first\n    * second <ins>more</ins>" in out
 
 
 def test_escape_handles_inline_syntax_and_controls() -> None:
@@ -103,8 +105,18 @@ def test_no_policy_text_makes_markup(old: str, new: str) -> None:
         one_section(seg(EQ, "## Terms\n\n"), seg(DEL, old), seg(INS, new)), View(context=True)
     )
     body = out[out.index("*changed") :]
-    assert tags(body) <= {"p", "em", "del", "ins", "br"}
-    # Nothing lost or added: the visible text is the policy text, whitespace aside.
+    assert tags(body) <= {"p", "em", "strong", "del", "ins", "br", "ul", "ol", "li"}
+    # Nothing lost or added: the visible text is the policy text, whitespace, emphasis
+    # delimiters and list markers aside.
     redline = body[body.index("\n") :]
     visible = html.unescape(re.sub(r"<[^>]+>", "", _GFM.render(redline)))
-    assert "".join(visible.split()) == "".join(f"## Terms{old}{new}".split())
+    policy = "\n".join(_LIST_MARKER.sub("", line) for line in f"## Terms\n\n{old}{new}".split("\n"))
+    assert _letters(visible) == _letters(policy)
+
+
+_LIST_MARKER = re.compile(r"^[ \t]*(?:[*+-]|\d{1,9}[.)])[ \t]+(?=.*\S)")
+
+
+def _letters(text: str) -> str:
+    """Return ``text`` without whitespace and emphasis delimiters."""
+    return "".join(text.split()).replace("*", "").replace("_", "")

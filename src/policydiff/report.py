@@ -63,6 +63,10 @@ class View:
     # as the new text. Notes on cosmetic changes ("invisible character U+2060 removed",
     # "link target changed: a -> b") are shown either way.
     show_cosmetic: bool = False
+    # Markdown only: the most characters to print (0: no limit), whole sections kept,
+    # and where the full (HTML) report is, named in the line saying what was left out.
+    max_chars: int = 0
+    report_url: str | None = None
 
 
 def side_from_version(version: Version) -> Side:

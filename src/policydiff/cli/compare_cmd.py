@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from policydiff.report import CompareReport, View
 
 
+# The markdown format's default size: GitHub comments and PR bodies stop at 65,536
+# characters, and the rest leaves room for a few lines of the poster's own.
+MARKDOWN_MAX_CHARS = 60_000
+
+
 @click.command("compare")
 @click.argument("args", nargs=-1, metavar="[POLICY] [OLD] [NEW]")
 @click.option(
@@ -45,6 +50,19 @@ if TYPE_CHECKING:
 )
 @click.option("--context", is_flag=True, help="Also show unchanged sections and paragraphs.")
 @click.option(
+    "--max-chars",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Markdown: at most N characters, whole sections kept, then a line saying how many"
+    f" were left out (default {MARKDOWN_MAX_CHARS:,}: GitHub comments stop at 65,536; 0: no"
+    " limit).",
+)
+@click.option(
+    "--report-url",
+    metavar="URL",
+    help="Markdown: the http(s) address of the full report, linked when sections are left out.",
+)
+@click.option(
     "--exit-code",
     is_flag=True,
     help="Exit 1 if there are substantive differences, 0 if none (2 on errors).",
@@ -57,6 +75,8 @@ def compare_cmd(
     ignore_cosmetic: bool,
     show_cosmetic: bool,
     context: bool,
+    max_chars: int | None,
+    report_url: str | None,
     exit_code: bool,
 ) -> None:
     """Show what changed between two versions of a policy, or between two files.
@@ -95,6 +115,10 @@ def compare_cmd(
         raise UsageError("--section and --ignore-cosmetic do not apply to --format unified")
     if fmt == "unified" and show_cosmetic:
         raise UsageError("--show-cosmetic does not apply to --format unified")
+    if fmt != "markdown" and (max_chars is not None or report_url is not None):
+        raise UsageError("--max-chars and --report-url apply only to --format markdown")
+    if report_url is not None:
+        _check_report_url(report_url)
     pair = resolve_pair(args, store_path())
     report = CompareReport(pair.old, pair.new, compare_texts(pair.old_text, pair.new_text))
     view = View(
@@ -102,6 +126,10 @@ def compare_cmd(
         ignore_cosmetic=ignore_cosmetic,
         context=context,
         show_cosmetic=show_cosmetic,
+        max_chars=(MARKDOWN_MAX_CHARS if max_chars is None else max_chars)
+        if fmt == "markdown"
+        else 0,
+        report_url=report_url,
     )
     if output is not None:
         # A file gets the plain form of every format (terminal: 100 columns, no colour).
@@ -132,3 +160,18 @@ def _show_terminal(report: CompareReport, view: View) -> None:
         click.echo_via_pager(text, color=color)
     else:
         click.echo(text, color=color, nl=False)
+
+
+def _check_report_url(url: str) -> None:
+    """Refuse a ``--report-url`` that is not a plain http(s) address (it becomes a link)."""
+    from urllib.parse import urlsplit
+
+    # No spaces, angle brackets or controls: the URL goes between <> as a markdown link target.
+    if any(char.isspace() or char in "<>\\" or ord(char) < 32 or ord(char) == 127 for char in url):
+        raise UsageError("--report-url must be an http(s) URL without spaces or angle brackets")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise UsageError("--report-url must be an http:// or https:// URL")

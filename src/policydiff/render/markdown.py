@@ -12,7 +12,8 @@ removed~]``, as plain text (markdown hosts drop classes and styles).
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+import unicodedata
+from dataclasses import dataclass, replace
 
 from policydiff.diff_model import Op, SectionDiff
 from policydiff.report import (
@@ -26,6 +27,7 @@ from policydiff.report import (
     escape_controls,
     excerpt,
     hidden_changes,
+    is_notable,
     join_path,
     renumbered_line,
     section_notes,
@@ -41,6 +43,8 @@ _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # links and images, headings, tables, strikethrough, math.
 _INLINE_SPECIAL = frozenset("\\`*_[]#|~$")
 _LINE_START_MARKER = re.compile(r"(\d{1,9})([.)])|([-+=])")
+# A list item's marker at a line start: indent, bullet or number, and the gap after it.
+_LIST_ITEM = re.compile(r"([ \t]*)([*+-]|\d{1,9}[.)])[ \t]+")
 _NOTE_SEPARATOR = " \u00b7 "
 _TAGS = {Op.DELETE: ("<del>", "</del>"), Op.INSERT: ("<ins>", "</ins>")}
 
@@ -79,9 +83,48 @@ def render(report: CompareReport, view: View) -> str:
     if sections:
         lines += ["", "| Status | Section | Words |", "| --- | --- | ---: |"]
         lines += [_table_row(section) for section in sections]
-    for section in sections:
-        lines += ["", *_section(section, report, view)]
-    return "\n".join(lines) + "\n"
+    blocks = ["\n".join(["", *_section(section, report, view)]) for section in sections]
+    if view.max_chars <= 0:
+        return "\n".join([*lines, *blocks]) + "\n"
+    return _fit(lines, blocks, sections, view)
+
+
+def _fit(lines: list[str], blocks: list[str], sections: tuple[SectionDiff, ...], view: View) -> str:
+    """Return the head and as many whole sections as fit in ``view.max_chars``, in order."""
+    head = "\n".join(lines)
+    full = "\n".join([head, *blocks]) + "\n"
+    if len(full) <= view.max_chars:
+        return full
+    out = head
+    shown = 0
+    for block in blocks:
+        # Room is kept for the closing line naming what was left out (its count only shrinks).
+        closing = _left_out_line(sections[shown:], view)
+        if len(out) + 1 + len(block) + 2 + len(closing) + 1 > view.max_chars:
+            break
+        out += "\n" + block
+        shown += 1
+    out += "\n\n" + _left_out_line(sections[shown:], view) + "\n"
+    if len(out) > view.max_chars:
+        # Not even the summary fits: cut it at a line end (the closing line still says why),
+        # with a blank line so that the closing line never reads as a table row.
+        closing = "\n\n" + _left_out_line(sections[shown:], view) + "\n"
+        kept = head[: max(0, view.max_chars - len(closing) + 1)]
+        kept = kept[: kept.rfind("\n")] if "\n" in kept else ""
+        out = (kept + closing if kept else closing.lstrip("\n"))[: view.max_chars]
+    return out
+
+
+def _left_out_line(left_out: tuple[SectionDiff, ...], view: View) -> str:
+    """Return the closing line: how many changed sections were cut, and where to read them."""
+    changed = sum(1 for section in left_out if is_notable(section))
+    noun = "section" if changed == 1 else "sections"
+    line = f"*{changed} more changed {noun} not shown"
+    if view.report_url:
+        # Angle brackets: the URL is a link target whatever characters it holds (the CLI
+        # checked it is http(s) without spaces, angle brackets or controls).
+        return f"{line}: [full report](<{view.report_url}>)*"
+    return f"{line}.*"
 
 
 def _table_row(section: SectionDiff) -> str:
@@ -110,6 +153,105 @@ def _section(section: SectionDiff, report: CompareReport, view: View) -> list[st
     return lines
 
 
+def _emphasis(texts: list[str], kinds: list[str]) -> list[set[int]]:
+    """Return, per run text, the offsets of the policy's emphasis delimiters kept as markup.
+
+    ``kinds`` says per run "equal", "tag" (shown in ``<del>``/``<ins>``) or "other" (a note,
+    a cosmetic edit: no text here). Delimiters pair as CommonMark pairs them (flanking
+    rules, same character and length), and a pair is kept when both lie in one run or
+    both in unchanged runs, so that emphasis and tags nest; every other ``*``/``_`` is
+    escaped, and so is one next to a note (whose own ``*`` would join it).
+    """
+    line = "".join(texts)
+    owner = [index for index, text in enumerate(texts) for _ in text]
+    starts = [0]
+    for text in texts:
+        starts.append(starts[-1] + len(text))
+
+    def neighbour(run: int, step: int) -> str | None:
+        """Return what the output shows next to a run's edge: a tag's ``>``/``<``, or None."""
+        other = run + step
+        while 0 <= other < len(texts) and not texts[other] and kinds[other] != "other":
+            other += step
+        if not 0 <= other < len(texts):
+            return ">" if kinds[run] == "tag" and step < 0 else "<" if kinds[run] == "tag" else " "
+        if kinds[other] == "other":
+            return None
+        if kinds[run] == "tag" or kinds[other] == "tag":
+            return ">" if step < 0 else "<"
+        return line[starts[other + 1] - 1] if step < 0 else line[starts[other]]
+
+    delimiters: list[tuple[int, int, bool, bool]] = []  # start, length, can open, can close
+    at = 0
+    while at < len(line):
+        char = line[at]
+        run = owner[at]
+        if char not in "*_" or (at > starts[run] and line[at - 1] == "\\"):
+            at += 1
+            continue
+        end = at
+        while end < starts[run + 1] and line[end] == char:
+            end += 1
+        before = line[at - 1] if at > starts[run] else neighbour(run, -1)
+        after = line[end] if end < starts[run + 1] else neighbour(run, 1)
+        if end - at <= 2 and before is not None and after is not None:
+            left = not after.isspace() and (not _punct(after) or before.isspace() or _punct(before))
+            right = not before.isspace() and (
+                not _punct(before) or after.isspace() or _punct(after)
+            )
+            if char == "*":
+                delimiters.append((at, end - at, left, right))
+            else:
+                opens = left and (not right or _punct(before))
+                closes = right and (not left or _punct(after))
+                delimiters.append((at, end - at, opens, closes))
+        at = end
+    kept: list[set[int]] = [set() for _ in texts]
+    used: set[int] = set()
+    limits: list[int] = []  # closers of the pairs that enclose the current position
+    for index, (start, length, opens, _) in enumerate(delimiters):
+        while limits and limits[-1] <= start:
+            limits.pop()
+        if index in used or not opens:
+            continue
+        for other in range(index + 1, len(delimiters)):
+            close, close_length, _, closes = delimiters[other]
+            if limits and close >= limits[-1]:
+                break
+            if (
+                other in used
+                or not closes
+                or close_length != length
+                or line[close] != line[start]
+                or close == start + length
+            ):
+                continue
+            a, b = owner[start], owner[close]
+            if a == b or (kinds[a] == "equal" and kinds[b] == "equal"):
+                used.update((index, other))
+                limits.append(close)
+                for position in (*range(start, start + length), *range(close, close + length)):
+                    kept[owner[position]].add(position - starts[owner[position]])
+            break
+    return kept
+
+
+def _punct(char: str) -> bool:
+    """Whether CommonMark counts ``char`` as punctuation (for emphasis flanking)."""
+    return unicodedata.category(char)[0] in "PS"
+
+
+def _escape_keeping(text: str, keep: set[int]) -> str:
+    """Return ``text`` escaped for inline markdown except the characters at ``keep``."""
+    out: list[str] = []
+    start = 0
+    for at in sorted(keep):
+        out += [escape(text[start:at]), text[at]]
+        start = at + 1
+    out.append(escape(text[start:]))
+    return "".join(out)
+
+
 def redline(runs: tuple[Run, ...]) -> str:
     """Return runs as markdown paragraphs with ``<del>``/``<ins>`` around the changes."""
     # Cut the runs into source lines; changed runs never hold a line break.
@@ -120,32 +262,89 @@ def redline(runs: tuple[Run, ...]) -> str:
                 lines.append([])
             if part:
                 lines[-1].append(replace(run, text=part))
-    paragraphs: list[list[str]] = [[]]
+    paragraphs: list[str] = [""]
+    # The content column of the last list item, so that a nested item is indented under it
+    # and never by four spaces more (which would make it a code block).
+    content: int | None = None
+    kind: str | None = None
     for line in lines:
         if all(not run.text.strip() for run in line):
             if paragraphs[-1]:
-                paragraphs.append([])
+                paragraphs.append("")
             continue
-        paragraphs[-1].append(_line(line))
-    # A backslash at a line end is a hard line break, keeping the policy's line structure.
-    return "\n\n".join("\\\n".join(paragraph) for paragraph in paragraphs if paragraph)
+        text, item = _line(line, 3 if content is None else content + 3)
+        if not paragraphs[-1]:
+            # A paragraph that does not open with an item ends the list.
+            kind = item.kind if item is not None else None
+            content = item.content if item is not None else None
+            paragraphs[-1] = text
+            continue
+        # A backslash at a line end is a hard line break, keeping the policy's line
+        # structure; a list item starts its own line instead, where markdown lets it end
+        # a paragraph (otherwise it reads on as text, "2. ..." included).
+        starts_item = item is not None and (item.kind == kind or item.interrupts)
+        if item is not None and not starts_item:
+            # Text, then: its indent in no-break spaces, which never make a code block.
+            stripped = text.lstrip(" ")
+            text = "&nbsp;" * (len(text) - len(stripped)) + stripped
+        paragraphs[-1] += ("\n" if starts_item else "\\\n") + text
+        if starts_item and item is not None:
+            kind, content = item.kind, item.content
+    return "\n\n".join(paragraph for paragraph in paragraphs if paragraph)
 
 
-def _line(runs: list[Run]) -> str:
-    """Return one source line as markdown: escaped text, changed runs in tags."""
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """A line made a list item: where its text starts, and whether it can end a paragraph."""
+
+    content: int
+    interrupts: bool
+    # The bullet, or "." / ")" for a numbered item: another kind starts another list.
+    kind: str
+
+
+def _line(runs: list[Run], max_indent: int) -> tuple[str, _Item | None]:
+    """Return one source line as markdown (escaped text, changed runs in tags), and its item."""
     out: list[str] = []
     skip = False
+    item: _Item | None = None
+    joined = "".join(run.text for run in runs)
+    marker = _LIST_ITEM.match(joined)
+    if (
+        marker is not None
+        and joined[marker.end() :].strip()
+        and all(_is_plain(run) for run in _head(runs, marker.end()))
+    ):
+        # The policy's list item stays a list item: its marker (kept as written, one space
+        # after it, outside any tag: a new item reads as a bullet and inserted words) and
+        # its indent in real spaces, capped.
+        width = min(len(marker[1].replace("\t", "    ")), max_indent)
+        prefix = " " * width + marker[2] + " "
+        number = marker[2][:-1]
+        item = _Item(len(prefix), not number.isdigit() or int(number) == 1, marker[2][-1])
+        out.append(prefix)
+        runs = _drop_head(runs, marker.end())
+    plain = [_is_plain(run) for run in runs]
+    emphasis = _emphasis(
+        [run.text if ok else "" for run, ok in zip(runs, plain, strict=True)],
+        [
+            "other" if not ok else "equal" if run.op is Op.EQUAL else "tag"
+            for run, ok in zip(runs, plain, strict=True)
+        ],
+    )
     for index, run in enumerate(runs):
         if skip:
             skip = False
             continue
-        body = escape(run.text)
+        if not run.text:
+            continue
+        body = _escape_keeping(run.text, emphasis[index])
         if index == 0:
             stripped = body.lstrip(" \t")
             indent = body[: len(body) - len(stripped)]
-            marker = _LINE_START_MARKER.match(stripped)
-            if marker is not None:
-                stripped = _escape_marker(marker) + stripped[marker.end() :]
+            start = _LINE_START_MARKER.match(stripped)
+            if start is not None:
+                stripped = _escape_marker(start) + stripped[start.end() :]
             # No-break spaces keep the indent without turning the line into a code block.
             body = indent.replace("\t", "    ").replace(" ", "&nbsp;") + stripped
         if run.note is not None:
@@ -171,7 +370,35 @@ def _line(runs: list[Run]) -> str:
         else:
             opening, closing = _TAGS[run.op]
             out.append(f"{opening}{body}{closing}")
-    return "".join(out).rstrip()
+    return "".join(out).rstrip(), item
+
+
+def _is_plain(run: Run) -> bool:
+    """Whether a run shows its own text (not a note, nor a ``[~old→new~]`` cosmetic edit)."""
+    return run.note is None and not run.cosmetic_note and not (run.cosmetic and not run.moved)
+
+
+def _head(runs: list[Run], length: int) -> list[Run]:
+    """Return the runs that hold the first ``length`` characters of a line."""
+    head: list[Run] = []
+    for run in runs:
+        if length <= 0:
+            break
+        head.append(run)
+        length -= len(run.text)
+    return head
+
+
+def _drop_head(runs: list[Run], length: int) -> list[Run]:
+    """Return the runs of a line without its first ``length`` characters."""
+    rest: list[Run] = []
+    for run in runs:
+        if length >= len(run.text):
+            length -= len(run.text)
+            continue
+        rest.append(replace(run, text=run.text[max(length, 0) :]))
+        length = 0
+    return rest
 
 
 def _escape_marker(match: re.Match[str]) -> str:
