@@ -244,6 +244,16 @@ def test_shipped_workflows_parse_and_use_only_existing_commands_and_options() ->
     gitlab = yaml.safe_load(GITLAB.read_text(encoding="utf-8"))
     assert "pages" in gitlab
 
+    # Every script is valid bash (the GitLab job's lines run as one script).
+    gitlab_script = "\n".join(line for where, line in workflow_scripts() if "gitlab" in where)
+    shell_blocks = [block for where, block in recipe_blocks() if not block.startswith("MAILTO")]
+    github_steps = [script for where, script in workflow_scripts() if "gitlab" not in where]
+    for script in [gitlab_script, *shell_blocks, *github_steps]:
+        checked = subprocess.run(
+            ["bash", "-n", "-c", script], check=False, capture_output=True, text=True
+        )
+        assert checked.returncode == 0, (script, checked.stderr)
+
     lines = command_lines()
     commands = {tuple(path) for _, path, _ in lines}
     # Each recipe's heart is there: tracking, publishing, announcing, sharing.
