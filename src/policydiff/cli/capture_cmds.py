@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -111,36 +112,38 @@ def _fetch_options(func: F) -> F:
             "(default: the fetch.allow_private setting, else no).",
         ),
     )
+    names = ("timeout", "retries", "backoff", "max_wait", "max_size", "deadline", "allow_private")
+
+    @functools.wraps(func)
+    def packed(*args: object, **kwargs: object) -> object:
+        # The commands take the network options as one value: every fetching command
+        # builds its settings from them the same way (see _fetch_settings).
+        kwargs["network"] = {name: kwargs.pop(name) for name in names}
+        return func(*args, **kwargs)
+
+    wrapped: Any = packed
     for option in options:
-        func = option(func)
-    return func
+        wrapped = option(wrapped)
+    return cast("F", wrapped)
 
 
 def _fetch_settings(
-    store: GitStore,
-    *,
-    timeout: float,
-    retries: int,
-    backoff: float,
-    max_wait: float,
-    max_size: int,
-    deadline: float,
-    allow_private: bool | None,
-    rate: float | None = None,
+    store: GitStore, network: dict[str, Any], *, rate: float | None = None
 ) -> FetchSettings:
     """Build the fetcher settings from the network options and the store's settings."""
     from policydiff.fetch import FetchSettings
 
+    allow_private = network["allow_private"]
     if allow_private is None:
         allow_private = settings_values(store).get("fetch.allow_private") == "true"
     return FetchSettings(
-        timeout=timeout,
-        max_bytes=max_size,
-        retries=retries,
-        backoff=backoff,
-        max_wait=max_wait,
+        timeout=network["timeout"],
+        max_bytes=network["max_size"],
+        retries=network["retries"],
+        backoff=network["backoff"],
+        max_wait=network["max_wait"],
         rate=rate,
-        deadline=deadline,
+        deadline=network["deadline"],
         allow_private=allow_private,
     )
 
@@ -234,13 +237,7 @@ def capture_cmd(
     policy: str,
     select: str | None,
     remove: str | None,
-    timeout: float,
-    retries: int,
-    backoff: float,
-    max_wait: float,
-    max_size: int,
-    deadline: float,
-    allow_private: bool | None,
+    network: dict[str, Any],
     accept_suspect: bool,
     exit_code: bool,
     verbose: bool,
@@ -261,16 +258,7 @@ def capture_cmd(
     check_url(url)
     store = open_store()
     rules, remember_rules = _extract_rules(store, policy, select, remove)
-    settings = _fetch_settings(
-        store,
-        timeout=timeout,
-        retries=retries,
-        backoff=backoff,
-        max_wait=max_wait,
-        max_size=max_size,
-        deadline=deadline,
-        allow_private=allow_private,
-    )
+    settings = _fetch_settings(store, network)
     with Fetcher(settings) as fetcher:
         page = fetcher.get(url)
     found = page_text(
@@ -279,7 +267,7 @@ def capture_cmd(
         media_type=page.media_type,
         charset=page.charset,
         rules=rules,
-        max_bytes=max_size,
+        max_bytes=network["max_size"],
     )
     trailers = source_trailers(found)
     if page.final_url != url:
@@ -369,13 +357,7 @@ def wayback_cmd(
     batch_size: int,
     select: str | None,
     remove: str | None,
-    timeout: float,
-    retries: int,
-    backoff: float,
-    max_wait: float,
-    max_size: int,
-    deadline: float,
-    allow_private: bool | None,
+    network: dict[str, Any],
     accept_suspect: bool,
     exit_code: bool,
     fmt: str,
@@ -399,17 +381,7 @@ def wayback_cmd(
         raise UsageError("--from is after --to")
     store = open_store()
     rules, remember_rules = _extract_rules(store, policy, select, remove)
-    settings = _fetch_settings(
-        store,
-        timeout=timeout,
-        retries=retries,
-        backoff=backoff,
-        max_wait=max_wait,
-        max_size=max_size,
-        deadline=deadline,
-        allow_private=allow_private,
-        rate=rate,
-    )
+    settings = _fetch_settings(store, network, rate=rate)
     with Fetcher(settings) as fetcher:
         captures = list_captures(fetcher, endpoint, url, since=start, until=end)
         advance = progress(len(captures), "Fetching captures")

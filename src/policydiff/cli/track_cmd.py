@@ -259,13 +259,7 @@ def _by_host(jobs: list[_Job]) -> list[list[_Job]]:
 @format_option("text", "json", default="text")
 def track_cmd(
     policies: tuple[str, ...],
-    timeout: float,
-    retries: int,
-    backoff: float,
-    max_wait: float,
-    max_size: int,
-    deadline: float,
-    allow_private: bool | None,
+    network: dict[str, Any],
     accept_suspect: bool,
     jobs: int,
     exit_code: bool,
@@ -296,16 +290,7 @@ def track_cmd(
             policies = tuple(imported.tracked)
     settings = settings_values(store)
     planned, outcomes = _plan(store, settings, policies)
-    fetch_settings = _fetch_settings(
-        store,
-        timeout=timeout,
-        retries=retries,
-        backoff=backoff,
-        max_wait=max_wait,
-        max_size=max_size,
-        deadline=deadline,
-        allow_private=allow_private,
-    )
+    fetch_settings = _fetch_settings(store, network)
     state = _read_state(store)
 
     def report(outcome: _Outcome) -> None:
@@ -318,7 +303,7 @@ def track_cmd(
     inbox: queue.Queue[_Result] = queue.Queue()
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(groups)))) as pool:
         futures: list[Future[None]] = [
-            pool.submit(_fetch_and_extract, fetch_settings, group, max_size, inbox.put)
+            pool.submit(_fetch_and_extract, fetch_settings, group, network["max_size"], inbox.put)
             for group in groups
         ]
         # Each capture is recorded as soon as it is in (in this thread: the store is not
