@@ -229,6 +229,85 @@ def selector_items(value: str, check: Callable[[str], str]) -> list[str | RangeS
     return items
 
 
+RENDERS = ("http", "browser")
+MAX_COMBINE_PARTS = 20
+_MAX_COMBINE = 16000
+_PART_KEYS = ("url", "select", "remove", "render")
+
+
+def _render(value: str) -> str:
+    """Validate how a policy's pages are fetched: ``http`` (as served) or ``browser``."""
+    text = _one_line(value).lower()
+    if text not in RENDERS:
+        raise UsageError(f"must be one of {', '.join(RENDERS)}, not {value[:80]!r}")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class CombinePart:
+    """One page of a combined policy; a setting left out is the policy's own."""
+
+    url: str | None
+    select: str | None = None
+    remove: str | None = None
+    render: str | None = None
+
+    def as_json(self) -> dict[str, str]:
+        """Return the part as the ``combine`` setting spells it (set keys only)."""
+        values = {name: getattr(self, name) for name in _PART_KEYS}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+def combine_parts(value: str) -> list[CombinePart]:
+    """Return the parts of a ``combine`` setting: a JSON list of 1 to 20 page objects.
+
+    Each object may hold ``url``, ``select``, ``remove`` and ``render`` (as the policy's
+    own settings do); what it leaves out is taken from the policy, as Open Terms
+    Archive's ``combine`` takes it from the terms declaration.
+    """
+    text = value.strip()
+    if len(text) > _MAX_COMBINE:
+        raise UsageError(f"the value must be at most {_MAX_COMBINE} characters")
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        document = None
+    if not isinstance(document, list) or not 0 < len(document) <= MAX_COMBINE_PARTS:
+        raise UsageError(
+            f"must be a list of 1 to {MAX_COMBINE_PARTS} pages, each a table of "
+            f"{', '.join(_PART_KEYS)}"
+        )
+    parts: list[CombinePart] = []
+    for number, item in enumerate(document, start=1):
+        where = f"page {number}"
+        if not isinstance(item, dict):
+            raise UsageError(f"{where}: must be a table of {', '.join(_PART_KEYS)}")
+        unknown = sorted(set(item) - set(_PART_KEYS))
+        if unknown:
+            raise UsageError(f"{where}: unknown setting {unknown[0]!r:.80}")
+        checked: dict[str, str] = {}
+        for name, check in (("url", _url), ("select", _css), ("remove", _css), ("render", _render)):
+            if name not in item:
+                continue
+            raw = item[name]
+            if name in {"select", "remove"} and isinstance(raw, list):
+                raw = json.dumps(raw, ensure_ascii=False)  # the JSON list form of selectors
+            if not isinstance(raw, str):
+                raise UsageError(f"{where}: {name} must be a string")
+            try:
+                checked[name] = check(raw)
+            except UsageError as err:
+                raise UsageError(f"{where}: {name}: {err}") from None
+        parts.append(CombinePart(**checked))
+    return parts
+
+
+def _combine(value: str) -> str:
+    """Validate a ``combine`` setting; return it as compact JSON."""
+    parts = combine_parts(value)
+    return json.dumps([part.as_json() for part in parts], ensure_ascii=False)
+
+
 @dataclass(frozen=True, slots=True)
 class KeySpec:
     """One kind of setting: its name pattern, what it holds, and its validator."""
@@ -311,6 +390,18 @@ KEYS: tuple[KeySpec, ...] = (
         re.compile(r"policy\.(?P<policy>.+)\.url"),
         "where the policy is published: http(s) URL(s), space-separated",
         _urls,
+    ),
+    KeySpec(
+        "policy.<id>.render",
+        re.compile(r"policy\.(?P<policy>.+)\.render"),
+        "how its pages are fetched: http (as served) or browser (scripts run in Chromium)",
+        _render,
+    ),
+    KeySpec(
+        "policy.<id>.combine",
+        re.compile(r"policy\.(?P<policy>.+)\.combine"),
+        "several pages joined into one document: a list of {url, select, remove, render}",
+        _combine,
     ),
     KeySpec(
         "policy.<id>.title",

@@ -414,11 +414,19 @@ class Fetcher:
             self._client = self._new_client()
             self._guard.allowed = allowed
 
-    def get(self, url: str, *, validators: dict[str, str] | None = None) -> Page:
+    def get(
+        self,
+        url: str,
+        *,
+        validators: dict[str, str] | None = None,
+        trusted_from: str | None = None,
+    ) -> Page:
         """Fetch ``url`` (following redirects, retrying transient failures) and return it.
 
         ``validators`` (``If-None-Match``, ``If-Modified-Since``) make the request
         conditional: a 304 answer comes back as an empty page whose ``not_modified`` is set.
+        ``trusted_from``: the page this request is made for (a script's or an image's
+        page); then that page's address classes are trusted, not ``url``'s own.
         """
         check_url(url)
         headers = {
@@ -431,7 +439,10 @@ class Fetcher:
         while True:
             try:
                 # Each attempt: an intranet name that did not resolve before may now.
-                self._allow_from(url)
+                self._allow_from(trusted_from or url)
+                if trusted_from is not None:
+                    host, port = _host_port(url)
+                    self._guard.check(url, host, self._guard.classes(host, port))
                 return self._get_once(url, headers)
             except _Retry as retry:
                 if attempt >= self.settings.retries:

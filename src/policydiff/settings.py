@@ -41,7 +41,9 @@ _STORE_TABLES: dict[str, tuple[str, ...]] = {
     ),
     "fetch": ("allow_private",),
 }  # fmt: skip
-POLICY_KEYS = ("title", "organisation", "url", "select", "remove", "type", "language")
+POLICY_KEYS = (
+    "title", "organisation", "url", "select", "remove", "type", "language", "render", "combine",
+)  # fmt: skip
 _HEADER = re.compile(r"\s*\[(?!\[)(?P<path>[^\]#]+)\]\s*(?:#.*)?")
 _AT_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 
@@ -89,6 +91,11 @@ def _flat_value(key: str, value: object) -> str:
         if not value or not all(isinstance(item, str) for item in value):
             raise UsageError("must be a URL or a non-empty list of URLs")
         return " ".join(value)
+    if key.startswith("policy.") and key.endswith(".combine"):
+        # A list of page tables, held as JSON (validated by the key's spec).
+        if not isinstance(value, list):
+            raise UsageError("must be a list of tables, one per page: [{url = ...}, ...]")
+        return json.dumps(value, ensure_ascii=False)
     if key.endswith((".select", ".remove")) and isinstance(value, list):
         # Open Terms Archive's form: CSS selectors and range tables, applied in order.
         return json.dumps(value, ensure_ascii=False)
@@ -155,11 +162,13 @@ def policy_urls(settings: Mapping[str, str], policy: str) -> list[str]:
 
 
 def policies_with_urls(settings: Mapping[str, str]) -> list[str]:
-    """Return the ids of the policies that have a ``url`` setting, sorted."""
+    """Return the ids of the policies that have a ``url`` (or ``combine``) setting, sorted."""
     return sorted(
-        key[len("policy.") : -len(".url")]
-        for key in settings
-        if key.startswith("policy.") and key.endswith(".url")
+        {
+            key[len("policy.") :].rpartition(".")[0]
+            for key in settings
+            if key.startswith("policy.") and key.endswith((".url", ".combine"))
+        }
     )
 
 
@@ -191,6 +200,17 @@ def _toml_value(key: str, value: str) -> str:
         return value
     if key.startswith("policy.") and key.endswith(".url") and " " in value:
         return "[" + ", ".join(_toml_string(url) for url in value.split()) + "]"
+    if key.startswith("policy.") and key.endswith(".combine"):
+        try:
+            parts = json.loads(value)
+        except (ValueError, RecursionError):
+            return _toml_string(value)
+        for part in parts if isinstance(parts, list) else []:
+            for name in ("select", "remove"):
+                items = _selector_list(part.get(name, "")) if isinstance(part, dict) else None
+                if items is not None:
+                    part[name] = items  # written as a TOML list, as a policy's own select is
+        return _toml_inline(parts)
     if key.startswith("policy.") and key.endswith((".select", ".remove")):
         items = _selector_list(value)
         if items is not None:
@@ -209,6 +229,16 @@ def _selector_list(value: str) -> list[object] | None:
     except (ValueError, RecursionError):
         return None
     return found if isinstance(found, list) else None
+
+
+def _toml_inline(value: object) -> str:
+    """Return a JSON value (strings, lists, objects) as a TOML inline value."""
+    if isinstance(value, dict):
+        pairs = ", ".join(f"{_toml_key(str(k))} = {_toml_inline(v)}" for k, v in value.items())
+        return "{" + pairs + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_inline(item) for item in value) + "]"
+    return _toml_string(str(value))
 
 
 def _toml_item(item: object) -> str:

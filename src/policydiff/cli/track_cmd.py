@@ -40,7 +40,8 @@ from policydiff.cli.config_cmd import settings_values
 from policydiff.errors import PolicydiffError, UsageError
 
 if TYPE_CHECKING:
-    from policydiff.fetch import FetchSettings, Page
+    from policydiff.fetch import Fetcher, FetchSettings, Page
+    from policydiff.fetch_browser import Renderer
     from policydiff.ingest.html import ExtractRules
     from policydiff.model import Snapshot
     from policydiff.store import GitStore
@@ -66,6 +67,15 @@ def extractor_versions() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _Part:
+    """One page of a combined or browser-rendered policy."""
+
+    url: str
+    rules: ExtractRules
+    render: str  # http or browser
+
+
+@dataclass(frozen=True, slots=True)
 class _Job:
     """One policy to capture: where from, with which rules, and the validators to send."""
 
@@ -74,6 +84,8 @@ class _Job:
     rules: ExtractRules
     key: str  # what the validators were seen with (URL, rules, extractor)
     validators: dict[str, str]
+    # Set for pages combined into one document or rendered in a browser (see _capture).
+    parts: tuple[_Part, ...] = ()
 
 
 @dataclass(slots=True)
@@ -139,15 +151,21 @@ def _fetch_and_extract(
     Each capture is handed to ``deliver`` as soon as it is in, to be recorded at once.
     """
     from policydiff.fetch import Fetcher
+    from policydiff.fetch_browser import Renderer
     from policydiff.ingest import detect_effective_date
     from policydiff.ingest.html import page_text
     from policydiff.model import Snapshot
     from policydiff.wayback import source_trailers
 
     extractor = extractor_versions()
-    with Fetcher(fetcher_settings) as fetcher:
+    # The renderer starts Chromium only for a policy that needs it.
+    with Fetcher(fetcher_settings) as fetcher, Renderer() as renderer:
         for job in jobs:
             try:
+                if job.parts:
+                    snapshot = _capture(fetcher, renderer, job, max_size)
+                    deliver((job, None, snapshot))
+                    continue
                 page = fetcher.get(job.url, validators=job.validators)
                 if page.not_modified:
                     deliver((job, page, UsageError("not modified")))
@@ -180,6 +198,109 @@ def _fetch_and_extract(
                 deliver((job, None, err))
 
 
+COMBINED_TRAILER = "Combined-URL"
+# How Open Terms Archive joins the pages of a combined document (a Markdown rule).
+PAGE_SEPARATOR = "\n\n- - -\n\n"
+
+
+def _capture(fetcher: Fetcher, renderer: Renderer, job: _Job, max_size: int) -> Snapshot:
+    """Capture a policy of several pages (joined in order) or of script-rendered pages.
+
+    Every page must come in: one failure fails the policy, as a partial document is
+    not the policy. The stored source is the pages as received, one after the other.
+    """
+    from policydiff.errors import InputError
+    from policydiff.fetch_browser import RENDER_TRAILER
+    from policydiff.ingest import detect_effective_date
+    from policydiff.ingest.html import page_text
+    from policydiff.model import Snapshot
+    from policydiff.wayback import source_trailers
+
+    texts: list[str] = []
+    raws: list[bytes] = []
+    found_all = []
+    first = None
+    for number, part in enumerate(job.parts, start=1):
+        if part.render == "browser":
+            page = renderer.render(part.url, fetcher)
+        else:
+            page = fetcher.get(part.url)
+        first = first or page
+        found = page_text(
+            page.content,
+            url=page.final_url,
+            media_type=page.media_type,
+            charset=page.charset,
+            rules=part.rules,
+            max_bytes=max_size,
+        )
+        if len(job.parts) > 1 and found.suffix == "pdf":
+            raise InputError(f"{part.url} is a PDF: combine joins HTML and text pages only")
+        texts.append(found.text.strip("\n"))
+        found_all.append(found)
+        marker = f"<!-- policydiff: page {number} of {len(job.parts)} -->\n"
+        raws.append((marker if len(job.parts) > 1 else "").encode("ascii") + page.content)
+    assert first is not None  # noqa: S101 - a job has at least one part
+    trailers: tuple[tuple[str, str], ...] = ()
+    if len({(f.suffix, f.charset) for f in found_all}) == 1:
+        trailers += source_trailers(found_all[0])
+    if len(job.parts) == 1 and first.final_url != job.url:
+        trailers += (("Fetched-URL", first.final_url),)
+    if len(job.parts) > 1:
+        trailers += tuple((COMBINED_TRAILER, part.url) for part in job.parts)
+    if any(part.render == "browser" for part in job.parts):
+        trailers += ((RENDER_TRAILER, renderer.version),)
+    trailers += ((EXTRACTOR_TRAILER, extractor_versions()),)
+    text = PAGE_SEPARATOR.join(texts) + "\n" if len(texts) > 1 else found_all[0].text
+    suffixes = {f.suffix for f in found_all}
+    return Snapshot(
+        policy=job.policy,
+        text=text,
+        raw=b"\n".join(raws) if len(raws) > 1 else raws[0],
+        raw_suffix=suffixes.pop() if len(suffixes) == 1 else "html",
+        captured_at=first.fetched_at.replace(microsecond=0),
+        effective_date=detect_effective_date(text),
+        source_url=job.url,
+        origin=job.url,
+        extra_trailers=trailers,
+    )
+
+
+def _parts(
+    settings: dict[str, str], policy: str, urls: list[str], rules: ExtractRules
+) -> tuple[_Part, ...]:
+    """Return the pages of a combined or browser-rendered policy (none for a plain one).
+
+    A ``combine`` page takes what it leaves out (URL, selectors, render) from the
+    policy's own settings, as Open Terms Archive does; several ``url``s are pages
+    with the policy's selectors.
+    """
+    from policydiff.config import combine_parts
+    from policydiff.ingest.html import ExtractRules
+
+    render = settings.get(f"policy.{policy}.render", "http")
+    combine = settings.get(f"policy.{policy}.combine")
+    if combine is not None:
+        parts = []
+        for number, part in enumerate(combine_parts(combine), start=1):
+            url = part.url or (urls[0] if urls else None)
+            if url is None:
+                raise UsageError(f"combine: page {number} has no url, nor has the policy")
+            parts.append(
+                _Part(
+                    url,
+                    ExtractRules(
+                        select=part.select or rules.select, remove=part.remove or rules.remove
+                    ),
+                    part.render or render,
+                )
+            )
+        return tuple(parts)
+    if len(urls) > 1 or render == "browser":
+        return tuple(_Part(url, rules, render) for url in urls)
+    return ()
+
+
 def _plan(
     store: GitStore, settings: dict[str, str], named: tuple[str, ...]
 ) -> tuple[list[_Job], list[_Outcome]]:
@@ -201,30 +322,38 @@ def _plan(
     for policy in wanted:
         validate_policy_id(policy)
         urls = policy_urls(settings, policy)
-        if not urls:
-            refused.append(_Outcome(policy, None, error="no url in the settings (policy.ID.url)"))
-            continue
-        if len(urls) > 1:
-            refused.append(
-                _Outcome(policy, urls[0], error="several URLs: combining pages is not supported")
-            )
-            continue
         select = settings.get(f"policy.{policy}.select")
         remove = settings.get(f"policy.{policy}.remove")
+        rules = ExtractRules(select=select, remove=remove)
+        try:
+            parts = _parts(settings, policy, urls, rules)
+        except UsageError as err:
+            refused.append(_Outcome(policy, urls[0] if urls else None, error=str(err)))
+            continue
+        if not urls and not parts:
+            refused.append(_Outcome(policy, None, error="no url in the settings (policy.ID.url)"))
+            continue
+        url = parts[0].url if parts else urls[0]
         key = hashlib.sha256(
-            json.dumps([urls[0], select, remove, extractor]).encode("utf-8")
+            json.dumps(
+                [url, select, remove, extractor] + [[p.url, p.render] for p in parts]
+            ).encode("utf-8")
         ).hexdigest()
         validators: dict[str, str] = {}
         seen = state.get(policy, {})
         history = store.versions(policy) if policy in store.policies() else []
-        if seen.get("key") == key and history and history[-1].text_sha256 == seen.get("text"):
+        if (
+            not parts
+            and seen.get("key") == key
+            and history
+            and history[-1].text_sha256 == seen.get("text")
+        ):
             # Only for the text the store holds: a 304 then means "that text, unchanged".
             if seen.get("etag"):
                 validators["If-None-Match"] = seen["etag"]
             if seen.get("last_modified"):
                 validators["If-Modified-Since"] = seen["last_modified"]
-        rules = ExtractRules(select=select, remove=remove)
-        jobs.append(_Job(policy, urls[0], rules, key, validators))
+        jobs.append(_Job(policy, url, rules, key, validators, parts))
     return jobs, refused
 
 
