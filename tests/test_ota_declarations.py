@@ -25,12 +25,12 @@ FAST = ["--backoff", "0", "--retries", "1", "--timeout", "5"]
 TRACKED = [
     "acme/privacy-policy",
     "acme/terms-of-service",
+    "claude-ai/commercial-terms",
+    "claude-ai/privacy-policy",
     "le-chat/community-guidelines",
     "le-chat/terms-of-service",
 ]
 SKIPPED = {
-    "claude-ai/commercial-terms": "combines 2 pages into one document",
-    "claude-ai/privacy-policy": "executeClientScripts",
     "le-chat/privacy-policy": "filters removeTrackingIds, removeElementsByText cannot run here",
 }
 
@@ -61,13 +61,22 @@ PAGES = {
     "/lechat/guidelines": html(
         "<div class='guidelines'><h1>Guidelines</h1><p>Be kind to one another.</p></div>"
     ),
+    "/claude/privacy": html(
+        "<header>Claude</header><article><h1>Claude privacy</h1>"
+        "<p>We process prompts to answer them.</p></article>"
+    ),
+    # Combined: both pages' <main> (the declaration's select), the second without .aside.
+    "/claude/commercial-1": html(
+        "<nav>Menu</nav><main><h1>Commercial terms</h1><p>Part one: fees.</p></main>"
+    ),
+    "/claude/commercial-2": html(
+        "<nav>Menu</nav><main><h2>Usage</h2><p>Part two: limits.</p>"
+        "<p class='aside'>See also our blog.</p></main>"
+    ),
 }
 # Pages of skipped documents: served, so that a request for them would be seen.
 SKIPPED_PATHS = [
     "/lechat/privacy",
-    "/claude/privacy",
-    "/claude/commercial-1",
-    "/claude/commercial-2",
     "/claude/old-privacy",
     "/claude/older-privacy",
 ]
@@ -119,7 +128,7 @@ def test_import_then_track(store_dir: Path, server: LocalServer, tmp_path: Path)
     ) in lines
     # One settings commit holding the tracked documents' settings, and nothing else.
     assert git(store_dir, "log", "-1", "--format=%s").strip() == (
-        "settings: import 4 Open Terms Archive document(s) from collection"
+        "settings: import 6 Open Terms Archive document(s) from collection"
     )
     code, shown, _ = cli(store_dir, "config", "list", "--format", "json")
     settings = {item["key"]: item["value"] for item in json.loads(shown)["settings"]}
@@ -158,6 +167,11 @@ def test_import_then_track(store_dir: Path, server: LocalServer, tmp_path: Path)
         "You can use this service at the office.\n"
     )
     assert not set(SKIPPED_PATHS) & set(server.paths())
+    # Combined as Open Terms Archive does: each page's <main>, joined by a rule, in order.
+    commercial = GitStore(store_dir).versions("claude-ai/commercial-terms")[-1]
+    assert store.text(commercial) == (
+        "# Commercial terms\n\nPart one: fees.\n\n- - -\n\n## Usage\n\nPart two: limits.\n"
+    )
 
     # Importing the same collection again changes nothing: no new commit.
     head = git(store_dir, "rev-parse", "HEAD")
@@ -175,7 +189,7 @@ def test_track_declarations_in_one_step(
     assert sorted(out.splitlines()) == [f"{policy}: recorded version 1" for policy in TRACKED]
     # The per-document report goes to stderr, so stdout stays one line per policy.
     assert "le-chat/privacy-policy: skipped: filters removeTrackingIds" in err
-    assert "claude-ai/privacy-policy: skipped: " in err
+    assert "claude-ai/commercial-terms: imported " in err
     assert sorted(GitStore(store_dir).policies()) == TRACKED
     assert not set(SKIPPED_PATHS) & set(server.paths())
 
@@ -197,7 +211,10 @@ def test_json_report_lists_filters_scripts_and_history(
         "removeElementsByText",
     ]
     assert documents["le-chat/privacy-policy"]["status"] == "skipped"
-    assert documents["claude-ai/privacy-policy"]["execute_client_scripts"] is True
+    assert documents["claude-ai/commercial-terms"]["combine"] == [
+        {"url": server.url("/claude/commercial-1")},
+        {"url": server.url("/claude/commercial-2"), "remove": ".aside"},
+    ]
     assert documents["acme/privacy-policy"] | {"url": None} == {
         "policy": "acme/privacy-policy",
         "file": "Acme.json",
@@ -208,6 +225,7 @@ def test_json_report_lists_filters_scripts_and_history(
         "remove": None,
         "filters": [],
         "execute_client_scripts": False,
+        "combine": [],
         "status": "imported",
         "skipped": None,
         "warnings": [],

@@ -2,9 +2,10 @@
 
 Each terms document of a collection becomes a policy's settings (``url``, ``select``,
 ``remove``, ``title``, ``organisation``, ``type``), all written as one settings commit;
-``track`` then captures them (``track --declarations DIR`` does both). Documents that
-cannot be captured as Open Terms Archive would (filters, scripts, combine) are
-listed with the reason and left out; a URL an earlier import gave them is removed.
+``track`` then captures them (``track --declarations DIR`` does both); ``render`` and
+``combine`` carry ``executeClientScripts`` and ``combine``. Documents that cannot be
+captured as Open Terms Archive would (named filters) are listed with the reason and
+left out; a URL an earlier import gave them is removed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from policydiff.store import GitStore
 
 # The per-policy settings an import owns (set from the declaration, or removed).
-_OWNED = ("url", "select", "remove", "title", "organisation", "type")
+_OWNED = ("url", "select", "remove", "title", "organisation", "type", "render", "combine")
 
 
 @dataclass(slots=True)
@@ -69,6 +70,7 @@ class ImportReport:
                     "remove": doc.remove,
                     "filters": doc.filters,
                     "execute_client_scripts": doc.execute_client_scripts,
+                    "combine": doc.combine,
                     "status": "skipped" if doc.skipped else "imported",
                     "skipped": doc.skipped,
                     "warnings": doc.warnings,
@@ -171,7 +173,7 @@ def import_declarations_cmd(folder: Path, fmt: str) -> None:
 
     FOLDER is a collection (its declarations/ folder is read) or a folder of
     <Service>.json files. Each terms type becomes the policy <service>/<terms-type>.
-    Documents that need filters, scripts or combined pages are listed
+    Documents that need filters are listed
     and skipped; earlier declarations (<Service>.history.json) are listed, not tracked.
     Exit 2 when a file cannot be read (the others are still imported).
     """

@@ -11,10 +11,13 @@ holding earlier declarations per terms type, each with a ``validUntil`` date.
 Each terms type becomes the policy ``<service>/<terms-type>``, slugged as the shared
 corpus names them (``Claude.ai``/``Privacy Policy`` -> ``claude-ai/privacy-policy``),
 with the ``fetch`` URL and the ``select``/``remove`` selectors (CSS, or a JSON list of
-CSS and range selectors, which the extractor applies as Open Terms Archive does). What policydiff
-cannot reproduce faithfully -- named JavaScript ``filter``s, ``executeClientScripts``,
-``combine`` -- is kept in the report and the document is skipped with
-a reason: it never yields text that differs from Open Terms Archive's without saying so.
+CSS and range selectors, which the extractor applies as Open Terms Archive does).
+``executeClientScripts`` becomes ``render = "browser"`` (the browser extra renders the
+page in headless Chromium) and ``combine`` the policy's ``combine`` pages, each taking
+what it leaves out (``fetch``, selectors, scripts) from the terms declaration, as Open
+Terms Archive does. What policydiff cannot reproduce faithfully -- named JavaScript
+``filter``s -- is kept in the report and the document is skipped with a reason: it
+never yields text that differs from Open Terms Archive's without saying so.
 
 The files are untrusted: bounded in size and number, JSON only, nesting bounded, URLs
 http(s) only, selectors checked as the extractor compiles them.
@@ -22,6 +25,7 @@ http(s) only, selectors checked as the extractor compiles them.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import unicodedata
@@ -67,6 +71,8 @@ class Document:
     remove: str | None = None
     filters: list[str] = field(default_factory=list)
     execute_client_scripts: bool = False
+    # The pages of a combined document (the ``combine`` setting's items), in order.
+    combine: list[dict[str, str]] = field(default_factory=list)
     skipped: str | None = None  # why policydiff does not track it (None: tracked)
     warnings: list[str] = field(default_factory=list)
 
@@ -79,6 +85,8 @@ class Document:
             "title": f"{self.service} {self.terms_type}",
             "organisation": self.service,
             "type": self.terms_type.lower(),
+            "render": "browser" if self.execute_client_scripts else None,
+            "combine": json.dumps(self.combine, ensure_ascii=False) if self.combine else None,
         }
         return {name: value for name, value in values.items() if value}
 
@@ -226,25 +234,11 @@ def _document(file: str, service_id: str, name: str, terms_type: str, terms: obj
     select = _selectors(terms.get("select", []), where, "select")
     remove = _selectors(terms.get("remove", []), where, "remove")
     skipped: list[str] = []
+    combine: list[dict[str, str]] = []
     if "combine" in terms:
-        parts = terms["combine"]
-        if not isinstance(parts, list) or not parts or not all(isinstance(p, dict) for p in parts):
-            raise DeclarationError(f"{where}: combine must be a non-empty list of objects")
-        urls = []
-        for part in parts:
-            extra = sorted(set(part) - _TERMS_KEYS - {"combine"})
-            if extra or "combine" in part:
-                raise DeclarationError(
-                    f"{where}: combine: unknown property {(extra or ['combine'])[0]!r}"
-                )
-            urls.append(_url(part.get("fetch"), f"{where}: combine"))
-            _selectors(part.get("select", []), f"{where}: combine", "select")
-            _selectors(part.get("remove", []), f"{where}: combine", "remove")
-            filters += _filters(part, f"{where}: combine")
-        url: str | None = urls[0]
-        skipped.append(
-            f"combines {len(urls)} pages into one document, which policydiff cannot do yet"
-        )
+        combine = _combine(terms, where)
+        filters += [f for part in terms["combine"] for f in _filters(part, f"{where}: combine")]
+        url: str | None = combine[0]["url"]
     else:
         url = _url(terms.get("fetch"), where) if "fetch" in terms else None
         if url is None:
@@ -253,11 +247,6 @@ def _document(file: str, service_id: str, name: str, terms_type: str, terms: obj
         skipped.append(
             f"filters {', '.join(filters)} cannot run here; the text would differ from "
             "Open Terms Archive's"
-        )
-    if scripts:
-        skipped.append(
-            "needs the page's scripts run in a browser (executeClientScripts), "
-            "which needs the browser extra"
         )
     document = Document(
         file=file,
@@ -269,6 +258,7 @@ def _document(file: str, service_id: str, name: str, terms_type: str, terms: obj
         remove=remove,
         filters=filters,
         execute_client_scripts=scripts,
+        combine=combine,
         skipped="; ".join(skipped) or None,
     )
     from policydiff.config import key_spec
@@ -278,11 +268,55 @@ def _document(file: str, service_id: str, name: str, terms_type: str, terms: obj
             key_spec(f"policy.{policy}.{key}").validate(value)
         except UsageError as err:
             raise DeclarationError(f"{where}: {key}: {err}") from None
-    if select is None and not skipped:
+    if select is None and not skipped and not all("select" in part for part in combine or [{}]):
         document.warnings.append(
             "no select: the content is found automatically and may differ from Open Terms Archive's"
         )
+    rendered = scripts or any(part.get("render") == "browser" for part in combine)
+    if rendered and not skipped and importlib.util.find_spec("playwright") is None:
+        document.warnings.append(
+            "its pages need their scripts run (executeClientScripts): tracking it needs "
+            "the browser extra, pip install 'policydiff[browser]', and Chromium"
+        )
     return document
+
+
+def _combine(terms: dict[str, Any], where: str) -> list[dict[str, str]]:
+    """Return the pages of a ``combine`` declaration as the ``combine`` setting holds them.
+
+    A page's ``fetch``, selectors and ``executeClientScripts`` default to the terms
+    declaration's (Open Terms Archive's rule): the URL is always written out, the rest
+    only where the page says otherwise.
+    """
+    parts = terms["combine"]
+    if not isinstance(parts, list) or not parts or not all(isinstance(p, dict) for p in parts):
+        raise DeclarationError(f"{where}: combine must be a non-empty list of objects")
+    from policydiff.config import MAX_COMBINE_PARTS
+
+    if len(parts) > MAX_COMBINE_PARTS:
+        raise DeclarationError(f"{where}: combine: more than {MAX_COMBINE_PARTS} pages")
+    found: list[dict[str, str]] = []
+    for part in parts:
+        at = f"{where}: combine"
+        extra = sorted(set(part) - _TERMS_KEYS - {"combine"})
+        if extra or "combine" in part:
+            raise DeclarationError(f"{at}: unknown property {(extra or ['combine'])[0]!r}")
+        fetch = part.get("fetch", terms.get("fetch"))
+        item = {"url": _url(fetch, at) if fetch is not None else None}
+        if item["url"] is None:
+            raise DeclarationError(f"{at}: a page has no fetch, nor has the terms declaration")
+        for name in ("select", "remove"):
+            if name in part:
+                value = _selectors(part[name], at, name)
+                if value is not None:
+                    item[name] = value
+        scripts = part.get("executeClientScripts")
+        if scripts is not None:
+            if not isinstance(scripts, bool):
+                raise DeclarationError(f"{at}: executeClientScripts must be true or false")
+            item["render"] = "browser" if scripts else "http"
+        found.append({k: v for k, v in item.items() if v is not None})
+    return found
 
 
 def _declaration(path: Path) -> list[Document]:
