@@ -194,16 +194,28 @@ def test_a_killed_run_leaves_a_valid_store_and_the_next_run_finishes(
     assert run_cli(["--store", str(store_dir), "verify"]).exit_code == 0
 
 
-def test_several_urls_are_refused_without_a_fetch(store_dir: Path, server: LocalServer) -> None:
+def test_several_urls_are_one_document_all_or_nothing(store_dir: Path, server: LocalServer) -> None:
+    server.route("/x", Reply(body=page("Page one.")))
+    server.route("/y", Reply(404, b"gone", content_type="text/plain"))
     (store_dir / "policydiff.toml").write_text(
-        f'[policy."a/p"]\nurl = ["{server.url("/x")}", "{server.url("/y")}"]\n', encoding="utf-8"
+        f'[policy."a/p"]\nurl = ["{server.url("/x")}", "{server.url("/y")}"]\nselect = "main"\n',
+        encoding="utf-8",
     )
     assert run_cli(["--store", str(store_dir), "config", "commit"]).exit_code == 0
     code, out, err = track(store_dir)
+    # One page missing: the document is not the policy, so nothing is recorded.
     assert code == 2
-    assert out == "a/p: error: several URLs: combining pages is not supported\n"
+    assert out == f"a/p: error: cannot fetch {server.url('/y')}: HTTP 404 Not Found\n"
     assert err == "Error: 1 of 1 policy failed (listed above); 0 version(s) recorded\n"
-    assert server.requests == []
+    assert GitStore(store_dir).policies() == []
+    server.route("/y", Reply(body=page("Page two.")))
+    code, out, err = track(store_dir)
+    assert (code, out, err) == (0, "a/p: recorded version 1\n", "")
+    store = GitStore(store_dir)
+    assert store.text(store.versions("a/p")[-1]) == (
+        "# Policy\n\nPage one.\n\n## Contact\n\nWrite to us.\n\n- - -\n\n"
+        "# Policy\n\nPage two.\n\n## Contact\n\nWrite to us.\n"
+    )
 
 
 def test_one_request_at_a_time_per_host_hosts_in_parallel(store_dir: Path) -> None:

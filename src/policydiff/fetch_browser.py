@@ -15,9 +15,10 @@ page's own address class only (a public page's script cannot reach the intranet)
 Only GET and HEAD over http(s) are answered; anything else (``file:``, POSTs of
 analytics, more than ``MAX_REQUESTS`` requests, past the page's deadline) is refused.
 Chromium itself is pointed at a proxy that goes nowhere, so what is not intercepted
-(WebSockets, WebRTC) reaches nothing. The whole render, browser start included,
-fits in the page's ``deadline``; the rendered document is bounded by ``max_bytes``
+(WebSockets, WebRTC) reaches nothing. The whole render fits in the page's
+``deadline``; the rendered document is bounded by ``max_bytes``
 and all its resources together by ``TOTAL_FACTOR`` times that.
+Starting Chromium (once per worker, about a second) is bounded separately.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ MAX_REQUESTS = 200
 TOTAL_FACTOR = 4
 # How long the page may keep loading after its load event before its DOM is taken.
 SETTLE_SECONDS = 10.0
+LAUNCH_SECONDS = 60.0
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Nowhere: requests Chromium makes without asking the route handler fail here.
 _DEAD_PROXY = "http://127.0.0.1:9"
@@ -107,6 +109,7 @@ class _Render:
     budget: int
     requests: int = 0
     received: int = 0
+    late: bool = False  # a request was refused for want of time: the page is not whole
     # The page itself when it is not HTML (a PDF): returned as fetched, not rendered.
     document: Page | None = None
     main_error: PolicydiffError | None = None
@@ -189,12 +192,13 @@ class Renderer:
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         base = fetcher.settings
+        # Starting the browser (once per worker) is bounded on its own, not by the page.
+        browser = self._start(max(base.deadline, LAUNCH_SECONDS))
         state = _Render(
             url=url,
             ends_at=self._clock() + base.deadline,
             budget=base.max_bytes * TOTAL_FACTOR,
         )
-        browser = self._start(base.deadline)
         context = browser.new_context(
             service_workers="block", accept_downloads=False, user_agent=USER_AGENT
         )
@@ -223,6 +227,12 @@ class Renderer:
                 page.wait_for_load_state("networkidle", timeout=settle)
             except (PlaywrightTimeout, NetworkError):
                 pass
+            if state.late or state.main_error is not None:
+                # A script or style cut off by the deadline: what is shown may lack text.
+                raise state.main_error or NetworkError(
+                    f"cannot render {url}: not done within the {base.deadline:g} s deadline "
+                    "(--deadline)"
+                )
             try:
                 size = int(page.evaluate("document.documentElement.outerHTML.length"))
                 if size > base.max_bytes:
@@ -267,6 +277,7 @@ class Renderer:
             or left <= 0
             or state.document is not None
         ):
+            state.late = state.late or left <= 0
             route.abort("blockedbyclient")
             return
         page = state.redirected.pop(url, None)
@@ -276,6 +287,7 @@ class Renderer:
             try:
                 page = fetcher.get(url, trusted_from=state.url)
             except PolicydiffError as err:
+                state.late = state.late or state.ends_at <= self._clock()
                 if main and state.main_error is None:
                     state.main_error = err
                 route.abort("failed")

@@ -96,6 +96,8 @@ Keys:
   policy.<id>.url     where the policy is published (http(s) URLs, space-separated)
   policy.<id>.select  CSS selector of the policy's content on its HTML pages
   policy.<id>.remove  CSS selector of parts of that content to drop
+  policy.<id>.render  http, or browser: run the page's scripts in headless Chromium
+  policy.<id>.combine  several pages as one document: [{url, select, remove, render}]
   policy.<id>.title  the policy's title, as announcements and the site show it
   policy.<id>.organisation  who publishes the policy
   policy.<id>.type  kind of document (privacy policy, terms of service...)
