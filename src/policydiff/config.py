@@ -247,7 +247,7 @@ def _render(value: str) -> str:
 class CombinePart:
     """One page of a combined policy; a setting left out is the policy's own."""
 
-    url: str | None
+    url: str | None = None
     select: str | None = None
     remove: str | None = None
     render: str | None = None

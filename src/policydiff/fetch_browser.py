@@ -188,12 +188,12 @@ class Renderer:
         Every request goes through ``fetcher``; a page that is not HTML (a PDF) comes
         back as fetched. Raise ``NetworkError``/``InputError`` as a plain fetch would.
         """
-        from playwright.sync_api import Error
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
         base = fetcher.settings
         # Starting the browser (once per worker) is bounded on its own, not by the page.
         browser = self._start(max(base.deadline, LAUNCH_SECONDS))
+        from playwright.sync_api import Error
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         state = _Render(
             url=url,
             ends_at=self._clock() + base.deadline,
