@@ -11,6 +11,11 @@ in ``.git/policydiff/track.json`` (derived data, safe to delete) together with w
 were seen with (URL, rules, extractor, the recorded text), and sent back as
 ``If-None-Match`` / ``If-Modified-Since`` only while all of that still holds; a 304 is
 "unchanged".
+
+A policy of several pages (``combine``, or several ``url``s) is captured page by page
+and joined in order as Open Terms Archive joins them; a page with ``render = "browser"``
+is rendered in headless Chromium (``policydiff.fetch_browser``), its requests still
+made by the same fetcher. Either is recorded whole or not at all, without validators.
 """
 
 from __future__ import annotations
@@ -219,13 +224,13 @@ def _capture(fetcher: Fetcher, renderer: Renderer, job: _Job, max_size: int) -> 
     texts: list[str] = []
     raws: list[bytes] = []
     found_all = []
-    first = None
+    pages: list[Page] = []
     for number, part in enumerate(job.parts, start=1):
         if part.render == "browser":
             page = renderer.render(part.url, fetcher)
         else:
             page = fetcher.get(part.url)
-        first = first or page
+        pages.append(page)
         found = page_text(
             page.content,
             url=page.final_url,
@@ -240,7 +245,7 @@ def _capture(fetcher: Fetcher, renderer: Renderer, job: _Job, max_size: int) -> 
         found_all.append(found)
         marker = f"<!-- policydiff: page {number} of {len(job.parts)} -->\n"
         raws.append((marker if len(job.parts) > 1 else "").encode("ascii") + page.content)
-    assert first is not None  # noqa: S101 - a job has at least one part
+    first = pages[0]
     trailers: tuple[tuple[str, str], ...] = ()
     if len({(f.suffix, f.charset) for f in found_all}) == 1:
         trailers += source_trailers(found_all[0])
