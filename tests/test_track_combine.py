@@ -5,6 +5,7 @@ Pages come from a real HTTP server on 127.0.0.1; none of these tests needs Chrom
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 from helpers import run_cli
 from httpserver import LocalServer, Reply
 from pdf_factory import make_pdf
+from policydiff import fetch_browser
 from policydiff.store import GitStore
 
 FAST = ["--backoff", "0", "--retries", "1", "--timeout", "5"]
@@ -208,12 +210,17 @@ def test_settings_round_trip_through_config_set(store_dir: Path, server: LocalSe
 
 
 def test_browser_policy_without_the_extra_names_it(
-    store_dir: Path, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+    store_dir: Path, server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # As if playwright were not installed: its import fails.
     monkeypatch.setitem(sys.modules, "playwright", None)
     monkeypatch.setitem(sys.modules, "playwright.sync_api", None)
-    monkeypatch.setenv("POLICYDIFF_CHROMIUM", sys.executable)  # some executable file
+    # A Chromium on PATH (never started: the missing extra is found first).
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "chromium").write_text("#!/bin/sh\nexit 1\n", encoding="utf-8")
+    (bin_dir / "chromium").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     settle(
         store_dir,
         f'[policy."a/js"]\nurl = "{server.url("/one")}"\nrender = "browser"\n'
@@ -232,13 +239,15 @@ def test_browser_policy_without_the_extra_names_it(
 
 
 def test_browser_policy_without_chromium_names_it(
-    store_dir: Path, server: LocalServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    store_dir: Path, server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("POLICYDIFF_CHROMIUM", str(tmp_path / "no-chromium"))
+    # As if no Chromium were installed: none of the names it goes by is on PATH.
+    monkeypatch.setattr(fetch_browser, "CHROMIUM_NAMES", ("no-such-chromium",))
     settle(store_dir, f'[policy."a/js"]\nurl = "{server.url("/one")}"\nrender = "browser"\n')
     code, out, _ = track(store_dir)
     assert code == 2
-    assert (
-        out == f"a/js: error: POLICYDIFF_CHROMIUM={tmp_path / 'no-chromium'} is not an executable\n"
+    assert out == (
+        "a/js: error: rendering pages with scripts needs Chromium on PATH (Debian: apt-get "
+        "install chromium; one of no-such-chromium)\n"
     )
     assert server.paths() == []

@@ -1,7 +1,8 @@
 """Pages that need their scripts run: render them in headless Chromium (the browser extra).
 
 Rendering goes through Playwright (``pip install 'policydiff[browser]'``) driving an
-installed Chromium (Debian's ``/usr/bin/chromium``, or ``POLICYDIFF_CHROMIUM``); no
+installed Chromium (Debian's ``/usr/bin/chromium``: the first of ``CHROMIUM_NAMES`` on
+``PATH``); no
 browser is ever downloaded. Chromium's own ``--dump-dom`` was measured as the
 alternative and rejected: it reports no HTTP status (a 404 page is dumped as if it
 were the policy), cannot wait for scripts that fill the page after the load event,
@@ -31,7 +32,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 BROWSER_EXTRA = "policydiff[browser]"
 RENDER_TRAILER = "Rendered-By"
-CHROMIUM_ENV = "POLICYDIFF_CHROMIUM"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 MAX_REQUESTS = 200
 TOTAL_FACTOR = 4
@@ -73,19 +72,14 @@ class BrowserUnavailableError(UsageError):
 
 
 def find_chromium() -> str:
-    """Return the Chromium binary to drive (``POLICYDIFF_CHROMIUM``, else one on PATH)."""
-    named = os.environ.get(CHROMIUM_ENV)
-    if named:
-        if not os.access(named, os.X_OK) or not Path(named).is_file():
-            raise BrowserUnavailableError(f"{CHROMIUM_ENV}={named[:200]} is not an executable")
-        return named
+    """Return the Chromium binary to drive: the first of ``CHROMIUM_NAMES`` on PATH."""
     for name in CHROMIUM_NAMES:
         found = shutil.which(name)
         if found:
             return found
     raise BrowserUnavailableError(
-        "rendering pages with scripts needs Chromium (Debian: apt-get install chromium), "
-        f"or {CHROMIUM_ENV} naming a Chromium binary"
+        "rendering pages with scripts needs Chromium on PATH (Debian: apt-get install "
+        f"chromium; one of {', '.join(CHROMIUM_NAMES)})"
     )
 
 
@@ -105,6 +99,7 @@ class _Render:
     """One page's render: its budget and what its requests did."""
 
     url: str
+    seconds: float  # the deadline
     ends_at: float
     budget: int
     requests: int = 0
@@ -196,6 +191,7 @@ class Renderer:
 
         state = _Render(
             url=url,
+            seconds=base.deadline,
             ends_at=self._clock() + base.deadline,
             budget=base.max_bytes * TOTAL_FACTOR,
         )
@@ -203,7 +199,7 @@ class Renderer:
             service_workers="block", accept_downloads=False, user_agent=USER_AGENT
         )
         try:
-            context.route("**/*", lambda route: self._answer(route, state, fetcher))
+            context.route("**/*", lambda route: self._guarded(route, state, fetcher))
             page = context.new_page()
             try:
                 page.goto(url, wait_until="load", timeout=self._left_ms(state))
@@ -261,8 +257,18 @@ class Renderer:
         """Return the milliseconds left for the page (at least 1), raising when none are."""
         left = state.ends_at - self._clock()
         if left <= 0:
-            raise NetworkError(f"cannot render {state.url}: no time left within the deadline")
+            raise NetworkError(
+                f"cannot render {state.url}: not done within the {state.seconds:g} s deadline "
+                "(--deadline)"
+            )
         return max(1.0, left * 1000)
+
+    def _guarded(self, route: Route, state: _Render, fetcher: Fetcher) -> None:
+        """Answer one request; a request the page dropped meanwhile is no error of ours."""
+        from playwright.sync_api import Error
+
+        with contextlib.suppress(Error):
+            self._answer(route, state, fetcher)
 
     def _answer(self, route: Route, state: _Render, fetcher: Fetcher) -> None:
         """Answer one request of the page with the fetcher, or refuse it."""
