@@ -302,3 +302,61 @@ def test_open_terms_archive_execute_client_scripts_and_combine(
         ).stdout
     assert f"Combined-URL: {server.url('/terms')}\nCombined-URL: {server.url('/policy')}" in message
     assert "Rendered-By: Chromium " in message
+
+
+def test_a_public_pages_scripts_cannot_reach_loopback(server: LocalServer) -> None:
+    """127.0.0.1 plays a public host here; the page's script asks 127.0.0.2 (loopback)."""
+    import ipaddress
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from policydiff.fetch import Fetcher, FetchSettings, address_class
+    from policydiff.fetch_browser import Renderer
+
+    asked: list[str] = []
+
+    class Inside(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            body = b'{"text": "intranet secret"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    inside = HTTPServer(("127.0.0.2", 0), Inside)
+    thread = threading.Thread(target=inside.serve_forever, kwargs={"poll_interval": 0.01})
+    thread.start()
+    try:
+        port = inside.server_address[1]
+        server.route(
+            "/public",
+            Reply(
+                body=(
+                    "<html><body><main id='root'><p>Public text.</p></main><script>"
+                    f"fetch('http://127.0.0.2:{port}/secret').then(r => r.json()).then(d => "
+                    "document.getElementById('root').insertAdjacentText('beforeend', d.text),"
+                    " () => document.getElementById('root').insertAdjacentText('beforeend',"
+                    " 'refused'));</script></body></html>"
+                ).encode()
+            ),
+        )
+
+        def classify(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+            return "public" if str(address) == "127.0.0.1" else address_class(address)
+
+        settings = FetchSettings(retries=0, timeout=5, deadline=20)
+        with Fetcher(settings, classify=classify) as fetcher, Renderer() as renderer:
+            page = renderer.render(server.url("/public"), fetcher)
+    finally:
+        inside.shutdown()
+        thread.join()
+        inside.server_close()
+    assert b"Public text." in page.content
+    assert b"refused" in page.content
+    assert b"intranet secret" not in page.content
+    assert asked == []
