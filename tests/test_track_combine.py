@@ -99,6 +99,12 @@ def test_combine_joins_pages_in_order_with_each_pages_rules(
     assert raw.index(b"page 1 of 3") < raw.index(b"Part one.") < raw.index(b"page 2 of 3")
     assert raw.index(b"Part two.") < raw.index(b"page 3 of 3") < raw.index(b"Part three")
 
+    # Re-extraction with one policy-wide rule would not be the same document: left alone.
+    result = run_cli(["--store", str(store_dir), "reextract", "acme/terms"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("version 1 (captured ")
+    assert result.stdout.endswith("): skipped (combined from several pages)\n")
+
     # Nothing changed: nothing new. One page changes: a new version.
     assert track(store_dir)[1] == "acme/terms: unchanged\n"
     server.route("/three", Reply(body=b"Part three, amended.\n", content_type="text/plain"))

@@ -606,6 +606,10 @@ def reextract_cmd(
             # after this later one and undo it. That later version supersedes this one anyway.
             rows.append((version, "skipped", "(a later version has the same capture time)"))
             continue
+        if any(key == "Combined-URL" for key, _ in version.trailers):
+            # Its source is several pages one after another, each with its own rules.
+            rows.append((version, "skipped", "(combined from several pages)"))
+            continue
         source = store.source(version)
         if source is None or source[0] not in {"source.html", "source.pdf"}:
             rows.append((version, "skipped", "(source is not HTML)"))
