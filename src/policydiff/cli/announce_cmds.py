@@ -195,15 +195,30 @@ def _parse_when(value: str | None) -> datetime:
     return moment if moment.tzinfo is not None else moment.astimezone()
 
 
-def _address_setting(given: str | None, settings: dict[str, str], key: str, flag: str) -> str:
-    """Return an address from its option, else the store's config, else fail saying how."""
-    value = given if given is not None else settings.get(key)
-    if value is None:
-        raise UsageError(
-            f"no {flag.removeprefix('--').capitalize()} address: pass {flag} ADDRESS or set one "
-            f"with 'policydiff config set {key} ADDRESS'"
+def _address_settings(given: dict[str, str | None], settings: dict[str, str]) -> dict[str, str]:
+    """Return each address (flag -> value) from its option, else the store's config.
+
+    Every missing one is named in the one error, so that a first run learns all it needs.
+    """
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for flag, value in given.items():
+        key = f"announce.{flag.removeprefix('--')}"
+        chosen = value if value is not None else settings.get(key)
+        if chosen is None:
+            missing.append(flag)
+        else:
+            found[flag] = chosen
+    if missing:
+        names = " and ".join(flag.removeprefix("--").capitalize() for flag in missing)
+        how = "; ".join(
+            f"pass {flag} ADDRESS or set one with 'policydiff config set "
+            f"announce.{flag.removeprefix('--')} ADDRESS'"
+            for flag in missing
         )
-    return value
+        noun = "address" if len(missing) == 1 else "addresses"
+        raise UsageError(f"no {names} {noun}: {how}")
+    return found
 
 
 def _build_message(
@@ -218,8 +233,9 @@ def _build_message(
     """Return the e-mail: validated addresses, safe subject, body as rendered."""
     from policydiff.announce import build_email, parse_address, parse_addresses
 
-    to = parse_addresses(_address_setting(to_addr, settings, "announce.to", "--to"), "To")
-    sender = parse_address(_address_setting(from_addr, settings, "announce.from", "--from"), "From")
+    addresses = _address_settings({"--to": to_addr, "--from": from_addr}, settings)
+    to = parse_addresses(addresses["--to"], "To")
+    sender = parse_address(addresses["--from"], "From")
     return build_email(body, subject=announcement.subject, sender=sender, to=to, when=when)
 
 

@@ -14,9 +14,12 @@ import click
 from policydiff.cli.common import (
     emit_json,
     format_option,
-    message,
+    no_pager_option,
     open_store,
     progress_callback,
+    quiet_option,
+    show_text,
+    status,
     use_color,
     write_stdout,
 )
@@ -59,14 +62,14 @@ def _show(renderable: RenderableType) -> None:
     ).print(renderable)
     # Rich pads rows to the full width; trailing spaces are noise in files and diffs.
     text = "\n".join(line.rstrip() for line in out.getvalue().split("\n"))
-    if tty and text.count("\n") >= size.lines:
-        click.echo_via_pager(text, color=color)
+    if tty:
+        show_text(text, color=color, lines=size.lines)
     else:
         write_stdout(text)
 
 
 @click.command("blame")
-@click.argument("target", metavar="POLICY[@REF]", required=False)
+@click.argument("target", metavar="[POLICY[@REF]]", required=False)
 @click.option(
     "--by",
     type=click.Choice(["paragraph", "sentence"]),
@@ -77,6 +80,8 @@ def _show(renderable: RenderableType) -> None:
 @_technical_option()
 @click.option("--rebuild-cache", is_flag=True, help="Diff every version again instead of resuming.")
 @format_option("term", "json", default="term")
+@quiet_option()
+@no_pager_option()
 def blame_cmd(
     target: str | None, by: str, include_technical: bool, rebuild_cache: bool, fmt: str
 ) -> None:
@@ -133,6 +138,7 @@ def blame_cmd(
 )
 @_technical_option()
 @format_option("term", "json", "markdown", default="term")
+@no_pager_option()
 def history_cmd(policy: str | None, section: str, include_technical: bool, fmt: str) -> None:
     """Show every version in which one section of POLICY changed, with its word diff.
 
@@ -181,6 +187,7 @@ def history_cmd(policy: str | None, section: str, include_technical: bool, fmt: 
     metavar="PHRASE",
     help="Add a page answering `policydiff search PHRASE` (repeatable; linked from the index).",
 )
+@quiet_option()
 def site_cmd(
     outdir: Path, policies: tuple[str, ...], include_technical: bool, searches: tuple[str, ...]
 ) -> None:
@@ -210,7 +217,7 @@ def site_cmd(
         progress=on_progress,
         searches=searches,
     )
-    message(
+    status(
         f"Site: {report.pages} page(s) in {outdir} ({report.written} written, "
         f"{report.unchanged} unchanged, {report.removed} removed); "
         f"open {outdir / 'index.html'}"

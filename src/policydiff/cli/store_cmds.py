@@ -21,6 +21,9 @@ from policydiff.cli.common import (
     open_store,
     progress,
     progress_callback,
+    quiet_option,
+    report_line,
+    status,
     store_path,
 )
 from policydiff.errors import (
@@ -127,14 +130,16 @@ def _report(results: list[tuple[str, RecordResult | None, str | None]], fmt: str
             # one must neither forge a report line nor drive the terminal.
             origin = escape_unsafe(raw_origin)
             if error:
-                click.echo(f"{origin}: error: {escape_unsafe(error)}")
+                report_line(f"{origin}: error: {escape_unsafe(error)}", problem=True)
             elif result is not None and result.version is not None:
-                click.echo(
+                report_line(
                     f"{origin}: recorded as {result.snapshot.policy} version "
                     f"{result.version.number} (captured {iso_time(result.snapshot.captured_at)})"
                 )
             elif result is not None:
-                click.echo(f"{origin}: unchanged ({result.snapshot.policy}: same text as recorded)")
+                report_line(
+                    f"{origin}: unchanged ({result.snapshot.policy}: same text as recorded)"
+                )
     return ExitCode.ERROR if failed else ExitCode.OK
 
 
@@ -170,7 +175,7 @@ def _finish_report(results: list[RecordResult], errors: list[tuple[str, str]], f
             f"{len(errors)} of {len(rows)} snapshot(s) could not be recorded (listed above); "
             f"{counts}"
         )
-    message(f"{counts}, 0 error(s)")
+    status(f"{counts}, 0 error(s)")
 
 
 @click.command("import")
@@ -184,6 +189,7 @@ def _finish_report(results: list[RecordResult], errors: list[tuple[str, str]], f
 )
 @size_option()
 @format_option("text", "json", default="text")
+@quiet_option()
 def import_cmd(
     paths: tuple[Path, ...],
     policy: str | None,
@@ -296,6 +302,7 @@ def _batches(
 )
 @size_option()
 @format_option("text", "json", default="text")
+@quiet_option()
 def add_cmd(
     file: Path,
     policy: str,
@@ -398,7 +405,7 @@ def _warn_out_of_range(versions: list[Version]) -> None:
 
 
 @click.command("policies")
-@format_option("table", "json")
+@format_option("term", "json")
 def policies_cmd(fmt: str) -> None:
     """List the policies in the store with version counts and date ranges."""
     store = open_store()
@@ -448,7 +455,8 @@ def policies_cmd(fmt: str) -> None:
 @click.option(
     "--rebuild-cache", is_flag=True, help="Recompute the change stats instead of using the cache."
 )
-@format_option("table", "json")
+@format_option("term", "json")
+@quiet_option()
 def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -> None:
     """List the versions of POLICY, oldest first, with what each changed.
 
@@ -517,7 +525,7 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
 
 
 @click.command("show")
-@click.argument("target", metavar="POLICY[@REF]", required=False)
+@click.argument("target", metavar="[POLICY[@REF]]", required=False)
 @click.option("--at", "at", metavar="DATE", help="Show the version in force on DATE (YYYY-MM-DD).")
 @format_option("text", "json", default="text")
 def show_cmd(target: str | None, at: str | None, fmt: str) -> None:
@@ -637,6 +645,7 @@ def verify_cmd(policy: str | None, fmt: str) -> None:
     "(policydiff-store.json, README.md, templates/).",
 )
 @format_option("text", "json", default="text")
+@quiet_option()
 def sync_cmd(remote: str, no_push: bool, accept_config: bool, fmt: str) -> None:
     """Share the store through a git remote: pull others' versions, merge by date, push ours."""
     from policydiff.store import SyncRefusedError
@@ -665,7 +674,7 @@ def sync_cmd(remote: str, no_push: bool, accept_config: bool, fmt: str) -> None:
     if result.skipped_duplicates:
         parts.append(f"{result.skipped_duplicates} duplicate(s) dropped")
     how = " (both sides had new versions: merged by capture time)" if result.reconciled else ""
-    message(f"sync with {remote}: {', '.join(parts)}{how}")
+    status(f"sync with {remote}: {', '.join(parts)}{how}")
 
 
 class _VerificationFailedError(PolicydiffError):
