@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from policydiff.announce import Announcement
     from policydiff.changelog import HistoryEntry
     from policydiff.cli.resolve import Pair
+    from policydiff.feed import FeedLinks
     from policydiff.mailsend import Server
     from policydiff.store import GitStore
 
@@ -799,20 +800,81 @@ def changelog_cmd(
 @click.command("feed")
 @click.argument("policy", required=False)
 @_output_option()
-def feed_cmd(policy: str | None, output: Path | None) -> None:
+@click.option(
+    "--feed-url",
+    metavar="URL",
+    help='Where the feed will be published: its rel="self" link (readers and validators '
+    "use it to find the feed again).",
+)
+@click.option(
+    "--site-url",
+    metavar="URL",
+    help="Where 'policydiff site' output is published (default: announce.site_url): each "
+    "entry then links to its version's redline page there.",
+)
+@click.option(
+    "--include-technical",
+    is_flag=True,
+    help="List technical re-extractions too, labelled (left out by default: not policy changes).",
+)
+def feed_cmd(
+    policy: str | None,
+    output: Path | None,
+    feed_url: str | None,
+    site_url: str | None,
+    include_technical: bool,
+) -> None:
     """Write an Atom feed of POLICY's substantive versions, newest first.
 
-    Entries link to announce.url when it is set, else to each version's source URL.
+    Entries link to announce.url when it is set, else to each version's source URL; with
+    a site URL (--site-url or announce.site_url), to the version's redline on the site
+    built by 'policydiff site', the policy's address then a related link.
     """
     from policydiff.announce import check_url
-    from policydiff.feed import build_feed
+    from policydiff.feed import FeedLinks, build_feed
 
-    chosen, entries, store = _history(policy, include_technical=False, substantive_only=True)
+    # Checked before any work: a bad option fails at once.
+    self_url = check_url(feed_url, "--feed-url")
+    site = check_url(site_url, "--site-url")
+    chosen, entries, store = _history(
+        policy, include_technical=include_technical, substantive_only=True
+    )
     settings = _settings(store)
+    if site is None:
+        site = check_url(settings.get("announce.site_url"), "announce.site_url")
+    links = FeedLinks(self_url=self_url)
+    if site is not None:
+        links = _site_links(site, chosen, entries, len(store.versions(chosen)), self_url)
     data = build_feed(
         chosen,
         entries,
         link=check_url(settings.get("announce.url"), "announce.url"),
         author=settings.get("announce.list_name"),
+        links=links,
+        include_technical=include_technical,
     )
     _write_bytes(data, output, "feed")
+
+
+def _site_links(
+    site: str, policy: str, entries: list[HistoryEntry], count: int, self_url: str | None
+) -> FeedLinks:
+    """Return the feed's links into a published site: each version's redline page."""
+    from policydiff.changelog import EntryKind
+    from policydiff.feed import FeedLinks
+    from policydiff.site import diff_page_path, has_diff_page, policy_home_path, version_page_path
+
+    base = site if site.endswith("/") else site + "/"
+    pages: dict[int, str] = {}
+    for entry in entries:
+        number = entry.version.number
+        before = entry.compared_with.number if entry.compared_with is not None else number - 1
+        if entry.kind is EntryKind.FIRST or number == 1:
+            path = version_page_path(policy, number)
+        elif has_diff_page(before, number, count):
+            path = diff_page_path(policy, before, number)
+        else:
+            # The version compared with is not paired on the site: the one just before is.
+            path = diff_page_path(policy, number - 1, number)
+        pages[number] = base + path
+    return FeedLinks(self_url=self_url, home=base + policy_home_path(policy), pages=pages)
