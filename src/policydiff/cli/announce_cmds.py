@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from policydiff.cli.common import F, emit_json, message, open_store, store_path
+from policydiff.cli.completion import complete_compare_args, complete_policy
 from policydiff.errors import StoreError, UsageError
 from policydiff.mailsend import DEFAULT_TIMEOUT, SECURITY_MODES
 
@@ -511,7 +512,9 @@ def _send(mail: EmailMessage, data: bytes, store: GitStore | None, options: Send
 
 
 @click.command("announce")
-@click.argument("args", nargs=-1, metavar="[POLICY] [OLD] [NEW]")
+@click.argument(
+    "args", nargs=-1, metavar="[POLICY] [OLD] [NEW]", shell_complete=complete_compare_args
+)
 @click.option(
     "--format",
     "fmt",
@@ -749,7 +752,7 @@ def _history(
 
 
 @click.command("changelog")
-@click.argument("policy", required=False)
+@click.argument("policy", required=False, shell_complete=complete_policy)
 @click.option(
     "--format",
     "fmt",
@@ -798,7 +801,7 @@ def changelog_cmd(
 
 
 @click.command("feed")
-@click.argument("policy", required=False)
+@click.argument("policy", required=False, shell_complete=complete_policy)
 @_output_option()
 @click.option(
     "--feed-url",

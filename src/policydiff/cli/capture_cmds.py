@@ -21,6 +21,7 @@ from policydiff.cli.common import (
     report_line,
     status,
 )
+from policydiff.cli.completion import complete_policy
 from policydiff.cli.config_cmd import settings_values, store_config
 from policydiff.cli.store_cmds import (
     DEFAULT_MAX_SIZE,
@@ -234,7 +235,12 @@ def _vet_capture(store: GitStore, snapshot: Snapshot, *, accept_suspect: bool) -
 
 @click.command("capture")
 @click.argument("url")
-@click.option("--policy", required=True, help="Policy id, e.g. koozali/privacy-policy.")
+@click.option(
+    "--policy",
+    required=True,
+    help="Policy id, e.g. koozali/privacy-policy.",
+    shell_complete=complete_policy,
+)
 @_rules_options
 @_fetch_options
 @_suspect_option
@@ -328,7 +334,12 @@ def _wayback_line(result: CaptureResult) -> str:
 
 @click.command("wayback")
 @click.argument("url")
-@click.option("--policy", required=True, help="Policy id, e.g. koozali/privacy-policy.")
+@click.option(
+    "--policy",
+    required=True,
+    help="Policy id, e.g. koozali/privacy-policy.",
+    shell_complete=complete_policy,
+)
 @click.option("--from", "since", metavar="DATE", help="Only captures on or after DATE.")
 @click.option("--to", "until", metavar="DATE", help="Only captures on or before DATE.")
 @click.option(
@@ -473,7 +484,12 @@ def _import_line(result: ImportResult) -> str:
 @click.command("import-git")
 @click.argument("repo", type=click.Path(path_type=Path))
 @click.option("--path", "file_path", required=True, help="The file, relative to the repository.")
-@click.option("--policy", required=True, help="Policy id, e.g. koozali/privacy-policy.")
+@click.option(
+    "--policy",
+    required=True,
+    help="Policy id, e.g. koozali/privacy-policy.",
+    shell_complete=complete_policy,
+)
 @click.option(
     "--source-name",
     help="How provenance names the repository (default: its origin URL, else its path).",
@@ -578,7 +594,7 @@ def _reextract_line(version: Version, status: str, detail: str | None) -> str:
 
 
 @click.command("reextract")
-@click.argument("policy")
+@click.argument("policy", shell_complete=complete_policy)
 @_rules_options
 @click.option("--exit-code", is_flag=True, help="Exit 1 if a new version was recorded.")
 @format_option("text", "json", default="text")

@@ -18,6 +18,7 @@ from policydiff.cli.common import (
     write_atomic,
     write_stdout,
 )
+from policydiff.cli.completion import complete_compare_args
 from policydiff.errors import ExitCode, UsageError
 from policydiff.render import RENDERERS
 
@@ -31,7 +32,9 @@ MARKDOWN_MAX_CHARS = 60_000
 
 
 @click.command("compare")
-@click.argument("args", nargs=-1, metavar="[POLICY] [OLD] [NEW]")
+@click.argument(
+    "args", nargs=-1, metavar="[POLICY] [OLD] [NEW]", shell_complete=complete_compare_args
+)
 @click.option(
     "--format",
     "fmt",

@@ -24,6 +24,7 @@ from policydiff.cli.common import (
     write_atomic,
     write_stdout,
 )
+from policydiff.cli.completion import complete_policy, complete_policy_ref
 from policydiff.errors import UsageError
 
 if TYPE_CHECKING:
@@ -77,7 +78,9 @@ def _show(renderable: RenderableType) -> None:
 
 
 @click.command("blame")
-@click.argument("target", metavar="[POLICY[@REF]]", required=False)
+@click.argument(
+    "target", metavar="[POLICY[@REF]]", required=False, shell_complete=complete_policy_ref
+)
 @click.option(
     "--by",
     type=click.Choice(["paragraph", "sentence"]),
@@ -165,7 +168,7 @@ def _write_blame(result: Blame, fmt: str, output: Path | None) -> None:
 
 
 @click.command("history")
-@click.argument("policy", required=False)
+@click.argument("policy", required=False, shell_complete=complete_policy)
 @click.option(
     "--section",
     "section",
@@ -216,6 +219,7 @@ def history_cmd(policy: str | None, section: str, include_technical: bool, fmt: 
     multiple=True,
     metavar="ID",
     help="Only this policy (repeatable; default: every policy in the store).",
+    shell_complete=complete_policy,
 )
 @_technical_option()
 @click.option(

@@ -15,6 +15,7 @@ from policydiff.cli.common import (
     status,
     write_stdout,
 )
+from policydiff.cli.completion import complete_policy
 from policydiff.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ def _hits_text(hits: PolicyHits) -> list[str]:
     multiple=True,
     metavar="POLICY",
     help="Search only this policy (repeatable). Default: every policy in the store.",
+    shell_complete=complete_policy,
 )
 @format_option("text", "json", default="text")
 @quiet_option()

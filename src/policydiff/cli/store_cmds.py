@@ -26,6 +26,7 @@ from policydiff.cli.common import (
     status,
     store_path,
 )
+from policydiff.cli.completion import complete_policy, complete_policy_ref
 from policydiff.errors import (
     ExitCode,
     InputError,
@@ -180,7 +181,11 @@ def _finish_report(results: list[RecordResult], errors: list[tuple[str, str]], f
 
 @click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--policy", help="Policy id for every snapshot (default: from each file).")
+@click.option(
+    "--policy",
+    help="Policy id for every snapshot (default: from each file).",
+    shell_complete=complete_policy,
+)
 @click.option("--encoding", help="Decode the files with this encoding instead of UTF-8.")
 @click.option(
     "--technical",
@@ -290,7 +295,12 @@ def _batches(
 
 @click.command("add")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--policy", required=True, help="Policy id, e.g. koozali/privacy-policy.")
+@click.option(
+    "--policy",
+    required=True,
+    help="Policy id, e.g. koozali/privacy-policy.",
+    shell_complete=complete_policy,
+)
 @click.option("--captured", help="Capture time (ISO date or timestamp; default: from the file).")
 @click.option("--effective", help="Effective date YYYY-MM-DD (default: detected in the text).")
 @click.option("--source", help="URL the snapshot was taken from.")
@@ -450,7 +460,7 @@ def policies_cmd(fmt: str) -> None:
 
 
 @click.command("log")
-@click.argument("policy", required=False)
+@click.argument("policy", required=False, shell_complete=complete_policy)
 @click.option("--no-stats", is_flag=True, help="Leave out what each version changed (no diffing).")
 @click.option(
     "--rebuild-cache", is_flag=True, help="Recompute the change stats instead of using the cache."
@@ -525,7 +535,9 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
 
 
 @click.command("show")
-@click.argument("target", metavar="[POLICY[@REF]]", required=False)
+@click.argument(
+    "target", metavar="[POLICY[@REF]]", required=False, shell_complete=complete_policy_ref
+)
 @click.option("--at", "at", metavar="DATE", help="Show the version in force on DATE (YYYY-MM-DD).")
 @format_option("text", "json", default="text")
 def show_cmd(target: str | None, at: str | None, fmt: str) -> None:
@@ -597,7 +609,7 @@ def _provenance(version: Version) -> str:
 
 
 @click.command("verify")
-@click.argument("policy", required=False)
+@click.argument("policy", required=False, shell_complete=complete_policy)
 @format_option("text", "json", default="text")
 def verify_cmd(policy: str | None, fmt: str) -> None:
     """Recompute every hash and check the archive's history; exit 2 if anything was altered."""

@@ -36,6 +36,7 @@ from policydiff.cli.capture_cmds import (
     _vet_capture,
 )
 from policydiff.cli.common import emit_json, format_option, open_store, quiet_option, report_line
+from policydiff.cli.completion import complete_policy
 from policydiff.cli.config_cmd import settings_values
 from policydiff.errors import PolicydiffError, UsageError
 
@@ -239,7 +240,7 @@ def _by_host(jobs: list[_Job]) -> list[list[_Job]]:
 
 
 @click.command("track")
-@click.argument("policies", nargs=-1, metavar="[POLICY]...")
+@click.argument("policies", nargs=-1, metavar="[POLICY]...", shell_complete=complete_policy)
 @_fetch_options
 @_suspect_option
 @click.option(
