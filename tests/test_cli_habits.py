@@ -296,3 +296,22 @@ def test_format_choice_is_a_click_choice() -> None:
     offered = [item.value for item in choice.shell_complete(ctx, click.Option(["--f"]), "t")]
     assert offered == ["term"]
     assert choice.convert("table", None, None) == "term"
+
+
+def test_quiet_wayback_keeps_only_failed_captures(store_dir: Path) -> None:
+    """With -q a backfill prints the captures that failed (the error line points to them)."""
+    from test_wayback import CDX_PATH, FIXTURES, PAGES, page_path, wayback
+
+    with LocalServer() as server:
+        cdx = (FIXTURES / "cdx.json").read_bytes()
+        server.route(CDX_PATH, Reply(body=cdx, content_type="text/plain"))
+        for timestamp in PAGES:
+            server.route(
+                page_path(timestamp), Reply(body=(FIXTURES / f"{timestamp}.html").read_bytes())
+            )
+        server.route(page_path(PAGES[1]), Reply(404, b"gone"))
+        code, out, err = wayback(store_dir, server, "-q")
+    assert code == 2
+    assert out.startswith(f"{PAGES[1]} failed: cannot fetch")
+    assert out.count("\n") == 1
+    assert err == "Error: 1 capture(s) failed; re-run to retry them\n"
