@@ -21,15 +21,18 @@ if TYPE_CHECKING:
 
 # The refs every policy has besides its version numbers (see refs.parse_ref).
 NAMED_REFS = ("latest", "previous")
+# store.MARKER_FILE, named here so that a path with no store is told without importing the
+# store (and git): a test keeps the two equal.
+STORE_MARKER = "policydiff-store.json"
 
 
 def _store(ctx: click.Context) -> GitStore | None:
     """Return the store the command line names (--store, $POLICYDIFF_STORE), if there is one."""
-    from policydiff.store import MARKER_FILE, GitStore
-
     path = ctx.find_root().params.get("store_path")
-    if not isinstance(path, Path) or not (path / MARKER_FILE).is_file():
+    if not isinstance(path, Path) or not (path / STORE_MARKER).is_file():
         return None
+    from policydiff.store import GitStore
+
     return GitStore(path)
 
 
