@@ -174,10 +174,10 @@ class FormatChoice(click.Choice[str]):
 
 def format_help(choices: tuple[str, ...] | list[str], text: str = "Output format.") -> str:
     """Return a --format help text naming the aliases it accepts."""
-    aliases = [f"'{old}'" for old, new in FORMAT_ALIASES.items() if new in choices]
-    if not aliases:
-        return text
-    return f"{text} {' and '.join(aliases)} also means 'term'."
+    aliases = [
+        f"'{old}' also means '{new}'." for old, new in FORMAT_ALIASES.items() if new in choices
+    ]
+    return " ".join([text, *aliases])
 
 
 def emit_json(document: dict[str, Any]) -> None:
