@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 import uuid
-from collections.abc import Sequence
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
@@ -41,6 +43,8 @@ def entry_title(entry: HistoryEntry) -> str:
     number = entry.version.number
     if entry.kind is EntryKind.FIRST:
         return f"Version {number}: first recorded version"
+    if entry.kind is EntryKind.TECHNICAL:
+        return f"Version {number}: technical re-extraction (not a policy change)"
     counts = [
         (sum(1 for c in entry.changes if c.kind is kind), word) for kind, word in _COUNT_WORDS
     ]
@@ -60,6 +64,11 @@ def _paragraphs(entry: HistoryEntry) -> list[str]:
     lines = [f"Effective date: {effective}."]
     if entry.kind is EntryKind.FIRST:
         lines.append("First recorded version.")
+    if entry.kind is EntryKind.TECHNICAL:
+        lines.append(
+            "A technical re-extraction: the same policy read again from its stored source with "
+            "newer extraction rules; the changes listed are the extractor's, not the policy's."
+        )
     editorial = sum(1 for c in entry.changes if c.kind is ChangeKind.EDITORIAL)
     if editorial:
         lines.append(f"Editorial changes (wording unchanged) in {editorial} other section(s).")
@@ -101,20 +110,41 @@ def _source_links(entries: Sequence[HistoryEntry]) -> dict[int, str]:
     return links
 
 
+@dataclass(frozen=True, slots=True)
+class FeedLinks:
+    """Where the feed and its entries point, besides the policy's own address."""
+
+    # The feed's own address (rel="self"), as RFC 4287 recommends.
+    self_url: str | None = None
+    # The policy's page on the published site (the feed's rel="alternate" without announce.url).
+    home: str | None = None
+    # Version number -> its page on the published site: the entry's rel="alternate".
+    pages: Mapping[int, str] = field(default_factory=dict)
+
+
 def build_feed(
     policy: str,
     entries: Sequence[HistoryEntry],
     *,
     link: str | None = None,
     author: str | None = None,
+    links: FeedLinks | None = None,
+    include_technical: bool = False,
 ) -> bytes:
     """Return the Atom feed (UTF-8 XML) of the entries, newest first.
 
-    One entry per substantive version (and the first one); ``link`` is where to read the
-    policy (``announce.url``), else each version's source URL. The feed's ``updated`` is
-    the newest capture time, never "now", so the same store gives the same feed.
+    One entry per substantive version (and the first one; technical re-extractions too,
+    labelled, with ``include_technical``); ``link`` is where to read the policy
+    (``announce.url``), else each version's source URL. With site pages in ``links``, an
+    entry's alternate link is its page on the site (the redline of that version) and the
+    policy's address becomes a related link. The feed's ``updated`` is the newest capture
+    time, never "now", so the same store gives the same feed.
     """
-    shown = [e for e in entries if e.kind in {EntryKind.FIRST, EntryKind.SUBSTANTIVE}]
+    links = links or FeedLinks()
+    kinds = {EntryKind.FIRST, EntryKind.SUBSTANTIVE}
+    if include_technical:
+        kinds.add(EntryKind.TECHNICAL)
+    shown = [e for e in entries if e.kind in kinds]
     title = changelog_title(policy, entries)
     generator = FeedGenerator()
     generator.id(feed_id(policy))
@@ -125,14 +155,22 @@ def build_feed(
     generator.language("en")
     feed_link = safe_url(link)
     sources = _source_links(entries)
-    newest = feed_link or (sources.get(shown[0].version.number) if shown else None)
+    newest = (
+        feed_link
+        or safe_url(links.home)
+        or (sources.get(shown[0].version.number) if shown else None)
+    )
     if newest:
         generator.link(href=newest, rel="alternate")
+    self_url = safe_url(links.self_url)
+    if self_url:
+        generator.link(href=self_url, rel="self", type="application/atom+xml")
     updated = max((e.version.captured_at for e in entries), default=None)
     if updated is None:
         # An empty feed still needs a date; the epoch says "nothing yet" and stays stable.
         updated = datetime(1970, 1, 1, tzinfo=UTC)
     generator.updated(updated)
+    entry_links: dict[str, list[dict[str, str]]] = {}
     for entry in shown:
         version = entry.version
         item = generator.add_entry(order="append")
@@ -143,7 +181,32 @@ def build_feed(
         item.summary(_summary(entry), type="text")
         item.content(_content(entry), type="html")
         href = feed_link or sources.get(version.number)
-        if href:
-            item.link(href=href, rel="alternate")
+        page = safe_url(links.pages.get(version.number))
+        found: list[dict[str, str]] = []
+        if page:
+            found.append({"href": page, "rel": "alternate", "type": "text/html"})
+            if href:
+                found.append({"href": href, "rel": "related"})
+        elif href:
+            found.append({"href": href, "rel": "alternate"})
+        entry_links[entry_id(policy, version.commit)] = found
     data: bytes = generator.atom_str(pretty=True, encoding="UTF-8")
-    return data
+    return _add_entry_links(data, entry_links)
+
+
+def _add_entry_links(data: bytes, entry_links: Mapping[str, list[dict[str, str]]]) -> bytes:
+    """Return the feed with each entry's links (entry id -> attributes) added.
+
+    feedgen writes an entry's links without their ``rel`` and ``type`` (its serialiser
+    reads them from the new element instead of the link given), which makes a related
+    link a second alternate one: the links are added here instead, escaped by the
+    serialiser like every other attribute.
+    """
+    ET.register_namespace("", ATOM_NAMESPACE)
+    root = ET.fromstring(data)  # noqa: S314 - our own feedgen output, not outside input
+    for element in root.findall(f"{{{ATOM_NAMESPACE}}}entry"):
+        for attributes in entry_links.get(element.findtext(f"{{{ATOM_NAMESPACE}}}id", ""), []):
+            ET.SubElement(element, f"{{{ATOM_NAMESPACE}}}link", attributes)
+    ET.indent(root, space="  ")
+    out: bytes = ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return out + b"\n"

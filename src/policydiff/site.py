@@ -376,7 +376,7 @@ class _PolicySite:
         self.include_technical = include_technical
         self.progress = progress
         self.base = f"policies/{self.policy}"
-        self.home = _policy_home(self.policy)
+        self.home = policy_home_path(self.policy)
         self.crumbs: tuple[tuple[str, str | None], ...] = (
             ("All policies", "index.html"),
             (self.policy, self.home),
@@ -388,11 +388,11 @@ class _PolicySite:
 
     def version_page(self, version: Version) -> str:
         """Return the site path of a version's text page."""
-        return f"{self.base}/versions/{version.number}.html"
+        return version_page_path(self.policy, version.number)
 
     def diff_page(self, old: Version, new: Version) -> str:
         """Return the site path of the redline from ``old`` to ``new``."""
-        return f"{self.base}/diffs/{old.number}-{new.number}.html"
+        return diff_page_path(self.policy, old.number, new.number)
 
     def _pairs(self) -> list[tuple[Version, Version]]:
         """Return the pairs that get a redline page, oldest first."""
@@ -790,7 +790,26 @@ def _layout_clash(policies: Sequence[str]) -> str | None:
     return None
 
 
-def _policy_home(policy: str) -> str:
+def version_page_path(policy: str, number: int) -> str:
+    """Return the site path of the text page of version ``number`` of ``policy``."""
+    return f"policies/{policy}/versions/{number}.html"
+
+
+def diff_page_path(policy: str, old: int, new: int) -> str:
+    """Return the site path of the redline from version ``old`` to ``new`` of ``policy``."""
+    return f"policies/{policy}/diffs/{old}-{new}.html"
+
+
+def has_diff_page(old: int, new: int, count: int) -> bool:
+    """Whether the site of a policy with ``count`` versions has the redline ``old`` -> ``new``.
+
+    The rule of ``_PolicySite._pairs``: every pair up to ALL_PAIRS_MAX versions, else
+    consecutive versions and each version against the latest.
+    """
+    return 1 <= old < new <= count and (count <= ALL_PAIRS_MAX or new in {old + 1, count})
+
+
+def policy_home_path(policy: str) -> str:
     """Return the site path of a policy's timeline page."""
     return f"policies/{policy}/index.html"
 
@@ -824,7 +843,7 @@ def _search_page(phrase: str, found: Sequence[PolicyHits], searched: int) -> Pag
         )
         state = "still there" if hits.in_latest else "absent"
         sections.append(
-            f"<h2>{_link(path, _policy_home(hits.policy), hits.policy)}</h2>"
+            f"<h2>{_link(path, policy_home_path(hits.policy), hits.policy)}</h2>"
             f"<ul>{events}<li>latest, {version_link(hits.latest)}: {escape(state)}</li></ul>"
             + (
                 f"<blockquote><p>{escape(hits.context)}</p></blockquote>"
@@ -856,7 +875,7 @@ def _index(
     rows = []
     for policy, versions, last in policies:
         rows.append(
-            f"<tr><td>{_link('index.html', _policy_home(policy), policy)}</td>"
+            f"<tr><td>{_link('index.html', policy_home_path(policy), policy)}</td>"
             f'<td class="pd-num">{len(versions)}</td>'
             f"<td>{escape(_day(versions[0].captured_at))}</td>"
             f"<td>{escape(_day(versions[-1].captured_at))}</td>"

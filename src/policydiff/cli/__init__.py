@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "announce": "policydiff.cli.announce_cmds:announce_cmd",
     "changelog": "policydiff.cli.announce_cmds:changelog_cmd",
     "feed": "policydiff.cli.announce_cmds:feed_cmd",
+    "git-diff-driver": "policydiff.cli.git_driver_cmd:git_diff_driver_cmd",
 }
 
 DEFAULT_STORE = "policy-archive"
@@ -61,7 +62,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "policydiff show acme/privacy@3",
         "policydiff show acme/privacy --at 2023-01-01",
     ),
-    "blame": ("policydiff blame acme/privacy", "policydiff blame acme/privacy@2 --by sentence"),
+    "blame": (
+        "policydiff blame acme/privacy",
+        "policydiff blame acme/privacy@2 --by sentence",
+        "policydiff blame acme/privacy --format html -o blame.html",
+    ),
     "history": (
         'policydiff history acme/privacy --section "Cookies"',
         'policydiff history acme/privacy --section "Your rights" --format markdown',
@@ -96,7 +101,15 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "policydiff changelog acme/privacy",
         "policydiff changelog acme/privacy --substantive-only -o CHANGES.md",
     ),
-    "feed": ("policydiff feed acme/privacy -o privacy.atom",),
+    "feed": (
+        "policydiff feed acme/privacy -o privacy.atom",
+        "policydiff feed acme/privacy --feed-url https://acme.example/privacy.atom",
+        "policydiff feed acme/privacy --site-url https://acme.example/audit/ --include-technical",
+    ),
+    "git-diff-driver": (
+        "policydiff git-diff-driver privacy.md old.md 1a2b3c4 100644 privacy.md 5d6e7f8 100644",
+        "policydiff git-diff-driver --textconv privacy.html",
+    ),
     "compare": (
         "policydiff compare acme/privacy",
         "policydiff compare acme/privacy 2023-01-01 latest --format html -o diff.html",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from policydiff.cli.common import F, emit_json, message, open_store, store_path
+from policydiff.cli.completion import complete_compare_args, complete_policy
 from policydiff.errors import StoreError, UsageError
 from policydiff.mailsend import DEFAULT_TIMEOUT, SECURITY_MODES
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from policydiff.announce import Announcement
     from policydiff.changelog import HistoryEntry
     from policydiff.cli.resolve import Pair
+    from policydiff.feed import FeedLinks
     from policydiff.mailsend import Server
     from policydiff.store import GitStore
 
@@ -195,15 +197,30 @@ def _parse_when(value: str | None) -> datetime:
     return moment if moment.tzinfo is not None else moment.astimezone()
 
 
-def _address_setting(given: str | None, settings: dict[str, str], key: str, flag: str) -> str:
-    """Return an address from its option, else the store's config, else fail saying how."""
-    value = given if given is not None else settings.get(key)
-    if value is None:
-        raise UsageError(
-            f"no {flag.removeprefix('--').capitalize()} address: pass {flag} ADDRESS or set one "
-            f"with 'policydiff config set {key} ADDRESS'"
+def _address_settings(given: dict[str, str | None], settings: dict[str, str]) -> dict[str, str]:
+    """Return each address (flag -> value) from its option, else the store's config.
+
+    Every missing one is named in the one error, so that a first run learns all it needs.
+    """
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    for flag, value in given.items():
+        key = f"announce.{flag.removeprefix('--')}"
+        chosen = value if value is not None else settings.get(key)
+        if chosen is None:
+            missing.append(flag)
+        else:
+            found[flag] = chosen
+    if missing:
+        names = " and ".join(flag.removeprefix("--").capitalize() for flag in missing)
+        how = "; ".join(
+            f"pass {flag} ADDRESS or set one with 'policydiff config set "
+            f"announce.{flag.removeprefix('--')} ADDRESS'"
+            for flag in missing
         )
-    return value
+        noun = "address" if len(missing) == 1 else "addresses"
+        raise UsageError(f"no {names} {noun}: {how}")
+    return found
 
 
 def _build_message(
@@ -218,8 +235,9 @@ def _build_message(
     """Return the e-mail: validated addresses, safe subject, body as rendered."""
     from policydiff.announce import build_email, parse_address, parse_addresses
 
-    to = parse_addresses(_address_setting(to_addr, settings, "announce.to", "--to"), "To")
-    sender = parse_address(_address_setting(from_addr, settings, "announce.from", "--from"), "From")
+    addresses = _address_settings({"--to": to_addr, "--from": from_addr}, settings)
+    to = parse_addresses(addresses["--to"], "To")
+    sender = parse_address(addresses["--from"], "From")
     return build_email(body, subject=announcement.subject, sender=sender, to=to, when=when)
 
 
@@ -494,7 +512,9 @@ def _send(mail: EmailMessage, data: bytes, store: GitStore | None, options: Send
 
 
 @click.command("announce")
-@click.argument("args", nargs=-1, metavar="[POLICY] [OLD] [NEW]")
+@click.argument(
+    "args", nargs=-1, metavar="[POLICY] [OLD] [NEW]", shell_complete=complete_compare_args
+)
 @click.option(
     "--format",
     "fmt",
@@ -732,7 +752,7 @@ def _history(
 
 
 @click.command("changelog")
-@click.argument("policy", required=False)
+@click.argument("policy", required=False, shell_complete=complete_policy)
 @click.option(
     "--format",
     "fmt",
@@ -781,22 +801,83 @@ def changelog_cmd(
 
 
 @click.command("feed")
-@click.argument("policy", required=False)
+@click.argument("policy", required=False, shell_complete=complete_policy)
 @_output_option()
-def feed_cmd(policy: str | None, output: Path | None) -> None:
+@click.option(
+    "--feed-url",
+    metavar="URL",
+    help='Where the feed will be published: its rel="self" link (readers and validators '
+    "use it to find the feed again).",
+)
+@click.option(
+    "--site-url",
+    metavar="URL",
+    help="Where 'policydiff site' output is published (default: announce.site_url): each "
+    "entry then links to its version's redline page there.",
+)
+@click.option(
+    "--include-technical",
+    is_flag=True,
+    help="List technical re-extractions too, labelled (left out by default: not policy changes).",
+)
+def feed_cmd(
+    policy: str | None,
+    output: Path | None,
+    feed_url: str | None,
+    site_url: str | None,
+    include_technical: bool,
+) -> None:
     """Write an Atom feed of POLICY's substantive versions, newest first.
 
-    Entries link to announce.url when it is set, else to each version's source URL.
+    Entries link to announce.url when it is set, else to each version's source URL; with
+    a site URL (--site-url or announce.site_url), to the version's redline on the site
+    built by 'policydiff site', the policy's address then a related link.
     """
     from policydiff.announce import check_url
-    from policydiff.feed import build_feed
+    from policydiff.feed import FeedLinks, build_feed
 
-    chosen, entries, store = _history(policy, include_technical=False, substantive_only=True)
+    # Checked before any work: a bad option fails at once.
+    self_url = check_url(feed_url, "--feed-url")
+    site = check_url(site_url, "--site-url")
+    chosen, entries, store = _history(
+        policy, include_technical=include_technical, substantive_only=True
+    )
     settings = _settings(store)
+    if site is None:
+        site = check_url(settings.get("announce.site_url"), "announce.site_url")
+    links = FeedLinks(self_url=self_url)
+    if site is not None:
+        links = _site_links(site, chosen, entries, len(store.versions(chosen)), self_url)
     data = build_feed(
         chosen,
         entries,
         link=check_url(settings.get("announce.url"), "announce.url"),
         author=settings.get("announce.list_name"),
+        links=links,
+        include_technical=include_technical,
     )
     _write_bytes(data, output, "feed")
+
+
+def _site_links(
+    site: str, policy: str, entries: list[HistoryEntry], count: int, self_url: str | None
+) -> FeedLinks:
+    """Return the feed's links into a published site: each version's redline page."""
+    from policydiff.changelog import EntryKind
+    from policydiff.feed import FeedLinks
+    from policydiff.site import diff_page_path, has_diff_page, policy_home_path, version_page_path
+
+    base = site if site.endswith("/") else site + "/"
+    pages: dict[int, str] = {}
+    for entry in entries:
+        number = entry.version.number
+        before = entry.compared_with.number if entry.compared_with is not None else number - 1
+        if entry.kind is EntryKind.FIRST or number == 1:
+            path = version_page_path(policy, number)
+        elif has_diff_page(before, number, count):
+            path = diff_page_path(policy, before, number)
+        else:
+            # The version compared with is not paired on the site: the one just before is.
+            path = diff_page_path(policy, number - 1, number)
+        pages[number] = base + path
+    return FeedLinks(self_url=self_url, home=base + policy_home_path(policy), pages=pages)

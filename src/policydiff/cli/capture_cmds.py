@@ -11,7 +11,17 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
-from policydiff.cli.common import emit_json, format_option, message, open_store, progress
+from policydiff.cli.common import (
+    emit_json,
+    format_option,
+    message,
+    open_store,
+    progress,
+    quiet_option,
+    report_line,
+    status,
+)
+from policydiff.cli.completion import complete_policy
 from policydiff.cli.config_cmd import settings_values, store_config
 from policydiff.cli.store_cmds import (
     DEFAULT_MAX_SIZE,
@@ -179,7 +189,7 @@ def _extract_rules(
             if config.get(key) != value.strip():
                 config.set(key, value)
                 # Said once, when it changes: a cron job passing the same option stays quiet.
-                message(f"Remembered --{name} {value!r} for {policy} (forget: config unset {key})")
+                status(f"Remembered --{name} {value!r} for {policy} (forget: config unset {key})")
 
     return ExtractRules(select=current["select"], remove=current["remove"]), remember
 
@@ -225,13 +235,19 @@ def _vet_capture(store: GitStore, snapshot: Snapshot, *, accept_suspect: bool) -
 
 @click.command("capture")
 @click.argument("url")
-@click.option("--policy", required=True, help="Policy id, e.g. koozali/privacy-policy.")
+@click.option(
+    "--policy",
+    required=True,
+    help="Policy id, e.g. koozali/privacy-policy.",
+    shell_complete=complete_policy,
+)
 @_rules_options
 @_fetch_options
 @_suspect_option
 @click.option("--exit-code", is_flag=True, help="Exit 1 if a new version was recorded.")
 @click.option("-v", "--verbose", is_flag=True, help="Also say when the text is unchanged.")
 @format_option("text", "json", default="text")
+@quiet_option()
 def capture_cmd(
     url: str,
     policy: str,
@@ -293,13 +309,13 @@ def capture_cmd(
             | _record_json(result)
         )
     elif result.version is not None:
-        click.echo(
+        report_line(
             f"{policy}: recorded version {result.version.number} "
             f"(captured {iso_time(snapshot.captured_at)} from {url})"
         )
     elif verbose:
         latest = store.versions(policy)[-1]
-        click.echo(f"{policy}: unchanged (same text as version {latest.number})")
+        report_line(f"{policy}: unchanged (same text as version {latest.number})")
     _changed_exit(exit_code, 1 if result.version is not None else 0)
 
 
@@ -318,7 +334,12 @@ def _wayback_line(result: CaptureResult) -> str:
 
 @click.command("wayback")
 @click.argument("url")
-@click.option("--policy", required=True, help="Policy id, e.g. koozali/privacy-policy.")
+@click.option(
+    "--policy",
+    required=True,
+    help="Policy id, e.g. koozali/privacy-policy.",
+    shell_complete=complete_policy,
+)
 @click.option("--from", "since", metavar="DATE", help="Only captures on or after DATE.")
 @click.option("--to", "until", metavar="DATE", help="Only captures on or before DATE.")
 @click.option(
@@ -347,6 +368,7 @@ def _wayback_line(result: CaptureResult) -> str:
 @_suspect_option
 @click.option("--exit-code", is_flag=True, help="Exit 1 if a new version was recorded.")
 @format_option("text", "json", default="text")
+@quiet_option()
 def wayback_cmd(
     url: str,
     policy: str,
@@ -424,8 +446,8 @@ def wayback_cmd(
         )
     else:
         for result in results:
-            click.echo(_wayback_line(result))
-    message(
+            report_line(_wayback_line(result), problem=result.status in {"failed", "pending"})
+    status(
         f"{len(results)} capture(s): {counts['recorded']} recorded, {counts['unchanged']} "
         f"unchanged, {counts['skipped']} skipped (done before), {counts['failed']} failed, "
         f"{counts['pending']} pending; {requests} request(s)"
@@ -462,7 +484,12 @@ def _import_line(result: ImportResult) -> str:
 @click.command("import-git")
 @click.argument("repo", type=click.Path(path_type=Path))
 @click.option("--path", "file_path", required=True, help="The file, relative to the repository.")
-@click.option("--policy", required=True, help="Policy id, e.g. koozali/privacy-policy.")
+@click.option(
+    "--policy",
+    required=True,
+    help="Policy id, e.g. koozali/privacy-policy.",
+    shell_complete=complete_policy,
+)
 @click.option(
     "--source-name",
     help="How provenance names the repository (default: its origin URL, else its path).",
@@ -471,6 +498,7 @@ def _import_line(result: ImportResult) -> str:
 @size_option()
 @click.option("--exit-code", is_flag=True, help="Exit 1 if a new version was recorded.")
 @format_option("text", "json", default="text")
+@quiet_option()
 def import_git_cmd(
     repo: Path,
     file_path: str,
@@ -547,10 +575,10 @@ def import_git_cmd(
         )
     else:
         for result in results:
-            click.echo(_import_line(result))
+            report_line(_import_line(result), problem=result.status == "failed")
     recorded = sum(1 for r in results if r.status == "recorded")
     failed = sum(1 for r in results if r.status == "failed")
-    message(f"{len(results)} commit(s): {recorded} recorded, {failed} failed")
+    status(f"{len(results)} commit(s): {recorded} recorded, {failed} failed")
     if failed:
         raise _PartlyFailedError(f"{failed} commit(s) could not be imported (see above)")
     _changed_exit(exit_code, recorded)
@@ -566,10 +594,11 @@ def _reextract_line(version: Version, status: str, detail: str | None) -> str:
 
 
 @click.command("reextract")
-@click.argument("policy")
+@click.argument("policy", shell_complete=complete_policy)
 @_rules_options
 @click.option("--exit-code", is_flag=True, help="Exit 1 if a new version was recorded.")
 @format_option("text", "json", default="text")
+@quiet_option()
 def reextract_cmd(
     policy: str, select: str | None, remove: str | None, exit_code: bool, fmt: str
 ) -> None:
@@ -676,10 +705,10 @@ def reextract_cmd(
         )
     else:
         for row in rows:
-            click.echo(_reextract_line(*row))
-    recorded = sum(1 for _, status, _ in rows if status == "recorded")
-    failed = sum(1 for _, status, _ in rows if status == "failed")
-    message(f"{recorded} technical version(s) recorded, {failed} failed")
+            report_line(_reextract_line(*row), problem=row[1] == "failed")
+    recorded = sum(1 for _, state, _ in rows if state == "recorded")
+    failed = sum(1 for _, state, _ in rows if state == "failed")
+    status(f"{recorded} technical version(s) recorded, {failed} failed")
     if failed:
         raise _PartlyFailedError(f"{failed} version(s) could not be re-extracted (see above)")
     _changed_exit(exit_code, recorded)

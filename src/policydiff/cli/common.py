@@ -78,8 +78,106 @@ def console(*, err: bool = False) -> Console:
 
 
 def message(text: str) -> None:
-    """Print a progress or status message on stderr."""
+    """Print a warning, note or other message on stderr (even with --quiet)."""
     click.echo(text, err=True)
+
+
+# --------------------------------------------------------------------------- --quiet
+
+_QUIET = "policydiff.quiet"
+
+
+def _remember_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """Keep --quiet in the context's shared meta, where the output helpers look."""
+    if value:
+        ctx.meta[_QUIET] = True
+
+
+def quiet_option() -> Callable[[F], F]:
+    """Return the -q/--quiet option of commands that print progress or per-file lines."""
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_quiet,
+        help="Print only warnings and errors: no progress bar, per-file lines or summary.",
+    )
+
+
+def is_quiet() -> bool:
+    """Whether the running command was given --quiet."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(_QUIET))
+
+
+def status(text: str) -> None:
+    """Print a progress or summary message on stderr, unless --quiet."""
+    if not is_quiet():
+        click.echo(text, err=True)
+
+
+def report_line(text: str, *, problem: bool = False) -> None:
+    """Print one per-file (or per-version) report line on stdout; with --quiet, problems only."""
+    if problem or not is_quiet():
+        click.echo(text)
+
+
+# --------------------------------------------------------------------------- --no-pager
+
+_NO_PAGER = "policydiff.no_pager"
+
+
+def _remember_no_pager(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """Keep --no-pager in the context's shared meta."""
+    if value:
+        ctx.meta[_NO_PAGER] = True
+
+
+def no_pager_option() -> Callable[[F], F]:
+    """Return the --no-pager option of commands that page long output on a terminal."""
+    return click.option(
+        "--no-pager",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_no_pager,
+        help="Print straight to the terminal, never through $PAGER.",
+    )
+
+
+def show_text(text: str, *, color: bool, lines: int) -> None:
+    """Print terminal text: through $PAGER when it is taller than ``lines``, unless --no-pager."""
+    ctx = click.get_current_context(silent=True)
+    paging = not (ctx is not None and ctx.meta.get(_NO_PAGER))
+    if paging and text.count("\n") >= lines:
+        click.echo_via_pager(text, color=color)
+    else:
+        click.echo(text, color=color, nl=False)
+
+
+# --------------------------------------------------------------------------- --format
+
+# Another name accepted for a format: "table" (log, policies) and "term" (compare, blame,
+# history) were both used for the terminal output; "term" is the one shown.
+FORMAT_ALIASES = {"table": "term"}
+
+
+class FormatChoice(click.Choice[str]):
+    """A ``--format`` choice that also takes the old names in FORMAT_ALIASES."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:  # noqa: ANN401 - click's signature
+        """Return the format chosen, an alias turned into its canonical name."""
+        if isinstance(value, str) and FORMAT_ALIASES.get(value) in self.choices:
+            return FORMAT_ALIASES[value]
+        return super().convert(value, param, ctx)
+
+
+def format_help(choices: tuple[str, ...] | list[str], text: str = "Output format.") -> str:
+    """Return a --format help text naming the aliases it accepts."""
+    aliases = [
+        f"'{old}' also means '{new}'." for old, new in FORMAT_ALIASES.items() if new in choices
+    ]
+    return " ".join([text, *aliases])
 
 
 def emit_json(document: dict[str, Any]) -> None:
@@ -87,15 +185,15 @@ def emit_json(document: dict[str, Any]) -> None:
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 
-def format_option(*choices: str, default: str = "table") -> Callable[[F], F]:
+def format_option(*choices: str, default: str = "term") -> Callable[[F], F]:
     """Return a ``--format`` option with the given choices."""
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(choices),
+        type=FormatChoice(choices),
         default=default,
         show_default=True,
-        help="Output format.",
+        help=format_help(choices),
     )
 
 
@@ -106,7 +204,7 @@ def stderr_is_terminal() -> bool:
 
 def progress(total: int, label: str) -> Callable[[], None]:
     """Return a function advancing a progress bar on a terminal (a no-op elsewhere)."""
-    if not stderr_is_terminal() or total < 20:
+    if not stderr_is_terminal() or total < 20 or is_quiet():
         return lambda: None
     from rich.progress import Progress
 

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from policydiff.cli.common import store_path, use_color, write_atomic, write_stdout
+from policydiff.cli.common import (
+    FormatChoice,
+    format_help,
+    no_pager_option,
+    show_text,
+    store_path,
+    use_color,
+    write_atomic,
+    write_stdout,
+)
+from policydiff.cli.completion import complete_compare_args
 from policydiff.errors import ExitCode, UsageError
 from policydiff.render import RENDERERS
 
@@ -22,14 +32,16 @@ MARKDOWN_MAX_CHARS = 60_000
 
 
 @click.command("compare")
-@click.argument("args", nargs=-1, metavar="[POLICY] [OLD] [NEW]")
+@click.argument(
+    "args", nargs=-1, metavar="[POLICY] [OLD] [NEW]", shell_complete=complete_compare_args
+)
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(list(RENDERERS)),
+    type=FormatChoice(list(RENDERERS)),
     default="term",
     show_default=True,
-    help="Output format.",
+    help=format_help(list(RENDERERS)),
 )
 @click.option(
     "--output",
@@ -67,6 +79,7 @@ MARKDOWN_MAX_CHARS = 60_000
     is_flag=True,
     help="Exit 1 if there are substantive differences, 0 if none (2 on errors).",
 )
+@no_pager_option()
 def compare_cmd(
     args: tuple[str, ...],
     fmt: str,
@@ -155,11 +168,7 @@ def _show_terminal(report: CompareReport, view: View) -> None:
         write_stdout(render(report, view, color=color))
         return
     size = shutil.get_terminal_size()
-    text = render(report, view, width=size.columns, color=color)
-    if text.count("\n") >= size.lines:
-        click.echo_via_pager(text, color=color)
-    else:
-        click.echo(text, color=color, nl=False)
+    show_text(render(report, view, width=size.columns, color=color), color=color, lines=size.lines)
 
 
 def _check_report_url(url: str) -> None:

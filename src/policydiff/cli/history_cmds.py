@@ -14,16 +14,23 @@ import click
 from policydiff.cli.common import (
     emit_json,
     format_option,
-    message,
+    no_pager_option,
     open_store,
     progress_callback,
+    quiet_option,
+    show_text,
+    status,
     use_color,
+    write_atomic,
     write_stdout,
 )
+from policydiff.cli.completion import complete_policy, complete_policy_ref
 from policydiff.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+
+    from policydiff.history import Blame
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,17 +47,14 @@ def _technical_option() -> Callable[[F], F]:
     )
 
 
-def _show(renderable: RenderableType) -> None:
-    """Print a renderable: terminal width and a pager on a terminal, plain width otherwise."""
+def _layout(renderable: RenderableType, *, width: int, color: bool) -> str:
+    """Return a renderable laid out ``width`` columns wide, without trailing spaces."""
     from rich.console import Console
 
-    color = use_color(sys.stdout)
-    tty = sys.stdout.isatty()
-    size = shutil.get_terminal_size()
     out = io.StringIO()
     Console(
         file=out,
-        width=size.columns if tty else PLAIN_WIDTH,
+        width=width,
         force_terminal=color,
         color_system="standard" if color else None,
         no_color=not color,
@@ -58,15 +62,25 @@ def _show(renderable: RenderableType) -> None:
         emoji=False,
     ).print(renderable)
     # Rich pads rows to the full width; trailing spaces are noise in files and diffs.
-    text = "\n".join(line.rstrip() for line in out.getvalue().split("\n"))
-    if tty and text.count("\n") >= size.lines:
-        click.echo_via_pager(text, color=color)
+    return "\n".join(line.rstrip() for line in out.getvalue().split("\n"))
+
+
+def _show(renderable: RenderableType) -> None:
+    """Print a renderable: terminal width and a pager on a terminal, plain width otherwise."""
+    color = use_color(sys.stdout)
+    tty = sys.stdout.isatty()
+    size = shutil.get_terminal_size()
+    text = _layout(renderable, width=size.columns if tty else PLAIN_WIDTH, color=color)
+    if tty:
+        show_text(text, color=color, lines=size.lines)
     else:
         write_stdout(text)
 
 
 @click.command("blame")
-@click.argument("target", metavar="POLICY[@REF]", required=False)
+@click.argument(
+    "target", metavar="[POLICY[@REF]]", required=False, shell_complete=complete_policy_ref
+)
 @click.option(
     "--by",
     type=click.Choice(["paragraph", "sentence"]),
@@ -76,9 +90,22 @@ def _show(renderable: RenderableType) -> None:
 )
 @_technical_option()
 @click.option("--rebuild-cache", is_flag=True, help="Diff every version again instead of resuming.")
-@format_option("term", "json", default="term")
+@format_option("term", "json", "markdown", "html", default="term")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the blame to this file (atomically) instead of stdout.",
+)
+@quiet_option()
+@no_pager_option()
 def blame_cmd(
-    target: str | None, by: str, include_technical: bool, rebuild_cache: bool, fmt: str
+    target: str | None,
+    by: str,
+    include_technical: bool,
+    rebuild_cache: bool,
+    fmt: str,
+    output: Path | None,
 ) -> None:
     """Show since which version each paragraph of a version has stood unchanged.
 
@@ -111,18 +138,37 @@ def blame_cmd(
         rebuild=rebuild_cache,
         progress=on_progress,
     )
-    if fmt == "json":
-        from policydiff.render.blame import blame_json
-
-        emit_json(blame_json(result))
+    if fmt in {"json", "markdown", "html"} or output is not None:
+        _write_blame(result, fmt, output)
         return
     from policydiff.render.blame import build_blame
 
     _show(build_blame(result, color=use_color(sys.stdout)))
 
 
+def _write_blame(result: Blame, fmt: str, output: Path | None) -> None:
+    """Write a blame as JSON, markdown or HTML (or plain terminal text) to stdout or a file."""
+    import json
+
+    from policydiff.render import blame as formats
+
+    if fmt == "json":
+        text = json.dumps(formats.blame_json(result), ensure_ascii=False, indent=2) + "\n"
+    elif fmt == "markdown":
+        text = formats.blame_markdown(result)
+    elif fmt == "html":
+        text = formats.blame_html(result)
+    else:
+        text = _layout(formats.build_blame(result, color=False), width=PLAIN_WIDTH, color=False)
+    if output is None:
+        write_stdout(text)
+    else:
+        write_atomic(output, text)
+        status(f"Wrote the {fmt} blame to {output}")
+
+
 @click.command("history")
-@click.argument("policy", required=False)
+@click.argument("policy", required=False, shell_complete=complete_policy)
 @click.option(
     "--section",
     "section",
@@ -133,6 +179,7 @@ def blame_cmd(
 )
 @_technical_option()
 @format_option("term", "json", "markdown", default="term")
+@no_pager_option()
 def history_cmd(policy: str | None, section: str, include_technical: bool, fmt: str) -> None:
     """Show every version in which one section of POLICY changed, with its word diff.
 
@@ -172,6 +219,7 @@ def history_cmd(policy: str | None, section: str, include_technical: bool, fmt: 
     multiple=True,
     metavar="ID",
     help="Only this policy (repeatable; default: every policy in the store).",
+    shell_complete=complete_policy,
 )
 @_technical_option()
 @click.option(
@@ -181,6 +229,7 @@ def history_cmd(policy: str | None, section: str, include_technical: bool, fmt: 
     metavar="PHRASE",
     help="Add a page answering `policydiff search PHRASE` (repeatable; linked from the index).",
 )
+@quiet_option()
 def site_cmd(
     outdir: Path, policies: tuple[str, ...], include_technical: bool, searches: tuple[str, ...]
 ) -> None:
@@ -210,7 +259,7 @@ def site_cmd(
         progress=on_progress,
         searches=searches,
     )
-    message(
+    status(
         f"Site: {report.pages} page(s) in {outdir} ({report.written} written, "
         f"{report.unchanged} unchanged, {report.removed} removed); "
         f"open {outdir / 'index.html'}"

@@ -9,11 +9,13 @@ import click
 from policydiff.cli.common import (
     emit_json,
     format_option,
-    message,
     open_store,
     progress_callback,
+    quiet_option,
+    status,
     write_stdout,
 )
+from policydiff.cli.completion import complete_policy
 from policydiff.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -81,8 +83,10 @@ def _hits_text(hits: PolicyHits) -> list[str]:
     multiple=True,
     metavar="POLICY",
     help="Search only this policy (repeatable). Default: every policy in the store.",
+    shell_complete=complete_policy,
 )
 @format_option("text", "json", default="text")
+@quiet_option()
 def search_cmd(phrase: str, regex: bool, policies: tuple[str, ...], fmt: str) -> None:
     """Find when PHRASE first appeared in each policy, when it left or came back, and if it stands.
 
@@ -123,7 +127,7 @@ def search_cmd(phrase: str, regex: bool, policies: tuple[str, ...], fmt: str) ->
         if lines:
             write_stdout("\n".join(lines))
         total = len(names) if names else len(store.policies())
-        message(
+        status(
             f"\u201c{phrase}\u201d found in {len(found)} of {total} polic"
             f"{'y' if total == 1 else 'ies'} ({searched} version(s) searched)"
         )

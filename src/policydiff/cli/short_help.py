@@ -13,6 +13,9 @@ SHORT_HELP: dict[str, str] = {
     "compare": "Show what changed between two versions of a policy, or between two files.",
     "config": "Read and change the store's settings; with no command, show each and its source.",
     "feed": "Write an Atom feed of POLICY's substantive versions, newest first.",
+    "git-diff-driver": (
+        "Show policydiff's section diff of a file when git diffs it (a git diff driver)."
+    ),
     "history": "Show every version in which one section of POLICY changed, with its word diff.",
     "import": "Import snapshot files and directories (recursively), oldest capture first.",
     "import-git": "Import every version of one file from another git repository's history.",

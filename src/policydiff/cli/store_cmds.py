@@ -21,8 +21,12 @@ from policydiff.cli.common import (
     open_store,
     progress,
     progress_callback,
+    quiet_option,
+    report_line,
+    status,
     store_path,
 )
+from policydiff.cli.completion import complete_policy, complete_policy_ref
 from policydiff.errors import (
     ExitCode,
     InputError,
@@ -127,14 +131,16 @@ def _report(results: list[tuple[str, RecordResult | None, str | None]], fmt: str
             # one must neither forge a report line nor drive the terminal.
             origin = escape_unsafe(raw_origin)
             if error:
-                click.echo(f"{origin}: error: {escape_unsafe(error)}")
+                report_line(f"{origin}: error: {escape_unsafe(error)}", problem=True)
             elif result is not None and result.version is not None:
-                click.echo(
+                report_line(
                     f"{origin}: recorded as {result.snapshot.policy} version "
                     f"{result.version.number} (captured {iso_time(result.snapshot.captured_at)})"
                 )
             elif result is not None:
-                click.echo(f"{origin}: unchanged ({result.snapshot.policy}: same text as recorded)")
+                report_line(
+                    f"{origin}: unchanged ({result.snapshot.policy}: same text as recorded)"
+                )
     return ExitCode.ERROR if failed else ExitCode.OK
 
 
@@ -170,12 +176,16 @@ def _finish_report(results: list[RecordResult], errors: list[tuple[str, str]], f
             f"{len(errors)} of {len(rows)} snapshot(s) could not be recorded (listed above); "
             f"{counts}"
         )
-    message(f"{counts}, 0 error(s)")
+    status(f"{counts}, 0 error(s)")
 
 
 @click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--policy", help="Policy id for every snapshot (default: from each file).")
+@click.option(
+    "--policy",
+    help="Policy id for every snapshot (default: from each file).",
+    shell_complete=complete_policy,
+)
 @click.option("--encoding", help="Decode the files with this encoding instead of UTF-8.")
 @click.option(
     "--technical",
@@ -184,6 +194,7 @@ def _finish_report(results: list[RecordResult], errors: list[tuple[str, str]], f
 )
 @size_option()
 @format_option("text", "json", default="text")
+@quiet_option()
 def import_cmd(
     paths: tuple[Path, ...],
     policy: str | None,
@@ -284,7 +295,12 @@ def _batches(
 
 @click.command("add")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--policy", required=True, help="Policy id, e.g. koozali/privacy-policy.")
+@click.option(
+    "--policy",
+    required=True,
+    help="Policy id, e.g. koozali/privacy-policy.",
+    shell_complete=complete_policy,
+)
 @click.option("--captured", help="Capture time (ISO date or timestamp; default: from the file).")
 @click.option("--effective", help="Effective date YYYY-MM-DD (default: detected in the text).")
 @click.option("--source", help="URL the snapshot was taken from.")
@@ -296,6 +312,7 @@ def _batches(
 )
 @size_option()
 @format_option("text", "json", default="text")
+@quiet_option()
 def add_cmd(
     file: Path,
     policy: str,
@@ -398,7 +415,7 @@ def _warn_out_of_range(versions: list[Version]) -> None:
 
 
 @click.command("policies")
-@format_option("table", "json")
+@format_option("term", "json")
 def policies_cmd(fmt: str) -> None:
     """List the policies in the store with version counts and date ranges."""
     store = open_store()
@@ -443,12 +460,13 @@ def policies_cmd(fmt: str) -> None:
 
 
 @click.command("log")
-@click.argument("policy", required=False)
+@click.argument("policy", required=False, shell_complete=complete_policy)
 @click.option("--no-stats", is_flag=True, help="Leave out what each version changed (no diffing).")
 @click.option(
     "--rebuild-cache", is_flag=True, help="Recompute the change stats instead of using the cache."
 )
-@format_option("table", "json")
+@format_option("term", "json")
+@quiet_option()
 def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -> None:
     """List the versions of POLICY, oldest first, with what each changed.
 
@@ -517,7 +535,9 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
 
 
 @click.command("show")
-@click.argument("target", metavar="POLICY[@REF]", required=False)
+@click.argument(
+    "target", metavar="[POLICY[@REF]]", required=False, shell_complete=complete_policy_ref
+)
 @click.option("--at", "at", metavar="DATE", help="Show the version in force on DATE (YYYY-MM-DD).")
 @format_option("text", "json", default="text")
 def show_cmd(target: str | None, at: str | None, fmt: str) -> None:
@@ -589,7 +609,7 @@ def _provenance(version: Version) -> str:
 
 
 @click.command("verify")
-@click.argument("policy", required=False)
+@click.argument("policy", required=False, shell_complete=complete_policy)
 @format_option("text", "json", default="text")
 def verify_cmd(policy: str | None, fmt: str) -> None:
     """Recompute every hash and check the archive's history; exit 2 if anything was altered."""
@@ -637,6 +657,7 @@ def verify_cmd(policy: str | None, fmt: str) -> None:
     "(policydiff-store.json, README.md, templates/).",
 )
 @format_option("text", "json", default="text")
+@quiet_option()
 def sync_cmd(remote: str, no_push: bool, accept_config: bool, fmt: str) -> None:
     """Share the store through a git remote: pull others' versions, merge by date, push ours."""
     from policydiff.store import SyncRefusedError
@@ -665,7 +686,7 @@ def sync_cmd(remote: str, no_push: bool, accept_config: bool, fmt: str) -> None:
     if result.skipped_duplicates:
         parts.append(f"{result.skipped_duplicates} duplicate(s) dropped")
     how = " (both sides had new versions: merged by capture time)" if result.reconciled else ""
-    message(f"sync with {remote}: {', '.join(parts)}{how}")
+    status(f"sync with {remote}: {', '.join(parts)}{how}")
 
 
 class _VerificationFailedError(PolicydiffError):

@@ -40,7 +40,8 @@ from policydiff.cli.capture_cmds import (
     _suspect_option,
     _vet_capture,
 )
-from policydiff.cli.common import emit_json, format_option, open_store
+from policydiff.cli.common import emit_json, format_option, open_store, quiet_option, report_line
+from policydiff.cli.completion import complete_policy
 from policydiff.cli.config_cmd import settings_values
 from policydiff.errors import PolicydiffError, UsageError
 
@@ -373,7 +374,7 @@ def _by_host(jobs: list[_Job]) -> list[list[_Job]]:
 
 
 @click.command("track")
-@click.argument("policies", nargs=-1, metavar="[POLICY]...")
+@click.argument("policies", nargs=-1, metavar="[POLICY]...", shell_complete=complete_policy)
 @_fetch_options
 @_suspect_option
 @click.option(
@@ -391,6 +392,7 @@ def _by_host(jobs: list[_Job]) -> list[list[_Job]]:
     "then track their documents.",
 )
 @format_option("text", "json", default="text")
+@quiet_option()
 def track_cmd(
     policies: tuple[str, ...],
     network: dict[str, Any],
@@ -429,7 +431,7 @@ def track_cmd(
 
     def report(outcome: _Outcome) -> None:
         if fmt != "json":
-            click.echo(outcome.line())
+            report_line(outcome.line(), problem=outcome.status == "error")
 
     for outcome in outcomes:
         report(outcome)

@@ -1,4 +1,4 @@
-"""The history views' formats: blame (terminal, JSON) and a section's timeline (+ markdown).
+"""The history views' formats: blame (terminal, JSON, markdown, HTML) and a section's timeline.
 
 Builders return rich renderables, strings or JSON values and never print. Redlines and
 section objects come from the compare renderers, so a section's change reads the same in
@@ -23,6 +23,8 @@ from policydiff.model import Version
 # The compare formats' own pieces, so that a change reads the same in `history` as in
 # `compare`. They are private to their modules for now: when they become public these
 # imports are the only lines to change.
+from policydiff.render.html import HtmlParts, wrap_document
+from policydiff.render.html import escape as html_escape
 from policydiff.render.json_report import move_json, section_json
 from policydiff.render.markdown import escape as markdown_escape
 from policydiff.render.markdown import redline as markdown_redline
@@ -163,6 +165,101 @@ def build_blame(result: Blame, *, color: bool) -> RenderableType:
             table.add_row(Text(tag, style=style), "\u2502", Text(escape_controls(line.rstrip())))
     legend = [Text(escape_controls(line)) for line in blame_legend(result)]
     return Group(Text(blame_header(result), style="bold" if color else ""), *legend, Text(), table)
+
+
+def _header_parts(result: Blame) -> tuple[str, str]:
+    """Return the blame header as a title and a sentence (for markdown and HTML)."""
+    unit = result.by.value
+    skipped = "" if result.include_technical else "; technical re-extractions skipped"
+    lead = (
+        f"Each {unit} with the version since which it has stood substantively unchanged "
+        f"({len(result.chain)} version(s) followed{skipped}; * = edited cosmetically since)."
+    )
+    return f"Blame {result.version.label} by {unit}", lead
+
+
+def blame_markdown(result: Blame) -> str:
+    """Return a blame as a GitHub-flavoured markdown table: version, then the text as recorded.
+
+    The policy's own markup is escaped: the table shows its text as recorded (``## Data``
+    stays two hashes and a word), and nothing in it can end a cell or add a link.
+    """
+    title, lead = _header_parts(result)
+    lines = [f"## {markdown_escape(title)}", "", f"*{markdown_escape(lead)}*", ""]
+    lines += [f"- {markdown_escape(line.strip())}" for line in blame_legend(result)]
+    lines += ["", "| Since | Text |", "| --- | --- |"]
+    sentences = result.by is Granularity.SENTENCE
+    for entry in result.entries:
+        tag = version_tag(entry.since) + ("\\*" if entry.edited != entry.since else "")
+        parts = [" ".join(entry.text.split())] if sentences else entry.text.split("\n")
+        # A cell is one line: the paragraph's own line breaks become <br>.
+        cell = "<br>".join(markdown_escape(part.rstrip()) for part in parts if part.strip())
+        lines.append(f"| {tag} | {cell or ' '} |")
+    return "\n".join(lines) + "\n"
+
+
+BLAME_CSS = """\
+.pd-blame-page { font: 15px/1.5 system-ui, sans-serif; max-width: 70rem; margin: 0 auto;
+  padding: 1rem 1.5rem; color: #1f2328; background: #fff; }
+.pd-blame-page h1 { font-size: 1.4rem; margin: 0 0 .5rem; }
+.pd-blame-page .pd-lead { color: #57606a; }
+.pd-blame-page ul.pd-legend { padding-left: 1.2rem; color: #57606a; font-size: .9em; }
+.pd-blame-page table { width: 100%; border-collapse: collapse; }
+.pd-blame-page td { vertical-align: top; padding: .05rem .75rem .05rem 0; }
+.pd-blame-page tr.pd-gap td { padding-top: .9rem; }
+.pd-blame-page td.pd-gutter { white-space: nowrap; font-size: .85em;
+  font-variant-numeric: tabular-nums; border-right: 3px solid #cbd5e1; padding-right: .5rem; }
+.pd-blame-page tr.pd-new td.pd-gutter { border-right-color: #f59e0b; font-weight: 600; }
+.pd-blame-page td.pd-unit { white-space: pre-wrap; overflow-wrap: anywhere; }
+.pd-blame-page tr.pd-heading td.pd-unit { font-weight: 600; }
+@media (prefers-color-scheme: dark) {
+  .pd-blame-page { color: #e6edf3; background: #0d1117; }
+  .pd-blame-page .pd-lead, .pd-blame-page ul.pd-legend { color: #9198a1; }
+}
+"""
+
+
+def blame_html(result: Blame) -> str:
+    """Return a blame as a standalone HTML page whose CSP allows only its own stylesheet.
+
+    Every piece of policy text is escaped; the page loads nothing and runs no script.
+    """
+    sentences = result.by is Granularity.SENTENCE
+    rows = []
+    for entry, gap in zip(result.entries, blame_gaps(result), strict=True):
+        classes = [
+            name
+            for name, wanted in (
+                ("pd-gap", gap),
+                ("pd-heading", entry.heading),
+                ("pd-new", entry.since == result.version),
+            )
+            if wanted
+        ]
+        title = f"stands since version {entry.since.number} ({_iso(entry.since.captured_at)})"
+        if entry.edited != entry.since:
+            title += f"; cosmetic edits in version {entry.edited.number}"
+        tag = version_tag(entry.since) + ("*" if entry.edited != entry.since else "")
+        text = " ".join(entry.text.split()) if sentences else entry.text.rstrip()
+        rows.append(
+            f'<tr class="{" ".join(classes)}"><td class="pd-gutter" title="{html_escape(title)}">'
+            f'{html_escape(tag)}</td><td class="pd-unit">{html_escape(text)}</td></tr>'
+        )
+    heading, lead = _header_parts(result)
+    body = [
+        '<main class="pd-blame-page">',
+        f"<h1>{html_escape(heading)}</h1>",
+        f'<p class="pd-lead">{html_escape(lead)}</p>',
+        '<ul class="pd-legend">',
+        *[f"<li>{html_escape(line.strip())}</li>" for line in blame_legend(result)],
+        "</ul>",
+        "<table><tbody>",
+        *rows,
+        "</tbody></table>",
+        "</main>",
+    ]
+    title = f"Blame {result.version.label}"
+    return wrap_document(HtmlParts(body="\n".join(body) + "\n", css=BLAME_CSS, title=title))
 
 
 # --------------------------------------------------------------------------- history
