@@ -23,7 +23,8 @@ NEVER_ON_PLAIN_COMPARE = (
 NEVER_ON_PLAIN_COMPARE_MODULES = (
     "policydiff.store", "policydiff.gitenv", "policydiff.site", "policydiff.history",
     "policydiff.render.html", "policydiff.render.terminal", "policydiff.ingest.html",
-    "policydiff.announce", "policydiff.fetch", "tempfile", "shutil", "difflib", "subprocess",
+    "policydiff.announce", "policydiff.fetch", "policydiff.ingest.snapshot", "policydiff.ingest.pdf",
+    "policydiff.ingest.discover", "tempfile", "shutil", "difflib", "subprocess",
 )  # fmt: skip
 COMMAND_MODULES = (
     "policydiff.cli.announce_cmds", "policydiff.cli.capture_cmds", "policydiff.cli.compare_cmd",
