@@ -19,10 +19,12 @@ CORPUS = Path(os.environ.get("POLICYDIFF_CORPUS", REPO.parent / "shared" / "corp
 # quotes holding lists, fences, indented code, HTML blocks, reference definitions,
 # rules, tables, bold pseudo-headings, and CR/CRLF line breaks.
 SAMPLES = (
-    "# Policy\n\nIntro text.\n\n## Data\n\n- one\n- two\n  - nested\n    continued\nlazy line\n\n"
-    "1. first\n2) second\n\n> quoted\n> - item\n>\n> more\n\n```\ncode\n\n# not a heading\n```\n\n"
-    "    indented code\n\n<div>\nhtml\n</div>\n\n[ref]: https://example.com \"title\"\n\n"
-    "Setext\n======\n\n***\n\n**Bold title**\n\nText | more\n--- | ---\na | b\n",
+    (
+        "# Policy\n\nIntro text.\n\n## Data\n\n- one\n- two\n  - nested\n    continued\nlazy line\n\n"
+        "1. first\n2) second\n\n> quoted\n> - item\n>\n> more\n\n```\ncode\n\n# not a heading\n```\n\n"
+        "    indented code\n\n<div>\nhtml\n</div>\n\n[ref]: https://example.com 'title'\n\n"
+        "Setext\n======\n\n***\n\n**Bold title**\n\nText | more\n--- | ---\na | b\n"
+    ),
     "Title\r\n-----\r\n\r\n* a\r\n* b\r\n\r\npara\rnext\r\n",
     "no headings\n\nsecond paragraph\n\n---\n\n- list\n",
     "\x00 nul\n\n# H\n\n~~~ js\nx\n~~~\n",

@@ -63,9 +63,7 @@ def _quieted(parser: MarkdownIt) -> MarkdownIt:
 _BLOCK_PARSER = _quieted(MarkdownIt("commonmark").disable(["inline", "text_join"]))
 # markdown-it's `normalize` rule only rewrites CR line breaks and NUL characters; text
 # without them skips that whole-text regex pass.
-_BLOCK_PARSER_LF = _quieted(
-    MarkdownIt("commonmark").disable(["inline", "text_join", "normalize"])
-)
+_BLOCK_PARSER_LF = _quieted(MarkdownIt("commonmark").disable(["inline", "text_join", "normalize"]))
 _INLINE_PARSER = MarkdownIt("commonmark")
 # Tables are found on demand, only in the bodies of sections that changed (see table_rows):
 # turned on in the parsers above they cost a third more parse time on the corpus and

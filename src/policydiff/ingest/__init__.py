@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from policydiff.ingest.dates import date_from_filename, parse_date, parse_timestamp
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """Import an exported name from its module on first use (PEP 562)."""
     home = _HOMES.get(name)
     if home is None:
