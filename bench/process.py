@@ -18,7 +18,8 @@ import measure
 from table import THROUGHPUT, Row, skipped
 
 SECTION = "process"
-SLOWEST_SHOWN = 3
+SLOWEST_SHOWN = 3  # by in-process engine time (those not already among the below)
+SLOWEST_BY_PROCESS = 5  # by the process's median wall time
 ALL_PAIRS_RATIO = 10.0  # compare over all corpus pairs: within 10x of git's total
 PAIR_MAX_SECONDS = 0.400  # no single pair over 400 ms
 IMPORT_RATIO = 0.5  # at least half git fast-import's throughput
@@ -85,7 +86,22 @@ def compare_rows(pairs: list[corpus.Pair], reps: int) -> list[Row]:
             note=f"slowest pair {worst * 1000:.0f} ms; {reps} interleaved rep(s) per pair",
         )
     ]
+    by_process = sorted(pairs, key=lambda p: medians[p][0], reverse=True)[:SLOWEST_BY_PROCESS]
+    rows += [
+        Row(
+            SECTION,
+            f"policydiff compare --format json ({pair.label}), slow as a process",
+            medians[pair][0],
+            reference="git word diff",
+            ref_value=medians[pair][1],
+            target="< 400 ms",
+            met=medians[pair][0] < PAIR_MAX_SECONDS,
+            note=f"engine in-process {engine_seconds[pair] * 1000:.0f} ms",
+        )
+        for pair in by_process
+    ]
     slowest = sorted(pairs, key=lambda p: engine_seconds[p], reverse=True)[:SLOWEST_SHOWN]
+    slowest = [pair for pair in slowest if pair not in by_process]
     rows += [
         Row(
             SECTION,

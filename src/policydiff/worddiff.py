@@ -7,7 +7,6 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 
 from diff_match_patch import diff_match_patch
 
@@ -1114,6 +1113,8 @@ def diff_table_words(
             ("replace", 0, len(old_middle), 0, len(new_middle))
         ]
     else:
+        from difflib import SequenceMatcher  # on first use: only table rows get here
+
         keys = [u.key for u in old_middle], [u.key for u in new_middle]
         opcodes = SequenceMatcher(None, *keys, autojunk=True).get_opcodes()
     for tag, i1, i2, j1, j2 in opcodes:

@@ -9,7 +9,6 @@ import os
 import re
 import stat
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -364,6 +363,10 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _replace_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path`` and rename it over ``path``."""
+    # Imported here: tempfile pulls in shutil, random and the compression modules, which
+    # a compare printing to stdout never needs.
+    import tempfile
+
     handle, temporary = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else "."
     )
