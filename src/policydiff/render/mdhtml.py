@@ -30,10 +30,12 @@ if TYPE_CHECKING:
 
 # Raw HTML is text (the policy's tags are shown, never obeyed); ``text_join`` off keeps
 # escapes and entities as tokens of their own, whose source is their markup.
+# Indented code is off: in policies a 4-space indent is a converter's leftover (an item's
+# text after a stray line), never code; such lines read as paragraphs.
 _PARSER = (
     MarkdownIt("commonmark", {"html": False, "maxNesting": 40})
     .enable("strikethrough")
-    .disable("text_join")
+    .disable(["text_join", "code"])
 )
 # What a note run stands as in the source: one ordinary character, found by position
 # (its owner), never by value, so policy text holding the same character is harmless.
@@ -43,6 +45,18 @@ _ROW = re.compile(r"[ \t]*\|")
 _DELIMITER = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*\n?")
 _CELL_PIPE = re.compile(r"(?<!\\)\|")
 _BULLET = frozenset({"*", "-", "+", "\\*", "\\-", "\\+"})
+# Emphasis marks alone: a deleted one left in would stand unpaired and show as text.
+_EMPHASIS_ONLY = re.compile(r"[*_~]+")
+# Bold whose closing mark follows a space (``**Cookies. ** We``) is no bold to CommonMark
+# and shows its asterisks; converters write it often. The space moves after the mark.
+_SPACED_CLOSE = re.compile(
+    r"(?<![*_\w\\])(\*\*|__)(?=[^\s*_])((?:(?!\1)[^\n])*?[^\s*_\\])([ \t\u00a0]+)\1(?![*_\w])"
+)
+# The same with the space after the opening mark (``as the** “Services”**``): it moves
+# before the mark.
+_SPACED_OPEN = re.compile(
+    r"(?<=[^\s*_\\])(\*\*|__)([ \t\u00a0]+)(?=[^\s*_])((?:(?!\1)[^\n])*?[^\s*_\\])\1(?![*_\w])"
+)
 _ORDERED_MARKER = re.compile(r"[ \t>]*(\d{1,9}[.)])")
 _ITEM_MARKER = re.compile(r"[ \t>]*([*+-])")
 
@@ -98,6 +112,32 @@ class _Source:
         self.text = "".join(parts)
         self.owner = owner
         self._dedent()
+        self._close_spaced_bold()
+
+    def _close_spaced_bold(self) -> None:
+        """Move the spaces inside a bold's marks outside them (see _SPACED_CLOSE/_OPEN)."""
+        if "** " not in self.text and "__ " not in self.text and "\u00a0" not in self.text:
+            return
+        for pattern, spaces in ((_SPACED_CLOSE, 3), (_SPACED_OPEN, 2)):
+            order: list[int] = []
+            position = 0
+            for found in pattern.finditer(self.text):
+                order.extend(range(position, found.start()))
+                if spaces == 3:
+                    # mark, content, closing mark, spaces
+                    order.extend(range(found.start(), found.start(3)))
+                    order.extend(range(found.end(3), found.end()))
+                    order.extend(range(found.start(3), found.end(3)))
+                else:
+                    # spaces, mark, content, closing mark
+                    order.extend(range(found.start(2), found.end(2)))
+                    order.extend(range(found.start(1), found.end(1)))
+                    order.extend(range(found.end(2), found.end()))
+                position = found.end()
+            if order:
+                order.extend(range(position, len(self.text)))
+                self.text = "".join(self.text[k] for k in order)
+                self.owner = [self.owner[k] for k in order]
 
     def _dedent(self) -> None:
         """Remove the indentation every line shares (an excerpt of a nested list item)."""
@@ -118,12 +158,24 @@ class _Source:
 
 
 def _marker_collisions(runs: Sequence[Run]) -> set[int]:
-    """Return the deleted bullets to leave out: a bullet replaced by another at a line start.
+    """Return the deleted markup to leave out of the source.
 
-    ``* item`` -> ``- item`` joined reads ``*- item``, which is no list item; the new bullet
-    alone keeps the item a list item (the bullet's shape is not shown anyway).
+    A bullet replaced by another at a line start: ``* item`` -> ``- item`` joined reads
+    ``*- item``, which is no list item; the new bullet alone keeps it one (the bullet's
+    shape is not shown anyway). Deleted emphasis marks on their own (the old side's bold
+    where the new side has none): joined with the new text they stand unpaired.
     """
     skip: set[int] = set()
+    for index, run in enumerate(runs):
+        following = runs[index + 1].text if index + 1 < len(runs) else ""
+        bullet = run.text == "*" and following[:1] in {" ", "\t"}
+        if (
+            run.op is Op.DELETE
+            and not run.note
+            and _EMPHASIS_ONLY.fullmatch(run.text)
+            and not bullet
+        ):
+            skip.add(index)
     for index in range(len(runs) - 1):
         a, b = runs[index], runs[index + 1]
         if {a.op, b.op} != {Op.DELETE, Op.INSERT} or a.note or b.note:
