@@ -35,6 +35,7 @@ from policydiff.report import (
     excerpt,
     hidden_changes,
     join_path,
+    paragraph_text,
     renumbered_line,
     section_notes,
     select_sections,
@@ -80,6 +81,7 @@ CSS = """\
 .pd-report .pd-text .pd-md-table th, .pd-report .pd-text .pd-md-table td {
   border: 1px solid var(--pd-rule); padding: .2rem .5rem; }
 .pd-report .pd-text .pd-image { font-style: italic; }
+.pd-report .pd-text .pd-fold td { color: var(--pd-muted); font-style: italic; }
 .pd-report .pd-text li.pd-marker-ins::marker { color: var(--pd-ins-fg); }
 .pd-report .pd-text li.pd-marker-del::marker { color: var(--pd-del-fg); }
 .pd-report .pd-text li.pd-cosmetic::marker { color: var(--pd-muted); }
@@ -396,7 +398,11 @@ def _body(
         out.append(f'<p class="pd-elided">{escape(note)}</p>')
     # A list marker changed at the start of the next item's line belongs with that item.
     carry: tuple[Run, ...] = ()
-    for index, piece in enumerate(pieces):
+    for index, piece in enumerate(_joined_tables(pieces) if layout.tables else pieces):
+        if isinstance(piece, _Table):
+            shown = formatted(piece.runs, layout, piece.folds)
+            out.append(f'<div class="pd-text">{shown}</div>')
+            continue
         if isinstance(piece, Elided):
             # The item whose marker changed is folded away: the marker opens the fold.
             lead = f"{redline(carry, layout.anchors, layout.suffix)} " if carry else ""
@@ -413,7 +419,63 @@ def _body(
     return out
 
 
-def formatted(runs: Sequence[Run], layout: _Layout | None = None) -> str:
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """Table pieces of an excerpt joined into one, each fold of rows a row of its own."""
+
+    runs: tuple[Run, ...]
+    # Indexes of the runs standing for folded rows.
+    folds: frozenset[int]
+
+
+def _joined_tables(pieces: Excerpt) -> list[tuple[Run, ...] | Elided | _Table]:
+    """Join table-only pieces separated by folded rows into one table (columns aligned)."""
+    out: list[tuple[Run, ...] | Elided | _Table] = []
+    index = 0
+    while index < len(pieces):
+        piece = pieces[index]
+        end = index
+        # Extend over (fold of rows only, table piece) pairs.
+        while (
+            _table_only(pieces[end])
+            and end + 2 < len(pieces)
+            and isinstance(fold := pieces[end + 1], Elided)
+            and fold.rows
+            and not fold.paragraphs
+            and _table_only(pieces[end + 2])
+        ):
+            end += 2
+        if end == index:
+            out.append(piece)
+            index += 1
+            continue
+        runs: list[Run] = []
+        folds: set[int] = set()
+        for part in pieces[index : end + 1]:
+            if isinstance(part, Elided):
+                folds.add(len(runs))
+                runs.append(Run(Op.EQUAL, f"| {elided_text(part)} |\n"))
+            else:
+                text = paragraph_text(part)
+                runs.extend(part)
+                if not text.endswith("\n"):
+                    runs.append(Run(Op.EQUAL, "\n"))
+        out.append(_Table(tuple(runs), frozenset(folds)))
+        index = end + 1
+    return out
+
+
+def _table_only(piece: tuple[Run, ...] | Elided) -> bool:
+    """Whether a piece holds table rows only."""
+    if isinstance(piece, Elided):
+        return False
+    lines = [line for line in paragraph_text(piece).split("\n") if line.strip()]
+    return bool(lines) and all(line.lstrip().startswith("|") for line in lines)
+
+
+def formatted(
+    runs: Sequence[Run], layout: _Layout | None = None, folds: frozenset[int] = frozenset()
+) -> str:
     """Return runs as formatted HTML: the markdown's blocks, the changes marked inside them."""
     shape = layout if layout is not None else _Layout()
 
@@ -426,7 +488,9 @@ def formatted(runs: Sequence[Run], layout: _Layout | None = None) -> str:
         first, second = runs[before], runs[after]
         return _separator(first, second) if _meet(first, second) else ""
 
-    return render_runs(runs, style, separator, headers=shape.headers, tables=shape.tables)
+    return render_runs(
+        runs, style, separator, headers=shape.headers, tables=shape.tables, folds=folds
+    )
 
 
 def _heading(section: SectionDiff) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from itertools import groupby, pairwise
 from typing import TYPE_CHECKING
 
@@ -92,9 +93,13 @@ class _Source:
         owner: list[int] = []
         line_start = True
         skip = _marker_collisions(runs)
+        trims = _shared_marks(runs)
         for index, run in enumerate(runs):
             if index in skip:
                 continue
+            if index in trims:
+                head, tail = trims[index]
+                run = replace(run, text=run.text[head : len(run.text) - tail])  # noqa: PLW2901
             if run.note is not None or run.cosmetic_note:
                 text = _PLACEHOLDER
                 if run.note is not None and run.note.direction == "from" and line_start:
@@ -189,6 +194,36 @@ def _marker_collisions(runs: Sequence[Run]) -> set[int]:
     return skip
 
 
+def _shared_marks(runs: Sequence[Run]) -> dict[int, tuple[int, int]]:
+    """Return how many characters to cut off each end of runs, for emphasis both sides share.
+
+    Emphasis marks belong to the words they touch: ``_display name_`` -> ``_username_``
+    is one replaced run each, and joined they read ``_display name__username_`` (the
+    middle marks shown). The opening marks both runs share are kept on the deletion
+    only, the closing ones on the insertion only: ``_display name`` + ``username_``.
+    """
+    trims: dict[int, tuple[int, int]] = {}
+    for index in range(len(runs) - 1):
+        old, new = runs[index], runs[index + 1]
+        if old.op is not Op.DELETE or new.op is not Op.INSERT or old.note or new.note:
+            continue
+        head = _common_marks(old.text, new.text)
+        tail = _common_marks(old.text[::-1], new.text[::-1])
+        if head + tail == 0 or head + tail >= min(len(old.text), len(new.text)):
+            continue
+        trims[index] = (0, tail)
+        trims[index + 1] = (head, 0)
+    return trims
+
+
+def _common_marks(a: str, b: str) -> int:
+    """Return the length of the emphasis marks both texts start with."""
+    count = 0
+    while count < min(len(a), len(b)) and a[count] == b[count] and a[count] in "*_~":
+        count += 1
+    return count
+
+
 class _Writer:
     """Writes one piece's HTML: blocks from markdown-it tokens, text in its runs' styles."""
 
@@ -200,7 +235,9 @@ class _Writer:
         separator: Separator,
         headers: frozenset[str],
         tables: bool,
+        folds: frozenset[int] = frozenset(),
     ) -> None:
+        self.folds = folds
         self.source = source
         self.runs = runs
         self.style = style
@@ -480,6 +517,15 @@ class _Writer:
             if number == (1 if header == 0 else 0):
                 self.out.append("<tbody>")
             cell = "th" if number == 0 and header == 0 else "td"
+            lead = position + len(line) - len(line.lstrip(" \t|"))
+            if lead < len(self.source.owner) and self.source.owner[lead] in self.folds:
+                # Unchanged rows left out: one row saying so, across the table.
+                words = line.strip(" \t|\n")
+                self.out.append(
+                    f'<tr class="pd-fold"><td colspan="{len(_cells(lines[0]))}">'
+                    f"{html.escape(words)}</td></tr>\n"
+                )
+                continue
             self.out.append("<tr>")
             for cell_start, cell_end in _cells(line):
                 self.out.append(f"<{cell}>")
@@ -626,13 +672,15 @@ def render_runs(
     *,
     headers: frozenset[str] = frozenset(),
     tables: bool = False,
+    folds: frozenset[int] = frozenset(),
 ) -> str:
     """Return runs as formatted HTML: their markdown's blocks, each run's text in its style.
 
     ``style(index, text)`` gives the HTML of some of run ``index``'s text (``-1``: text of
     no run, e.g. a bullet); ``separator(a, b)`` what goes between two runs that touch.
     ``headers`` are the collapsed header rows of the section's tables; ``tables`` says
-    that lines starting with a pipe are table rows even without a delimiter row.
+    that lines starting with a pipe are table rows even without a delimiter row; a row
+    whose text is one of the ``folds`` runs stands for rows left out (``| ⋯ 2 rows |``).
     """
     source = _Source(runs)
-    return _Writer(source, runs, style, separator, headers, tables).piece()
+    return _Writer(source, runs, style, separator, headers, tables, folds).piece()
