@@ -45,7 +45,10 @@ _SAFE_LINK = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
 _ROW = re.compile(r"[ \t]*\|")
 _DELIMITER = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*\n?")
 _CELL_PIPE = re.compile(r"(?<!\\)\|")
+_PAREN_DEPTH = {"(": 1, ")": -1}
 _BULLET = frozenset({"*", "-", "+", "\\*", "\\-", "\\+"})
+# Emphasis marks at a word's edge (not the underscores inside snake_case).
+_EDGE_MARKS = re.compile(r"(?<![\w*_\\])[*_]+(?=[^\s*_])|(?<=[^\s*_\\])[*_]+(?![\w*_])")
 # Emphasis marks alone: a deleted one left in would stand unpaired and show as text.
 _EMPHASIS_ONLY = re.compile(r"[*_~]+")
 # Bold whose closing mark follows a space (``**Cookies. ** We``) is no bold to CommonMark
@@ -100,6 +103,8 @@ class _Source:
             if index in trims:
                 head, tail = trims[index]
                 run = replace(run, text=run.text[head : len(run.text) - tail])  # noqa: PLW2901
+            if run.op is Op.DELETE and run.note is None:
+                run = replace(run, text=_balanced(run.text))  # noqa: PLW2901
             if run.note is not None or run.cosmetic_note:
                 text = _PLACEHOLDER
                 if run.note is not None and run.note.direction == "from" and line_start:
@@ -126,7 +131,13 @@ class _Source:
         for pattern, spaces in ((_SPACED_CLOSE, 3), (_SPACED_OPEN, 2)):
             order: list[int] = []
             position = 0
-            for found in pattern.finditer(self.text):
+            search = 0
+            while (found := pattern.search(self.text, search)) is not None:
+                search = found.start() + 1
+                line = self.text.rfind("\n", 0, found.start()) + 1
+                if self.text.count(found.group(1), line, found.start()) % 2:
+                    continue  # an odd mark before it on the line: this one closes a bold
+                search = found.end()
                 order.extend(range(position, found.start()))
                 if spaces == 3:
                     # mark, content, closing mark, spaces
@@ -183,9 +194,9 @@ def _marker_collisions(runs: Sequence[Run]) -> set[int]:
             skip.add(index)
     for index in range(len(runs) - 1):
         a, b = runs[index], runs[index + 1]
-        if {a.op, b.op} != {Op.DELETE, Op.INSERT} or a.note or b.note:
+        if a.text not in _BULLET or b.text not in _BULLET or a.op is b.op:
             continue
-        if a.text not in _BULLET or b.text not in _BULLET:
+        if Op.EQUAL in (a.op, b.op) or a.note or b.note:
             continue
         before = "".join(r.text for r in runs[max(0, index - 2) : index])
         if before and before.rsplit("\n", 1)[-1].strip():
@@ -214,6 +225,22 @@ def _shared_marks(runs: Sequence[Run]) -> dict[int, tuple[int, int]]:
         trims[index] = (0, tail)
         trims[index + 1] = (head, 0)
     return trims
+
+
+def _balanced(text: str) -> str:
+    """Return deleted text without its emphasis marks if they do not pair up within it.
+
+    A deletion that opens or closes a bold the new text closes or opens elsewhere
+    (``**your data** for one`` -> ``**your data** for two``: the old closing marks sit in
+    the deleted ``data** for one``) would leave one mark too many; the new text's marks
+    are the ones kept, and the deleted words are shown in the new text's formatting.
+    """
+    if "*" not in text and "_" not in text:
+        return text
+    marks = _EDGE_MARKS.findall(text)
+    if len(marks) % 2 == 0:
+        return text
+    return _EDGE_MARKS.sub("", text)
 
 
 def _common_marks(a: str, b: str) -> int:
@@ -256,10 +283,17 @@ class _Writer:
     def text(self, visible: str, positions: Sequence[int]) -> None:
         """Write visible characters, each in the style of the run its source position has."""
         owner = self.source.owner
-        owners = [owner[p] if 0 <= p < len(owner) else -1 for p in positions]
+        if not positions:
+            return
+        first, last = positions[0], positions[-1]
+        if first >= 0 and last < len(owner) and last - first == len(positions) - 1:
+            # Positions only grow, so these are one stretch of source: sliced at C speed.
+            owners = owner[first : last + 1]
+        else:
+            owners = [owner[p] if 0 <= p < len(owner) else -1 for p in positions]
         start = 0
         for key, group in groupby(owners):
-            count = sum(1 for _ in group)
+            count = len(list(group))
             chunk = visible[start : start + count]
             start += count
             if key >= 0 and self.last >= 0 and key != self.last:
@@ -608,7 +642,7 @@ def _after_link(content: str, cursor: int, autolink: bool) -> int:
             if char == "\\":
                 index += 2
                 continue
-            depth += {"(": 1, ")": -1}.get(char, 0)
+            depth += _PAREN_DEPTH.get(char, 0)
             index += 1
             if depth == 0:
                 return index
