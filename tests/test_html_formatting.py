@@ -15,12 +15,14 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from browser import parse_dom
 from helpers import run_cli
 from policydiff.compare import compare_texts
 from policydiff.diff_model import Op, SectionStatus
-from policydiff.render.html import formatted, render_parts
+from policydiff.render.html import Layout, formatted, render_parts
 from policydiff.report import CompareReport, MoveNote, Run, View, side_from_text
 from report_factory import DEL, EQ, INS, document, report, section, seg
 from wellformed import nesting_errors, raw_markup
@@ -216,3 +218,27 @@ def test_real_pairs_render_well_formed_without_markup(
             (a.attrs.get("href") or "").startswith(("#pd-", "https://", "http://", "mailto:"))
             for a in dom.tags("a")
         )
+
+
+_MARKDOWN = st.text(
+    alphabet=st.sampled_from(list("ab *_#[]()|-:>`\\!<&\n1.~\u00a0\ufffc")), max_size=30
+)
+_OPS = st.sampled_from([Op.EQUAL, Op.DELETE, Op.INSERT])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_OPS, _MARKDOWN, st.booleans(), st.booleans()), max_size=8))
+def test_any_runs_over_any_markdown_nest(parts: list[tuple[Op, str, bool, bool]]) -> None:
+    runs = tuple(
+        Run(op, text, cosmetic=cosmetic and op is not Op.EQUAL, moved=moved)
+        for op, text, cosmetic, moved in parts
+    )
+    shown = formatted(runs, Layout(tables=True))
+    assert nesting_errors(shown) == []
+    for element in parse_dom(shown).elements:
+        assert not any(name.startswith("on") for name in element.attrs)
+        href = element.attrs.get("href")
+        assert href is None or href.startswith(("https://", "http://", "mailto:")), href
+    # Every letter of the policy text is shown (markup characters may be formatting).
+    letters = "".join(c for op, text, _, _ in parts for c in text if c in "ab")
+    assert "".join(c for c in shown_text(shown) if c in "ab") == letters

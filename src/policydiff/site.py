@@ -48,13 +48,11 @@ from policydiff.history import (
 from policydiff.inforce import in_force_until, start_of
 from policydiff.render.blame import blame_gaps, history_heading, version_tag
 from policydiff.render.html import CSS as REPORT_CSS
-from policydiff.render.html import escape, formatted, render_parts
+from policydiff.render.html import escape, excerpt_html, formatted, render_parts
 from policydiff.report import (
     CompareReport,
-    Elided,
     Run,
     View,
-    elided_text,
     excerpt,
     join_path,
     section_notes,
@@ -750,14 +748,7 @@ class _PolicySite:
                 out.append(f'<div class="pd-text">{formatted(text)}</div>')
                 out.append("</section>")
                 continue
-            pieces = excerpt(change.section, View())
-            if not pieces:
-                out.append('<p class="pd-elided">(only spacing or layout changed)</p>')
-            for piece in pieces:
-                if isinstance(piece, Elided):
-                    out.append(f'<p class="pd-elided">{elided_text(piece)}</p>')
-                else:
-                    out.append(f'<div class="pd-text">{formatted(piece)}</div>')
+            out += excerpt_html(change.section, excerpt(change.section, View()))
             out.append("</section>")
         crumbs = (*self.crumbs, ("sections", f"{self.base}/sections/index.html"))
         title = f"History of {join_path(history.path)} \u2013 {self.policy}"

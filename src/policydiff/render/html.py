@@ -348,7 +348,7 @@ def _section(
         *_heading(section),
         f'<p class="pd-notes">{escape(notes)}</p>',
     ]
-    layout = _Layout(
+    layout = Layout(
         anchors=anchors,
         headers=table_headers(section.old_text, section.new_text),
         tables=section.table_rows is not None,
@@ -368,7 +368,7 @@ def _section(
 
 
 @dataclass(frozen=True, slots=True)
-class _Layout:
+class Layout:
     """What rendering a section's pieces needs besides the runs."""
 
     anchors: frozenset[str] = frozenset()
@@ -380,8 +380,17 @@ class _Layout:
     suffix: str = ""
 
 
+def excerpt_html(section: SectionDiff, pieces: Excerpt) -> list[str]:
+    """Return a section's excerpt as formatted blocks (no move links: one section alone)."""
+    layout = Layout(
+        headers=table_headers(section.old_text, section.new_text),
+        tables=section.table_rows is not None,
+    )
+    return _body(section, pieces, layout)
+
+
 def _body(
-    section: SectionDiff, pieces: Excerpt, layout: _Layout, *, hidden: bool = False
+    section: SectionDiff, pieces: Excerpt, layout: Layout, *, hidden: bool = False
 ) -> list[str]:
     """Return a section's pieces, formatted, with folded text as one-line marks.
 
@@ -474,10 +483,10 @@ def _table_only(piece: tuple[Run, ...] | Elided) -> bool:
 
 
 def formatted(
-    runs: Sequence[Run], layout: _Layout | None = None, folds: frozenset[int] = frozenset()
+    runs: Sequence[Run], layout: Layout | None = None, folds: frozenset[int] = frozenset()
 ) -> str:
     """Return runs as formatted HTML: the markdown's blocks, the changes marked inside them."""
-    shape = layout if layout is not None else _Layout()
+    shape = layout if layout is not None else Layout()
 
     def style(index: int, text: str) -> str:
         if index < 0:
