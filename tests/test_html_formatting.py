@@ -221,7 +221,8 @@ def test_real_pairs_render_well_formed_without_markup(
 
 
 _MARKDOWN = st.text(
-    alphabet=st.sampled_from(list("ab *_#[]()|-:>`\\!<&\n1.~\u00a0\ufffc")), max_size=30
+    alphabet=st.sampled_from(list("ab *_#[]()|-:>`\\!<&\n1.~\u00a0\ufffc\r\u2028\x0c")),
+    max_size=30,
 )
 _OPS = st.sampled_from([Op.EQUAL, Op.DELETE, Op.INSERT])
 
@@ -242,3 +243,9 @@ def test_any_runs_over_any_markdown_nest(parts: list[tuple[Op, str, bool, bool]]
     # Every letter of the policy text is shown (markup characters may be formatting).
     letters = "".join(c for op, text, _, _ in parts for c in text if c in "ab")
     assert "".join(c for c in shown_text(shown) if c in "ab") == letters
+    # ... each inside its own run's element: deleted letters in <del>, inserted in <ins>.
+    dom = parse_dom(shown)
+    for op, tag in ((Op.DELETE, "del"), (Op.INSERT, "ins")):
+        marked = "".join(c for e in dom.tags(tag) for c in "".join(e.text) if c in "ab")
+        expected = "".join(c for o, text, _, _ in parts if o is op for c in text if c in "ab")
+        assert marked == expected, (tag, shown)

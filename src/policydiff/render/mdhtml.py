@@ -46,6 +46,10 @@ _ROW = re.compile(r"[ \t]*\|")
 _DELIMITER = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*\n?")
 _CELL_PIPE = re.compile(r"(?<!\\)\|")
 _PAREN_DEPTH = {"(": 1, ")": -1}
+# A line and its break as markdown-it splits lines (str.splitlines also breaks at form
+# feeds, U+2028 and others, which would shift every line number after them).
+_SPACING = re.compile(r"\s")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n|$)")
 _BULLET = frozenset({"*", "-", "+", "\\*", "\\-", "\\+"})
 # Emphasis marks at a word's edge (not the underscores inside snake_case).
 _EDGE_MARKS = re.compile(r"(?<![\w*_\\])[*_]+(?=[^\s*_])|(?<=[^\s*_\\])[*_]+(?![\w*_])")
@@ -322,7 +326,7 @@ class _Writer:
     def piece(self) -> str:
         """Return the HTML of the whole source: tables laid out here, the rest parsed."""
         text = self.source.text
-        lines = text.splitlines(keepends=True)
+        lines = _split_lines(text)
         offset = 0
         chunk_start = 0
         index = 0
@@ -352,7 +356,7 @@ class _Writer:
         if not chunk.strip():
             return
         starts = [start]
-        for line in chunk.splitlines(keepends=True):
+        for line in _split_lines(chunk):
             starts.append(starts[-1] + len(line))
         tokens = _PARSER.parse(chunk)
         stack: list[str] = []
@@ -500,10 +504,19 @@ class _Writer:
                 cursor = _after_link(content, cursor, autolink=False)
             elif kind == "code_inline":
                 cursor = _skip(content, child.markup, cursor)
+                # The closing run is the next one of exactly as many backticks.
+                ticks = re.compile(rf"(?<!`){re.escape(child.markup)}(?!`)")
+                found_close = ticks.search(content, cursor)
+                close = -1 if found_close is None else found_close.start()
                 self.out.append("<code>")
-                cursor = self.literal(child.content, content, positions, cursor)
+                self.literal(
+                    child.content,
+                    content[: len(content) if close == -1 else close],
+                    positions,
+                    cursor,
+                )
                 self.out.append("</code>")
-                cursor = _skip(content, child.markup, cursor)
+                cursor = cursor if close == -1 else close + len(child.markup)
             else:
                 cursor = self.literal(child.content, content, positions, cursor)
         return cursor
@@ -516,10 +529,11 @@ class _Writer:
         if found != -1:
             self.text(visible, positions[found : found + len(visible)])
             return found + len(visible)
-        # Normalised by the parser (a code span's line breaks): match character by character.
+        # Normalised by the parser (a code span's line breaks read as spaces): match
+        # character by character, a space standing for any spacing.
         mapped: list[int] = []
         for char in visible:
-            at = content.find(char, cursor)
+            at = _find_spacing(content, cursor) if char == " " else content.find(char, cursor)
             if at == -1:
                 mapped.append(-1)
                 continue
@@ -618,6 +632,17 @@ def _cells(line: str) -> list[tuple[int, int]]:
     return cells
 
 
+def _find_spacing(content: str, cursor: int) -> int:
+    """Return where the next space or line break is in ``content`` from ``cursor`` (-1: none)."""
+    found = _SPACING.search(content, cursor)
+    return -1 if found is None else found.start()
+
+
+def _split_lines(text: str) -> list[str]:
+    """Return text's lines with their breaks, as markdown-it counts lines (CR, LF, CRLF only)."""
+    return [line for line in _LINE.findall(text) if line]
+
+
 def _skip(content: str, markup: str, cursor: int) -> int:
     """Return the cursor past the next ``markup`` (unchanged when it is not found)."""
     if not markup:
@@ -658,17 +683,25 @@ def _line_positions(text: str, starts: list[int], first: int, content: str) -> l
 
     markdown-it's content is the block's lines, one per source line from ``first`` on,
     with container prefixes (indentation, ``>``) and the block's edge spacing removed:
-    each content line is found at the end of its source line, else anywhere in it.
+    each content line is found at the end of its source line, else anywhere in it. The
+    edge trim also drops leading lines of Unicode spacing (a no-break space is no blank
+    line to markdown but is spacing to trim): those source lines are skipped.
     """
     positions: list[int] = []
     content_lines = content.split("\n")
+    line_no = first
     for number, piece in enumerate(content_lines):
-        line_no = first + number
         if line_no + 1 >= len(starts):
             positions.extend([-1] * len(piece))
         else:
             begin, end = starts[line_no], starts[line_no + 1]
             source = text[begin:end].rstrip("\n").rstrip("\r")
+            while number == 0 and piece and piece not in source and not source.strip():
+                if line_no + 2 >= len(starts):
+                    break
+                line_no += 1
+                begin, end = starts[line_no], starts[line_no + 1]
+                source = text[begin:end].rstrip("\n").rstrip("\r")
             trimmed = source.rstrip()
             if source.endswith(piece):
                 at = len(source) - len(piece)
@@ -682,6 +715,7 @@ def _line_positions(text: str, starts: list[int], first: int, content: str) -> l
                 positions.extend(range(begin + at, begin + at + len(piece)))
         if number + 1 < len(content_lines):
             positions.append(starts[line_no + 1] - 1 if line_no + 1 < len(starts) else -1)
+        line_no += 1
     return positions
 
 
