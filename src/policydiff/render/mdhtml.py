@@ -46,9 +46,9 @@ _ROW = re.compile(r"[ \t]*\|")
 _DELIMITER = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*\n?")
 _CELL_PIPE = re.compile(r"(?<!\\)\|")
 _PAREN_DEPTH = {"(": 1, ")": -1}
+_SPACING = re.compile(r"\s")
 # A line and its break as markdown-it splits lines (str.splitlines also breaks at form
 # feeds, U+2028 and others, which would shift every line number after them).
-_SPACING = re.compile(r"\s")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n|$)")
 _BULLET = frozenset({"*", "-", "+", "\\*", "\\-", "\\+"})
 # Emphasis marks at a word's edge (not the underscores inside snake_case).
