@@ -73,6 +73,18 @@ def test_a_run_across_a_bold_boundary_is_split_inside_and_outside() -> None:
     assert nesting_errors(body) == []
 
 
+def test_a_replaced_italic_word_stays_one_italic() -> None:
+    # The word diff takes the marks with the words: `_display name_` -> `_username_`.
+    body = body_of(
+        seg(EQ, "We collect your "),
+        seg(DEL, "_display name_"),
+        seg(INS, "_username_"),
+        seg(EQ, " when you register.\n"),
+    )
+    assert re.search(r"<em><del>display name</del>.*<ins>username</ins></em> when", body), body
+    assert "_" not in shown_text(body[body.index("<section") :])
+
+
 def test_lists_nest_with_changes_inside_items() -> None:
     body = body_of(
         seg(EQ, "* You may ask:\n  * for a copy;\n  * for "),

@@ -122,6 +122,9 @@ def test_moved_text_links_both_ways_and_keeps_its_edits(browser: DevTools, tmp_p
         "[...document.querySelectorAll('#pd-s-3 ins, #pd-s-3 del')].map(e => e.innerText)"
     )
     assert {"paid", "credit", "payment"} <= set(edits)
+    # A replaced italic word stays italic: one <em> around the deleted and the new word.
+    italic = browser.evaluate("document.querySelector('#pd-s-2 em').innerText")
+    assert italic.split() == ["display", "name", "username"]
     style = browser.evaluate(
         "getComputedStyle(document.querySelector('span.pd-moved')).textDecorationStyle"
     )

@@ -8,11 +8,13 @@ from html.parser import HTMLParser
 # Elements without an end tag.
 VOID = frozenset({"br", "hr", "input", "meta", "img", "wbr", "link", "col"})
 # Markdown syntax that shows when text is printed instead of formatted: bold marks,
-# underscore emphasis around a word, an ATX heading mark, a link's middle, an escaped
-# asterisk, a table's delimiter row.
+# underscore emphasis around a word or left at its edge, an ATX heading mark, a link's
+# middle, an escaped asterisk, a table's delimiter row.
 RAW_MARKUP = (
     re.compile(r"\*\*"),
     re.compile(r"(?<![\w_])_[^\s_][^_\n]*_(?![\w_])"),
+    # ... or one underscore left at a word's edge (``username_``), not a ``____`` blank.
+    re.compile(r"(?<=[^\W_])_(?!\w)|(?<!\w)_(?=[^\W_])"),
     re.compile(r"(?m)^[ \t]*#{1,6} "),
     re.compile(r"\]\("),
     re.compile(r"\\\*"),

@@ -107,7 +107,8 @@ class _Source:
             if index in trims:
                 head, tail = trims[index]
                 run = replace(run, text=run.text[head : len(run.text) - tail])  # noqa: PLW2901
-            if run.op is Op.DELETE and run.note is None:
+            elif run.op is Op.DELETE and run.note is None:
+                # (A trimmed run's marks are unpaired on purpose: the insertion pairs them.)
                 run = replace(run, text=_balanced(run.text))  # noqa: PLW2901
             if run.note is not None or run.cosmetic_note:
                 text = _PLACEHOLDER
