@@ -261,3 +261,12 @@ def test_any_runs_over_any_markdown_nest(parts: list[tuple[Op, str, bool, bool]]
         marked = "".join(c for e in dom.tags(tag) for c in "".join(e.text) if c in "ab")
         expected = "".join(c for o, text, _, _ in parts if o is op for c in text if c in "ab")
         assert marked == expected, (tag, shown)
+
+
+def test_a_piece_too_dense_with_markup_is_shown_as_plain_text() -> None:
+    # markdown-it's cost grows with delimiters; past the budget the text is not parsed.
+    dense = "a** b " * 12000
+    shown = formatted((Run(Op.EQUAL, "x "), Run(Op.INSERT, dense), Run(Op.EQUAL, "\n")))
+    assert shown.startswith('<div class="pd-plain">x <ins>')
+    assert nesting_errors(shown) == []
+    assert shown_text(shown).count("**") == 12000

@@ -75,7 +75,7 @@ CSS = """\
 .pd-report .pd-text ul, .pd-report .pd-text ol { padding-left: 1.6rem; }
 .pd-report .pd-text ol.pd-ol { list-style: none; }
 .pd-report .pd-text .pd-marker { font-variant-numeric: tabular-nums; }
-.pd-report .pd-text pre { white-space: pre-wrap; }
+.pd-report .pd-text pre, .pd-report .pd-text .pd-plain { white-space: pre-wrap; }
 .pd-report .pd-text blockquote { border-left: 3px solid var(--pd-rule); margin-left: 0;
   padding-left: .75rem; }
 .pd-report .pd-text .pd-md-table th, .pd-report .pd-text .pd-md-table td {

@@ -38,6 +38,11 @@ _PARSER = (
     .enable("strikethrough")
     .disable(["text_join", "code"])
 )
+# markdown-it's inline parse costs about 10-50 us per emphasis, link or code delimiter
+# (1.2 MB of `a** b ` takes 15 s): a piece holding more markup characters than this is
+# shown as plain text instead. The corpus' busiest piece holds 6,200 (233 KB, instagram).
+_MARKUP_BUDGET = 20_000
+_MARKUP_CHARS = "*_[]`|<"
 # What a note run stands as in the source: one ordinary character, found by position
 # (its owner), never by value, so policy text holding the same character is harmless.
 _PLACEHOLDER = "\ufffc"
@@ -57,14 +62,18 @@ _EDGE_MARKS = re.compile(r"(?<![\w*_\\])[*_]+(?=[^\s*_])|(?<=[^\s*_\\])[*_]+(?![
 _EMPHASIS_ONLY = re.compile(r"[*_~]+")
 # Bold whose closing mark follows a space (``**Cookies. ** We``) is no bold to CommonMark
 # and shows its asterisks; converters write it often. The space moves after the mark.
+# A bold label is short: the content is bounded, so a line of many marks costs linear time.
 _SPACED_CLOSE = re.compile(
-    r"(?<![*_\w\\])(\*\*|__)(?=[^\s*_])((?:(?!\1)[^\n])*?[^\s*_\\])([ \t\u00a0]+)\1(?![*_\w])"
+    r"(?<![*_\w\\])(\*\*|__)(?=[^\s*_])((?:(?!\1)[^\n]){0,120}?[^\s*_\\])"
+    r"([ \t\u00a0]+)\1(?![*_\w])"
 )
 # The same with the space after the opening mark (``as the** “Services”**``): it moves
 # before the mark.
 _SPACED_OPEN = re.compile(
-    r"(?<=[^\s*_\\])(\*\*|__)([ \t\u00a0]+)(?=[^\s*_])((?:(?!\1)[^\n])*?[^\s*_\\])\1(?![*_\w])"
+    r"(?<=[^\s*_\\])(\*\*|__)([ \t\u00a0]+)(?=[^\s*_])"
+    r"((?:(?!\1)[^\n]){0,120}?[^\s*_\\])\1(?![*_\w])"
 )
+_BOLD_MARK = re.compile(r"\*\*|__")
 _ORDERED_MARKER = re.compile(r"[ \t>]*(\d{1,9}[.)])")
 _ITEM_MARKER = re.compile(r"[ \t>]*([*+-])")
 
@@ -136,13 +145,25 @@ class _Source:
         for pattern, spaces in ((_SPACED_CLOSE, 3), (_SPACED_OPEN, 2)):
             order: list[int] = []
             position = 0
-            search = 0
-            while (found := pattern.search(self.text, search)) is not None:
-                search = found.start() + 1
-                line = self.text.rfind("\n", 0, found.start()) + 1
-                if self.text.count(found.group(1), line, found.start()) % 2:
-                    continue  # an odd mark before it on the line: this one closes a bold
-                search = found.end()
+            # Marks seen on the current line, by kind: after an odd number, the next one
+            # closes a bold and is not tried as an opening. Counted as the marks come,
+            # so a long line with many marks costs one pass (plus a bounded match each).
+            seen = {"**": 0, "__": 0}
+            previous = 0
+            for mark in _BOLD_MARK.finditer(self.text):
+                start = mark.start()
+                if self.text.find("\n", previous, start) != -1:
+                    seen = {"**": 0, "__": 0}
+                previous = start
+                if start < position:
+                    continue  # the closing mark of a bold already moved
+                seen[mark.group()] += 1
+                if seen[mark.group()] % 2 == 0:
+                    continue
+                found = pattern.match(self.text, start)
+                if found is None:
+                    continue
+                seen[mark.group()] += 1
                 order.extend(range(position, found.start()))
                 if spaces == 3:
                     # mark, content, closing mark, spaces
@@ -751,5 +772,20 @@ def render_runs(
     that lines starting with a pipe are table rows even without a delimiter row; a row
     whose text is one of the ``folds`` runs stands for rows left out (``| ⋯ 2 rows |``).
     """
+    if sum(run.text.count(char) for run in runs for char in _MARKUP_CHARS) > _MARKUP_BUDGET:
+        return _plain(runs, style, separator)
     source = _Source(runs)
     return _Writer(source, runs, style, separator, headers, tables, folds).piece()
+
+
+def _plain(runs: Sequence[Run], style: Styler, separator: Separator) -> str:
+    """Return runs as their text, unparsed, in their styles (one pre-wrapped block)."""
+    out = ['<div class="pd-plain">']
+    previous = -1
+    for index, run in enumerate(runs):
+        if previous >= 0:
+            out.append(separator(previous, index))
+        out.append(style(index, run.text))
+        previous = index
+    out.append("</div>")
+    return "".join(out)
