@@ -51,6 +51,8 @@ _ROW = re.compile(r"[ \t]*\|")
 _DELIMITER = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*\n?")
 _CELL_PIPE = re.compile(r"(?<!\\)\|")
 _PAREN_DEPTH = {"(": 1, ")": -1}
+# A link target without nested parentheses (the usual one), matched at C speed.
+_SIMPLE_TARGET = re.compile(r"\((?:[^()\\]|\\.)*\)")
 _SPACING = re.compile(r"\s")
 # A line and its break as markdown-it splits lines (str.splitlines also breaks at form
 # feeds, U+2028 and others, which would shift every line number after them).
@@ -682,6 +684,9 @@ def _after_link(content: str, cursor: int, autolink: bool) -> int:
         return cursor
     cursor = found + 1
     if content[cursor : cursor + 1] == "(":
+        simple = _SIMPLE_TARGET.match(content, cursor)
+        if simple is not None:
+            return simple.end()
         depth = 0
         index = cursor
         while index < len(content):
