@@ -381,7 +381,7 @@ def test_html_links_both_ends_of_a_move(tmp_path: Path) -> None:
     ) in out
     assert (
         '<a class="pd-move-note" id="pd-move-0-from" href="#pd-move-0-to">moved from '
-        '\u201cPrivacy policy &gt; Forums\u201d</a> <span class="pd-moved">When you register'
+        '\u201cPrivacy policy &gt; Forums\u201d</a></p>\n<p><span class="pd-moved">When you register'
     ) in out
     # The edit inside the moved text (a thin separator may stand between the two words).
     assert re.search(

@@ -165,20 +165,42 @@ def test_moved_text_has_its_own_style_and_links_both_ways() -> None:
     assert "--pd-moved-bg" not in CSS
 
 
-def test_cosmetic_toggle_only_when_cosmetic_edits_are_rendered() -> None:
-    assert "pd-toggle" not in compare_html("cosmetic_only").split("</style>")[1]
-    page = compare_html("cosmetic_only", "--show-cosmetic")
+def test_cosmetic_edits_are_a_second_view_behind_an_unticked_toggle() -> None:
+    page = compare_html("cosmetic_only")
     dom = parse_dom(page)
     (box,) = dom.tags("input")
     assert box.attrs["type"] == "checkbox"
-    assert "checked" in box.attrs  # --show-cosmetic asked for them: shown until unticked
+    assert "checked" not in box.attrs  # hidden until ticked
     (label,) = dom.tags("label")
     assert label.attrs["for"] == box.attrs["id"]
     # A sibling before the sections, so the CSS ``~`` selector reaches them.
     body = page.split("</style>")[1]
     assert body.index("<input") < body.index('<section class="pd-section')
+    # Each section with cosmetic edits holds both views; the edits only in the second.
+    assert body.count('<div class="pd-view-plain">') == body.count('<div class="pd-view-cosmetic">')
+    assert body.count('<div class="pd-view-cosmetic">') >= 1
+    for plain in re.findall(
+        r'<div class="pd-view-plain">(.*?)<div class="pd-view-cosmetic">', body, re.DOTALL
+    ):
+        assert "pd-cosmetic" not in plain
     assert classed(page, "pd-cosmetic")
-    assert ".pd-report .pd-toggle:not(:checked) ~ .pd-section del.pd-cosmetic," in CSS
+    rule = ".pd-report .pd-toggle:not(:checked) ~ .pd-section .pd-view-cosmetic,"
+    assert rule in CSS
+    # --show-cosmetic asked for them: the same page, ticked.
+    shown = parse_dom(compare_html("cosmetic_only", "--show-cosmetic"))
+    (ticked,) = shown.tags("input")
+    assert "checked" in ticked.attrs
+
+
+def test_no_toggle_without_cosmetic_edits() -> None:
+    diff = document(
+        section(
+            SectionStatus.MODIFIED, seg(EQ, "# T\n\nWe "), seg(INS, "never "), seg(EQ, "sell.\n")
+        )
+    )
+    page = render(report(diff), View())
+    assert "pd-toggle" not in page.split("</style>")[1]
+    assert "pd-view-cosmetic" not in page.split("</style>")[1]
 
 
 def test_csp_still_hashes_the_style() -> None:
@@ -239,16 +261,13 @@ def test_changed_list_marker_stays_with_its_item(tmp_path: Path) -> None:
     result = run_cli(args)
     assert result.exit_code in (0, 1), result.stderr
     blocks = re.findall(r'<div class="pd-text">(.*?)</div>', result.stdout, re.DOTALL)
-    lines = [
-        html.unescape(re.sub(r"<[^>]+>", "", line)).strip()
-        for b in blocks
-        for line in b.split("\n")
-    ]
-    assert "*" not in lines  # never a lone marker on a line of its own
-    texts = [html.unescape(re.sub(r"<[^>]+>", "", b)) for b in blocks]
+    texts = [html.unescape(re.sub(r"<[^>]+>", "", b)).strip() for b in blocks]
+    assert "*" not in "".join(texts)  # never a marker shown as text
     assert texts == [
-        "* Adequacy decisions made by the Commission; or",
-        "* Standard contractual clauses approved by the Commission.",
+        "Adequacy decisions made by the Commission; or",
+        "Standard contractual clauses approved by the Commission.",
     ]
+    # Each item is a list item whose bullet is marked deleted (the list became paragraphs).
+    assert all(b.startswith('<ul><li class="pd-marker-del pd-cosmetic">') for b in blocks)
     # The third item is folded away as unchanged: its deleted marker opens the fold.
     assert re.search(r'<p class="pd-elided"><del class="pd-cosmetic"[^>]*>\*</del> ', result.stdout)

@@ -21,6 +21,9 @@ PAGE_TAGS = {
     "html", "head", "meta", "title", "style", "body", "article", "header", "h1", "h2", "p",
     "span", "table", "thead", "tbody", "tr", "th", "td", "code", "ul", "ol", "li", "nav", "a",
     "section", "div", "del", "ins",
+    # Policy text formatted: body headings, emphasis, code, quotes, rules, the toggle.
+    "h3", "h4", "h5", "h6", "strong", "em", "s", "pre", "blockquote", "hr", "br",
+    "input", "label",
 }  # fmt: skip
 
 HOSTILE = (
@@ -124,4 +127,14 @@ def test_any_policy_text_stays_text(old: str, new: str) -> None:
     (inner,) = re.findall(r'<div class="pd-text">(.*?)</div>', parts.body, re.DOTALL)
     shown = html.unescape(re.sub(r"<[^>]+>", "", inner))
     expected = f"# T{old}{new}".replace("\u202e", "\\u202e").replace("\x1b", "\\x1b")
-    assert "".join(shown.split()) == "".join(expected.split())
+    # Formatted, not literal: heading marks and autolink brackets are markup; all else
+    # shows as text, and no element or link comes from the policy's text.
+    assert _visible(shown) == _visible(expected)
+    for element in dom.elements:
+        assert not any(name.startswith("on") for name in element.attrs)
+        assert element.attrs.get("href") is None or element.attrs["href"].startswith("#pd-")
+
+
+def _visible(text: str) -> str:
+    """Return text without spacing and the characters markdown may read as markup here."""
+    return "".join(c for c in text if not c.isspace() and c not in "#<>")

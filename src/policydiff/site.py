@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policydiff.announce import safe_url
+from policydiff.diff_model import Op
 from policydiff.errors import UsageError, shown
 from policydiff.history import (
     Blame,
@@ -47,15 +48,11 @@ from policydiff.history import (
 from policydiff.inforce import in_force_until, start_of
 from policydiff.render.blame import blame_gaps, history_heading, version_tag
 from policydiff.render.html import CSS as REPORT_CSS
-from policydiff.render.html import escape, render_parts
-
-# The compare renderer's redline of a paragraph; private to it for now (see render.blame).
-from policydiff.render.html import redline as html_redline
+from policydiff.render.html import escape, excerpt_html, formatted, render_parts
 from policydiff.report import (
     CompareReport,
-    Elided,
+    Run,
     View,
-    elided_text,
     excerpt,
     join_path,
     section_notes,
@@ -184,7 +181,7 @@ class SiteReport:
 def _render_fingerprint() -> str:
     """Return a hash of the engine and of the code that renders a redline's HTML."""
     digest = hashlib.sha256(engine_fingerprint().encode())
-    for name in ("policydiff.render.html", "policydiff.report"):
+    for name in ("policydiff.render.html", "policydiff.render.mdhtml", "policydiff.report"):
         spec = importlib.util.find_spec(name)
         with contextlib.suppress(OSError, TypeError):
             digest.update(Path(spec.origin if spec and spec.origin else "").read_bytes())
@@ -747,17 +744,11 @@ class _PolicySite:
             )
             out.append(f'<p class="pd-notes">{escape(notes)} \u00b7 {" ".join(links)}</p>')
             if change.previous is None:
-                out.append(f'<div class="pd-text">{escape(change.section.new_text.rstrip())}</div>')
+                text = (Run(Op.EQUAL, change.section.new_text),)
+                out.append(f'<div class="pd-text">{formatted(text)}</div>')
                 out.append("</section>")
                 continue
-            pieces = excerpt(change.section, View())
-            if not pieces:
-                out.append('<p class="pd-elided">(only spacing or layout changed)</p>')
-            for piece in pieces:
-                if isinstance(piece, Elided):
-                    out.append(f'<p class="pd-elided">{elided_text(piece)}</p>')
-                else:
-                    out.append(f'<div class="pd-text">{html_redline(piece)}</div>')
+            out += excerpt_html(change.section, excerpt(change.section, View()))
             out.append("</section>")
         crumbs = (*self.crumbs, ("sections", f"{self.base}/sections/index.html"))
         title = f"History of {join_path(history.path)} \u2013 {self.policy}"

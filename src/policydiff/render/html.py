@@ -2,8 +2,11 @@
 
 The page loads nothing (no scripts, fonts or images), so it works from ``file://`` and
 carries a Content-Security-Policy that forbids everything but its own stylesheet. Every
-piece of policy text, label and path goes through ``html.escape``; the only links are
-the page's own ``#pd-s-N`` and ``#pd-move-N-to``/``-from`` anchors.
+piece of policy text, label and path goes through ``html.escape``. Policy text is shown
+formatted (render.mdhtml lays the runs over markdown-it's tokens); its links are kept
+only for ``http``, ``https`` and ``mailto`` targets, the page's own links are the
+``#pd-s-N`` and ``#pd-move-N-to``/``-from`` anchors. A section with cosmetic edits is
+rendered twice, without and with them, and a checkbox (CSS only) picks the view.
 """
 
 from __future__ import annotations
@@ -12,13 +15,16 @@ import base64
 import hashlib
 import html
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from policydiff.diff_model import Op, SectionDiff
+from policydiff.diff_model import MovedBlock, Op, SectionDiff, SectionStatus
+from policydiff.render.mdhtml import render_runs, table_headers
 from policydiff.report import (
     CompareReport,
     Elided,
+    Excerpt,
     Run,
     Side,
     View,
@@ -29,6 +35,7 @@ from policydiff.report import (
     excerpt,
     hidden_changes,
     join_path,
+    paragraph_text,
     renumbered_line,
     section_notes,
     select_sections,
@@ -58,7 +65,26 @@ CSS = """\
   margin-top: 1.5rem; }
 .pd-report .pd-notes, .pd-report .pd-elided { color: var(--pd-muted); font-style: italic;
   margin: .25rem 0; }
-.pd-report .pd-text { white-space: pre-wrap; overflow-wrap: anywhere; margin: .5rem 0; }
+.pd-report .pd-text { overflow-wrap: anywhere; margin: .5rem 0; }
+.pd-report .pd-text > :first-child { margin-top: 0; }
+.pd-report .pd-text p, .pd-report .pd-text ul, .pd-report .pd-text ol,
+.pd-report .pd-text blockquote, .pd-report .pd-text pre { margin: .4rem 0; }
+.pd-report .pd-text h3, .pd-report .pd-text h4, .pd-report .pd-text h5,
+.pd-report .pd-text h6 { font-size: 1.05rem; margin: .6rem 0 .3rem; }
+.pd-report .pd-text h3.pd-md-h1 { font-size: 1.2rem; }
+.pd-report .pd-text ul, .pd-report .pd-text ol { padding-left: 1.6rem; }
+.pd-report .pd-text ol.pd-ol { list-style: none; }
+.pd-report .pd-text .pd-marker { font-variant-numeric: tabular-nums; }
+.pd-report .pd-text pre, .pd-report .pd-text .pd-plain { white-space: pre-wrap; }
+.pd-report .pd-text blockquote { border-left: 3px solid var(--pd-rule); margin-left: 0;
+  padding-left: .75rem; }
+.pd-report .pd-text .pd-md-table th, .pd-report .pd-text .pd-md-table td {
+  border: 1px solid var(--pd-rule); padding: .2rem .5rem; }
+.pd-report .pd-text .pd-image { font-style: italic; }
+.pd-report .pd-text .pd-fold td { color: var(--pd-muted); font-style: italic; }
+.pd-report .pd-text li.pd-marker-ins::marker { color: var(--pd-ins-fg); }
+.pd-report .pd-text li.pd-marker-del::marker { color: var(--pd-del-fg); }
+.pd-report .pd-text li.pd-cosmetic::marker { color: var(--pd-muted); }
 .pd-report del, .pd-report .pd-key-del { background: var(--pd-del-bg);
   color: var(--pd-del-fg); text-decoration: line-through; }
 .pd-report ins, .pd-report .pd-key-ins { background: var(--pd-ins-bg);
@@ -80,10 +106,8 @@ CSS = """\
 .pd-report .pd-crumbs { color: var(--pd-muted); font-size: .8em; margin: 0;
   overflow-wrap: anywhere; }
 .pd-report .pd-toggle-label { font-size: .9em; }
-.pd-report .pd-toggle:not(:checked) ~ .pd-section del.pd-cosmetic,
-.pd-report .pd-toggle:not(:checked) ~ .pd-section .pd-sep.pd-cosmetic { display: none; }
-.pd-report .pd-toggle:not(:checked) ~ .pd-section ins.pd-cosmetic { color: inherit;
-  text-decoration: none; }
+.pd-report .pd-toggle:not(:checked) ~ .pd-section .pd-view-cosmetic,
+.pd-report .pd-toggle:checked ~ .pd-section .pd-view-plain { display: none; }
 .pd-report .pd-move-note { font-style: italic; color: var(--pd-muted);
   border: 1px dashed var(--pd-rule); padding: 0 .25em; }
 .pd-report .pd-move-note:target { outline: 2px solid var(--pd-muted); }
@@ -141,24 +165,51 @@ def render_parts(report: CompareReport, view: View) -> HtmlParts:
     out = ['<article class="pd-report">', *_header(report, view), *_legend()]
     if sections:
         out += _toc(sections)
-    if view.show_cosmetic:
-        # A sibling before the sections, so ``:checked ~ .pd-section`` toggles them in CSS.
+    views = [_views(section, view, report.diff.moves) for section in sections]
+    if any(cosmetic is not None for _, cosmetic in views):
+        # A sibling before the sections, so ``:checked ~ .pd-section`` picks their view:
+        # without cosmetic edits unless --show-cosmetic asked for them.
+        checked = " checked" if view.show_cosmetic else ""
         out += [
-            '<input type="checkbox" class="pd-toggle" id="pd-show-cosmetic" checked>',
+            f'<input type="checkbox" class="pd-toggle" id="pd-show-cosmetic"{checked}>',
             (
                 '<label class="pd-toggle-label" for="pd-show-cosmetic">'
                 "Show cosmetic edits (quotes, dashes, spacing, markup)</label>"
             ),
         ]
-    # Both ends of a moved block link to each other when both are on the page.
+    # Both ends of a moved block link to each other when both are on the page (in the
+    # same view when the section has two).
     anchors = frozenset(
-        [move_anchor(i, "to") for s in sections for i in s.moved_out]
-        + [move_anchor(i, "from") for s in sections for i in s.moved_in]
+        move_anchor(i, direction) + suffix
+        for s, (_, cosmetic) in zip(sections, views, strict=True)
+        for suffix in ("", _COSMETIC_SUFFIX)
+        if suffix == "" or cosmetic is not None
+        for ids, direction in ((s.moved_out, "to"), (s.moved_in, "from"))
+        for i in ids
     )
-    for number, section in enumerate(sections, start=1):
-        out += _section(number, section, report, view, anchors)
+    for number, (section, pair) in enumerate(zip(sections, views, strict=True), start=1):
+        out += _section(number, section, report, pair, anchors)
     out.append("</article>")
     return HtmlParts(body="\n".join(out) + "\n", css=CSS, title=page_title(report))
+
+
+# The ids of a section's cosmetic view end with this (both views hold the move notes).
+_COSMETIC_SUFFIX = "-c"
+
+
+def _views(
+    section: SectionDiff, view: View, moves: Sequence[MovedBlock]
+) -> tuple[Excerpt, Excerpt | None]:
+    """Return a section's excerpt without cosmetic edits, and with them if that differs."""
+    plain = excerpt(section, replace(view, show_cosmetic=False), moves)
+    inside = [m for m in moves if m.id in section.moved_in]
+    if not any(
+        s.cosmetic and s.op is not Op.EQUAL
+        for s in (*section.segments, *(s for m in inside for s in m.segments))
+    ):
+        return plain, None
+    cosmetic = excerpt(section, replace(view, show_cosmetic=True), moves)
+    return plain, (None if cosmetic == plain else cosmetic)
 
 
 def render_document(report: CompareReport, view: View) -> str:
@@ -287,25 +338,83 @@ def _section(
     number: int,
     section: SectionDiff,
     report: CompareReport,
-    view: View,
+    views: tuple[Excerpt, Excerpt | None],
     anchors: frozenset[str] = frozenset(),
 ) -> list[str]:
-    """Return one section: anchored heading, notes and redline excerpt."""
+    """Return one section: anchored heading, notes and redline excerpt (or its two views)."""
     notes = " \u00b7 ".join(section_notes(section, report.diff))
     out = [
         f'<section class="pd-section pd-{section.status.value}" id="pd-s-{number}">',
         *_heading(section),
         f'<p class="pd-notes">{escape(notes)}</p>',
     ]
-    pieces = excerpt(section, view, report.diff.moves)
+    layout = Layout(
+        anchors=anchors,
+        headers=table_headers(section.old_text, section.new_text),
+        tables=section.table_rows is not None,
+    )
+    plain, cosmetic = views
+    if cosmetic is None:
+        out += _body(section, plain, layout)
+    else:
+        out.append('<div class="pd-view-plain">')
+        out += _body(section, plain, layout, hidden=True)
+        out.append("</div>")
+        out.append('<div class="pd-view-cosmetic">')
+        out += _body(section, cosmetic, replace(layout, suffix=_COSMETIC_SUFFIX))
+        out.append("</div>")
+    out.append("</section>")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What rendering a section's pieces needs besides the runs."""
+
+    anchors: frozenset[str] = frozenset()
+    # Header rows of the section's tables, spacing collapsed (see mdhtml.table_headers).
+    headers: frozenset[str] = frozenset()
+    # Lines starting with a pipe are table rows (the section's tables were diffed by row).
+    tables: bool = False
+    # Appended to the ids of move notes (the cosmetic view's copy of a note).
+    suffix: str = ""
+
+
+def excerpt_html(section: SectionDiff, pieces: Excerpt) -> list[str]:
+    """Return a section's excerpt as formatted blocks (no move links: one section alone)."""
+    layout = Layout(
+        headers=table_headers(section.old_text, section.new_text),
+        tables=section.table_rows is not None,
+    )
+    return _body(section, pieces, layout)
+
+
+def _body(
+    section: SectionDiff, pieces: Excerpt, layout: Layout, *, hidden: bool = False
+) -> list[str]:
+    """Return a section's pieces, formatted, with folded text as one-line marks.
+
+    ``hidden``: the cosmetic edits are in the other view (said when nothing else shows).
+    """
+    out: list[str] = []
     if not pieces:
-        out.append(f'<p class="pd-elided">{escape(empty_note(section))}</p>')
+        note = empty_note(section)
+        if hidden and section.status is not SectionStatus.UNCHANGED:
+            note = (
+                "(only cosmetic edits: quotes, dashes, markup; "
+                "\u201cShow cosmetic edits\u201d above shows them)"
+            )
+        out.append(f'<p class="pd-elided">{escape(note)}</p>')
     # A list marker changed at the start of the next item's line belongs with that item.
     carry: tuple[Run, ...] = ()
-    for index, piece in enumerate(pieces):
+    for index, piece in enumerate(_joined_tables(pieces) if layout.tables else pieces):
+        if isinstance(piece, _Table):
+            shown = formatted(piece.runs, layout, piece.folds)
+            out.append(f'<div class="pd-text">{shown}</div>')
+            continue
         if isinstance(piece, Elided):
             # The item whose marker changed is folded away: the marker opens the fold.
-            lead = f"{redline(carry, anchors)} " if carry else ""
+            lead = f"{redline(carry, layout.anchors, layout.suffix)} " if carry else ""
             out.append(f'<p class="pd-elided">{lead}{elided_text(piece)}</p>')
             carry = ()
         else:
@@ -313,10 +422,84 @@ def _section(
             next_carry: tuple[Run, ...] = ()
             if index + 1 < len(pieces):
                 runs, next_carry = _trailing_marker(runs)
-            out.append(f'<div class="pd-text">{redline(carry + runs, anchors)}</div>')
+            shown = formatted(carry + runs, layout)
+            out.append(f'<div class="pd-text">{shown}</div>')
             carry = next_carry
-    out.append("</section>")
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """Table pieces of an excerpt joined into one, each fold of rows a row of its own."""
+
+    runs: tuple[Run, ...]
+    # Indexes of the runs standing for folded rows.
+    folds: frozenset[int]
+
+
+def _joined_tables(pieces: Excerpt) -> list[tuple[Run, ...] | Elided | _Table]:
+    """Join table-only pieces separated by folded rows into one table (columns aligned)."""
+    out: list[tuple[Run, ...] | Elided | _Table] = []
+    index = 0
+    while index < len(pieces):
+        piece = pieces[index]
+        end = index
+        # Extend over (fold of rows only, table piece) pairs.
+        while (
+            _table_only(pieces[end])
+            and end + 2 < len(pieces)
+            and isinstance(fold := pieces[end + 1], Elided)
+            and fold.rows
+            and not fold.paragraphs
+            and _table_only(pieces[end + 2])
+        ):
+            end += 2
+        if end == index:
+            out.append(piece)
+            index += 1
+            continue
+        runs: list[Run] = []
+        folds: set[int] = set()
+        for part in pieces[index : end + 1]:
+            if isinstance(part, Elided):
+                folds.add(len(runs))
+                runs.append(Run(Op.EQUAL, f"| {elided_text(part)} |\n"))
+            else:
+                text = paragraph_text(part)
+                runs.extend(part)
+                if not text.endswith("\n"):
+                    runs.append(Run(Op.EQUAL, "\n"))
+        out.append(_Table(tuple(runs), frozenset(folds)))
+        index = end + 1
+    return out
+
+
+def _table_only(piece: tuple[Run, ...] | Elided) -> bool:
+    """Whether a piece holds table rows only."""
+    if isinstance(piece, Elided):
+        return False
+    lines = [line for line in paragraph_text(piece).split("\n") if line.strip()]
+    return bool(lines) and all(line.lstrip().startswith("|") for line in lines)
+
+
+def formatted(
+    runs: Sequence[Run], layout: Layout | None = None, folds: frozenset[int] = frozenset()
+) -> str:
+    """Return runs as formatted HTML: the markdown's blocks, the changes marked inside them."""
+    shape = layout if layout is not None else Layout()
+
+    def style(index: int, text: str) -> str:
+        if index < 0:
+            return escape(text)
+        return _run_html(runs[index], text, shape.anchors, shape.suffix)
+
+    def separator(before: int, after: int) -> str:
+        first, second = runs[before], runs[after]
+        return _separator(first, second) if _meet(first, second) else ""
+
+    return render_runs(
+        runs, style, separator, headers=shape.headers, tables=shape.tables, folds=folds
+    )
 
 
 def _heading(section: SectionDiff) -> list[str]:
@@ -370,22 +553,45 @@ def move_anchor(move_id: int, direction: str) -> str:
     return f"pd-move-{move_id}-{direction}"
 
 
-def _note(run: Run, anchors: frozenset[str]) -> str:
+def _note(run: Run, anchors: frozenset[str], suffix: str = "") -> str:
     """Return a note on moved text: anchored, and linked to the other end if it is shown."""
     note = run.note
     if note is None:  # pragma: no cover - only called for notes
         return escape(run.text)
     other = move_anchor(note.move_id, "from" if note.direction == "to" else "to")
-    own = move_anchor(note.move_id, note.direction)
-    tag, href = ("a", f' href="#{other}"') if other in anchors else ("span", "")
+    own = move_anchor(note.move_id, note.direction) + suffix
+    # The other end in the same view if it has one, else in the one it has.
+    target = next(
+        (o for o in (other + suffix, other, other + _COSMETIC_SUFFIX) if o in anchors), None
+    )
+    tag, href = ("a", f' href="#{target}"') if target is not None else ("span", "")
     return f'<{tag} class="pd-move-note" id="{own}"{href}>{escape(run.text)}</{tag}>'
 
 
-def redline(runs: tuple[Run, ...], anchors: frozenset[str] = frozenset()) -> str:
-    """Return runs as escaped text with ``<del>``/``<ins>`` around the changes.
+def _run_html(run: Run, text: str, anchors: frozenset[str], suffix: str = "") -> str:
+    """Return some of a run's text (all of it for a note) in the run's style."""
+    if run.note is not None:
+        return _note(run, anchors, suffix)
+    escaped = escape(text)
+    if run.op is Op.EQUAL:
+        return f'<span class="pd-moved">{escaped}</span>' if run.moved else escaped
+    if run.cosmetic_note:
+        return f'<span class="pd-note">[~{escape(run.text)}~]</span>'
+    classes = [name for name, on in (("pd-cosmetic", run.cosmetic), ("pd-moved", run.moved)) if on]
+    attrs = f' class="{" ".join(classes)}"' if classes else ""
+    if run.cosmetic and not run.moved:
+        # Dotted, muted and titled: told apart from word changes without colour.
+        attrs += ' title="cosmetic edit"'
+    tag = _TAGS[run.op]
+    return f"<{tag}{attrs}>{escaped}</{tag}>"
 
-    Notes on moved text become anchors (linked to the other end when ``anchors`` holds
-    its id); the unchanged words of moved text are highlighted spans.
+
+def redline(runs: tuple[Run, ...], anchors: frozenset[str] = frozenset(), suffix: str = "") -> str:
+    """Return runs as one line of escaped text with ``<del>``/``<ins>`` around the changes.
+
+    The markup is shown as written (for a list marker that opens a fold); ``formatted``
+    shows a piece's formatting. Notes on moved text become anchors (linked to the other
+    end when ``anchors`` holds its id); the unchanged words of moved text are spans.
     """
     out = []
     previous: Run | None = None
@@ -393,25 +599,7 @@ def redline(runs: tuple[Run, ...], anchors: frozenset[str] = frozenset()) -> str
         if _meet(previous, run):
             out.append(_separator(previous, run))
         previous = run
-        text = escape(run.text)
-        if run.note is not None:
-            out.append(_note(run, anchors))
-            continue
-        if run.op is Op.EQUAL:
-            out.append(f'<span class="pd-moved">{text}</span>' if run.moved else text)
-            continue
-        if run.cosmetic_note:
-            out.append(f'<span class="pd-note">[~{text}~]</span>')
-            continue
-        classes = [
-            name for name, on in (("pd-cosmetic", run.cosmetic), ("pd-moved", run.moved)) if on
-        ]
-        attrs = f' class="{" ".join(classes)}"' if classes else ""
-        if run.cosmetic and not run.moved:
-            # Dotted, muted and titled: told apart from word changes without colour.
-            attrs += ' title="cosmetic edit"'
-        tag = _TAGS[run.op]
-        out.append(f"<{tag}{attrs}>{text}</{tag}>")
+        out.append(_run_html(run, run.text, anchors, suffix))
     # pre-wrap would show the blank lines ending the last paragraph; CSS spaces the blocks.
     return "".join(out).rstrip()
 
