@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 
 from policydiff.datetext import parse_date_at
@@ -30,10 +31,73 @@ _UPDATED = re.compile(
 _SEPARATOR = re.compile(r"[\s:*_\\\[(\-\u2013\u2014]{0,12}")
 
 
-def _first_labelled_date(text: str, label: re.Pattern[str]) -> date | None:
+# Where each label can start, as words in lower case: a match of the label's regex begins
+# at the first word, and the last word is what a plain ``str.find`` looks for (for
+# "in effect" and "date of last", the earlier words are then checked backwards over the
+# whitespace). "effect" also finds "effective". Every label match starts at one of these
+# places, so running the regex only there finds the same matches as a scan of every
+# position, which cost most of an import on texts with no date near the top.
+_ANCHORS: dict[re.Pattern[str], tuple[tuple[str, ...], ...]] = {
+    _EFFECTIVE: (("valid",), ("effect",), ("in", "effect")),
+    _UPDATED: (("last",), ("updated",), ("date", "of", "last")),
+}
+# Characters that re.IGNORECASE equates with an ASCII letter while str.lower() does not
+# turn them into it (or changes the text's length): a text holding one is scanned in full.
+_CASE_TRAPS = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+def _word_before(lowered: str, end: int, word: str) -> int:
+    """Return where ``word`` starts if it ends just before whitespace ending at ``end``, else -1."""
+    position = end
+    while position > 0 and lowered[position - 1].isspace():
+        position -= 1
+    if position == end or not lowered.startswith(word, position - len(word), position):
+        return -1
+    return position - len(word)
+
+
+def _label_starts(lowered: str, anchors: tuple[tuple[str, ...], ...]) -> list[int]:
+    """Return, in order, every position where a label of ``anchors`` may start."""
+    starts: set[int] = set()
+    for words in anchors:
+        last = words[-1]
+        found = lowered.find(last)
+        while found >= 0:
+            start = found
+            for word in reversed(words[:-1]):
+                start = _word_before(lowered, start, word)
+                if start < 0:
+                    break
+            if start >= 0:
+                starts.add(start)
+            found = lowered.find(last, found + 1)
+    return sorted(starts)
+
+
+def _label_matches(text: str, label: re.Pattern[str]) -> Iterator[re.Match[str]]:
+    """Yield the same matches as ``label.finditer(text)``, trying the regex only at anchors."""
+    lowered = text.lower()
+    if len(lowered) != len(text) or _CASE_TRAPS.search(text):
+        yield from label.finditer(text)
+        return
+    reached = 0  # finditer's matches do not overlap: it goes on from the end of the last one
+    for start in _label_starts(lowered, _ANCHORS[label]):
+        if start < reached:
+            continue
+        match = label.match(text, start)
+        if match is not None:
+            reached = match.end()
+            yield match
+
+
+def _first_labelled_date(
+    text: str,
+    label: re.Pattern[str],
+    matches: Callable[[str, re.Pattern[str]], Iterable[re.Match[str]]] = _label_matches,
+) -> date | None:
     """Return the date right after the first occurrence of ``label`` that is followed by one."""
     latest = latest_effective_date()
-    for match in label.finditer(text):
+    for match in matches(text, label):
         separator = _SEPARATOR.match(text, match.end())
         found = parse_date_at(text, separator.end() if separator else match.end())
         # A date decades ahead ("valid from 2999-01-01") is a typo or a joke, not a date the
@@ -56,9 +120,16 @@ def detect_effective_date(text: str) -> date | None:
     Order of preference: an effective label in the first ``HEAD_CHARS`` characters, then an
     updated label there, then the same two over the whole text.
     """
+    return _detect(text, _label_matches)
+
+
+def _detect(
+    text: str, matches: Callable[[str, re.Pattern[str]], Iterable[re.Match[str]]]
+) -> date | None:
+    """``detect_effective_date`` with the label matches found by ``matches`` (tests pass the old scan)."""
     for region in (text[:HEAD_CHARS], text):
         for label in (_EFFECTIVE, _UPDATED):
-            found = _first_labelled_date(region, label)
+            found = _first_labelled_date(region, label, matches)
             if found is not None:
                 return found
     return None
