@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from datetime import date
 
 import pytest
-from helpers import CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import CORPUS
 from policydiff.ingest import effective
 from policydiff.ingest.effective import HEAD_CHARS, detect_effective_date
 

@@ -126,7 +126,7 @@ def detect_effective_date(text: str) -> date | None:
 def _detect(
     text: str, matches: Callable[[str, re.Pattern[str]], Iterable[re.Match[str]]]
 ) -> date | None:
-    """``detect_effective_date`` with the label matches found by ``matches`` (tests pass the old scan)."""
+    """``detect_effective_date`` with label matches found by ``matches`` (tests: the old scan)."""
     for region in (text[:HEAD_CHARS], text):
         for label in (_EFFECTIVE, _UPDATED):
             found = _first_labelled_date(region, label, matches)
