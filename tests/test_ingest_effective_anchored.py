@@ -15,7 +15,7 @@ from policydiff.ingest import effective
 from policydiff.ingest.effective import HEAD_CHARS, detect_effective_date
 
 
-def full_scan(text: str, label: re.Pattern[str]) -> Iterable[re.Match[str]]:
+def full_scan(text: str, lowered: str | None, label: re.Pattern[str]) -> Iterable[re.Match[str]]:
     """The old scan: the label regex tried at every position of the text."""
     return label.finditer(text)
 
@@ -28,8 +28,8 @@ def old_detect(text: str) -> date | None:
 def spans(text: str, label: re.Pattern[str]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Label match spans found by the anchored scan, and by the full scan."""
     return (
-        [m.span() for m in effective._label_matches(text, label)],
-        [m.span() for m in full_scan(text, label)],
+        [m.span() for m in effective._label_matches(text, effective._lowered(text), label)],
+        [m.span() for m in full_scan(text, None, label)],
     )
 
 

@@ -43,7 +43,7 @@ _ANCHORS: dict[re.Pattern[str], tuple[tuple[str, ...], ...]] = {
 }
 # Characters that re.IGNORECASE equates with an ASCII letter while str.lower() does not
 # turn them into it (or changes the text's length): a text holding one is scanned in full.
-_CASE_TRAPS = re.compile("[\u0130\u0131\u017f\u212a]")
+_CASE_TRAPS = ("\u0130", "\u0131", "\u017f", "\u212a")
 
 
 def _word_before(lowered: str, end: int, word: str) -> int:
@@ -74,10 +74,23 @@ def _label_starts(lowered: str, anchors: tuple[tuple[str, ...], ...]) -> list[in
     return sorted(starts)
 
 
-def _label_matches(text: str, label: re.Pattern[str]) -> Iterator[re.Match[str]]:
-    """Yield the same matches as ``label.finditer(text)``, trying the regex only at anchors."""
+def _lowered(text: str) -> str | None:
+    """Return ``text`` in lower case, position for position; None if anchors cannot be used."""
+    # ``in`` per character: a regex character class over a long non-ASCII text is slower.
+    if any(trap in text for trap in _CASE_TRAPS):
+        return None
     lowered = text.lower()
-    if len(lowered) != len(text) or _CASE_TRAPS.search(text):
+    return lowered if len(lowered) == len(text) else None
+
+
+def _label_matches(
+    text: str, lowered: str | None, label: re.Pattern[str]
+) -> Iterator[re.Match[str]]:
+    """Yield the same matches as ``label.finditer(text)``, trying the regex only at anchors.
+
+    ``lowered`` is ``_lowered(text)``, computed once for both labels.
+    """
+    if lowered is None:
         yield from label.finditer(text)
         return
     reached = 0  # finditer's matches do not overlap: it goes on from the end of the last one
@@ -90,14 +103,16 @@ def _label_matches(text: str, label: re.Pattern[str]) -> Iterator[re.Match[str]]
             yield match
 
 
+# Finds a label's matches in a text, given the text in lower case (``_lowered``).
+Matcher = Callable[[str, str | None, re.Pattern[str]], Iterable[re.Match[str]]]
+
+
 def _first_labelled_date(
-    text: str,
-    label: re.Pattern[str],
-    matches: Callable[[str, re.Pattern[str]], Iterable[re.Match[str]]] = _label_matches,
+    text: str, lowered: str | None, label: re.Pattern[str], matches: Matcher
 ) -> date | None:
     """Return the date right after the first occurrence of ``label`` that is followed by one."""
     latest = latest_effective_date()
-    for match in matches(text, label):
+    for match in matches(text, lowered, label):
         separator = _SEPARATOR.match(text, match.end())
         found = parse_date_at(text, separator.end() if separator else match.end())
         # A date decades ahead ("valid from 2999-01-01") is a typo or a joke, not a date the
@@ -123,13 +138,12 @@ def detect_effective_date(text: str) -> date | None:
     return _detect(text, _label_matches)
 
 
-def _detect(
-    text: str, matches: Callable[[str, re.Pattern[str]], Iterable[re.Match[str]]]
-) -> date | None:
+def _detect(text: str, matches: Matcher) -> date | None:
     """``detect_effective_date`` with label matches found by ``matches`` (tests: the old scan)."""
     for region in (text[:HEAD_CHARS], text):
+        lowered = _lowered(region)
         for label in (_EFFECTIVE, _UPDATED):
-            found = _first_labelled_date(region, label, matches)
+            found = _first_labelled_date(region, lowered, label, matches)
             if found is not None:
                 return found
     return None
