@@ -15,7 +15,7 @@ from policydiff.ingest import effective
 from policydiff.ingest.effective import HEAD_CHARS, detect_effective_date
 
 
-def full_scan(text: str, lowered: str | None, label: re.Pattern[str]) -> Iterable[re.Match[str]]:
+def full_scan(text: str, lowered: bytes | None, label: re.Pattern[str]) -> Iterable[re.Match[str]]:
     """The old scan: the label regex tried at every position of the text."""
     return label.finditer(text)
 
@@ -62,6 +62,11 @@ EDGE_CASES = [
     "VAL\u0130D FROM 6 January 2015",
     "\u0130\u0130\u0130 Effective 7 January 2015",
     "\u212aelvin. Last modified 8 January 2015",
+    # Non-ASCII whitespace inside a label, non-ASCII letters around one.
+    "Date\u00a0of\u2003last revision: 15 January 2015",
+    "in\u00a0effect from 16 January 2015",
+    "\u00e9last updated 17 January 2015, \u00e9 last updated 18 January 2015",
+    "\u4e2d\u6587 Effective 19 January 2015",
     # Labels near and across the head boundary, and long texts with the date far down.
     FILLER[: HEAD_CHARS - 6] + "Effective 9 January 2015",
     FILLER[: HEAD_CHARS - 4] + " last updated 10 January 2015",

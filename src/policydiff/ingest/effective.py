@@ -32,31 +32,33 @@ _SEPARATOR = re.compile(r"[\s:*_\\\[(\-\u2013\u2014]{0,12}")
 
 
 # Where each label can start, as words in lower case: a match of the label's regex begins
-# at the first word, and the last word is what a plain ``str.find`` looks for (for
+# at the first word, and the last word is what a plain ``bytes.find`` looks for (for
 # "in effect" and "date of last", the earlier words are then checked backwards over the
 # whitespace). "effect" also finds "effective". Every label match starts at one of these
 # places, so running the regex only there finds the same matches as a scan of every
 # position, which cost most of an import on texts with no date near the top.
-_ANCHORS: dict[re.Pattern[str], tuple[tuple[str, ...], ...]] = {
-    _EFFECTIVE: (("valid",), ("effect",), ("in", "effect")),
-    _UPDATED: (("last",), ("updated",), ("date", "of", "last")),
+_ANCHORS: dict[re.Pattern[str], tuple[tuple[bytes, ...], ...]] = {
+    _EFFECTIVE: ((b"valid",), (b"effect",), (b"in", b"effect")),
+    _UPDATED: ((b"last",), (b"updated",), (b"date", b"of", b"last")),
 }
-# Characters that re.IGNORECASE equates with an ASCII letter while str.lower() does not
-# turn them into it (or changes the text's length): a text holding one is scanned in full.
+# Non-ASCII characters that re.IGNORECASE equates with ASCII letters (dotted and dotless
+# i, long s, Kelvin sign): a text holding one is scanned in full. Any other character a
+# label can hold is an ASCII letter or whitespace.
 _CASE_TRAPS = ("\u0130", "\u0131", "\u017f", "\u212a")
 
 
-def _word_before(lowered: str, end: int, word: str) -> int:
+def _word_before(text: str, lowered: bytes, end: int, word: bytes) -> int:
     """Return where ``word`` starts if it ends just before whitespace ending at ``end``, else -1."""
     position = end
-    while position > 0 and lowered[position - 1].isspace():
+    while position > 0 and text[position - 1].isspace():  # \s: the same characters
         position -= 1
-    if position == end or not lowered.startswith(word, position - len(word), position):
+    start = position - len(word)
+    if position == end or start < 0 or not lowered.startswith(word, start, position):
         return -1
-    return position - len(word)
+    return start
 
 
-def _label_starts(lowered: str, anchors: tuple[tuple[str, ...], ...]) -> list[int]:
+def _label_starts(text: str, lowered: bytes, anchors: tuple[tuple[bytes, ...], ...]) -> list[int]:
     """Return, in order, every position where a label of ``anchors`` may start."""
     starts: set[int] = set()
     for words in anchors:
@@ -65,7 +67,7 @@ def _label_starts(lowered: str, anchors: tuple[tuple[str, ...], ...]) -> list[in
         while found >= 0:
             start = found
             for word in reversed(words[:-1]):
-                start = _word_before(lowered, start, word)
+                start = _word_before(text, lowered, start, word)
                 if start < 0:
                     break
             if start >= 0:
@@ -74,17 +76,21 @@ def _label_starts(lowered: str, anchors: tuple[tuple[str, ...], ...]) -> list[in
     return sorted(starts)
 
 
-def _lowered(text: str) -> str | None:
-    """Return ``text`` in lower case, position for position; None if anchors cannot be used."""
+def _lowered(text: str) -> bytes | None:
+    """Return one byte per character: ASCII letters in lower case, ``?`` for non-ASCII.
+
+    None when the text holds a case trap (then anchors cannot be used). Encoding with
+    "replace" and ``bytes.lower`` are plain C loops: ``str.lower`` on a text with
+    non-Latin-1 characters cost more than the anchored scan it serves.
+    """
     # ``in`` per character: a regex character class over a long non-ASCII text is slower.
-    if any(trap in text for trap in _CASE_TRAPS):
+    if not text.isascii() and any(trap in text for trap in _CASE_TRAPS):
         return None
-    lowered = text.lower()
-    return lowered if len(lowered) == len(text) else None
+    return text.encode("ascii", "replace").lower()
 
 
 def _label_matches(
-    text: str, lowered: str | None, label: re.Pattern[str]
+    text: str, lowered: bytes | None, label: re.Pattern[str]
 ) -> Iterator[re.Match[str]]:
     """Yield the same matches as ``label.finditer(text)``, trying the regex only at anchors.
 
@@ -94,7 +100,7 @@ def _label_matches(
         yield from label.finditer(text)
         return
     reached = 0  # finditer's matches do not overlap: it goes on from the end of the last one
-    for start in _label_starts(lowered, _ANCHORS[label]):
+    for start in _label_starts(text, lowered, _ANCHORS[label]):
         if start < reached:
             continue
         match = label.match(text, start)
@@ -103,12 +109,12 @@ def _label_matches(
             yield match
 
 
-# Finds a label's matches in a text, given the text in lower case (``_lowered``).
-Matcher = Callable[[str, str | None, re.Pattern[str]], Iterable[re.Match[str]]]
+# Finds a label's matches in a text, given ``_lowered(text)``.
+Matcher = Callable[[str, bytes | None, re.Pattern[str]], Iterable[re.Match[str]]]
 
 
 def _first_labelled_date(
-    text: str, lowered: str | None, label: re.Pattern[str], matches: Matcher
+    text: str, lowered: bytes | None, label: re.Pattern[str], matches: Matcher
 ) -> date | None:
     """Return the date right after the first occurrence of ``label`` that is followed by one."""
     latest = latest_effective_date()
