@@ -248,6 +248,7 @@ class _Vetting:
         self._unordered: set[str] = set()
         self._last_good = _LastGood()
         self._warnings: dict[str, list[tuple[tuple[datetime, str], str]]] = {}
+        self._stored: set[str] | None = None
 
     def add(self, importer: Importer, snapshot: Snapshot, file: Path, root: Path | None) -> None:
         """Judge ``snapshot`` if its policy still comes in capture order, then send it."""
@@ -272,7 +273,14 @@ class _Vetting:
         from policydiff.plausibility import last_good_text
 
         if not self._last_good.has(policy):
-            self._last_good.set(policy, last_good_text(self._store, policy, snapshot.captured_at))
+            if self._stored is None:
+                # Once: the store does not change under the write lock, and listing its
+                # policies is a git process (last_good_text's own check, per policy).
+                self._stored = set(self._store.policies())
+            previous = None
+            if policy in self._stored:
+                previous = last_good_text(self._store, policy, snapshot.captured_at)
+            self._last_good.set(policy, previous)
         judged, warning = _suspected(self._last_good.get(policy), snapshot)
         if warning is None:
             self._last_good.set(policy, snapshot.text)
