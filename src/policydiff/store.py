@@ -1670,29 +1670,45 @@ class GitStore:
         self._update_commit_graph()
 
         commits = iter(new_commits)
+        recorded = [
+            (r.snapshot, next(commits), messages[id(r.snapshot)])
+            for r in merge.results
+            if r.status == RecordStatus.RECORDED
+        ]
+        versions = iter(self._recorded_versions(recorded))
         return [
-            RecordResult(
-                r.snapshot,
-                r.status,
-                self._recorded_version(r.snapshot, next(commits), messages[id(r.snapshot)]),
-            )
+            RecordResult(r.snapshot, r.status, next(versions))
             if r.status == RecordStatus.RECORDED
             else r
             for r in merge.results
         ]
 
-    def _recorded_version(self, snapshot: Snapshot, commit: str, message: str) -> Version | None:
-        """Return the version just written for ``snapshot``, numbered without a history walk."""
+    def _recorded_versions(self, recorded: list[tuple[Snapshot, str, str]]) -> list[Version | None]:
+        """Return the versions just written (snapshot, commit, message), numbered from the cache.
+
+        One look-up of each policy's numbers: a query per version counted the policy's
+        history each time. A policy the cache cannot number is read from git.
+        """
         import sqlite3
 
-        number: int | None = None
         index = self._fresh_index()
-        if index is not None:
-            with contextlib.suppress(sqlite3.Error):
-                number = index.number(snapshot.policy, commit)
-        if number is None:
-            return next((v for v in self.versions(snapshot.policy) if v.commit == commit), None)
-        return version_from_trailers(number, commit, parse_trailers(message))
+        numbers: dict[str, dict[str, int]] = {}
+        versions: list[Version | None] = []
+        for snapshot, commit, message in recorded:
+            policy = snapshot.policy
+            if policy not in numbers:
+                numbers[policy] = {}
+                if index is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        numbers[policy] = index.numbers(policy) or {}
+            number = numbers[policy].get(commit)
+            if number is None:
+                versions.append(
+                    next((v for v in self.versions(policy) if v.commit == commit), None)
+                )
+            else:
+                versions.append(version_from_trailers(number, commit, parse_trailers(message)))
+        return versions
 
     def _fast_import(
         self,
@@ -2776,6 +2792,11 @@ class _Merge:
     recorded: int  # snapshots in the plan
 
 
+# Bytes the pipe to fast-import may hold (Linux caps it at /proc/sys/fs/pipe-max-size,
+# 1 MiB by default; asking more than allowed fails and the default 64 KiB stays).
+FAST_IMPORT_PIPE_BYTES = 1 << 20
+
+
 class _FastImport:
     """One ``git fast-import`` writing to a private ref: blobs as they come, commits last.
 
@@ -2798,6 +2819,12 @@ class _FastImport:
         self._proc = store.spawn_git(
             "fast-import", "--quiet", "--done", f"--export-marks={self._marks_path}", stdin=True
         )
+        set_pipe_size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
+        if set_pipe_size is not None and self._proc.stdin is not None:
+            # A deep pipe lets this process read and extract the next files while
+            # fast-import deltas and compresses the last ones, instead of taking turns.
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(self._proc.stdin.fileno(), set_pipe_size, FAST_IMPORT_PIPE_BYTES)
 
     def next_mark(self) -> int:
         """Return a mark no blob or commit of this stream has used."""
