@@ -154,3 +154,34 @@ def test_policy_out_of_capture_order_is_judged_in_capture_order(tmp_path: Path) 
         ("2020-02-01", False),
         ("2020-03-01", True),
     ]
+
+
+def test_policy_met_again_after_another_is_judged_against_its_last_text(tmp_path: Path) -> None:
+    """A policy's last plausible text survives the import moving on to other policies.
+
+    Two folders both hold ``acme/privacy``; between them come other policies, so its last
+    text is held compressed meanwhile, and the shrunk capture in the second folder is
+    still judged against it.
+    """
+    long_text = "# Privacy policy\n\n" + "We keep your data safe and tell you how. " * 60
+    layout = {
+        "first/acme/privacy/2020-01-01.md": long_text,
+        "first/acme/terms/2020-01-01.md": "# Terms\n\nBe nice.\n",
+        "first/beta/privacy/2020-01-01.md": "# Beta privacy\n\nNothing kept.\n",
+        "second/acme/privacy/2020-02-01.md": "# Privacy policy\n\nShort.\n",
+    }
+    for name, text in layout.items():
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    store = tmp_path / "store"
+    assert run_cli(["--store", str(store), "init"]).exit_code == 0
+    result = run_cli(
+        ["--store", str(store), "import", str(tmp_path / "first"), str(tmp_path / "second")]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("recorded as suspect (the text shrank") == 1
+    log = run_cli(["--store", str(store), "log", "acme/privacy", "--format", "json"])
+    versions = json.loads(log.stdout)["versions"]
+    assert [v["suspect"] is not None for v in versions] == [False, True]
+    assert reflog_batches(store) == [4]
