@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 TIME = "/usr/bin/time" if Path("/usr/bin/time").exists() else None
 # Slow figures are not worth repeating: one run above this many seconds is the median.
@@ -29,7 +30,11 @@ class Run:
 
 
 def run_command(
-    args: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
+    args: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: IO[bytes] | None = None,
 ) -> Run:
     """Run a command to completion, timing it and reading its peak RSS.
 
@@ -44,7 +49,13 @@ def run_command(
         wrapper = [TIME, "-f", "%M", "-o", peak.name] if TIME else []
         start = time.perf_counter()
         proc = subprocess.run(
-            [*wrapper, *args], cwd=cwd, env=env, stdout=out, stderr=err, check=False
+            [*wrapper, *args],
+            cwd=cwd,
+            env=env,
+            stdin=stdin,
+            stdout=out,
+            stderr=err,
+            check=False,
         )
         seconds = time.perf_counter() - start
         out.seek(0)

@@ -34,10 +34,10 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Self
+from typing import Self
 
 from policydiff import __version__
 from policydiff.errors import (
@@ -434,8 +434,12 @@ def parse_trailers(message: str) -> list[tuple[str, str]]:
     return found
 
 
-def build_message(snapshot: Snapshot) -> str:
-    """Return the commit message (subject and trailers) recording ``snapshot``."""
+def build_message(snapshot: Snapshot, hashes: tuple[str, str] | None = None) -> str:
+    """Return the commit message (subject and trailers) recording ``snapshot``.
+
+    ``hashes`` (text, source) stand in for the snapshot's own when its text is dropped.
+    """
+    text_sha, raw_sha = hashes or (snapshot.text_sha256, snapshot.raw_sha256)
     captured = _format_time(snapshot.captured_at)
     subject = f"{snapshot.policy}: record version captured {captured[:10]}"
     if snapshot.technical:
@@ -451,8 +455,8 @@ def build_message(snapshot: Snapshot) -> str:
     if snapshot.archive_url:
         trailers.append((TRAILER_ARCHIVE_URL, snapshot.archive_url))
     trailers += [
-        (TRAILER_TEXT_SHA, snapshot.text_sha256),
-        (TRAILER_SOURCE_SHA, snapshot.raw_sha256),
+        (TRAILER_TEXT_SHA, text_sha),
+        (TRAILER_SOURCE_SHA, raw_sha),
         (TRAILER_SOURCE_FILE, f"source.{snapshot.raw_suffix}"),
         (TRAILER_RECORDED_BY, f"policydiff {__version__}"),
     ]
@@ -665,6 +669,10 @@ class GitStore:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+
+    def spawn_git(self, *args: str, stdin: bool = False) -> subprocess.Popen[bytes]:
+        """Start a git process in the store (for the store's own writers)."""
+        return self._spawn(*args, stdin=stdin)
 
     def _git_ok(self, *args: str) -> bool:
         """Run a git command and return whether it exited 0."""
@@ -1218,13 +1226,13 @@ class GitStore:
             marker.write_text(str(os.getpid()), encoding="ascii")
             self._git("read-tree", "-m", "-u", old_tip, new_tip)
         except OSError as err:
-            raise ViewRefreshError(self._write_failure(err.strerror or str(err))) from None
+            raise ViewRefreshError(self.write_failure(err.strerror or str(err))) from None
         except StoreError as err:
-            raise ViewRefreshError(self._write_failure(str(err))) from None
+            raise ViewRefreshError(self.write_failure(str(err))) from None
         with contextlib.suppress(FileNotFoundError):
             marker.unlink()
 
-    def _write_failure(self, detail: str) -> str:
+    def write_failure(self, detail: str) -> str:
         """Say why a write into the store failed: a full disk by name, else git's words."""
         if NO_SPACE in detail or _disk_full(self.path):
             return NO_SPACE
@@ -1540,12 +1548,46 @@ class GitStore:
 
     def _record_locked(self, batch: list[Snapshot]) -> list[RecordResult]:
         """Merge ``batch`` into ``main`` by capture time and move the ref atomically."""
+        merge = self._merge_plan(
+            [(snap, _git_blob_sha(snap.text.encode("utf-8"))) for snap in batch]
+        )
+        if not merge.recorded:
+            return merge.results
+        planned = [item for item in merge.plan if isinstance(item, Snapshot)]
+        writer = _FastImport(self)
+        try:
+            blobs = self._emit_blobs(writer, planned)
+            messages = {id(snap): build_message(snap) for snap in planned}
+        except BaseException:
+            writer.abort()
+            raise
+        return self._commit_plan(writer, merge, blobs, messages)
+
+    @contextlib.contextmanager
+    def importer(self, *, lock_timeout: float | None = None) -> Iterator[Importer]:
+        """Hold the write lock while snapshots stream in; see ``Importer``.
+
+        Nothing is recorded unless ``Importer.finish`` is called and succeeds: leaving the
+        block otherwise (an error, an interrupt) stops fast-import and removes what it wrote.
+        """
+        with self.write_lock(lock_timeout):
+            self._check_writable()
+            importer = Importer(
+                _FastImport(self), self.policy_clashes, self._merge_plan, self._commit_plan
+            )
+            try:
+                yield importer
+            finally:
+                importer.close()
+
+    def _merge_plan(self, batch: list[tuple[Snapshot, str]]) -> _Merge:
+        """Plan the commits merging ``batch`` (capture order, with text blob ids) into main."""
         old_tip = self.tip()
-        base, replay = self._chain_since(old_tip, int(batch[0].captured_at.timestamp()))
+        base, replay = self._chain_since(old_tip, int(batch[0][0].captured_at.timestamp()))
 
         # Blob id of each policy's text at the point the merged chain has reached. Starting
         # ids come from one ls-tree for the whole batch; replayed commits update them.
-        touched = sorted({snap.policy for snap in batch})
+        touched = sorted({snap.policy for snap, _ in batch})
         state: dict[str, str | None] = {}
         reached = base
         start_ids = self._text_blob_ids(base, touched)
@@ -1579,7 +1621,7 @@ class GitStore:
         plan: list[Snapshot | _Entry] = []
         pending = iter(replay)
         next_entry = next(pending, None)
-        for snap in batch:
+        for snap, blob in batch:
             stamp = int(snap.captured_at.timestamp())
             while next_entry is not None and next_entry.timestamp <= stamp:
                 plan.append(next_entry)
@@ -1587,7 +1629,6 @@ class GitStore:
                 if next_entry.policy:
                     state[next_entry.policy] = upcoming[next_entry.policy].pop(0)
                 next_entry = next(pending, None)
-            blob = _git_blob_sha(snap.text.encode("utf-8"))
             following = upcoming.get(snap.policy)
             if text_blob(snap.policy) == blob or (following and following[0] == blob):
                 results.append(RecordResult(snap, RecordStatus.UNCHANGED))
@@ -1598,131 +1639,112 @@ class GitStore:
         while next_entry is not None:
             plan.append(next_entry)
             next_entry = next(pending, None)
-
         recorded = sum(1 for item in plan if isinstance(item, Snapshot))
-        if not recorded:
-            return results
+        return _Merge(old_tip, base, bool(replay), replays, results, plan, recorded)
 
-        new_tip, new_commits = self._fast_import(base, plan, replays)
+    def _commit_plan(
+        self,
+        writer: _FastImport,
+        merge: _Merge,
+        blobs: dict[int, tuple[int, int]],
+        messages: dict[int, str],
+    ) -> list[RecordResult]:
+        """Write the planned commits on the blobs already sent to ``writer``; move main.
+
+        ``blobs`` and ``messages`` hold, per planned snapshot (by ``id``), the marks of its
+        text and source blobs and its commit message.
+        """
+        new_tip, new_commits = self._fast_import(writer, merge, blobs, messages)
         if self.signing():
-            new_tip, renamed = self._sign_chain(base, new_tip)
+            new_tip, renamed = self._sign_chain(merge.base, new_tip)
             new_commits = [renamed[c] for c in new_commits]
-        if replay:
-            self._keep_previous_tip(old_tip)
-        self._move_main(new_tip, old_tip, f"policydiff: record {recorded} version(s)")
+        if merge.replayed:
+            self._keep_previous_tip(merge.old_tip)
+        self._move_main(new_tip, merge.old_tip, f"policydiff: record {merge.recorded} version(s)")
         self._forget()
         try:
-            self._refresh_view(old_tip, new_tip)
+            self._refresh_view(merge.old_tip, new_tip)
         except ViewRefreshError as err:
             # The versions are in main: say so, and that the next command heals the view.
-            raise ViewRefreshError(err.reason, recorded) from None
+            raise ViewRefreshError(err.reason, merge.recorded) from None
         self._update_commit_graph()
 
         commits = iter(new_commits)
+        recorded = [
+            (r.snapshot, next(commits), messages[id(r.snapshot)])
+            for r in merge.results
+            if r.status == RecordStatus.RECORDED
+        ]
+        versions = iter(self._recorded_versions(recorded))
         return [
-            RecordResult(r.snapshot, r.status, self._recorded_version(r.snapshot, next(commits)))
+            RecordResult(r.snapshot, r.status, next(versions))
             if r.status == RecordStatus.RECORDED
             else r
-            for r in results
+            for r in merge.results
         ]
 
-    def _recorded_version(self, snapshot: Snapshot, commit: str) -> Version | None:
-        """Return the version just written for ``snapshot``, numbered without a history walk."""
+    def _recorded_versions(self, recorded: list[tuple[Snapshot, str, str]]) -> list[Version | None]:
+        """Return the versions just written (snapshot, commit, message), numbered from the cache.
+
+        One look-up of each policy's numbers: a query per version counted the policy's
+        history each time. A policy the cache cannot number is read from git.
+        """
         import sqlite3
 
-        number: int | None = None
         index = self._fresh_index()
-        if index is not None:
-            with contextlib.suppress(sqlite3.Error):
-                number = index.number(snapshot.policy, commit)
-        if number is None:
-            return next((v for v in self.versions(snapshot.policy) if v.commit == commit), None)
-        return version_from_trailers(number, commit, parse_trailers(build_message(snapshot)))
+        numbers: dict[str, dict[str, int]] = {}
+        versions: list[Version | None] = []
+        for snapshot, commit, message in recorded:
+            policy = snapshot.policy
+            if policy not in numbers:
+                numbers[policy] = {}
+                if index is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        numbers[policy] = index.numbers(policy) or {}
+            number = numbers[policy].get(commit)
+            if number is None:
+                versions.append(
+                    next((v for v in self.versions(policy) if v.commit == commit), None)
+                )
+            else:
+                versions.append(version_from_trailers(number, commit, parse_trailers(message)))
+        return versions
 
     def _fast_import(
         self,
-        base: str,
-        plan: list[Snapshot | _Entry],
-        replays: dict[str, list[str]] | None = None,
+        writer: _FastImport,
+        merge: _Merge,
+        blobs: dict[int, tuple[int, int]],
+        messages: dict[int, str],
     ) -> tuple[str, list[str]]:
-        """Write the planned commits with git fast-import; return the new tip and new commits."""
-        tmp_ref = f"{TMP_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
-        marks_path = Path(self.repo.git_dir) / f"policydiff-marks-{os.getpid()}"
+        """Write the planned commits to ``writer``, end it; return the new tip and new commits."""
         new_marks: list[int] = []
-        if replays is None:
-            replays = self._replay_changes([i.commit for i in plan if isinstance(i, _Entry)])
-        pack_dir = Path(self.repo.git_dir) / "objects" / "pack"
-        packs_before = set(pack_dir.glob("tmp_*"))
-        proc = self._spawn(
-            "fast-import", "--quiet", "--done", f"--export-marks={marks_path}", stdin=True
-        )
-        assert proc.stdin is not None  # noqa: S101 - spawned with a pipe
-        assert proc.stderr is not None  # noqa: S101 - spawned with a pipe
         try:
-            blobs = self._emit_blobs(proc.stdin, plan, first_mark=len(plan) + 1)
             first = True
-            for mark, item in enumerate(plan, start=1):
+            for item in merge.plan:
+                mark = writer.next_mark()
+                base = merge.base if first else None
                 if isinstance(item, Snapshot):
                     new_marks.append(mark)
                     self._emit_snapshot(
-                        proc.stdin, tmp_ref, mark, item, base if first else None, blobs[id(item)]
+                        writer, mark, item, base, blobs[id(item)], messages[id(item)]
                     )
                 else:
-                    self._emit_replay(
-                        proc.stdin,
-                        tmp_ref,
-                        mark,
-                        item,
-                        base if first else None,
-                        replays[item.commit],
-                    )
+                    self._emit_replay(writer, mark, item, base, merge.replays[item.commit])
                 first = False
-            proc.stdin.write(b"done\n")
-        except BrokenPipeError:
-            pass
         except BaseException:
-            # Never let a half-written stream reach "done": fast-import then writes nothing.
-            proc.kill()
-            proc.communicate()
-            self._drop_fast_import_debris(proc.pid, packs_before)
+            writer.abort()
             raise
-        _, err = proc.communicate()
-        stderr = err.decode("utf-8", "replace")
-        returncode = proc.returncode
+        marks = writer.finish()
         try:
-            if returncode != 0:
-                self._drop_fast_import_debris(proc.pid, packs_before)
-                last = (stderr.strip().splitlines() or [f"exit status {returncode}"])[-1]
-                raise StoreError(
-                    "nothing was recorded: writing the new versions failed: "
-                    + self._write_failure(last.removeprefix("fatal: ").removeprefix("error: "))
-                )
-            marks = dict(
-                line.split(" ", 1)
-                for line in marks_path.read_text(encoding="ascii").splitlines()
-                if line
-            )
-            new_tip = self._git("rev-parse", "--verify", tmp_ref).strip()
+            new_tip = self._git("rev-parse", "--verify", writer.ref).strip()
         finally:
-            with contextlib.suppress(FileNotFoundError):
-                marks_path.unlink()
             with contextlib.suppress(StoreError):
-                self._git("update-ref", "-d", tmp_ref)
+                self._git("update-ref", "-d", writer.ref)
         return new_tip, [marks[f":{m}"].strip() for m in new_marks]
 
-    def _drop_fast_import_debris(self, pid: int, packs_before: set[Path]) -> None:
-        """Remove the temporary pack and crash report of our fast-import that failed.
-
-        Pack files that appeared while it ran are its own: writers hold the lock.
-        """
-        git_dir = Path(self.repo.git_dir)
-        appeared = set((git_dir / "objects" / "pack").glob("tmp_*")) - packs_before
-        for debris in [*appeared, git_dir / f"fast_import_crash_{pid}"]:
-            with contextlib.suppress(FileNotFoundError):
-                debris.unlink()
-
     def _emit_blobs(
-        self, out: IO[bytes], plan: list[Snapshot | _Entry], first_mark: int
+        self, writer: _FastImport, snapshots: list[Snapshot]
     ) -> dict[int, tuple[int, int]]:
         """Write the batch's texts and sources as marked blobs, grouped by policy.
 
@@ -1736,59 +1758,51 @@ class GitStore:
         ``id``), the marks of its text and source blobs.
         """
         groups: dict[str, list[Snapshot]] = {}
-        for item in plan:
-            if isinstance(item, Snapshot):
-                groups.setdefault(item.policy, []).append(item)
-        nonce = f"{os.getpid()}-{time.time_ns()}"
-        mark = first_mark
+        for snap in snapshots:
+            groups.setdefault(snap.policy, []).append(snap)
         marks: dict[int, tuple[int, int]] = {}
-
-        def blob(data: bytes) -> int:
-            nonlocal mark
-            out.write(f"blob\nmark :{mark}\ndata {len(data)}\n".encode() + data + b"\n")
-            mark += 1
-            return mark - 1
-
         for policy, snaps in groups.items():
-            separator = f"policydiff delta-chain break {nonce} {policy}\n".encode()
-            out.write(f"blob\ndata {len(separator)}\n".encode() + separator + b"\n")
+            writer.chain_break(policy)
             texts = [snap.text.encode("utf-8") for snap in snaps]
-            text_marks = [blob(text) for text in texts]
+            text_marks = [writer.blob(text) for text in texts]
             for snap, text, text_mark in zip(snaps, texts, text_marks, strict=True):
-                source_mark = text_mark if snap.raw == text else blob(snap.raw)
+                source_mark = text_mark if snap.raw == text else writer.blob(snap.raw)
                 marks[id(snap)] = (text_mark, source_mark)
         return marks
 
     def _emit_snapshot(
         self,
-        out: IO[bytes],
-        ref: str,
+        writer: _FastImport,
         mark: int,
         snap: Snapshot,
         base: str | None,
         blobs: tuple[int, int],
+        message: str,
     ) -> None:
         """Write one new version as a fast-import commit of its already written blobs."""
         stamp = int(snap.captured_at.timestamp())
-        message = build_message(snap).encode("utf-8")
+        body = message.encode("utf-8")
         folder = policy_dir(snap.policy)
         head = (
-            f"commit {ref}\nmark :{mark}\n"
+            f"commit {writer.ref}\nmark :{mark}\n"
             f"author {IDENTITY_NAME} <{IDENTITY_EMAIL}> {stamp} +0000\n"
             f"committer {IDENTITY_NAME} <{IDENTITY_EMAIL}> {stamp} +0000\n"
-            f"data {len(message)}\n"
+            f"data {len(body)}\n"
         ).encode()
-        out.write(head + message + b"\n")
+        lines = [head + body + b"\n"]
         if base is not None:
-            out.write(f"from {base}\n".encode())
-        for suffix in SOURCE_SUFFIXES:
-            if suffix != snap.raw_suffix:
-                out.write(f"D {folder}/source.{suffix}\n".encode())
+            lines.append(f"from {base}\n".encode())
+        lines += [
+            f"D {folder}/source.{suffix}\n".encode()
+            for suffix in SOURCE_SUFFIXES
+            if suffix != snap.raw_suffix
+        ]
         text_mark, source_mark = blobs
-        out.write(
+        lines.append(
             f"M 100644 :{text_mark} {folder}/{TEXT_FILE}\n"
             f"M 100644 :{source_mark} {folder}/source.{snap.raw_suffix}\n".encode()
         )
+        writer.write(b"".join(lines))
 
     def _diff_tree(self, commits: Sequence[str], *options: str, purpose: str) -> list[str]:
         """Run one ``git diff-tree --stdin -r -z`` over ``commits``; return its NUL-split output."""
@@ -1830,8 +1844,7 @@ class GitStore:
 
     def _emit_replay(
         self,
-        out: IO[bytes],
-        ref: str,
+        writer: _FastImport,
         mark: int,
         entry: _Entry,
         base: str | None,
@@ -1841,15 +1854,15 @@ class GitStore:
         headers, message = _commit_headers(self._raw_commit(entry.commit))
         author, committer = headers["author"][0], headers["committer"][0]
         body = message.encode("utf-8")
-        out.write(
-            f"commit {ref}\nmark :{mark}\nauthor {author}\ncommitter {committer}\n"
+        writer.write(
+            f"commit {writer.ref}\nmark :{mark}\nauthor {author}\ncommitter {committer}\n"
             f"data {len(body)}\n".encode()
             + body
             + b"\n"
         )
         if base is not None:
-            out.write(f"from {base}\n".encode())
-        out.write("".join(f"{line}\n" for line in changes).encode("utf-8"))
+            writer.write(f"from {base}\n".encode())
+        writer.write("".join(f"{line}\n" for line in changes).encode("utf-8"))
 
     # ----------------------------------------------------------------- signing
 
@@ -2755,8 +2768,264 @@ class GitStore:
             pulled += side
         if not plan:
             return base, SyncResult(0, 0, reconciled=True, skipped_duplicates=skipped)
-        new_tip, _ = self._fast_import(base, plan)
+        replays = self._replay_changes([e.commit for e in plan if isinstance(e, _Entry)])
+        merge = _Merge(
+            base, base, replayed=True, replays=replays, results=[], plan=plan, recorded=0
+        )
+        new_tip, _ = self._fast_import(_FastImport(self), merge, {}, {})
         if self.signing():
             new_tip, _ = self._sign_chain(base, new_tip)
         pushed = sum(1 for item in plan if item in mine)
         return new_tip, SyncResult(pulled, pushed, reconciled=True, skipped_duplicates=skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class _Merge:
+    """Commits that merge a batch into main by capture time, planned before any is written."""
+
+    old_tip: str
+    base: str  # the last commit kept as it is; the plan is written on top of it
+    replayed: bool  # whether later commits of main are written again (a backfill)
+    replays: dict[str, list[str]]  # each replayed commit's changes, as fast-import lines
+    results: list[RecordResult]
+    plan: list[Snapshot | _Entry]
+    recorded: int  # snapshots in the plan
+
+
+# Bytes the pipe to fast-import may hold (Linux caps it at /proc/sys/fs/pipe-max-size,
+# 1 MiB by default; asking more than allowed fails and the default 64 KiB stays).
+FAST_IMPORT_PIPE_BYTES = 1 << 20
+
+
+class _FastImport:
+    """One ``git fast-import`` writing to a private ref: blobs as they come, commits last.
+
+    Marks are handed out in order, so blobs can be sent before the commits that use them
+    are known. Until ``finish`` reads its marks, ``abort`` removes all it wrote.
+    """
+
+    def __init__(self, store: GitStore) -> None:
+        """Start fast-import in ``store`` (the caller holds the write lock)."""
+        git_dir = Path(store.repo.git_dir)
+        self._git_dir = git_dir
+        self._failure = store.write_failure
+        self.ref = f"{TMP_PREFIX}{os.getpid()}-{time.monotonic_ns()}"
+        self._marks_path = git_dir / f"policydiff-marks-{os.getpid()}"
+        self._packs_before = set((git_dir / "objects" / "pack").glob("tmp_*"))
+        self._nonce = f"{os.getpid()}-{time.time_ns()}"
+        self._mark = 0
+        self._broken = False
+        self._done = False
+        self._proc = store.spawn_git(
+            "fast-import", "--quiet", "--done", f"--export-marks={self._marks_path}", stdin=True
+        )
+        set_pipe_size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
+        if set_pipe_size is not None and self._proc.stdin is not None:
+            # A deep pipe lets this process read and extract the next files while
+            # fast-import deltas and compresses the last ones, instead of taking turns.
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(self._proc.stdin.fileno(), set_pipe_size, FAST_IMPORT_PIPE_BYTES)
+
+    def next_mark(self) -> int:
+        """Return a mark no blob or commit of this stream has used."""
+        self._mark += 1
+        return self._mark
+
+    def write(self, data: bytes) -> None:
+        """Send stream commands; once fast-import has died, ``finish`` reports why."""
+        if self._broken:
+            return
+        assert self._proc.stdin is not None  # noqa: S101 - spawned with a pipe
+        try:
+            self._proc.stdin.write(data)
+        except BrokenPipeError:
+            self._broken = True
+
+    def blob(self, data: bytes) -> int:
+        """Send one blob; return its mark."""
+        mark = self.next_mark()
+        self.write(b"blob\nmark :%d\ndata %d\n" % (mark, len(data)) + data + b"\n")
+        return mark
+
+    def chain_break(self, policy: str) -> None:
+        """Send a small blob unique to this write, so no delta chain crosses policies.
+
+        fast-import deltas each blob against the one sent just before it: this one, never
+        referenced (git's gc prunes it), starts ``policy``'s group of texts.
+        """
+        separator = f"policydiff delta-chain break {self._nonce} {policy}\n".encode()
+        self.write(b"blob\ndata %d\n" % len(separator) + separator + b"\n")
+
+    def finish(self) -> dict[str, str]:
+        """End the stream; return the marks of what was written (``:N`` -> object id)."""
+        self.write(b"done\n")
+        self._done = True
+        _, err = self._proc.communicate()
+        try:
+            if self._proc.returncode != 0:
+                self._drop_debris()
+                stderr = err.decode("utf-8", "replace")
+                last = (stderr.strip().splitlines() or [f"exit status {self._proc.returncode}"])[-1]
+                raise StoreError(
+                    "nothing was recorded: writing the new versions failed: "
+                    + self._failure(last.removeprefix("fatal: ").removeprefix("error: "))
+                )
+            return dict(
+                line.split(" ", 1)
+                for line in self._marks_path.read_text(encoding="ascii").splitlines()
+                if line
+            )
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self._marks_path.unlink()
+
+    def abort(self) -> None:
+        """Stop fast-import before "done" (it then writes nothing) and remove its files."""
+        if self._done:
+            return
+        self._done = True
+        self._proc.kill()
+        self._proc.communicate()
+        self._drop_debris()
+        with contextlib.suppress(FileNotFoundError):
+            self._marks_path.unlink()
+
+    def _drop_debris(self) -> None:
+        """Remove the temporary pack and crash report of this fast-import.
+
+        Pack files that appeared while it ran are its own: writers hold the lock.
+        """
+        appeared = set((self._git_dir / "objects" / "pack").glob("tmp_*")) - self._packs_before
+        for debris in [*appeared, self._git_dir / f"fast_import_crash_{self._proc.pid}"]:
+            with contextlib.suppress(FileNotFoundError):
+                debris.unlink()
+
+
+@dataclass(slots=True)
+class _Staged:
+    """A snapshot whose blobs are in the stream already, kept without its text and source."""
+
+    snapshot: Snapshot  # text and raw emptied
+    blob: str  # git blob id of the text
+    hashes: tuple[str, str]  # sha256 of the text and of the source, for the commit message
+    text_mark: int
+    source_mark: int  # 0 until the policy's sources are sent after its texts
+    dropped: bool = False
+
+
+# Sources that differ from their text wait, on disk past this size, until the policy's
+# texts are all sent: blobs of one kind then follow each other and delta well.
+SOURCE_SPOOL_BYTES = 8 * 1024 * 1024
+
+
+class Importer:
+    """Record many snapshots as one atomic write, holding none of their texts in memory.
+
+    From ``GitStore.importer()``. Each ``add`` sends the snapshot's text (and source) to
+    fast-import at once and keeps only its metadata; ``finish`` orders everything by
+    capture time, skips unchanged texts, writes the commits and moves ``main``, as
+    ``record`` does for a batch. Texts of one policy should come one after the other:
+    each change of policy starts a new delta chain.
+    """
+
+    def __init__(
+        self,
+        writer: _FastImport,
+        clashes: Callable[[Iterable[str]], dict[str, str]],
+        merge_plan: Callable[[list[tuple[Snapshot, str]]], _Merge],
+        commit_plan: Callable[
+            [_FastImport, _Merge, dict[int, tuple[int, int]], dict[int, str]], list[RecordResult]
+        ],
+    ) -> None:
+        """Take over ``writer``, started under the store's write lock, and the store's steps."""
+        self._writer = writer
+        self._clashes = clashes
+        self._merge_plan = merge_plan
+        self._commit_plan = commit_plan
+        self._staged: list[_Staged] = []
+        self._policy: str | None = None
+        self._waiting: list[tuple[_Staged, int]] = []  # sources spooled, with their lengths
+        self._spool = tempfile.SpooledTemporaryFile(max_size=SOURCE_SPOOL_BYTES)  # noqa: SIM115
+
+    def add(self, snapshot: Snapshot) -> int:
+        """Send a snapshot's blobs to fast-import; return its handle for ``drop``/``retrail``."""
+        validate_policy_id(snapshot.policy)
+        if snapshot.raw_suffix not in SOURCE_SUFFIXES:
+            raise UsageError(f"unknown source type {snapshot.raw_suffix!r}")
+        if snapshot.policy != self._policy:
+            self._send_sources()
+            self._writer.chain_break(snapshot.policy)
+            self._policy = snapshot.policy
+        text = snapshot.text.encode("utf-8")
+        staged = _Staged(
+            replace(snapshot, text="", raw=b""),
+            _git_blob_sha(text),
+            (sha256_hex(text), sha256_hex(snapshot.raw)),
+            self._writer.blob(text),
+            0,
+        )
+        if snapshot.raw == text:
+            staged.source_mark = staged.text_mark
+        else:
+            self._spool.write(snapshot.raw)
+            self._waiting.append((staged, len(snapshot.raw)))
+        self._staged.append(staged)
+        return len(self._staged) - 1
+
+    def text_sha256(self, handle: int) -> str:
+        """Hash of the text sent for ``handle`` (to check that a file read again is the same)."""
+        return self._staged[handle].hashes[0]
+
+    def retrail(self, handle: int, extra_trailers: tuple[tuple[str, str], ...]) -> None:
+        """Replace the extra trailers of a snapshot already added (its blobs stay)."""
+        staged = self._staged[handle]
+        staged.snapshot = replace(staged.snapshot, extra_trailers=extra_trailers)
+
+    def drop(self, handle: int) -> None:
+        """Leave an added snapshot out of the write (its blobs stay unreferenced)."""
+        self._staged[handle].dropped = True
+
+    def policies(self) -> set[str]:
+        """Policies of the snapshots added and not dropped."""
+        return {s.snapshot.policy for s in self._staged if not s.dropped}
+
+    def finish(self) -> list[RecordResult]:
+        """Write the commits and move ``main``; one result per snapshot kept, capture order.
+
+        Results carry the snapshots without their texts. Ties in capture time go by
+        policy, then by origin.
+        """
+        self._send_sources()
+        kept = sorted(
+            (s for s in self._staged if not s.dropped),
+            key=lambda s: (s.snapshot.captured_at, s.snapshot.policy, s.snapshot.origin or ""),
+        )
+        if not kept:
+            self._writer.abort()
+            return []
+        clashes = self._clashes({s.snapshot.policy for s in kept})
+        if clashes:
+            raise UsageError(next(iter(clashes.values())))
+        merge = self._merge_plan([(s.snapshot, s.blob) for s in kept])
+        if not merge.recorded:
+            self._writer.abort()
+            return merge.results
+        planned = {id(item) for item in merge.plan if isinstance(item, Snapshot)}
+        chosen = [s for s in kept if id(s.snapshot) in planned]
+        blobs = {id(s.snapshot): (s.text_mark, s.source_mark) for s in chosen}
+        messages = {id(s.snapshot): build_message(s.snapshot, s.hashes) for s in chosen}
+        return self._commit_plan(self._writer, merge, blobs, messages)
+
+    def close(self) -> None:
+        """Stop fast-import if ``finish`` did not end it, and free the spool."""
+        self._writer.abort()
+        self._spool.close()
+
+    def _send_sources(self) -> None:
+        """Send the spooled sources of the current policy, after its texts."""
+        self._spool.seek(0)
+        for staged, length in self._waiting:
+            staged.source_mark = self._writer.blob(self._spool.read(length))
+        self._waiting.clear()
+        self._spool.seek(0)
+        self._spool.truncate()

@@ -244,6 +244,15 @@ class VersionIndex:
         row = self._db.execute("SELECT policy FROM chain WHERE commit_id = ?", (commit,)).fetchone()
         return row is not None and self._policy_sealed(row[0])
 
+    def numbers(self, policy: str) -> dict[str, int] | None:
+        """Return the 1-based version number of each of ``policy``'s commits (None: unsealed)."""
+        if not self._policy_sealed(policy):
+            return None
+        rows = self._db.execute(
+            "SELECT commit_id FROM chain WHERE policy = ? ORDER BY seq", (policy,)
+        ).fetchall()
+        return {commit: number for number, (commit,) in enumerate(rows, start=1)}
+
     def number(self, policy: str, commit: str) -> int | None:
         """Return the 1-based version number of ``commit`` among ``policy``'s versions."""
         if not self._policy_sealed(policy):

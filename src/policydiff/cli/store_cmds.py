@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -32,7 +32,6 @@ from policydiff.errors import (
     InputError,
     PolicydiffError,
     UsageError,
-    ViewRefreshError,
     escape_unsafe,
     shown,
 )
@@ -40,7 +39,7 @@ from policydiff.errors import (
 if TYPE_CHECKING:
     from policydiff.inforce import InForce
     from policydiff.model import RecordResult, Snapshot, Version
-    from policydiff.store import GitStore
+    from policydiff.store import GitStore, Importer
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
 # The largest --max-size accepted (1 TiB): far above any policy, and far below what makes
@@ -144,23 +143,6 @@ def _report(results: list[tuple[str, RecordResult | None, str | None]], fmt: str
     return ExitCode.ERROR if failed else ExitCode.OK
 
 
-IMPORT_BATCH = 2000
-# Each batch also stops at this many bytes of text and source held in memory (a few
-# large snapshots weigh as much as thousands of small ones): peak memory stays flat
-# whatever the number and size of files. Imports that fit in one batch read each file once.
-IMPORT_BATCH_BYTES = 32 * 1024 * 1024
-
-
-def _weight(snapshot: Snapshot) -> int:
-    """Bytes a snapshot holds in memory: its text (as Python stores it) and its source."""
-    return sys.getsizeof(snapshot.text) + len(snapshot.raw)
-
-
-def _lean(result: RecordResult) -> RecordResult:
-    """Drop the texts from a result kept only for the report (memory stays flat)."""
-    return replace(result, snapshot=replace(result.snapshot, text="", raw=b""))
-
-
 def _finish_report(results: list[RecordResult], errors: list[tuple[str, str]], fmt: str) -> None:
     """Report each input, then exit 2 with one error line if any input failed."""
     rows: list[tuple[str, RecordResult | None, str | None]] = [
@@ -205,11 +187,9 @@ def import_cmd(
 ) -> None:
     """Import snapshot files and directories (recursively), oldest capture first.
 
-    Files are read to learn every capture time, then recorded in capture order in
-    batches of at most 2,000 files and IMPORT_BATCH_BYTES (each batch one atomic write),
-    so memory stays flat however many files there are and the store is written in
-    timeline order. Files are read again for the second pass only when they do not all
-    fit in one batch.
+    Each file is read once and its text streamed to git at once; the versions are then
+    written in capture order as one atomic write. Memory holds one text (and, per
+    policy, the last plausible one, compressed), whatever the number of files.
     """
     from policydiff.ingest import discover_snapshots, read_snapshot
     from policydiff.ingest.discover import check_inside
@@ -238,59 +218,170 @@ def import_cmd(
             extract_html=html_to_markdown,
         )
 
-    order: list[tuple[datetime, str, Path, Path | None, int]] = []
     errors: list[tuple[str, str]] = [(str(file), reason) for file, reason in refused]
-    # Snapshots of the first pass, kept while they all fit in one batch (then None).
-    kept: dict[Path, Snapshot] | None = {}
-    kept_bytes = 0
-    advance = progress(len(found), "Reading snapshots")
-    for file, root in found:
-        try:
-            snapshot = read(file, root)
-            weight = _weight(snapshot)
-            order.append((snapshot.captured_at, snapshot.policy, file, root, weight))
-            kept_bytes += weight
-            if kept is not None and kept_bytes <= IMPORT_BATCH_BYTES:
-                kept[file] = snapshot
+    with store.importer() as importer:
+        vetting = _Vetting(store, technical)
+        advance = progress(len(found), "Reading snapshots")
+        for file, root in found:
+            try:
+                snapshot = read(file, root)
+            except InputError as err:
+                errors.append((str(file), str(err).removeprefix(f"{file}: ")))
             else:
-                kept = None
-        except InputError as err:
-            errors.append((str(file), str(err).removeprefix(f"{file}: ")))
-        advance()
-    # Ids that would nest with another policy are refused file by file, so that the
-    # other files are still recorded (record() checks again, under the write lock).
-    clashes = store.policy_clashes({item[1] for item in order})
-    errors += [(str(item[2]), clashes[item[1]]) for item in order if item[1] in clashes]
-    order = [item for item in order if item[1] not in clashes]
-    order.sort(key=lambda item: (item[0], item[1], str(item[2])))
-    results: list[RecordResult] = []
-    last_good: dict[str, str | None] = {}
-    for items in _batches(order):
-        batch = [kept[file] if kept else read(file, root) for _, _, file, root, _ in items]
-        batch = [_vetted(store, snapshot, last_good, technical) for snapshot in batch]
-        try:
-            results.extend(_lean(r) for r in store.record(batch))
-        except ViewRefreshError as err:
-            # Count the earlier batches too: the error says what this command recorded.
-            earlier = sum(1 for r in results if r.version is not None)
-            raise ViewRefreshError(err.reason, earlier + err.recorded) from None
+                vetting.add(importer, snapshot, file, root)
+            advance()
+        errors += vetting.finish(importer, read)
+        # Ids that would nest with another policy are refused file by file, so that the
+        # other files are still recorded.
+        clashes = store.policy_clashes(importer.policies())
+        errors += vetting.drop_policies(importer, clashes)
+        results = importer.finish()
     _finish_report(results, errors, fmt)
 
 
-def _batches(
-    order: list[tuple[datetime, str, Path, Path | None, int]],
-) -> Iterator[list[tuple[datetime, str, Path, Path | None, int]]]:
-    """Cut the ordered files into batches of at most IMPORT_BATCH files and bytes."""
-    batch: list[tuple[datetime, str, Path, Path | None, int]] = []
-    weight = 0
-    for item in order:
-        if batch and (len(batch) >= IMPORT_BATCH or weight + item[4] > IMPORT_BATCH_BYTES):
-            yield batch
-            batch, weight = [], 0
-        batch.append(item)
-        weight += item[4]
-    if batch:
-        yield batch
+class _Vetting:
+    """Judges each imported snapshot against the last plausible one, in capture order.
+
+    Files stream in the order they were found, which for a policy is its capture order
+    when the file names sort by date (the usual case): each is judged as it comes. A
+    policy whose files come in another order is judged again at the end, its files read
+    a second time in capture order. Warnings wait until then, so they are said once.
+    """
+
+    def __init__(self, store: GitStore, technical: bool) -> None:
+        """Start with nothing seen."""
+        self._store = store
+        self._technical = technical
+        # Per policy: (capture time, file) of each snapshot added, with its handle, file,
+        # root and trailers as read, for a second pass.
+        self._files: dict[str, list[tuple[tuple[datetime, str], int, Path, Path | None]]] = {}
+        self._trailers: dict[int, tuple[tuple[str, str], ...]] = {}
+        self._unordered: set[str] = set()
+        self._last_good = _LastGood()
+        self._warnings: dict[str, list[tuple[tuple[datetime, str], str]]] = {}
+        self._stored: set[str] | None = None
+
+    def add(self, importer: Importer, snapshot: Snapshot, file: Path, root: Path | None) -> None:
+        """Judge ``snapshot`` if its policy still comes in capture order, then send it."""
+        if self._technical and not snapshot.technical:
+            snapshot = replace(snapshot, technical=True)
+        policy = snapshot.policy
+        key = (snapshot.captured_at, str(file))
+        seen = self._files.setdefault(policy, [])
+        if seen and key < seen[-1][0] and policy not in self._unordered:
+            self._unordered.add(policy)
+            self._warnings.pop(policy, None)
+            self._last_good.forget(policy)
+        trailers = snapshot.extra_trailers
+        if policy not in self._unordered:
+            snapshot = self._judged(policy, key, snapshot)
+        handle = importer.add(snapshot)
+        seen.append((key, handle, file, root))
+        self._trailers[handle] = trailers
+
+    def _judged(self, policy: str, key: tuple[datetime, str], snapshot: Snapshot) -> Snapshot:
+        """Return ``snapshot``, with a Suspect trailer if it does not look like the policy."""
+        from policydiff.plausibility import last_good_text
+
+        if not self._last_good.has(policy):
+            if self._stored is None:
+                # Once: the store does not change under the write lock, and listing its
+                # policies is a git process (last_good_text's own check, per policy).
+                self._stored = set(self._store.policies())
+            previous = None
+            if policy in self._stored:
+                previous = last_good_text(self._store, policy, snapshot.captured_at)
+            self._last_good.set(policy, previous)
+        judged, warning = _suspected(self._last_good.get(policy), snapshot)
+        if warning is None:
+            self._last_good.set(policy, snapshot.text)
+        else:
+            self._warnings.setdefault(policy, []).append((key, warning))
+        return judged
+
+    def finish(
+        self, importer: Importer, read: Callable[[Path, Path | None], Snapshot]
+    ) -> list[tuple[str, str]]:
+        """Judge again, in capture order, the policies whose files came in another order.
+
+        Returns per-file errors: a file that cannot be read again, or reads differently
+        (changed during the import), is left out.
+        """
+        errors: list[tuple[str, str]] = []
+        for policy in sorted(self._unordered):
+            self._last_good.forget(policy)
+            for key, handle, file, root in sorted(self._files[policy]):
+                try:
+                    snapshot = read(file, root)
+                except InputError as err:
+                    importer.drop(handle)
+                    errors.append((str(file), str(err).removeprefix(f"{file}: ")))
+                    continue
+                if snapshot.text_sha256 != importer.text_sha256(handle):
+                    importer.drop(handle)
+                    errors.append((str(file), "the file changed while it was being imported"))
+                    continue
+                snapshot = replace(snapshot, extra_trailers=self._trailers[handle])
+                importer.retrail(handle, self._judged(policy, key, snapshot).extra_trailers)
+        said = sorted(w for warnings in self._warnings.values() for w in warnings)
+        for _, warning in said:
+            message(warning)
+        return errors
+
+    def drop_policies(self, importer: Importer, refused: dict[str, str]) -> list[tuple[str, str]]:
+        """Leave out every file of the ``refused`` policies; return their per-file errors."""
+        errors: list[tuple[str, str]] = []
+        for policy, reason in refused.items():
+            for _, handle, file, _ in self._files.get(policy, []):
+                importer.drop(handle)
+                errors.append((str(file), reason))
+        return errors
+
+
+class _LastGood:
+    """Per policy, the last plausible text: the current policy's as is, others compressed.
+
+    Policies mostly come one after the other (a folder each), so only one text is held
+    whole; compressing the others keeps memory small however many policies there are.
+    """
+
+    def __init__(self) -> None:
+        """Hold nothing."""
+        self._current: tuple[str, str | None] | None = None
+        self._packed: dict[str, bytes | None] = {}
+
+    def has(self, policy: str) -> bool:
+        """Whether a text (or None: no plausible version yet) is held for ``policy``."""
+        return (self._current is not None and self._current[0] == policy) or (
+            policy in self._packed
+        )
+
+    def get(self, policy: str) -> str | None:
+        """Return the policy's last plausible text (``has`` must be true)."""
+        import zlib
+
+        if self._current is not None and self._current[0] == policy:
+            return self._current[1]
+        packed = self._packed[policy]
+        return None if packed is None else zlib.decompress(packed).decode("utf-8")
+
+    def set(self, policy: str, text: str | None) -> None:
+        """Hold ``text`` as the policy's last plausible text, packing the previous policy's."""
+        import zlib
+
+        if self._current is not None and self._current[0] != policy:
+            held = self._current[1]
+            self._packed[self._current[0]] = (
+                None if held is None else zlib.compress(held.encode("utf-8"), 1)
+            )
+        self._packed.pop(policy, None)
+        self._current = (policy, text)
+
+    def forget(self, policy: str) -> None:
+        """Drop what is held for ``policy``."""
+        if self._current is not None and self._current[0] == policy:
+            self._current = None
+        self._packed.pop(policy, None)
 
 
 @click.command("add")
@@ -346,37 +437,36 @@ def add_cmd(
         max_bytes=max_size,
         extract_html=html_to_markdown,
     )
-    snapshot = _vetted(store, snapshot, {}, technical)
-    _finish_report(store.record([snapshot]), [], fmt)
-
-
-def _vetted(
-    store: GitStore, snapshot: Snapshot, last_good: dict[str, str | None], technical: bool
-) -> Snapshot:
-    """Mark a snapshot technical if asked, and suspect if it does not look like the policy.
-
-    ``last_good`` holds, per policy, the last plausible text seen in this run (snapshots
-    come in capture order); a policy's first snapshot is judged against the store's last
-    plausible version captured before it. A suspect snapshot is still recorded, with a
-    ``Suspect`` trailer and a warning: an archive keeps what was captured.
-    """
-    from policydiff.plausibility import SUSPECT_TRAILER, last_good_text, suspect_reasons
+    from policydiff.plausibility import last_good_text
 
     if technical and not snapshot.technical:
         snapshot = replace(snapshot, technical=True)
-    policy = snapshot.policy
-    if policy not in last_good:
-        last_good[policy] = last_good_text(store, policy, snapshot.captured_at)
-    reasons = suspect_reasons(last_good[policy], snapshot.text)
+    previous = last_good_text(store, snapshot.policy, snapshot.captured_at)
+    snapshot, warning = _suspected(previous, snapshot)
+    if warning is not None:
+        message(warning)
+    _finish_report(store.record([snapshot]), [], fmt)
+
+
+def _suspected(previous: str | None, snapshot: Snapshot) -> tuple[Snapshot, str | None]:
+    """Mark ``snapshot`` suspect if it does not look like the policy ``previous`` was.
+
+    Returns the snapshot (with a ``Suspect`` trailer if so) and the warning to give. A
+    suspect snapshot is still recorded: an archive keeps what was captured.
+    """
+    from policydiff.plausibility import SUSPECT_TRAILER, suspect_reasons
+
+    reasons = suspect_reasons(previous, snapshot.text)
     if not reasons:
-        last_good[policy] = snapshot.text
-        return snapshot
+        return snapshot, None
     why = "; ".join(reasons)
-    message(
-        f"warning: {shown(snapshot.origin or policy)}: recorded as suspect ({why}); it will "
-        "not be announced as a policy change"
+    warning = (
+        f"warning: {shown(snapshot.origin or snapshot.policy)}: recorded as suspect ({why}); "
+        "it will not be announced as a policy change"
     )
-    return replace(snapshot, extra_trailers=(*snapshot.extra_trailers, (SUSPECT_TRAILER, why)))
+    return replace(snapshot, extra_trailers=(*snapshot.extra_trailers, (SUSPECT_TRAILER, why))), (
+        warning
+    )
 
 
 def _note_link(file: Path) -> None:
