@@ -48,8 +48,13 @@ def test_context_shows_unchanged_sections() -> None:
 
 def test_filters_are_reported() -> None:
     out = render(sample(), View(section="cookies"))
-    assert "3 changed section(s) hidden by --section/--ignore-cosmetic" in out
+    assert "3 other section(s) with changes not matching --section" in out
+    assert "hidden" not in out
     assert "Old terms" not in out
+    # A cosmetic section left out is called cosmetic, never changed.
+    out = render(sample(), View(ignore_cosmetic=True))
+    assert "1 cosmetic section(s) hidden (--ignore-cosmetic)" in out
+    assert "not matching" not in out
 
 
 def test_identical_texts_give_a_short_report() -> None:

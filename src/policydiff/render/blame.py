@@ -188,8 +188,14 @@ def history_heading(history: SectionHistory) -> list[str]:
         span += f" ({history.removed_in.captured_at.date()})"
     else:
         span += f" to version {history.last.number}"
-    skipped = "" if history.include_technical else "; technical re-extractions skipped"
-    lines.append(f"{span}; {len(history.changes)} change(s){skipped}")
+    lines.append(span)
+    # The first entry is the section as first seen (kind "initial"), not a change to it.
+    count = sum(1 for change in history.changes if change.previous is not None)
+    since = (
+        "no changes" if not count else "1 change" if count == 1 else f"{count} changes"
+    ) + " since the first version"
+    skipped = "" if history.include_technical else " (technical re-extractions skipped)"
+    lines.append(f"History: {since}{skipped}")
     return lines
 
 

@@ -26,7 +26,7 @@ from policydiff.report import (
     empty_note,
     escape_controls,
     excerpt,
-    hidden_changes,
+    hidden_lines,
     is_notable,
     join_path,
     renumbered_line,
@@ -75,11 +75,7 @@ def render(report: CompareReport, view: View) -> str:
         *[f"- {escape(line)}" for line in [renumbered_line(report.diff)] if line],
         f"- {escape(effective_line(report))}",
     ]
-    hidden = hidden_changes(report, view)
-    if hidden:
-        lines.append(
-            f"- {hidden} changed section(s) hidden by \\-\\-section/\\-\\-ignore\\-cosmetic"
-        )
+    lines += [f"- {escape(line)}" for line in hidden_lines(report, view)]
     if sections:
         lines += ["", "| Status | Section | Words |", "| --- | --- | ---: |"]
         lines += [_table_row(section) for section in sections]

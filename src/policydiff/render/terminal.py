@@ -28,7 +28,7 @@ from policydiff.report import (
     empty_note,
     escape_controls,
     excerpt,
-    hidden_changes,
+    hidden_lines,
     join_path,
     renumbered_line,
     section_notes,
@@ -101,9 +101,8 @@ def _header(report: CompareReport, view: View, sections: tuple[SectionDiff, ...]
     if renumbered is not None:
         text.append(escape_controls(renumbered) + "\n")
     text.append(escape_controls(effective_line(report)))
-    hidden = hidden_changes(report, view)
-    if hidden:
-        text.append(f"\n{hidden} changed section(s) hidden by --section/--ignore-cosmetic")
+    for line in hidden_lines(report, view):
+        text.append(f"\n{line}")
     if not sections and not report.diff.identical:
         text.append("\nNo sections to show.")
     return text
