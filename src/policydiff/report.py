@@ -801,9 +801,9 @@ def excerpt(section: SectionDiff, view: View, moves: Sequence[MovedBlock] = ()) 
     Added and removed sections, and every section under ``--context``, come whole. Otherwise
     only paragraphs with visible changes are kept; an unchanged heading paragraph is dropped
     without a mark because the section title already shows it. With ``moves`` (the
-    document's), moved text reads as notes and inner edits (see ``section_runs``).
-    without a mark because the section title already shows it. In a section whose tables
-    were diffed row by row, a table shows only its changed rows under its header.
+    document's), moved text reads as notes and inner edits (see ``section_runs``). In a
+    section whose tables were diffed row by row, a table shows only its changed rows under
+    its header.
     """
     runs = section_runs(section, view, moves)
     if view.context or section.status in {SectionStatus.ADDED, SectionStatus.REMOVED}:
