@@ -359,3 +359,22 @@ def test_more_changes_are_only_announced_below_a_quote(fmt: str) -> None:
         if "(and " in item:
             assert "Now:" in item or "~~" in item or "<del>" in item, item
         assert not ("(and " in item and "not quoted here" in item)
+
+
+def test_moved_table_is_named_by_its_cells_not_its_pipes() -> None:
+    rows = "".join(f"| Partner {n} | data kind {n} | purpose {n} |\n" for n in range(6))
+    table = "| Recipient | Data | Why |\n| --- | --- | --- |\n" + rows
+    old = (
+        "# Policy\n\n## Sharing\n\nWe share data as follows.\n\n"
+        f"{table}\n## Retention\n\nWe keep data for a year.\n"
+    )
+    new = (
+        "# Policy\n\n## Sharing\n\nWe share data as follows.\n\n"
+        f"## Retention\n\nWe keep data for a year.\n\n{table}"
+    )
+    announcement = build_announcement(report_of(old, new), policy=POLICY)
+    lines = [c.line for c in announcement.changes if "moved" in c.line.lower()]
+    assert lines, [c.line for c in announcement.changes]
+    assert "the table \u201cRecipient Data Why Partner 0" in lines[0]
+    assert "|" not in lines[0]
+    assert "---" not in lines[0]

@@ -25,6 +25,7 @@ from policydiff.model import Version
 # imports are the only lines to change.
 from policydiff.render.json_report import move_json, section_json
 from policydiff.render.markdown import escape as markdown_escape
+from policydiff.render.markdown import header_rows, headers_joined
 from policydiff.render.markdown import redline as markdown_redline
 from policydiff.render.terminal import redline as terminal_redline
 from policydiff.report import (
@@ -246,14 +247,20 @@ def history_markdown(history: SectionHistory) -> str:
         title = f"{version_tag(change.version)} \u00b7 {change.kind}"
         lines += ["", f"### {markdown_escape(title)}", ""]
         lines.append(f"*{markdown_escape(_change_notes(change))}*")
-        for piece in _excerpt(change):
+        section = change.section
+        tables = section.table_rows is not None
+        headers = header_rows(section) if tables else None
+        pieces = _excerpt(change)
+        if tables and not any(isinstance(piece, str) for piece in pieces):
+            pieces = list(headers_joined([p for p in pieces if not isinstance(p, str)], section))
+        for piece in pieces:
             lines.append("")
             if isinstance(piece, Elided):
                 lines.append(f"*{_elided(piece)}*")
             elif isinstance(piece, str):
                 lines.append(f"*{markdown_escape(piece)}*")
             else:
-                lines.append(markdown_redline(piece))
+                lines.append(markdown_redline(piece, headers=headers))
     return "\n".join(lines) + "\n"
 
 

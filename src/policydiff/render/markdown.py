@@ -149,8 +149,8 @@ def _section(section: SectionDiff, report: CompareReport, view: View) -> list[st
         "",
         f"*{escape(_NOTE_SEPARATOR.join(section_notes(section, report.diff)))}*",
     ]
-    pieces = _headers_joined(excerpt(section, view, report.diff.moves), section)
-    headers = _header_rows(section) if section.table_rows is not None else None
+    pieces = headers_joined(excerpt(section, view, report.diff.moves), section)
+    headers = header_rows(section) if section.table_rows is not None else None
     if not pieces:
         lines += ["", f"*{escape(empty_note(section))}*"]
     for piece in pieces:
@@ -162,7 +162,7 @@ def _section(section: SectionDiff, report: CompareReport, view: View) -> list[st
     return lines
 
 
-def _header_rows(section: SectionDiff) -> frozenset[str]:
+def header_rows(section: SectionDiff) -> frozenset[str]:
     """Return the header rows of a section's tables, old and new (each stripped)."""
     rows: set[str] = set()
     for text in (section.old_text, section.new_text):
@@ -175,7 +175,7 @@ def _header_rows(section: SectionDiff) -> frozenset[str]:
     return frozenset(rows)
 
 
-def _headers_joined(pieces: Excerpt, section: SectionDiff) -> Excerpt:
+def headers_joined(pieces: Excerpt, section: SectionDiff) -> Excerpt:
     """Return an excerpt where a table header shown alone joins the rows after the fold.
 
     A markdown table cannot be cut by a line of text: the header, "⋯ 5 unchanged rows",
