@@ -1,12 +1,16 @@
 """The markdown format: a summary and a ``<del>``/``<ins>`` redline per section, for posts.
 
-Policy text is escaped so that it always shows as written: ``&``, ``<`` and ``>`` become
-entities (no raw HTML), markdown punctuation gets a backslash (no links, images, emphasis,
-code or tables), leading spaces become no-break spaces (no code blocks) and list, heading
-and setext markers at a line start are escaped. Every line of a run is wrapped on its own
-so that a tag never spans a paragraph break. Cosmetic edits shown with ``--show-cosmetic``
-read ``[~old→new~]`` and notes on cosmetic edits ``[~invisible character U+2060
-removed~]``, as plain text (markdown hosts drop classes and styles).
+Policy text shows as GitHub shows the policy, its changes marked inside: list items stay
+items, ``**bold**``/``_italic_`` pairs stay emphasis, headings become level-4 headings
+(under the report's own), links to ``http``/``https``/``mailto`` targets stay links (any
+other link shows its text alone) and table rows stay a table with marked cells. Everything
+else is escaped so that it shows as written: ``&``, ``<`` and ``>`` become entities (no raw
+HTML but ``<br>`` in a table cell), other markdown punctuation gets a backslash (no
+images, code or stray emphasis), leading spaces become no-break spaces (no code blocks)
+and list and setext markers that do not make an item are escaped. Every line of a run is
+wrapped on its own so that a tag never spans a paragraph break. Cosmetic edits shown with
+``--show-cosmetic`` read ``[~old→new~]`` and notes on cosmetic edits ``[~invisible
+character U+2060 removed~]``, as plain text (markdown hosts drop classes and styles).
 """
 
 from __future__ import annotations
@@ -53,11 +57,17 @@ _NOTE_SEPARATOR = " \u00b7 "
 _TAGS = {Op.DELETE: ("<del>", "</del>"), Op.INSERT: ("<ins>", "</ins>")}
 
 
+_ESCAPES = str.maketrans({**_ENTITIES, **{char: "\\" + char for char in _INLINE_SPECIAL}})
+
+
 def escape(text: str) -> str:
     """Return ``text`` escaped for inline markdown (newlines become spaces)."""
+    text = escape_controls(" ".join(text.split("\n")))
+    if "\\" not in text:
+        return text.translate(_ESCAPES)
     out: list[str] = []
     escaped = False
-    for char in escape_controls(" ".join(text.split("\n"))):
+    for char in text:
         if escaped:
             escaped = False
             if char in string.punctuation:
@@ -577,6 +587,8 @@ def _line(
     # Link syntax and targets hold no emphasis ("_" in a URL pairs with nothing).
     masked = [
         "".join("x" if at in link and char in "*_" else char for at, char in enumerate(text))
+        if link
+        else text
         for text, link in zip(texts, links, strict=True)
     ]
     emphasis = [

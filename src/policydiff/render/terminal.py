@@ -4,7 +4,8 @@
 readable as ``[-deleted-]{+inserted+}`` (the notation of ``git diff --word-diff=plain``);
 cosmetic edits shown with ``--show-cosmetic`` read ``[~old→new~]`` and notes on
 cosmetic edits ``[~invisible character U+2060 removed~]``, so that they stay apart from
-word changes without colour too.
+word changes without colour too. Redlines wrap to the width with a hanging indent under
+list items, and a marked change never breaks across lines unless longer than one.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -231,11 +233,14 @@ class Redline:
         lines = _source_lines(self.marks)
         while lines and not lines[-1]:
             lines.pop()
+        fits = True
         for number, line in enumerate(lines):
             if number:
                 out.append("\n")
-            _wrap_line(line, width, out)
+            fits = _wrap_line(line, width, out) and fits
         out.rstrip()
+        # Lines already fit: rich need not wrap them again (it would fold a long word).
+        out.no_wrap = fits
         return out
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -243,9 +248,10 @@ class Redline:
         yield self.text(options.max_width)
 
 
-# One character of a line: itself, its style, and the number of the marked piece it
-# belongs to (None for unmarked text).
+# A piece of a line: spaces only or no space at all, its style, and the number of the
+# marked piece it belongs to (None for unmarked text).
 _Char = tuple[str, str, int | None]
+_SPACES = re.compile(r"( +)")
 
 
 def _source_lines(marks: list[_Mark]) -> list[list[tuple[_Mark, int | None, str]]]:
@@ -260,18 +266,22 @@ def _source_lines(marks: list[_Mark]) -> list[list[tuple[_Mark, int | None, str]
     return lines
 
 
-def _wrap_line(line: list[tuple[_Mark, int | None, str]], width: int, out: Text) -> None:
-    """Append one source line to ``out``, wrapped to ``width`` with a hanging indent."""
+def _wrap_line(line: list[tuple[_Mark, int | None, str]], width: int, out: Text) -> bool:
+    """Append one source line to ``out``, wrapped to ``width`` with a hanging indent.
+
+    Return whether every line fits (a word longer than a line is left to rich to fold).
+    """
     marks = {number: mark for mark, number, _ in line if number is not None}
     chars: list[_Char] = [
-        (char, mark.style, number)
+        (piece, mark.style, number)
         for mark, number, part in line
-        for char in part.replace("\t", "    ")
+        for piece in _SPACES.split(part.replace("\t", "    "))
+        if piece
     ]
     lead = 0
-    while lead < len(chars) and chars[lead][0] == " " and chars[lead][2] is None:
+    while lead < len(chars) and chars[lead][0][0] == " " and chars[lead][2] is None:
         lead += 1
-    indent = " " * lead
+    indent = " " * sum(len(piece[0]) for piece in chars[:lead])
     # Words and what lies between them, with how strongly a break there is avoided:
     # 0 a space of unmarked text; 1 nothing, where one marked piece meets another
     # ("-]{+"), so that a long replacement can put its insertion on the next line;
@@ -281,7 +291,7 @@ def _wrap_line(line: list[tuple[_Mark, int | None, str]], width: int, out: Text)
     strength: list[int] = []
     gap: list[_Char] = []
     for char in chars[lead:]:
-        if char[0] == " ":
+        if char[0][0] == " ":
             gap.append(char)
             continue
         previous = words[-1][-1][2] if words and words[-1] else None
@@ -293,7 +303,7 @@ def _wrap_line(line: list[tuple[_Mark, int | None, str]], width: int, out: Text)
             gap = []
         words[-1].append(char)
     if not words:
-        return
+        return True
 
     def shown(first: int, last: int) -> list[tuple[str, str]]:
         """Return words first..last as (text, style) pieces, marks opened and closed."""
@@ -312,12 +322,43 @@ def _wrap_line(line: list[tuple[_Mark, int | None, str]], width: int, out: Text)
             pieces.append((marks[current].closing, marks[current].style))
         return pieces
 
+    def opening(number: int | None) -> int:
+        return 0 if number is None else len(marks[number].opening)
+
+    def closing(number: int | None) -> int:
+        return 0 if number is None else len(marks[number].closing)
+
+    def step(before: int | None, after: int | None) -> int:
+        """Return the width of the marks shown between two characters."""
+        return 0 if before == after else closing(before) + opening(after)
+
+    # Widths as prefix sums, so that a candidate line is measured in constant time:
+    # each word with the marks inside it, and each gap with the marks around it.
+    own = [0]
+    joins = [0, 0]
+    for index, word in enumerate(words):
+        inner = sum(step(a[2], b[2]) for a, b in pairwise(word))
+        own.append(own[-1] + sum(len(piece[0]) for piece in word) + inner)
+        if index:
+            groups = [words[index - 1][-1][2], *(c[2] for c in gaps[index]), word[0][2]]
+            spaces = sum(len(piece[0]) for piece in gaps[index])
+            width_between = spaces + sum(step(a, b) for a, b in pairwise(groups))
+            joins.append(joins[-1] + width_between)
+
     def size(first: int, last: int) -> int:
-        return sum(len(text) for text, _ in shown(first, last))
+        """Return the width of words first..last on one line, marks included."""
+        return (
+            opening(words[first][0][2])
+            + own[last + 1]
+            - own[first]
+            + joins[last + 1]
+            - joins[first + 1]
+            + closing(words[last][-1][2])
+        )
 
     hang = indent
     if _ITEM_START.match("".join(text for text, _ in shown(0, min(1, len(words) - 1)))):
-        hang = " " * (lead + size(0, 0) + 1)
+        hang = " " * (len(indent) + size(0, 0) + 1)
     if len(hang) > width // 2:
         hang = " " * (width // 2)
     rows: list[tuple[int, int]] = []
@@ -350,10 +391,12 @@ def _wrap_line(line: list[tuple[_Mark, int | None, str]], width: int, out: Text)
 
     place(0, len(words) - 1, 0)
     rows.append((start, len(words) - 1))
+    fits = True
     for number, (first, last) in enumerate(rows):
         if number:
             out.append("\n")
         out.append(indent if not number else hang)
+        fits = fits and len(indent if not number else hang) + size(first, last) <= width
         pieces = shown(first, last)
         # One span per style change, not per character.
         at = 0
@@ -363,6 +406,7 @@ def _wrap_line(line: list[tuple[_Mark, int | None, str]], width: int, out: Text)
                 end += 1
             out.append("".join(text for text, _ in pieces[at:end]), style=pieces[at][1])
             at = end
+    return fits
 
 
 def _style(run: Run) -> str:
