@@ -332,3 +332,49 @@ def test_long_quote_ends_before_a_link_it_would_cut() -> None:
     assert len(quotes) == 2
     for quote in quotes:
         assert quote.endswith(f"and see {ELISION}"), quote
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "email", "html"])
+def test_more_changes_are_only_announced_below_a_quote(fmt: str) -> None:
+    from policydiff.announce import MAX_QUOTES, render_announcement
+
+    # More changed sections than quotes: the last sections get none, and their line says
+    # how many changes they hold without "and ... more" (there is nothing above to add to).
+    count = MAX_QUOTES + 3
+    old = "# Policy\n\n" + "".join(
+        f"## Part {n}\n\nWe keep record {n} for a year. We delete it after.\n\n"
+        for n in range(count)
+    )
+    new = old.replace("for a year", "for two years").replace("delete it", "erase it")
+    announcement = build_announcement(report_of(old, new), policy=POLICY)
+    unquoted = [c for c in announcement.changes if not c.quotes]
+    assert unquoted
+    assert all(c.more_quotes for c in unquoted)
+    out = render_announcement(announcement.as_context(), fmt)
+    assert out.count("not quoted here") == len(unquoted)
+    assert "2 changes in this section, not quoted here" in out
+    # Every "(and N more changes" follows a quote of the same section.
+    items = out.split("Part ")[1:]
+    for item in items:
+        if "(and " in item:
+            assert "Now:" in item or "~~" in item or "<del>" in item, item
+        assert not ("(and " in item and "not quoted here" in item)
+
+
+def test_moved_table_is_named_by_its_cells_not_its_pipes() -> None:
+    rows = "".join(f"| Partner {n} | data kind {n} | purpose {n} |\n" for n in range(6))
+    table = "| Recipient | Data | Why |\n| --- | --- | --- |\n" + rows
+    old = (
+        "# Policy\n\n## Sharing\n\nWe share data as follows.\n\n"
+        f"{table}\n## Retention\n\nWe keep data for a year.\n"
+    )
+    new = (
+        "# Policy\n\n## Sharing\n\nWe share data as follows.\n\n"
+        f"## Retention\n\nWe keep data for a year.\n\n{table}"
+    )
+    announcement = build_announcement(report_of(old, new), policy=POLICY)
+    lines = [c.line for c in announcement.changes if "moved" in c.line.lower()]
+    assert lines, [c.line for c in announcement.changes]
+    assert "the table \u201cRecipient Data Why Partner 0" in lines[0]
+    assert "|" not in lines[0]
+    assert "---" not in lines[0]

@@ -284,7 +284,8 @@ def test_section_filter(files: Path) -> None:
     result = run_cli(["compare", "old.md", "two.md", "--section", "WEBSITES"])
     assert "wikis, {+chat,+} bugtracker" in result.stdout
     assert "great deal" not in result.stdout
-    assert "1 changed section(s) hidden" in result.stdout
+    assert "1 other section(s) with changes not matching --section" in result.stdout
+    assert "changed section(s) hidden" not in result.stdout
     # --exit-code looks at the chosen sections only.
     assert (
         run_cli(["compare", "old.md", "new.md", "--section", "websites", "--exit-code"]).exit_code

@@ -264,9 +264,10 @@ def test_link_target_change_is_cosmetic_with_a_note() -> None:
         ],
     }
     out = render(diff, "term")
+    # A mark too long for its line is closed at the line end and reopened on the next.
     assert (
         "[~link target changed: https://a.example/terms \u2192 https://b.example/terms~]"
-        in " ".join(out.split())
+        in " ".join(out.split()).replace("~] [~", " ")
     )
 
 

@@ -171,3 +171,26 @@ def test_single_version_history(tmp_path: Path) -> None:
     history = section_history(Timeline(store, POLICY), "websites")
     assert kinds(history) == [(1, "initial")]
     assert history.changes[0].section.new_text.startswith("_Websites_")
+
+
+def test_heading_counts_changes_since_the_first_version(story: GitStore) -> None:
+    from policydiff.render.blame import history_heading
+
+    history = section_history(Timeline(story, POLICY), "online")
+    changed = [c for c in history.changes if c.previous is not None]
+    assert history.changes[0].previous is None  # the first version: not a change
+    assert len(changed) == len(history.changes) - 1
+    heading = history_heading(history)
+    noun = "change" if len(changed) == 1 else "changes"
+    assert heading[-1] == (
+        f"History: {len(changed)} {noun} since the first version (technical re-extractions skipped)"
+    )
+    assert not any("change(s)" in line for line in heading)
+
+
+def test_heading_of_an_unchanged_section_says_so(tmp_path: Path) -> None:
+    from policydiff.render.blame import history_heading
+
+    store = build_story(tmp_path / "store", count=1)
+    heading = history_heading(section_history(Timeline(store, POLICY), "websites"))
+    assert heading[-1].startswith("History: no changes since the first version")

@@ -39,7 +39,8 @@ def test_largest_corpus_pair_fits_a_github_comment() -> None:
     full = compare_markdown("--max-chars", "0", *LARGEST_PAIR)
     assert len(full) > 60_000
     assert MORE not in full
-    rows = [line for line in full.splitlines() if line.startswith("| ")]
+    summary = full[full.index("| Status |") :]
+    rows = summary[: summary.index("\n\n")].splitlines()
     assert all(row in out for row in rows)
     # Whole sections only: every section heading shown is followed by its full text.
     shown = out[: out.rindex("\n\n*")]
@@ -227,17 +228,29 @@ def corpus_pairs() -> list[tuple[Path, Path]]:
 
 @pytest.mark.corpus
 @needs_largest
-def test_real_redlines_make_no_code_blocks_links_or_raw_html() -> None:
-    allowed = {"h2", "h3", "p", "em", "strong", "del", "ins", "br", "ul", "ol", "li"}
+def test_real_redlines_make_no_code_blocks_unsafe_links_or_raw_html() -> None:
+    allowed = {"h2", "h3", "h4", "p", "em", "strong", "del", "ins", "br", "ul", "ol", "li", "a"}
     allowed |= {"table", "thead", "tbody", "tr", "th", "td"}
+    links = tables = 0
     for old, new in corpus_pairs():
         html = gfm(
             compare_markdown_text(old.read_text(encoding="utf-8"), new.read_text(encoding="utf-8"))
         )
         tags = set(re.findall(r"<([a-z0-9]+)[\s>/]", html))
         assert tags <= allowed, (old, new, tags - allowed)
+        hrefs = re.findall(r"<a href=\"([^\"]*)\"", html)
+        assert all(re.match(r"(https?://|mailto:)", href, re.IGNORECASE) for href in hrefs), hrefs
+        assert html.count("<a ") == len(hrefs)
+        links += len(hrefs)
+        tables += html.count("<table>") - 1  # the summary table
         assert "&amp;nbsp;" not in html
         assert "&amp;gt;" not in html
+        assert "&amp;lt;br" not in html
+        # No table flattened into text: a pipe-started line never reads as a paragraph.
+        assert not re.search(r"<p>\|", html), (old, new)
+        assert "](#" not in html
+    assert links > 100
+    assert tables > 10
 
 
 @pytest.mark.parametrize(
@@ -258,3 +271,111 @@ def test_real_redlines_make_no_code_blocks_links_or_raw_html() -> None:
 def test_emphasis_follows_commonmark(old: str, new: str, expected: str) -> None:
     html = redline_html(f"# T\n\n## S\n\n{old}\n", f"# T\n\n## S\n\n{new}\n")
     assert expected in html
+
+
+# --------------------------------------------------------------------------- links, headings, tables
+
+
+def section_html(old_body: str, new_body: str) -> str:
+    """Return the rendered redline of one section holding ``old_body`` then ``new_body``."""
+    return redline_html(f"# T\n\n## S\n\n{old_body}\n", f"# T\n\n## S\n\n{new_body}\n")
+
+
+def test_web_and_mail_links_stay_links_with_their_changes_inside() -> None:
+    html = section_html(
+        "Read [our old terms](https://a.example/terms?x=1&y=2) or mail [us](mailto:p@a.example).",
+        "Read [our new terms](https://a.example/terms?x=1&y=2) or mail [us](mailto:p@a.example).",
+    )
+    assert (
+        '<a href="https://a.example/terms?x=1&amp;y=2">our <del>old</del><ins>new</ins> terms</a>'
+        in html
+    )
+    assert '<a href="mailto:p@a.example">us</a>' in html
+    assert "](" not in html
+
+
+def test_an_inserted_link_is_a_link_inside_the_insertion() -> None:
+    html = section_html("See the terms.", "See the terms and [the FAQ](http://a.example/faq).")
+    assert '<ins>and <a href="http://a.example/faq">the FAQ</a></ins>' in html
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["#data-controller", "javascript:alert(1)", "/relative/page", "data:text/html,x", "ftp://a/b"],
+)
+def test_other_links_show_their_text_without_debris(target: str) -> None:
+    html = section_html(
+        f"See [Data controller]({target}) now.", f"See [Data controller]({target})."
+    )
+    assert "<a " not in html
+    assert "See Data controller" in html
+    assert target not in html
+    assert "](" not in html
+    assert "[" not in html
+
+
+def test_link_title_and_cut_links_leave_no_debris() -> None:
+    html = section_html(
+        '[**Contact**](#contact "How to contact X") us.',
+        '[**Contact**](#contact "How to contact Twitter") us today.',
+    )
+    assert "<strong>Contact</strong> us <ins>today</ins>" in html
+    assert "](" not in html
+    assert "How to contact" not in html
+
+
+def test_headings_in_a_section_body_render_as_headings_with_their_marks() -> None:
+    body = "Text here that stays the same in both versions of the policy, word for word.\n"
+    old = f"Intro.\n\n### Old heading\n\n{body}"
+    new = f"Intro.\n\n### New heading\n\n{body}\n#### Added part\n\nMore.\n"
+    html = section_html(old, new)
+    assert "<h4><del>Old</del><ins>New</ins> heading</h4>" in html
+    assert "<h4><ins>Added part</ins></h4>" in html
+    assert "\\#" not in html
+    assert "#" not in html
+
+
+TABLE = (
+    "Who gets what:\n\n"
+    "| Recipient | Data | Why |\n"
+    "| --- | --- | --- |\n"
+    "| Payment providers | card number | to charge you |\n"
+    "| Couriers | address<br>phone | to deliver |\n"
+    "| Auditors | invoices | the law |\n"
+)
+
+
+def test_tables_stay_tables_with_marked_cells() -> None:
+    new = TABLE.replace("card number", "card number &amp; expiry").replace(
+        "| Auditors | invoices | the law |\n",
+        "| Auditors | invoices | the law |\n| Advertisers > partners | e-mail | ads |\n",
+    )
+    html = section_html(TABLE, new)
+    assert "<table>" in html.split("</h3>", 1)[1]
+    assert "<th>Recipient</th>" in html
+    assert "<td>card number <ins>&amp;amp; expiry</ins></td>" in html
+    assert "<td><ins>Advertisers &gt; partners</ins></td>" in html
+    # Markup of the policy that is not a table reads as text; nothing flattened.
+    assert "\\|" not in html
+    assert "|" not in html
+    assert "&amp;gt;" not in html
+
+
+def test_table_cells_keep_line_breaks_and_columns() -> None:
+    new = TABLE.replace("address<br>phone", "address<br>phone<br>e-mail").replace(
+        "| Recipient | Data | Why |\n| --- | --- | --- |",
+        "| Recipient | Data | Why | Until |\n| --- | --- | --- | --- |",
+    )
+    html = redline_html(f"# T\n\n## S\n\n{TABLE}", f"# T\n\n## S\n\n{new}")
+    assert "<td>address<br>phone<ins><br>e-mail</ins></td>" in html
+    assert "&lt;br" not in html
+    header = html[html.index("<thead>") : html.index("</thead>")]
+    assert header.count("<th>") == 4
+    assert "<ins>Until</ins>" in header
+
+
+def test_a_lone_pipe_line_is_not_made_a_table() -> None:
+    html = section_html("Text.", "Text.\n\n| not | a table |")
+    assert "<table>" not in html.split("</h3>", 1)[1]
+    assert "not \\| a table" not in html
+    assert "| not | a table |" in html

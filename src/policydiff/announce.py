@@ -471,6 +471,20 @@ def _is_table(unit: str) -> bool:
     return any(_TABLE_LINE.fullmatch(line) for line in lines)
 
 
+def _table_words(text: str) -> str:
+    """Return a table's cell texts, in reading order, without pipes or delimiter rows."""
+    cells = (
+        cell.strip()
+        for line in text.splitlines()
+        if line.strip() and not _DELIMITER_ROW.fullmatch(line)
+        for cell in line.strip().strip("|").split("|")
+    )
+    return " ".join(cell for cell in cells if cell)
+
+
+_DELIMITER_ROW = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*")
+
+
 def _is_abbreviation(text: str, unit_start: int, stop: int) -> bool:
     """Whether the word ending at ``stop`` (a full stop) is an abbreviation or an initial."""
     word = text[unit_start:stop].rsplit(None, 1)[-1].lstrip("(\"'\u201c\u2018").lower()
@@ -1076,11 +1090,13 @@ def describe_move(
     new_name = namer.name(move.new_path)
     origin = diff.sections[move.old_section] if diff is not None else None
     target = diff.sections[move.new_section] if diff is not None else None
-    words = plain_text(move.new_text).split()
+    table = _is_table(move.new_text)
+    words = plain_text(_table_words(move.new_text) if table else move.new_text).split()
     opening = " ".join(words[:MOVED_OPENING_WORDS]) + (
         " \u2026" if len(words) > MOVED_OPENING_WORDS else ""
     )
     noun = "list item" if _LIST_ITEM.match(move.new_text.lstrip("\n")) else "paragraph"
+    noun = "table" if table else noun
     if move.old_section == move.new_section:
         where = f"moved within {new_name}"
     else:

@@ -171,6 +171,29 @@ def hidden_changes(report: CompareReport, view: View) -> int:
     return sum(1 for s in report.diff.sections if is_notable(s) and id(s) not in shown)
 
 
+def hidden_lines(report: CompareReport, view: View) -> list[str]:
+    """Return what the view's filters hide, one line per filter, in words that say which.
+
+    "6 cosmetic section(s) hidden (--ignore-cosmetic)", "3 changed section(s) not matching
+    --section": a cosmetic section is never counted as changed, nor the other way round.
+    """
+    shown = set(map(id, select_sections(report, view)))
+    cosmetic = other = 0
+    for section in report.diff.sections:
+        if not is_notable(section) or id(section) in shown:
+            continue
+        if view.section is not None and not matches_section(section, view.section):
+            other += 1
+        else:
+            cosmetic += 1
+    lines = []
+    if cosmetic:
+        lines.append(f"{cosmetic} cosmetic section(s) hidden (--ignore-cosmetic)")
+    if other:
+        lines.append(f"{other} other section(s) with changes not matching --section")
+    return lines
+
+
 # --------------------------------------------------------------------------- wording
 # Shared by the human formats so that terminal, markdown and HTML say the same things.
 
@@ -778,9 +801,9 @@ def excerpt(section: SectionDiff, view: View, moves: Sequence[MovedBlock] = ()) 
     Added and removed sections, and every section under ``--context``, come whole. Otherwise
     only paragraphs with visible changes are kept; an unchanged heading paragraph is dropped
     without a mark because the section title already shows it. With ``moves`` (the
-    document's), moved text reads as notes and inner edits (see ``section_runs``).
-    without a mark because the section title already shows it. In a section whose tables
-    were diffed row by row, a table shows only its changed rows under its header.
+    document's), moved text reads as notes and inner edits (see ``section_runs``). In a
+    section whose tables were diffed row by row, a table shows only its changed rows under
+    its header.
     """
     runs = section_runs(section, view, moves)
     if view.context or section.status in {SectionStatus.ADDED, SectionStatus.REMOVED}:

@@ -164,11 +164,24 @@ def _show_terminal(report: CompareReport, view: View) -> None:
 
     color = use_color(sys.stdout)
     if not sys.stdout.isatty():
-        # Pipes and files get a fixed width, so that the output does not depend on where it ran.
-        write_stdout(render(report, view, color=color))
+        # Pipes and files get a fixed width, so that the output does not depend on where it
+        # ran, unless COLUMNS asks for another (as for ls or git).
+        write_stdout(render(report, view, width=_columns(), color=color))
         return
     size = shutil.get_terminal_size()
     show_text(render(report, view, width=size.columns, color=color), color=color, lines=size.lines)
+
+
+def _columns() -> int:
+    """Return the width for piped terminal output: COLUMNS when it is a sane number, else 100."""
+    import os
+
+    from policydiff.render.terminal import DEFAULT_WIDTH
+
+    value = os.environ.get("COLUMNS", "")
+    if value.isascii() and value.isdigit() and 20 <= int(value) <= 1000:
+        return int(value)
+    return DEFAULT_WIDTH
 
 
 def _check_report_url(url: str) -> None:

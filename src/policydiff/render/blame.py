@@ -27,6 +27,7 @@ from policydiff.render.html import HtmlParts, wrap_document
 from policydiff.render.html import escape as html_escape
 from policydiff.render.json_report import move_json, section_json
 from policydiff.render.markdown import escape as markdown_escape
+from policydiff.render.markdown import header_rows, headers_joined
 from policydiff.render.markdown import redline as markdown_redline
 from policydiff.render.terminal import redline as terminal_redline
 from policydiff.report import (
@@ -285,8 +286,14 @@ def history_heading(history: SectionHistory) -> list[str]:
         span += f" ({history.removed_in.captured_at.date()})"
     else:
         span += f" to version {history.last.number}"
-    skipped = "" if history.include_technical else "; technical re-extractions skipped"
-    lines.append(f"{span}; {len(history.changes)} change(s){skipped}")
+    lines.append(span)
+    # The first entry is the section as first seen (kind "initial"), not a change to it.
+    count = sum(1 for change in history.changes if change.previous is not None)
+    since = (
+        "no changes" if not count else "1 change" if count == 1 else f"{count} changes"
+    ) + " since the first version"
+    skipped = "" if history.include_technical else " (technical re-extractions skipped)"
+    lines.append(f"History: {since}{skipped}")
     return lines
 
 
@@ -337,14 +344,20 @@ def history_markdown(history: SectionHistory) -> str:
         title = f"{version_tag(change.version)} \u00b7 {change.kind}"
         lines += ["", f"### {markdown_escape(title)}", ""]
         lines.append(f"*{markdown_escape(_change_notes(change))}*")
-        for piece in _excerpt(change):
+        section = change.section
+        tables = section.table_rows is not None
+        headers = header_rows(section) if tables else None
+        pieces = _excerpt(change)
+        if tables and not any(isinstance(piece, str) for piece in pieces):
+            pieces = list(headers_joined([p for p in pieces if not isinstance(p, str)], section))
+        for piece in pieces:
             lines.append("")
             if isinstance(piece, Elided):
                 lines.append(f"*{_elided(piece)}*")
             elif isinstance(piece, str):
                 lines.append(f"*{markdown_escape(piece)}*")
             else:
-                lines.append(markdown_redline(piece))
+                lines.append(markdown_redline(piece, headers=headers))
     return "\n".join(lines) + "\n"
 
 

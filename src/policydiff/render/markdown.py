@@ -1,24 +1,31 @@
 """The markdown format: a summary and a ``<del>``/``<ins>`` redline per section, for posts.
 
-Policy text is escaped so that it always shows as written: ``&``, ``<`` and ``>`` become
-entities (no raw HTML), markdown punctuation gets a backslash (no links, images, emphasis,
-code or tables), leading spaces become no-break spaces (no code blocks) and list, heading
-and setext markers at a line start are escaped. Every line of a run is wrapped on its own
-so that a tag never spans a paragraph break. Cosmetic edits shown with ``--show-cosmetic``
-read ``[~old→new~]`` and notes on cosmetic edits ``[~invisible character U+2060
-removed~]``, as plain text (markdown hosts drop classes and styles).
+Policy text shows as GitHub shows the policy, its changes marked inside: list items stay
+items, ``**bold**``/``_italic_`` pairs stay emphasis, headings become level-4 headings
+(under the report's own), links to ``http``/``https``/``mailto`` targets stay links (any
+other link shows its text alone) and table rows stay a table with marked cells. Everything
+else is escaped so that it shows as written: ``&``, ``<`` and ``>`` become entities (no raw
+HTML but ``<br>`` in a table cell), other markdown punctuation gets a backslash (no
+images, code or stray emphasis), leading spaces become no-break spaces (no code blocks)
+and list and setext markers that do not make an item are escaped. Every line of a run is
+wrapped on its own so that a tag never spans a paragraph break. Cosmetic edits shown with
+``--show-cosmetic`` read ``[~old→new~]`` and notes on cosmetic edits ``[~invisible
+character U+2060 removed~]``, as plain text (markdown hosts drop classes and styles).
 """
 
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from policydiff.diff_model import Op, SectionDiff
 from policydiff.report import (
     CompareReport,
     Elided,
+    Excerpt,
     Run,
     View,
     effective_line,
@@ -26,9 +33,10 @@ from policydiff.report import (
     empty_note,
     escape_controls,
     excerpt,
-    hidden_changes,
+    hidden_lines,
     is_notable,
     join_path,
+    paragraph_text,
     renumbered_line,
     section_notes,
     select_sections,
@@ -49,10 +57,24 @@ _NOTE_SEPARATOR = " \u00b7 "
 _TAGS = {Op.DELETE: ("<del>", "</del>"), Op.INSERT: ("<ins>", "</ins>")}
 
 
+_ESCAPES = str.maketrans({**_ENTITIES, **{char: "\\" + char for char in _INLINE_SPECIAL}})
+
+
 def escape(text: str) -> str:
     """Return ``text`` escaped for inline markdown (newlines become spaces)."""
-    out = []
-    for char in escape_controls(" ".join(text.split("\n"))):
+    text = escape_controls(" ".join(text.split("\n")))
+    if "\\" not in text:
+        return text.translate(_ESCAPES)
+    out: list[str] = []
+    escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+            if char in string.punctuation:
+                # The policy's own backslash escape: shown as the character it stands for.
+                out[-1] = ""
+        elif char == "\\":
+            escaped = True
         if char in _ENTITIES:
             out.append(_ENTITIES[char])
         elif char in _INLINE_SPECIAL:
@@ -75,11 +97,7 @@ def render(report: CompareReport, view: View) -> str:
         *[f"- {escape(line)}" for line in [renumbered_line(report.diff)] if line],
         f"- {escape(effective_line(report))}",
     ]
-    hidden = hidden_changes(report, view)
-    if hidden:
-        lines.append(
-            f"- {hidden} changed section(s) hidden by \\-\\-section/\\-\\-ignore\\-cosmetic"
-        )
+    lines += [f"- {escape(line)}" for line in hidden_lines(report, view)]
     if sections:
         lines += ["", "| Status | Section | Words |", "| --- | --- | ---: |"]
         lines += [_table_row(section) for section in sections]
@@ -141,7 +159,8 @@ def _section(section: SectionDiff, report: CompareReport, view: View) -> list[st
         "",
         f"*{escape(_NOTE_SEPARATOR.join(section_notes(section, report.diff)))}*",
     ]
-    pieces = excerpt(section, view, report.diff.moves)
+    pieces = headers_joined(excerpt(section, view, report.diff.moves), section)
+    headers = header_rows(section) if section.table_rows is not None else None
     if not pieces:
         lines += ["", f"*{escape(empty_note(section))}*"]
     for piece in pieces:
@@ -149,8 +168,53 @@ def _section(section: SectionDiff, report: CompareReport, view: View) -> list[st
         if isinstance(piece, Elided):
             lines.append(f"*{elided_text(piece)}*")
         else:
-            lines.append(redline(piece))
+            lines.append(redline(piece, headers=headers))
     return lines
+
+
+def header_rows(section: SectionDiff) -> frozenset[str]:
+    """Return the header rows of a section's tables, old and new (each stripped)."""
+    rows: set[str] = set()
+    for text in (section.old_text, section.new_text):
+        lines = text.split("\n")
+        rows.update(
+            line.strip()
+            for line, below in pairwise(lines)
+            if line.lstrip().startswith("|") and _DELIMITER.fullmatch(below)
+        )
+    return frozenset(rows)
+
+
+def headers_joined(pieces: Excerpt, section: SectionDiff) -> Excerpt:
+    """Return an excerpt where a table header shown alone joins the rows after the fold.
+
+    A markdown table cannot be cut by a line of text: the header, "⋯ 5 unchanged rows",
+    then the changed rows would make a table with no body and one with no header.
+    """
+    if section.table_rows is None:
+        return pieces
+    out: Excerpt = []
+    index = 0
+    while index < len(pieces):
+        piece = pieces[index]
+        index += 1
+        after = pieces[index + 1] if index + 1 < len(pieces) else None
+        if (
+            not isinstance(piece, Elided)
+            and isinstance(pieces[index] if index < len(pieces) else None, Elided)
+            and after is not None
+            and not isinstance(after, Elided)
+            and paragraph_text(piece).strip().startswith("|")
+            and "\n" not in paragraph_text(piece).strip()
+            and all(run.op is Op.EQUAL for run in piece)
+            and paragraph_text(after).lstrip(" \t").startswith("|")
+        ):
+            header = paragraph_text(piece).rstrip("\n") + "\n"
+            out += [pieces[index], (Run(Op.EQUAL, header), *after)]
+            index += 2
+            continue
+        out.append(piece)
+    return out
 
 
 def _emphasis(texts: list[str], kinds: list[str]) -> list[set[int]]:
@@ -241,19 +305,74 @@ def _punct(char: str) -> bool:
     return unicodedata.category(char)[0] in "PS"
 
 
-def _escape_keeping(text: str, keep: set[int]) -> str:
-    """Return ``text`` escaped for inline markdown except the characters at ``keep``."""
+def _escape_keeping(text: str, keep: dict[int, str]) -> str:
+    """Return ``text`` escaped for inline markdown, the characters at ``keep`` replaced as given.
+
+    ``keep`` maps an offset to what is shown there as markup: the character itself (an
+    emphasis delimiter), a link's syntax, or nothing (dropped link syntax).
+    """
     out: list[str] = []
     start = 0
     for at in sorted(keep):
-        out += [escape(text[start:at]), text[at]]
+        out += [escape(text[start:at]), keep[at]]
         start = at + 1
     out.append(escape(text[start:]))
     return "".join(out)
 
 
-def redline(runs: tuple[Run, ...]) -> str:
-    """Return runs as markdown paragraphs with ``<del>``/``<ins>`` around the changes."""
+# An inline link ``[text](target "title")`` (not an image): its text may hold escapes, its
+# target one level of balanced parentheses.
+_LINK = re.compile(
+    r"(?<!!)\[((?:[^\[\]\\\n]|\\.)*)\]\(([^()\s]*(?:\([^()\s]*\)[^()\s]*)*)"
+    r"(?:[ \t]+\"[^\"\n]*\")?\)"
+)
+# Targets kept as links: web and mail addresses with nothing that could end or escape
+# the ``<...>`` destination they are written in.
+_LINK_TARGET = re.compile(r"(?:https?://[^\s<>\\/]|mailto:[^\s<>\\])[^\s<>\\]*", re.IGNORECASE)
+
+
+def _links(texts: list[str], kinds: list[str]) -> list[dict[int, str]]:
+    """Return, per run text, the offsets of the policy's link syntax and what to show there.
+
+    A link whose target is http(s) or mailto stays a link when its ``[`` and its
+    ``](target)`` lie each in one run, in the same run or both in unchanged runs (so that
+    the link and the tags nest): the changed words of its text are marked inside it. Any
+    other link shows its text alone, without brackets or target (no ``](#a)`` debris).
+    """
+    line = "".join(texts)
+    out: list[dict[int, str]] = [{} for _ in texts]
+    if "](" not in line:
+        return out
+    owner = [index for index, text in enumerate(texts) for _ in text]
+    starts = [0]
+    for text in texts:
+        starts.append(starts[-1] + len(text))
+    for match in _LINK.finditer(line):
+        opening, close, end = match.start(), match.end(1), match.end()
+        tail = {owner[at] for at in range(close, end)}
+        if len({owner[at] for at in range(close, match.end(2))}) != 1 or any(
+            kinds[run] == "other" for run in {*tail, owner[opening]}
+        ):
+            continue  # cut by runs, or beside a note: left as text, escaped
+        a, b = owner[opening], owner[close]
+        target = match[2]
+        keep = (a == b or kinds[a] == kinds[b] == "equal") and _LINK_TARGET.fullmatch(target)
+        out[a][opening - starts[a]] = "[" if keep else ""
+        # The title (a tooltip, not read on the page) goes with the target.
+        for at in range(close, end):
+            run = owner[at]
+            out[run][at - starts[run]] = f"](<{target}>)" if keep and at == close else ""
+    return out
+
+
+def redline(runs: tuple[Run, ...], *, headers: frozenset[str] | None = None) -> str:
+    """Return runs as markdown blocks with ``<del>``/``<ins>`` around the changes.
+
+    The policy's list items stay items, its headings become level-4 headings (under the
+    report's own), and its table rows a table, when the source has a delimiter row or
+    ``headers`` (the header rows of a section whose tables the engine diffed row by row)
+    says rows are shown without theirs: an excerpt drops unchanged delimiter rows.
+    """
     # Cut the runs into source lines; changed runs never hold a line break.
     lines: list[list[Run]] = [[]]
     for run in runs:
@@ -267,10 +386,28 @@ def redline(runs: tuple[Run, ...]) -> str:
     # and never by four spaces more (which would make it a code block).
     content: int | None = None
     kind: str | None = None
-    for line in lines:
+    at = 0
+    while at < len(lines):
+        line = lines[at]
+        at += 1
         if all(not run.text.strip() for run in line):
             if paragraphs[-1]:
                 paragraphs.append("")
+            continue
+        if _is_row(line):
+            block = [line]
+            while at < len(lines) and _is_row(lines[at]):
+                block.append(lines[at])
+                at += 1
+            table = _table(block, headers)
+            if table is not None:
+                paragraphs[-1:] = [*([paragraphs[-1]] if paragraphs[-1] else []), table, ""]
+                continue
+            at -= len(block) - 1
+        heading = _heading(line)
+        if heading is not None:
+            text = "#### " + _line(_drop_head(line, heading), 0, items=False)[0]
+            paragraphs[-1:] = [*([paragraphs[-1]] if paragraphs[-1] else []), text, ""]
             continue
         text, item = _line(line, 3 if content is None else content + 3)
         if not paragraphs[-1]:
@@ -293,6 +430,116 @@ def redline(runs: tuple[Run, ...]) -> str:
     return "\n\n".join(paragraph for paragraph in paragraphs if paragraph)
 
 
+# An ATX heading's marker; setext underlines are escaped like any line-start marker.
+_HEADING = re.compile(r" {0,3}#{1,6}[ \t]+")
+
+
+def _heading(line: list[Run]) -> int | None:
+    """Return the length of a heading line's marker, if the line is a heading shown as one.
+
+    The marker must be unchanged text, or the whole line one insertion or deletion (a
+    heading added or removed), so that the marker never sits inside a tag.
+    """
+    joined = "".join(run.text for run in line)
+    marker = _HEADING.match(joined)
+    if marker is None or not joined[marker.end() :].strip():
+        return None
+    if not all(_is_plain(run) for run in line):
+        return None
+    ops = {run.op for run in line if run.text.strip()}
+    head = {run.op for run in _head(line, marker.end())}
+    return marker.end() if head == {Op.EQUAL} or len(ops) == 1 else None
+
+
+def _is_row(line: list[Run]) -> bool:
+    """Whether a source line is a table row (it starts with a pipe)."""
+    return "".join(run.text for run in line).lstrip(" \t").startswith("|")
+
+
+def _sides(line: list[Run]) -> tuple[str, str]:
+    """Return a line's old and new text."""
+    old = "".join(run.text for run in line if run.op is not Op.INSERT or not _is_plain(run))
+    new = "".join(run.text for run in line if run.op is not Op.DELETE or not _is_plain(run))
+    return old, new
+
+
+def _table(block: list[list[Run]], headers: frozenset[str] | None) -> str | None:
+    """Return table rows as a markdown table (cells marked inside), or None if not a table.
+
+    The header is the first row; the delimiter row is written anew for the widest row
+    (a column added or removed shows as its cells marked), and ``<br>`` in a cell stays
+    a line break.
+    """
+    rows: list[list[list[Run]]] = []
+    delimiter = False
+    for line in block:
+        old, new = _sides(line)
+        if all(not side.strip() or _DELIMITER.fullmatch(side) for side in (old, new)):
+            delimiter = True
+            continue
+        rows.append(_cells(line))
+    if not rows or not (delimiter or headers is not None):
+        return None
+    if (
+        not delimiter
+        and headers is not None
+        and not set(map(str.strip, _sides(block[0]))) & headers
+    ):
+        # Changed rows shown without their header (folded above): markdown needs one, so
+        # an empty one stands in.
+        rows.insert(0, [])
+    width = max(len(row) for row in rows)
+    out = []
+    for number, row in enumerate(rows):
+        cells = [_line(cell, 0, items=False, cell=True)[0] for cell in row]
+        cells += [""] * (width - len(cells))
+        out.append("| " + " | ".join(cells) + " |")
+        if number == 0:
+            out.append("|" + " --- |" * width)
+    return "\n".join(out)
+
+
+_DELIMITER = re.compile(r"[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?\s*")
+
+
+def _cells(line: list[Run]) -> list[list[Run]]:
+    """Cut a table row's runs at its unescaped pipes into cells (outer pipes dropped)."""
+    cells: list[list[Run]] = [[]]
+    for run in line:
+        if not _is_plain(run):
+            cells[-1].append(run)
+            continue
+        start = 0
+        text = run.text
+        for at, char in enumerate(text):
+            if char == "|" and (at == 0 or text[at - 1] != "\\"):
+                if at > start:
+                    cells[-1].append(replace(run, text=text[start:at]))
+                cells.append([])
+                start = at + 1
+        if start < len(text):
+            cells[-1].append(replace(run, text=text[start:]))
+    if cells and all(not run.text.strip() for run in cells[0]):
+        cells.pop(0)
+    if cells and all(not run.text.strip() for run in cells[-1]):
+        cells.pop()
+    return [_trimmed(cell) for cell in cells]
+
+
+def _trimmed(cell: list[Run]) -> list[Run]:
+    """Return a cell's runs without the spacing at its edges (inside a tag or not)."""
+    cell = [run for run in cell if run.text]
+    while cell and not cell[0].text.strip() and _is_plain(cell[0]):
+        cell.pop(0)
+    while cell and not cell[-1].text.strip() and _is_plain(cell[-1]):
+        cell.pop()
+    if cell and _is_plain(cell[0]):
+        cell[0] = replace(cell[0], text=cell[0].text.lstrip())
+    if cell and _is_plain(cell[-1]):
+        cell[-1] = replace(cell[-1], text=cell[-1].text.rstrip())
+    return cell
+
+
 @dataclass(frozen=True, slots=True)
 class _Item:
     """A line made a list item: where its text starts, and whether it can end a paragraph."""
@@ -303,13 +550,19 @@ class _Item:
     kind: str
 
 
-def _line(runs: list[Run], max_indent: int) -> tuple[str, _Item | None]:
-    """Return one source line as markdown (escaped text, changed runs in tags), and its item."""
+def _line(
+    runs: list[Run], max_indent: int, *, items: bool = True, cell: bool = False
+) -> tuple[str, _Item | None]:
+    """Return one source line as markdown (escaped text, changed runs in tags), and its item.
+
+    ``items``: a list marker at the start makes an item (not in a heading or a cell);
+    ``cell``: the line is a table cell, where ``<br>`` stays a line break.
+    """
     out: list[str] = []
     skip = False
     item: _Item | None = None
     joined = "".join(run.text for run in runs)
-    marker = _LIST_ITEM.match(joined)
+    marker = _LIST_ITEM.match(joined) if items else None
     if (
         marker is not None
         and joined[marker.end() :].strip()
@@ -325,13 +578,23 @@ def _line(runs: list[Run], max_indent: int) -> tuple[str, _Item | None]:
         out.append(prefix)
         runs = _drop_head(runs, marker.end())
     plain = [_is_plain(run) for run in runs]
-    emphasis = _emphasis(
-        [run.text if ok else "" for run, ok in zip(runs, plain, strict=True)],
-        [
-            "other" if not ok else "equal" if run.op is Op.EQUAL else "tag"
-            for run, ok in zip(runs, plain, strict=True)
-        ],
-    )
+    texts = [run.text if ok else "" for run, ok in zip(runs, plain, strict=True)]
+    kinds = [
+        "other" if not ok else "equal" if run.op is Op.EQUAL else "tag"
+        for run, ok in zip(runs, plain, strict=True)
+    ]
+    links = _links(texts, kinds)
+    # Link syntax and targets hold no emphasis ("_" in a URL pairs with nothing).
+    masked = [
+        "".join("x" if at in link and char in "*_" else char for at, char in enumerate(text))
+        if link
+        else text
+        for text, link in zip(texts, links, strict=True)
+    ]
+    emphasis = [
+        {at: text[at] for at in kept} | link
+        for text, kept, link in zip(texts, _emphasis(masked, kinds), links, strict=True)
+    ]
     for index, run in enumerate(runs):
         if skip:
             skip = False
@@ -339,7 +602,11 @@ def _line(runs: list[Run], max_indent: int) -> tuple[str, _Item | None]:
         if not run.text:
             continue
         body = _escape_keeping(run.text, emphasis[index])
-        if index == 0:
+        if not body and run.text:
+            continue  # all link syntax, dropped: no empty tags
+        if cell:
+            body = _BREAK.sub("<br>", body)
+        elif index == 0 and items:
             stripped = body.lstrip(" \t")
             indent = body[: len(body) - len(stripped)]
             start = _LINE_START_MARKER.match(stripped)
@@ -371,6 +638,10 @@ def _line(runs: list[Run], max_indent: int) -> tuple[str, _Item | None]:
             opening, closing = _TAGS[run.op]
             out.append(f"{opening}{body}{closing}")
     return "".join(out).rstrip(), item
+
+
+# A line break written in a table cell (markdown tables have no other), once escaped.
+_BREAK = re.compile(r"&lt;br ?/?&gt;", re.IGNORECASE)
 
 
 def _is_plain(run: Run) -> bool:
