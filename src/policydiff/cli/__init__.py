@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "announce": "policydiff.cli.announce_cmds:announce_cmd",
     "changelog": "policydiff.cli.announce_cmds:changelog_cmd",
     "feed": "policydiff.cli.announce_cmds:feed_cmd",
+    "schema": "policydiff.cli.schema_cmd:schema_cmd",
 }
 
 DEFAULT_STORE = "policy-archive"
@@ -97,6 +98,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "policydiff changelog acme/privacy --substantive-only -o CHANGES.md",
     ),
     "feed": ("policydiff feed acme/privacy -o privacy.atom",),
+    "schema": (
+        "policydiff schema",
+        "policydiff schema compare",
+        "policydiff schema policydiff.log/1",
+    ),
     "compare": (
         "policydiff compare acme/privacy",
         "policydiff compare acme/privacy 2023-01-01 latest --format html -o diff.html",
