@@ -53,7 +53,8 @@ def check_document(document: object) -> str | None:
     errors = sorted(_validator(name).iter_errors(document), key=lambda e: list(e.path))
     if errors:
         shown = "\n".join(
-            f"  at /{'/'.join(map(str, error.path))}: {error.message[:300]}" for error in errors[:10]
+            f"  at /{'/'.join(map(str, error.path))}: {error.message[:300]}"
+            for error in errors[:10]
         )
         raise SchemaViolation(f"{tag} output does not match {name}.schema.json:\n{shown}")
     VALIDATED[name] += 1
