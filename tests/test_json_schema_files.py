@@ -17,7 +17,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from helpers import REPO, SEED, run_cli
-from json_schema_check import SchemaViolation, check_document, check_output
+from json_schema_check import SchemaViolationError, check_document, check_output
 from policydiff.schemas import load_schema, schema_name, schema_names, schema_text
 
 SRC = REPO / "src" / "policydiff"
@@ -122,7 +122,7 @@ def test_the_validator_rejects_a_document_that_drifts(
     assert check_document(document) == "compare"
     broken = copy.deepcopy(document)
     change(broken)
-    with pytest.raises(SchemaViolation, match=where):
+    with pytest.raises(SchemaViolationError, match=where):
         check_document(broken)
 
 
