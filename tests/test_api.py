@@ -126,6 +126,18 @@ def test_compare_texts_refuses_what_compare_refuses() -> None:
         policydiff.compare_texts("a\0b", "# Policy\n")
 
 
+def test_compare_texts_reads_html_as_the_characters_given() -> None:
+    """A page's declared charset describes bytes; the API is given characters already."""
+    page = (
+        '<html><head><meta charset="iso-8859-1"></head><body><main><h1>Données</h1>'
+        "<p>Nous gardons vos données {} jours.</p></main></body></html>"
+    )
+    diff = policydiff.compare_texts(page.format(30), page.format(90), html=True)
+    assert diff.sections[0].new_path == ("Données",)
+    assert "données 90" in diff.new_text
+    assert (diff.summary.words_inserted, diff.summary.words_deleted) == (1, 1)
+
+
 def test_compare_files_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(policydiff.PolicydiffError, match=r"cannot read .*missing\.md"):
         policydiff.compare_files(tmp_path / "missing.md", tmp_path / "missing.md")

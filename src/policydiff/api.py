@@ -37,8 +37,9 @@ def compare_texts(old_text: str, new_text: str, *, html: bool = False) -> Docume
     binary).
     """
     suffix = ".html" if html else ""
-    old = policy_text_from_bytes(old_text.encode("utf-8"), suffix=suffix)
-    new = policy_text_from_bytes(new_text.encode("utf-8"), suffix=suffix)
+    # Already decoded: a page's <meta charset> no longer describes these characters.
+    old = policy_text_from_bytes(old_text.encode("utf-8"), suffix=suffix, encoding="utf-8")
+    new = policy_text_from_bytes(new_text.encode("utf-8"), suffix=suffix, encoding="utf-8")
     return _diff_texts(old.text, new.text)
 
 

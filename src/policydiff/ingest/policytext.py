@@ -38,11 +38,16 @@ class PolicyText:
 
 
 def policy_text_from_bytes(
-    raw: bytes, *, suffix: str = "", max_bytes: int = DEFAULT_MAX_BYTES
+    raw: bytes,
+    *,
+    suffix: str = "",
+    encoding: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> PolicyText:
     """Return the policy text of a file's bytes; ``suffix`` (``.html``, ``.pdf``) picks the reader.
 
-    Raises ``InputError`` (without a file name: callers put theirs in front).
+    ``encoding`` None: a byte order mark, then an HTML page's declared charset, then
+    UTF-8. Raises ``InputError`` (without a file name: callers put theirs in front).
     """
     check_size(len(raw), max_bytes)
     kind = suffix.lower()
@@ -55,10 +60,11 @@ def policy_text_from_bytes(
     elif kind in _HTML_SUFFIXES:
         from policydiff.ingest.html import html_to_markdown
 
+        page = decode_bytes(raw, encoding=encoding, is_html=True, max_bytes=max_bytes)
         # A page is compared by its policy text (as markdown), not by its markup.
-        text = html_to_markdown(decode_bytes(raw, encoding=None, is_html=True, max_bytes=max_bytes))
+        text = html_to_markdown(page)
     else:
-        text = decode_bytes(raw, encoding=None, is_html=False, max_bytes=max_bytes)
+        text = decode_bytes(raw, encoding=encoding, is_html=False, max_bytes=max_bytes)
         front, text = split_front_matter(text)
         wayback, text = parse_wayback_header(text)
         captured = wayback.captured_at if wayback is not None else None
