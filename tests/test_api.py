@@ -33,8 +33,16 @@ def test_every_python_block_of_the_api_doc_runs(
         exec(code, namespace)
     printed = capsys.readouterr().out
     # The outputs the page states in comments are the ones printed.
-    for expected in ("3 1 True", "acme/privacy 2024-01-10 2024-01-01", "['recorded', 'recorded']"):
-        assert expected in printed
+    for expected in (
+        "3 1 True",
+        "' with our advertising partners.\\n\\n' 'never .\\n'",
+        "1 1",
+        "acme/privacy 2024-01-10 2024-01-01",
+        "['recorded', 'recorded']",
+        "['acme/privacy']",
+        "1 ()",
+    ):
+        assert expected in printed, expected
     assert "did you mean acme/privacy?" in printed
 
 

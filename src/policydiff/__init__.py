@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from policydiff.api import Store, compare_files, compare_texts, read_snapshot
     from policydiff.diff_model import (
         DocumentDiff,
+        MovedBlock,
+        Op,
         SectionDiff,
         SectionStatus,
         Segment,
@@ -33,6 +35,8 @@ _EXPORTS = {
     "read_snapshot": "policydiff.api",
     "Store": "policydiff.api",
     "DocumentDiff": "policydiff.diff_model",
+    "MovedBlock": "policydiff.diff_model",
+    "Op": "policydiff.diff_model",
     "SectionDiff": "policydiff.diff_model",
     "SectionStatus": "policydiff.diff_model",
     "Segment": "policydiff.diff_model",
@@ -47,6 +51,8 @@ _EXPORTS = {
 __all__ = [
     "DocumentDiff",
     "InForce",
+    "MovedBlock",
+    "Op",
     "PolicydiffError",
     "RecordResult",
     "SectionDiff",
