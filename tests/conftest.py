@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from json_schema_check import VALIDATED, install
 from policydiff.store import GitStore, init_store
+
+# Every JSON document a test makes policydiff print is checked against its schema.
+install()
 
 
 @pytest.fixture
@@ -35,3 +39,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """Whether the run was asked to rewrite golden files."""
     return bool(request.config.getoption("--update-golden"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many JSON outputs were checked against their schemas."""
+    if VALIDATED:
+        names = ", ".join(f"{name} {count}" for name, count in sorted(VALIDATED.items()))
+        terminalreporter.write_line(
+            f"JSON outputs validated against their schemas: {sum(VALIDATED.values())} ({names})"
+        )

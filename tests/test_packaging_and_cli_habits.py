@@ -50,6 +50,16 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return next(out.glob("*.tar.gz")), next(out.glob("*.whl"))
 
 
+def test_wheel_ships_the_json_schemas(built: tuple[Path, Path]) -> None:
+    """``policydiff schema`` reads them from the installed package, not from the tree."""
+    from policydiff.schemas import schema_names
+
+    _, wheel = built
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert {f"policydiff/schemas/{name}.schema.json" for name in schema_names()} <= names
+
+
 def test_wheel_ships_license_and_py_typed(built: tuple[Path, Path]) -> None:
     _, wheel = built
     with zipfile.ZipFile(wheel) as archive:

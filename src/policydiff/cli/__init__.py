@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "changelog": "policydiff.cli.announce_cmds:changelog_cmd",
     "feed": "policydiff.cli.announce_cmds:feed_cmd",
     "git-diff-driver": "policydiff.cli.git_driver_cmd:git_diff_driver_cmd",
+    "schema": "policydiff.cli.schema_cmd:schema_cmd",
 }
 
 DEFAULT_STORE = "policy-archive"
@@ -109,6 +110,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "git-diff-driver": (
         "policydiff git-diff-driver privacy.md old.md 1a2b3c4 100644 privacy.md 5d6e7f8 100644",
         "policydiff git-diff-driver --textconv privacy.html",
+    ),
+    "schema": (
+        "policydiff schema",
+        "policydiff schema compare",
+        "policydiff schema policydiff.log/1",
     ),
     "compare": (
         "policydiff compare acme/privacy",

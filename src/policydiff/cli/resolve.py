@@ -21,11 +21,10 @@ import errno
 import os
 import stat
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple
 
 from policydiff.errors import InputError, StoreError, UsageError
 from policydiff.refs import (
@@ -43,11 +42,8 @@ if TYPE_CHECKING:
     from policydiff.model import Version
     from policydiff.store import GitStore
 
-T = TypeVar("T")
-
 MAX_ARGUMENTS = 3
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-_HTML_SUFFIXES = frozenset({".html", ".htm"})
 # Names with these suffixes are meant as files: a missing one is "no such file".
 _FILE_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text", ".html", ".htm"})
 STDIN = "-"
@@ -252,77 +248,23 @@ def _load(
 
 def read_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Side, str]:
     """Read a policy file's text: decoded, front matter and Wayback header off, HTML extracted."""
-    from policydiff.ingest import (
-        decode_bytes,
-        detect_effective_date,
-        parse_wayback_header,
-        split_front_matter,
-    )
-    from policydiff.ingest.decode import check_size
+    from policydiff.ingest.policytext import policy_text_from_bytes, read_policy_text
 
-    name = "stdin" if str(path) == STDIN else str(path)
-    try:
-        if str(path) == STDIN:
+    if str(path) == STDIN:
+        name = "stdin"
+        try:
             # At most max_bytes + 1 bytes: the decoder refuses more, without reading on.
-            raw = sys.stdin.buffer.read(max_bytes + 1)
-        else:
-            with path.open("rb") as handle:
-                check_size(os.fstat(handle.fileno()).st_size, max_bytes)
-                raw = handle.read(max_bytes + 1)
-        check_size(len(raw), max_bytes)
-        is_html = path.suffix.lower() in _HTML_SUFFIXES
-        front: dict[str, str | bool] = {}
-        captured = None
-        if path.suffix.lower() == ".pdf":
-            from policydiff.ingest.pdf import pdf_to_markdown
-
-            text = pdf_to_markdown(raw)
-        elif is_html:
-            text = decode_bytes(raw, encoding=None, is_html=True, max_bytes=max_bytes)
-            from policydiff.ingest.html import html_to_markdown
-
-            # A page is compared by its policy text (as markdown), not by its markup.
-            text = html_to_markdown(text)
-        else:
-            text = decode_bytes(raw, encoding=None, is_html=False, max_bytes=max_bytes)
-            front, text = split_front_matter(text)
-            wayback, text = parse_wayback_header(text)
-            captured = wayback.captured_at if wayback is not None else None
-    except InputError as err:
-        raise InputError(f"{name}: {err}") from None
-    except OSError as err:
-        raise InputError(f"cannot read {name}: {err.strerror or err}") from None
-    if captured is None:
-        captured = _front_value(front, "captured", _parse_time)
+            found = policy_text_from_bytes(
+                sys.stdin.buffer.read(max_bytes + 1), max_bytes=max_bytes
+            )
+        except InputError as err:
+            raise InputError(f"{name}: {err}") from None
+        except OSError as err:
+            raise InputError(f"cannot read {name}: {err.strerror or err}") from None
+    else:
+        name = str(path)
+        found = read_policy_text(path, max_bytes=max_bytes)
     side = side_from_text(
-        name,
-        text,
-        captured_at=captured,
-        effective_date=_front_value(front, "effective", _parse_day) or detect_effective_date(text),
+        name, found.text, captured_at=found.captured_at, effective_date=found.effective_date
     )
-    return side, text
-
-
-def _front_value(front: dict[str, str | bool], key: str, parse: Callable[[str], T]) -> T | None:
-    """Return a parsed front matter value, or None if absent or bad (it is only a label here)."""
-    value = front.get(key)
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse(value)
-    except UsageError:
-        return None
-
-
-def _parse_time(value: str) -> datetime:
-    """Parse a front matter capture time."""
-    from policydiff.ingest import parse_timestamp
-
-    return parse_timestamp(value, what="front matter 'captured'")
-
-
-def _parse_day(value: str) -> date:
-    """Parse a front matter effective date."""
-    from policydiff.ingest import parse_date
-
-    return parse_date(value, what="front matter 'effective'")
+    return side, found.text

@@ -25,6 +25,7 @@ SHORT_HELP: dict[str, str] = {
     "reextract": (
         "Extract the text again from each version's stored HTML or PDF source, with today's rules."
     ),
+    "schema": "Print the JSON Schema of a --format json document; with no NAME, list the names.",
     "search": (
         "Find when PHRASE first appeared in each policy, when it left or came "
         "back, and if it stands."
