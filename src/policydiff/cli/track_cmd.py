@@ -11,6 +11,11 @@ in ``.git/policydiff/track.json`` (derived data, safe to delete) together with w
 were seen with (URL, rules, extractor, the recorded text), and sent back as
 ``If-None-Match`` / ``If-Modified-Since`` only while all of that still holds; a 304 is
 "unchanged".
+
+Technical re-extractions: when the page's bytes are the very bytes of the policy's last
+recorded source but the text extracted from them differs (a newer extractor, other
+selectors, other headers), the page did not change, so the version is recorded marked
+technical: announcements, changelogs and feeds skip it, and it reads ``re-extracted``.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import json
 import queue
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,13 +47,13 @@ from policydiff.errors import PolicydiffError, UsageError
 if TYPE_CHECKING:
     from policydiff.fetch import FetchSettings, Page
     from policydiff.ingest.html import ExtractRules
-    from policydiff.model import Snapshot
+    from policydiff.model import Snapshot, Version
     from policydiff.store import GitStore
 
 TRACK_STATE = "track.json"
 _STATE_FORMAT = 1
 EXTRACTOR_TRAILER = "Extractor"
-EXTRACTOR_PACKAGES = ("policydiff", "markdownify", "beautifulsoup4", "lxml")
+EXTRACTOR_PACKAGES = ("policydiff", "markdownify", "beautifulsoup4", "lxml", "pdfminer.six")
 DEFAULT_JOBS = 4
 
 
@@ -82,15 +87,22 @@ class _Outcome:
 
     policy: str
     url: str | None
-    status: str = "error"  # unchanged, recorded, error
+    status: str = "error"  # unchanged, recorded, technical, error
     version: int | None = None
     not_modified: bool = False
     error: str | None = None
+    technical_reason: str | None = None
 
     def line(self) -> str:
         """Return the one-line report of this policy."""
         if self.status == "recorded":
             return f"{self.policy}: recorded version {self.version}"
+        if self.status == "technical":
+            # Not "recorded version N": the recipes announce the policies on such lines.
+            return (
+                f"{self.policy}: re-extracted as version {self.version} "
+                f"(technical, {self.technical_reason})"
+            )
         if self.status == "unchanged":
             return f"{self.policy}: unchanged" + (" (not modified)" if self.not_modified else "")
         return f"{self.policy}: error: {self.error}"
@@ -325,6 +337,7 @@ def track_cmd(
             future.result()
     outcomes.sort(key=lambda o: o.policy)
     recorded = sum(1 for o in outcomes if o.status == "recorded")
+    technical = sum(1 for o in outcomes if o.status == "technical")
     failed = sum(1 for o in outcomes if o.status == "error")
     if fmt == "json":
         emit_json(
@@ -332,6 +345,7 @@ def track_cmd(
                 "schema": "policydiff.track/1",
                 "policies": [_outcome_json(o) for o in outcomes],
                 "recorded": recorded,
+                "technical": technical,
                 "failed": failed,
             }
             # With --declarations: what the import did (policydiff.declarations/1).
@@ -347,7 +361,27 @@ def track_cmd(
             f"{failed} of {len(outcomes)} polic{'y' if len(outcomes) == 1 else 'ies'} failed "
             f"(listed above); {recorded} version(s) recorded"
         )
-    _changed_exit(exit_code, recorded)
+    # A technical version changed the store too (commits to push, a site to rebuild).
+    _changed_exit(exit_code, recorded + technical)
+
+
+def _technical_reason(previous: Version | None, snapshot: Snapshot) -> str | None:
+    """Return why ``snapshot`` is a technical re-extraction of ``previous`` (None: it is not).
+
+    It is when the raw source is byte for byte the one ``previous`` was extracted from
+    (its recorded hash) and only the extracted text differs: the page did not change.
+    """
+    if previous is None or previous.source_sha256 != snapshot.raw_sha256:
+        return None
+    if previous.text_sha256 == snapshot.text_sha256:
+        return None  # the same text: nothing is recorded at all
+    before = previous.trailer(EXTRACTOR_TRAILER)
+    now = dict(snapshot.extra_trailers).get(EXTRACTOR_TRAILER)
+    if before is not None and before != now:
+        return "extractor changed"
+    # No extractor recorded (a version from capture or import) or the same one: the rules
+    # or the page's headers made the difference.
+    return "same page, extracted differently"
 
 
 def _record_one(
@@ -367,13 +401,19 @@ def _record_one(
         outcome.error = str(got)
         return outcome
     try:
+        history = store.versions(job.policy) if job.policy in store.policies() else []
+        reason = _technical_reason(history[-1] if history else None, got)
         snapshot = _vet_capture(store, got, accept_suspect=accept_suspect)
+        if reason is not None:
+            snapshot = replace(snapshot, technical=True)
         [result] = store.record([snapshot])
     except PolicydiffError as err:
         outcome.error = str(err)
         return outcome
     if result.version is not None:
-        outcome.status, outcome.version = "recorded", result.version.number
+        outcome.status = "technical" if reason is not None else "recorded"
+        outcome.version = result.version.number
+        outcome.technical_reason = reason
     else:
         outcome.status = "unchanged"
     if page is not None and (page.etag or page.last_modified):
@@ -396,4 +436,5 @@ def _outcome_json(outcome: _Outcome) -> dict[str, Any]:
         "version": outcome.version,
         "not_modified": outcome.not_modified,
         "error": outcome.error,
+        "technical_reason": outcome.technical_reason,
     }
