@@ -392,10 +392,11 @@ class _PolicySite:
 
     def diff_page(self, old: Version, new: Version) -> str:
         """Return the site path of the redline from ``old`` to ``new``."""
-        return f"{self.base}/diffs/{old.number}-{new.number}.html"
+        return _diff_path(self.policy, old.number, new.number)
 
     def _pairs(self) -> list[tuple[Version, Version]]:
         """Return the pairs that get a redline page, oldest first."""
+        # The rule of _has_diff_page, made without looking at every pair of a long history.
         versions = self.versions
         if len(versions) <= ALL_PAIRS_MAX:
             return list(itertools.combinations(versions, 2))
@@ -793,6 +794,32 @@ def _layout_clash(policies: Sequence[str]) -> str | None:
 def _policy_home(policy: str) -> str:
     """Return the site path of a policy's timeline page."""
     return f"policies/{policy}/index.html"
+
+
+def policy_page_path(policy: str) -> str:
+    """Return the site path of a policy's timeline page (for links from elsewhere)."""
+    return _policy_home(policy)
+
+
+def _diff_path(policy: str, old: int, new: int) -> str:
+    """Return the site path of the redline from version ``old`` to ``new``."""
+    return f"policies/{policy}/diffs/{old}-{new}.html"
+
+
+def _has_diff_page(old: int, new: int, count: int) -> bool:
+    """Whether the site of a policy with ``count`` versions has a redline from old to new.
+
+    Up to ``ALL_PAIRS_MAX`` versions every pair has one; beyond, consecutive versions and
+    each version against the latest.
+    """
+    if not 1 <= old < new <= count:
+        return False
+    return count <= ALL_PAIRS_MAX or new == old + 1 or new == count
+
+
+def diff_page_path(policy: str, old: int, new: int, count: int) -> str | None:
+    """Return the site path of a redline ``site`` writes for these versions (None: none)."""
+    return _diff_path(policy, old, new) if _has_diff_page(old, new, count) else None
 
 
 def _join(lines: list[str]) -> str:
