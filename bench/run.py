@@ -72,9 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--append", type=int, help="new versions appended to the big store (import at depth)"
     )
-    parser.add_argument(
-        "--track-policies", type=int, help="policies tracked in the track section"
-    )
+    parser.add_argument("--track-policies", type=int, help="policies tracked in the track section")
     parser.add_argument("--regenerate", action="store_true", help="rebuild the cached store")
     parser.add_argument("--out", type=Path, default=OUT, help="cache and results folder")
     args = parser.parse_args(argv)

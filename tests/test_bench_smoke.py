@@ -17,6 +17,7 @@ CORPUS = Path(os.environ.get("POLICYDIFF_CORPUS") or REPO.parent / "shared" / "c
 TINY = [
     "--quick", "--json", "--no-delegate", "--pairs", "2", "--policies", "5",
     "--versions", "10", "--batch", "25", "--reps", "1", "--append", "4",
+    "--track-policies", "4",
 ]  # fmt: skip
 EXPECTED = [
     ("engine", "compare_texts, all 2 consecutive pairs"),
@@ -32,6 +33,9 @@ EXPECTED = [
     ("store", "blame latest version "),
     ("store", "verify one policy "),
     ("store", "import: append 2 versions"),
+    ("track", "policydiff track, 4 policies: first run"),
+    ("track", "policydiff track, 4 policies: second run"),
+    ("track", "policydiff track, 4 policies: third run"),
 ]
 
 

@@ -11,6 +11,7 @@ the very same bytes both times; everything else (store, HTTP, git) is real.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import replace
@@ -194,3 +195,36 @@ def test_new_bytes_with_a_new_extractor_are_a_policy_version(
     server.route("/p", Reply(body=page("New words.")))
     assert track(store_dir) == (0, "a/p: recorded version 2\n", "")
     assert not GitStore(store_dir).versions("a/p")[-1].technical
+
+
+def test_many_captures_in_one_second_append_without_rewriting_main(
+    store_dir: Path, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A track run records one policy after another, often several in the same second
+    # (capture times are kept to the second): each must be appended to main, never
+    # inserted by replaying the commits of that second (a rewrite, and a kept ref each).
+    for name in "abcdef":
+        server.route(f"/{name}", Reply(body=page(f"Policy {name}.")))
+    (store_dir / "policydiff.toml").write_text(
+        "".join(f'[policy."s/{n}"]\nurl = "{server.url("/" + n)}"\n' for n in "abcdef"),
+        encoding="utf-8",
+    )
+    assert run_cli(["--store", str(store_dir), "config", "commit"]).exit_code == 0
+    store = GitStore(store_dir)
+    tips = [store.tip()]
+    real_record = GitStore.record
+
+    def record(self: GitStore, *args: Any, **kwargs: Any) -> Any:
+        done = real_record(self, *args, **kwargs)
+        tips.append(self.tip())
+        return done
+
+    monkeypatch.setattr(GitStore, "record", record)
+    code, out, err = track(store_dir)
+    assert (code, err) == (0, ""), out
+    assert len(tips) == 7
+    for older, newer in itertools.pairwise(tips):
+        # Each tip is the parent of the next: one commit appended per policy.
+        assert store.repo.commit(newer).parents[0].hexsha == older
+    kept = store.repo.git.for_each_ref("refs/policydiff/previous")
+    assert kept == ""

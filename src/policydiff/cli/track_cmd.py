@@ -45,6 +45,8 @@ from policydiff.cli.config_cmd import settings_values
 from policydiff.errors import PolicydiffError, UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from policydiff.fetch import FetchSettings, Page
     from policydiff.ingest.html import ExtractRules
     from policydiff.model import Snapshot, Version
@@ -193,7 +195,7 @@ def _fetch_and_extract(
 
 
 def _plan(
-    store: GitStore, settings: dict[str, str], named: tuple[str, ...]
+    store: GitStore, settings: dict[str, str], named: tuple[str, ...], known: set[str]
 ) -> tuple[list[_Job], list[_Outcome]]:
     """Return the jobs to run and the policies that cannot be tracked (with why)."""
     from policydiff.ingest.html import ExtractRules
@@ -228,7 +230,7 @@ def _plan(
         ).hexdigest()
         validators: dict[str, str] = {}
         seen = state.get(policy, {})
-        history = store.versions(policy) if policy in store.policies() else []
+        history = store.versions(policy) if policy in known else []
         if seen.get("key") == key and history and history[-1].text_sha256 == seen.get("text"):
             # Only for the text the store holds: a 304 then means "that text, unchanged".
             if seen.get("etag"):
@@ -301,7 +303,9 @@ def track_cmd(
                 raise UsageError(f"no document of {declarations} can be tracked (listed above)")
             policies = tuple(imported.tracked)
     settings = settings_values(store)
-    planned, outcomes = _plan(store, settings, policies)
+    # The store's policies, listed once (a listing reads the whole tree) and kept up to date.
+    known = set(store.policies())
+    planned, outcomes = _plan(store, settings, policies, known)
     fetch_settings = _fetch_settings(store, network)
     state = _read_state(store)
 
@@ -321,6 +325,7 @@ def track_cmd(
         # Each capture is recorded as soon as it is in (in this thread: the store is not
         # shared between threads), so a killed run keeps what it had finished.
         left = len(planned)
+        latest: datetime | None = None
         while left:
             try:
                 job, page, got = inbox.get(timeout=0.2)
@@ -329,7 +334,14 @@ def track_cmd(
                     break  # a worker stopped early: its error is raised below
                 continue
             left -= 1
-            outcome = _record_one(store, job, page, got, state, accept_suspect)
+            if not isinstance(got, PolicydiffError):
+                # Workers deliver in the order their pages came in, give or take the second
+                # capture times are cut to: never record one before the last recorded, or
+                # the store would rewrite main to insert it in the past.
+                if latest is not None and got.captured_at < latest:
+                    got = replace(got, captured_at=latest)
+                latest = got.captured_at
+            outcome = _record_one(store, job, page, got, state, accept_suspect, known)
             outcomes.append(outcome)
             report(outcome)
             _write_state(store, state)
@@ -391,6 +403,7 @@ def _record_one(
     got: Snapshot | PolicydiffError,
     state: dict[str, dict[str, str]],
     accept_suspect: bool,
+    known: set[str],
 ) -> _Outcome:
     """Vet and record one capture (one store write); remember its validators if it stuck."""
     outcome = _Outcome(job.policy, job.url)
@@ -401,7 +414,7 @@ def _record_one(
         outcome.error = str(got)
         return outcome
     try:
-        history = store.versions(job.policy) if job.policy in store.policies() else []
+        history = store.versions(job.policy) if job.policy in known else []
         reason = _technical_reason(history[-1] if history else None, got)
         snapshot = _vet_capture(store, got, accept_suspect=accept_suspect)
         if reason is not None:
@@ -411,6 +424,7 @@ def _record_one(
         outcome.error = str(err)
         return outcome
     if result.version is not None:
+        known.add(job.policy)
         outcome.status = "technical" if reason is not None else "recorded"
         outcome.version = result.version.number
         outcome.technical_reason = reason
