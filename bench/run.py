@@ -8,7 +8,9 @@ Sections: ``engine`` (compare_texts against git's word diff; bench/bench_engine.
 rows when that file exists: its ``run(quick)`` returns dicts with the field names of
 ``table.Row``), ``cli`` (compare and --version end to end), ``process`` (compare, import from files and
 site as a user runs them), ``store`` (import throughput
-against git fast-import, then reads on the big store against a 10-version store).
+against git fast-import, then reads on the big store against a 10-version store),
+``track`` (three ``track`` runs of many policies on local servers: all new, all 304, some
+changed, against plain sequential fetches of the same pages).
 Progress goes to stderr; the table (or JSON) to stdout and to bench/out/last-run.*.
 """
 
@@ -32,12 +34,13 @@ import process
 import store_scale
 import storegen
 import table
+import track_many
 from table import Row
 
 import policydiff
 
 OUT = Path(__file__).resolve().parent / "out"
-SECTIONS = ("engine", "cli", "process", "store")
+SECTIONS = ("engine", "cli", "process", "store", "track")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -69,6 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--append", type=int, help="new versions appended to the big store (import at depth)"
     )
+    parser.add_argument("--track-policies", type=int, help="policies tracked in the track section")
     parser.add_argument("--regenerate", action="store_true", help="rebuild the cached store")
     parser.add_argument("--out", type=Path, default=OUT, help="cache and results folder")
     args = parser.parse_args(argv)
@@ -80,6 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "batch": 2000,
         "ref_every": 2,
         "append": 20,
+        "track_policies": 100,
     }
     quick = {
         "reps": 2,
@@ -89,6 +94,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "batch": 500,
         "ref_every": 1,
         "append": 10,
+        "track_policies": 20,
     }
     for name, value in (quick if args.quick else full).items():
         if getattr(args, name) is None:
@@ -146,6 +152,9 @@ def run_sections(args: argparse.Namespace) -> list[Row]:
             rows += store_scale.append_rows(spec, big, work, args.append)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    if "track" in wanted:
+        progress(f"track: {args.track_policies} policies on local servers, three runs")
+        rows += track_many.rows(args.track_policies, args.reps)
     return rows
 
 

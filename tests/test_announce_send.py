@@ -10,6 +10,7 @@ it); the client trusts it through ``SSL_CERT_FILE``, as a user with a private CA
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pty
 import re
@@ -37,6 +38,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from helpers import REPO, run_cli, seed_body
 from policydiff.model import Snapshot
 from policydiff.store import GitStore
+from test_announce import parse_message
 from test_bad_input import store_state
 
 POLICY = "koozali/privacy-policy"
@@ -716,3 +718,151 @@ def test_terminal_shows_the_draft_and_asks(
     assert code == (0 if sent else 2)
     if not sent:
         assert "Error: not confirmed; nothing was sent" in screen
+
+
+# --------------------------------------------------------------------------- store settings
+
+SETTINGS = """\
+[announce]
+to = "list@example.org"
+from = "Policy Team <policy@example.org>"
+reply_to = "Privacy questions <privacy@example.org>"
+list_name = "Koozali announcements"
+footer = \"\"\"You get this because you subscribed to the policy list.
+Unsubscribe: https://lists.example.org/unsubscribe\"\"\"
+site_url = "https://policies.example.org/archive/"
+"""
+
+
+def commit_settings(store: GitStore, text: str = SETTINGS) -> None:
+    (store.path / "policydiff.toml").write_text(text, encoding="utf-8")
+    result = run_cli(["config", "commit"])
+    assert result.exit_code == 0, result.stderr
+
+
+def announce_settings(*args: str) -> Any:
+    return run_cli(["announce", POLICY, *DATE, *args])
+
+
+FOOTER_LINES = (
+    "You get this because you subscribed to the policy list.",
+    "Unsubscribe: https://lists.example.org/unsubscribe",
+)
+SITE_DIFF = "https://policies.example.org/archive/policies/koozali/privacy-policy/diffs/1-2.html"
+
+
+def test_store_settings_give_reply_to_footer_and_site_link_in_every_format(
+    archive: GitStore, smtp_server: Callable[..., Smtp]
+) -> None:
+    from policydiff import __version__
+
+    commit_settings(archive)
+    drafted = announce_settings("--format", "email")
+    assert drafted.exit_code == 0, drafted.stderr
+    head, _, _ = without_message_id(drafted.stdout_bytes).partition(b"\n\n")
+    assert head == (
+        b"From: Policy Team <policy@example.org>\n"
+        b"To: list@example.org\n"
+        b"Reply-To: Privacy questions <privacy@example.org>\n"
+        b"Subject: [ANNOUNCE] Privacy policy: changes (effective date not updated)\n"
+        b"Date: Wed, 01 May 2024 09:00:00 +0000\n"
+        b"Message-ID: <same>\n"
+        b'Content-Type: text/plain; charset="utf-8"\n'
+        b"Content-Transfer-Encoding: quoted-printable\n"
+        b"MIME-Version: 1.0"
+    )
+    signature = "\n".join(
+        ["-- ", "Koozali announcements", *FOOTER_LINES, f"Drafted with policydiff {__version__}"]
+    )
+    body = parse_message(drafted.stdout_bytes).get_content()
+    assert body.endswith("\n\n" + signature + "\n")
+    assert f"Every change, word by word:\n  {SITE_DIFF}\n" in body
+
+    text = announce_settings("--format", "text").stdout
+    assert text.endswith("\n\n" + signature + "\n")
+    assert f"Every change, word by word:\n  {SITE_DIFF}\n" in text
+    markdown = announce_settings("--format", "markdown").stdout
+    assert markdown.endswith(
+        "\n---\n\n"
+        f"{FOOTER_LINES[0]}\\\n{FOOTER_LINES[1]}\n\n"
+        f"Koozali announcements · Drafted with policydiff {__version__}\n"
+    )
+    assert f"**Every change, word by word:** <{SITE_DIFF}>\n" in markdown
+    html = announce_settings("--format", "html").stdout
+    assert (
+        f'<footer><p class="footer">{FOOTER_LINES[0]}<br>{FOOTER_LINES[1]}</p>'
+        f"<p>Koozali announcements · Drafted with policydiff {__version__}</p></footer>\n"
+    ) in html
+    assert f'<a href="{SITE_DIFF}">{SITE_DIFF}</a>' in html
+    assert json.loads(announce_settings("--format", "json").stdout)["footer"] == "\n".join(
+        FOOTER_LINES
+    )
+
+    # Sent: the server holds the draft's bytes, Reply-To included.
+    server = smtp_server()
+    result = send_settings("--yes", "--allow-todo", *server.args("--smtp-security", "none"))
+    assert result.exit_code == 0, result.stderr
+    [got] = server.messages
+    assert got.recipients == ["list@example.org"]
+    expected = drafted.stdout_bytes.replace(b"\n", b"\r\n")
+    assert without_message_id(got.data) == without_message_id(expected)
+
+
+def send_settings(*args: str) -> Any:
+    return run_cli(["announce", POLICY, *DATE, "--send", *args])
+
+
+def test_the_site_link_names_a_page_the_site_writes(archive: GitStore, tmp_path: Path) -> None:
+    commit_settings(archive)
+    diff_url = json.loads(announce_settings("--format", "json").stdout)["diff_url"]
+    assert diff_url == SITE_DIFF
+    site = tmp_path / "public"
+    built = run_cli(["site", str(site)])
+    assert built.exit_code == 0, built.stderr
+    page = site / diff_url.removeprefix("https://policies.example.org/archive/")
+    assert page.is_file()
+    # announce.diff_url, when set, is the link instead.
+    commit_settings(archive, SETTINGS + 'diff_url = "https://example.org/d/{old}..{new}"\n')
+    assert json.loads(announce_settings("--format", "json").stdout)["diff_url"] == (
+        "https://example.org/d/1..2"
+    )
+
+
+def test_long_histories_link_to_the_timeline_when_the_site_has_no_such_diff() -> None:
+    from policydiff.site import ALL_PAIRS_MAX, diff_page_path
+
+    many = ALL_PAIRS_MAX + 3
+    assert diff_page_path("a/p", 2, 5, ALL_PAIRS_MAX) == "policies/a/p/diffs/2-5.html"
+    assert diff_page_path("a/p", 2, 3, many) == "policies/a/p/diffs/2-3.html"
+    assert diff_page_path("a/p", 2, many, many) == f"policies/a/p/diffs/2-{many}.html"
+    assert diff_page_path("a/p", 2, 5, many) is None
+    assert diff_page_path("a/p", 3, 3, many) is None
+
+
+def test_reply_to_flag_wins_and_bad_reply_to_is_one_error(archive: GitStore) -> None:
+    commit_settings(archive)
+    drafted = announce_settings("--format", "email", "--reply-to", "desk@example.org")
+    assert drafted.exit_code == 0, drafted.stderr
+    assert parse_message(drafted.stdout_bytes).get_all("Reply-To") == ["desk@example.org"]
+    injected = announce_settings("--reply-to", "a@example.org\r\nBcc: evil@example.net")
+    assert "Reply-To must be one line" in one_error(injected)
+    assert "Reply-To must be one address" in one_error(
+        announce_settings("--reply-to", "a@example.org, b@example.org")
+    )
+    # A personal value in git config (checked when read, like the committed file's).
+    git_config(archive, "policydiff.announce.reply-to", "not an address")
+    assert "git config policydiff.announce.reply-to: " in one_error(announce_settings())
+
+
+def test_a_draft_with_two_reply_to_headers_is_refused(archive: GitStore, tmp_path: Path) -> None:
+    no_todo_template(archive)
+    data = draft()
+    edited = tmp_path / "draft.eml"
+    edited.write_bytes(
+        data.replace(b"\nSubject:", b"\nReply-To: a@example.org\nReply-To: b@example.org\nSubject:")
+    )
+    result = run_cli(["announce", "--send", "--draft", str(edited), "--yes"])
+    assert "must have one Reply-To header, not 2" in one_error(result)
+    edited.write_bytes(data.replace(b"\nSubject:", b"\nReply-To: nobody\nSubject:"))
+    result = run_cli(["announce", "--send", "--draft", str(edited), "--yes"])
+    assert "Reply-To is not a valid e-mail address" in one_error(result)

@@ -17,6 +17,7 @@ CORPUS = Path(os.environ.get("POLICYDIFF_CORPUS") or REPO.parent / "shared" / "c
 TINY = [
     "--quick", "--json", "--no-delegate", "--pairs", "2", "--policies", "5",
     "--versions", "10", "--batch", "25", "--reps", "1", "--append", "4",
+    "--sections", "engine,cli,process,store",
 ]  # fmt: skip
 EXPECTED = [
     ("engine", "compare_texts, all 2 consecutive pairs"),
@@ -60,3 +61,31 @@ def test_quick_bench_runs_every_piece(tmp_path: Path) -> None:
     assert "GitStore.record" in (tmp_path / "last-run.md").read_text(encoding="utf-8")
     # The generated store is cached for the next run.
     assert list((tmp_path / "stores").glob("gen*-5x10-*/import.json"))
+
+
+@pytest.mark.corpus
+@pytest.mark.skipif(not (CORPUS / "MANIFEST.tsv").is_file(), reason="no corpus")
+def test_quick_track_section_runs(tmp_path: Path) -> None:
+    # Its own process and time limit: three track runs are three policydiff starts.
+    tiny = ["--quick", "--json", "--reps", "1", "--sections", "track", "--track-policies", "4"]
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "run.py"), *tiny, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["rows"]
+    assert [row["name"] for row in rows] == [
+        "policydiff track, 4 policies: first run, all new",
+        "policydiff track, 4 policies: second run, all unchanged (304)",
+        "policydiff track, 4 policies: third run, 1 changed",
+    ]
+    for row in rows:
+        assert row["value"] is not None, row
+        assert row["ratio"] == pytest.approx(row["value"] / row["ref_value"])
+        assert row["met"] is None, row  # False: a run failed or said something else
+        assert "FAILED" not in row["note"], row
+    assert "HTTP 0x200 4x304" in rows[1]["note"]
+    assert "HTTP 1x200 3x304" in rows[2]["note"]

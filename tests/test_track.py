@@ -98,9 +98,11 @@ def test_three_policies_two_change_one_fails(store_dir: Path, server: LocalServe
                 "version": 2,
                 "not_modified": False,
                 "error": None,
+                "technical_reason": None,
             }
         ],
         "recorded": 1,
+        "technical": 0,
         "failed": 0,
     }
 

@@ -158,6 +158,8 @@ class Links:
     diff_url: str | None = None
     list_name: str | None = None
     compare_command: str | None = None
+    # Setting announce.footer: text at the end of every notice (may span lines).
+    footer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +224,7 @@ class Announcement:
             "diff_url": self.links.diff_url,
             "compare_command": self.links.compare_command,
             "list_name": self.links.list_name,
+            "footer": self.links.footer,
             "substantive": self.substantive,
             "changes": [_change_context(change) for change in self.changes],
             "editorial": list(self.editorial),
@@ -1311,12 +1314,22 @@ def build_announcement(
             diff_url=safe_url(links.diff_url),
             list_name=one_line(links.list_name) if links.list_name else None,
             compare_command=links.compare_command,
+            footer=footer_text(links.footer),
         ),
         changes=quoted,
         editorial=editorial,
         substantive=substantive,
         quotes_omitted=sum(c.more_quotes for c in quoted),
     )
+
+
+def footer_text(text: str | None) -> str | None:
+    """Return a footer as templates get it: lines kept, controls dropped, none blank at ends."""
+    if text is None:
+        return None
+    lines = [" ".join(_UNSAFE.sub(" ", line).split()) for line in text.splitlines()]
+    cleaned = "\n".join(lines).strip("\n")
+    return cleaned or None
 
 
 def change_quoted(change: SectionChange) -> bool:
@@ -1916,6 +1929,7 @@ def build_email(
     to: Sequence[Address],
     when: datetime,
     message_id: str | None = None,
+    reply_to: Address | None = None,
 ) -> EmailMessage:
     """Return the announcement as an RFC 5322 message (UTF-8 plain text).
 
@@ -1926,6 +1940,8 @@ def build_email(
     message = EmailMessage()
     message["From"] = sender
     message["To"] = tuple(to)
+    if reply_to is not None:
+        message["Reply-To"] = reply_to
     message["Subject"] = one_line(subject, limit=250)
     message["Date"] = format_datetime(when)
     message["Message-ID"] = message_id or make_msgid(

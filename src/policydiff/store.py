@@ -1533,15 +1533,18 @@ class GitStore:
         return clashes
 
     def _chain_since(self, tip: str, oldest: int) -> tuple[str, list[_Entry]]:
-        """Return the base commit and the first-parent commits after it dated >= ``oldest``.
+        """Return the base commit and the first-parent commits after it dated > ``oldest``.
 
-        Reads the chain newest first and stops at the first older commit, so appending
-        (the common case) costs one commit read whatever the history's depth.
+        Reads the chain newest first and stops at the first commit not later, so appending
+        (the common case) costs one commit read whatever the history's depth. Commits of
+        the very second ``oldest`` stay in the base: a snapshot of that second goes after
+        them anyway, so replaying them would only rewrite them as they are (and keep the
+        old tip for nothing), which ``track`` recording many pages a second would do.
         """
         later: list[_Entry] = []
         with contextlib.closing(self._walk_first_parent(tip)) as walk:
             for entry in walk:
-                if entry.root or entry.timestamp < oldest:
+                if entry.root or entry.timestamp <= oldest:
                     return entry.commit, later[::-1]
                 later.append(entry)
         return tip, later[::-1]

@@ -154,6 +154,29 @@ def _source_url(store: GitStore, pair: Pair) -> str | None:
     return None
 
 
+def _site_diff_url(store: GitStore, site_url: str, pair: Pair) -> str | None:
+    """Return the address of the pair's redline on the published site (``site``'s layout).
+
+    None unless both sides are versions of one policy in this store. When the site makes
+    no page for the pair (it skips some pairs of long histories), the policy's timeline.
+    """
+    from urllib.parse import quote
+
+    from policydiff.site import diff_page_path, has_diff_page, policy_home_path
+
+    old, new = pair.old, pair.new
+    if old.policy is None or old.policy != new.policy or old.version is None:
+        return None
+    if new.version is None or old.policy not in store.policies():
+        return None
+    count = len(store.versions(old.policy))
+    if has_diff_page(old.version, new.version, count):
+        path = diff_page_path(old.policy, old.version, new.version)
+    else:
+        path = policy_home_path(old.policy)
+    return f"{site_url.rstrip('/')}/{quote(path, safe='/')}"
+
+
 def _compare_command(pair: Pair) -> str:
     """Return the command that shows the full diff of this pair."""
     old, new = pair.old, pair.new
@@ -229,6 +252,7 @@ def _build_message(
     *,
     to_addr: str | None,
     from_addr: str | None,
+    reply_to: str | None,
     settings: dict[str, str],
     when: datetime,
 ) -> EmailMessage:
@@ -238,7 +262,16 @@ def _build_message(
     addresses = _address_settings({"--to": to_addr, "--from": from_addr}, settings)
     to = parse_addresses(addresses["--to"], "To")
     sender = parse_address(addresses["--from"], "From")
-    return build_email(body, subject=announcement.subject, sender=sender, to=to, when=when)
+    # Optional: replies go to the list (or a person) rather than to the sending bot.
+    answer = reply_to if reply_to is not None else settings.get("announce.reply_to")
+    return build_email(
+        body,
+        subject=announcement.subject,
+        sender=sender,
+        to=to,
+        when=when,
+        reply_to=parse_address(answer, "Reply-To") if answer is not None else None,
+    )
 
 
 def _append_mbox(path: Path, mail: EmailMessage) -> None:
@@ -451,12 +484,13 @@ def _read_draft(path: Path) -> tuple[EmailMessage, bytes]:
         raise UsageError(f"the draft {path} is not a plain-text e-mail as announce writes one")
     if mail.get_content_type() != "text/plain":
         raise UsageError(f"the draft {path} is {mail.get_content_type()}, not text/plain")
-    for name, most in (("From", 1), ("To", 1), ("Subject", 1), ("Cc", 1), ("Bcc", 1)):
+    once = ("From", "To", "Subject", "Cc", "Bcc", "Reply-To")
+    for name, most in ((name, 1) for name in once):
         values = mail.get_all(name) or []
         if len(values) > most or (not values and name in {"From", "To", "Subject"}):
             raise UsageError(f"the draft {path} must have one {name} header, not {len(values)}")
     parse_address(str(mail["From"]), "From")
-    for name in ("To", "Cc", "Bcc"):
+    for name in ("To", "Cc", "Bcc", "Reply-To"):
         if mail[name] is not None:
             parse_addresses(str(mail[name]), name)
     long_line = next((i for i, line in enumerate(data.splitlines(), 1) if len(line) > 998), None)
@@ -528,6 +562,12 @@ def _send(mail: EmailMessage, data: bytes, store: GitStore | None, options: Send
     "--from", "from_addr", metavar="ADDRESS", help="From address (default: announce.from)."
 )
 @click.option(
+    "--reply-to",
+    "reply_to",
+    metavar="ADDRESS",
+    help="Reply-To address (default: announce.reply_to; none when unset).",
+)
+@click.option(
     "--mbox",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Append the e-mail to this mbox file instead of printing it.",
@@ -583,6 +623,7 @@ def announce_cmd(
     fmt: str,
     to_addr: str | None,
     from_addr: str | None,
+    reply_to: str | None,
     mbox: Path | None,
     output: Path | None,
     template: Path | None,
@@ -609,9 +650,13 @@ def announce_cmd(
     Settings (policydiff config set KEY VALUE):
       announce.to         list address the e-mail goes to (or --to)
       announce.from       sender address (or --from)
+      announce.reply_to   Reply-To address (or --reply-to)
       announce.list_name  list name for the footer
+      announce.footer     text at the end of every notice
       announce.url        where readers find the full policy
       announce.diff_url   published diff; {policy}, {old}, {new} are filled in
+      announce.site_url   where 'policydiff site' is published: without
+                          diff_url, the diff links to the site's diff page
 
     \b
     Sending (--send): the same e-mail goes over SMTP. On a terminal the draft is shown
@@ -651,11 +696,11 @@ def announce_cmd(
     if not send and (sending.given() or draft is not None):
         raise UsageError("--draft, --yes, --allow-todo and the --smtp-* options go with --send")
     if draft is not None:
-        drafting = (args, to_addr, from_addr, template, date_text)
+        drafting = (args, to_addr, from_addr, reply_to, template, date_text)
         if any(drafting) or include_cosmetic:
             raise UsageError(
                 "--draft sends the file as it is: it takes no POLICY, OLD, NEW, --to, --from, "
-                "--template, --include-cosmetic or --date"
+                "--reply-to, --template, --include-cosmetic or --date"
             )
         mail, data = _read_draft(draft)
         _send(mail, data, _try_store(), sending)
@@ -683,11 +728,15 @@ def announce_cmd(
         fill_url(settings.get("announce.diff_url"), policy=policy, old=pair.old, new=pair.new),
         "announce.diff_url",
     )
+    site_url = check_url(settings.get("announce.site_url"), "announce.site_url")
+    if diff_url is None and site_url is not None and store is not None:
+        diff_url = _site_diff_url(store, site_url, pair)
     links = Links(
         read_url=read_url,
         diff_url=diff_url,
         list_name=settings.get("announce.list_name"),
         compare_command=_compare_command(pair),
+        footer=settings.get("announce.footer"),
     )
     announcement = build_announcement(
         CompareReport(pair.old, pair.new, diff),
@@ -713,6 +762,7 @@ def announce_cmd(
             body,
             to_addr=to_addr,
             from_addr=from_addr,
+            reply_to=reply_to,
             settings=settings,
             when=when,
         )

@@ -16,6 +16,10 @@ A policy of several pages (``combine``, or several ``url``s) is captured page by
 and joined in order as Open Terms Archive joins them; a page with ``render = "browser"``
 is rendered in headless Chromium (``policydiff.fetch_browser``), its requests still
 made by the same fetcher. Either is recorded whole or not at all, without validators.
+Technical re-extractions: when the page's bytes are the very bytes of the policy's last
+recorded source but the text extracted from them differs (a newer extractor, other
+selectors, other headers), the page did not change, so the version is recorded marked
+technical: announcements, changelogs and feeds skip it, and it reads ``re-extracted``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import json
 import queue
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,16 +50,18 @@ from policydiff.cli.config_cmd import settings_values
 from policydiff.errors import PolicydiffError, UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from policydiff.fetch import Fetcher, FetchSettings, Page
     from policydiff.fetch_browser import Renderer
     from policydiff.ingest.html import ExtractRules
-    from policydiff.model import Snapshot
+    from policydiff.model import Snapshot, Version
     from policydiff.store import GitStore
 
 TRACK_STATE = "track.json"
 _STATE_FORMAT = 1
 EXTRACTOR_TRAILER = "Extractor"
-EXTRACTOR_PACKAGES = ("policydiff", "markdownify", "beautifulsoup4", "lxml")
+EXTRACTOR_PACKAGES = ("policydiff", "markdownify", "beautifulsoup4", "lxml", "pdfminer.six")
 DEFAULT_JOBS = 4
 
 
@@ -100,15 +106,22 @@ class _Outcome:
 
     policy: str
     url: str | None
-    status: str = "error"  # unchanged, recorded, error
+    status: str = "error"  # unchanged, recorded, technical, error
     version: int | None = None
     not_modified: bool = False
     error: str | None = None
+    technical_reason: str | None = None
 
     def line(self) -> str:
         """Return the one-line report of this policy."""
         if self.status == "recorded":
             return f"{self.policy}: recorded version {self.version}"
+        if self.status == "technical":
+            # Not "recorded version N": the recipes announce the policies on such lines.
+            return (
+                f"{self.policy}: re-extracted as version {self.version} "
+                f"(technical, {self.technical_reason})"
+            )
         if self.status == "unchanged":
             return f"{self.policy}: unchanged" + (" (not modified)" if self.not_modified else "")
         return f"{self.policy}: error: {self.error}"
@@ -308,7 +321,7 @@ def _parts(
 
 
 def _plan(
-    store: GitStore, settings: dict[str, str], named: tuple[str, ...]
+    store: GitStore, settings: dict[str, str], named: tuple[str, ...], known: set[str]
 ) -> tuple[list[_Job], list[_Outcome]]:
     """Return the jobs to run and the policies that cannot be tracked (with why)."""
     from policydiff.ingest.html import ExtractRules
@@ -347,7 +360,7 @@ def _plan(
         ).hexdigest()
         validators: dict[str, str] = {}
         seen = state.get(policy, {})
-        history = store.versions(policy) if policy in store.policies() else []
+        history = store.versions(policy) if policy in known else []
         if (
             not parts
             and seen.get("key") == key
@@ -425,7 +438,9 @@ def track_cmd(
                 raise UsageError(f"no document of {declarations} can be tracked (listed above)")
             policies = tuple(imported.tracked)
     settings = settings_values(store)
-    planned, outcomes = _plan(store, settings, policies)
+    # The store's policies, listed once (a listing reads the whole tree) and kept up to date.
+    known = set(store.policies())
+    planned, outcomes = _plan(store, settings, policies, known)
     fetch_settings = _fetch_settings(store, network)
     state = _read_state(store)
 
@@ -445,6 +460,7 @@ def track_cmd(
         # Each capture is recorded as soon as it is in (in this thread: the store is not
         # shared between threads), so a killed run keeps what it had finished.
         left = len(planned)
+        latest: datetime | None = None
         while left:
             try:
                 job, page, got = inbox.get(timeout=0.2)
@@ -453,7 +469,14 @@ def track_cmd(
                     break  # a worker stopped early: its error is raised below
                 continue
             left -= 1
-            outcome = _record_one(store, job, page, got, state, accept_suspect)
+            if not isinstance(got, PolicydiffError):
+                # Workers deliver in the order their pages came in, give or take the second
+                # capture times are cut to: never record one before the last recorded, or
+                # the store would rewrite main to insert it in the past.
+                if latest is not None and got.captured_at < latest:
+                    got = replace(got, captured_at=latest)
+                latest = got.captured_at
+            outcome = _record_one(store, job, page, got, state, accept_suspect, known)
             outcomes.append(outcome)
             report(outcome)
             _write_state(store, state)
@@ -461,6 +484,7 @@ def track_cmd(
             future.result()
     outcomes.sort(key=lambda o: o.policy)
     recorded = sum(1 for o in outcomes if o.status == "recorded")
+    technical = sum(1 for o in outcomes if o.status == "technical")
     failed = sum(1 for o in outcomes if o.status == "error")
     if fmt == "json":
         emit_json(
@@ -468,6 +492,7 @@ def track_cmd(
                 "schema": "policydiff.track/1",
                 "policies": [_outcome_json(o) for o in outcomes],
                 "recorded": recorded,
+                "technical": technical,
                 "failed": failed,
             }
             # With --declarations: what the import did (policydiff.declarations/1).
@@ -483,7 +508,27 @@ def track_cmd(
             f"{failed} of {len(outcomes)} polic{'y' if len(outcomes) == 1 else 'ies'} failed "
             f"(listed above); {recorded} version(s) recorded"
         )
-    _changed_exit(exit_code, recorded)
+    # A technical version changed the store too (commits to push, a site to rebuild).
+    _changed_exit(exit_code, recorded + technical)
+
+
+def _technical_reason(previous: Version | None, snapshot: Snapshot) -> str | None:
+    """Return why ``snapshot`` is a technical re-extraction of ``previous`` (None: it is not).
+
+    It is when the raw source is byte for byte the one ``previous`` was extracted from
+    (its recorded hash) and only the extracted text differs: the page did not change.
+    """
+    if previous is None or previous.source_sha256 != snapshot.raw_sha256:
+        return None
+    if previous.text_sha256 == snapshot.text_sha256:
+        return None  # the same text: nothing is recorded at all
+    before = previous.trailer(EXTRACTOR_TRAILER)
+    now = dict(snapshot.extra_trailers).get(EXTRACTOR_TRAILER)
+    if before is not None and before != now:
+        return "extractor changed"
+    # No extractor recorded (a version from capture or import) or the same one: the rules
+    # or the page's headers made the difference.
+    return "same page, extracted differently"
 
 
 def _record_one(
@@ -493,6 +538,7 @@ def _record_one(
     got: Snapshot | PolicydiffError,
     state: dict[str, dict[str, str]],
     accept_suspect: bool,
+    known: set[str],
 ) -> _Outcome:
     """Vet and record one capture (one store write); remember its validators if it stuck."""
     outcome = _Outcome(job.policy, job.url)
@@ -503,13 +549,20 @@ def _record_one(
         outcome.error = str(got)
         return outcome
     try:
+        history = store.versions(job.policy) if job.policy in known else []
+        reason = _technical_reason(history[-1] if history else None, got)
         snapshot = _vet_capture(store, got, accept_suspect=accept_suspect)
+        if reason is not None:
+            snapshot = replace(snapshot, technical=True)
         [result] = store.record([snapshot])
     except PolicydiffError as err:
         outcome.error = str(err)
         return outcome
     if result.version is not None:
-        outcome.status, outcome.version = "recorded", result.version.number
+        known.add(job.policy)
+        outcome.status = "technical" if reason is not None else "recorded"
+        outcome.version = result.version.number
+        outcome.technical_reason = reason
     else:
         outcome.status = "unchanged"
     if page is not None and (page.etag or page.last_modified):
@@ -532,4 +585,5 @@ def _outcome_json(outcome: _Outcome) -> dict[str, Any]:
         "version": outcome.version,
         "not_modified": outcome.not_modified,
         "error": outcome.error,
+        "technical_reason": outcome.technical_reason,
     }
