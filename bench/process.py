@@ -124,7 +124,9 @@ def write_files(root: Path, count: int) -> list[tuple[str, date, Path]]:
     for i in range(count):
         source = sources[i % len(sources)]
         policy = f"{source.parent.parent.name}{i % 7}/{source.parent.name}"
-        day = date(2000, 1, 1) + timedelta(days=i)
+        # One a day from 1995: 10,000 files end in 2022, all in the past (a capture time
+        # in the future is refused, and the import would fail on those files).
+        day = date(1995, 1, 1) + timedelta(days=i)
         path = root / policy / f"{day.isoformat()}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(source.read_text(encoding="utf-8") + f"\n\nRevision {i}.\n", "utf-8")

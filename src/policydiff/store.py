@@ -2960,14 +2960,16 @@ class Importer:
             self._writer.chain_break(snapshot.policy)
             self._policy = snapshot.policy
         text = snapshot.text.encode("utf-8")
+        same = snapshot.raw == text  # a plain text file: one blob, one hash
+        text_sha = sha256_hex(text)
         staged = _Staged(
             replace(snapshot, text="", raw=b""),
             _git_blob_sha(text),
-            (sha256_hex(text), sha256_hex(snapshot.raw)),
+            (text_sha, text_sha if same else sha256_hex(snapshot.raw)),
             self._writer.blob(text),
             0,
         )
-        if snapshot.raw == text:
+        if same:
             staged.source_mark = staged.text_mark
         else:
             self._spool.write(snapshot.raw)
