@@ -829,14 +829,14 @@ def test_the_site_link_names_a_page_the_site_writes(archive: GitStore, tmp_path:
 
 
 def test_long_histories_link_to_the_timeline_when_the_site_has_no_such_diff() -> None:
-    from policydiff.site import ALL_PAIRS_MAX, diff_page_path
+    from policydiff.site import ALL_PAIRS_MAX, diff_page_path, has_diff_page
 
     many = ALL_PAIRS_MAX + 3
-    assert diff_page_path("a/p", 2, 5, ALL_PAIRS_MAX) == "policies/a/p/diffs/2-5.html"
-    assert diff_page_path("a/p", 2, 3, many) == "policies/a/p/diffs/2-3.html"
-    assert diff_page_path("a/p", 2, many, many) == f"policies/a/p/diffs/2-{many}.html"
-    assert diff_page_path("a/p", 2, 5, many) is None
-    assert diff_page_path("a/p", 3, 3, many) is None
+    assert has_diff_page(2, 5, ALL_PAIRS_MAX)
+    assert diff_page_path("a/p", 2, 5) == "policies/a/p/diffs/2-5.html"
+    assert has_diff_page(2, 3, many) and has_diff_page(2, many, many)
+    assert not has_diff_page(2, 5, many)
+    assert not has_diff_page(3, 3, many)
 
 
 def test_reply_to_flag_wins_and_bad_reply_to_is_one_error(archive: GitStore) -> None:
