@@ -14,7 +14,6 @@ import re
 import textwrap
 import time
 import uuid
-from contextvars import ContextVar
 from collections.abc import (
     Callable,
     ItemsView,
@@ -25,6 +24,7 @@ from collections.abc import (
     Sized,
     ValuesView,
 )
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from email.headerregistry import Address
@@ -1729,7 +1729,7 @@ class SandboxedTemplates:
         source: str | None = None,
         chars: int = MAX_TEMPLATE_CHARS,
     ) -> str:
-        """Render template ``name`` (or ``source``, named ``name``) with at most ``chars`` of output.
+        """Render template ``name`` (or ``source``, named so) into at most ``chars`` characters.
 
         Every failure of the template (syntax, undefined variable, sandbox, budget, time,
         memory) becomes one ``UsageError`` naming the template.

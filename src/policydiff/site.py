@@ -171,7 +171,9 @@ class SiteTemplates:
     rendered: its own ``<style>`` elements by hash, and the picker script where it belongs.
     """
 
-    def __init__(self, overrides: Mapping[str, str] | None = None, folder: Path | None = None):
+    def __init__(
+        self, overrides: Mapping[str, str] | None = None, folder: Path | None = None
+    ) -> None:
         overrides = dict(overrides or {})
         unknown = sorted(set(overrides) - set(SITE_TEMPLATES))
         if unknown:
@@ -818,9 +820,7 @@ class _PolicySite:
                     "kind": change.kind,
                     "notes": notes,
                     "links": links,
-                    "text": (
-                        change.section.new_text.rstrip() if change.previous is None else None
-                    ),
+                    "text": (change.section.new_text.rstrip() if change.previous is None else None),
                     "pieces": pieces,
                 }
             )
@@ -980,11 +980,19 @@ def _is_link(folder: int, name: str) -> bool:
         return False
 
 
-def _open_folder(root: int, parts: Sequence[str], outdir: Path, *, create: bool) -> int:
+def _open_folder(
+    root: int,
+    parts: Sequence[str],
+    outdir: Path,
+    *,
+    create: bool,
+    created: list[tuple[str, ...]] | None = None,
+) -> int:
     """Open the folder ``parts`` below the open folder ``root``, creating it if asked.
 
     Each part is opened with ``O_NOFOLLOW``: a link swapped in for a folder fails the open
-    instead of leading the site's writes and deletions elsewhere.
+    instead of leading the site's writes and deletions elsewhere. Folders made are added
+    to ``created``.
     """
     fd = os.dup(root)
     try:
@@ -992,6 +1000,8 @@ def _open_folder(root: int, parts: Sequence[str], outdir: Path, *, create: bool)
             if create:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(part, 0o777, dir_fd=fd)
+                    if created is not None:
+                        created.append(tuple(parts[: depth + 1]))
             try:
                 child = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
             except OSError as err:
@@ -1007,14 +1017,21 @@ def _open_folder(root: int, parts: Sequence[str], outdir: Path, *, create: bool)
     return fd
 
 
-def _write_if_changed(root: int, outdir: Path, name: str, data: bytes) -> bool:
-    """Write ``data`` to the site path ``name`` atomically unless it holds exactly it already.
+# A page written but not yet in place: (its folder, its name, the temporary file's name).
+_Staged = tuple[tuple[str, ...], str, str]
 
-    Returns whether it was written. Paths are followed from the open site folder ``root``
-    without following any link; a link where the page goes is refused, not written through.
+
+def _stage_if_changed(
+    root: int, outdir: Path, name: str, data: bytes, created: list[tuple[str, ...]]
+) -> _Staged | None:
+    """Write ``data`` beside the site path ``name`` unless the page holds exactly it already.
+
+    Returns the temporary file to move into place, or None. Paths are followed from the
+    open site folder ``root`` without following any link; a link where the page goes is
+    refused, not written through.
     """
     *parts, leaf = name.split("/")
-    folder = _open_folder(root, parts, outdir, create=True)
+    folder = _open_folder(root, parts, outdir, create=True, created=created)
     try:
         try:
             fd = os.open(leaf, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
@@ -1027,7 +1044,7 @@ def _write_if_changed(root: int, outdir: Path, name: str, data: bytes) -> bool:
         else:
             with os.fdopen(fd, "rb") as current:
                 if os.fstat(current.fileno()).st_size == len(data) and current.read() == data:
-                    return False
+                    return None
         temporary = f".{leaf}.{secrets.token_hex(8)}.tmp"
         fd = os.open(
             temporary,
@@ -1039,14 +1056,54 @@ def _write_if_changed(root: int, outdir: Path, name: str, data: bytes) -> bool:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
                 os.fchmod(out.fileno(), 0o644)  # pages are for publishing
-            os.replace(temporary, leaf, src_dir_fd=folder, dst_dir_fd=folder)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(temporary, dir_fd=folder)
             raise
     finally:
         os.close(folder)
-    return True
+    return tuple(parts), leaf, temporary
+
+
+def _put_in_place(root: int, outdir: Path, staged: _Staged) -> None:
+    """Move a staged page over its site path (atomically)."""
+    parts, leaf, temporary = staged
+    folder = _open_folder(root, parts, outdir, create=False)
+    try:
+        os.replace(temporary, leaf, src_dir_fd=folder, dst_dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def _unstage(
+    root: int, outdir: Path, staged: list[_Staged], created: list[tuple[str, ...]]
+) -> None:
+    """Remove staged pages and the folders made for them: the site stays as it was."""
+    for parts, _leaf, temporary in staged:
+        with contextlib.suppress(OSError):
+            folder = _open_folder(root, parts, outdir, create=False)
+            try:
+                os.unlink(temporary, dir_fd=folder)
+            finally:
+                os.close(folder)
+    for parts in reversed(created):
+        with contextlib.suppress(OSError):
+            parent = _open_folder(root, parts[:-1], outdir, create=False)
+            try:
+                os.rmdir(parts[-1], dir_fd=parent)
+            finally:
+                os.close(parent)
+
+
+def _write_if_changed(root: int, outdir: Path, name: str, data: bytes) -> bool:
+    """Write ``data`` to the site path ``name`` atomically unless it holds exactly it already.
+
+    Returns whether it was written.
+    """
+    staged = _stage_if_changed(root, outdir, name, data, [])
+    if staged is not None:
+        _put_in_place(root, outdir, staged)
+    return staged is not None
 
 
 def _remove_page(root: int, outdir: Path, name: str) -> bool:
@@ -1087,7 +1144,9 @@ def write_pages(outdir: Path, pages: Iterable[tuple[str, str]]) -> SiteReport:
     removed; a non-empty folder without a manifest is refused, so that nothing of
     anyone else's is ever overwritten or deleted. Nothing is written or deleted through
     a symbolic link inside ``outdir`` (``outdir`` itself may be one: the user named it);
-    a folder holding one is refused before anything is written.
+    a folder holding one is refused before anything is written. Every page is written
+    beside its place first and moved there once all are made: a page that fails (a
+    store's template over its budget) leaves the folder as it was.
     """
     manifest = outdir / MANIFEST
     previous: set[str] = set()
@@ -1107,15 +1166,28 @@ def write_pages(outdir: Path, pages: Iterable[tuple[str, str]]) -> SiteReport:
             if link is not None:
                 raise _LinkInSiteError(outdir, link)
             previous = known or set()
+        made = not outdir.exists()
         outdir.mkdir(parents=True, exist_ok=True)
         root = os.open(outdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            for name, text in pages:
-                names.add(name)
-                if _write_if_changed(root, outdir, name, text.encode("utf-8")):
-                    written += 1
-                else:
-                    unchanged += 1
+            staged: list[_Staged] = []
+            created: list[tuple[str, ...]] = []
+            try:
+                for name, text in pages:
+                    names.add(name)
+                    page = _stage_if_changed(root, outdir, name, text.encode("utf-8"), created)
+                    if page is not None:
+                        staged.append(page)
+            except BaseException:
+                _unstage(root, outdir, staged, created)
+                if made:
+                    with contextlib.suppress(OSError):
+                        outdir.rmdir()
+                raise
+            for page in staged:
+                _put_in_place(root, outdir, page)
+            written = len(staged)
+            unchanged = len(names) - written
             for name in sorted(previous - names):
                 removed += _remove_page(root, outdir, name)
             listing = {"generator": "policydiff site", "pages": sorted(names)}
