@@ -1677,7 +1677,8 @@ def _template_environment(
 
     def finalize(value: object) -> object:
         clock.tick()
-        _check_size("this value", _weight(value))
+        # Most values are text: their length is their weight (and pages print thousands).
+        _check_size("this value", len(value) if isinstance(value, str) else _weight(value))
         if escape is not None and isinstance(value, str) and not hasattr(value, "__html__"):
             return Markup(escape(value))  # noqa: S704 - escaped just now
         return value
@@ -1728,6 +1729,7 @@ class SandboxedTemplates:
         *,
         source: str | None = None,
         chars: int = MAX_TEMPLATE_CHARS,
+        seconds: float = TEMPLATE_SECONDS,
     ) -> str:
         """Render template ``name`` (or ``source``, named so) into at most ``chars`` characters.
 
@@ -1737,10 +1739,10 @@ class SandboxedTemplates:
         import jinja2
 
         shown = self._shown.get(name, name)
-        self._clock.deadline = time.monotonic() + TEMPLATE_SECONDS
+        self._clock.deadline = time.monotonic() + seconds
         budget = _BUDGET.set(chars)
         try:
-            with _render_limits(TEMPLATE_SECONDS):
+            with _render_limits(seconds):
                 if source is not None:
                     template = self._environment.from_string(source)
                 else:
@@ -1759,7 +1761,7 @@ class SandboxedTemplates:
                 return "".join(pieces)
         except _OutOfTime:
             raise UsageError(
-                f"template {shown}: stopped after {TEMPLATE_SECONDS:g} s, the time a template "
+                f"template {shown}: stopped after {seconds:g} s, the time a template "
                 "may take to render"
             ) from None
         except jinja2.TemplateSyntaxError as err:

@@ -34,7 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from policydiff.announce import MAX_TEMPLATE_CHARS, SandboxedTemplates, safe_url, stylesheets
+from policydiff.announce import (
+    MAX_TEMPLATE_CHARS,
+    TEMPLATE_SECONDS,
+    SandboxedTemplates,
+    safe_url,
+    stylesheets,
+)
 from policydiff.errors import UsageError, shown
 from policydiff.history import (
     Blame,
@@ -216,10 +222,14 @@ class SiteTemplates:
             "script": Markup(_PICKER_JS),  # noqa: S704 - the package's script
             "pairs": Markup(json_for_script(page.pairs)) if script else None,  # noqa: S704
         }
+        # The budget of an announcement, plus room for the page's own data (a policy's
+        # text can be longer than an announcement may be).
+        data = _chars_of(page.values)
         text = self._templates.render(
             page.template,
             context,
-            chars=MAX_TEMPLATE_CHARS + _ESCAPED_GROWTH * _chars_of(page.values),
+            chars=MAX_TEMPLATE_CHARS + _ESCAPED_GROWTH * data,
+            seconds=TEMPLATE_SECONDS * (1 + data / MAX_TEMPLATE_CHARS),
         )
         if text.count(self._marker) != 1:
             raise UsageError(
@@ -739,7 +749,7 @@ class _PolicySite:
             )
             rows.append(
                 {
-                    "classes": classes,
+                    "classes": " ".join(classes),
                     "since_href": href(path, self.version_page(since)),
                     "since_tag": version_tag(since),
                     "since_title": title,
