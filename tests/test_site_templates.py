@@ -138,8 +138,7 @@ def test_hostile_policy_text_is_escaped_by_a_store_template(tmp_path: Path) -> N
             id="sandbox",
         ),
         pytest.param(
-            '{% extends "base.html.j2" %}{% block main %}'
-            '{% include "/etc/passwd" %}{% endblock %}',
+            '{% extends "base.html.j2" %}{% block main %}{% include "/etc/passwd" %}{% endblock %}',
             "cannot include, import or extend '/etc/passwd'",
             id="other-file",
         ),
@@ -158,12 +157,13 @@ def test_a_bad_store_template_stops_with_nothing_written(
     store = build_story(tmp_path / "store", count=2)
     # The blame pages come late in each policy's pages: several pages are made before.
     override(store, "blame.html.j2", source)
-    code, out, err = site(store, tmp_path / "new")
+    code, _out, err = site(store, tmp_path / "new")
     assert code == 2
     assert err.startswith("Error: template ")
     assert str(store.path / "templates" / "site" / "blame.html.j2") in err
     assert said in err, err
-    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
     assert not (tmp_path / "new").exists()
 
 
@@ -173,11 +173,14 @@ def test_a_bad_store_template_leaves_an_existing_site_as_it_was(tmp_path: Path) 
     before = pages(tmp_path / "out")
     store.record([snapshot(HOSTILE_V2 + "\nA third version.\n", "2020-03-01", policy=HOSTILE)])
     override(
-        store, "blame.html.j2", '{% extends "base.html.j2" %}{% block main %}{{ 1 // 0 }}{% endblock %}'
+        store,
+        "blame.html.j2",
+        '{% extends "base.html.j2" %}{% block main %}{{ 1 // 0 }}{% endblock %}',
     )
     code, _, err = site(store, tmp_path / "out")
     assert code == 2, err
-    assert err.startswith("Error: template ") and "ZeroDivisionError" in err
+    assert err.startswith("Error: template ")
+    assert "ZeroDivisionError" in err
     assert pages(tmp_path / "out") == before  # no new page, no temporary file, no folder
     assert not list((tmp_path / "out").rglob(".*.tmp"))
 
@@ -204,7 +207,8 @@ def test_unknown_template_names_are_refused(tmp_path: Path) -> None:
     override(store, "indx.html.j2", BRANDED_INDEX)
     code, _, err = site(store, tmp_path / "out")
     assert code == 2
-    assert err.startswith("Error: ") and "indx.html.j2 is not a site template" in err
+    assert err.startswith("Error: ")
+    assert "indx.html.j2 is not a site template" in err
     assert err.count("\n") == 1
     assert not (tmp_path / "out").exists()
 
