@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from browser import chromium_available, dump_dom, parse_dom
 from helpers import run_cli
 from policydiff.site import MANIFEST, SITE_TEMPLATES, build_site
 from policydiff.store import GitStore
 from test_blame import POLICY, build_story, snapshot
 from test_site import HOSTILE, HOSTILE_V1, HOSTILE_V2, csp_hashes, parse
+from test_site_browser import load
 
 # A branded index: the organisation's header and colours, the rest as packaged.
 BRANDED_INDEX = """{% extends "base.html.j2" %}
@@ -247,3 +249,26 @@ def _packaged(name: str) -> str:
     from importlib import resources
 
     return (resources.files("policydiff") / "templates" / "site" / name).read_text("utf-8")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not chromium_available(), reason="needs /usr/bin/chromium")
+def test_a_brands_style_is_allowed_and_its_script_is_not_in_chromium(tmp_path: Path) -> None:
+    store = build_story(tmp_path / "store", count=2)
+    override(store, "index.html.j2", BRANDED_INDEX)
+    scripted = (
+        '{% extends "base.html.j2" %}{% block main %}'
+        "<script>document.title = 'ran';</script><h1>Sections</h1>\n{% endblock %}"
+    )
+    override(store, "sections.html.j2", scripted)
+    assert site(store, tmp_path / "out")[0] == 0
+    # The brand's CSS is in the page's one <style>: allowed, so Chromium logs nothing.
+    dom, _ = load(tmp_path / "out" / "index.html", tmp_path / "profile")
+    (header,) = dom.tags("header")
+    assert header.attrs["class"] == "acme-banner"
+    # A script a template adds is not the picker: the page's policy blocks it.
+    page = tmp_path / "out" / "policies" / POLICY / "sections" / "index.html"
+    run = dump_dom(page, tmp_path / "profile2")
+    assert "Content Security Policy" in run.stderr
+    titles = [" ".join(t.text) for t in parse_dom(run.stdout).tags("title")]
+    assert titles == [f"Sections of {POLICY}"]
