@@ -834,7 +834,8 @@ def test_long_histories_link_to_the_timeline_when_the_site_has_no_such_diff() ->
     many = ALL_PAIRS_MAX + 3
     assert has_diff_page(2, 5, ALL_PAIRS_MAX)
     assert diff_page_path("a/p", 2, 5) == "policies/a/p/diffs/2-5.html"
-    assert has_diff_page(2, 3, many) and has_diff_page(2, many, many)
+    assert has_diff_page(2, 3, many)
+    assert has_diff_page(2, many, many)
     assert not has_diff_page(2, 5, many)
     assert not has_diff_page(3, 3, many)
 

@@ -24,6 +24,7 @@ from collections.abc import (
     Sized,
     ValuesView,
 )
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from email.headerregistry import Address
@@ -1414,13 +1415,16 @@ TEMPLATE_MEMORY = 1 << 30
 _MAX_INT_BITS = 100_000
 # Digits that can set a field width in a %-format or str.format spec.
 _FORMAT_NUMBER = re.compile(r"\d+")
+# The character budget of the render under way: MAX_TEMPLATE_CHARS, plus room for the data
+# of a site page, whose texts alone can be longer (see SandboxedTemplates.render).
+_BUDGET: ContextVar[int] = ContextVar("template_budget", default=MAX_TEMPLATE_CHARS)
 
 
 class _OutOfTime(BaseException):
     """Raised by the render alarm; a BaseException so no ``except Exception`` swallows it."""
 
 
-def _weight(value: object, limit: int = MAX_TEMPLATE_CHARS) -> int:
+def _weight(value: object, limit: int | None = None) -> int:
     """Return about how many characters ``str(value)`` makes, stopping once past ``limit``.
 
     Walks containers (their repr holds every element, once per reference), so a list
@@ -1428,6 +1432,7 @@ def _weight(value: object, limit: int = MAX_TEMPLATE_CHARS) -> int:
     """
     from jinja2.utils import Namespace
 
+    limit = _BUDGET.get() if limit is None else limit
     total = 0
     stack = [value]
     while stack and total <= limit:
@@ -1457,12 +1462,12 @@ def _refuse(what: str) -> NoReturn:
     """Stop the render: ``what`` would build a value beyond the budget."""
     from jinja2.exceptions import SecurityError
 
-    raise SecurityError(f"{what}: over the budget of {MAX_TEMPLATE_CHARS:,} characters")
+    raise SecurityError(f"{what}: over the budget of {_BUDGET.get():,} characters")
 
 
 def _check_size(what: str, size: int) -> None:
     """Refuse ``what`` if it would make more than the budget of characters."""
-    if size > MAX_TEMPLATE_CHARS:
+    if size > _BUDGET.get():
         _refuse(f"{what} would make {size:,} characters")
 
 
@@ -1486,7 +1491,7 @@ def _format_size(spec: str, values: object) -> int:
     """Return at most how many characters formatting ``values`` with ``spec`` makes."""
     widths = sum(int(number) for number in _FORMAT_NUMBER.findall(spec) if len(number) < 12)
     if any(len(number) >= 12 for number in _FORMAT_NUMBER.findall(spec)):
-        widths = MAX_TEMPLATE_CHARS + 1
+        widths = _BUDGET.get() + 1
     return len(spec) + widths + _weight(values)
 
 
@@ -1600,7 +1605,7 @@ def _budgeted_filter(name: str, func: Callable[..., Any], clock: _Clock) -> Call
     return run
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Clock:
     """A render's deadline, checked at every call, filter, operator and output piece."""
 
@@ -1617,27 +1622,39 @@ def _render_limits(seconds: float) -> contextlib.AbstractContextManager[None]:
     return bounded(seconds, TEMPLATE_MEMORY, _OutOfTime)
 
 
-def _template_environment(fmt: str, clock: _Clock) -> SandboxedEnvironment:
-    """Return the environment announcement templates render in: sandboxed, budgeted, no files."""
+def _template_environment(
+    clock: _Clock,
+    *,
+    autoescape: bool,
+    sources: Mapping[str, str],
+    refusal: str,
+    escape: Callable[[str], str] | None = None,
+) -> SandboxedEnvironment:
+    """Return the environment templates render in: sandboxed, budgeted, no files.
+
+    ``sources`` are the only other templates one may extend, include or import (by
+    name); any other name is refused with ``refusal``. ``escape``, if given, replaces
+    autoescaping's own for plain strings (values that are already markup pass as they are).
+    """
     import jinja2
     from jinja2.compiler import CodeGenerator, Frame
     from jinja2.exceptions import SecurityError
     from jinja2.nodes import Concat, EvalContext
     from jinja2.runtime import Context, markup_join, str_join
     from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from markupsafe import Markup
 
-    class NoFiles(jinja2.BaseLoader):
-        """Reaches no file: a template is one file, and reads no other."""
+    class Known(jinja2.BaseLoader):
+        """Reaches no file: serves the named sources it was given, and nothing else."""
 
         def get_source(
             self,
             environment: jinja2.Environment,  # noqa: ARG002 - the loader protocol's
             template: str,
         ) -> tuple[str, str | None, Callable[[], bool] | None]:
-            raise SecurityError(
-                f"cannot include, import or extend {template[:80]!r}: an announcement "
-                "template is one file and reads no other"
-            )
+            if template in sources:
+                return sources[template], None, lambda: True
+            raise SecurityError(f"cannot include, import or extend {template[:80]!r}: {refusal}")
 
     class Generator(CodeGenerator):
         """Compiles ``a ~ b`` so that the parts are weighed before they become text."""
@@ -1689,12 +1706,15 @@ def _template_environment(fmt: str, clock: _Clock) -> SandboxedEnvironment:
 
     def finalize(value: object) -> object:
         clock.tick()
-        _check_size("this value", _weight(value))
+        # Most values are text: their length is their weight (and pages print thousands).
+        _check_size("this value", len(value) if isinstance(value, str) else _weight(value))
+        if escape is not None and isinstance(value, str) and not hasattr(value, "__html__"):
+            return Markup(escape(value))  # noqa: S704 - escaped just now
         return value
 
     environment = Sandbox(
-        loader=NoFiles(),
-        autoescape=fmt == "html",
+        loader=Known(),
+        autoescape=autoescape,
         undefined=jinja2.StrictUndefined,
         finalize=finalize,
         keep_trailing_newline=True,
@@ -1709,6 +1729,90 @@ def _template_environment(fmt: str, clock: _Clock) -> SandboxedEnvironment:
     return environment
 
 
+class SandboxedTemplates:
+    """Templates rendered in Jinja's immutable sandbox within the budget of time, memory, size.
+
+    Announcements render one template given as text; the site renders named templates
+    (``sources``) that extend one another. Each render gets its own deadline and budget.
+    """
+
+    def __init__(
+        self,
+        sources: Mapping[str, str],
+        *,
+        autoescape: bool,
+        refusal: str,
+        shown: Mapping[str, str] | None = None,
+        escape: Callable[[str], str] | None = None,
+    ) -> None:
+        self._clock = _Clock(0.0)
+        self._shown = dict(shown or {})
+        self._environment = _template_environment(
+            self._clock, autoescape=autoescape, sources=sources, refusal=refusal, escape=escape
+        )
+
+    def render(
+        self,
+        name: str,
+        context: Mapping[str, Any],
+        *,
+        source: str | None = None,
+        chars: int = MAX_TEMPLATE_CHARS,
+        seconds: float = TEMPLATE_SECONDS,
+    ) -> str:
+        """Render template ``name`` (or ``source``, named so) into at most ``chars`` characters.
+
+        Every failure of the template (syntax, undefined variable, sandbox, budget, time,
+        memory) becomes one ``UsageError`` naming the template.
+        """
+        import jinja2
+
+        shown = self._shown.get(name, name)
+        self._clock.deadline = time.monotonic() + seconds
+        budget = _BUDGET.set(chars)
+        try:
+            with _render_limits(seconds):
+                if source is not None:
+                    template = self._environment.from_string(source)
+                else:
+                    template = self._environment.get_template(name)
+                pieces: list[str] = []
+                size = 0
+                for piece in template.generate(**context):
+                    size += len(piece)
+                    if size > chars:
+                        raise UsageError(
+                            f"template {shown}: the output is over the budget of "
+                            f"{chars:,} characters"
+                        )
+                    self._clock.tick()
+                    pieces.append(piece)
+                return "".join(pieces)
+        except _OutOfTime:
+            raise UsageError(
+                f"template {shown}: stopped after {seconds:g} s, the time a template "
+                "may take to render"
+            ) from None
+        except jinja2.TemplateSyntaxError as err:
+            where = self._shown.get(err.name, err.name) if err.name else shown
+            raise UsageError(f"template {where}, line {err.lineno}: {err.message}") from None
+        except jinja2.TemplateError as err:
+            raise UsageError(f"template {shown}: {err}") from None
+        except RecursionError:
+            raise UsageError(
+                f"template {shown}: calls nested too deeply (a macro that calls itself?)"
+            ) from None
+        except MemoryError:
+            raise UsageError(
+                f"template {shown}: stopped: it needs more than {TEMPLATE_MEMORY >> 20} MiB"
+            ) from None
+        except (ArithmeticError, LookupError, TypeError, ValueError) as err:
+            # Raised by the template's own expressions (1/0, range(10**6), int('x'*5000)).
+            raise UsageError(f"template {shown}: {type(err).__name__}: {err}") from None
+        finally:
+            _BUDGET.reset(budget)
+
+
 def render_announcement(
     context: Mapping[str, Any], fmt: str, *, source: str | None = None, name: str | None = None
 ) -> str:
@@ -1720,48 +1824,16 @@ def render_announcement(
     internals or the disk, nor run for minutes, and a misspelt variable is an error.
     Email and text output is hard-wrapped at 72 columns afterwards.
     """
-    import jinja2
-
     shown = name or template_name(fmt)
     code = source if source is not None else default_template(fmt)
     if len(code) > MAX_TEMPLATE_CHARS:
         raise UsageError(f"template {shown} is longer than {MAX_TEMPLATE_CHARS:,} characters")
-    clock = _Clock(time.monotonic() + TEMPLATE_SECONDS)
-    try:
-        with _render_limits(TEMPLATE_SECONDS):
-            template = _template_environment(fmt, clock).from_string(code)
-            pieces: list[str] = []
-            size = 0
-            for piece in template.generate(**context):
-                size += len(piece)
-                if size > MAX_TEMPLATE_CHARS:
-                    raise UsageError(
-                        f"template {shown}: the output is over the budget of "
-                        f"{MAX_TEMPLATE_CHARS:,} characters"
-                    )
-                clock.tick()
-                pieces.append(piece)
-            text = "".join(pieces)
-    except _OutOfTime:
-        raise UsageError(
-            f"template {shown}: stopped after {TEMPLATE_SECONDS:g} s, the time a template "
-            "may take to render"
-        ) from None
-    except jinja2.TemplateSyntaxError as err:
-        raise UsageError(f"template {shown}, line {err.lineno}: {err.message}") from None
-    except jinja2.TemplateError as err:
-        raise UsageError(f"template {shown}: {err}") from None
-    except RecursionError:
-        raise UsageError(
-            f"template {shown}: calls nested too deeply (a macro that calls itself?)"
-        ) from None
-    except MemoryError:
-        raise UsageError(
-            f"template {shown}: stopped: it needs more than {TEMPLATE_MEMORY >> 20} MiB"
-        ) from None
-    except (ArithmeticError, LookupError, TypeError, ValueError) as err:
-        # Raised by the template's own expressions (1/0, range(10**6), int('x'*5000)).
-        raise UsageError(f"template {shown}: {type(err).__name__}: {err}") from None
+    templates = SandboxedTemplates(
+        {},
+        autoescape=fmt == "html",
+        refusal="an announcement template is one file and reads no other",
+    )
+    text = templates.render(shown, context, source=code)
     text = _UNSAFE.sub("", text.replace("\r\n", "\n"))
     if fmt in {"email", "text"}:
         text = wrap_text(text)
@@ -1782,7 +1854,7 @@ _PAGE_START = re.compile(
 )
 
 
-def _stylesheets(page: str) -> list[str]:
+def stylesheets(page: str) -> list[str]:
     """Return the text of each ``<style>`` element, in one pass (no regex backtracking)."""
     lower = page.lower()
     found: list[str] = []
@@ -1809,7 +1881,7 @@ def with_csp(page: str) -> str:
     from policydiff.render.html import content_security_policy
     from policydiff.render.html import escape as html_escape
 
-    csp = content_security_policy(*_stylesheets(page))
+    csp = content_security_policy(*stylesheets(page))
     meta = (
         f'\n<meta http-equiv="Content-Security-Policy" content="{html_escape(csp)}">\n'
         '<meta name="referrer" content="no-referrer">'

@@ -32,7 +32,15 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from policydiff.announce import safe_url
+from markupsafe import Markup
+
+from policydiff.announce import (
+    MAX_TEMPLATE_CHARS,
+    TEMPLATE_SECONDS,
+    SandboxedTemplates,
+    safe_url,
+    stylesheets,
+)
 from policydiff.diff_model import Op
 from policydiff.errors import UsageError, shown
 from policydiff.history import (
@@ -75,6 +83,25 @@ _PICKER_JS = (_ASSETS / "picker.js").read_text(encoding="utf-8")
 _STYLE = REPORT_CSS + _SITE_CSS
 _SLUG = re.compile(r"[^a-z0-9]+")
 
+# The page templates (templates/site/ in the package), each replaceable by a file of the
+# same name in the store's templates/site/ folder (see docs/templates.md).
+SITE_TEMPLATES = (
+    "base.html.j2",
+    "index.html.j2",
+    "policy.html.j2",
+    "version.html.j2",
+    "diff.html.j2",
+    "compare.html.j2",
+    "blame.html.j2",
+    "sections.html.j2",
+    "section.html.j2",
+    "search.html.j2",
+)
+_TEMPLATES = resources.files("policydiff") / "templates" / "site"
+# A page's data may grow this much when escaped ("\u202e" -> 6 characters): its budget is
+# an announcement's plus that much room for its texts.
+_ESCAPED_GROWTH = 6
+
 
 def _hash(text: str) -> str:
     """Return the CSP source expression allowing exactly this inline text."""
@@ -83,12 +110,13 @@ def _hash(text: str) -> str:
     )
 
 
-@functools.cache
-def _csp(*, script: bool) -> str:
-    """Return the page's policy: its own style (and script) by hash, nothing else at all."""
+@functools.lru_cache(maxsize=64)
+def _csp(styles: tuple[str, ...], *, script: bool) -> str:
+    """Return the page's policy: its own styles (and script) by hash, nothing else at all."""
+    allowed = " ".join(_hash(style) for style in styles) or "'none'"
     scripts = _hash(_PICKER_JS) if script else "'none'"
     return (
-        f"default-src 'none'; style-src {_hash(_STYLE)}; script-src {scripts}; "
+        f"default-src 'none'; style-src {allowed}; script-src {scripts}; "
         "img-src 'none'; font-src 'none'; connect-src 'none'; base-uri 'none'; "
         "form-action 'none'"
     )
@@ -125,43 +153,139 @@ _UNUSUAL = frozenset({"", ".", ".."})
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page of the site: where it goes and what it says."""
+    """One page of the site: where it goes, and the template and values that make it."""
 
     path: str
     title: str
     # Breadcrumbs above the content: (label, site path or None for the page itself).
     crumbs: tuple[tuple[str, str | None], ...]
-    body: str
+    template: str
+    values: Mapping[str, Any]
     # Pair data for the compare picker (JSON-able); the page then carries the script.
     pairs: Mapping[str, Any] | None = None
 
-    def render(self) -> str:
-        """Return the complete HTML document."""
-        crumbs = " \u203a ".join(
-            escape(label)
-            if target is None
-            else f'<a href="{escape(href(self.path, target))}">{escape(label)}</a>'
-            for label, target in self.crumbs
-        )
-        tail = ""
-        if self.pairs is not None:
-            tail = (
-                f'<script type="application/json" id="pd-pairs">{json_for_script(self.pairs)}'
-                f"</script>\n<script>{_PICKER_JS}</script>\n"
+
+class SiteTemplates:
+    """The site's page templates: packaged ones, some perhaps replaced by a store's own.
+
+    They render in the announcements' sandbox and budget. Plain strings are escaped as
+    the compare renderer escapes (controls made visible); ``Markup`` values (redlines, the
+    chart) are HTML already. The Content-Security-Policy is worked out from the page as
+    rendered: its own ``<style>`` elements by hash, and the picker script where it belongs.
+    """
+
+    def __init__(
+        self, overrides: Mapping[str, str] | None = None, folder: Path | None = None
+    ) -> None:
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(SITE_TEMPLATES))
+        if unknown:
+            raise UsageError(
+                f"{unknown[0]!r} is not a site template (known: {', '.join(SITE_TEMPLATES)})"
             )
-        return (
-            "<!DOCTYPE html>\n"
-            '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta http-equiv="Content-Security-Policy" '
-            f'content="{escape(_csp(script=self.pairs is not None))}">\n'
-            '<meta name="referrer" content="no-referrer">\n'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            '<meta name="generator" content="policydiff">\n'
-            f"<title>{escape(self.title)}</title>\n"
-            f"<style>{_STYLE}</style>\n</head>\n<body>\n"
-            f'<div class="pd-report pd-site">\n<nav class="pd-crumbs" aria-label="Breadcrumbs">'
-            f"{crumbs}</nav>\n<main>\n{self.body}</main>\n</div>\n{tail}</body>\n</html>\n"
+        sources = {name: (_TEMPLATES / name).read_text("utf-8") for name in SITE_TEMPLATES}
+        sources.update(overrides)
+        where = folder if folder is not None else Path("templates", "site")
+        shown_names = {
+            name: str(where / name) if name in overrides else f"site/{name}"
+            for name in SITE_TEMPLATES
+        }
+        self._templates = SandboxedTemplates(
+            sources,
+            autoescape=True,
+            refusal="a site template may use only the other site templates",
+            shown=shown_names,
+            escape=escape,
         )
+        self._shown = shown_names
+        # Pages remembered from an earlier run were made with its templates.
+        self.fingerprint = _overrides_fingerprint(overrides)
+        self._marker = f"pd-csp-{secrets.token_hex(16)}"
+
+    def render(self, page: Page) -> str:
+        """Return the complete HTML document of ``page``."""
+        script = page.pairs is not None
+        context = {
+            **page.values,
+            "title": page.title,
+            "page": page.path,
+            "root": href(page.path, "index.html"),
+            "crumbs": [
+                {"label": label, "href": None if target is None else href(page.path, target)}
+                for label, target in page.crumbs
+            ],
+            "csp": Markup(self._marker),  # noqa: S704 - our own token, replaced below
+            "style": Markup(_STYLE),  # noqa: S704 - the package's stylesheet
+            "script": Markup(_PICKER_JS),  # noqa: S704 - the package's script
+            "pairs": Markup(json_for_script(page.pairs)) if script else None,  # noqa: S704
+        }
+        # The budget of an announcement, plus room for the page's own data (a policy's
+        # text can be longer than an announcement may be).
+        data = _chars_of(page.values)
+        text = self._templates.render(
+            page.template,
+            context,
+            chars=MAX_TEMPLATE_CHARS + _ESCAPED_GROWTH * data,
+            seconds=TEMPLATE_SECONDS * (1 + data / MAX_TEMPLATE_CHARS),
+        )
+        if text.count(self._marker) != 1:
+            raise UsageError(
+                f"template {self._shown[page.template]}: a page must carry {{{{ csp }}}} once, "
+                'in <meta http-equiv="Content-Security-Policy" content="{{ csp }}">'
+            )
+        policy = _csp(tuple(stylesheets(text)), script=script)
+        return text.replace(self._marker, escape(policy))
+
+
+def _overrides_fingerprint(overrides: Mapping[str, str]) -> str:
+    """Return a hash of a store's own templates (the packaged ones are in the code's)."""
+    return hashlib.sha256(json.dumps(sorted(overrides.items())).encode("utf-8")).hexdigest()
+
+
+def _chars_of(value: object) -> int:
+    """Return about how many characters of text ``value`` holds (strings in containers)."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, Mapping):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        else:
+            total += 20
+    return total
+
+
+def read_site_templates(folder: Path) -> dict[str, str]:
+    """Return the site templates a store provides in ``folder`` (none if it is missing).
+
+    Every file there must be one of ``SITE_TEMPLATES`` and a regular file (not a link):
+    a misspelt name is an error, not a template silently left unused.
+    """
+    if not folder.is_dir():
+        return {}
+    found = {}
+    for path in sorted(folder.iterdir()):
+        if path.name not in SITE_TEMPLATES:
+            raise UsageError(
+                f"{shown(path)} is not a site template (known: {', '.join(SITE_TEMPLATES)})"
+            )
+        if path.is_symlink() or not path.is_file():
+            raise UsageError(f"{shown(path)} is not a regular file: a template must be one")
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            reason = getattr(err, "strerror", None) or err
+            raise UsageError(f"cannot read template {shown(path)}: {reason}") from None
+        if len(source) > MAX_TEMPLATE_CHARS:
+            raise UsageError(
+                f"template {shown(path)} is longer than {MAX_TEMPLATE_CHARS:,} characters"
+            )
+        found[path.name] = source
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,10 +328,9 @@ def _effective(version: Version) -> str:
     return version.effective_date.isoformat() if version.effective_date else "\u2013"
 
 
-def _link(source: str, target: str, label: str, *, title: str | None = None) -> str:
-    """Return an escaped link from one site page to another."""
-    extra = f' title="{escape(title)}"' if title else ""
-    return f'<a href="{escape(href(source, target))}"{extra}>{escape(label)}</a>'
+def _to(source: str, target: str, label: str) -> dict[str, str]:
+    """Return a link from one site page to another, for a template: its href and label."""
+    return {"href": href(source, target), "label": label}
 
 
 def _change_summary(stats: ChangeStats | None) -> str:
@@ -433,80 +556,57 @@ class _PolicySite:
         rows = []
         for index, version in enumerate(versions):
             change = stats[index]
-            tags = ""
-            if version.technical:
-                tags += '<span class="pd-tag">technical</span>'
-            if version.illustrative:
-                tags += '<span class="pd-tag">illustrative edit, never published</span>'
-            if version.suspect:
-                tags += (
-                    f'<span class="pd-tag" title="{escape(version.suspect)}">'
-                    "suspect capture, not a policy change</span>"
-                )
-            if change is not None and change.cosmetic_only:
-                tags += '<span class="pd-tag pd-cosmetic-only">cosmetic only</span>'
-            redline = (
-                _link(self.home, self.diff_page(versions[index - 1], version), "redline")
-                if index
-                else '<span class="pd-muted">\u2013</span>'
-            )
             rows.append(
-                f'<tr id="v{version.number}"><td class="pd-num">{version.number}</td>'
-                f"<td>{escape(_when(version.captured_at))}</td>"
-                f"<td>{escape(_effective(version))}</td>"
-                f"<td>{escape(_change_summary(change))}{tags}</td>"
-                f"<td>{_link(self.home, self.version_page(version), 'text')}</td>"
-                f"<td>{redline}</td></tr>"
+                {
+                    "number": version.number,
+                    "captured": _when(version.captured_at),
+                    "effective": _effective(version),
+                    "change": _change_summary(change),
+                    "technical": version.technical,
+                    "illustrative": version.illustrative,
+                    "suspect": version.suspect or None,
+                    "cosmetic_only": change is not None and change.cosmetic_only,
+                    "text_href": href(self.home, self.version_page(version)),
+                    "redline_href": (
+                        href(self.home, self.diff_page(versions[index - 1], version))
+                        if index
+                        else None
+                    ),
+                }
             )
-        body = [
-            f"<h1>{escape(self.policy)}</h1>",
-            (
-                f'<p class="pd-lead">{len(versions)} version(s), captured '
-                f"{escape(_day(versions[0].captured_at))} to {escape(_day(latest.captured_at))}; "
-                f"latest effective date {escape(_effective(latest))}.</p>"
-            ),
-            '<nav class="pd-links" aria-label="Views">',
-            _link(self.home, self.version_page(latest), "Latest text"),
-            _link(self.home, f"{self.base}/blame.html", "Blame (since when each paragraph stands)"),
-            _link(self.home, f"{self.base}/sections/index.html", f"Sections ({sections})"),
-            _link(self.home, f"{self.base}/compare.html", "Compare any two versions"),
-            "</nav>",
-            "<h2>How much changed, version by version</h2>",
-            chart_svg(versions, stats, links),
-            (
-                '<p class="pd-legend"><span class="pd-swatch pd-sub"></span>substantive words '
-                '(inserted + deleted)<span class="pd-swatch pd-cos"></span>cosmetic words '
-                "(quotes, dashes, markup); bar height grows with the square root of the count; "
-                "a dot marks a version with only layout changes, a blue dot the first version. "
-                "Click a bar for its redline.</p>"
-            ),
-            "<h2>Versions</h2>",
-            (
-                '<table class="pd-versions"><thead><tr><th scope="col">#</th>'
-                '<th scope="col">Captured</th><th scope="col">Effective</th>'
-                '<th scope="col">Change from the version before</th><th scope="col">Text</th>'
-                '<th scope="col">Redline</th></tr></thead><tbody>'
-            ),
-            *rows,
-            "</tbody></table>",
-        ]
-        return Page(self.home, self.policy, (self.crumbs[0], (self.policy, None)), _join(body))
+        values = {
+            "policy": self.policy,
+            "first_captured": _day(versions[0].captured_at),
+            "last_captured": _day(latest.captured_at),
+            "effective": _effective(latest),
+            "sections": sections,
+            "links": {
+                "latest": href(self.home, self.version_page(latest)),
+                "blame": href(self.home, f"{self.base}/blame.html"),
+                "sections": href(self.home, f"{self.base}/sections/index.html"),
+                "compare": href(self.home, f"{self.base}/compare.html"),
+            },
+            "chart": Markup(chart_svg(versions, stats, links)),  # noqa: S704 - escaped SVG
+            "versions": rows,
+        }
+        crumbs = (self.crumbs[0], (self.policy, None))
+        return Page(self.home, self.policy, crumbs, "policy.html.j2", values)
 
     def _version(self, version: Version) -> Page:
         """Return a version's text page with its provenance."""
         self.progress()
         path = self.version_page(version)
         index = version.number - 1
-        nav = []
+        nav: list[dict[str, str]] = []
         if index:
             before = self.versions[index - 1]
-            nav.append(_link(path, self.version_page(before), f"\u2190 version {before.number}"))
-            nav.append(_link(path, self.diff_page(before, version), "redline from it"))
+            nav.append(_to(path, self.version_page(before), f"\u2190 version {before.number}"))
+            nav.append(_to(path, self.diff_page(before, version), "redline from it"))
         if index + 1 < len(self.versions):
             after = self.versions[index + 1]
-            nav.append(_link(path, self.version_page(after), f"version {after.number} \u2192"))
+            nav.append(_to(path, self.version_page(after), f"version {after.number} \u2192"))
         if version == self.versions[-1]:
-            nav.append(_link(path, f"{self.base}/blame.html", "blame"))
+            nav.append(_to(path, f"{self.base}/blame.html", "blame"))
         until, uncertain = in_force_until(self.versions, index)
         if until is None:
             in_force = f"from {start_of(version).isoformat()} (the latest version)"
@@ -539,24 +639,17 @@ class _PolicySite:
             ("Illustrative edit (never published)", "yes" if version.illustrative else "no"),
             ("Suspect capture (not the policy)", version.suspect or "no"),
         ]
-        body = [
-            f"<h1>{escape(version.label)}</h1>",
-            f'<nav class="pd-links" aria-label="Versions">{"".join(nav)}</nav>',
-            '<table class="pd-meta"><tbody>',
-            *(
-                f'<tr><th scope="row">{escape(name)}</th><td><code>{escape(value)}</code></td></tr>'
-                for name, value in rows
-            ),
-            "</tbody></table>",
-            *(
-                [f'<p>Archived copy: <a href="{escape(archived)}">{escape(archived)}</a></p>']
-                if (archived := safe_url(version.archive_url))
-                else []
-            ),
-            f'<pre class="pd-source">{escape(self.timeline.text(version))}</pre>',
-        ]
+        archived = safe_url(version.archive_url)
+        values = {
+            "label": version.label,
+            "links": nav,
+            "facts": rows,
+            "archive_link": archived or None,
+            "text": self.timeline.text(version),
+        }
         title = f"{version.label}"
-        return Page(path, title, (*self.crumbs, (f"version {version.number}", None)), _join(body))
+        crumbs = (*self.crumbs, (f"version {version.number}", None))
+        return Page(path, title, crumbs, "version.html.j2", values)
 
     def _diff(self, old: Version, new: Version) -> Page:
         """Return the redline page of a pair, from the compare HTML renderer."""
@@ -564,17 +657,18 @@ class _PolicySite:
             self.progress()
         path = self.diff_page(old, new)
         title, redline_body = self._redline(old, new)
-        nav = [_link(path, self.version_page(old), f"text of version {old.number}")]
-        nav.append(_link(path, self.version_page(new), f"text of version {new.number}"))
+        nav = [_to(path, self.version_page(old), f"text of version {old.number}")]
+        nav.append(_to(path, self.version_page(new), f"text of version {new.number}"))
         if old.number + 1 == new.number and old.number > 1:
             before = self.versions[old.number - 2]
-            nav.append(_link(path, self.diff_page(before, old), "\u2190 previous change"))
+            nav.append(_to(path, self.diff_page(before, old), "\u2190 previous change"))
         if old.number + 1 == new.number and new.number < len(self.versions):
             after = self.versions[new.number]
-            nav.append(_link(path, self.diff_page(new, after), "next change \u2192"))
-        body = [f'<nav class="pd-links" aria-label="Versions">{"".join(nav)}</nav>', redline_body]
+            nav.append(_to(path, self.diff_page(new, after), "next change \u2192"))
+        # The compare renderer's HTML, escaped there: the template places it as it is.
+        values = {"links": nav, "redline": Markup(redline_body)}  # noqa: S704
         crumb = f"redline {old.number} \u2192 {new.number}"
-        return Page(path, title, (*self.crumbs, (crumb, None)), _join(body))
+        return Page(path, title, (*self.crumbs, (crumb, None)), "diff.html.j2", values)
 
     def _redline(self, old: Version, new: Version) -> tuple[str, str]:
         """Return the title and body of a pair's redline, remembered across runs.
@@ -600,46 +694,29 @@ class _PolicySite:
     def _compare(self) -> Page:
         """Return the any-two-versions page: a picker (script) and the list of pairs."""
         path = f"{self.base}/compare.html"
-
-        def options(chosen: Version) -> str:
-            return "".join(
-                f'<option value="{v.number}"{" selected" if v == chosen else ""}>'
-                f"{escape(version_tag(v))}</option>"
-                for v in self.versions
-            )
-
         latest = self.versions[-1]
         previous = self.versions[-2] if len(self.versions) > 1 else latest
         pairs = {f"{a.number}-{b.number}": href(path, self.diff_page(a, b)) for a, b in self.pairs}
-        arrow = " \u2192 "
-        items = [
-            f"<li>{_link(path, self.diff_page(a, b), version_tag(a) + arrow + version_tag(b))}</li>"
-            for a, b in self.pairs
-        ]
-        scope = (
-            "every pair of versions"
-            if len(self.versions) <= ALL_PAIRS_MAX
-            else "consecutive versions and every version against the latest"
-        )
-        body = [
-            "<h1>Compare two versions</h1>",
-            f'<p class="pd-lead">Redlines are generated for {scope}.</p>',
-            '<div class="pd-picker" id="pd-picker" hidden>',
-            f'<label>From <select id="pd-from">{options(previous)}</select></label>',
-            f'<label>to <select id="pd-to">{options(latest)}</select></label>',
-            '<button type="button" id="pd-go">Show the redline</button>',
-            '<p class="pd-muted" id="pd-note" aria-live="polite"></p>',
-            "</div>",
-            f"<h2>Generated redlines ({len(self.pairs)})</h2>",
-            '<ul class="pd-pairs">',
-            *items,
-            "</ul>",
-        ]
+        values = {
+            "all_pairs": len(self.versions) <= ALL_PAIRS_MAX,
+            "versions": [{"number": v.number, "tag": version_tag(v)} for v in self.versions],
+            "default_from": previous.number,
+            "default_to": latest.number,
+            "redlines": [
+                {
+                    "href": href(path, self.diff_page(a, b)),
+                    "old_tag": version_tag(a),
+                    "new_tag": version_tag(b),
+                }
+                for a, b in self.pairs
+            ],
+        }
         return Page(
             path,
             f"Compare versions of {self.policy}",
             (*self.crumbs, ("compare", None)),
-            _join(body),
+            "compare.html.j2",
+            values,
             pairs={"pairs": pairs},
         )
 
@@ -662,34 +739,34 @@ class _PolicySite:
             title = f"stands since version {since.number} ({_when(since.captured_at)})"
             if entry.edited != since:
                 title += f"; cosmetic edits in version {entry.edited.number}"
-            gutter = _link(path, self.version_page(since), version_tag(since), title=title)
-            if entry.edited != since:
-                gutter += "*"
             before = previous_in_chain.get(since.commit)
-            if before is not None and (before.commit, since.commit) in generated:
-                gutter += " " + _link(
-                    path, self.diff_page(before, since), "\u0394", title="the change that made it"
-                )
-            rows.append(
-                f'<tr class="{" ".join(classes)}"><td class="pd-gutter">{gutter}</td>'
-                f'<td class="pd-unit">{escape(entry.text)}</td></tr>'
+            change = (
+                href(path, self.diff_page(before, since))
+                if before is not None and (before.commit, since.commit) in generated
+                else None
             )
-        skipped = "" if result.include_technical else " Technical re-extractions are skipped."
-        body = [
-            f"<h1>Blame: {escape(result.version.label)}</h1>",
-            (
-                '<p class="pd-lead">Each paragraph (headings and list items included) with the '
-                "version since which its words have stood. Re-wrapping, quote style and other "
-                "cosmetic edits do not make a paragraph new (* marks one edited cosmetically "
-                "since), and a moved paragraph keeps its age. \u0394 opens the redline that "
-                f"gave it its present wording.{skipped}</p>"
-            ),
-            '<table class="pd-blame"><tbody>',
-            *rows,
-            "</tbody></table>",
-        ]
+            rows.append(
+                {
+                    "classes": " ".join(classes),
+                    "since_href": href(path, self.version_page(since)),
+                    "since_tag": version_tag(since),
+                    "since_title": title,
+                    "edited": entry.edited != since,
+                    "change_href": change,
+                    "text": entry.text,
+                }
+            )
+        values = {
+            "label": result.version.label,
+            "include_technical": result.include_technical,
+            "rows": rows,
+        }
         return Page(
-            path, f"Blame {result.version.label}", (*self.crumbs, ("blame", None)), _join(body)
+            path,
+            f"Blame {result.version.label}",
+            (*self.crumbs, ("blame", None)),
+            "blame.html.j2",
+            values,
         )
 
     def _sections_index(self, histories: list[SectionHistory], paths: list[str]) -> Page:
@@ -700,60 +777,65 @@ class _PolicySite:
             span = f"versions {history.first.number}\u2013{history.last.number}"
             if history.removed_in is not None:
                 span += f" (removed in {history.removed_in.number})"
-            renamed = '<span class="pd-tag">renamed</span>' if len(history.names) > 1 else ""
             rows.append(
-                f"<tr><td>{_link(path, target, join_path(history.path))}{renamed}</td>"
-                f'<td>{escape(span)}</td><td class="pd-num">{len(history.changes)}</td></tr>'
+                {
+                    "href": href(path, target),
+                    "name": join_path(history.path),
+                    "renamed": len(history.names) > 1,
+                    "present": span,
+                    "changes": len(history.changes),
+                }
             )
-        body = [
-            "<h1>Sections</h1>",
-            (
-                '<p class="pd-lead">Every section that appeared in any version, followed through '
-                "renames and moves, in order of first appearance.</p>"
-            ),
-            (
-                '<table><thead><tr><th scope="col">Section (latest name)</th>'
-                '<th scope="col">Present</th><th scope="col">Changes</th></tr></thead><tbody>'
-            ),
-            *rows,
-            "</tbody></table>",
-        ]
         return Page(
-            path, f"Sections of {self.policy}", (*self.crumbs, ("sections", None)), _join(body)
+            path,
+            f"Sections of {self.policy}",
+            (*self.crumbs, ("sections", None)),
+            "sections.html.j2",
+            {"sections": rows},
         )
 
     def _section(self, history: SectionHistory, path: str) -> Page:
         """Return one section's timeline: each change with its redline."""
         heading = history_heading(history)
-        out = [f"<h1>{escape(join_path(history.path))}</h1>"]
-        out += [f'<p class="pd-lead">{escape(line)}</p>' for line in heading[1:]]
         generated = {(a.commit, b.commit) for a, b in self.pairs}
+        changes = []
         for change in history.changes:
             version = change.version
-            links = [_link(path, self.version_page(version), "text")]
+            links = [_to(path, self.version_page(version), "text")]
             if (
                 change.previous is not None
                 and (change.previous.commit, version.commit) in generated
             ):
-                links.append(_link(path, self.diff_page(change.previous, version), "whole redline"))
-            out.append(f'<section class="pd-change" id="v{version.number}">')
-            out.append(f"<h2>{escape(version_tag(version))} \u00b7 {escape(change.kind)}</h2>")
+                links.append(_to(path, self.diff_page(change.previous, version), "whole redline"))
             notes = (
                 "in the first version followed"
                 if change.previous is None
                 else " \u00b7 ".join(section_notes(change.section, change.document))
             )
-            out.append(f'<p class="pd-notes">{escape(notes)} \u00b7 {" ".join(links)}</p>')
             if change.previous is None:
                 text = (Run(Op.EQUAL, change.section.new_text),)
-                out.append(f'<div class="pd-text">{formatted(text)}</div>')
-                out.append("</section>")
-                continue
-            out += excerpt_html(change.section, excerpt(change.section, View()))
-            out.append("</section>")
+                # Formatted and escaped by the compare renderer.
+                body = Markup(f'<div class="pd-text">{formatted(text)}</div>')  # noqa: S704
+            else:
+                body = Markup(  # noqa: S704
+                    "".join(excerpt_html(change.section, excerpt(change.section, View())))
+                )
+            changes.append(
+                {
+                    "number": version.number,
+                    "tag": version_tag(version),
+                    "kind": change.kind,
+                    "notes": notes,
+                    "links": links,
+                    "body": body,
+                }
+            )
+        values = {"name": join_path(history.path), "lead": heading[1:], "changes": changes}
         crumbs = (*self.crumbs, ("sections", f"{self.base}/sections/index.html"))
         title = f"History of {join_path(history.path)} \u2013 {self.policy}"
-        return Page(path, title, (*crumbs, (join_path(history.path), None)), _join(out))
+        return Page(
+            path, title, (*crumbs, (join_path(history.path), None)), "section.html.j2", values
+        )
 
 
 # What the site writes in a policy's folder besides the policies nested in it.
@@ -806,11 +888,6 @@ def policy_home_path(policy: str) -> str:
     return f"policies/{policy}/index.html"
 
 
-def _join(lines: list[str]) -> str:
-    """Return body lines as one string ending with a newline."""
-    return "\n".join(lines) + "\n"
-
-
 def search_page_path(phrase: str) -> str:
     """Return the site path of the page answering ``phrase``: readable, and unique per phrase."""
     words = "-".join(re.findall(r"[a-z0-9]+", phrase.casefold()))[:60] or "phrase"
@@ -822,41 +899,28 @@ def _search_page(phrase: str, found: Sequence[PolicyHits], searched: int) -> Pag
     """Return the page that answers one search across the site's policies."""
     path = search_page_path(phrase)
 
-    def version_link(version: Version) -> str:
+    def version_link(version: Version) -> dict[str, str]:
         label = f"version {version.number} ({_day(version.captured_at)})"
-        target = f"policies/{version.policy}/versions/{version.number}.html"
-        return _link(path, target, label)
+        return _to(path, f"policies/{version.policy}/versions/{version.number}.html", label)
 
-    sections = []
-    for hits in found:
-        events = "".join(
-            f"<li>{escape(event.kind.value)}: {version_link(event.version)}</li>"
-            for event in hits.events
-        )
-        state = "still there" if hits.in_latest else "absent"
-        sections.append(
-            f"<h2>{_link(path, policy_home_path(hits.policy), hits.policy)}</h2>"
-            f"<ul>{events}<li>latest, {version_link(hits.latest)}: {escape(state)}</li></ul>"
-            + (
-                f"<blockquote><p>{escape(hits.context)}</p></blockquote>"
-                f'<p class="pd-muted">from {version_link(hits.context_version)}</p>'
-                if hits.context
-                else ""
-            )
-        )
-    summary = (
-        f"Found in {len(found)} polic{'y' if len(found) == 1 else 'ies'} "
-        f"({searched} recorded version(s) searched). Matching ignores case, quotes, dashes, "
-        "markup and line wrapping; made with <code>policydiff site --search</code>."
-    )
-    body = [
-        f"<h1>Search: \u201c{escape(phrase)}\u201d</h1>",
-        f'<p class="pd-lead">{summary}</p>',
-        *sections,
+    policies = [
+        {
+            "policy": hits.policy,
+            "href": href(path, policy_home_path(hits.policy)),
+            "events": [
+                {"kind": event.kind.value, "version": version_link(event.version)}
+                for event in hits.events
+            ],
+            "latest": version_link(hits.latest),
+            "in_latest": hits.in_latest,
+            "context": hits.context or None,
+            "context_version": version_link(hits.context_version) if hits.context else None,
+        }
+        for hits in found
     ]
-    return Page(
-        path, f"Search: {phrase}", (("All policies", "index.html"), (phrase, None)), _join(body)
-    )
+    values = {"phrase": phrase, "searched": searched, "policies": policies}
+    crumbs = (("All policies", "index.html"), (phrase, None))
+    return Page(path, f"Search: {phrase}", crumbs, "search.html.j2", values)
 
 
 def _index(
@@ -864,38 +928,24 @@ def _index(
     searches: Sequence[str] = (),
 ) -> Page:
     """Return the site's front page: every policy with its range and last change."""
-    rows = []
-    for policy, versions, last in policies:
-        rows.append(
-            f"<tr><td>{_link('index.html', policy_home_path(policy), policy)}</td>"
-            f'<td class="pd-num">{len(versions)}</td>'
-            f"<td>{escape(_day(versions[0].captured_at))}</td>"
-            f"<td>{escape(_day(versions[-1].captured_at))}</td>"
-            f"<td>{escape(_effective(versions[-1]))}</td>"
-            f"<td>{escape(_change_summary(last))}</td></tr>"
-        )
-    body = [
-        "<h1>Policy archive</h1>",
-        (
-            '<p class="pd-lead">Every recorded version of each policy, from a policydiff store. '
-            "Texts are shown exactly as recorded; check the archive itself with "
-            "<code>policydiff verify</code>.</p>"
-        ),
-        (
-            '<table><thead><tr><th scope="col">Policy</th><th scope="col">Versions</th>'
-            '<th scope="col">First captured</th><th scope="col">Last captured</th>'
-            '<th scope="col">Effective</th><th scope="col">Last change</th></tr></thead><tbody>'
-        ),
-        *rows,
-        "</tbody></table>",
+    rows = [
+        {
+            "policy": policy,
+            "href": href("index.html", policy_home_path(policy)),
+            "versions": len(versions),
+            "first_captured": _day(versions[0].captured_at),
+            "last_captured": _day(versions[-1].captured_at),
+            "effective": _effective(versions[-1]),
+            "last_change": _change_summary(last),
+        }
+        for policy, versions, last in policies
     ]
-    if searches:
-        links = "".join(
-            f"<li>{_link('index.html', search_page_path(phrase), phrase)}</li>"
-            for phrase in searches
-        )
-        body += ["<h2>Searches</h2>", f"<ul>{links}</ul>"]
-    return Page("index.html", "Policy archive", (("All policies", None),), _join(body))
+    found = [
+        {"phrase": phrase, "href": href("index.html", search_page_path(phrase))}
+        for phrase in searches
+    ]
+    values = {"policies": rows, "searches": found}
+    return Page("index.html", "Policy archive", (("All policies", None),), "index.html.j2", values)
 
 
 # --------------------------------------------------------------------------- writing
@@ -955,11 +1005,19 @@ def _is_link(folder: int, name: str) -> bool:
         return False
 
 
-def _open_folder(root: int, parts: Sequence[str], outdir: Path, *, create: bool) -> int:
+def _open_folder(
+    root: int,
+    parts: Sequence[str],
+    outdir: Path,
+    *,
+    create: bool,
+    created: list[tuple[str, ...]] | None = None,
+) -> int:
     """Open the folder ``parts`` below the open folder ``root``, creating it if asked.
 
     Each part is opened with ``O_NOFOLLOW``: a link swapped in for a folder fails the open
-    instead of leading the site's writes and deletions elsewhere.
+    instead of leading the site's writes and deletions elsewhere. Folders made are added
+    to ``created``.
     """
     fd = os.dup(root)
     try:
@@ -967,6 +1025,8 @@ def _open_folder(root: int, parts: Sequence[str], outdir: Path, *, create: bool)
             if create:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(part, 0o777, dir_fd=fd)
+                    if created is not None:
+                        created.append(tuple(parts[: depth + 1]))
             try:
                 child = os.open(part, _FOLDER_FLAGS, dir_fd=fd)
             except OSError as err:
@@ -982,14 +1042,21 @@ def _open_folder(root: int, parts: Sequence[str], outdir: Path, *, create: bool)
     return fd
 
 
-def _write_if_changed(root: int, outdir: Path, name: str, data: bytes) -> bool:
-    """Write ``data`` to the site path ``name`` atomically unless it holds exactly it already.
+# A page written but not yet in place: (its folder, its name, the temporary file's name).
+_Staged = tuple[tuple[str, ...], str, str]
 
-    Returns whether it was written. Paths are followed from the open site folder ``root``
-    without following any link; a link where the page goes is refused, not written through.
+
+def _stage_if_changed(
+    root: int, outdir: Path, name: str, data: bytes, created: list[tuple[str, ...]]
+) -> _Staged | None:
+    """Write ``data`` beside the site path ``name`` unless the page holds exactly it already.
+
+    Returns the temporary file to move into place, or None. Paths are followed from the
+    open site folder ``root`` without following any link; a link where the page goes is
+    refused, not written through.
     """
     *parts, leaf = name.split("/")
-    folder = _open_folder(root, parts, outdir, create=True)
+    folder = _open_folder(root, parts, outdir, create=True, created=created)
     try:
         try:
             fd = os.open(leaf, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
@@ -1002,7 +1069,7 @@ def _write_if_changed(root: int, outdir: Path, name: str, data: bytes) -> bool:
         else:
             with os.fdopen(fd, "rb") as current:
                 if os.fstat(current.fileno()).st_size == len(data) and current.read() == data:
-                    return False
+                    return None
         temporary = f".{leaf}.{secrets.token_hex(8)}.tmp"
         fd = os.open(
             temporary,
@@ -1014,14 +1081,54 @@ def _write_if_changed(root: int, outdir: Path, name: str, data: bytes) -> bool:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
                 os.fchmod(out.fileno(), 0o644)  # pages are for publishing
-            os.replace(temporary, leaf, src_dir_fd=folder, dst_dir_fd=folder)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(temporary, dir_fd=folder)
             raise
     finally:
         os.close(folder)
-    return True
+    return tuple(parts), leaf, temporary
+
+
+def _put_in_place(root: int, outdir: Path, staged: _Staged) -> None:
+    """Move a staged page over its site path (atomically)."""
+    parts, leaf, temporary = staged
+    folder = _open_folder(root, parts, outdir, create=False)
+    try:
+        os.replace(temporary, leaf, src_dir_fd=folder, dst_dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def _unstage(
+    root: int, outdir: Path, staged: list[_Staged], created: list[tuple[str, ...]]
+) -> None:
+    """Remove staged pages and the folders made for them: the site stays as it was."""
+    for parts, _leaf, temporary in staged:
+        with contextlib.suppress(OSError):
+            folder = _open_folder(root, parts, outdir, create=False)
+            try:
+                os.unlink(temporary, dir_fd=folder)
+            finally:
+                os.close(folder)
+    for parts in reversed(created):
+        with contextlib.suppress(OSError):
+            parent = _open_folder(root, parts[:-1], outdir, create=False)
+            try:
+                os.rmdir(parts[-1], dir_fd=parent)
+            finally:
+                os.close(parent)
+
+
+def _write_if_changed(root: int, outdir: Path, name: str, data: bytes) -> bool:
+    """Write ``data`` to the site path ``name`` atomically unless it holds exactly it already.
+
+    Returns whether it was written.
+    """
+    staged = _stage_if_changed(root, outdir, name, data, [])
+    if staged is not None:
+        _put_in_place(root, outdir, staged)
+    return staged is not None
 
 
 def _remove_page(root: int, outdir: Path, name: str) -> bool:
@@ -1062,7 +1169,9 @@ def write_pages(outdir: Path, pages: Iterable[tuple[str, str]]) -> SiteReport:
     removed; a non-empty folder without a manifest is refused, so that nothing of
     anyone else's is ever overwritten or deleted. Nothing is written or deleted through
     a symbolic link inside ``outdir`` (``outdir`` itself may be one: the user named it);
-    a folder holding one is refused before anything is written.
+    a folder holding one is refused before anything is written. Every page is written
+    beside its place first and moved there once all are made: a page that fails (a
+    store's template over its budget) leaves the folder as it was.
     """
     manifest = outdir / MANIFEST
     previous: set[str] = set()
@@ -1082,15 +1191,28 @@ def write_pages(outdir: Path, pages: Iterable[tuple[str, str]]) -> SiteReport:
             if link is not None:
                 raise _LinkInSiteError(outdir, link)
             previous = known or set()
+        made = not outdir.exists()
         outdir.mkdir(parents=True, exist_ok=True)
         root = os.open(outdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            for name, text in pages:
-                names.add(name)
-                if _write_if_changed(root, outdir, name, text.encode("utf-8")):
-                    written += 1
-                else:
-                    unchanged += 1
+            staged: list[_Staged] = []
+            created: list[tuple[str, ...]] = []
+            try:
+                for name, text in pages:
+                    names.add(name)
+                    page = _stage_if_changed(root, outdir, name, text.encode("utf-8"), created)
+                    if page is not None:
+                        staged.append(page)
+            except BaseException:
+                _unstage(root, outdir, staged, created)
+                if made:
+                    with contextlib.suppress(OSError):
+                        outdir.rmdir()
+                raise
+            for page in staged:
+                _put_in_place(root, outdir, page)
+            written = len(staged)
+            unchanged = len(names) - written
             for name in sorted(previous - names):
                 removed += _remove_page(root, outdir, name)
             listing = {"generator": "policydiff site", "pages": sorted(names)}
@@ -1118,25 +1240,29 @@ def _code_fingerprint() -> str:
     return digest.hexdigest()[:32]
 
 
-def _pages_key(timeline: Timeline, include_technical: bool) -> tuple[str, str]:
+def _pages_key(
+    timeline: Timeline, include_technical: bool, templates: SiteTemplates | None
+) -> tuple[str, str]:
     """Return the cache name of a policy's pages and the key of what they were built from."""
     name = f"pages {include_technical:d} {timeline.policy}"
-    built_from = repr((_code_fingerprint(), include_technical, timeline.versions))
+    own = templates.fingerprint if templates is not None else _overrides_fingerprint({})
+    built_from = repr((_code_fingerprint(), own, include_technical, timeline.versions))
     return name, hashlib.sha256(built_from.encode("utf-8")).hexdigest()
 
 
 def _remembered_pages(
-    timeline: Timeline, include_technical: bool
+    timeline: Timeline, include_technical: bool, templates: SiteTemplates
 ) -> tuple[ChangeStats | None, list[tuple[str, str]]] | None:
     """Return a policy's pages as the last run built them, if its versions and code are the same.
 
-    A policy's pages depend only on its versions (commits, trailers) and on the code, so
+    A policy's pages depend only on its versions (commits, trailers), the code and the
+    templates, so
     a re-run with nothing new for the policy reads them back instead of building them.
     """
     remembered = timeline.remembered
     if remembered is None:
         return None
-    name, key = _pages_key(timeline, include_technical)
+    name, key = _pages_key(timeline, include_technical, templates)
     payload = remembered.read(name)
     if payload is None:
         return None
@@ -1163,11 +1289,12 @@ def _remember_pages(
     include_technical: bool,
     stats: ChangeStats | None,
     pages: list[tuple[str, str]],
+    templates: SiteTemplates | None = None,
 ) -> None:
     """Keep a policy's pages with its diffs for the next run (sealed, one entry per policy)."""
     if timeline.remembered is None:
         return
-    name, key = _pages_key(timeline, include_technical)
+    name, key = _pages_key(timeline, include_technical, templates)
     document = {"key": key, "stats": stats.to_json() if stats else None, "pages": pages}
     timeline.remembered.write(name, zlib.compress(json.dumps(document).encode("utf-8"), 1))
 
@@ -1179,11 +1306,14 @@ def build_pages(
     include_technical: bool = False,
     progress: Callable[[int, int], None] | None = None,
     searches: Sequence[str] = (),
+    templates: SiteTemplates | None = None,
 ) -> Iterator[tuple[str, str]]:
     """Yield every page of the site for ``policies`` as (site path, HTML), policy by policy.
 
     One policy's texts and diffs are held at a time, so memory does not grow with the store.
+    Pages come from ``templates`` (default: the packaged ones).
     """
+    templates = templates if templates is not None else SiteTemplates()
     # One step per version page and per consecutive redline.
     total = sum(max(2 * len(store.versions(policy)) - 1, 0) for policy in policies)
     done = 0
@@ -1199,22 +1329,22 @@ def build_pages(
         timeline = Timeline(store, policy, remember_diffs=True)
         if not timeline.versions:
             continue
-        remembered = _remembered_pages(timeline, include_technical)
+        remembered = _remembered_pages(timeline, include_technical, templates)
         if remembered is not None:
             last_stats, pages = remembered
             for _ in range(2 * len(timeline.versions) - 1):
                 step()
         else:
             site = _PolicySite(timeline, include_technical=include_technical, progress=step)
-            pages = [(page.path, page.render()) for page in site.pages()]
+            pages = [(page.path, templates.render(page)) for page in site.pages()]
             last_stats = site.stats[-1]
-            _remember_pages(timeline, include_technical, last_stats, pages)
+            _remember_pages(timeline, include_technical, last_stats, pages, templates)
         yield from pages
         front.append((policy, timeline.versions, last_stats))
     for phrase in searches:
         found, searched = search_store(store, Matcher(phrase), policies)
-        yield search_page_path(phrase), _search_page(phrase, found, searched).render()
-    yield "index.html", _index(front, searches).render()
+        yield search_page_path(phrase), templates.render(_search_page(phrase, found, searched))
+    yield "index.html", templates.render(_index(front, searches))
 
 
 def build_site(
@@ -1225,14 +1355,26 @@ def build_site(
     include_technical: bool = False,
     progress: Callable[[int, int], None] | None = None,
     searches: Sequence[str] = (),
+    template_dir: Path | None = None,
 ) -> SiteReport:
-    """Build the site for ``policies`` and write it to ``outdir``."""
+    """Build the site for ``policies`` and write it to ``outdir``.
+
+    Templates in ``template_dir`` (the store's ``templates/site/``) replace the packaged
+    ones of the same name.
+    """
+    overrides = read_site_templates(template_dir) if template_dir is not None else {}
+    templates = SiteTemplates(overrides, template_dir)
     clash = _layout_clash(policies)
     if clash is not None:
         raise UsageError(clash)
     for phrase in searches:
         Matcher(phrase)  # refuse an empty phrase before anything is written
     pages = build_pages(
-        store, policies, include_technical=include_technical, progress=progress, searches=searches
+        store,
+        policies,
+        include_technical=include_technical,
+        progress=progress,
+        searches=searches,
+        templates=templates,
     )
     return write_pages(outdir, pages)

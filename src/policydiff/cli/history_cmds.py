@@ -20,6 +20,7 @@ from policydiff.cli.common import (
     quiet_option,
     show_text,
     status,
+    store_path,
     use_color,
     write_atomic,
     write_stdout,
@@ -238,7 +239,8 @@ def site_cmd(
     The site needs no server and loads nothing from elsewhere: open OUTDIR/index.html
     from disk or publish the folder anywhere. Running it again rewrites only the pages
     whose content changed (and removes pages it wrote before that are no longer part of
-    the site).
+    the site). Templates in the store's templates/site/ folder replace the packaged page
+    templates of the same name (see docs/templates.md).
     """
     from policydiff.refs import validate_policy_id
     from policydiff.site import build_site
@@ -258,6 +260,7 @@ def site_cmd(
         include_technical=include_technical,
         progress=on_progress,
         searches=searches,
+        template_dir=store_path() / "templates" / "site",
     )
     status(
         f"Site: {report.pages} page(s) in {outdir} ({report.written} written, "
