@@ -501,12 +501,12 @@ def track_cmd(
     if unreadable and not failed:
         raise _PartlyFailedError(
             f"{unreadable} declaration file(s) could not be read (listed above); "
-            f"{recorded} version(s) recorded"
+            f"{recorded + technical} version(s) recorded"
         )
     if failed:
         raise _PartlyFailedError(
             f"{failed} of {len(outcomes)} polic{'y' if len(outcomes) == 1 else 'ies'} failed "
-            f"(listed above); {recorded} version(s) recorded"
+            f"(listed above); {recorded + technical} version(s) recorded"
         )
     # A technical version changed the store too (commits to push, a site to rebuild).
     _changed_exit(exit_code, recorded + technical)
