@@ -1,6 +1,6 @@
 """``announce --format html``: quotes shown formatted by the redline renderer, never as markup.
 
-A policy with bold labels, italics, a bullet list, links (web, mail, ``javascript:``,
+A policy with bold labels, italics, a bullet list, links (web, mail, relative,
 in-page), an escaped asterisk and a long sentence cut inside a bold phrase is edited; the
 HTML notice must show the formatting as elements, mark the changed words inside their
 sentence, show no markdown syntax in its rendered text, link only to ``http``, ``https``
@@ -35,7 +35,7 @@ BEFORE = f"""# Acme privacy policy
 
 ## What we collect
 
-We collect your **full name** and your _e-mail address_ when you sign up. See [our cookie page](https://acme.example/cookies) and [the form](javascript:alert(1)) for details.
+We collect your **full name** and your _e-mail address_ when you sign up. See [our cookie page](https://acme.example/cookies) and [the form](/forms/signup) for details.
 
 ## Accounts and payments
 
@@ -112,8 +112,7 @@ def test_quotes_show_formatting_and_the_changed_words_never_markup(tmp_path: Pat
     parsed.feed(page)
     text = "".join(parsed.text)
     assert raw_markup(text) == []
-    assert "javascript" not in page
-    # Links only to web and mail targets; the in-page and script links show their words.
+    # Links only to web and mail targets; the relative and in-page links show their words.
     assert parsed.hrefs
     assert all(href is not None and SAFE_HREF.match(href) for href in parsed.hrefs)
     assert "the form" in text
@@ -181,7 +180,10 @@ def test_a_quote_that_would_parse_as_a_block_stays_one_line() -> None:
     assert html is not None
     assert "<script" not in html
     assert "<a href" not in html
-    assert "javascript" not in html
+    # markdown-it leaves a javascript: link unparsed: its markup shows, as text (see
+    # tests/test_untrusted.py), never as a link.
+    assert "[y](javascript:alert(1))" in html
+    assert "href" not in html.replace("&lt;a href=", "")
 
 
 @pytest.mark.browser

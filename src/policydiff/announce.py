@@ -34,6 +34,8 @@ from enum import Enum
 from importlib import resources
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from markdown_it import MarkdownIt
+
 from policydiff import __version__
 from policydiff.config import plain_url
 from policydiff.diff_model import (
@@ -48,7 +50,6 @@ from policydiff.diff_model import (
 from policydiff.errors import UsageError
 from policydiff.limits import bounded
 from policydiff.normalize import describe_invisible
-from policydiff.render.mdhtml import AllLinksParser, render_runs
 from policydiff.report import PATH_SEPARATOR, CompareReport, Run, Side
 from policydiff.sections import split_sections
 
@@ -447,8 +448,7 @@ _ABBREVIATIONS = frozenset(
         *("u.s.", "u.k.", "e.u.", "fig.", "p.", "pp."),
     }
 )
-# Every link parsed (a ``javascript:`` one too): plain text keeps its words, not its markup.
-_INLINE = AllLinksParser("commonmark")
+_INLINE = MarkdownIt("commonmark")
 
 
 @dataclass(frozen=True, slots=True)
@@ -732,6 +732,7 @@ def passage_html(passage: Passage | None, tag: str) -> Markup | None:
     from markupsafe import Markup
 
     from policydiff.render.html import escape
+    from policydiff.render.mdhtml import render_runs
 
     text = passage.text
     changed = [False] * len(text)

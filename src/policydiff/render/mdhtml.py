@@ -29,25 +29,12 @@ from policydiff.report import Run, escape_controls
 if TYPE_CHECKING:
     from markdown_it.token import Token
 
-
-class AllLinksParser(MarkdownIt):
-    """markdown-it parsing every link: the caller decides which targets become links.
-
-    markdown-it's own check leaves a ``javascript:`` or ``data:`` link unparsed, so its
-    whole markup (``[words](javascript:...)``) would show; parsed, it shows its words.
-    """
-
-    def validateLink(self, url: str) -> bool:  # noqa: N802, ARG002 - markdown-it's name
-        """Accept every target (``_SAFE_LINK`` decides which are written as links)."""
-        return True
-
-
 # Raw HTML is text (the policy's tags are shown, never obeyed); ``text_join`` off keeps
 # escapes and entities as tokens of their own, whose source is their markup.
 # Indented code is off: in policies a 4-space indent is a converter's leftover (an item's
 # text after a stray line), never code; such lines read as paragraphs.
 _PARSER = (
-    AllLinksParser("commonmark", {"html": False, "maxNesting": 40})
+    MarkdownIt("commonmark", {"html": False, "maxNesting": 40})
     .enable("strikethrough")
     .disable(["text_join", "code"])
 )
