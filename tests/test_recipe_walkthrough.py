@@ -203,9 +203,6 @@ def test_recipe_from_scratch_three_sources_one_version_one_mail(
             done = bash(step["run"], clone, env)
             assert done.returncode == 0, (step["name"], done.stdout, done.stderr)
             ran.append(step["name"])
-        # The feed, published next to the site (the recipe's site step, one more command).
-        feed = bash('policydiff feed acme/terms -o "$RUNNER_TEMP/site/acme-terms.atom"', clone, env)
-        assert feed.returncode == 0, feed.stderr
 
     assert ran == ["Track", "Push the store", "Build the site", "Announce"]
     # Exactly one recorded version, from the second track.
@@ -248,9 +245,13 @@ def test_recipe_from_scratch_three_sources_one_version_one_mail(
     timeline = (site / "policies" / "acme" / "terms" / "index.html").read_text(encoding="utf-8")
     assert "versions/2.html" in timeline
     assert (site / "policies" / "vendor" / "privacy-policy" / "index.html").is_file()
-    atom = (site / "acme-terms.atom").read_text(encoding="utf-8")
+    # The site step publishes a feed per policy next to its pages.
+    atom = (site / "policies" / "acme" / "terms" / "feed.atom").read_text(encoding="utf-8")
     assert atom.count("<entry>") == 2
     assert "Version 2: 1 section changed" in atom
+    for other in ("acme/privacy-policy", "vendor/privacy-policy"):
+        feed = (site / "policies" / other / "feed.atom").read_text(encoding="utf-8")
+        assert feed.count("<entry>") == 1, other
 
     # Nothing outside the store's committed files and git config.
     assert list(home.iterdir()) == []

@@ -86,6 +86,9 @@ def test_github_workflow_runs_tracks_pushes_publishes_and_announces(
     with LocalServer() as server:
         server.route("/privacy", Reply(body=page("Privacy", "We keep your e-mail address.")))
         server.route("/terms", Reply(body=page("Terms", "You may use the service.")))
+        # Added to the settings after the maintainer's track: the nightly run records its
+        # first version, which has nothing to be compared with and is not announced.
+        server.route("/cookies", Reply(body=page("Cookies", "We set one cookie.")))
         remote = tmp_path / "remote.git"
         subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
 
@@ -100,6 +103,7 @@ def test_github_workflow_runs_tracks_pushes_publishes_and_announces(
             policydiff --store . config set announce.to list@example.org
             policydiff --store . config set announce.from "Policy bot <bot@example.org>"
             policydiff --store . track
+            policydiff --store . config set policy.acme/cookies.url {server.url("/cookies")}
             policydiff --store . sync {remote}
             cd ..
             git clone -q -b main {remote} clone
@@ -150,6 +154,7 @@ def test_github_workflow_runs_tracks_pushes_publishes_and_announces(
     track_out = (runner_temp / "track.out").read_text()
     assert "acme/terms: recorded version 2" in track_out
     assert "acme/privacy-policy: unchanged" in track_out
+    assert "acme/cookies: recorded version 1" in track_out
 
     # The bare remote has what the runner recorded.
     clone_head = subprocess.run(
@@ -172,6 +177,13 @@ def test_github_workflow_runs_tracks_pushes_publishes_and_announces(
 
     assert (runner_temp / "site" / "index.html").is_file()
     assert "acme/terms" in (runner_temp / "site" / "index.html").read_text()
+    # A feed per policy, published with the site; the new policy's holds its one version.
+    feeds = runner_temp / "site" / "policies" / "acme"
+    for policy, entries in (("terms", 2), ("privacy-policy", 1), ("cookies", 1)):
+        atom = (feeds / policy / "feed.atom").read_text(encoding="utf-8")
+        assert atom.count("<entry>") == entries, policy
+
+    # One mail: the changed terms; the first version of acme/cookies is not announced.
 
     assert len(keeper.messages) == 1
     message = keeper.messages[0]

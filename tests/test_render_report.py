@@ -218,3 +218,30 @@ def test_verdicts() -> None:
 
 def test_escape_controls_makes_terminal_and_bidi_controls_visible() -> None:
     assert escape_controls("a\x1b[2Jb\rc\u202ed\te\nf") == "a\\x1b[2Jb\\x0dc\\u202ed\te\nf"
+
+
+def test_every_format_says_what_its_filters_hide_in_the_same_words() -> None:
+    """Terminal, markdown and HTML print ``hidden_lines`` as they are, one per filter."""
+    import html as html_lib
+
+    from policydiff.render import html, markdown, terminal
+    from policydiff.report import hidden_lines
+
+    view = View(section="co", ignore_cosmetic=True)
+    lines = hidden_lines(sample(), view)
+    assert lines == [
+        "1 cosmetic section(s) hidden (--ignore-cosmetic)",
+        "1 other section(s) with changes not matching --section",
+    ]
+    page = html_lib.unescape(html.render(sample(), view))
+    shown = {
+        "terminal": terminal.render(sample(), view, width=200),
+        "markdown": markdown.render(sample(), view).replace("\\", ""),
+        "html": page,
+    }
+    for name, text in shown.items():
+        for line in lines:
+            assert line in text, (name, line)
+        assert "changed section(s) hidden" not in text, name
+    assert hidden_lines(sample(), View()) == []
+    assert "section(s)" not in html.render(sample(), View())

@@ -50,11 +50,12 @@ from policydiff.diff_model import (
 from policydiff.errors import UsageError
 from policydiff.limits import bounded
 from policydiff.normalize import describe_invisible
-from policydiff.report import PATH_SEPARATOR, CompareReport, Side
+from policydiff.report import PATH_SEPARATOR, CompareReport, Run, Side
 from policydiff.sections import split_sections
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
+    from markupsafe import Markup
 
 SCHEMA = "policydiff.announce/1"
 FORMATS = ("email", "text", "markdown", "html")
@@ -132,6 +133,22 @@ class Quote:
     old_parts: tuple[tuple[str, bool], ...] = ()
     new_parts: tuple[tuple[str, bool], ...] = ()
     edits: tuple[tuple[str, str], ...] = ()
+    # Each side's markdown, for the HTML notice to show it formatted (see passage_html).
+    old_passage: Passage | None = None
+    new_passage: Passage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """One side of a quote as markdown: whole sentences, the part quoted, the edit's words.
+
+    ``shown`` is the ``[start, end)`` of ``text`` the quote keeps (a long one is cut
+    around its changes); ``changed`` the spans of ``text`` the edit changed.
+    """
+
+    text: str
+    shown: tuple[int, int]
+    changed: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +342,8 @@ def _quote_context(quote: Quote) -> dict[str, Any]:
         "new_marked": [{"text": text, "changed": changed} for text, changed in quote.new_parts],
         "edits": [{"old": old, "new": new} for old, new in quote.edits],
         "in_short": _in_short(quote),
+        "old_html": passage_html(quote.old_passage, "del"),
+        "new_html": passage_html(quote.new_passage, "ins"),
     }
 
 
@@ -572,10 +591,23 @@ def _clip(text: str, start: int, end: int, focus: tuple[int, int] | None) -> str
     A longer quote keeps a window around ``focus`` (the changed words), cut at spaces and
     marked with "[...]" where text was left out.
     """
-    whole = plain_text(text[start:end])
+    left, right = _window(text, start, end, focus)
+    if (left, right) == (start, end):
+        return plain_text(text[start:end])
+    budget = MAX_QUOTE_CHARS - 2 * (len(ELISION) + 1)
+    shown = plain_text(text[left:right])
+    if len(shown) > budget:
+        shown = shown[:budget].rsplit(" ", 1)[0]
+    prefix = f"{ELISION} " if left > start else ""
+    suffix = f" {ELISION}" if right < end else ""
+    return prefix + shown + suffix
+
+
+def _window(text: str, start: int, end: int, focus: tuple[int, int] | None) -> tuple[int, int]:
+    """Return the ``[left, right)`` of ``text[start:end]`` a quote keeps (see ``_clip``)."""
     # Run marks (see ``_marked_clip``) take no room in the quote.
-    if len(_RUN_MARKS.sub("", whole)) <= MAX_QUOTE_CHARS:
-        return whole
+    if len(_RUN_MARKS.sub("", plain_text(text[start:end]))) <= MAX_QUOTE_CHARS:
+        return start, end
     budget = MAX_QUOTE_CHARS - 2 * (len(ELISION) + 1)
     first, last = focus if focus is not None else (start, start)
     first, last = max(start, min(first, end)), max(start, min(last, end))
@@ -595,12 +627,7 @@ def _clip(text: str, start: int, end: int, focus: tuple[int, int] | None) -> str
         for lo, hi in (m.span() for m in _LINK.finditer(text, start, end)):
             if lo < right < hi and lo > left:
                 right = lo
-    shown = plain_text(text[left:right])
-    if len(shown) > budget:
-        shown = shown[:budget].rsplit(" ", 1)[0]
-    prefix = f"{ELISION} " if left > start else ""
-    suffix = f" {ELISION}" if right < end else ""
-    return prefix + shown + suffix
+    return left, right
 
 
 # Private-use characters bracketing changed runs while a quote is made plain text; they
@@ -613,8 +640,8 @@ _RUN_EDGES = " \t\n,;:"
 
 def _marked_clip(
     text: str, start: int, end: int, focus: tuple[int, int] | None, runs: list[tuple[int, int]]
-) -> tuple[str, tuple[tuple[str, bool], ...]]:
-    """Return ``_clip`` of a quote and the same words cut into (text, changed) runs."""
+) -> tuple[str, tuple[tuple[str, bool], ...], Passage]:
+    """Return ``_clip`` of a quote, the same words cut into (text, changed) runs, its source."""
     cuts: list[tuple[int, str]] = []
     for run_lo, run_hi in runs:
         lo, hi = max(run_lo, start), min(run_hi, end)
@@ -635,8 +662,24 @@ def _marked_clip(
         return point + sum(1 for o, _ in cuts if o < point or (inclusive and o == point))
 
     shifted = None if focus is None else (moved(focus[0]), moved(focus[1], inclusive=True))
-    clipped = _clip(marked, moved(start), moved(end, inclusive=True), shifted)
-    return _RUN_MARKS.sub("", clipped), _runs_of(clipped)
+    marked_start, marked_end = moved(start), moved(end, inclusive=True)
+    clipped = _clip(marked, marked_start, marked_end, shifted)
+    left, right = _window(marked, marked_start, marked_end, shifted)
+    passage = Passage(
+        text[start:end],
+        (_unmarked(marked, left) - start, _unmarked(marked, right) - start),
+        tuple(
+            (max(lo, start) - start, min(hi, end) - start)
+            for lo, hi in runs
+            if min(hi, end) > max(lo, start)
+        ),
+    )
+    return _RUN_MARKS.sub("", clipped), _runs_of(clipped), passage
+
+
+def _unmarked(marked: str, point: int) -> int:
+    """Return where ``point`` of text holding run marks is in the text without them."""
+    return point - len(_RUN_MARKS.findall(marked, 0, point))
 
 
 def _runs_of(marked: str) -> tuple[tuple[str, bool], ...]:
@@ -667,6 +710,97 @@ def _runs_of(marked: str) -> tuple[tuple[str, bool], ...]:
         else:
             joined.append((piece, flag))
     return tuple(joined)
+
+
+# Empty inline elements left where a cut quote's hidden words were (a link cut off).
+_EMPTY_INLINE = re.compile(r"<(strong|em|s|code)>\s*</\1>|<a [^>]*>\s*</a>")
+# What a formatted quote must be: one paragraph (its content is the quote's HTML).
+_PARAGRAPH = re.compile(r"<p>((?:(?!</?p>).)*)</p>", re.DOTALL)
+
+
+def passage_html(passage: Passage | None, tag: str) -> Markup | None:
+    """Return a quoted side as inline HTML: its formatting shown, the edit's words in ``tag``.
+
+    The sentences are laid out by the compare report's renderer (render.mdhtml): bold,
+    italic, code and links (``http``, ``https`` and ``mailto`` only) are elements, markup
+    is never shown, everything else is escaped. List markers and line breaks are dropped
+    as in the plain quote, so the quote is one line; a long quote parses its whole
+    sentences and shows only the words it keeps, so a cut never leaves a mark unpaired.
+    """
+    if passage is None:
+        return None
+    from markupsafe import Markup
+
+    from policydiff.render.html import escape
+    from policydiff.render.mdhtml import render_runs
+
+    text = passage.text
+    changed = [False] * len(text)
+    for lo, hi in passage.changed:
+        changed[lo:hi] = [True] * (hi - lo)
+    shown_lo, shown_hi = passage.shown
+    kept = [True] * len(text)
+    for match in _LINE_MARKER.finditer(text):
+        kept[match.start() : match.end()] = [False] * (match.end() - match.start())
+    chars = [
+        (" " if char in "\r\n" else char, changed[at], shown_lo <= at < shown_hi)
+        for at, char in enumerate(text)
+        if kept[at]
+    ]
+    _unmark_edges(chars)
+    runs: list[Run] = []
+    shown: list[bool] = []
+    for (flag, visible), group in itertools.groupby(chars, key=lambda c: (c[1], c[2])):
+        runs.append(Run(Op.INSERT if flag else Op.EQUAL, "".join(c[0] for c in group)))
+        shown.append(visible)
+
+    def style(index: int, words: str) -> str:
+        if index < 0:
+            return escape(words)
+        run, visible = runs[index], shown[index]
+        if not visible:
+            return ""
+        return f"<{tag}>{escape(words)}</{tag}>" if run.op is Op.INSERT else escape(words)
+
+    def no_separator(_before: int, _after: int) -> str:
+        return ""  # one side of a quote: a deletion never meets an insertion
+
+    found = _PARAGRAPH.fullmatch(render_runs(runs, style, no_separator))
+    if found is None and runs:
+        # A line that parses as a block (``# ``, ``***``, a fence): its first mark escaped.
+        runs.insert(0, Run(Op.EQUAL, "\\"))
+        shown.insert(0, False)
+        found = _PARAGRAPH.fullmatch(render_runs(runs, style, no_separator))
+    if found is not None:
+        body = found.group(1)
+        while (emptied := _EMPTY_INLINE.sub("", body)) != body:
+            body = emptied
+    else:
+        body = "".join(style(index, run.text) for index, run in enumerate(runs))
+    body = " ".join(body.split())
+    prefix = f"{ELISION} " if shown_lo > 0 and text[:shown_lo].strip() else ""
+    suffix = f" {ELISION}" if shown_hi < len(text) and text[shown_hi:].strip() else ""
+    return Markup(escape(prefix) + body + escape(suffix))  # noqa: S704 - built escaped
+
+
+def _unmark_edges(chars: list[tuple[str, bool, bool]]) -> None:
+    """Leave spaces and joining commas at a changed stretch's edges unmarked (as ``_runs_of``)."""
+    index = 0
+    while index < len(chars):
+        if not chars[index][1]:
+            index += 1
+            continue
+        end = index
+        while end < len(chars) and chars[end][1]:
+            end += 1
+        lo, hi = index, end
+        while lo < hi and chars[lo][0] in _RUN_EDGES:
+            lo += 1
+        while hi > lo and chars[hi - 1][0] in _RUN_EDGES:
+            hi -= 1
+        for at in (*range(index, lo), *range(hi, end)):
+            chars[at] = (chars[at][0], False, chars[at][2])
+        index = end
 
 
 # --------------------------------------------------------------------------- quotes
@@ -807,10 +941,15 @@ def _chunks(
 
     def flush() -> None:
         if run:
-            quote = _clip(text, sentences[run[0]].start, sentences[run[-1]].end, None)
+            start, end = sentences[run[0]].start, sentences[run[-1]].end
+            quote = _clip(text, start, end, None)
             if quote:
-                side = (None, quote) if kind is QuoteKind.ADDED else (quote, None)
-                quotes.append(Quote(kind, *side))
+                left, right = _window(text, start, end, None)
+                passage = Passage(text[start:end], (left - start, right - start))
+                if kind is QuoteKind.ADDED:
+                    quotes.append(Quote(kind, None, quote, new_passage=passage))
+                else:
+                    quotes.append(Quote(kind, quote, None, old_passage=passage))
             run.clear()
 
     for index in sorted(indices):
@@ -843,10 +982,10 @@ def section_quotes(section: SectionDiff) -> list[Quote]:
         if group.old and group.new:
             old_start, old_end = _span(old_sentences, group.old)
             new_start, new_end = _span(new_sentences, group.new)
-            before, old_parts = _marked_clip(
+            before, old_parts, old_passage = _marked_clip(
                 old_text, old_start, old_end, _focus(group.old_focus), group.old_focus
             )
-            after, new_parts = _marked_clip(
+            after, new_parts, new_passage = _marked_clip(
                 new_text, new_start, new_end, _focus(group.new_focus), group.new_focus
             )
             # Quotes that differ only by invisible characters would read the same.
@@ -856,7 +995,18 @@ def section_quotes(section: SectionDiff) -> list[Quote]:
                     for a, b, c, d in group.edits
                     if plain_text(old_text[a:b]) or plain_text(new_text[c:d])
                 )
-                quotes.append(Quote(QuoteKind.CHANGED, before, after, old_parts, new_parts, edits))
+                quotes.append(
+                    Quote(
+                        QuoteKind.CHANGED,
+                        before,
+                        after,
+                        old_parts,
+                        new_parts,
+                        edits,
+                        old_passage,
+                        new_passage,
+                    )
+                )
         elif group.new:
             quotes += _chunks(new_text, new_sentences, group.new, QuoteKind.ADDED)
         else:
@@ -1082,6 +1232,21 @@ def _what_changed(move: MovedBlock) -> str:
     return f"{len(touched)} of its {count} sentences changed"
 
 
+# Emphasis marks at a word's edge (not the underscores of snake_case), as render.mdhtml.
+_EDGE_MARKS = re.compile(r"(?<![\w*_\\])[*_]+(?=[^\s*_])|(?<=[^\s*_\\])[*_]+(?![\w*_])")
+
+
+def _paired(text: str) -> str:
+    """Return text without its emphasis marks if they do not pair up.
+
+    Text moved out of a bold phrase ("Publishers.** Our ad partners") keeps one of its
+    marks, which would show as two asterisks in every format.
+    """
+    if len(_EDGE_MARKS.findall(text)) % 2 == 0:
+        return text
+    return _EDGE_MARKS.sub("", text)
+
+
 def describe_move(
     move: MovedBlock, namer: Namer, diff: DocumentDiff | None = None
 ) -> SectionChange:
@@ -1095,7 +1260,7 @@ def describe_move(
     origin = diff.sections[move.old_section] if diff is not None else None
     target = diff.sections[move.new_section] if diff is not None else None
     table = _is_table(move.new_text)
-    words = plain_text(_table_words(move.new_text) if table else move.new_text).split()
+    words = plain_text(_table_words(move.new_text) if table else _paired(move.new_text)).split()
     opening = " ".join(words[:MOVED_OPENING_WORDS]) + (
         " \u2026" if len(words) > MOVED_OPENING_WORDS else ""
     )

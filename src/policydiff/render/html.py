@@ -33,7 +33,7 @@ from policydiff.report import (
     empty_note,
     escape_controls,
     excerpt,
-    hidden_changes,
+    hidden_lines,
     join_path,
     paragraph_text,
     renumbered_line,
@@ -259,9 +259,7 @@ def _header(report: CompareReport, view: View) -> list[str]:
         *[f"<li>{escape(line)}</li>" for line in [renumbered_line(report.diff)] if line],
         f"<li>{escape(effective_line(report))}</li>",
     ]
-    hidden = hidden_changes(report, view)
-    if hidden:
-        out.append(f"<li>{hidden} changed section(s) hidden by --section/--ignore-cosmetic</li>")
+    out += [f"<li>{escape(line)}</li>" for line in hidden_lines(report, view)]
     out += ["</ul>", "</header>"]
     return out
 
