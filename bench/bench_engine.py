@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
-from policydiff import compare as engine  # noqa: E402
+from policydiff.engine import compare as engine  # noqa: E402
 
 TOTAL_TARGET = 5.0  # engine total within 5x git's total
 LARGEST_TARGET = 1.0  # seconds, largest pair

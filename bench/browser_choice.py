@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from httpserver import LocalServer, Reply
-from policydiff.fetch import Fetcher, FetchSettings
-from policydiff.fetch_browser import Renderer, find_chromium
+from policydiff.sources.fetch import Fetcher, FetchSettings
+from policydiff.sources.fetch_browser import Renderer, find_chromium
 
 TEXT = "We keep your data safe."
 

@@ -17,7 +17,7 @@ VERSION_TARGET = 0.150
 # Modules --version has no use for; any of them in its import list is a start-up cost.
 HEAVY = (
     "git", "gitdb", "rich", "diff_match_patch", "rapidfuzz", "markdown_it", "yaml", "jinja2",
-    "policydiff.store", "policydiff.compare", "policydiff.ingest", "policydiff.render",
+    "policydiff.store.gitstore", "policydiff.engine.compare", "policydiff.sources.ingest", "policydiff.publish.render",
 )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from policydiff.compare import compare_texts
+from policydiff.engine.compare import compare_texts
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("POLICYDIFF_CORPUS", REPO.parent / "shared" / "corpus"))

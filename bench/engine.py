@@ -24,10 +24,10 @@ def git_word_diff(old: Path, new: Path) -> measure.Run:
 
 
 def _compare_texts() -> Callable[[str, str], object] | None:
-    """Return policydiff.compare.compare_texts, or None while it does not exist."""
-    if importlib.util.find_spec("policydiff.compare") is None:
+    """Return policydiff.engine.compare.compare_texts, or None while it does not exist."""
+    if importlib.util.find_spec("policydiff.engine.compare") is None:
         return None
-    module = importlib.import_module("policydiff.compare")
+    module = importlib.import_module("policydiff.engine.compare")
     function: Callable[[str, str], object] | None = getattr(module, "compare_texts", None)
     return function
 
@@ -44,7 +44,11 @@ def pair_rows(pairs: list[corpus.Pair], reps: int) -> list[Row]:
     """Time compare_texts and git's word diff on each pair, interleaved; total and largest."""
     compare_texts = _compare_texts()
     if compare_texts is None:
-        return [skipped(SECTION, "compare_texts", "policydiff.compare.compare_texts not there yet")]
+        return [
+            skipped(
+                SECTION, "compare_texts", "policydiff.engine.compare.compare_texts not there yet"
+            )
+        ]
     timings: list[tuple[corpus.Pair, float, float]] = []
     for pair in pairs:
         old = pair.old.path.read_text(encoding="utf-8")

@@ -17,10 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus import pairs
 
-from policydiff.compare import compare_texts
-from policydiff.diff_model import DocumentDiff
-from policydiff.render.html import formatted, redline
-from policydiff.report import Elided, Run, View, excerpt
+from policydiff.core.diff_model import DocumentDiff
+from policydiff.engine.compare import compare_texts
+from policydiff.engine.report import Elided, Run, View, excerpt
+from policydiff.publish.render.html import formatted, redline
 
 
 def _pieces(diff: DocumentDiff) -> list[tuple[Run, ...]]:

@@ -1,6 +1,6 @@
 """Measure pdfminer.six against pypdf on generated policy PDFs (the choice in ingest/pdf.py).
 
-Both libraries feed the same line-to-markdown rules (policydiff.ingest.pdf.lines_to_markdown),
+Both libraries feed the same line-to-markdown rules (policydiff.sources.ingest.pdf.lines_to_markdown),
 so what differs is what each library can say about the lines: text, order, font size, bold.
 Run: pip install pypdf && python bench/pdf_choice.py (pypdf is measured, not a dependency;
 without it only pdfminer.six is measured).
@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from pdf_factory import long_policy, make_pdf
-from policydiff.ingest.pdf import Line, _is_bold, lines_to_markdown, read_lines
+from policydiff.sources.ingest.pdf import Line, _is_bold, lines_to_markdown, read_lines
 
 HYPHENATED = [
     ("h1", "Privacy Policy"),

@@ -46,7 +46,7 @@ def compare_rows(pairs: list[corpus.Pair], reps: int) -> list[Row]:
     """``compare OLD NEW --format json`` on every pair, and on the slowest by engine time."""
     if not measure.has_command("compare"):
         return [skipped(SECTION, "compare as a process", "no 'compare' command yet")]
-    from policydiff.compare import compare_texts
+    from policydiff.engine.compare import compare_texts
 
     run(["--version"])  # writes the bytecode cache once, as the first run after install
     engine_seconds = {

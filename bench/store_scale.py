@@ -29,9 +29,9 @@ import measure
 import storegen
 from table import THROUGHPUT, Row, skipped
 
-from policydiff import store as store_module
-from policydiff.model import Snapshot, Version
-from policydiff.store import GitStore, init_store
+from policydiff.core.model import Snapshot, Version
+from policydiff.store import gitstore as store_module
+from policydiff.store.gitstore import GitStore, init_store
 
 SECTION = "store"
 SMALL_VERSIONS = 10

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from json_schema_check import VALIDATED, install
-from policydiff.store import GitStore, init_store
+from policydiff.store.gitstore import GitStore, init_store
 
 # Every JSON document a test makes policydiff print is checked against its schema.
 install()

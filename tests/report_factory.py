@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from policydiff.datetext import find_written_date
-from policydiff.diff_model import (
+from policydiff.core.datetext import find_written_date
+from policydiff.core.diff_model import (
     DocumentDiff,
     MovedBlock,
     Op,
@@ -15,7 +15,7 @@ from policydiff.diff_model import (
     Segment,
     Summary,
 )
-from policydiff.report import CompareReport, Side
+from policydiff.engine.report import CompareReport, Side
 
 EQ, INS, DEL = Op.EQUAL, Op.INSERT, Op.DELETE
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from policydiff.align import Block, _heaviest_increasing, align_sections, pair_moved_blocks
-from policydiff.sections import split_sections
+from policydiff.engine.align import Block, _heaviest_increasing, align_sections, pair_moved_blocks
+from policydiff.engine.sections import split_sections
 
 BODY = "This paragraph has enough distinct words to be recognised as the same body {}."
 

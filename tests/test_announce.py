@@ -22,7 +22,11 @@ import pytest
 
 from helpers import run_cli, seed_body
 from policydiff import __version__
-from policydiff.announce import (
+from policydiff.core.errors import UsageError
+from policydiff.core.model import Snapshot
+from policydiff.engine.compare import compare_texts
+from policydiff.engine.report import CompareReport, side_from_text
+from policydiff.publish.announce import (
     ELISION,
     MAX_QUOTE_CHARS,
     MAX_QUOTES,
@@ -45,11 +49,7 @@ from policydiff.announce import (
     split_sentences,
     wrap_text,
 )
-from policydiff.compare import compare_texts
-from policydiff.errors import UsageError
-from policydiff.model import Snapshot
-from policydiff.report import CompareReport, side_from_text
-from policydiff.store import GitStore
+from policydiff.store.gitstore import GitStore
 
 GOLDEN = Path(__file__).parent / "golden" / "announce"
 CASES = sorted(path.name for path in GOLDEN.iterdir() if (path / "before.md").is_file())

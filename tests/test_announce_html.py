@@ -20,7 +20,7 @@ import pytest
 
 from browser import chromium_available
 from helpers import run_cli
-from policydiff.announce import Passage, passage_html
+from policydiff.publish.announce import Passage, passage_html
 from wellformed import nesting_errors, raw_markup
 
 LONG_OLD = (

@@ -36,8 +36,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from helpers import REPO, run_cli, seed_body
-from policydiff.model import Snapshot
-from policydiff.store import GitStore
+from policydiff.core.model import Snapshot
+from policydiff.store.gitstore import GitStore
 from test_announce import parse_message
 from test_bad_input import store_state
 
@@ -829,7 +829,7 @@ def test_the_site_link_names_a_page_the_site_writes(archive: GitStore, tmp_path:
 
 
 def test_long_histories_link_to_the_timeline_when_the_site_has_no_such_diff() -> None:
-    from policydiff.site import ALL_PAIRS_MAX, diff_page_path, has_diff_page
+    from policydiff.publish.site import ALL_PAIRS_MAX, diff_page_path, has_diff_page
 
     many = ALL_PAIRS_MAX + 3
     assert has_diff_page(2, 5, ALL_PAIRS_MAX)

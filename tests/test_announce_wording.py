@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime
 import pytest
 
 from helpers import run_cli, seed_body
-from policydiff.announce import ELISION, build_announcement, without_site_name
-from policydiff.compare import compare_texts
-from policydiff.model import Snapshot
-from policydiff.report import CompareReport, side_from_text
-from policydiff.store import GitStore
+from policydiff.core.model import Snapshot
+from policydiff.engine.compare import compare_texts
+from policydiff.engine.report import CompareReport, side_from_text
+from policydiff.publish.announce import ELISION, build_announcement, without_site_name
+from policydiff.store.gitstore import GitStore
 
 POLICY = "koozali/privacy-policy"
 
@@ -164,7 +164,7 @@ Write to us.
     ],
 )
 def test_moved_section_says_where_it_now_stands(new: str, line: str) -> None:
-    from policydiff.announce import describe_changes
+    from policydiff.publish.announce import describe_changes
 
     lines = [c.line for c in describe_changes(compare_texts(_MOVES_OLD, new))]
     assert line in lines, lines
@@ -172,7 +172,7 @@ def test_moved_section_says_where_it_now_stands(new: str, line: str) -> None:
 
 
 def test_moved_section_follows_a_sibling_not_its_last_subsection() -> None:
-    from policydiff.announce import describe_changes
+    from policydiff.publish.announce import describe_changes
 
     old = (
         "# Policy\n\n## Alpha\n\nAlpha text here is long enough.\n\n### Cookies\n\n"
@@ -198,7 +198,7 @@ _LONG_NEW = _LONG_OLD.replace("show your full name next", "show your username ne
 
 
 def _render(fmt: str) -> str:
-    from policydiff.announce import render_announcement
+    from policydiff.publish.announce import render_announcement
 
     announcement = build_announcement(report_of(_LONG_OLD, _LONG_NEW), policy=POLICY)
     return render_announcement(announcement.as_context(), fmt)
@@ -283,7 +283,7 @@ def test_quote_of_a_sentence_with_a_link_holding_full_stops_has_no_debris() -> N
     ],
 )
 def test_plain_text_drops_the_half_of_a_cut_link(cut: str, plain: str) -> None:
-    from policydiff.announce import plain_text
+    from policydiff.publish.announce import plain_text
 
     assert plain_text(cut) == plain
 
@@ -314,7 +314,7 @@ def test_table_rows_are_never_quoted() -> None:
     assert quotes == ["Ask us to delete it.", "Write to us to delete it."]
     table_only = old.replace("30 days", "90 days")
     assert _quotes(old, table_only) == []
-    from policydiff.announce import describe_changes
+    from policydiff.publish.announce import describe_changes
 
     assert [c.line for c in describe_changes(compare_texts(old, table_only))] == [
         "Changed: Retention"
@@ -336,7 +336,7 @@ def test_long_quote_ends_before_a_link_it_would_cut() -> None:
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "email", "html"])
 def test_more_changes_are_only_announced_below_a_quote(fmt: str) -> None:
-    from policydiff.announce import MAX_QUOTES, render_announcement
+    from policydiff.publish.announce import MAX_QUOTES, render_announcement
 
     # More changed sections than quotes: the last sections get none, and their line says
     # how many changes they hold without "and ... more" (there is nothing above to add to).

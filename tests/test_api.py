@@ -14,7 +14,7 @@ import pytest
 
 import policydiff
 from helpers import REPO, SEED, run_cli
-from policydiff.compare import compare_texts as engine_compare_texts
+from policydiff.engine.compare import compare_texts as engine_compare_texts
 
 API_DOC = REPO / "docs" / "api.md"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
@@ -74,7 +74,7 @@ def test_import_loads_no_api_module_until_a_name_is_used() -> None:
         "import sys, policydiff\n"
         "before = sorted(m for m in sys.modules if m.startswith('policydiff'))\n"
         "policydiff.compare_texts\n"
-        "print(before, 'policydiff.compare' in sys.modules)"
+        "print(before, 'policydiff.engine.compare' in sys.modules)"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "['policydiff'] True"

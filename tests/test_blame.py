@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli, seed_body
-from policydiff.history import (
+from policydiff.core.model import Snapshot
+from policydiff.engine.history import (
     Blame,
     Granularity,
     Timeline,
@@ -24,8 +25,7 @@ from policydiff.history import (
     blame_texts,
     split_units,
 )
-from policydiff.model import Snapshot
-from policydiff.store import GitStore, init_store
+from policydiff.store.gitstore import GitStore, init_store
 
 POLICY = "koozali/privacy-policy"
 FORUMS = "These are available to our community."

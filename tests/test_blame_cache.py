@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
-from policydiff.history import BLAME_KEEP, Blame, BlameCache, Granularity, Timeline, blame
-from policydiff.store import GitStore
+from policydiff.engine.history import BLAME_KEEP, Blame, BlameCache, Granularity, Timeline, blame
+from policydiff.store.gitstore import GitStore
 from test_blame import DATES, POLICY, build_story, snapshot, story_texts
 
 

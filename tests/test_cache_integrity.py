@@ -23,9 +23,9 @@ import pytest
 
 from fixtures.reliability.harness import git
 from helpers import run_cli
-from policydiff import history
-from policydiff.history import stats_cache_path
-from policydiff.store import GitStore
+from policydiff.engine import history
+from policydiff.engine.history import stats_cache_path
+from policydiff.store.gitstore import GitStore
 
 POLICY = "acme/privacy"
 OTHER = "acme/terms"

@@ -11,9 +11,9 @@ import pytest
 
 from helpers import run_cli
 from httpserver import LocalServer, Reply
-from policydiff.ingest.html import html_to_markdown
-from policydiff.model import Snapshot
-from policydiff.store import GitStore
+from policydiff.core.model import Snapshot
+from policydiff.sources.ingest.html import html_to_markdown
+from policydiff.store.gitstore import GitStore
 
 POLICY = "acme/privacy"
 FAST = ["--backoff", "0", "--retries", "1", "--timeout", "5"]

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli, seed_body
-from policydiff.changelog import EntryKind, render_changelog, version_history
-from policydiff.model import Snapshot
-from policydiff.store import GitStore
+from policydiff.core.model import Snapshot
+from policydiff.publish.changelog import EntryKind, render_changelog, version_history
+from policydiff.store.gitstore import GitStore
 
 POLICY = "koozali/privacy-policy"
 

@@ -345,8 +345,8 @@ def test_terminal_pages_only_long_output_on_a_tty(
 ) -> None:
     from policydiff.cli import Settings, cli, compare_cmd
     from policydiff.cli.resolve import read_file
-    from policydiff.compare import compare_texts
-    from policydiff.report import CompareReport, View
+    from policydiff.engine.compare import compare_texts
+    from policydiff.engine.report import CompareReport, View
 
     old, old_text = read_file(Path("old.md"))
     new, new_text = read_file(Path("new.md"))

@@ -11,9 +11,9 @@ import pytest
 
 from helpers import run_cli
 from policydiff.cli.config_cmd import config_cmd
-from policydiff.config import KEYS, Config, key_spec, policy_key, write_json_atomic
-from policydiff.errors import StoreError, UsageError
-from policydiff.store import GitStore
+from policydiff.core.config import KEYS, Config, key_spec, policy_key, write_json_atomic
+from policydiff.core.errors import StoreError, UsageError
+from policydiff.store.gitstore import GitStore
 
 POLICY = "koozali/privacy-policy"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from policydiff.compare import compare_texts
-from policydiff.diff_model import DocumentDiff, SectionStatus
+from policydiff.core.diff_model import DocumentDiff, SectionStatus
+from policydiff.engine.compare import compare_texts
 
 pytestmark = pytest.mark.corpus
 

@@ -17,14 +17,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from helpers import run_cli
-from policydiff.announce import describe_changes, section_quotes
-from policydiff.compare import compare_texts
-from policydiff.diff_model import DocumentDiff, Op, SectionStatus, Segment
-from policydiff.history import Granularity, blame_texts, change_stats
-from policydiff.normalize import describe_invisible, describe_link_change
-from policydiff.render import get_renderer
-from policydiff.render.json_report import report_json
-from policydiff.report import CompareReport, Run, View, redline_runs, side_from_text
+from policydiff.core.diff_model import DocumentDiff, Op, SectionStatus, Segment
+from policydiff.engine.compare import compare_texts
+from policydiff.engine.history import Granularity, blame_texts, change_stats
+from policydiff.engine.normalize import describe_invisible, describe_link_change
+from policydiff.engine.report import CompareReport, Run, View, redline_runs, side_from_text
+from policydiff.publish.announce import describe_changes, section_quotes
+from policydiff.publish.render import get_renderer
+from policydiff.publish.render.json_report import report_json
 
 WORD_CHANGE_OLD = "We keep it for one year.\n"
 WORD_CHANGE_NEW = "We keep it for two years.\n"

@@ -6,8 +6,7 @@ from datetime import date
 
 import pytest
 
-from policydiff.compare import compare_texts, find_effective_date
-from policydiff.diff_model import (
+from policydiff.core.diff_model import (
     DocumentDiff,
     Op,
     SectionDiff,
@@ -16,7 +15,8 @@ from policydiff.diff_model import (
     Segment,
     Summary,
 )
-from policydiff.report import section_notes
+from policydiff.engine.compare import compare_texts, find_effective_date
+from policydiff.engine.report import section_notes
 
 LICENCE_BODY = "This licence grants you rights.\n\n" + "It is a long licence text. " * 400
 

@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
 from helpers import run_cli
-from policydiff.align import Block, pair_moved_blocks
-from policydiff.announce import build_announcement, describe_changes, render_announcement
-from policydiff.changelog import _item
-from policydiff.compare import compare_texts
-from policydiff.diff_model import DocumentDiff, Op, SectionStatus
-from policydiff.report import CompareReport, View, side_from_text
+from policydiff.core.diff_model import DocumentDiff, Op, SectionStatus
+from policydiff.engine.align import Block, pair_moved_blocks
+from policydiff.engine.compare import compare_texts
+from policydiff.engine.report import CompareReport, View, side_from_text
+from policydiff.publish.announce import build_announcement, describe_changes, render_announcement
+from policydiff.publish.changelog import _item
 
 FORUM = (
     "Our forums are open to everyone. When you post in the forums, your user name and the "

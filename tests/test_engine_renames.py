@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import run_cli
-from policydiff.compare import compare_texts
-from policydiff.diff_model import SectionStatus, TitleChange
+from policydiff.core.diff_model import SectionStatus, TitleChange
+from policydiff.engine.compare import compare_texts
 
 INTRO = "# Privacy\n\nWe care about your privacy.\n\n"
 FORUMS = "These are available to our community. Anything you post there is public.\n"

@@ -14,14 +14,14 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from helpers import run_cli
-from policydiff import sections
-from policydiff.compare import compare_texts
-from policydiff.diff_model import Op, SectionDiff, SectionStatus, Segment
-from policydiff.render import markdown, terminal
-from policydiff.render.json_report import section_json
-from policydiff.report import CompareReport, View, side_from_text
-from policydiff.sections import split_sections, table_rows
-from policydiff.worddiff import diff_table_words
+from policydiff.core.diff_model import Op, SectionDiff, SectionStatus, Segment
+from policydiff.engine import sections
+from policydiff.engine.compare import compare_texts
+from policydiff.engine.report import CompareReport, View, side_from_text
+from policydiff.engine.sections import split_sections, table_rows
+from policydiff.engine.worddiff import diff_table_words
+from policydiff.publish.render import markdown, terminal
+from policydiff.publish.render.json_report import section_json
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("POLICYDIFF_CORPUS", REPO.parent / "shared" / "corpus"))

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli, seed_body
-from policydiff.feed import ATOM_NAMESPACE, entry_id, feed_id
-from policydiff.model import Snapshot
-from policydiff.store import GitStore
+from policydiff.core.model import Snapshot
+from policydiff.publish.feed import ATOM_NAMESPACE, entry_id, feed_id
+from policydiff.store.gitstore import GitStore
 
 POLICY = "koozali/privacy-policy"
 A = f"{{{ATOM_NAMESPACE}}}"
@@ -50,7 +50,7 @@ def archive(store: GitStore, monkeypatch: pytest.MonkeyPatch) -> GitStore:
 def _set_config(store: GitStore, key: str, value: str) -> None:
     """Set a setting as `policydiff config set` does (keys it does not know yet go in raw)."""
     from policydiff.cli.config_cmd import store_config
-    from policydiff.errors import UsageError
+    from policydiff.core.errors import UsageError
 
     config = store_config(store)
     try:

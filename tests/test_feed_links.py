@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
-from policydiff.site import ALL_PAIRS_MAX, has_diff_page
-from policydiff.store import GitStore
+from policydiff.publish.site import ALL_PAIRS_MAX, has_diff_page
+from policydiff.store.gitstore import GitStore
 from test_feed import POLICY, A, _set_config, archive, parse_atom, snapshot
 
 __all__ = ["archive"]  # the fixture, used by name below

@@ -9,8 +9,14 @@ import pytest
 
 from httpserver import LocalServer, Reply
 from policydiff import __version__
-from policydiff.errors import InputError, NetworkError, UsageError
-from policydiff.fetch import USER_AGENT, Fetcher, FetchSettings, check_url, parse_retry_after
+from policydiff.core.errors import InputError, NetworkError, UsageError
+from policydiff.sources.fetch import (
+    USER_AGENT,
+    Fetcher,
+    FetchSettings,
+    check_url,
+    parse_retry_after,
+)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import ipaddress
 import pytest
 
 from httpserver import LocalServer, Reply
-from policydiff.fetch import AddressRefusedError, Fetcher, FetchSettings, address_class
+from policydiff.sources.fetch import AddressRefusedError, Fetcher, FetchSettings, address_class
 
 
 def classify(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:

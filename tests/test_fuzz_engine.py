@@ -59,11 +59,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import run_cli
-from policydiff.align import align_sections
-from policydiff.compare import compare_texts
-from policydiff.diff_model import DocumentDiff, Op, SectionKind, SectionStatus
-from policydiff.sections import split_sections
-from policydiff.worddiff import diff_words
+from policydiff.core.diff_model import DocumentDiff, Op, SectionKind, SectionStatus
+from policydiff.engine.align import align_sections
+from policydiff.engine.compare import compare_texts
+from policydiff.engine.sections import split_sections
+from policydiff.engine.worddiff import diff_words
 
 FUZZ = settings(
     deadline=None,

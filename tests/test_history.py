@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
-from policydiff.errors import UsageError
-from policydiff.history import (
+from policydiff.core.errors import UsageError
+from policydiff.engine.history import (
     SectionHistory,
     Timeline,
     find_section,
     section_histories,
     section_history,
 )
-from policydiff.store import GitStore
+from policydiff.store.gitstore import GitStore
 from test_blame import CONTACT, POLICY, build_story
 
 WHAT = "SME Server:Privacy policy - SME Server > What we collect"
@@ -174,7 +174,7 @@ def test_single_version_history(tmp_path: Path) -> None:
 
 
 def test_heading_counts_changes_since_the_first_version(story: GitStore) -> None:
-    from policydiff.render.blame import history_heading
+    from policydiff.publish.render.blame import history_heading
 
     history = section_history(Timeline(story, POLICY), "online")
     changed = [c for c in history.changes if c.previous is not None]
@@ -189,7 +189,7 @@ def test_heading_counts_changes_since_the_first_version(story: GitStore) -> None
 
 
 def test_heading_of_an_unchanged_section_says_so(tmp_path: Path) -> None:
-    from policydiff.render.blame import history_heading
+    from policydiff.publish.render.blame import history_heading
 
     store = build_story(tmp_path / "store", count=1)
     heading = history_heading(section_history(Timeline(store, POLICY), "websites"))

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from policydiff.errors import InputError, UsageError
-from policydiff.ingest import detect_effective_date, read_snapshot
-from policydiff.ingest.html import (
+from policydiff.core.errors import InputError, UsageError
+from policydiff.engine.normalize import normalize_text
+from policydiff.sources.ingest import detect_effective_date, read_snapshot
+from policydiff.sources.ingest.html import (
     ExtractRules,
     check_selector,
     extract,
@@ -19,7 +20,6 @@ from policydiff.ingest.html import (
     page_kind,
     page_text,
 )
-from policydiff.normalize import normalize_text
 
 FIXTURES = Path(__file__).parent / "fixtures" / "html"
 MW_OLD = FIXTURES / "sme-privacy-policy.mw126.html"
@@ -79,7 +79,7 @@ def test_mediawiki_effective_date_comes_from_the_policy_not_the_footer() -> None
 
 
 def test_mediawiki_and_markdown_compare_unchanged() -> None:
-    compare = pytest.importorskip("policydiff.compare")
+    compare = pytest.importorskip("policydiff.engine.compare")
     markdown = MARKDOWN.read_text(encoding="utf-8")
     for fixture in (MW_OLD, MW_NEW):
         diff = compare.compare_texts(markdown, extract(fixture.read_text(encoding="utf-8")).text)

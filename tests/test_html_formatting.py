@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from browser import parse_dom
 from helpers import run_cli
-from policydiff.compare import compare_texts
-from policydiff.diff_model import Op, SectionStatus
-from policydiff.render.html import Layout, formatted, render_parts
-from policydiff.report import CompareReport, MoveNote, Run, View, side_from_text
+from policydiff.core.diff_model import Op, SectionStatus
+from policydiff.engine.compare import compare_texts
+from policydiff.engine.report import CompareReport, MoveNote, Run, View, side_from_text
+from policydiff.publish.render.html import Layout, formatted, render_parts
 from report_factory import DEL, EQ, INS, document, report, section, seg
 from wellformed import nesting_errors, raw_markup
 

@@ -14,9 +14,9 @@ import pytest
 
 from browser import chromium_available, dump_dom, parse_dom
 from helpers import run_cli
-from policydiff.diff_model import SectionStatus
-from policydiff.render.html import CSS, content_security_policy, render, render_parts
-from policydiff.report import View
+from policydiff.core.diff_model import SectionStatus
+from policydiff.engine.report import View
+from policydiff.publish.render.html import CSS, content_security_policy, render, render_parts
 from report_factory import DEL, EQ, INS, document, report, sample, section, seg
 
 GOLDEN = Path(__file__).parent / "golden" / "compare"

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 
 from helpers import CORPUS, run_cli
-from policydiff.errors import UsageError
-from policydiff.gitimport import (
+from policydiff.core.errors import UsageError
+from policydiff.sources.gitimport import (
     TECHNICAL_SUBJECT,
     check_file_path,
     check_repository,
     file_history,
     repository_name,
 )
-from policydiff.store import GitStore
+from policydiff.store.gitstore import GitStore
 
 POLICY = "bluesky/privacy-policy"
 FILE = "Bluesky/Privacy Policy.md"

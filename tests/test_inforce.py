@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import run_cli
-from policydiff.inforce import in_force, start_of
-from policydiff.model import Version
+from policydiff.core.model import Version
+from policydiff.store.inforce import in_force, start_of
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("POLICYDIFF_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -244,7 +244,7 @@ def test_corpus_tables(corpus_store: Path, policy: str, table: list[tuple[str, i
 @needs_corpus
 @pytest.mark.corpus
 def test_corpus_every_capture_day_answers_a_version_seen_by_then(corpus_store: Path) -> None:
-    from policydiff.store import GitStore
+    from policydiff.store.gitstore import GitStore
 
     with GitStore(corpus_store) as store:
         for policy in store.policies():

@@ -2,8 +2,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from policydiff.errors import UsageError
-from policydiff.ingest.dates import date_from_filename, parse_date, parse_timestamp
+from policydiff.core.errors import UsageError
+from policydiff.sources.ingest.dates import date_from_filename, parse_date, parse_timestamp
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 SEED_TIME = datetime(2017, 4, 22, 8, 22, 16, tzinfo=UTC)

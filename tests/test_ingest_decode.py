@@ -4,9 +4,14 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from policydiff.errors import InputError, UsageError
-from policydiff.ingest import decode
-from policydiff.ingest.decode import DEFAULT_MAX_BYTES, decode_bytes, format_size, lookup_encoding
+from policydiff.core.errors import InputError, UsageError
+from policydiff.sources.ingest import decode
+from policydiff.sources.ingest.decode import (
+    DEFAULT_MAX_BYTES,
+    decode_bytes,
+    format_size,
+    lookup_encoding,
+)
 
 TEXT = "Privacy — “quoted” café\nsecond line\n"
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from policydiff.errors import InputError
-from policydiff.ingest import discover_snapshots
+from policydiff.core.errors import InputError
+from policydiff.sources.ingest import discover_snapshots
 
 
 def touch(path: Path) -> Path:

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from policydiff.ingest.effective import HEAD_CHARS, detect_effective_date
+from policydiff.sources.ingest.effective import HEAD_CHARS, detect_effective_date
 
 FEB_8 = date(2016, 2, 8)
 

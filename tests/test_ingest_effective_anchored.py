@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import CORPUS
-from policydiff.ingest import effective
-from policydiff.ingest.effective import HEAD_CHARS, detect_effective_date
+from policydiff.sources.ingest import effective
+from policydiff.sources.ingest.effective import HEAD_CHARS, detect_effective_date
 
 
 def full_scan(text: str, lowered: bytes | None, label: re.Pattern[str]) -> Iterable[re.Match[str]]:

@@ -1,7 +1,7 @@
 import pytest
 
-from policydiff.errors import InputError
-from policydiff.ingest.frontmatter import split_front_matter
+from policydiff.core.errors import InputError
+from policydiff.sources.ingest.frontmatter import split_front_matter
 
 
 def test_no_front_matter() -> None:

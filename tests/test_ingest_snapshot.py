@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from policydiff.errors import InputError, UsageError
-from policydiff.ingest import read_snapshot
+from policydiff.core.errors import InputError, UsageError
+from policydiff.sources.ingest import read_snapshot
 
 SEED = Path(__file__).parent / "fixtures" / "ingest" / "wayback_seed.txt"
 SEED_TIME = datetime(2017, 4, 22, 8, 22, 16, tzinfo=UTC)
@@ -269,7 +269,7 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 def test_corpus_reads_unchanged() -> None:
     # Real policies open with setext underlines and "---" rules: none may be taken for
     # front matter or a header, so every text must come back byte for byte.
-    from policydiff.ingest import discover_snapshots
+    from policydiff.sources.ingest import discover_snapshots
 
     pairs = discover_snapshots([CORPUS])
     assert len(pairs) == 118

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from policydiff.errors import InputError
-from policydiff.ingest.wayback import decode_source_url, parse_wayback_header
+from policydiff.core.errors import InputError
+from policydiff.sources.ingest.wayback import decode_source_url, parse_wayback_header
 
 SEED = Path(__file__).parent / "fixtures" / "ingest" / "wayback_seed.txt"
 ARCHIVE_URL = (

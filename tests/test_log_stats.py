@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 
 from helpers import run_cli
-from policydiff.history import (
+from policydiff.engine.history import (
     ChangeStats,
     Timeline,
     change_stats,
     stats_cache_path,
     version_stats,
 )
-from policydiff.store import GitStore
+from policydiff.store.gitstore import GitStore
 from test_blame import POLICY, build_story, snapshot, story_texts
 
 
@@ -127,7 +127,7 @@ def test_backfill_recomputes_new_pairs_and_drops_old_ones(story: GitStore) -> No
 
 
 def test_change_stats_of_identical_texts() -> None:
-    from policydiff.compare import compare_texts
+    from policydiff.engine.compare import compare_texts
 
     stats = change_stats(compare_texts("# T\n\nSame.\n", "# T\n\nSame.\n"))
     assert stats.identical
@@ -195,7 +195,7 @@ def test_warm_log_does_not_load_the_diff_engine(story: GitStore) -> None:
         f"    main(['--store', {str(story.path)!r}, 'log'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print('ENGINE', 'policydiff.compare' in sys.modules, file=sys.stderr)\n"
+        "print('ENGINE', 'policydiff.engine.compare' in sys.modules, file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60

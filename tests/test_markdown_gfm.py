@@ -119,9 +119,9 @@ def gfm(markdown: str) -> str:
 
 def redline_html(old: str, new: str) -> str:
     """Return the rendered body (after the summary) of comparing two small policies."""
-    from policydiff.compare import compare_texts
-    from policydiff.render.markdown import render
-    from policydiff.report import CompareReport, View, side_from_text
+    from policydiff.engine.compare import compare_texts
+    from policydiff.engine.report import CompareReport, View, side_from_text
+    from policydiff.publish.render.markdown import render
 
     report = CompareReport(
         side_from_text("old.md", old), side_from_text("new.md", new), compare_texts(old, new)
@@ -188,9 +188,9 @@ def test_section_paths_in_the_table_show_no_entities() -> None:
 
 
 def compare_markdown_text(old: str, new: str) -> str:
-    from policydiff.compare import compare_texts
-    from policydiff.render.markdown import render
-    from policydiff.report import CompareReport, View, side_from_text
+    from policydiff.engine.compare import compare_texts
+    from policydiff.engine.report import CompareReport, View, side_from_text
+    from policydiff.publish.render.markdown import render
 
     report = CompareReport(
         side_from_text("old.md", old), side_from_text("new.md", new), compare_texts(old, new)

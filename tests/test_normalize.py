@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policydiff.normalize import (
+from policydiff.engine.normalize import (
     fold_chars,
     normalize_text,
     normalize_title,

@@ -17,7 +17,7 @@ import pytest
 
 from helpers import run_cli
 from httpserver import LocalServer, Reply
-from policydiff.store import GitStore
+from policydiff.store.gitstore import GitStore
 from test_bad_input import store_state
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ota"
@@ -466,7 +466,7 @@ def rule(*items: object) -> str:
     ],
 )  # fmt: skip
 def test_range_selectors_cut_the_page(select: str, remove: str | None, expected: str) -> None:
-    from policydiff.ingest.html import ExtractRules, extract
+    from policydiff.sources.ingest.html import ExtractRules, extract
 
     assert extract(RANGE_PAGE, None, ExtractRules(select=select, remove=remove)).text == expected
 
@@ -484,8 +484,8 @@ def test_range_selectors_cut_the_page(select: str, remove: str | None, expected:
     ],
 )
 def test_bad_range_is_one_clear_error(select: str, error: str) -> None:
-    from policydiff.errors import PolicydiffError
-    from policydiff.ingest.html import ExtractRules, extract
+    from policydiff.core.errors import PolicydiffError
+    from policydiff.sources.ingest.html import ExtractRules, extract
 
     with pytest.raises(PolicydiffError) as raised:
         extract(RANGE_PAGE, None, ExtractRules(select=select))

@@ -95,8 +95,8 @@ def test_mypy_strict_uses_the_package_types(tmp_path: Path) -> None:
     """A user's ``mypy --strict`` gets our types (no "missing py.typed marker" error)."""
     example = tmp_path / "example.py"
     example.write_text(
-        "from policydiff.compare import compare_texts\n"
-        "from policydiff.diff_model import DocumentDiff\n\n"
+        "from policydiff.engine.compare import compare_texts\n"
+        "from policydiff.core.diff_model import DocumentDiff\n\n"
         'diff: DocumentDiff = compare_texts("# A\\n\\nold\\n", "# A\\n\\nnew\\n")\n'
         "reveal_type(diff)\n",
         encoding="utf-8",
@@ -119,7 +119,7 @@ def test_mypy_strict_uses_the_package_types(tmp_path: Path) -> None:
         check=False,
     )
     assert "py.typed" not in run.stdout
-    assert 'Revealed type is "policydiff.diff_model.DocumentDiff"' in run.stdout
+    assert 'Revealed type is "policydiff.core.diff_model.DocumentDiff"' in run.stdout
     assert run.returncode == 0, run.stdout
 
 

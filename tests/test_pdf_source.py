@@ -31,10 +31,10 @@ from pdf_factory import (
     raw_pdf,
     words,
 )
-from policydiff.errors import InputError
-from policydiff.ingest import pdf as pdf_module
-from policydiff.ingest.pdf import pdf_to_markdown
-from policydiff.store import GitStore
+from policydiff.core.errors import InputError
+from policydiff.sources.ingest import pdf as pdf_module
+from policydiff.sources.ingest.pdf import pdf_to_markdown
+from policydiff.store.gitstore import GitStore
 from test_bad_input import store_state
 
 POLICY = "acme/privacy"

@@ -21,15 +21,15 @@ NEVER_ON_PLAIN_COMPARE = (
 # has no use for: the store and git plumbing, the site and HTML stack, PDF and HTML
 # extraction, the terminal renderer, and tempfile (which pulls shutil, random, bz2, lzma).
 NEVER_ON_PLAIN_COMPARE_MODULES = (
-    "policydiff.store", "policydiff.gitenv", "policydiff.site", "policydiff.history",
-    "policydiff.render.html", "policydiff.render.terminal", "policydiff.ingest.html",
-    "policydiff.announce", "policydiff.fetch", "policydiff.ingest.snapshot", "policydiff.ingest.pdf",
-    "policydiff.ingest.discover", "tempfile", "shutil", "difflib", "subprocess",
+    "policydiff.store.gitstore", "policydiff.core.gitenv", "policydiff.publish.site", "policydiff.engine.history",
+    "policydiff.publish.render.html", "policydiff.publish.render.terminal", "policydiff.sources.ingest.html",
+    "policydiff.publish.announce", "policydiff.sources.fetch", "policydiff.sources.ingest.snapshot", "policydiff.sources.ingest.pdf",
+    "policydiff.sources.ingest.discover", "tempfile", "shutil", "difflib", "subprocess",
 )  # fmt: skip
 COMMAND_MODULES = (
     "policydiff.cli.announce_cmds", "policydiff.cli.capture_cmds", "policydiff.cli.compare_cmd",
     "policydiff.cli.config_cmd", "policydiff.cli.history_cmds", "policydiff.cli.search_cmd",
-    "policydiff.cli.store_cmds", "policydiff.cli.track_cmd", "policydiff.mailsend",
+    "policydiff.cli.store_cmds", "policydiff.cli.track_cmd", "policydiff.publish.mailsend",
 )  # fmt: skip
 
 
@@ -59,7 +59,7 @@ def test_plain_markdown_compare_imports_no_unused_stack(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("# Policy\n\n## Data\n\nWe collect data.\n", encoding="utf-8")
     (tmp_path / "b.md").write_text("# Policy\n\n## Data\n\nWe sell data.\n", encoding="utf-8")
     modules = imported(["compare", "a.md", "b.md", "--format", "json"], tmp_path)
-    assert "policydiff.compare" in modules  # the run did get as far as the engine
+    assert "policydiff.engine.compare" in modules  # the run did get as far as the engine
     assert tops(modules) & set(NEVER_ON_PLAIN_COMPARE) == set()
     assert modules & set(NEVER_ON_PLAIN_COMPARE_MODULES) == set()
 

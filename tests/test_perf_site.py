@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from policydiff.compare import compare_texts
-from policydiff.history import DiffCache, Timeline, _DiffUnpickler
-from policydiff.report import _CONTROL_ESCAPES, escape_controls, side_from_version
-from policydiff.site import _remember_pages, _render_fingerprint, build_site, href
-from policydiff.store import GitStore, init_store
+from policydiff.engine.compare import compare_texts
+from policydiff.engine.history import DiffCache, Timeline, _DiffUnpickler
+from policydiff.engine.report import _CONTROL_ESCAPES, escape_controls, side_from_version
+from policydiff.publish.site import _remember_pages, _render_fingerprint, build_site, href
+from policydiff.store.gitstore import GitStore, init_store
 from test_blame import POLICY, snapshot
 
 SAMPLES = [

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from browser import parse_dom
-from policydiff.diff_model import SectionStatus
-from policydiff.render.html import CSS, render, render_document, render_parts, wrap_document
-from policydiff.report import View
+from policydiff.core.diff_model import SectionStatus
+from policydiff.engine.report import View
+from policydiff.publish.render.html import CSS, render, render_document, render_parts, wrap_document
 from report_factory import DEL, EQ, INS, document, report, sample, section, seg
 
 # What the page itself is made of; policy text must never add to it.

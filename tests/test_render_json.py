@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from policydiff.render.json_report import SCHEMA, render
-from policydiff.report import View
+from policydiff.engine.report import View
+from policydiff.publish.render.json_report import SCHEMA, render
 from report_factory import sample
 
 SIDE_KEYS = ["label", "policy", "version", "captured_at", "effective_date", "sha256"]

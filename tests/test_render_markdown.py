@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from policydiff.diff_model import SectionStatus
-from policydiff.render.markdown import escape, render
-from policydiff.report import View
+from policydiff.core.diff_model import SectionStatus
+from policydiff.engine.report import View
+from policydiff.publish.render.markdown import escape, render
 from report_factory import DEL, EQ, INS, document, report, sample, section, seg
 
 # GitHub-flavoured enough: raw HTML on, tables and strikethrough.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policydiff.diff_model import Op, SectionKind, SectionStatus, Segment
-from policydiff.report import (
+from policydiff.core.diff_model import Op, SectionKind, SectionStatus, Segment
+from policydiff.engine.report import (
     Elided,
     Run,
     View,
@@ -224,8 +224,8 @@ def test_every_format_says_what_its_filters_hide_in_the_same_words() -> None:
     """Terminal, markdown and HTML print ``hidden_lines`` as they are, one per filter."""
     import html as html_lib
 
-    from policydiff.render import html, markdown, terminal
-    from policydiff.report import hidden_lines
+    from policydiff.engine.report import hidden_lines
+    from policydiff.publish.render import html, markdown, terminal
 
     view = View(section="co", ignore_cosmetic=True)
     lines = hidden_lines(sample(), view)

@@ -9,9 +9,9 @@ from pathlib import Path
 from rich.console import Console
 
 from helpers import run_cli
-from policydiff.diff_model import SectionStatus
-from policydiff.render.terminal import build, render
-from policydiff.report import View
+from policydiff.core.diff_model import SectionStatus
+from policydiff.engine.report import View
+from policydiff.publish.render.terminal import build, render
 from report_factory import DEL, EQ, INS, document, report, sample, section, seg
 
 
@@ -102,7 +102,7 @@ def test_moved_text_is_noted() -> None:
 
 
 def _moves():
-    from policydiff.diff_model import MovedBlock
+    from policydiff.core.diff_model import MovedBlock
 
     block = MovedBlock(0, 0, 1, ("A",), ("B",), "Moved para.", "Moved para.", 100.0)
     a = section(
@@ -212,8 +212,8 @@ def test_narrow_terminal_keeps_markers_whole_and_list_indent(tmp_path: Path) -> 
 
 
 def test_wide_replacement_puts_the_insertion_on_its_own_line() -> None:
-    from policydiff.compare import compare_texts
-    from policydiff.report import CompareReport, side_from_text
+    from policydiff.engine.compare import compare_texts
+    from policydiff.engine.report import CompareReport, side_from_text
 
     old = "# T\n\n## S\n\n" + "Kept words here. " * 3 + "We delete your data after a year.\n"
     new = old.replace("We delete your data after a year", "Records are kept for ten years now")
@@ -229,8 +229,8 @@ def test_wide_replacement_puts_the_insertion_on_its_own_line() -> None:
 
 
 def test_colour_wrapping_keeps_styles_and_indent() -> None:
-    from policydiff.compare import compare_texts
-    from policydiff.report import CompareReport, side_from_text
+    from policydiff.engine.compare import compare_texts
+    from policydiff.engine.report import CompareReport, side_from_text
 
     rep = CompareReport(
         side_from_text("a", _LIST_OLD),

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policydiff.compare import compare_texts
-from policydiff.diff_model import SectionStatus
-from policydiff.render.unified import render
-from policydiff.report import CompareReport, Side, View
+from policydiff.core.diff_model import SectionStatus
+from policydiff.engine.compare import compare_texts
+from policydiff.engine.report import CompareReport, Side, View
+from policydiff.publish.render.unified import render
 from report_factory import EQ, document, report, sample, section, seg
 
 

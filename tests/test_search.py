@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from helpers import REPO, SEED, run_cli, seed_body
-from policydiff.search import EventKind, Matcher, context_of, search_history
-from policydiff.store import GitStore
+from policydiff.engine.search import EventKind, Matcher, context_of, search_history
+from policydiff.store.gitstore import GitStore
 
 POLICY = "koozali/privacy-policy"
 OLD = "email address and a password."

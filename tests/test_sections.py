@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policydiff.diff_model import SectionKind
-from policydiff.sections import split_sections
+from policydiff.core.diff_model import SectionKind
+from policydiff.engine.sections import split_sections
 
 FIXTURES = Path(__file__).parent / "fixtures" / "engine"
 SEED = (FIXTURES / "seed.md").read_text(encoding="utf-8")
@@ -233,7 +233,7 @@ def test_deep_nesting_and_many_headings() -> None:
 def test_simple_emphasis_shortcut_agrees_with_inline_parser(
     open_mark: str, inner: str, close_mark: str
 ) -> None:
-    from policydiff import sections
+    from policydiff.engine import sections
 
     content = (open_mark + inner + close_mark).strip()
     fast = sections._pseudo_heading(content)

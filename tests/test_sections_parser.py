@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from policydiff import sections
-from policydiff.sections import split_sections, table_rows
+from policydiff.engine import sections
+from policydiff.engine.sections import split_sections, table_rows
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("POLICYDIFF_CORPUS", REPO.parent / "shared" / "corpus"))

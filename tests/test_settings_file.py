@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
-from policydiff.model import Snapshot
-from policydiff.settings import (
+from policydiff.core.model import Snapshot
+from policydiff.core.settings import (
     MAX_SETTINGS_BYTES,
     SettingsError,
     edit_settings,
     parse_settings,
     render_settings,
 )
-from policydiff.store import GitStore, init_store
+from policydiff.store.gitstore import GitStore, init_store
 from test_bad_input import store_state
 
 POLICY = "acme/privacy-policy"
@@ -242,7 +242,7 @@ def test_config_commit_records_a_hand_edited_file(store_dir: Path) -> None:
 
 
 def test_config_migrate_moves_the_local_file_in_one_commit(store_dir: Path) -> None:
-    from policydiff.config import Config
+    from policydiff.core.config import Config
 
     store = GitStore(store_dir)
     legacy = Config(Path(store.repo.git_dir))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from policydiff.model import Snapshot
-from policydiff.store import GitStore, init_store
+from policydiff.core.model import Snapshot
+from policydiff.store.gitstore import GitStore, init_store
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="needs ssh-keygen")
 

@@ -13,9 +13,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from helpers import run_cli
-from policydiff.history import Timeline, version_stats
-from policydiff.site import ALL_PAIRS_MAX, MANIFEST, build_site, chart_svg, json_for_script
-from policydiff.store import GitStore
+from policydiff.engine.history import Timeline, version_stats
+from policydiff.publish.site import ALL_PAIRS_MAX, MANIFEST, build_site, chart_svg, json_for_script
+from policydiff.store.gitstore import GitStore
 from test_blame import POLICY, build_story, snapshot
 
 HOSTILE = "hostile/policy"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from browser import DomParser, chromium_available, dump_dom, parse_dom, screenshot
-from policydiff.site import build_site
+from policydiff.publish.site import build_site
 from test_blame import POLICY, build_story, snapshot
 from test_site import HOSTILE, HOSTILE_V1, HOSTILE_V2, check_links
 

@@ -8,8 +8,8 @@ import pytest
 
 from browser import chromium_available, dump_dom, parse_dom
 from helpers import run_cli
-from policydiff.site import MANIFEST, SITE_TEMPLATES, build_site
-from policydiff.store import GitStore
+from policydiff.publish.site import MANIFEST, SITE_TEMPLATES, build_site
+from policydiff.store.gitstore import GitStore
 from test_blame import POLICY, build_story, snapshot
 from test_site import HOSTILE, HOSTILE_V1, HOSTILE_V2, csp_hashes, parse
 from test_site_browser import load
@@ -73,7 +73,7 @@ def pages(root: Path) -> dict[str, bytes]:
 def test_packaged_templates_are_all_there() -> None:
     from importlib import resources
 
-    folder = resources.files("policydiff") / "templates" / "site"
+    folder = resources.files("policydiff.publish") / "templates" / "site"
     assert sorted(p.name for p in folder.iterdir() if p.name.endswith(".j2")) == sorted(
         SITE_TEMPLATES
     )
@@ -230,7 +230,7 @@ def test_a_linked_template_is_refused(tmp_path: Path) -> None:
 
 def test_a_page_larger_than_the_template_budget_still_renders(tmp_path: Path) -> None:
     """A policy text past MAX_TEMPLATE_CHARS is data, not template output: it is shown."""
-    from policydiff.announce import MAX_TEMPLATE_CHARS
+    from policydiff.publish.announce import MAX_TEMPLATE_CHARS
 
     store = build_story(tmp_path / "store", count=1)
     paragraph = "We keep <records> & logs of what you do.\n\n"
@@ -248,7 +248,7 @@ def _packaged(name: str) -> str:
     """The packaged source of a site template."""
     from importlib import resources
 
-    return (resources.files("policydiff") / "templates" / "site" / name).read_text("utf-8")
+    return (resources.files("policydiff.publish") / "templates" / "site" / name).read_text("utf-8")
 
 
 @pytest.mark.browser

@@ -12,7 +12,7 @@ import pytest
 
 from helpers import REPO, run_cli
 from httpserver import LocalServer, Reply
-from policydiff.plausibility import suspect_reasons
+from policydiff.engine.plausibility import suspect_reasons
 from test_wayback import CDX_PATH, FIXTURES, ORIGINAL, PAGES, page_path
 
 CORPUS = Path(os.environ.get("POLICYDIFF_CORPUS", REPO.parent / "shared" / "corpus"))

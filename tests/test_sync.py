@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli
-from policydiff.errors import UsageError
-from policydiff.model import Snapshot
-from policydiff.store import GitStore, init_store
+from policydiff.core.errors import UsageError
+from policydiff.core.model import Snapshot
+from policydiff.store.gitstore import GitStore, init_store
 
 
 def snap(text: str, when: str, policy: str = "acme/terms") -> Snapshot:

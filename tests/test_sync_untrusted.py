@@ -27,8 +27,8 @@ import pytest
 
 from fixtures.reliability.harness import git
 from helpers import run_cli
-from policydiff.model import Snapshot
-from policydiff.store import GitStore, build_message
+from policydiff.core.model import Snapshot
+from policydiff.store.gitstore import GitStore, build_message
 from test_bad_input import store_state
 
 POLICY = "acme/privacy"

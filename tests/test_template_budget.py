@@ -21,8 +21,8 @@ import pytest
 
 from browser import chromium_available, dump_dom, parse_dom
 from helpers import run_cli
-from policydiff.announce import MAX_TEMPLATE_CHARS, TEMPLATE_SECONDS, render_announcement
-from policydiff.errors import UsageError
+from policydiff.core.errors import UsageError
+from policydiff.publish.announce import MAX_TEMPLATE_CHARS, TEMPLATE_SECONDS, render_announcement
 
 POLICY = "acme/privacy"
 OLD = "# Privacy policy\n\n## Data\n\nWe keep your data safe.\n"

@@ -15,7 +15,7 @@ import pytest
 
 from helpers import run_cli
 from httpserver import LocalServer, Reply
-from policydiff.store import GitStore
+from policydiff.store.gitstore import GitStore
 
 FAST = ["--backoff", "0", "--retries", "1", "--timeout", "5"]
 

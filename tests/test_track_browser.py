@@ -18,7 +18,7 @@ import pytest
 from browser import chromium_available
 from helpers import run_cli
 from httpserver import LocalServer, Reply
-from policydiff.store import GitStore
+from policydiff.store.gitstore import GitStore
 
 try:
     import playwright  # noqa: F401
@@ -309,8 +309,8 @@ def test_a_public_pages_scripts_cannot_reach_loopback(server: LocalServer) -> No
     import ipaddress
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from policydiff.fetch import Fetcher, FetchSettings, address_class
-    from policydiff.fetch_browser import Renderer
+    from policydiff.sources.fetch import Fetcher, FetchSettings, address_class
+    from policydiff.sources.fetch_browser import Renderer
 
     asked: list[str] = []
 

@@ -16,8 +16,8 @@ import pytest
 from helpers import run_cli
 from httpserver import LocalServer, Reply
 from pdf_factory import make_pdf
-from policydiff import fetch_browser
-from policydiff.store import GitStore
+from policydiff.sources import fetch_browser
+from policydiff.store.gitstore import GitStore
 
 FAST = ["--backoff", "0", "--retries", "1", "--timeout", "5"]
 

@@ -4,7 +4,7 @@ How the extractor upgrade is simulated (in process, through ``run_cli``): the fi
 records version 1 with the real extractor and its real ``Extractor`` trailer. Then two
 things are monkeypatched for the next run, as a newer extractor release would change
 them: ``track_cmd.extractor_versions`` (what the trailer and the conditional-request key
-record) and ``policydiff.ingest.html.page_text`` (wrapped: the real extraction, with its
+record) and ``policydiff.sources.ingest.html.page_text`` (wrapped: the real extraction, with its
 markdown text then changed the way a converter upgrade could change it). The server sends
 the very same bytes both times; everything else (store, HTTP, git) is real.
 """
@@ -23,8 +23,8 @@ import pytest
 from helpers import run_cli
 from httpserver import LocalServer, Reply
 from policydiff.cli import track_cmd
-from policydiff.ingest import html as ingest_html
-from policydiff.store import GitStore
+from policydiff.sources.ingest import html as ingest_html
+from policydiff.store.gitstore import GitStore
 
 FAST = ["--backoff", "0", "--retries", "1", "--timeout", "5"]
 

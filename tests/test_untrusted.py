@@ -34,8 +34,8 @@ from markdown_it import MarkdownIt
 
 from browser import DomParser, chromium_available, dump_dom, parse_dom
 from helpers import run_cli
-from policydiff.model import Snapshot
-from policydiff.store import GitStore, init_store
+from policydiff.core.model import Snapshot
+from policydiff.store.gitstore import GitStore, init_store
 
 POLICY = "evil/policy"
 CANARY = "document.body.dataset.pwned=1"
@@ -251,7 +251,7 @@ def inert_problems(loaded: Loaded, picker: str) -> list[str]:
 def picker() -> str:
     from importlib import resources
 
-    return (resources.files("policydiff") / "site_assets" / "picker.js").read_text("utf-8")
+    return (resources.files("policydiff.publish") / "site_assets" / "picker.js").read_text("utf-8")
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from fixtures.reliability.harness import git
 from helpers import run_cli
 from httpserver import LocalServer, Reply
-from policydiff.errors import UsageError
-from policydiff.model import Snapshot
-from policydiff.store import GitStore, build_message, parse_trailers
+from policydiff.core.errors import UsageError
+from policydiff.core.model import Snapshot
+from policydiff.store.gitstore import GitStore, build_message, parse_trailers
 
 POLICY = "acme/privacy"
 BODY = "# Privacy policy\n\n## 1. Data\n\nWe keep your data safe.\n"
@@ -520,7 +520,7 @@ def test_write_on_a_history_git_cannot_graph_ends(
     for graph in (store / ".git" / "objects" / "info").glob("commit-graph*"):
         shutil.rmtree(graph) if graph.is_dir() else graph.unlink()
     bad = rewrite_version(store, "main~2", stamp="-1", captured="1969-12-31T23:59:59Z")
-    monkeypatch.setattr("policydiff.store.COMMIT_GRAPH_TIMEOUT", 3.0)
+    monkeypatch.setattr("policydiff.store.gitstore.COMMIT_GRAPH_TIMEOUT", 3.0)
     for day in ("2023-01-01", "2023-02-01"):
         new = file_of(BODY.replace("safe", f"safe {day}"), f"{day}.md")(tmp_path)
         started = time.monotonic()

@@ -22,8 +22,8 @@ import pytest
 
 from fixtures.reliability.harness import git
 from helpers import run_cli
-from policydiff.model import Snapshot
-from policydiff.store import GitStore
+from policydiff.core.model import Snapshot
+from policydiff.store.gitstore import GitStore
 from test_bad_input import store_state
 
 BODY = "# Privacy policy\n\n## 1. Data\n\nWe keep your data safe.\n"
@@ -455,7 +455,7 @@ def test_site_never_writes_or_deletes_through_links(
 
 def test_site_refuses_a_link_swapped_in_while_writing(site_store: Path, tmp_path: Path) -> None:
     """The writes themselves never follow a link (not only the check before them)."""
-    from policydiff.site import write_pages
+    from policydiff.publish.site import write_pages
 
     out, victim = tmp_path / "site", tmp_path / "victim"
     victim.mkdir()
@@ -466,7 +466,7 @@ def test_site_refuses_a_link_swapped_in_while_writing(site_store: Path, tmp_path
         (out / "policies" / "b").symlink_to(victim, target_is_directory=True)
         yield "policies/b/index.html", "<p>b</p>"
 
-    from policydiff.errors import UsageError
+    from policydiff.core.errors import UsageError
 
     with pytest.raises(UsageError, match="is a symbolic link"):
         write_pages(out, pages())  # type: ignore[arg-type]
@@ -538,7 +538,7 @@ def legacy_nested_store(store: Path) -> Path:
         ("acme", days[2], BODY.replace("safe", "very safe")),
         ("acme/sections", days[3], BODY.replace("safe", "very sound")),
     ]
-    from policydiff.ingest import parse_timestamp
+    from policydiff.sources.ingest import parse_timestamp
 
     with GitStore(store) as opened, opened.write_lock():
         for policy, day, text in snapshots:

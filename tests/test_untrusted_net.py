@@ -33,8 +33,8 @@ import pytest
 
 from helpers import REPO, run_cli
 from httpserver import LocalServer, Reply
-from policydiff.errors import NetworkError
-from policydiff.fetch import (
+from policydiff.core.errors import NetworkError
+from policydiff.sources.fetch import (
     AddressRefusedError,
     Fetcher,
     FetchSettings,

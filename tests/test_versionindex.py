@@ -6,8 +6,8 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from policydiff.model import Snapshot
-from policydiff.store import GitStore
+from policydiff.core.model import Snapshot
+from policydiff.store.gitstore import GitStore
 
 
 def snap(text: str, when: str, policy: str = "a/b") -> Snapshot:
@@ -67,7 +67,7 @@ def test_missing_damaged_or_old_cache_is_rebuilt(store: GitStore) -> None:
 
 
 def test_bulk_fill_builds_the_indexes_after_the_rows(tmp_path: Path) -> None:
-    from policydiff.versionindex import _BULK_ROWS, VersionIndex
+    from policydiff.store.versionindex import _BULK_ROWS, VersionIndex
 
     index = VersionIndex(tmp_path / "index.sqlite")
     rows = [(f"{n:040x}", f"p/{n % 7}" if n % 3 else None) for n in range(_BULK_ROWS + 50)]

@@ -11,11 +11,10 @@ import pytest
 
 from helpers import run_cli
 from httpserver import LocalServer, Reply
-from policydiff.errors import NetworkError
-from policydiff.fetch import Fetcher, FetchSettings
-from policydiff.ingest.html import NO_RULES, ExtractRules
-from policydiff.store import GitStore
-from policydiff.wayback import (
+from policydiff.core.errors import NetworkError
+from policydiff.sources.fetch import Fetcher, FetchSettings
+from policydiff.sources.ingest.html import NO_RULES, ExtractRules
+from policydiff.sources.wayback import (
     Capture,
     SeenLog,
     backfill,
@@ -25,6 +24,7 @@ from policydiff.wayback import (
     recorded_timestamps,
     rules_key,
 )
+from policydiff.store.gitstore import GitStore
 
 FIXTURES = Path(__file__).parent / "fixtures" / "wayback"
 ORIGINAL = "https://wiki.contribs.org/SME_Server:Privacy_policy"
@@ -235,7 +235,7 @@ def test_versions_from_other_sources_naming_a_capture_are_not_recorded_twice(
     store: GitStore, server: LocalServer
 ) -> None:
     # e.g. the seed, imported from a file whose Wayback header names the same capture.
-    from policydiff.model import Snapshot
+    from policydiff.core.model import Snapshot
 
     store.record(
         [

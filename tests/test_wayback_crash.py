@@ -49,9 +49,9 @@ from fixtures.reliability.harness import (
 )
 from helpers import run_cli
 from httpserver import LocalServer, Reply
-from policydiff.ingest.html import NO_RULES, page_text
-from policydiff.store import GitStore
-from policydiff.wayback import SeenLog, rules_key
+from policydiff.sources.ingest.html import NO_RULES, page_text
+from policydiff.sources.wayback import SeenLog, rules_key
+from policydiff.store.gitstore import GitStore
 
 POLICY = "acme/privacy"
 ORIGINAL = "https://example.org/privacy"

@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policydiff.diff_model import Op, Segment
-from policydiff.worddiff import count_words, diff_words, tokenize
+from policydiff.core.diff_model import Op, Segment
+from policydiff.engine.worddiff import count_words, diff_words, tokenize
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "policydiff"
 
@@ -171,7 +171,7 @@ def test_only_worddiff_imports_diff_match_patch() -> None:
 
 
 def test_too_many_distinct_tokens_falls_back_to_whole_replace(monkeypatch) -> None:
-    from policydiff import worddiff
+    from policydiff.engine import worddiff
 
     monkeypatch.setattr(worddiff, "_MAX_KEYS", 3)
     result = worddiff.diff_words("a b c d e", "a b x d e f g h")

@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from policydiff.api import Store, compare_files, compare_texts, read_snapshot
-    from policydiff.diff_model import (
+    from policydiff.core.diff_model import (
         DocumentDiff,
         MovedBlock,
         Op,
@@ -24,9 +24,9 @@ if TYPE_CHECKING:
         Segment,
         Summary,
     )
-    from policydiff.errors import PolicydiffError
-    from policydiff.inforce import InForce
-    from policydiff.model import RecordResult, Snapshot, Version
+    from policydiff.core.errors import PolicydiffError
+    from policydiff.core.model import RecordResult, Snapshot, Version
+    from policydiff.store.inforce import InForce
 
 # name -> the module it lives in. Everything listed here (and in docs/api.md) is public.
 _EXPORTS = {
@@ -34,18 +34,18 @@ _EXPORTS = {
     "compare_texts": "policydiff.api",
     "read_snapshot": "policydiff.api",
     "Store": "policydiff.api",
-    "DocumentDiff": "policydiff.diff_model",
-    "MovedBlock": "policydiff.diff_model",
-    "Op": "policydiff.diff_model",
-    "SectionDiff": "policydiff.diff_model",
-    "SectionStatus": "policydiff.diff_model",
-    "Segment": "policydiff.diff_model",
-    "Summary": "policydiff.diff_model",
-    "InForce": "policydiff.inforce",
-    "RecordResult": "policydiff.model",
-    "Snapshot": "policydiff.model",
-    "Version": "policydiff.model",
-    "PolicydiffError": "policydiff.errors",
+    "DocumentDiff": "policydiff.core.diff_model",
+    "MovedBlock": "policydiff.core.diff_model",
+    "Op": "policydiff.core.diff_model",
+    "SectionDiff": "policydiff.core.diff_model",
+    "SectionStatus": "policydiff.core.diff_model",
+    "Segment": "policydiff.core.diff_model",
+    "Summary": "policydiff.core.diff_model",
+    "InForce": "policydiff.store.inforce",
+    "RecordResult": "policydiff.core.model",
+    "Snapshot": "policydiff.core.model",
+    "Version": "policydiff.core.model",
+    "PolicydiffError": "policydiff.core.errors",
 }
 
 __all__ = [

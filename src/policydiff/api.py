@@ -14,15 +14,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from policydiff.compare import compare_texts as _diff_texts
-from policydiff.diff_model import DocumentDiff
-from policydiff.inforce import InForce
-from policydiff.ingest.decode import DEFAULT_MAX_BYTES
-from policydiff.ingest.policytext import policy_text_from_bytes, read_policy_text
-from policydiff.ingest.snapshot import read_snapshot as _read_snapshot
-from policydiff.model import RecordResult, Snapshot, Version
-from policydiff.refs import parse_ref
-from policydiff.store import GitStore, init_store
+from policydiff.core.diff_model import DocumentDiff
+from policydiff.core.model import RecordResult, Snapshot, Version
+from policydiff.core.refs import parse_ref
+from policydiff.engine.compare import compare_texts as _diff_texts
+from policydiff.sources.ingest.decode import DEFAULT_MAX_BYTES
+from policydiff.sources.ingest.policytext import policy_text_from_bytes, read_policy_text
+from policydiff.sources.ingest.snapshot import read_snapshot as _read_snapshot
+from policydiff.store.gitstore import GitStore, init_store
+from policydiff.store.inforce import InForce
 
 StrPath = str | os.PathLike[str]
 
@@ -73,7 +73,7 @@ def read_snapshot(
     the file name, a date stated in the text. HTML pages are stored with their extracted
     text (and the page itself as the source).
     """
-    from policydiff.ingest.html import html_to_markdown
+    from policydiff.sources.ingest.html import html_to_markdown
 
     return _read_snapshot(
         Path(path),

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from policydiff import __version__
-from policydiff.errors import ExitCode, PolicydiffError, escape_unsafe, shown
+from policydiff.core.errors import ExitCode, PolicydiffError, escape_unsafe, shown
 
 # name -> "module:function". Commands are imported only when run, so that start-up
 # (``--version``, ``--help``) does not pay for git, rich or the diff engine.

@@ -16,18 +16,18 @@ import click
 
 from policydiff.cli.common import F, emit_json, message, open_store, store_path
 from policydiff.cli.completion import complete_compare_args, complete_policy
-from policydiff.errors import StoreError, UsageError
-from policydiff.mailsend import DEFAULT_TIMEOUT, SECURITY_MODES
+from policydiff.core.errors import StoreError, UsageError
+from policydiff.publish.mailsend import DEFAULT_TIMEOUT, SECURITY_MODES
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-    from policydiff.announce import Announcement
-    from policydiff.changelog import HistoryEntry
     from policydiff.cli.resolve import Pair
-    from policydiff.feed import FeedLinks
-    from policydiff.mailsend import Server
-    from policydiff.store import GitStore
+    from policydiff.publish.announce import Announcement
+    from policydiff.publish.changelog import HistoryEntry
+    from policydiff.publish.feed import FeedLinks
+    from policydiff.publish.mailsend import Server
+    from policydiff.store.gitstore import GitStore
 
 ANNOUNCE_FORMATS = ("email", "text", "markdown", "html", "json")
 STORE_TEMPLATES = "templates"
@@ -91,8 +91,8 @@ def _latest_pair(store: GitStore, policy: str | None) -> Pair:
     with the same extractor as the new version, so the diff holds only the policy's change.
     """
     from policydiff.cli.resolve import Pair
-    from policydiff.errors import UnknownVersionError
-    from policydiff.report import side_from_version
+    from policydiff.core.errors import UnknownVersionError
+    from policydiff.engine.report import side_from_version
 
     chosen = store.require_policy(policy)
     history = store.versions(chosen)
@@ -124,7 +124,7 @@ def _latest_pair(store: GitStore, policy: str | None) -> Pair:
 def _resolve(args: tuple[str, ...]) -> Pair:
     """Resolve the arguments as compare does; the defaults skip technical versions."""
     from policydiff.cli.resolve import resolve_pair
-    from policydiff.refs import validate_policy_id
+    from policydiff.core.refs import validate_policy_id
 
     if not args:
         return _latest_pair(open_store(), None)
@@ -142,7 +142,7 @@ def _resolve(args: tuple[str, ...]) -> Pair:
 
 def _source_url(store: GitStore, pair: Pair) -> str | None:
     """Return the new version's source URL, or the latest one recorded before it."""
-    from policydiff.announce import safe_url
+    from policydiff.publish.announce import safe_url
 
     side = pair.new
     if side.policy is None or side.version is None:
@@ -162,7 +162,7 @@ def _site_diff_url(store: GitStore, site_url: str, pair: Pair) -> str | None:
     """
     from urllib.parse import quote
 
-    from policydiff.site import diff_page_path, has_diff_page, policy_home_path
+    from policydiff.publish.site import diff_page_path, has_diff_page, policy_home_path
 
     old, new = pair.old, pair.new
     if old.policy is None or old.policy != new.policy or old.version is None:
@@ -192,7 +192,7 @@ def _compare_command(pair: Pair) -> str:
 
 def _template_source(fmt: str, template: Path | None) -> tuple[str | None, str | None]:
     """Return (source, name) of the template to use: --template, the store's, or None."""
-    from policydiff.announce import template_name
+    from policydiff.publish.announce import template_name
 
     candidate = template
     if candidate is None:
@@ -257,7 +257,7 @@ def _build_message(
     when: datetime,
 ) -> EmailMessage:
     """Return the e-mail: validated addresses, safe subject, body as rendered."""
-    from policydiff.announce import build_email, parse_address, parse_addresses
+    from policydiff.publish.announce import build_email, parse_address, parse_addresses
 
     addresses = _address_settings({"--to": to_addr, "--from": from_addr}, settings)
     to = parse_addresses(addresses["--to"], "To")
@@ -329,7 +329,7 @@ def _git_setting(store: GitStore | None, key: str) -> tuple[str, str] | None:
     """Return (value, scope) of ``git config KEY`` in the store clone (global without one)."""
     import subprocess
 
-    from policydiff.gitenv import static_environment
+    from policydiff.core.gitenv import static_environment
 
     where = [] if store is not None else ["--global"]
     try:
@@ -364,7 +364,7 @@ _STORE_SCOPES = ("local", "worktree")
 
 def _server(store: GitStore | None, options: SendOptions) -> Server:
     """Return the SMTP server to use: options, else git config; login: environment, else git."""
-    from policydiff.mailsend import DEFAULT_PORTS, Server, check_host
+    from policydiff.publish.mailsend import DEFAULT_PORTS, Server, check_host
 
     configured_host = None if options.host else _git_setting(store, "policydiff.smtp.host")
     host = options.host or (configured_host[0] if configured_host else None)
@@ -468,7 +468,7 @@ def _read_draft(path: Path) -> tuple[EmailMessage, bytes]:
     from email import policy
     from email.message import EmailMessage
 
-    from policydiff.announce import parse_address, parse_addresses
+    from policydiff.publish.announce import parse_address, parse_addresses
 
     try:
         with path.open("rb") as handle:
@@ -505,7 +505,7 @@ def _read_draft(path: Path) -> tuple[EmailMessage, bytes]:
 
 def _send(mail: EmailMessage, data: bytes, store: GitStore | None, options: SendOptions) -> None:
     """Check the draft, ask (on a terminal) and send ``data``; every refusal sends nothing."""
-    from policydiff.mailsend import check_server, send
+    from policydiff.publish.mailsend import check_server, send
 
     places = _todo_places(mail)
     if places and not options.allow_todo:
@@ -673,7 +673,9 @@ def announce_cmd(
       policydiff.smtp.password  password, or the POLICYDIFF_SMTP_PASSWORD variable
     No password is ever sent unencrypted, except to localhost with --smtp-security none.
     """  # noqa: D301 - "\b" is click's no-rewrap marker, the backspace character itself
-    from policydiff.announce import (
+    from policydiff.engine.compare import compare_texts
+    from policydiff.engine.report import CompareReport
+    from policydiff.publish.announce import (
         Links,
         build_announcement,
         check_url,
@@ -681,8 +683,6 @@ def announce_cmd(
         has_news,
         render_announcement,
     )
-    from policydiff.compare import compare_texts
-    from policydiff.report import CompareReport
 
     if mbox is not None and (fmt != "email" or output is not None):
         raise UsageError("--mbox writes an e-mail: it does not go with --format or --output")
@@ -788,7 +788,7 @@ def _history(
     policy: str | None, *, include_technical: bool, substantive_only: bool
 ) -> tuple[str, list[HistoryEntry], GitStore]:
     """Return the policy id and its history entries, newest first."""
-    from policydiff.changelog import version_history
+    from policydiff.publish.changelog import version_history
 
     store = open_store()
     chosen = store.require_policy(policy)
@@ -831,7 +831,7 @@ def changelog_cmd(
     """
     import json
 
-    from policydiff.changelog import changelog_json, render_changelog
+    from policydiff.publish.changelog import changelog_json, render_changelog
 
     chosen, entries, _ = _history(
         policy, include_technical=include_technical, substantive_only=substantive_only
@@ -883,8 +883,8 @@ def feed_cmd(
     a site URL (--site-url or announce.site_url), to the version's redline on the site
     built by 'policydiff site', the policy's address then a related link.
     """
-    from policydiff.announce import check_url
-    from policydiff.feed import FeedLinks, build_feed
+    from policydiff.publish.announce import check_url
+    from policydiff.publish.feed import FeedLinks, build_feed
 
     # Checked before any work: a bad option fails at once.
     self_url = check_url(feed_url, "--feed-url")
@@ -913,9 +913,14 @@ def _site_links(
     site: str, policy: str, entries: list[HistoryEntry], count: int, self_url: str | None
 ) -> FeedLinks:
     """Return the feed's links into a published site: each version's redline page."""
-    from policydiff.changelog import EntryKind
-    from policydiff.feed import FeedLinks
-    from policydiff.site import diff_page_path, has_diff_page, policy_home_path, version_page_path
+    from policydiff.publish.changelog import EntryKind
+    from policydiff.publish.feed import FeedLinks
+    from policydiff.publish.site import (
+        diff_page_path,
+        has_diff_page,
+        policy_home_path,
+        version_page_path,
+    )
 
     base = site if site.endswith("/") else site + "/"
     pages: dict[int, str] = {}

@@ -30,15 +30,15 @@ from policydiff.cli.store_cmds import (
     size_option,
     version_json,
 )
-from policydiff.errors import ExitCode, InputError, PolicydiffError, UsageError
+from policydiff.core.errors import ExitCode, InputError, PolicydiffError, UsageError
 
 if TYPE_CHECKING:
-    from policydiff.fetch import FetchSettings
-    from policydiff.gitimport import ImportResult
-    from policydiff.ingest.html import ExtractRules
-    from policydiff.model import RecordResult, Snapshot, Version
-    from policydiff.store import GitStore
-    from policydiff.wayback import CaptureResult
+    from policydiff.core.model import RecordResult, Snapshot, Version
+    from policydiff.sources.fetch import FetchSettings
+    from policydiff.sources.gitimport import ImportResult
+    from policydiff.sources.ingest.html import ExtractRules
+    from policydiff.sources.wayback import CaptureResult
+    from policydiff.store.gitstore import GitStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -141,7 +141,7 @@ def _fetch_settings(
     store: GitStore, network: dict[str, Any], *, rate: float | None = None
 ) -> FetchSettings:
     """Build the fetcher settings from the network options and the store's settings."""
-    from policydiff.fetch import FetchSettings
+    from policydiff.sources.fetch import FetchSettings
 
     allow_private = network["allow_private"]
     if allow_private is None:
@@ -167,8 +167,8 @@ def _extract_rules(
     calls the callback, after the rules produced a version: a selector that matched
     nothing, or a capture that failed, must not change what later runs extract.
     """
-    from policydiff.config import policy_key
-    from policydiff.ingest.html import ExtractRules, check_selector
+    from policydiff.core.config import policy_key
+    from policydiff.sources.ingest.html import ExtractRules, check_selector
 
     config = store_config(store)
     effective = settings_values(store)
@@ -217,7 +217,7 @@ _suspect_option = click.option(
 
 def _vet_capture(store: GitStore, snapshot: Snapshot, *, accept_suspect: bool) -> Snapshot:
     """Refuse a fetched snapshot that does not look like the policy, or mark it if accepted."""
-    from policydiff.plausibility import SUSPECT_TRAILER, last_good_text, suspect_reasons
+    from policydiff.engine.plausibility import SUSPECT_TRAILER, last_good_text, suspect_reasons
 
     previous = last_good_text(store, snapshot.policy, snapshot.captured_at)
     reasons = suspect_reasons(previous, snapshot.text)
@@ -263,12 +263,12 @@ def capture_cmd(
 
     Quiet when nothing changed (for cron): one line when a version is recorded.
     """
-    from policydiff.fetch import Fetcher, check_url
-    from policydiff.ingest import detect_effective_date
-    from policydiff.ingest.html import page_text
-    from policydiff.model import Snapshot
-    from policydiff.refs import validate_policy_id
-    from policydiff.wayback import source_trailers
+    from policydiff.core.model import Snapshot
+    from policydiff.core.refs import validate_policy_id
+    from policydiff.sources.fetch import Fetcher, check_url
+    from policydiff.sources.ingest import detect_effective_date
+    from policydiff.sources.ingest.html import page_text
+    from policydiff.sources.wayback import source_trailers
 
     validate_policy_id(policy)
     check_url(url)
@@ -390,9 +390,9 @@ def wayback_cmd(
     same extraction rules, are skipped. Captures are recorded in small batches, so an
     interruption keeps what was fetched.
     """
-    from policydiff.fetch import Fetcher, check_url
-    from policydiff.refs import parse_iso_date, validate_policy_id
-    from policydiff.wayback import backfill, list_captures
+    from policydiff.core.refs import parse_iso_date, validate_policy_id
+    from policydiff.sources.fetch import Fetcher, check_url
+    from policydiff.sources.wayback import backfill, list_captures
 
     validate_policy_id(policy)
     check_url(url)
@@ -516,15 +516,15 @@ def import_git_cmd(
     repository and commit as provenance; Open Terms Archive's technical upgrades and
     refilters are marked technical. Commits imported before are skipped.
     """
-    from policydiff.gitimport import (
+    from policydiff.core.model import trailer_value_problem
+    from policydiff.core.refs import validate_policy_id
+    from policydiff.sources.gitimport import (
         check_file_path,
         check_repository,
         file_history,
         import_history,
         repository_name,
     )
-    from policydiff.model import trailer_value_problem
-    from policydiff.refs import validate_policy_id
 
     validate_policy_id(policy)
     if source_name is not None and (problem := trailer_value_problem(source_name)):
@@ -609,12 +609,12 @@ def reextract_cmd(
     the next real change still diffs against text extracted the same way. Versions whose
     source is plain text or markdown, and earlier re-extractions, are left alone.
     """
-    from policydiff.ingest import decode_bytes, detect_effective_date
-    from policydiff.ingest.html import extract
-    from policydiff.ingest.pdf import EXTRACTOR_VERSION as PDF_EXTRACTOR_VERSION
-    from policydiff.ingest.pdf import pdf_to_markdown
-    from policydiff.model import Snapshot
-    from policydiff.wayback import TRAILER_CHARSET
+    from policydiff.core.model import Snapshot
+    from policydiff.sources.ingest import decode_bytes, detect_effective_date
+    from policydiff.sources.ingest.html import extract
+    from policydiff.sources.ingest.pdf import EXTRACTOR_VERSION as PDF_EXTRACTOR_VERSION
+    from policydiff.sources.ingest.pdf import pdf_to_markdown
+    from policydiff.sources.wayback import TRAILER_CHARSET
 
     store = open_store()
     policy = store.require_policy(policy)

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from policydiff.errors import UsageError, shown
+from policydiff.core.errors import UsageError, shown
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from policydiff.store import GitStore
+    from policydiff.store.gitstore import GitStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +39,7 @@ def store_path() -> Path:
 
 def open_store() -> GitStore:
     """Open the selected store, or fail with a clear error."""
-    from policydiff.store import GitStore
+    from policydiff.store.gitstore import GitStore
 
     return GitStore(store_path())
 

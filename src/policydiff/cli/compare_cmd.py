@@ -19,11 +19,11 @@ from policydiff.cli.common import (
     write_stdout,
 )
 from policydiff.cli.completion import complete_compare_args
-from policydiff.errors import ExitCode, UsageError
-from policydiff.render import RENDERERS
+from policydiff.core.errors import ExitCode, UsageError
+from policydiff.publish.render import RENDERERS
 
 if TYPE_CHECKING:
-    from policydiff.report import CompareReport, View
+    from policydiff.engine.report import CompareReport, View
 
 
 # The markdown format's default size: GitHub comments and PR bodies stop at 65,536
@@ -118,9 +118,9 @@ def compare_cmd(
     read as the new text unless --show-cosmetic is given.
     """  # noqa: D301 - "\b" is click's no-rewrap marker, the backspace character itself
     from policydiff.cli.resolve import resolve_pair
-    from policydiff.compare import compare_texts
-    from policydiff.render import get_renderer
-    from policydiff.report import CompareReport, View, is_substantive
+    from policydiff.engine.compare import compare_texts
+    from policydiff.engine.report import CompareReport, View, is_substantive
+    from policydiff.publish.render import get_renderer
 
     if section is not None and not section.strip():
         raise UsageError("--section needs some text to look for")
@@ -160,7 +160,7 @@ def _show_terminal(report: CompareReport, view: View) -> None:
     """Print the terminal report; through a pager when it is longer than the terminal."""
     import shutil
 
-    from policydiff.render.terminal import render
+    from policydiff.publish.render.terminal import render
 
     color = use_color(sys.stdout)
     if not sys.stdout.isatty():
@@ -176,7 +176,7 @@ def _columns() -> int:
     """Return the width for piped terminal output: COLUMNS when it is a sane number, else 100."""
     import os
 
-    from policydiff.render.terminal import DEFAULT_WIDTH
+    from policydiff.publish.render.terminal import DEFAULT_WIDTH
 
     value = os.environ.get("COLUMNS", "")
     if value.isascii() and value.isdigit() and 20 <= int(value) <= 1000:

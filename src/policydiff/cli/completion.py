@@ -17,7 +17,7 @@ import click
 from click.shell_completion import CompletionItem
 
 if TYPE_CHECKING:
-    from policydiff.store import GitStore
+    from policydiff.store.gitstore import GitStore
 
 # The refs every policy has besides its version numbers (see refs.parse_ref).
 NAMED_REFS = ("latest", "previous")
@@ -31,7 +31,7 @@ def _store(ctx: click.Context) -> GitStore | None:
     path = ctx.find_root().params.get("store_path")
     if not isinstance(path, Path) or not (path / STORE_MARKER).is_file():
         return None
-    from policydiff.store import GitStore
+    from policydiff.store.gitstore import GitStore
 
     return GitStore(path)
 

@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING
 import click
 
 from policydiff.cli.common import emit_json, format_option, message, open_store
-from policydiff.errors import UsageError
+from policydiff.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from policydiff.config import Config
-    from policydiff.store import GitStore
+    from policydiff.core.config import Config
+    from policydiff.store.gitstore import GitStore
 
 
 def store_config(store: GitStore) -> Config:
     """Return the settings of ``store`` (kept in its git directory, local to the clone)."""
-    from policydiff.config import Config
+    from policydiff.core.config import Config
 
     return Config(Path(store.repo.git_dir))
 
@@ -30,7 +30,7 @@ def git_name(key: str) -> str:
 
 def _git_layer(store: GitStore) -> dict[str, str]:
     """Return the clone's ``git config policydiff.*`` settings that policydiff knows, checked."""
-    from policydiff.config import key_spec
+    from policydiff.core.config import key_spec
 
     found: dict[str, str] = {}
     for name, value in store.git_settings().items():
@@ -49,7 +49,13 @@ def _git_layer(store: GitStore) -> dict[str, str]:
 
 def effective_settings(store: GitStore) -> dict[str, tuple[str, str]]:
     """Return {key: (value, source)}: git config, then the local file, then policydiff.toml."""
-    from policydiff.settings import SOURCE_FILE, SOURCE_GIT, SOURCE_LOCAL, layered, parse_settings
+    from policydiff.core.settings import (
+        SOURCE_FILE,
+        SOURCE_GIT,
+        SOURCE_LOCAL,
+        layered,
+        parse_settings,
+    )
 
     committed = store.settings_bytes()
     return layered(
@@ -120,7 +126,7 @@ def show_cmd(key: str | None = None, fmt: str = "text") -> None:
     """Show each setting's effective value and where it comes from (or KEY's)."""
     found = effective_settings(open_store())
     if key is not None:
-        from policydiff.config import key_spec
+        from policydiff.core.config import key_spec
 
         key_spec(key)
         found = {key: found[key]} if key in found else {}
@@ -146,7 +152,7 @@ def show_cmd(key: str | None = None, fmt: str = "text") -> None:
 @click.option("--default", "default", help="Print this when KEY is not set (instead of failing).")
 def get_cmd(key: str, default: str | None) -> None:
     """Print the effective value of KEY."""
-    from policydiff.config import key_spec
+    from policydiff.core.config import key_spec
 
     key_spec(key)
     value = settings_values(open_store()).get(key)
@@ -170,8 +176,8 @@ _local_option = click.option(
 @_local_option
 def set_cmd(key: str, value: str, local: bool) -> None:
     """Set KEY to VALUE (checked) in policydiff.toml, as a commit of its own."""
-    from policydiff.config import key_spec
-    from policydiff.settings import SETTINGS_FILE, edit_settings
+    from policydiff.core.config import key_spec
+    from policydiff.core.settings import SETTINGS_FILE, edit_settings
 
     stored = key_spec(key).validate(value)
     store = open_store()
@@ -190,8 +196,8 @@ def set_cmd(key: str, value: str, local: bool) -> None:
 @_local_option
 def unset_cmd(key: str, local: bool) -> None:
     """Remove KEY from policydiff.toml (a commit) and the local file, or from git config."""
-    from policydiff.config import key_spec
-    from policydiff.settings import edit_settings
+    from policydiff.core.config import key_spec
+    from policydiff.core.settings import edit_settings
 
     key_spec(key)
     store = open_store()
@@ -229,7 +235,7 @@ def list_cmd(fmt: str) -> None:
 @click.option("-m", "--message", "subject", help="What changed (after 'settings: ').")
 def commit_cmd(subject: str | None) -> None:
     """Record the edited policydiff.toml of the working tree as a settings commit."""
-    from policydiff.settings import MAX_SETTINGS_BYTES, SETTINGS_FILE
+    from policydiff.core.settings import MAX_SETTINGS_BYTES, SETTINGS_FILE
 
     store = open_store()
     path = store.path / SETTINGS_FILE
@@ -248,7 +254,7 @@ def commit_cmd(subject: str | None) -> None:
 @config_cmd.command("migrate")
 def migrate_cmd() -> None:
     """Move the settings of .git/policydiff/config.json into policydiff.toml (one commit)."""
-    from policydiff.settings import SETTINGS_FILE, edit_settings
+    from policydiff.core.settings import SETTINGS_FILE, edit_settings
 
     store = open_store()
     config = store_config(store)

@@ -19,8 +19,8 @@ import click
 from policydiff.cli.common import emit_json, format_option, open_store
 
 if TYPE_CHECKING:
-    from policydiff.ingest.declarations import Collection
-    from policydiff.store import GitStore
+    from policydiff.sources.ingest.declarations import Collection
+    from policydiff.store.gitstore import GitStore
 
 # The per-policy settings an import owns (set from the declaration, or removed).
 _OWNED = ("url", "select", "remove", "title", "organisation", "type", "render", "combine")
@@ -103,7 +103,7 @@ def _edited(text: str, wanted: dict[str, str]) -> str:
     stay); new policies' tables are appended in one go, so importing a large collection
     costs one pass, not one pass per key.
     """
-    from policydiff.settings import edit_settings, parse_settings, render_settings
+    from policydiff.core.settings import edit_settings, parse_settings, render_settings
 
     current = parse_settings(text.encode("utf-8")) if text.strip() else {}
     known = {_policy_of(key) for key in current if key.startswith("policy.")}
@@ -133,9 +133,9 @@ def _edited(text: str, wanted: dict[str, str]) -> str:
 def import_declarations(store: GitStore, folder: Path) -> ImportReport:
     """Write the settings of a collection's documents into policydiff.toml (one commit)."""
     from policydiff.cli.config_cmd import _committed_settings
-    from policydiff.config import policy_key
-    from policydiff.ingest.declarations import read_collection
-    from policydiff.settings import parse_settings
+    from policydiff.core.config import policy_key
+    from policydiff.core.settings import parse_settings
+    from policydiff.sources.ingest.declarations import read_collection
 
     collection = read_collection(folder)
     report = ImportReport(collection)

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import click
 
 from policydiff.cli.common import FormatChoice, format_help, use_color, write_stdout
-from policydiff.errors import UsageError
+from policydiff.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from policydiff.report import Side
+    from policydiff.engine.report import Side
 
 DRIVER_FORMATS = ("term", "markdown", "json")
 # Git's arguments: a plain run, and one for a rename or copy (new path and a message).
@@ -105,7 +105,7 @@ def git_diff_driver_cmd(
 def _side(file: str, label: str) -> tuple[Side, str]:
     """Return one side and its text: ``/dev/null`` (no such file on that side) is empty."""
     from policydiff.cli.resolve import read_file
-    from policydiff.report import side_from_text
+    from policydiff.engine.report import side_from_text
 
     if file == NULL:
         return side_from_text(NULL, ""), ""
@@ -139,15 +139,15 @@ def _show_diff(
     header: str, sides: tuple[Side, str, Side, str], *, fmt: str, ignore_cosmetic: bool
 ) -> None:
     """Print the header, then the report of the two texts in ``fmt``."""
-    from policydiff.compare import compare_texts
-    from policydiff.render import get_renderer
-    from policydiff.report import CompareReport, View
+    from policydiff.engine.compare import compare_texts
+    from policydiff.engine.report import CompareReport, View
+    from policydiff.publish.render import get_renderer
 
     old_side, old_text, new_side, new_text = sides
     report = CompareReport(old_side, new_side, compare_texts(old_text, new_text))
     view = View(ignore_cosmetic=ignore_cosmetic)
     if fmt == "term":
-        from policydiff.render.terminal import render
+        from policydiff.publish.render.terminal import render
 
         # Git's pager is a pipe: colour only when asked (policydiff --color git-diff-driver).
         body = render(report, view, color=use_color(sys.stdout))

@@ -26,12 +26,12 @@ from policydiff.cli.common import (
     write_stdout,
 )
 from policydiff.cli.completion import complete_policy, complete_policy_ref
-from policydiff.errors import UsageError
+from policydiff.core.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from policydiff.history import Blame
+    from policydiff.engine.history import Blame
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -119,8 +119,8 @@ def blame_cmd(
     Results are remembered in the store's git directory: blaming again, or after new
     versions were recorded, only diffs the versions not yet followed.
     """
-    from policydiff.history import Granularity, Timeline, blame
-    from policydiff.refs import VersionRef, split_policy_ref
+    from policydiff.core.refs import VersionRef, split_policy_ref
+    from policydiff.engine.history import Granularity, Timeline, blame
 
     policy: str | None = None
     ref: VersionRef | None = None
@@ -142,7 +142,7 @@ def blame_cmd(
     if fmt in {"json", "markdown", "html"} or output is not None:
         _write_blame(result, fmt, output)
         return
-    from policydiff.render.blame import build_blame
+    from policydiff.publish.render.blame import build_blame
 
     _show(build_blame(result, color=use_color(sys.stdout)))
 
@@ -151,7 +151,7 @@ def _write_blame(result: Blame, fmt: str, output: Path | None) -> None:
     """Write a blame as JSON, markdown or HTML (or plain terminal text) to stdout or a file."""
     import json
 
-    from policydiff.render import blame as formats
+    from policydiff.publish.render import blame as formats
 
     if fmt == "json":
         text = json.dumps(formats.blame_json(result), ensure_ascii=False, indent=2) + "\n"
@@ -188,8 +188,8 @@ def history_cmd(policy: str | None, section: str, include_technical: bool, fmt: 
     several sections, those whose own title contains it win, then an exact title;
     otherwise the candidates are listed.
     """
-    from policydiff.history import Timeline, section_history
-    from policydiff.refs import validate_policy_id
+    from policydiff.core.refs import validate_policy_id
+    from policydiff.engine.history import Timeline, section_history
 
     if not section.strip():
         raise UsageError("--section needs some text to look for")
@@ -199,15 +199,15 @@ def history_cmd(policy: str | None, section: str, include_technical: bool, fmt: 
     policy = store.require_policy(policy)
     result = section_history(Timeline(store, policy), section, include_technical=include_technical)
     if fmt == "json":
-        from policydiff.render.blame import history_json
+        from policydiff.publish.render.blame import history_json
 
         emit_json(history_json(result, section))
     elif fmt == "markdown":
-        from policydiff.render.blame import history_markdown
+        from policydiff.publish.render.blame import history_markdown
 
         write_stdout(history_markdown(result))
     else:
-        from policydiff.render.blame import build_history
+        from policydiff.publish.render.blame import build_history
 
         _show(build_history(result, color=use_color(sys.stdout)))
 
@@ -242,8 +242,8 @@ def site_cmd(
     the site). Templates in the store's templates/site/ folder replace the packaged page
     templates of the same name (see docs/templates.md).
     """
-    from policydiff.refs import validate_policy_id
-    from policydiff.site import build_site
+    from policydiff.core.refs import validate_policy_id
+    from policydiff.publish.site import build_site
 
     for policy in policies:
         validate_policy_id(policy)

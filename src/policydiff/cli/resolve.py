@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from policydiff.errors import InputError, StoreError, UsageError
-from policydiff.refs import (
+from policydiff.core.errors import InputError, StoreError, UsageError
+from policydiff.core.refs import (
     LATEST,
     PREVIOUS,
     RefKind,
@@ -36,11 +36,11 @@ from policydiff.refs import (
     split_policy_ref,
     validate_policy_id,
 )
-from policydiff.report import Side, side_from_text, side_from_version
+from policydiff.engine.report import Side, side_from_text, side_from_version
 
 if TYPE_CHECKING:
-    from policydiff.model import Version
-    from policydiff.store import GitStore
+    from policydiff.core.model import Version
+    from policydiff.store.gitstore import GitStore
 
 MAX_ARGUMENTS = 3
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -79,7 +79,7 @@ class _Store:
     def get(self) -> GitStore:
         """Return the opened store (StoreError if there is none)."""
         if self._store is None:
-            from policydiff.store import GitStore
+            from policydiff.store.gitstore import GitStore
 
             self._store = GitStore(self.path)
         return self._store
@@ -248,7 +248,7 @@ def _load(
 
 def read_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Side, str]:
     """Read a policy file's text: decoded, front matter and Wayback header off, HTML extracted."""
-    from policydiff.ingest.policytext import policy_text_from_bytes, read_policy_text
+    from policydiff.sources.ingest.policytext import policy_text_from_bytes, read_policy_text
 
     if str(path) == STDIN:
         name = "stdin"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from policydiff.cli.common import write_stdout
-from policydiff.errors import UsageError
+from policydiff.core.errors import UsageError
 
 
 @click.command("schema")

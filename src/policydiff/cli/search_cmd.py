@@ -16,11 +16,11 @@ from policydiff.cli.common import (
     write_stdout,
 )
 from policydiff.cli.completion import complete_policy
-from policydiff.errors import ExitCode
+from policydiff.core.errors import ExitCode
 
 if TYPE_CHECKING:
-    from policydiff.model import Version
-    from policydiff.search import PolicyHits
+    from policydiff.core.model import Version
+    from policydiff.engine.search import PolicyHits
 
 SCHEMA = "policydiff.search/1"
 
@@ -103,7 +103,7 @@ def search_cmd(phrase: str, regex: bool, policies: tuple[str, ...], fmt: str) ->
       policydiff search --regex "biometric(s)? data" --format json
       policydiff search cookies --policy koozali/privacy-policy
     """  # noqa: D301 - "\b" is click's no-rewrap marker, the backspace character itself
-    from policydiff.search import Matcher, search_store
+    from policydiff.engine.search import Matcher, search_store
 
     matcher = Matcher(phrase, regex=regex)
     store = open_store()

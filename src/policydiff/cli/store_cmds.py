@@ -27,7 +27,7 @@ from policydiff.cli.common import (
     store_path,
 )
 from policydiff.cli.completion import complete_policy, complete_policy_ref
-from policydiff.errors import (
+from policydiff.core.errors import (
     ExitCode,
     InputError,
     PolicydiffError,
@@ -37,9 +37,9 @@ from policydiff.errors import (
 )
 
 if TYPE_CHECKING:
-    from policydiff.inforce import InForce
-    from policydiff.model import RecordResult, Snapshot, Version
-    from policydiff.store import GitStore, Importer
+    from policydiff.core.model import RecordResult, Snapshot, Version
+    from policydiff.store.gitstore import GitStore, Importer
+    from policydiff.store.inforce import InForce
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
 # The largest --max-size accepted (1 TiB): far above any policy, and far below what makes
@@ -86,7 +86,7 @@ def version_json(version: Version) -> dict[str, Any]:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def init_cmd(path: Path | None) -> None:
     """Create a new store at PATH (default: the --store path)."""
-    from policydiff.store import MARKER_FILE, init_store
+    from policydiff.store.gitstore import MARKER_FILE, init_store
 
     target = path or store_path()
     existed = (target / MARKER_FILE).is_file()
@@ -191,10 +191,10 @@ def import_cmd(
     written in capture order as one atomic write. Memory holds one text (and, per
     policy, the last plausible one, compressed), whatever the number of files.
     """
-    from policydiff.ingest import discover_snapshots, read_snapshot
-    from policydiff.ingest.discover import check_inside
-    from policydiff.ingest.html import html_to_markdown
-    from policydiff.refs import validate_policy_id
+    from policydiff.core.refs import validate_policy_id
+    from policydiff.sources.ingest import discover_snapshots, read_snapshot
+    from policydiff.sources.ingest.discover import check_inside
+    from policydiff.sources.ingest.html import html_to_markdown
 
     if policy is not None:
         validate_policy_id(policy)
@@ -281,7 +281,7 @@ class _Vetting:
 
     def _judged(self, policy: str, key: tuple[datetime, str], snapshot: Snapshot) -> Snapshot:
         """Return ``snapshot``, with a Suspect trailer if it does not look like the policy."""
-        from policydiff.plausibility import last_good_text
+        from policydiff.engine.plausibility import last_good_text
 
         if not self._last_good.has(policy):
             if self._stored is None:
@@ -416,9 +416,9 @@ def add_cmd(
     fmt: str,
 ) -> None:
     """Record one snapshot FILE with explicit metadata."""
-    from policydiff.ingest import parse_date, parse_timestamp, read_snapshot
-    from policydiff.ingest.html import html_to_markdown
-    from policydiff.refs import validate_policy_id
+    from policydiff.core.refs import validate_policy_id
+    from policydiff.sources.ingest import parse_date, parse_timestamp, read_snapshot
+    from policydiff.sources.ingest.html import html_to_markdown
 
     validate_policy_id(policy)
     captured_at = parse_timestamp(captured, what="--captured") if captured else None
@@ -437,7 +437,7 @@ def add_cmd(
         max_bytes=max_size,
         extract_html=html_to_markdown,
     )
-    from policydiff.plausibility import last_good_text
+    from policydiff.engine.plausibility import last_good_text
 
     if technical and not snapshot.technical:
         snapshot = replace(snapshot, technical=True)
@@ -454,7 +454,7 @@ def _suspected(previous: str | None, snapshot: Snapshot) -> tuple[Snapshot, str 
     Returns the snapshot (with a ``Suspect`` trailer if so) and the warning to give. A
     suspect snapshot is still recorded: an archive keeps what was captured.
     """
-    from policydiff.plausibility import SUSPECT_TRAILER, suspect_reasons
+    from policydiff.engine.plausibility import SUSPECT_TRAILER, suspect_reasons
 
     reasons = suspect_reasons(previous, snapshot.text)
     if not reasons:
@@ -493,7 +493,7 @@ def _warn_out_of_range(versions: list[Version]) -> None:
     Only a store written by an older policydiff, or by hand, holds one: it is read as it
     is, and ``verify`` reports it as a problem.
     """
-    from policydiff.model import capture_range_problem
+    from policydiff.core.model import capture_range_problem
 
     for version in versions:
         problem = capture_range_problem(version.captured_at)
@@ -564,7 +564,7 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
     versions) compare each version with the one before it; they are cached in the store's
     git directory, so only new versions are diffed.
     """
-    from policydiff.history import Timeline, version_stats
+    from policydiff.engine.history import Timeline, version_stats
 
     if no_stats and rebuild_cache:
         raise UsageError("--rebuild-cache needs the stats: drop --no-stats")
@@ -632,8 +632,8 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
 @format_option("text", "json", default="text")
 def show_cmd(target: str | None, at: str | None, fmt: str) -> None:
     """Print a version's text exactly as recorded (REF: N, latest, previous, date, hash)."""
-    from policydiff.inforce import RULE
-    from policydiff.refs import VersionRef, parse_iso_date, split_policy_ref
+    from policydiff.core.refs import VersionRef, parse_iso_date, split_policy_ref
+    from policydiff.store.inforce import RULE
 
     policy: str | None = None
     ref: VersionRef | None = None
@@ -669,7 +669,7 @@ def show_cmd(target: str | None, at: str | None, fmt: str) -> None:
 
 def in_force_json(answer: InForce) -> dict[str, Any]:
     """Return the documented JSON form of an in-force answer (``show --at``)."""
-    from policydiff.inforce import RULE
+    from policydiff.store.inforce import RULE
 
     return {
         "on": answer.on.isoformat(),
@@ -703,11 +703,11 @@ def _provenance(version: Version) -> str:
 @format_option("text", "json", default="text")
 def verify_cmd(policy: str | None, fmt: str) -> None:
     """Recompute every hash and check the archive's history; exit 2 if anything was altered."""
-    from policydiff.refs import validate_policy_id
+    from policydiff.core.refs import validate_policy_id
 
     if policy is not None:
         validate_policy_id(policy)
-    from policydiff.history import check_caches
+    from policydiff.engine.history import check_caches
 
     store = open_store()
     report = store.verify(policy)
@@ -750,7 +750,7 @@ def verify_cmd(policy: str | None, fmt: str) -> None:
 @quiet_option()
 def sync_cmd(remote: str, no_push: bool, accept_config: bool, fmt: str) -> None:
     """Share the store through a git remote: pull others' versions, merge by date, push ours."""
-    from policydiff.store import SyncRefusedError
+    from policydiff.store.gitstore import SyncRefusedError
 
     store = open_store()
     try:

@@ -14,7 +14,7 @@ were seen with (URL, rules, extractor, the recorded text), and sent back as
 
 A policy of several pages (``combine``, or several ``url``s) is captured page by page
 and joined in order as Open Terms Archive joins them; a page with ``render = "browser"``
-is rendered in headless Chromium (``policydiff.fetch_browser``), its requests still
+is rendered in headless Chromium (``policydiff.sources.fetch_browser``), its requests still
 made by the same fetcher. Either is recorded whole or not at all, without validators.
 Technical re-extractions: when the page's bytes are the very bytes of the policy's last
 recorded source but the text extracted from them differs (a newer extractor, other
@@ -47,16 +47,16 @@ from policydiff.cli.capture_cmds import (
 from policydiff.cli.common import emit_json, format_option, open_store, quiet_option, report_line
 from policydiff.cli.completion import complete_policy
 from policydiff.cli.config_cmd import settings_values
-from policydiff.errors import PolicydiffError, UsageError
+from policydiff.core.errors import PolicydiffError, UsageError
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from policydiff.fetch import Fetcher, FetchSettings, Page
-    from policydiff.fetch_browser import Renderer
-    from policydiff.ingest.html import ExtractRules
-    from policydiff.model import Snapshot, Version
-    from policydiff.store import GitStore
+    from policydiff.core.model import Snapshot, Version
+    from policydiff.sources.fetch import Fetcher, FetchSettings, Page
+    from policydiff.sources.fetch_browser import Renderer
+    from policydiff.sources.ingest.html import ExtractRules
+    from policydiff.store.gitstore import GitStore
 
 TRACK_STATE = "track.json"
 _STATE_FORMAT = 1
@@ -150,7 +150,7 @@ def _read_state(store: GitStore) -> dict[str, dict[str, str]]:
 
 def _write_state(store: GitStore, state: dict[str, dict[str, str]]) -> None:
     """Save the validators (atomically; a failure only costs full fetches next time)."""
-    from policydiff.config import write_json_atomic
+    from policydiff.core.config import write_json_atomic
 
     with contextlib.suppress(OSError):
         write_json_atomic(_state_path(store), {"format": _STATE_FORMAT, "policies": state})
@@ -169,12 +169,12 @@ def _fetch_and_extract(
 
     Each capture is handed to ``deliver`` as soon as it is in, to be recorded at once.
     """
-    from policydiff.fetch import Fetcher
-    from policydiff.fetch_browser import Renderer
-    from policydiff.ingest import detect_effective_date
-    from policydiff.ingest.html import page_text
-    from policydiff.model import Snapshot
-    from policydiff.wayback import source_trailers
+    from policydiff.core.model import Snapshot
+    from policydiff.sources.fetch import Fetcher
+    from policydiff.sources.fetch_browser import Renderer
+    from policydiff.sources.ingest import detect_effective_date
+    from policydiff.sources.ingest.html import page_text
+    from policydiff.sources.wayback import source_trailers
 
     extractor = extractor_versions()
     # The renderer starts Chromium only for a policy that needs it.
@@ -228,12 +228,12 @@ def _capture(fetcher: Fetcher, renderer: Renderer, job: _Job, max_size: int) -> 
     Every page must come in: one failure fails the policy, as a partial document is
     not the policy. The stored source is the pages as received, one after the other.
     """
-    from policydiff.errors import InputError
-    from policydiff.fetch_browser import RENDER_TRAILER
-    from policydiff.ingest import detect_effective_date
-    from policydiff.ingest.html import page_text
-    from policydiff.model import Snapshot
-    from policydiff.wayback import source_trailers
+    from policydiff.core.errors import InputError
+    from policydiff.core.model import Snapshot
+    from policydiff.sources.fetch_browser import RENDER_TRAILER
+    from policydiff.sources.ingest import detect_effective_date
+    from policydiff.sources.ingest.html import page_text
+    from policydiff.sources.wayback import source_trailers
 
     texts: list[str] = []
     raws: list[bytes] = []
@@ -294,8 +294,8 @@ def _parts(
     policy's own settings, as Open Terms Archive does; several ``url``s are pages
     with the policy's selectors.
     """
-    from policydiff.config import combine_parts
-    from policydiff.ingest.html import ExtractRules
+    from policydiff.core.config import combine_parts
+    from policydiff.sources.ingest.html import ExtractRules
 
     render = settings.get(f"policy.{policy}.render", "http")
     combine = settings.get(f"policy.{policy}.combine")
@@ -324,9 +324,9 @@ def _plan(
     store: GitStore, settings: dict[str, str], named: tuple[str, ...], known: set[str]
 ) -> tuple[list[_Job], list[_Outcome]]:
     """Return the jobs to run and the policies that cannot be tracked (with why)."""
-    from policydiff.ingest.html import ExtractRules
-    from policydiff.refs import validate_policy_id
-    from policydiff.settings import policies_with_urls, policy_urls
+    from policydiff.core.refs import validate_policy_id
+    from policydiff.core.settings import policies_with_urls, policy_urls
+    from policydiff.sources.ingest.html import ExtractRules
 
     state = _read_state(store)
     extractor = extractor_versions()

@@ -1,0 +1,1 @@
+"""The vocabulary every layer shares: snapshot and diff models, errors, limits, settings."""

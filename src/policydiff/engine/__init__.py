@@ -1,0 +1,1 @@
+"""The compare engine: sections, word diffs, alignment, reports, and history over them."""

@@ -1,0 +1,404 @@
+"""Cut a markdown policy into sections that tile the text exactly, using markdown-it tokens."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import TYPE_CHECKING
+
+from markdown_it import MarkdownIt
+
+from policydiff.core.diff_model import SectionKind
+from policydiff.engine.normalize import normalize_text, split_label, title_key
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
+
+_UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
+
+
+class _QuietLogger:
+    """Stands in for markdown-it's module logger inside the block rules of our parsers."""
+
+    @staticmethod
+    def debug(*_args: object) -> None:
+        """Drop the message: every block rule logs each attempt at debug level."""
+
+
+_QUIET = _QuietLogger()
+
+
+def _quiet_rule(rule: Callable[..., bool]) -> Callable[..., bool]:
+    """Return the same rule code with ``LOGGER`` bound to a logger that does nothing.
+
+    Each block rule starts with ``LOGGER.debug(...)``, so every line costs several calls
+    through logging's level check: 5-10% of the block parse time on the corpus.
+    """
+    if not isinstance(rule, types.FunctionType) or "LOGGER" not in rule.__globals__:
+        return rule
+    names = {**rule.__globals__, "LOGGER": _QUIET}
+    return types.FunctionType(
+        rule.__code__, names, rule.__name__, rule.__defaults__, rule.__closure__
+    )
+
+
+def _quieted(parser: MarkdownIt) -> MarkdownIt:
+    """Give a parser's block rules the quiet logger (same rules, same options, same tokens)."""
+    ruler = parser.block.ruler
+    for rule in list(ruler.__rules__):
+        quiet = _quiet_rule(rule.fn)
+        if quiet is not rule.fn:
+            ruler.at(rule.name, quiet, {"alt": list(rule.alt)})
+    return parser
+
+
+# Block structure only: inline parsing of every paragraph costs 2/3 of the parse time and
+# is needed just for heading titles and pseudo-heading candidates (parsed on demand).
+# Tables stay off (the commonmark preset's default): a table then parses as a paragraph,
+# which is all sectioning needs, and the table rule costs a quarter of the parse time.
+_BLOCK_PARSER = _quieted(MarkdownIt("commonmark").disable(["inline", "text_join"]))
+# markdown-it's `normalize` rule only rewrites CR line breaks and NUL characters; text
+# without them skips that whole-text regex pass.
+_BLOCK_PARSER_LF = _quieted(MarkdownIt("commonmark").disable(["inline", "text_join", "normalize"]))
+_INLINE_PARSER = MarkdownIt("commonmark")
+# Tables are found on demand, only in the bodies of sections that changed (see table_rows):
+# turned on in the parsers above they cost a third more parse time on the corpus and
+# moved no section boundary there.
+_TABLE_PARSER = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
+
+
+def _escaped_split(line: str) -> list[str]:
+    """Split a table line at unescaped pipes, an escaped one read as a pipe (escapedSplit).
+
+    Same result as markdown-it's character loop (a pipe after a backslash is escaped, the
+    backslash dropped), at C speed: that loop took 0.3 us a character, 100 ms for the
+    rows of one youtube table.
+    """
+    return [cell.replace("\\|", "|") for cell in _UNESCAPED_PIPE.split(line)]
+
+
+def _fast_table_rule() -> Callable[..., bool] | None:
+    """Return markdown-it's own table rule reading cells with _escaped_split, if it can."""
+    module = importlib.import_module("markdown_it.rules_block.table")
+    rule = getattr(module, "table", None)
+    if not isinstance(rule, types.FunctionType) or not hasattr(module, "escapedSplit"):
+        return None
+    # The same code with one name bound differently, for this parser only.
+    names = {**vars(module), "escapedSplit": _escaped_split}
+    return types.FunctionType(
+        rule.__code__, names, rule.__name__, rule.__defaults__, rule.__closure__
+    )
+
+
+if (_FAST_TABLE := _fast_table_rule()) is not None:
+    _TABLE_PARSER.block.ruler.at("table", _FAST_TABLE, {"alt": ["paragraph", "reference"]})
+_quieted(_TABLE_PARSER)
+# A line that could be a table's delimiter row (`|---|:-:|`, `--- | ---`): without one
+# there is no table and no parse.
+_DELIMITER_ROW = re.compile(
+    r"^[ \t>]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$", re.MULTILINE
+)
+
+# markdown-it's own line splitting (its `normalize` core rule): line numbers in token
+# maps count these, so offsets must be computed with the same rule.
+_NEWLINE = re.compile(r"\r\n?|\n")
+
+# A bold/italic paragraph is a heading only if it reads like one: short, one line, and
+# not a sentence (tumblr and snapchat have whole bold or italic paragraphs of prose).
+_PSEUDO_MAX_SOURCE = 200
+_PSEUDO_MAX_TITLE = 120
+_SENTENCE_END = (".", "!", "?", ";", ",")
+# Heading titles longer than this are not inline-parsed (pathological inputs).
+_INLINE_MAX = 2000
+_EXCERPT_WORDS = 8
+# A whole paragraph in one emphasis, with no other inline markup inside.
+_SIMPLE_EMPHASIS = re.compile(
+    r"(?P<mark>\*\*|__|\*|_)(?=\S)(?P<inner>[^*_`\[\]<>&!\\\n]*[^*_`\[\]<>&!\\\s])(?P=mark)\Z"
+)
+# Characters that can start inline markup; titles without them are plain text already.
+_INLINE_MARKUP = re.compile(r"[*_`\[\]<>&\\!]")
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One section: its heading identity and the exact slice of source text it owns."""
+
+    kind: SectionKind
+    # Plain-text heading titles from the top, numbering included; () for the preamble.
+    path: tuple[str, ...]
+    # Normalised, label-stripped title keys of the path, for matching across versions.
+    key: tuple[str, ...]
+    # Heading level: 1-6 for ATX/setext, nearest real level + 1 (bold) or + 2 (italic).
+    level: int
+    label: str | None
+    # Own heading title as written, label stripped.
+    title: str
+    # Index of the enclosing section in the same list, None at the top.
+    parent: int | None
+    # Source slice: body = text[start:end]; the heading line(s) are text[start:content_start].
+    start: int
+    content_start: int
+    body: str
+
+    @property
+    def end(self) -> int:
+        """Offset just past the section's last character."""
+        return self.start + len(self.body)
+
+    @property
+    def heading(self) -> str:
+        """The heading line(s) as written (empty for the preamble and paragraph units)."""
+        return self.body[: self.content_start - self.start]
+
+    @property
+    def content(self) -> str:
+        """The body without its heading line(s)."""
+        return self.body[self.content_start - self.start :]
+
+
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    """A place where a new section starts."""
+
+    line: int
+    content_line: int
+    kind: SectionKind
+    level: int
+    plain: str
+    real: bool
+
+
+def _line_starts(text: str) -> list[int]:
+    """Offsets of the first character of every line, as markdown-it numbers lines."""
+    if "\r" in text:
+        return [0, *(m.end() for m in _NEWLINE.finditer(text))]
+    # Same result for LF-only text, computed at C speed (a 1 MB text has 20,000 lines).
+    return list(accumulate(map((1).__add__, map(len, text.split("\n"))), initial=0))[:-1]
+
+
+def _plain_text(children: list[Token] | None) -> str:
+    """Concatenate the visible text of inline tokens (link and emphasis markup dropped)."""
+    parts: list[str] = []
+    for child in children or ():
+        if child.type in {"text", "code_inline"}:
+            parts.append(child.content)
+        elif child.type in {"softbreak", "hardbreak"}:
+            parts.append(" ")
+        elif child.type == "image":
+            parts.append(_plain_text(child.children))
+    return " ".join("".join(parts).split())
+
+
+def _inline_title(content: str) -> str:
+    """Plain text of a heading's inline source."""
+    if len(content) > _INLINE_MAX or not _INLINE_MARKUP.search(content):
+        # Nothing for the inline parser to strip (the usual heading), or too long to try.
+        return " ".join(content.split())
+    tokens = _INLINE_PARSER.parseInline(content)
+    return _plain_text(tokens[0].children if tokens else None)
+
+
+def _pseudo_heading(content: str) -> tuple[str, str] | None:
+    """Return ("bold" | "italic", title) if a paragraph is only bold or only italic text."""
+    if (
+        len(content) > _PSEUDO_MAX_SOURCE
+        or "\n" in content
+        or content[:1] not in {"*", "_"}
+        or content[-1:] not in {"*", "_"}
+    ):
+        return None
+    simple = _SIMPLE_EMPHASIS.match(content)
+    if simple is not None:
+        # `**Title**` or `_Title_` with nothing inside for the inline parser to do: the
+        # delimiters at paragraph start and end always open and close (CommonMark 6.2).
+        style = "bold" if len(simple.group("mark")) == 2 else "italic"
+        return _checked_title(style, " ".join(simple.group("inner").split()))
+    tokens = _INLINE_PARSER.parseInline(content)
+    # The inline parser leaves empty text tokens around the emphasis delimiters.
+    children = [
+        child
+        for child in (tokens[0].children or [] if tokens else [])
+        if child.type != "text" or child.content
+    ]
+    if not children or children[0].type not in {"strong_open", "em_open"}:
+        return None
+    depth = 0
+    for index, child in enumerate(children):
+        depth += child.nesting if child.type.endswith(("_open", "_close")) else 0
+        if depth == 0 and index != len(children) - 1:
+            # The emphasis closes before the paragraph ends: mixed text, not a heading.
+            return None
+    if depth != 0 or children[-1].type not in {"strong_close", "em_close"}:
+        return None
+    bold = children[0].type == "strong_open" or (
+        len(children) > 2 and children[1].type == "strong_open"
+    )
+    return _checked_title("bold" if bold else "italic", _plain_text(children))
+
+
+def _checked_title(style: str, title: str) -> tuple[str, str] | None:
+    """Keep a pseudo-heading only if its text reads like a title, not a sentence."""
+    if not title or len(title) > _PSEUDO_MAX_TITLE or title.endswith(_SENTENCE_END):
+        return None
+    return style, title
+
+
+def _heading_cuts(tokens: list[Token]) -> list[_Cut]:
+    """Find top-level headings and bold/italic pseudo-headings, with their levels."""
+    cuts: list[_Cut] = []
+    real_level = 0
+    for index, token in enumerate(tokens):
+        if token.level != 0 or token.nesting != 1 or token.map is None:
+            continue
+        if token.type == "heading_open":
+            real_level = int(token.tag[1:])
+            title = _inline_title(tokens[index + 1].content)
+            cuts.append(
+                _Cut(token.map[0], token.map[1], SectionKind.HEADING, real_level, title, real=True)
+            )
+        elif token.type == "paragraph_open":
+            found = _pseudo_heading(tokens[index + 1].content)
+            if found is not None:
+                style, title = found
+                level = real_level + (1 if style == "bold" else 2)
+                cuts.append(
+                    _Cut(token.map[0], token.map[1], SectionKind.HEADING, level, title, real=False)
+                )
+    return cuts
+
+
+def _paragraph_cuts(tokens: list[Token], text: str, starts: list[int]) -> list[_Cut]:
+    """Cut a document without headings at its top-level blocks (rules stay with the block above)."""
+    cuts: list[_Cut] = []
+    for token in tokens:
+        if token.level != 0 or token.nesting == -1 or token.map is None or token.type == "hr":
+            continue
+        line = token.map[0]
+        source = text[_offset(starts, line, len(text)) : _offset(starts, token.map[1], len(text))]
+        words = normalize_text(source[:400]).split()
+        excerpt = " ".join(words[:_EXCERPT_WORDS])
+        if len(words) > _EXCERPT_WORDS:
+            excerpt += " \u2026"
+        cuts.append(_Cut(line, line, SectionKind.PARAGRAPH, 1, excerpt, real=False))
+    return cuts
+
+
+def _offset(starts: list[int], line: int, length: int) -> int:
+    """Character offset of a markdown-it line number (the text length past the last line)."""
+    return starts[line] if line < len(starts) else length
+
+
+def _block_start(text: str, position: int) -> int:
+    """Return the start of the line after the last blank line before position (or 0)."""
+    line = text.rfind("\n", 0, position) + 1
+    while line > 0:
+        previous = text.rfind("\n", 0, line - 1) + 1
+        if not text[previous : line - 1].strip():
+            return line
+        line = previous
+    return 0
+
+
+def _block_end(text: str, position: int) -> int:
+    """Return the end of the first blank line at or after position's line (or the end)."""
+    line = text.rfind("\n", 0, position) + 1
+    while line < len(text):
+        end = text.find("\n", line)
+        end = len(text) if end == -1 else end + 1
+        if not text[line:end].strip():
+            return end
+        line = end
+    return len(text)
+
+
+def table_rows(text: str, start: int = 0, end: int | None = None) -> tuple[tuple[int, int], ...]:
+    """Return the ``[start, end)`` offsets of every line of the markdown tables in text.
+
+    Each span is one row (header, delimiter or body row) with its line break; spans come
+    in text order. Tables are GFM pipe tables as markdown-it's table rule reads them.
+    With ``start``/``end``, only the tables in the blocks (runs of lines between blank
+    lines) overlapping ``text[start:end]`` are looked for: markdown-it's table rule costs
+    about 0.2 ms per kilobyte of rows, so a long section is not parsed for a one-row edit.
+    A table never holds a blank line, so a block holds whole tables; a block is parsed
+    out of its context (a table inside a list item reads the same; a blank line inside a
+    fenced code block can make its lines read as a table).
+    """
+    begin = _block_start(text, start) if start else 0
+    finish = len(text) if end is None else _block_end(text, max(end, start))
+    chunk = text[begin:finish]
+    if "|" not in chunk:
+        return ()
+    # The pre-check reads lines as markdown-it does: CR and CRLF end lines too.
+    lines = _NEWLINE.sub("\n", chunk) if "\r" in chunk else chunk
+    if _DELIMITER_ROW.search(lines) is None:
+        return ()
+    starts = _line_starts(chunk)
+    length = len(chunk)
+    spans: list[tuple[int, int]] = []
+    for token in _TABLE_PARSER.parse(chunk):
+        if token.type == "table_open" and token.map is not None:
+            first, last = token.map
+            spans.extend(
+                (begin + _offset(starts, line, length), begin + _offset(starts, line + 1, length))
+                for line in range(first, last)
+            )
+    return tuple(spans)
+
+
+def split_sections(text: str) -> tuple[Section, ...]:
+    """Cut text into sections whose bodies, joined in order, give the text back exactly."""
+    if not text:
+        return ()
+    plain = "\r" not in text and "\0" not in text
+    tokens = (_BLOCK_PARSER_LF if plain else _BLOCK_PARSER).parse(text)
+    starts = _line_starts(text)
+    cuts = _heading_cuts(tokens)
+    if not cuts:
+        cuts = _paragraph_cuts(tokens, text, starts)
+    length = len(text)
+    sections: list[Section] = []
+    first = _offset(starts, cuts[0].line, length) if cuts else length
+    if first > 0:
+        sections.append(
+            Section(SectionKind.PREAMBLE, (), (), 0, None, "", None, 0, 0, text[:first]),
+        )
+    # (level, plain title, title key, index in sections) of the open headings.
+    stack: list[tuple[int, str, str, int]] = []
+    for index, cut in enumerate(cuts):
+        start = _offset(starts, cut.line, length)
+        end = _offset(starts, cuts[index + 1].line, length) if index + 1 < len(cuts) else length
+        if end <= start:
+            continue
+        content_start = min(_offset(starts, cut.content_line, length), end)
+        parent: int | None = None
+        if cut.kind is SectionKind.PARAGRAPH:
+            label, title = None, cut.plain
+            path: tuple[str, ...] = (cut.plain,)
+            keys: tuple[str, ...] = ()
+        else:
+            label, title = split_label(cut.plain)
+            while stack and stack[-1][0] >= cut.level:
+                stack.pop()
+            parent = stack[-1][3] if stack else None
+            stack.append((cut.level, cut.plain, title_key(title), len(sections)))
+            path = tuple(entry[1] for entry in stack)
+            keys = tuple(entry[2] for entry in stack)
+        sections.append(
+            Section(
+                cut.kind,
+                path,
+                keys,
+                cut.level,
+                label,
+                title,
+                parent,
+                start,
+                content_start,
+                text[start:end],
+            )
+        )
+    return tuple(sections)

@@ -1,0 +1,1 @@
+"""What people read: redlines, announcements, the changelog, the feed and the site."""

@@ -1,0 +1,1 @@
+"""Where snapshots come from: files, pages, PDFs, the Wayback Machine, git, declarations."""
