@@ -176,15 +176,16 @@ def result_lookup_skipped(store: GitStore) -> Iterator[None]:
 
 def store_code_version() -> str:
     """Return which store code a figure was measured with (its last commit, dirty or not)."""
-    module = Path(store_module.__file__ or "")
+    # The store's code spans the modules of its package (gitstore, layout, fastimport...).
+    package = Path(store_module.__file__ or "").parent
 
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", *args], cwd=module.parent, capture_output=True, text=True, check=False
+            ["git", *args], cwd=package, capture_output=True, text=True, check=False
         ).stdout.strip()
 
-    commit = git("log", "-1", "--format=%h", "--", module.name) or "unknown"
-    return commit + ("+dirty" if git("status", "--porcelain", "--", module.name) else "")
+    commit = git("log", "-1", "--format=%h", "--", ".") or "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--", ".") else "")
 
 
 def build_store(

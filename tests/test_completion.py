@@ -126,6 +126,6 @@ def test_no_store_means_no_candidates_and_no_error(tmp_path: Path, kind: str) ->
 
 def test_the_marker_name_is_the_stores() -> None:
     from policydiff.cli.completion import STORE_MARKER
-    from policydiff.store.gitstore import MARKER_FILE
+    from policydiff.store.layout import MARKER_FILE
 
     assert STORE_MARKER == MARKER_FILE

@@ -20,7 +20,8 @@ from policydiff.core.errors import (
 )
 from policydiff.core.model import Snapshot
 from policydiff.core.refs import parse_ref
-from policydiff.store.gitstore import GitStore, init_store, parse_trailers, text_path
+from policydiff.store.gitstore import GitStore, init_store
+from policydiff.store.layout import parse_trailers, text_path
 
 
 def snap(policy: str, text: str, when: str, **kw: object) -> Snapshot:
@@ -352,7 +353,7 @@ def test_any_utf8_text_round_trips(tmp_path_factory: pytest.TempPathFactory, bod
 
 
 def test_tree_entry_lookup_survives_malformed_trees() -> None:
-    from policydiff.store.gitstore import _tree_entry_at
+    from policydiff.store.layout import _tree_entry_at
 
     good = b"100644 a.md\0" + b"\x01" * 20 + b"40000 dir\0" + b"\x02" * 20
     assert _tree_entry_at(good, "dir") == good.index(b"\x02")

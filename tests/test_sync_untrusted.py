@@ -28,7 +28,8 @@ import pytest
 from fixtures.reliability.harness import git
 from helpers import run_cli
 from policydiff.core.model import Snapshot
-from policydiff.store.gitstore import GitStore, build_message
+from policydiff.store.gitstore import GitStore
+from policydiff.store.layout import build_message
 from test_bad_input import store_state
 
 POLICY = "acme/privacy"

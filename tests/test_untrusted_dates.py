@@ -31,7 +31,8 @@ from helpers import run_cli
 from httpserver import LocalServer, Reply
 from policydiff.core.errors import UsageError
 from policydiff.core.model import Snapshot
-from policydiff.store.gitstore import GitStore, build_message, parse_trailers
+from policydiff.store.gitstore import GitStore
+from policydiff.store.layout import build_message, parse_trailers
 
 POLICY = "acme/privacy"
 BODY = "# Privacy policy\n\n## 1. Data\n\nWe keep your data safe.\n"

@@ -86,7 +86,8 @@ def version_json(version: Version) -> dict[str, Any]:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 def init_cmd(path: Path | None) -> None:
     """Create a new store at PATH (default: the --store path)."""
-    from policydiff.store.gitstore import MARKER_FILE, init_store
+    from policydiff.store.gitstore import init_store
+    from policydiff.store.layout import MARKER_FILE
 
     target = path or store_path()
     existed = (target / MARKER_FILE).is_file()
@@ -750,7 +751,7 @@ def verify_cmd(policy: str | None, fmt: str) -> None:
 @quiet_option()
 def sync_cmd(remote: str, no_push: bool, accept_config: bool, fmt: str) -> None:
     """Share the store through a git remote: pull others' versions, merge by date, push ours."""
-    from policydiff.store.gitstore import SyncRefusedError
+    from policydiff.store.layout import SyncRefusedError
 
     store = open_store()
     try:
