@@ -38,7 +38,8 @@ from policydiff.core.errors import (
 
 if TYPE_CHECKING:
     from policydiff.core.model import RecordResult, Snapshot, Version
-    from policydiff.store.gitstore import GitStore, Importer
+    from policydiff.store.fastimport import Importer
+    from policydiff.store.gitstore import GitStore
     from policydiff.store.inforce import InForce
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
