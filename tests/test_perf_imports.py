@@ -21,7 +21,8 @@ NEVER_ON_PLAIN_COMPARE = (
 # has no use for: the store and git plumbing, the site and HTML stack, PDF and HTML
 # extraction, the terminal renderer, and tempfile (which pulls shutil, random, bz2, lzma).
 NEVER_ON_PLAIN_COMPARE_MODULES = (
-    "policydiff.store.gitstore", "policydiff.core.gitenv", "policydiff.publish.site", "policydiff.engine.history",
+    "policydiff.store.gitstore", "policydiff.store.layout", "policydiff.store.fastimport",
+    "policydiff.core.gitenv", "policydiff.publish.site", "policydiff.engine.history",
     "policydiff.publish.render.html", "policydiff.publish.render.terminal", "policydiff.sources.ingest.html",
     "policydiff.publish.announce", "policydiff.sources.fetch", "policydiff.sources.ingest.snapshot", "policydiff.sources.ingest.pdf",
     "policydiff.sources.ingest.discover", "tempfile", "shutil", "difflib", "subprocess",
@@ -71,6 +72,15 @@ def test_front_matter_still_parsed_when_present(tmp_path: Path) -> None:
     (tmp_path / "b.md").write_text(text.replace("collect", "sell"), encoding="utf-8")
     modules = imported(["compare", "a.md", "b.md", "--format", "json"], tmp_path)
     assert "yaml" in modules
+
+
+@pytest.mark.parametrize("module", ["policydiff.store.layout", "policydiff.store.fastimport"])
+def test_store_parts_load_without_the_store_class(module: str) -> None:
+    """The store's layout and writer import no GitStore at run time: gitstore imports them, not back."""
+    code = f"import sys, {module}; print('policydiff.store.gitstore' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"]])

@@ -1,5 +1,9 @@
 """The git-backed snapshot store: the only module that talks to git.
 
+``GitStore`` is the one entry point; its parts live beside it: ``layout`` (names,
+trailers, raw objects), ``fastimport`` (the writer), ``versionindex`` (the history
+cache) and ``inforce`` (the in-force rule).
+
 Layout of a store (a normal, non-bare git repository)::
 
     README.md                      what this is and how to read it with plain git
