@@ -122,7 +122,8 @@ def feed_titles(store: Path) -> dict[int, str]:
     assert result.exit_code == 0, result.stderr
     atom = "{http://www.w3.org/2005/Atom}"
     titles = [
-        e.findtext(f"{atom}title") or "" for e in ET.fromstring(result.stdout_bytes).iter(f"{atom}entry")
+        e.findtext(f"{atom}title") or ""
+        for e in ET.fromstring(result.stdout_bytes).iter(f"{atom}entry")
     ]
     return {int(t.split(":")[0].removeprefix("Version ")): t for t in titles}
 
