@@ -60,11 +60,12 @@ def _count(entry: HistoryEntry, kind: ChangeKind) -> int:
 
     Text moved in with edits counts as its section changed, as ``compare`` counts it
     (the section it moved into is modified by those edits, the move itself by 0 words);
-    a section with both its own edits and edited text moved in counts once.
+    a section already counted (its own edits, or added, renamed...) counts once.
     """
     found = sum(1 for c in entry.changes if c.kind is kind)
     if kind is ChangeKind.CHANGED:
-        changed = {c.section for c in entry.changes if c.kind is ChangeKind.CHANGED}
+        counted = {k for k, _ in _COUNT_WORDS}
+        changed = {c.section for c in entry.changes if c.kind in counted}
         found += len(
             {
                 c.section
