@@ -171,6 +171,8 @@ def test_log_json_adds_stats_and_no_stats_leaves_them_out(story: GitStore) -> No
         "substantive",
         "identical",
         "cosmetic_only",
+        "moved_blocks",
+        "words_moved",
     }
     bare = json.loads(
         run_cli(["--store", str(story.path), "log", "--format", "json", "--no-stats"]).stdout

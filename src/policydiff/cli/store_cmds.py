@@ -610,6 +610,9 @@ def log_cmd(policy: str | None, no_stats: bool, rebuild_cache: bool, fmt: str) -
                 f"~{change.sections_changed}"
             )
             words = f"+{change.words_inserted} \u2212{change.words_deleted}"
+            if change.words_moved:
+                # As compare's summary: moved words are not counted, only edits inside them.
+                words += f" ({change.words_moved} moved)"
             renamed_only = not change.substantive and change.sections_renamed
             note = " cosmetic only" if change.cosmetic_only else ""
             row.append(words + (" renamed only" if renamed_only else note))

@@ -554,10 +554,39 @@ def _moved_verdict(
     deleted += sum(m.words_deleted for m in moved_in)
     if diff.status is not SectionStatus.MODIFIED:
         return diff.status, inserted, deleted
-    changed = any(s.op is not Op.EQUAL and not s.cosmetic for s in own) or any(
-        m.edited for m in moved_in
-    )
+    changed = any(
+        s.op is not Op.EQUAL and not s.cosmetic for s in _body_runs(diff, segments, own)
+    ) or any(m.edited for m in moved_in)
     return (SectionStatus.MODIFIED if changed else SectionStatus.COSMETIC), inserted, deleted
+
+
+def _body_runs(
+    diff: SectionDiff, segments: tuple[Segment, ...], own: list[Segment]
+) -> list[Segment]:
+    """Return ``own`` without the runs of a renamed heading line.
+
+    A rename is told by title_change and does not make a section modified (see
+    _section_diff); a renamed section whose only other change is text moved in or out
+    is then COSMETIC, like the same move into a section keeping its name.
+    """
+    if diff.title_change is not TitleChange.RENAMED:
+        return own
+    heading = {
+        Op.DELETE: len(diff.old_text.partition("\n")[0]),
+        Op.INSERT: len(diff.new_text.partition("\n")[0]),
+    }
+    in_heading: set[int] = set()
+    old_at = new_at = 0
+    for segment in segments:
+        size = len(segment.text)
+        at = old_at if segment.op is Op.DELETE else new_at
+        if segment.op is not Op.EQUAL and at + size <= heading[segment.op]:
+            in_heading.add(id(segment))
+        if segment.op is not Op.INSERT:
+            old_at += size
+        if segment.op is not Op.DELETE:
+            new_at += size
+    return [s for s in own if id(s) not in in_heading]
 
 
 def _main_share(blocks: list[tuple[int, str]], total: int) -> int | None:

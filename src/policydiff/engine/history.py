@@ -907,6 +907,10 @@ class ChangeStats:
     cosmetic_words: int
     substantive: bool
     identical: bool
+    # Text moved between or within sections, as compare's summary counts it: the moved
+    # words are not in words_inserted/deleted (only the edits made inside them are).
+    moved_blocks: int
+    words_moved: int
 
     @property
     def cosmetic_only(self) -> bool:
@@ -936,6 +940,8 @@ class ChangeStats:
             "substantive": self.substantive,
             "identical": self.identical,
             "cosmetic_only": self.cosmetic_only,
+            "moved_blocks": self.moved_blocks,
+            "words_moved": self.words_moved,
         }
 
     @classmethod
@@ -954,7 +960,11 @@ class ChangeStats:
 
 
 def change_stats(diff: DocumentDiff) -> ChangeStats:
-    """Count what a diff changed, per section and in words."""
+    """Count what a diff changed, per section and in words: read from its ``summary``.
+
+    Every count but ``cosmetic_words`` is the diff summary's own, so ``log`` says what
+    ``compare`` says for the same pair of versions.
+    """
     summary = diff.summary
     cosmetic_words = sum(
         count_words(segment.text)
@@ -974,10 +984,12 @@ def change_stats(diff: DocumentDiff) -> ChangeStats:
         cosmetic_words=cosmetic_words,
         substantive=summary.substantive,
         identical=diff.identical,
+        moved_blocks=summary.moved_blocks,
+        words_moved=summary.words_moved,
     )
 
 
-STATS_FORMAT = 2  # 2: every entry sealed
+STATS_FORMAT = 3  # 2: every entry sealed; 3: moved_blocks and words_moved
 STATS_DIR = ("policydiff", "stats")
 BLAME_FORMAT = 2  # 2: every entry sealed
 BLAME_DIR = ("policydiff", "blame")

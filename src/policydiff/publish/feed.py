@@ -45,9 +45,7 @@ def entry_title(entry: HistoryEntry) -> str:
         return f"Version {number}: first recorded version"
     if entry.kind is EntryKind.TECHNICAL:
         return f"Version {number}: technical re-extraction (not a policy change)"
-    counts = [
-        (sum(1 for c in entry.changes if c.kind is kind), word) for kind, word in _COUNT_WORDS
-    ]
+    counts = [(_count(entry, kind), word) for kind, word in _COUNT_WORDS]
     parts = [f"{count} {word}" for count, word in counts if count]
     if not parts:
         return f"Version {number}: sections reordered"
@@ -55,6 +53,28 @@ def entry_title(entry: HistoryEntry) -> str:
     count, _, word = parts[0].partition(" ")
     parts[0] = f"{count} section{'' if count == '1' else 's'} {word}"
     return f"Version {number}: {', '.join(parts)}"
+
+
+def _count(entry: HistoryEntry, kind: ChangeKind) -> int:
+    """Return how many sections of an entry changed in the way ``kind`` names.
+
+    Text moved in with edits counts as its section changed, as ``compare`` counts it
+    (the section it moved into is modified by those edits, the move itself by 0 words);
+    a section already counted (its own edits, or added, renamed...) counts once.
+    """
+    found = sum(1 for c in entry.changes if c.kind is kind)
+    if kind is ChangeKind.CHANGED:
+        counted = {k for k, _ in _COUNT_WORDS}
+        changed = {c.section for c in entry.changes if c.kind in counted}
+        found += len(
+            {
+                c.section
+                for c in entry.changes
+                if c.kind is ChangeKind.TEXT_MOVED and c.content_changed
+            }
+            - changed
+        )
+    return found
 
 
 def _paragraphs(entry: HistoryEntry) -> list[str]:
