@@ -62,10 +62,6 @@ class UnknownVersionError(PolicydiffError):
     """A ref that names no version of the policy."""
 
 
-class IntegrityError(PolicydiffError):
-    """``verify`` found the archive altered or inconsistent."""
-
-
 class NetworkError(PolicydiffError):
     """A fetch failed after its retries."""
 

@@ -521,7 +521,7 @@ class _PolicySite:
 
     def _pairs(self) -> list[tuple[Version, Version]]:
         """Return the pairs that get a redline page, oldest first."""
-        # The rule of _has_diff_page, made without looking at every pair of a long history.
+        # The rule of has_diff_page, made without looking at every pair of a long history.
         versions = self.versions
         if len(versions) <= ALL_PAIRS_MAX:
             return list(itertools.combinations(versions, 2))

@@ -40,9 +40,6 @@ from policydiff.sources.ingest.html import EXTRACTOR_VERSION, ExtractRules, Page
 from policydiff.sources.ingest.wayback import parse_wayback_timestamp
 from policydiff.store.gitstore import GitStore
 
-DEFAULT_ENDPOINT = "https://web.archive.org"
-ENDPOINT_ENV = "POLICYDIFF_WAYBACK_URL"
-DEFAULT_RATE = 24.0
 DEFAULT_BATCH = 10
 CDX_FIELDS = ("timestamp", "original", "digest", "statuscode", "mimetype")
 SEEN_FILE = "wayback-seen.json"

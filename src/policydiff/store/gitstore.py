@@ -1797,11 +1797,6 @@ class GitStore:
             return None
         return _commit_headers(found[2].decode("utf-8", "replace"))[0].get("tree", [None])[0]
 
-    def _object_id_at(self, commit: str, path: str) -> str | None:
-        """Return the id of ``path`` in ``commit``, or None if it has no such path."""
-        found = self.read_object(f"{commit}:{path}")
-        return found[0] if found is not None else None
-
     def _changed_files(self, commits: Sequence[str]) -> dict[str, list[str]]:
         """Return the paths each commit changes against its first parent (one diff-tree)."""
         changed: dict[str, list[str]] = {c: [] for c in commits}

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from policydiff import __version__
 from policydiff.core.errors import StoreError, UsageError
-from policydiff.core.gitenv import static_environment
 from policydiff.core.model import Snapshot, Version, capture_range_problem, trailer_value_problem
 from policydiff.core.refs import validate_policy_id
 
@@ -49,11 +48,6 @@ TRAILER_SOURCE_SHA = "Source-SHA256"
 TRAILER_SOURCE_FILE = "Source-File"
 TRAILER_RECORDED_BY = "Recorded-By"
 TRAILER_TECHNICAL = "Technical"
-
-# What every git process gets without a look at the store's config: pack-window caps, no
-# hooks, no fsmonitor, no replace objects or grafts (see gitenv). An open GitStore uses
-# git_environment(path), which also neutralises the program keys the store's config sets.
-GIT_ENV = static_environment()
 
 # A git write that failed with this little room left failed for want of room: git's checkout
 # reports only "unable to write file", and its partial file has used up what was left.
