@@ -160,8 +160,6 @@ def _site_diff_url(store: GitStore, site_url: str, pair: Pair) -> str | None:
     None unless both sides are versions of one policy in this store. When the site makes
     no page for the pair (it skips some pairs of long histories), the policy's timeline.
     """
-    from urllib.parse import quote
-
     from policydiff.publish.site import diff_page_path, has_diff_page, policy_home_path
 
     old, new = pair.old, pair.new
@@ -174,6 +172,13 @@ def _site_diff_url(store: GitStore, site_url: str, pair: Pair) -> str | None:
         path = diff_page_path(old.policy, old.version, new.version)
     else:
         path = policy_home_path(old.policy)
+    return _on_site(site_url, path)
+
+
+def _on_site(site_url: str, path: str) -> str:
+    """Return the address of a page ``site`` writes at ``path`` under the published site."""
+    from urllib.parse import quote
+
     return f"{site_url.rstrip('/')}/{quote(path, safe='/')}"
 
 
@@ -922,7 +927,6 @@ def _site_links(
         version_page_path,
     )
 
-    base = site if site.endswith("/") else site + "/"
     pages: dict[int, str] = {}
     for entry in entries:
         number = entry.version.number
@@ -934,5 +938,5 @@ def _site_links(
         else:
             # The version compared with is not paired on the site: the one just before is.
             path = diff_page_path(policy, number - 1, number)
-        pages[number] = base + path
-    return FeedLinks(self_url=self_url, home=base + policy_home_path(policy), pages=pages)
+        pages[number] = _on_site(site, path)
+    return FeedLinks(self_url=self_url, home=_on_site(site, policy_home_path(policy)), pages=pages)
