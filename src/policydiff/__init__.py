@@ -9,9 +9,11 @@ start-up) stays cheap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 __version__ = "0.2.0"
+
+# Not typing.TYPE_CHECKING: `policydiff --version` has no use for importing typing (mypy
+# treats any name TYPE_CHECKING as true).
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from policydiff.api import Store, compare_files, compare_texts, read_snapshot

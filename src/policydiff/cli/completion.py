@@ -28,8 +28,12 @@ STORE_MARKER = "policydiff-store.json"
 
 def _store(ctx: click.Context) -> GitStore | None:
     """Return the store the command line names (--store, $POLICYDIFF_STORE), if there is one."""
-    path = ctx.find_root().params.get("store_path")
-    if not isinstance(path, Path) or not (path / STORE_MARKER).is_file():
+    # As parsed, before the group's callback makes it a Path: a str (or None).
+    value = ctx.find_root().params.get("store_path")
+    if not isinstance(value, str | Path) or not value:
+        return None
+    path = Path(value)
+    if not (path / STORE_MARKER).is_file():
         return None
     from policydiff.store.gitstore import GitStore
 
