@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from click.shell_completion import CompletionItem
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
     from policydiff.store.gitstore import GitStore
 
 # The refs every policy has besides its version numbers (see refs.parse_ref).
@@ -24,6 +25,13 @@ NAMED_REFS = ("latest", "previous")
 # store.MARKER_FILE, named here so that a path with no store is told without importing the
 # store (and git): a test keeps the two equal.
 STORE_MARKER = "policydiff-store.json"
+
+
+def _item(value: str, *, note: str | None = None, kind: str = "plain") -> CompletionItem:
+    """Return a completion candidate (click's completion module is loaded only to complete)."""
+    from click.shell_completion import CompletionItem
+
+    return CompletionItem(value, type=kind, help=note)
 
 
 def _store(ctx: click.Context) -> GitStore | None:
@@ -50,11 +58,11 @@ def _refs(store: GitStore, policy: str, prefix: str = "") -> list[CompletionItem
     if policy not in store.policies():
         return []
     versions = store.versions(policy)
-    items = [CompletionItem(f"{prefix}{name}", help=name) for name in NAMED_REFS]
+    items = [_item(f"{prefix}{name}", note=name) for name in NAMED_REFS]
     items += [
-        CompletionItem(
+        _item(
             f"{prefix}{version.number}",
-            help=f"captured {version.captured_at.date().isoformat()}",
+            note=f"captured {version.captured_at.date().isoformat()}",
         )
         for version in versions
     ]
@@ -80,9 +88,7 @@ def complete_policy(
 ) -> list[CompletionItem]:
     """Complete a POLICY argument or a --policy option: the store's policy ids."""
     del param
-    return _guarded(
-        lambda: _starting([CompletionItem(p) for p in _policies(_store(ctx))], incomplete)
-    )
+    return _guarded(lambda: _starting([_item(p) for p in _policies(_store(ctx))], incomplete))
 
 
 def complete_policy_ref(
@@ -98,7 +104,7 @@ def complete_policy_ref(
         if "@" in incomplete:
             policy = incomplete.partition("@")[0]
             return _starting(_refs(store, policy, f"{policy}@"), incomplete)
-        return _starting([CompletionItem(p) for p in store.policies()], incomplete)
+        return _starting([_item(p) for p in store.policies()], incomplete)
 
     return _guarded(find)
 
@@ -119,7 +125,7 @@ def complete_compare_args(
         policies = store.policies()
         items: list[CompletionItem] = []
         if not typed:
-            items += [CompletionItem(p) for p in policies]
+            items += [_item(p) for p in policies]
         named = typed[0] if typed and typed[0] in policies else None
         if named is None and len(policies) == 1:
             named = policies[0]
@@ -129,4 +135,4 @@ def complete_compare_args(
 
     # Files are candidates too (a name with '@' in it only when no policy matches): the
     # shell completes them itself.
-    return [*_guarded(find), CompletionItem(incomplete, type="file")]
+    return [*_guarded(find), _item(incomplete, kind="file")]
