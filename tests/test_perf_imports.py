@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,8 @@ NEVER_ON_PLAIN_COMPARE_MODULES = (
     "policydiff.publish.render.html", "policydiff.publish.render.terminal", "policydiff.sources.ingest.html",
     "policydiff.publish.announce", "policydiff.sources.fetch", "policydiff.sources.ingest.snapshot", "policydiff.sources.ingest.pdf",
     "policydiff.sources.ingest.discover", "policydiff.publish.mailsend", "tempfile", "shutil", "difflib", "subprocess",
+    # Version refs and front matter dates: two files without front matter need neither.
+    "policydiff.core.refs", "policydiff.sources.ingest.dates",
 )  # fmt: skip
 # Every module a command lives in, read from the command table so that none is left out.
 COMMAND_MODULES = frozenset(target.partition(":")[0] for target in COMMANDS.values())
@@ -89,12 +92,21 @@ def test_plain_markdown_compare_imports_no_unused_stack(tmp_path: Path) -> None:
 
 
 def test_front_matter_still_parsed_when_present(tmp_path: Path) -> None:
-    """The lazy YAML import: a file with front matter still loads PyYAML and is read."""
-    text = "---\npolicy: example/privacy\n---\n# Policy\n\nWe collect data.\n"
+    """The lazy imports: a file with front matter still loads PyYAML, and its dates are read."""
+    text = (
+        "---\npolicy: example/privacy\ncaptured: 2024-05-01T10:00:00Z\neffective: 2024-04-01\n"
+        "---\n# Policy\n\nWe collect data.\n"
+    )
     (tmp_path / "a.md").write_text(text, encoding="utf-8")
     (tmp_path / "b.md").write_text(text.replace("collect", "sell"), encoding="utf-8")
     modules = loaded(["compare", "a.md", "b.md", "--format", "json"], tmp_path)
-    assert "yaml" in modules
+    assert {"yaml", "policydiff.sources.ingest.dates"} <= modules
+    result = run_cli(
+        ["compare", str(tmp_path / "a.md"), str(tmp_path / "b.md"), "--format", "json"]
+    )
+    report = json.loads(result.stdout)
+    assert report["old"]["captured_at"].startswith("2024-05-01T10:00:00")
+    assert report["old"]["effective_date"] == "2024-04-01"
 
 
 @pytest.mark.parametrize("module", ["policydiff.store.layout", "policydiff.store.fastimport"])

@@ -27,19 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from policydiff.core.errors import InputError, StoreError, UsageError
-from policydiff.core.refs import (
-    LATEST,
-    PREVIOUS,
-    RefKind,
-    VersionRef,
-    parse_ref,
-    split_policy_ref,
-    validate_policy_id,
-)
 from policydiff.engine.report import Side, side_from_text, side_from_version
 
+# Refs are parsed only for arguments that are not files (imported where): two files need none.
 if TYPE_CHECKING:
     from policydiff.core.model import Version
+    from policydiff.core.refs import VersionRef
     from policydiff.store.gitstore import GitStore
 
 MAX_ARGUMENTS = 3
@@ -86,6 +79,8 @@ class _Store:
 
     def holds_policy(self, arg: str) -> bool:
         """Whether ``arg`` is the id of a policy in the store."""
+        from policydiff.core.refs import validate_policy_id
+
         try:
             validate_policy_id(arg)
         except UsageError:
@@ -116,6 +111,8 @@ def resolve_pair(
     old: _Target
     new: _Target
     if not args:
+        from policydiff.core.refs import LATEST, PREVIOUS
+
         old, new = _Version(None, PREVIOUS), _Version(None, LATEST)
     elif len(args) == 1:
         policy, old, new = _one(args[0], store)
@@ -130,6 +127,8 @@ def resolve_pair(
         policy = args[0]
         if _existing_file(policy) is not None:
             raise UsageError(f"{_shown(policy)} is a file; compare takes at most two files")
+        from policydiff.core.refs import validate_policy_id
+
         validate_policy_id(policy)
         old, new = _target(args[1]), _target(args[2])
         if isinstance(old, Path) and isinstance(new, Path):
@@ -157,6 +156,8 @@ def _one(
     arg: str, store: _Store, *, policy_known: bool = False
 ) -> tuple[str | None, _Target, _Target]:
     """Resolve a lone argument: a file, a policy (unless one is known) or a ref."""
+    from policydiff.core.refs import LATEST, PREVIOUS, split_policy_ref
+
     file = _existing_file(arg)
     if file is not None:
         return None, _Version(None, LATEST), file
@@ -173,6 +174,8 @@ def _target(arg: str, *, may_be_policy: bool = False) -> _Target:
     file = _existing_file(arg)
     if file is not None:
         return file
+    from policydiff.core.refs import LATEST, split_policy_ref
+
     if "@" in arg:
         named, ref = split_policy_ref(arg)
         return _Version(named, ref or LATEST)
@@ -195,6 +198,8 @@ def _version(arg: str, *, may_be_policy: bool = False) -> _Version:
 
 def _as_ref(arg: str) -> VersionRef | None:
     """Return ``arg`` parsed as a version ref, or None if it is not one."""
+    from policydiff.core.refs import parse_ref
+
     try:
         return parse_ref(arg)
     except UsageError:
@@ -232,6 +237,8 @@ def _load(
     """Return the side, text and (if stored) version of a file or a stored version."""
     if isinstance(target, Path):
         return (*read_file(target, max_bytes=max_bytes), None)
+    from policydiff.core.refs import RefKind
+
     opened = store.get()
     named = opened.require_policy(target.policy or policy)
     if target.ref.kind is RefKind.DATE and target.ref.on is not None:

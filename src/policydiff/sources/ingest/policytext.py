@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TypeVar
 
 from policydiff.core.errors import InputError, UsageError
-from policydiff.sources.ingest.dates import parse_date, parse_timestamp
 from policydiff.sources.ingest.decode import (
     DEFAULT_MAX_BYTES,
     check_size,
@@ -109,9 +108,14 @@ def _front_value(front: FrontMatter, key: str, parse: Callable[[str], T]) -> T |
 
 def _parse_time(value: str) -> datetime:
     """Parse a front matter capture time."""
+    # Only for front matter: a file without it needs no date parsing (nor refs, nor model).
+    from policydiff.sources.ingest.dates import parse_timestamp
+
     return parse_timestamp(value, what="front matter 'captured'")
 
 
 def _parse_day(value: str) -> date:
     """Parse a front matter effective date."""
+    from policydiff.sources.ingest.dates import parse_date
+
     return parse_date(value, what="front matter 'effective'")
