@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import re
 import stat
@@ -181,6 +180,8 @@ def format_help(choices: tuple[str, ...] | list[str], text: str = "Output format
 
 def emit_json(document: dict[str, Any]) -> None:
     """Print a JSON document on stdout (sorted keys off: schema order is documented)."""
+    import json  # only for --format json: the other formats need none of it
+
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))
 
 
