@@ -238,3 +238,37 @@ def test_version_to_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
     os.close(write)
     assert run.returncode == 0
     assert run.stderr == ""
+
+
+def test_mail_option_constants_are_the_senders() -> None:
+    """announce's option choices and default timeout, named in the CLI, equal mailsend's."""
+    from policydiff.cli import announce_cmds
+    from policydiff.publish import mailsend
+
+    assert announce_cmds.SECURITY_MODES == mailsend.SECURITY_MODES
+    assert announce_cmds.DEFAULT_TIMEOUT == mailsend.DEFAULT_TIMEOUT
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["changelog", "acme/privacy"],
+        ["feed", "acme/privacy"],
+        ["announce", "acme/privacy", "--format", "text"],
+        ["changelog", "--help"],
+    ],
+)
+def test_no_mail_stack_unless_sending(tmp_path: Path, args: list[str]) -> None:
+    """changelog, feed and a drafted announce load no smtplib, ssl or the mail sender."""
+    store = tmp_path / "store"
+    assert run_cli(["--store", str(store), "init"]).exit_code == 0
+    for day, what in (("2024-01-01", "collect"), ("2024-02-01", "sell")):
+        file = tmp_path / f"{day}.md"
+        file.write_text(f"# Policy\n\n## Data\n\nWe {what} data.\n", encoding="utf-8")
+        added = run_cli(
+            ["--store", str(store), "add", str(file), "--policy", "acme/privacy", "--captured", day]
+        )
+        assert added.exit_code == 0, added.stderr
+    modules = loaded(["--store", str(store), *args], tmp_path)
+    assert "policydiff.cli.announce_cmds" in modules  # the command did run
+    assert modules & {"smtplib", "ssl", "policydiff.publish.mailsend"} == set()
