@@ -272,3 +272,24 @@ def test_no_mail_stack_unless_sending(tmp_path: Path, args: list[str]) -> None:
     modules = loaded(["--store", str(store), *args], tmp_path)
     assert "policydiff.cli.announce_cmds" in modules  # the command did run
     assert modules & {"smtplib", "ssl", "policydiff.publish.mailsend"} == set()
+
+
+def test_python_api_compare_loads_no_store(tmp_path: Path) -> None:
+    """``policydiff.compare_files`` / ``compare_texts``: no GitPython, snapshot reading or PDF code."""
+    (tmp_path / "a.md").write_text("# Policy\n\nWe collect data.\n", encoding="utf-8")
+    (tmp_path / "b.md").write_text("# Policy\n\nWe sell data.\n", encoding="utf-8")
+    code = (
+        "import sys, policydiff\n"
+        "diff = policydiff.compare_files('a.md', 'b.md')\n"
+        "assert diff.summary.substantive, diff\n"
+        "assert policydiff.compare_texts('a', 'b').summary.substantive\n"
+        "print('\\n'.join(sys.modules))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    modules = set(run.stdout.splitlines())
+    assert "policydiff.api" in modules
+    assert tops(modules) & {*HEAVY, "click"} == set()
+    assert modules & set(NEVER_ON_PLAIN_COMPARE_MODULES) == set()

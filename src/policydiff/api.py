@@ -11,18 +11,20 @@ import os
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
-from policydiff.core.diff_model import DocumentDiff
 from policydiff.core.model import RecordResult, Snapshot, Version
-from policydiff.core.refs import parse_ref
 from policydiff.engine.compare import compare_texts as _diff_texts
 from policydiff.sources.ingest.decode import DEFAULT_MAX_BYTES
 from policydiff.sources.ingest.policytext import policy_text_from_bytes, read_policy_text
-from policydiff.sources.ingest.snapshot import read_snapshot as _read_snapshot
-from policydiff.store.gitstore import GitStore, init_store
-from policydiff.store.inforce import InForce
+
+# The store (GitPython) and snapshot reading are imported by what uses them: comparing
+# two texts or files loads neither.
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from policydiff.core.diff_model import DocumentDiff
+    from policydiff.store.inforce import InForce
 
 StrPath = str | os.PathLike[str]
 
@@ -74,6 +76,7 @@ def read_snapshot(
     text (and the page itself as the source).
     """
     from policydiff.sources.ingest.html import html_to_markdown
+    from policydiff.sources.ingest.snapshot import read_snapshot as _read_snapshot
 
     return _read_snapshot(
         Path(path),
@@ -94,11 +97,15 @@ class Store:
     """
 
     def __init__(self, path: StrPath) -> None:
+        from policydiff.store.gitstore import GitStore
+
         self._store = GitStore(Path(path))
 
     @classmethod
     def init(cls, path: StrPath) -> Store:
         """Create an empty store at ``path`` (as ``policydiff init``) and open it."""
+        from policydiff.store.gitstore import init_store
+
         return cls(init_store(Path(path)))
 
     @property
@@ -120,6 +127,8 @@ class Store:
         ``ref``: a number, ``latest``, ``previous``, a date ``YYYY-MM-DD`` (the version in
         force then) or a commit hash prefix.
         """
+        from policydiff.core.refs import parse_ref
+
         return self._store.resolve(self._store.require_policy(policy), parse_ref(ref))
 
     def text(self, version: Version) -> str:
