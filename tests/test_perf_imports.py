@@ -293,3 +293,11 @@ def test_python_api_compare_loads_no_store(tmp_path: Path) -> None:
     assert "policydiff.api" in modules
     assert tops(modules) & {*HEAVY, "click"} == set()
     assert modules & set(NEVER_ON_PLAIN_COMPARE_MODULES) == set()
+
+
+def test_version_in_completion_mode_is_left_to_click() -> None:
+    """With the completion variable set, click answers (here: the bash script), not the fast path."""
+    result = run_cli(["--version"], env={"_POLICYDIFF_COMPLETE": "bash_source"})
+    assert result.exit_code == 0, result.stderr
+    assert "_policydiff_completion()" in result.stdout
+    assert VERSION_MESSAGE not in result.stdout

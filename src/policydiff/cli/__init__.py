@@ -145,12 +145,15 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
 
 # What click's --version option prints: the fast path in main() answers the same.
 VERSION_MESSAGE = f"policydiff {__version__}"
+# Set by the shell completion scripts: click then completes instead of running a command.
+COMPLETE_VARIABLE = "_POLICYDIFF_COMPLETE"
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI: one ``Error: ...`` line and exit 2 for every expected failure."""
     args = sys.argv[1:] if argv is None else argv
-    if list(args) == ["--version"]:
+    # Exactly what click would answer alone; in completion mode click answers otherwise.
+    if list(args) == ["--version"] and COMPLETE_VARIABLE not in os.environ:
         _print_version()
     from policydiff.cli.group import run
 
