@@ -25,8 +25,10 @@ CLOCK_SKEW = timedelta(days=1)
 EFFECTIVE_HORIZON_YEARS = 10
 
 TRAILER_VALUE_MAX = 2000
-# Control characters (C0, DEL, C1) and surrogates (not encodable as UTF-8).
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Control characters (C0, DEL, C1) and surrogates (not encodable as UTF-8). A pattern
+# string, compiled (and cached by re) on first use: only writes check trailer values, and
+# a compare or a read has no need to compile it.
+_UNPRINTABLE = r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]"
 
 
 def capture_range_problem(moment: datetime, *, now: datetime | None = None) -> str | None:
@@ -97,7 +99,7 @@ def trailer_value_problem(value: str) -> str | None:
     if not is_one_line(value):
         breaks = next(c for c in value if not is_one_line(f"a{c}b"))
         return f"holds a line break (U+{ord(breaks):04X}); it must be one line"
-    bad = _UNPRINTABLE.search(value)
+    bad = re.search(_UNPRINTABLE, value)
     if bad is not None:
         return f"holds a control character or surrogate (U+{ord(bad[0]):04X})"
     if value != value.strip():
@@ -112,7 +114,7 @@ def one_line(text: str) -> str:
     a line break matters less than recording the rest.
     """
     cleaned = "".join(" " if not is_one_line(f"a{c}b") else c for c in text)
-    cleaned = " ".join(_UNPRINTABLE.sub(" ", cleaned).split())
+    cleaned = " ".join(re.sub(_UNPRINTABLE, " ", cleaned).split())
     return cleaned[:TRAILER_VALUE_MAX]
 
 
