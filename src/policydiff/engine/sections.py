@@ -1,4 +1,4 @@
-"""Cut a markdown policy into sections that tile the text exactly, using markdown-it tokens."""
+"""Cut a markdown policy into sections that tile the text exactly, at markdown-it's blocks."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import re
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from itertools import accumulate
-from typing import TYPE_CHECKING
-
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING, NamedTuple
 
 from policydiff.core.diff_model import SectionKind
+from policydiff.engine.blockscan import Block, scan_blocks
 from policydiff.engine.normalize import normalize_text, split_label, title_key
 
 if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
     from markdown_it.token import Token
 
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
@@ -56,21 +57,6 @@ def _quieted(parser: MarkdownIt) -> MarkdownIt:
     return parser
 
 
-# Block structure only: inline parsing of every paragraph costs 2/3 of the parse time and
-# is needed just for heading titles and pseudo-heading candidates (parsed on demand).
-# Tables stay off (the commonmark preset's default): a table then parses as a paragraph,
-# which is all sectioning needs, and the table rule costs a quarter of the parse time.
-_BLOCK_PARSER = _quieted(MarkdownIt("commonmark").disable(["inline", "text_join"]))
-# markdown-it's `normalize` rule only rewrites CR line breaks and NUL characters; text
-# without them skips that whole-text regex pass.
-_BLOCK_PARSER_LF = _quieted(MarkdownIt("commonmark").disable(["inline", "text_join", "normalize"]))
-_INLINE_PARSER = MarkdownIt("commonmark")
-# Tables are found on demand, only in the bodies of sections that changed (see table_rows):
-# turned on in the parsers above they cost a third more parse time on the corpus and
-# moved no section boundary there.
-_TABLE_PARSER = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
-
-
 def _escaped_split(line: str) -> list[str]:
     """Split a table line at unescaped pipes, an escaped one read as a pipe (escapedSplit).
 
@@ -94,9 +80,58 @@ def _fast_table_rule() -> Callable[..., bool] | None:
     )
 
 
-if (_FAST_TABLE := _fast_table_rule()) is not None:
-    _TABLE_PARSER.block.ruler.at("table", _FAST_TABLE, {"alt": ["paragraph", "reference"]})
-_quieted(_TABLE_PARSER)
+class _Parsers(NamedTuple):
+    """The markdown-it parsers sectioning uses, built on first need."""
+
+    block: MarkdownIt
+    block_lf: MarkdownIt
+    inline: MarkdownIt
+    table: MarkdownIt
+
+
+@cache
+def _parsers() -> _Parsers:
+    """Build the parsers: markdown-it is imported only for text the block scanner leaves to it.
+
+    Most policies are read by blockscan alone, with plain heading titles: importing and
+    configuring markdown-it would cost such a compare about 25 ms for nothing.
+    """
+    from markdown_it import MarkdownIt
+
+    # Block structure only: inline parsing of every paragraph costs 2/3 of the parse time
+    # and is needed just for heading titles and pseudo-heading candidates (parsed on demand).
+    # Tables stay off (the commonmark preset's default): a table then parses as a
+    # paragraph, which is all sectioning needs, and the table rule costs a quarter of the
+    # parse time.
+    block = _quieted(MarkdownIt("commonmark").disable(["inline", "text_join"]))
+    # markdown-it's `normalize` rule only rewrites CR line breaks and NUL characters; text
+    # without them skips that whole-text regex pass.
+    block_lf = _quieted(MarkdownIt("commonmark").disable(["inline", "text_join", "normalize"]))
+    # Tables are found on demand, only in the bodies of sections that changed (see
+    # table_rows): turned on in the parsers above they cost a third more parse time on the
+    # corpus and moved no section boundary there.
+    table = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
+    if (fast_table := _fast_table_rule()) is not None:
+        table.block.ruler.at("table", fast_table, {"alt": ["paragraph", "reference"]})
+    return _Parsers(block, block_lf, MarkdownIt("commonmark"), _quieted(table))
+
+
+_PARSER_NAMES = {
+    "_BLOCK_PARSER": "block",
+    "_BLOCK_PARSER_LF": "block_lf",
+    "_INLINE_PARSER": "inline",
+    "_TABLE_PARSER": "table",
+}
+
+
+def __getattr__(name: str) -> MarkdownIt:
+    """Give the parsers under their former module names (built on first access)."""
+    if name in _PARSER_NAMES:
+        parser: MarkdownIt = getattr(_parsers(), _PARSER_NAMES[name])
+        return parser
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # A line that could be a table's delimiter row (`|---|:-:|`, `--- | ---`): without one
 # there is no table and no parse.
 _DELIMITER_ROW = re.compile(
@@ -198,7 +233,7 @@ def _inline_title(content: str) -> str:
     if len(content) > _INLINE_MAX or not _INLINE_MARKUP.search(content):
         # Nothing for the inline parser to strip (the usual heading), or too long to try.
         return " ".join(content.split())
-    tokens = _INLINE_PARSER.parseInline(content)
+    tokens = _parsers().inline.parseInline(content)
     return _plain_text(tokens[0].children if tokens else None)
 
 
@@ -217,7 +252,7 @@ def _pseudo_heading(content: str) -> tuple[str, str] | None:
         # delimiters at paragraph start and end always open and close (CommonMark 6.2).
         style = "bold" if len(simple.group("mark")) == 2 else "italic"
         return _checked_title(style, " ".join(simple.group("inner").split()))
-    tokens = _INLINE_PARSER.parseInline(content)
+    tokens = _parsers().inline.parseInline(content)
     # The inline parser leaves empty text tokens around the emphasis delimiters.
     children = [
         child
@@ -247,38 +282,63 @@ def _checked_title(style: str, title: str) -> tuple[str, str] | None:
     return style, title
 
 
-def _heading_cuts(tokens: list[Token]) -> list[_Cut]:
+def _parsed_blocks(text: str) -> list[Block]:
+    """Return the top-level blocks of text as markdown-it's block parser finds them."""
+    parsers = _parsers()
+    plain = "\r" not in text and "\0" not in text
+    tokens = (parsers.block_lf if plain else parsers.block).parse(text)
+    blocks: list[Block] = []
+    for index, token in enumerate(tokens):
+        if token.level != 0 or token.nesting == -1 or token.map is None:
+            continue
+        first, end = token.map
+        if token.type == "heading_open":
+            blocks.append(
+                Block("heading", first, end, int(token.tag[1:]), tokens[index + 1].content)
+            )
+        elif token.type == "paragraph_open":
+            blocks.append(Block("paragraph", first, end, 0, tokens[index + 1].content))
+        else:
+            blocks.append(Block("hr" if token.type == "hr" else "other", first, end))
+    return blocks
+
+
+def top_blocks(text: str) -> list[Block]:
+    """Return text's top-level blocks: by the block scanner, by markdown-it where it gives up."""
+    scanned = scan_blocks(text)
+    return _parsed_blocks(text) if scanned is None else scanned
+
+
+def _heading_cuts(blocks: list[Block]) -> list[_Cut]:
     """Find top-level headings and bold/italic pseudo-headings, with their levels."""
     cuts: list[_Cut] = []
     real_level = 0
-    for index, token in enumerate(tokens):
-        if token.level != 0 or token.nesting != 1 or token.map is None:
-            continue
-        if token.type == "heading_open":
-            real_level = int(token.tag[1:])
-            title = _inline_title(tokens[index + 1].content)
+    for block in blocks:
+        if block.kind == "heading":
+            real_level = block.level
+            title = _inline_title(block.content)
             cuts.append(
-                _Cut(token.map[0], token.map[1], SectionKind.HEADING, real_level, title, real=True)
+                _Cut(block.first, block.end, SectionKind.HEADING, real_level, title, real=True)
             )
-        elif token.type == "paragraph_open":
-            found = _pseudo_heading(tokens[index + 1].content)
+        elif block.kind == "paragraph":
+            found = _pseudo_heading(block.content)
             if found is not None:
                 style, title = found
                 level = real_level + (1 if style == "bold" else 2)
                 cuts.append(
-                    _Cut(token.map[0], token.map[1], SectionKind.HEADING, level, title, real=False)
+                    _Cut(block.first, block.end, SectionKind.HEADING, level, title, real=False)
                 )
     return cuts
 
 
-def _paragraph_cuts(tokens: list[Token], text: str, starts: list[int]) -> list[_Cut]:
+def _paragraph_cuts(blocks: list[Block], text: str, starts: list[int]) -> list[_Cut]:
     """Cut a document without headings at its top-level blocks (rules stay with the block above)."""
     cuts: list[_Cut] = []
-    for token in tokens:
-        if token.level != 0 or token.nesting == -1 or token.map is None or token.type == "hr":
+    for block in blocks:
+        if block.kind == "hr":
             continue
-        line = token.map[0]
-        source = text[_offset(starts, line, len(text)) : _offset(starts, token.map[1], len(text))]
+        line = block.first
+        source = text[_offset(starts, line, len(text)) : _offset(starts, block.end, len(text))]
         words = normalize_text(source[:400]).split()
         excerpt = " ".join(words[:_EXCERPT_WORDS])
         if len(words) > _EXCERPT_WORDS:
@@ -339,7 +399,7 @@ def table_rows(text: str, start: int = 0, end: int | None = None) -> tuple[tuple
     starts = _line_starts(chunk)
     length = len(chunk)
     spans: list[tuple[int, int]] = []
-    for token in _TABLE_PARSER.parse(chunk):
+    for token in _parsers().table.parse(chunk):
         if token.type == "table_open" and token.map is not None:
             first, last = token.map
             spans.extend(
@@ -353,12 +413,15 @@ def split_sections(text: str) -> tuple[Section, ...]:
     """Cut text into sections whose bodies, joined in order, give the text back exactly."""
     if not text:
         return ()
-    plain = "\r" not in text and "\0" not in text
-    tokens = (_BLOCK_PARSER_LF if plain else _BLOCK_PARSER).parse(text)
+    return _sections_from(text, top_blocks(text))
+
+
+def _sections_from(text: str, blocks: list[Block]) -> tuple[Section, ...]:
+    """Cut text into sections at its top-level blocks (headings, or else every block)."""
     starts = _line_starts(text)
-    cuts = _heading_cuts(tokens)
+    cuts = _heading_cuts(blocks)
     if not cuts:
-        cuts = _paragraph_cuts(tokens, text, starts)
+        cuts = _paragraph_cuts(blocks, text, starts)
     length = len(text)
     sections: list[Section] = []
     first = _offset(starts, cuts[0].line, length) if cuts else length
