@@ -87,6 +87,8 @@ class _Parsers(NamedTuple):
     block_lf: MarkdownIt
     inline: MarkdownIt
     table: MarkdownIt
+    # markdown-it's table rule reading cells with _escaped_split (None if it cannot).
+    fast_table: Callable[..., bool] | None
 
 
 @cache
@@ -113,7 +115,7 @@ def _parsers() -> _Parsers:
     table = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
     if (fast_table := _fast_table_rule()) is not None:
         table.block.ruler.at("table", fast_table, {"alt": ["paragraph", "reference"]})
-    return _Parsers(block, block_lf, MarkdownIt("commonmark"), _quieted(table))
+    return _Parsers(block, block_lf, MarkdownIt("commonmark"), _quieted(table), fast_table)
 
 
 _PARSER_NAMES = {
@@ -121,14 +123,14 @@ _PARSER_NAMES = {
     "_BLOCK_PARSER_LF": "block_lf",
     "_INLINE_PARSER": "inline",
     "_TABLE_PARSER": "table",
+    "_FAST_TABLE": "fast_table",
 }
 
 
-def __getattr__(name: str) -> MarkdownIt:
+def __getattr__(name: str) -> object:
     """Give the parsers under their former module names (built on first access)."""
     if name in _PARSER_NAMES:
-        parser: MarkdownIt = getattr(_parsers(), _PARSER_NAMES[name])
-        return parser
+        return getattr(_parsers(), _PARSER_NAMES[name])
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
