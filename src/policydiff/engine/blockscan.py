@@ -244,10 +244,9 @@ class _Scanner:
                 break
             pos = begins[item] + indents[item]
             end = ends[item]
-            char = src[pos]
-            if char == ">" or (char in "`~" and self.fence_length(pos, end)):
-                break
-            if char in "*-_" and _HR.fullmatch(src, pos, end):
+            # Of the list's terminator rules (fence, blockquote, hr) only a rule can also
+            # read as a list item (`* * *`): the other two never start with a marker.
+            if src[pos] in "*-_" and _HR.fullmatch(src, pos, end):
                 break
             if ordered:
                 marker = _ORDERED.match(src, pos, end) if end - pos >= 2 else None
