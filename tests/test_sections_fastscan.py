@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policydiff.engine import sections
-from policydiff.engine.blockscan import Block, scan_blocks
+from policydiff.engine.blockscan import Block, scan_blocks, scan_tables
 from policydiff.engine.sections import Section, split_sections
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,6 +50,15 @@ def assert_same_or_unsure(text: str) -> bool:
     return True
 
 
+def assert_same_tables_or_unsure(text: str) -> bool:
+    """Scanner and markdown-it's table parser find the same tables; return whether it read them."""
+    scanned = scan_tables(text)
+    if scanned is None:
+        return False
+    assert scanned == sections._parsed_tables(text)
+    return True
+
+
 # --------------------------------------------------------------------------- the corpus
 
 
@@ -65,6 +74,7 @@ def test_corpus_sections_are_markdown_its_and_mostly_scanned() -> None:
         text = path.read_text(encoding="utf-8")
         if assert_same_or_unsure(text):
             scanned += 1
+            assert assert_same_tables_or_unsure(text)
         assert split_sections(text) == by_markdown_it(text), path
     # 9 of the 118 files hold block quotes (left to markdown-it); a scanner that gave up
     # on everything would pass the equality above and fail here.
@@ -190,6 +200,110 @@ def test_generated_plain_documents_are_scanned_and_agree(lines: list[str]) -> No
     assert assert_same_or_unsure("\n".join(lines) + "\n")
 
 
+_TABLE_LINE = st.tuples(
+    st.sampled_from(["", "", " ", "  ", "    "]),
+    st.sampled_from(["", "", "- ", "1. ", "# ", "> ", "```", "<b>"]),
+    st.sampled_from(
+        [
+            "| a | b |",
+            "a | b",
+            "|a|",
+            "| a \\| b |",
+            "|---|---|",
+            "| :-- | --: |",
+            "--- | ---",
+            "-- | --",
+            "- | -",
+            ":-:",
+            "|-|-|-|",
+            "| --- |",
+            "|",
+            "||",
+            "| - - |",
+            "---",
+            "text",
+            "",
+            "\u00a0",
+        ]
+    ),
+).map("".join)
+
+
+@settings(FUZZ, max_examples=1500)
+@given(st.lists(_TABLE_LINE, min_size=1, max_size=20))
+def test_generated_tables_agree_or_fall_back(lines: list[str]) -> None:
+    """Pipe tables at any depth, interrupting paragraphs, ended by other blocks."""
+    text = "\n".join(lines) + "\n"
+    assert_same_tables_or_unsure(text)
+    assert_same_or_unsure(text)
+
+
+_ROW_INDENT = st.sampled_from(["", "", "", " ", "   ", "    ", "      "])
+
+
+@st.composite
+def _table_rows(draw: st.DrawFn) -> str:
+    """A header, a delimiter row and body rows, each shape varied on its own."""
+
+    def row(cells: list[str]) -> str:
+        edges = draw(st.sampled_from([("|", "|"), ("", ""), ("|", ""), ("", "|")]))
+        return draw(_ROW_INDENT) + edges[0] + "|".join(cells) + edges[1]
+
+    columns = draw(st.integers(1, 3))
+    header = row([draw(st.sampled_from([" a ", "b", " c \\| d ", " "])) for _ in range(columns)])
+    aligns = draw(st.integers(max(1, columns - 1), columns + 1))
+    delimiter = row(
+        [
+            draw(st.sampled_from(["---", " :-- ", "--:", ":-:", " - ", "", "-x-", "- -"]))
+            for _ in range(aligns)
+        ]
+    )
+    body = [
+        row(
+            [
+                draw(st.sampled_from([" 1 ", "2", "", " x \\| y "]))
+                for _ in range(draw(st.integers(0, 4)))
+            ]
+        )
+        if draw(st.booleans())
+        else draw(
+            st.sampled_from(["", "# H", "- item", "1. item", "> q", "```", "text", "***", "\u00a0"])
+        )
+        for _ in range(draw(st.integers(0, 4)))
+    ]
+    return "\n".join([header, delimiter, *body])
+
+
+@settings(FUZZ, max_examples=1500)
+@given(st.lists(st.one_of(_table_rows(), _TABLE_LINE), min_size=1, max_size=6))
+def test_generated_table_shapes_agree_or_fall_back(parts: list[str]) -> None:
+    """Headers and delimiter rows that match or not, rows that continue a table or end it."""
+    text = "\n".join(parts) + "\n"
+    assert_same_tables_or_unsure(text)
+
+
+TABLES = {
+    "simple": "| a | b |\n|---|---|\n| 1 | 2 |\n\nafter\n",
+    "no edge pipes": "a | b\n--- | ---\n1 | 2\n",
+    "interrupts a paragraph": "text\n| a | b |\n| - | - |\n",
+    "header and delimiter disagree": "| a | b |\n|---|\n| 1 | 2 |\n",
+    "escaped pipe": "| a \\| b |\n|---|\n",
+    "in a list item": "- | a |\n  |---|\n  | 1 |\nlazy\n",
+    "ended by a heading": "| a |\n|---|\n# H\n| b |\n",
+    "ended by a list item": "| a |\n|---|\n- x\n",
+    "delimiter cannot start with a dash and a space": "a | b\n- | -\n",
+    "indented delimiter is code": "| a |\n    |---|\n",
+    # 999 cells missing a row: markdown-it stops the table past 65,536 in all.
+    "autocompleted cells limit": "|" + "a|" * 1000 + "\n|" + "-|" * 1000 + "\n" + "|x|\n" * 70,
+}
+
+
+@pytest.mark.parametrize("text", TABLES.values(), ids=TABLES.keys())
+def test_tables_are_scanned_like_markdown_it(text: str) -> None:
+    """Each table shape, found (or not) where markdown-it's table rule finds it."""
+    assert assert_same_tables_or_unsure(text)
+
+
 # --------------------------------------------------------------------------- read natively
 
 NATIVE = {
@@ -253,4 +367,5 @@ FALLBACK = {
 def test_unsure_constructs_fall_back_to_markdown_it(text: str) -> None:
     """The scanner gives up; split_sections then gives markdown-it's sections."""
     assert scan_blocks(text) is None
+    assert scan_tables(text) is None
     assert split_sections(text) == by_markdown_it(text)

@@ -17,8 +17,7 @@ corpus and on generated documents.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 # markdown-it's mdTrim set (common.utils.MD_TRIM_CHARS): block contents are trimmed
 # with it, not with str.strip's wider notion of whitespace.
@@ -41,14 +40,20 @@ _FENCE: Final = re.compile(r"`{3,}|~{3,}")
 # block opens with `[`, an unescaped `]` and then `:` follow, across lines. This
 # matches every such label (and some the rule would reject): the scanner gives up.
 _REFERENCE: Final = re.compile(r"\[(?:[^\[\]\\]|\\.)*\]:", re.DOTALL)
+# GFM tables (markdown-it's table rule): a delimiter row holds only these characters,
+# each of its cells is one alignment run, and cells split at pipes no backslash escapes.
+_DELIMITER_CHARS: Final = re.compile(r"[-:| ]*")
+_ALIGNMENT: Final = re.compile(r":?-+:?")
+_CELL_PIPE: Final = re.compile(r"(?<!\\)\|")
+# markdown-it stops a table after this many cells missing from its rows.
+_MAX_AUTOCOMPLETED_CELLS: Final = 0x10000
 
 
 class _UnsureError(Exception):
     """Raised where the text holds something the scanner does not read itself."""
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
+class Block(NamedTuple):
     """One top-level block: kind, markdown-it's line map, and heading or paragraph text."""
 
     # "heading", "paragraph", "hr" or "other" (lists, code, and the like).
@@ -65,8 +70,14 @@ class Block:
 class _Scanner:
     """markdown-it's block state for one LF-only text, with the rules the scanner knows."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, tables: bool = False) -> None:
         self.src = text
+        # With tables, the table rule is on (markdown-it's table parser, not the
+        # sectioning one) and every table's line map is kept, at any depth.
+        self.tables = tables
+        self.table_maps: list[tuple[int, int]] = []
+        # The depth whose blocks are kept: the top level, or none when reading tables.
+        self.kept_depth = -1 if tables else 0
         lines = text.split("\n")
         # markdown-it gives a last line of only spaces (or nothing) after the final
         # line break no line of its own.
@@ -123,6 +134,8 @@ class _Scanner:
         indent = self.indents[line]
         pos = self.begins[line] + indent
         end = self.ends[line]
+        if self.tables and (columns := self.table_columns(line, blk)):
+            return self.table(line, blk, list_indent, columns)
         if indent - blk >= 4:
             return self.code(line, blk, depth)
         char = src[pos]
@@ -140,7 +153,7 @@ class _Scanner:
         if char == "[" and _REFERENCE.match(src, pos):
             raise _UnsureError
         if char == "#" and (heading := _ATX.match(src, pos, end)) is not None:
-            if depth == 0:
+            if depth == self.kept_depth:
                 self.blocks.append(
                     Block(
                         "heading",
@@ -155,7 +168,7 @@ class _Scanner:
 
     def record(self, depth: int, kind: str, first: int, end: int) -> None:
         """Keep a block of the top level."""
-        if depth == 0:
+        if depth == self.kept_depth:
             self.blocks.append(Block(kind, first, end))
 
     def code(self, line: int, blk: int, depth: int) -> int:
@@ -274,6 +287,8 @@ class _Scanner:
         indent = self.indents[line]
         pos = self.begins[line] + indent
         end = self.ends[line]
+        if self.tables and self.table_columns(line, blk):
+            return True
         char = src[pos]
         if char == ">":
             return True
@@ -302,6 +317,83 @@ class _Scanner:
             return not (terminating and not src[marker.end() : end].strip(" "))
         return False
 
+    def table_columns(self, line: int, blk: int) -> int:
+        """Return the column count of a table whose header is line, or 0 (validation mode)."""
+        src, begins, indents, ends = self.src, self.begins, self.indents, self.ends
+        delimiter = line + 1
+        if line + 2 > self.line_max or not 0 <= indents[delimiter] - blk < 4:
+            return 0
+        pos = begins[delimiter] + indents[delimiter]
+        end = ends[delimiter]
+        if (
+            end - pos < 2
+            or src[pos] not in "|-:"
+            or src[pos : pos + 2] == "- "
+            or not _DELIMITER_CHARS.fullmatch(src, pos, end)
+        ):
+            return 0
+        cells = src[pos:end].split("|")
+        aligns = 0
+        for index, raw in enumerate(cells):
+            cell = raw.strip(_TRIM)
+            if not cell:
+                if index in {0, len(cells) - 1}:
+                    continue
+                return 0
+            if not _ALIGNMENT.fullmatch(cell):
+                return 0
+            aligns += 1
+        header = src[begins[line] + indents[line] : ends[line]].strip(_TRIM)
+        if "|" not in header or indents[line] - blk >= 4:
+            return 0
+        return aligns if _row_cells(header) == aligns else 0
+
+    def table(self, line: int, blk: int, list_indent: int, columns: int) -> int:
+        """Read a table (header and delimiter rows known good) and keep its line map."""
+        src, begins, indents, ends = self.src, self.begins, self.indents, self.ends
+        following = line + 2
+        missing = 0
+        while following < self.line_max:
+            indent = indents[following]
+            if indent < blk or indent - blk >= 4:
+                break
+            pos = begins[following] + indent
+            end = ends[following]
+            row = src[pos:end].strip(_TRIM)
+            if not row:
+                break
+            # The table ends where a block quote's terminator rules would end a quote.
+            char = src[pos]
+            if char == "<":
+                raise _UnsureError
+            if char == ">" or (char in "`~" and self.fence_length(pos, end)):
+                break
+            if char == "#" and _ATX.match(src, pos, end):
+                break
+            if char in "*-_" and _HR.fullmatch(src, pos, end):
+                break
+            if (char in "*-+" or "0" <= char <= "9") and self.list_starts(
+                following, blk, list_indent
+            ):
+                break
+            missing += columns - _row_cells(row)
+            if missing > _MAX_AUTOCOMPLETED_CELLS:
+                break
+            following += 1
+        self.table_maps.append((line, following))
+        return following
+
+    def list_starts(self, line: int, blk: int, list_indent: int) -> bool:
+        """markdown-it's list rule in validation mode outside a paragraph."""
+        indent = self.indents[line]
+        if list_indent >= 0 and indent - list_indent >= 4 and indent < blk:
+            return False
+        pos = self.begins[line] + indent
+        end = self.ends[line]
+        if end - pos >= 2 and _ORDERED.match(self.src, pos, end):
+            return True
+        return _BULLET.match(self.src, pos, end) is not None
+
     def paragraph(self, line: int, blk: int, list_indent: int, depth: int) -> int:
         """Read a paragraph, or a setext heading if an underline ends it (lheading, paragraph)."""
         src, begins, indents, ends = self.src, self.begins, self.indents, self.ends
@@ -323,11 +415,11 @@ class _Scanner:
                 break
             following += 1
         if level:
-            if depth == 0:
+            if depth == self.kept_depth:
                 content = src[begins[line] : ends[following - 1]].strip(_TRIM)
                 self.blocks.append(Block("heading", line, following + 1, level, content))
             return following + 1
-        if depth == 0:
+        if depth == self.kept_depth:
             content = src[begins[line] : ends[following - 1]].strip(_TRIM)
             self.blocks.append(Block("paragraph", line, following, 0, content))
         return following
@@ -340,6 +432,28 @@ def _atx_content(src: str, pos: int, end: int) -> str:
     if closed and closed[-1] == " ":
         kept = closed
     return kept.strip(_TRIM)
+
+
+def _row_cells(row: str) -> int:
+    """Count a table row's cells: pipes split them, edge pipes open or close none."""
+    cells = _CELL_PIPE.split(row)
+    return len(cells) - (cells[0] == "") - (len(cells) > 1 and cells[-1] == "")
+
+
+def scan_tables(text: str) -> list[tuple[int, int]] | None:
+    """Return the line maps of text's tables as markdown-it's table parser finds them.
+
+    None if markdown-it must read the text. Tables nested in lists are included, in
+    text order.
+    """
+    if "\t" in text or "\r" in text or "\0" in text:
+        return None
+    scanner = _Scanner(text, tables=True)
+    try:
+        scanner.tokenize(0, 0, -1, 0)
+    except _UnsureError:
+        return None
+    return scanner.table_maps
 
 
 def scan_blocks(text: str) -> list[Block] | None:

@@ -12,7 +12,7 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, NamedTuple
 
 from policydiff.core.diff_model import SectionKind
-from policydiff.engine.blockscan import Block, scan_blocks
+from policydiff.engine.blockscan import Block, scan_blocks, scan_tables
 from policydiff.engine.normalize import normalize_text, split_label, title_key
 
 if TYPE_CHECKING:
@@ -400,15 +400,26 @@ def table_rows(text: str, start: int = 0, end: int | None = None) -> tuple[tuple
         return ()
     starts = _line_starts(chunk)
     length = len(chunk)
-    spans: list[tuple[int, int]] = []
-    for token in _parsers().table.parse(chunk):
-        if token.type == "table_open" and token.map is not None:
-            first, last = token.map
-            spans.extend(
-                (begin + _offset(starts, line, length), begin + _offset(starts, line + 1, length))
-                for line in range(first, last)
-            )
-    return tuple(spans)
+    return tuple(
+        (begin + _offset(starts, line, length), begin + _offset(starts, line + 1, length))
+        for first, last in table_maps(chunk)
+        for line in range(first, last)
+    )
+
+
+def table_maps(text: str) -> list[tuple[int, int]]:
+    """Return the line maps of text's tables: by the block scanner, or markdown-it's parse."""
+    scanned = scan_tables(text)
+    return _parsed_tables(text) if scanned is None else scanned
+
+
+def _parsed_tables(text: str) -> list[tuple[int, int]]:
+    """Return the line maps of text's tables as markdown-it's table parser finds them."""
+    return [
+        (token.map[0], token.map[1])
+        for token in _parsers().table.parse(text)
+        if token.type == "table_open" and token.map is not None
+    ]
 
 
 def split_sections(text: str) -> tuple[Section, ...]:
