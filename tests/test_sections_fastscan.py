@@ -369,3 +369,11 @@ def test_unsure_constructs_fall_back_to_markdown_it(text: str) -> None:
     assert scan_blocks(text) is None
     assert scan_tables(text) is None
     assert split_sections(text) == by_markdown_it(text)
+
+
+def test_a_text_is_cut_once_while_recent() -> None:
+    """An equal text asked for again (the changelog's title after its compare) is not parsed again."""
+    text = "# Policy\n\nWe collect data.\n"
+    first = split_sections(text)
+    again = text[:9] + text[9:]  # equal, but another string object
+    assert split_sections(again) is first
