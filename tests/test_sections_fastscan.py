@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -377,3 +379,30 @@ def test_a_text_is_cut_once_while_recent() -> None:
     first = split_sections(text)
     again = text[:9] + text[9:]  # equal, but another string object
     assert split_sections(again) is first
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "loaded"),
+    [
+        ("# Policy\n\n## Data\n\n- a\n- b\n", "# Policy\n\n## Data\n\n- a\n- c\n", False),
+        (
+            "# Policy\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+            "# Policy\n\n| a | b |\n|---|---|\n| 1 | 3 |\n",
+            False,
+        ),
+        ("# Policy\n\n> a\n", "# Policy\n\n> b\n", True),
+        ("# [Policy](x)\n\ntext\n", "# [Policy](x)\n\nmore\n", True),
+    ],
+    ids=["plain", "table", "block quote", "heading with a link"],
+)
+def test_markdown_it_is_imported_only_when_needed(old: str, new: str, loaded: bool) -> None:
+    """A compare of plain markdown runs without importing markdown-it at all."""
+    code = (
+        "import sys\n"
+        "from policydiff.engine.compare import compare_texts\n"
+        f"compare_texts({old!r}, {new!r})\n"
+        "print('markdown_it' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == str(loaded)
