@@ -195,7 +195,7 @@ _PLAIN_LINE = st.tuples(
 ).map("".join)
 
 
-@settings(FUZZ, max_examples=1500)
+@settings(FUZZ, max_examples=800)
 @given(st.lists(_PLAIN_LINE, min_size=1, max_size=30))
 def test_generated_plain_documents_are_scanned_and_agree(lines: list[str]) -> None:
     """The constructs the scanner reads itself: it must not give up on them, and must agree."""
@@ -231,7 +231,7 @@ _TABLE_LINE = st.tuples(
 ).map("".join)
 
 
-@settings(FUZZ, max_examples=1500)
+@settings(FUZZ, max_examples=800)
 @given(st.lists(_TABLE_LINE, min_size=1, max_size=20))
 def test_generated_tables_agree_or_fall_back(lines: list[str]) -> None:
     """Pipe tables at any depth, interrupting paragraphs, ended by other blocks."""
@@ -276,7 +276,7 @@ def _table_rows(draw: st.DrawFn) -> str:
     return "\n".join([header, delimiter, *body])
 
 
-@settings(FUZZ, max_examples=1500)
+@settings(FUZZ, max_examples=1000)
 @given(st.lists(st.one_of(_table_rows(), _TABLE_LINE), min_size=1, max_size=6))
 def test_generated_table_shapes_agree_or_fall_back(parts: list[str]) -> None:
     """Headers and delimiter rows that match or not, rows that continue a table or end it."""
