@@ -392,8 +392,13 @@ def test_a_text_is_cut_once_while_recent() -> None:
         ),
         ("# Policy\n\n> a\n", "# Policy\n\n> b\n", True),
         ("# [Policy](x)\n\ntext\n", "# [Policy](x)\n\nmore\n", True),
+        (
+            "# Data & you\n\n## 1\\. Use\n\n**Keep & mind**\n\nx\n",
+            "# Data & you\n\n## 1\\. Use\n\nx y\n",
+            False,
+        ),
     ],
-    ids=["plain", "table", "block quote", "heading with a link"],
+    ids=["plain", "table", "block quote", "heading with a link", "titles with & and escapes"],
 )
 def test_markdown_it_is_imported_only_when_needed(old: str, new: str, loaded: bool) -> None:
     """A compare of plain markdown runs without importing markdown-it at all."""
@@ -406,3 +411,50 @@ def test_markdown_it_is_imported_only_when_needed(old: str, new: str, loaded: bo
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip() == str(loaded)
+
+
+_TITLE = st.text(alphabet="ab 1.&;#x!]>[<`*_\\\n", max_size=16)
+
+
+@settings(FUZZ, max_examples=1500)
+@given(_TITLE)
+def test_titles_read_without_markdown_it_are_its_reading(content: str) -> None:
+    """Escapes, lone `&`, `!`, `]`, `>` and whole emphasis read as markdown-it's inline parser does."""
+    assert sections._inline_title(content) == sections._parsed_title(content)
+
+
+@settings(FUZZ, max_examples=800)
+@given(st.sampled_from(["*", "**", "_", "__"]), _TITLE, st.sampled_from(["*", "**", "_", "__", ""]))
+def test_pseudo_headings_with_entities_and_escapes_agree(
+    opening: str, inner: str, closing: str
+) -> None:
+    """The whole-emphasis shortcut leaves entities to the inline parser."""
+    content = (opening + inner + closing).strip()
+    fast = sections._pseudo_heading(content)
+    saved = sections._SIMPLE_EMPHASIS
+    try:
+        sections._SIMPLE_EMPHASIS = type("Never", (), {"match": staticmethod(lambda _: None)})
+        slow = sections._pseudo_heading(content)
+    finally:
+        sections._SIMPLE_EMPHASIS = saved
+    assert fast == slow
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["How to control & manage your data", "1\\. Accessing", "**Contact Us**", "a \\q b", "end \\"],
+)
+def test_common_titles_are_read_without_markdown_it(content: str) -> None:
+    """The corpus's usual markup in titles needs no parser, and reads as the parser reads it."""
+    assert sections._markup_free(content) is not None or sections._SIMPLE_EMPHASIS.match(content)
+    assert sections._inline_title(content) == sections._parsed_title(content)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["Tom &amp; Jerry", "&#38; more", "[link](x)", "`code`", "a *b* c", "<b>x</b>", "a\\\nb"],
+)
+def test_titles_with_active_markup_go_to_markdown_it(content: str) -> None:
+    """Entities, links, code, emphasis, HTML and hard breaks are left to the inline parser."""
+    assert sections._markup_free(content) is None
+    assert sections._inline_title(content) == sections._parsed_title(content)
