@@ -1000,6 +1000,7 @@ _ENGINE_MODULES = (
     "policydiff.engine.align",
     "policydiff.engine.worddiff",
     "policydiff.engine.sections",
+    "policydiff.engine.blockscan",
     "policydiff.engine.normalize",
     "policydiff.core.diff_model",
     "policydiff.engine.history",

@@ -1,4 +1,4 @@
-"""Cut a markdown policy into sections that tile the text exactly, using markdown-it tokens."""
+"""Cut a markdown policy into sections that tile the text exactly, at markdown-it's blocks."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import re
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from itertools import accumulate
-from typing import TYPE_CHECKING
-
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING, NamedTuple
 
 from policydiff.core.diff_model import SectionKind
+from policydiff.engine.blockscan import Block, scan_blocks, scan_tables
 from policydiff.engine.normalize import normalize_text, split_label, title_key
 
 if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
     from markdown_it.token import Token
 
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
@@ -56,21 +57,6 @@ def _quieted(parser: MarkdownIt) -> MarkdownIt:
     return parser
 
 
-# Block structure only: inline parsing of every paragraph costs 2/3 of the parse time and
-# is needed just for heading titles and pseudo-heading candidates (parsed on demand).
-# Tables stay off (the commonmark preset's default): a table then parses as a paragraph,
-# which is all sectioning needs, and the table rule costs a quarter of the parse time.
-_BLOCK_PARSER = _quieted(MarkdownIt("commonmark").disable(["inline", "text_join"]))
-# markdown-it's `normalize` rule only rewrites CR line breaks and NUL characters; text
-# without them skips that whole-text regex pass.
-_BLOCK_PARSER_LF = _quieted(MarkdownIt("commonmark").disable(["inline", "text_join", "normalize"]))
-_INLINE_PARSER = MarkdownIt("commonmark")
-# Tables are found on demand, only in the bodies of sections that changed (see table_rows):
-# turned on in the parsers above they cost a third more parse time on the corpus and
-# moved no section boundary there.
-_TABLE_PARSER = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
-
-
 def _escaped_split(line: str) -> list[str]:
     """Split a table line at unescaped pipes, an escaped one read as a pipe (escapedSplit).
 
@@ -94,9 +80,60 @@ def _fast_table_rule() -> Callable[..., bool] | None:
     )
 
 
-if (_FAST_TABLE := _fast_table_rule()) is not None:
-    _TABLE_PARSER.block.ruler.at("table", _FAST_TABLE, {"alt": ["paragraph", "reference"]})
-_quieted(_TABLE_PARSER)
+class _Parsers(NamedTuple):
+    """The markdown-it parsers sectioning uses, built on first need."""
+
+    block: MarkdownIt
+    block_lf: MarkdownIt
+    inline: MarkdownIt
+    table: MarkdownIt
+    # markdown-it's table rule reading cells with _escaped_split (None if it cannot).
+    fast_table: Callable[..., bool] | None
+
+
+@cache
+def _parsers() -> _Parsers:
+    """Build the parsers: markdown-it is imported only for text the block scanner leaves to it.
+
+    Most policies are read by blockscan alone, with plain heading titles: importing and
+    configuring markdown-it would cost such a compare about 25 ms for nothing.
+    """
+    from markdown_it import MarkdownIt
+
+    # Block structure only: inline parsing of every paragraph costs 2/3 of the parse time
+    # and is needed just for heading titles and pseudo-heading candidates (parsed on demand).
+    # Tables stay off (the commonmark preset's default): a table then parses as a
+    # paragraph, which is all sectioning needs, and the table rule costs a quarter of the
+    # parse time.
+    block = _quieted(MarkdownIt("commonmark").disable(["inline", "text_join"]))
+    # markdown-it's `normalize` rule only rewrites CR line breaks and NUL characters; text
+    # without them skips that whole-text regex pass.
+    block_lf = _quieted(MarkdownIt("commonmark").disable(["inline", "text_join", "normalize"]))
+    # Tables are found on demand, only in the bodies of sections that changed (see
+    # table_rows): turned on in the parsers above they cost a third more parse time on the
+    # corpus and moved no section boundary there.
+    table = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
+    if (fast_table := _fast_table_rule()) is not None:
+        table.block.ruler.at("table", fast_table, {"alt": ["paragraph", "reference"]})
+    return _Parsers(block, block_lf, MarkdownIt("commonmark"), _quieted(table), fast_table)
+
+
+_PARSER_NAMES = {
+    "_BLOCK_PARSER": "block",
+    "_BLOCK_PARSER_LF": "block_lf",
+    "_INLINE_PARSER": "inline",
+    "_TABLE_PARSER": "table",
+    "_FAST_TABLE": "fast_table",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Give the parsers under their former module names (built on first access)."""
+    if name in _PARSER_NAMES:
+        return getattr(_parsers(), _PARSER_NAMES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # A line that could be a table's delimiter row (`|---|:-:|`, `--- | ---`): without one
 # there is no table and no parse.
 _DELIMITER_ROW = re.compile(
@@ -116,11 +153,24 @@ _SENTENCE_END = (".", "!", "?", ";", ",")
 _INLINE_MAX = 2000
 _EXCERPT_WORDS = 8
 # A whole paragraph in one emphasis, with no other inline markup inside.
+# `&` inside is literal unless it starts an entity: _ACTIVE_MARKUP tells.
 _SIMPLE_EMPHASIS = re.compile(
-    r"(?P<mark>\*\*|__|\*|_)(?=\S)(?P<inner>[^*_`\[\]<>&!\\\n]*[^*_`\[\]<>&!\\\s])(?P=mark)\Z"
+    r"(?P<mark>\*\*|__|\*|_)(?=\S)(?P<inner>[^*_`\[\]<>!\\\n]*[^*_`\[\]<>!\\\s])(?P=mark)\Z"
 )
 # Characters that can start inline markup; titles without them are plain text already.
 _INLINE_MARKUP = re.compile(r"[*_`\[\]<>&\\!]")
+# What makes commonmark's inline rules do more than keep text (besides backslash escapes):
+# line breaks, code spans, emphasis, links and images (`[`), autolinks and HTML (`<`),
+# and entities (markdown-it's DIGITAL_RE and NAMED_RE shapes; an unknown name is
+# taken here too). A lone `!`, `]`, `>` or `&` stays text.
+_ACTIVE_MARKUP = re.compile(
+    r"[\n\r\0`*_\[<]|&(?:#(?:x[0-9a-f]{1,6}|[0-9]{1,7})|[a-z][a-z0-9]{1,31});", re.IGNORECASE
+)
+# A backslash escape: the character after a backslash (none at the very end).
+_ESCAPE = re.compile(r"\\(.?)", re.DOTALL)
+# The characters a backslash escapes (markdown-it's rules_inline.escape._ESCAPED): an
+# escape of any other character keeps its backslash.
+_ESCAPABLE = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +248,42 @@ def _inline_title(content: str) -> str:
     if len(content) > _INLINE_MAX or not _INLINE_MARKUP.search(content):
         # Nothing for the inline parser to strip (the usual heading), or too long to try.
         return " ".join(content.split())
-    tokens = _INLINE_PARSER.parseInline(content)
+    simple = _SIMPLE_EMPHASIS.match(content)
+    if simple is not None and not _ACTIVE_MARKUP.search(simple.group("inner")):
+        # `## **Contact Us**`: one emphasis around plain text (see _pseudo_heading).
+        return " ".join(simple.group("inner").split())
+    plain = _markup_free(content)
+    if plain is not None:
+        return plain
+    return _parsed_title(content)
+
+
+def _markup_free(content: str) -> str | None:
+    """Plain text of inline source whose only markup is backslash escapes, else None.
+
+    Titles such as "Maintain & improve our services" or an escaped "1." read the same
+    without markdown-it, which then need not be imported at all (about 25 ms a process).
+    """
+    parts: list[str] = []
+    last = 0
+    for escape in _ESCAPE.finditer(content):
+        if _ACTIVE_MARKUP.search(content, last, escape.start()):
+            return None
+        escaped = escape.group(1)
+        if escaped == "\n":
+            return None  # a hard line break
+        parts.append(content[last : escape.start()])
+        parts.append(escaped if escaped in _ESCAPABLE else escape.group(0))
+        last = escape.end()
+    if _ACTIVE_MARKUP.search(content, last):
+        return None
+    parts.append(content[last:])
+    return " ".join("".join(parts).split())
+
+
+def _parsed_title(content: str) -> str:
+    """Plain text of inline source as markdown-it's inline parser reads it."""
+    tokens = _parsers().inline.parseInline(content)
     return _plain_text(tokens[0].children if tokens else None)
 
 
@@ -212,12 +297,12 @@ def _pseudo_heading(content: str) -> tuple[str, str] | None:
     ):
         return None
     simple = _SIMPLE_EMPHASIS.match(content)
-    if simple is not None:
+    if simple is not None and not _ACTIVE_MARKUP.search(simple.group("inner")):
         # `**Title**` or `_Title_` with nothing inside for the inline parser to do: the
         # delimiters at paragraph start and end always open and close (CommonMark 6.2).
         style = "bold" if len(simple.group("mark")) == 2 else "italic"
         return _checked_title(style, " ".join(simple.group("inner").split()))
-    tokens = _INLINE_PARSER.parseInline(content)
+    tokens = _parsers().inline.parseInline(content)
     # The inline parser leaves empty text tokens around the emphasis delimiters.
     children = [
         child
@@ -247,38 +332,63 @@ def _checked_title(style: str, title: str) -> tuple[str, str] | None:
     return style, title
 
 
-def _heading_cuts(tokens: list[Token]) -> list[_Cut]:
+def _parsed_blocks(text: str) -> list[Block]:
+    """Return the top-level blocks of text as markdown-it's block parser finds them."""
+    parsers = _parsers()
+    plain = "\r" not in text and "\0" not in text
+    tokens = (parsers.block_lf if plain else parsers.block).parse(text)
+    blocks: list[Block] = []
+    for index, token in enumerate(tokens):
+        if token.level != 0 or token.nesting == -1 or token.map is None:
+            continue
+        first, end = token.map
+        if token.type == "heading_open":
+            blocks.append(
+                Block("heading", first, end, int(token.tag[1:]), tokens[index + 1].content)
+            )
+        elif token.type == "paragraph_open":
+            blocks.append(Block("paragraph", first, end, 0, tokens[index + 1].content))
+        else:
+            blocks.append(Block("hr" if token.type == "hr" else "other", first, end))
+    return blocks
+
+
+def top_blocks(text: str) -> list[Block]:
+    """Return text's top-level blocks: by the block scanner, by markdown-it where it gives up."""
+    scanned = scan_blocks(text)
+    return _parsed_blocks(text) if scanned is None else scanned
+
+
+def _heading_cuts(blocks: list[Block]) -> list[_Cut]:
     """Find top-level headings and bold/italic pseudo-headings, with their levels."""
     cuts: list[_Cut] = []
     real_level = 0
-    for index, token in enumerate(tokens):
-        if token.level != 0 or token.nesting != 1 or token.map is None:
-            continue
-        if token.type == "heading_open":
-            real_level = int(token.tag[1:])
-            title = _inline_title(tokens[index + 1].content)
+    for block in blocks:
+        if block.kind == "heading":
+            real_level = block.level
+            title = _inline_title(block.content)
             cuts.append(
-                _Cut(token.map[0], token.map[1], SectionKind.HEADING, real_level, title, real=True)
+                _Cut(block.first, block.end, SectionKind.HEADING, real_level, title, real=True)
             )
-        elif token.type == "paragraph_open":
-            found = _pseudo_heading(tokens[index + 1].content)
+        elif block.kind == "paragraph":
+            found = _pseudo_heading(block.content)
             if found is not None:
                 style, title = found
                 level = real_level + (1 if style == "bold" else 2)
                 cuts.append(
-                    _Cut(token.map[0], token.map[1], SectionKind.HEADING, level, title, real=False)
+                    _Cut(block.first, block.end, SectionKind.HEADING, level, title, real=False)
                 )
     return cuts
 
 
-def _paragraph_cuts(tokens: list[Token], text: str, starts: list[int]) -> list[_Cut]:
+def _paragraph_cuts(blocks: list[Block], text: str, starts: list[int]) -> list[_Cut]:
     """Cut a document without headings at its top-level blocks (rules stay with the block above)."""
     cuts: list[_Cut] = []
-    for token in tokens:
-        if token.level != 0 or token.nesting == -1 or token.map is None or token.type == "hr":
+    for block in blocks:
+        if block.kind == "hr":
             continue
-        line = token.map[0]
-        source = text[_offset(starts, line, len(text)) : _offset(starts, token.map[1], len(text))]
+        line = block.first
+        source = text[_offset(starts, line, len(text)) : _offset(starts, block.end, len(text))]
         words = normalize_text(source[:400]).split()
         excerpt = " ".join(words[:_EXCERPT_WORDS])
         if len(words) > _EXCERPT_WORDS:
@@ -338,27 +448,52 @@ def table_rows(text: str, start: int = 0, end: int | None = None) -> tuple[tuple
         return ()
     starts = _line_starts(chunk)
     length = len(chunk)
-    spans: list[tuple[int, int]] = []
-    for token in _TABLE_PARSER.parse(chunk):
-        if token.type == "table_open" and token.map is not None:
-            first, last = token.map
-            spans.extend(
-                (begin + _offset(starts, line, length), begin + _offset(starts, line + 1, length))
-                for line in range(first, last)
-            )
-    return tuple(spans)
+    return tuple(
+        (begin + _offset(starts, line, length), begin + _offset(starts, line + 1, length))
+        for first, last in table_maps(chunk)
+        for line in range(first, last)
+    )
+
+
+def table_maps(text: str) -> list[tuple[int, int]]:
+    """Return the line maps of text's tables: by the block scanner, or markdown-it's parse."""
+    scanned = scan_tables(text)
+    return _parsed_tables(text) if scanned is None else scanned
+
+
+def _parsed_tables(text: str) -> list[tuple[int, int]]:
+    """Return the line maps of text's tables as markdown-it's table parser finds them."""
+    return [
+        (token.map[0], token.map[1])
+        for token in _parsers().table.parse(text)
+        if token.type == "table_open" and token.map is not None
+    ]
 
 
 def split_sections(text: str) -> tuple[Section, ...]:
     """Cut text into sections whose bodies, joined in order, give the text back exactly."""
     if not text:
         return ()
-    plain = "\r" not in text and "\0" not in text
-    tokens = (_BLOCK_PARSER_LF if plain else _BLOCK_PARSER).parse(text)
+    return _split_once(text)
+
+
+@lru_cache(maxsize=8)
+def _split_once(text: str) -> tuple[Section, ...]:
+    """Cut a text once per process while it is among the last few cut.
+
+    The changelog compares each version with the one before (which cuts both texts),
+    then asks for the new text's title (which cut it again): a second parse of the
+    same text, up to 800 KB of markdown, for nothing. Sections are immutable.
+    """
+    return _sections_from(text, top_blocks(text))
+
+
+def _sections_from(text: str, blocks: list[Block]) -> tuple[Section, ...]:
+    """Cut text into sections at its top-level blocks (headings, or else every block)."""
     starts = _line_starts(text)
-    cuts = _heading_cuts(tokens)
+    cuts = _heading_cuts(blocks)
     if not cuts:
-        cuts = _paragraph_cuts(tokens, text, starts)
+        cuts = _paragraph_cuts(blocks, text, starts)
     length = len(text)
     sections: list[Section] = []
     first = _offset(starts, cuts[0].line, length) if cuts else length
