@@ -190,3 +190,24 @@ def test_rule_runs_are_single_tokens() -> None:
         "*** ",
         "...",
     ]
+
+
+def test_spelled_out_line_spacing_is_whitespace_but_line_break() -> None:
+    # The token regex lists the characters of `[^\S\n]` (faster to scan): the same set.
+    from policydiff.engine.worddiff import _SPACE_IN_LINE
+
+    every = "".join(map(chr, range(0x110000)))
+    assert re.findall(f"[{_SPACE_IN_LINE}]", every) == re.findall(r"[^\S\n]", every)
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(" \t\n\r\x0b\x0c\x1c\x85\xa0\u2003\u2028\u3000\u200bab-*.[]()!_")
+    )
+)
+def test_tokens_as_with_the_negated_class(text: str) -> None:
+    from policydiff.engine.worddiff import _SPACE_IN_LINE, _TOKEN
+
+    negated = re.compile(_TOKEN.pattern.replace(f"[{_SPACE_IN_LINE}]", r"[^\S\n]"))
+    assert negated.pattern != _TOKEN.pattern
+    assert tokenize(text) == negated.findall(text)
