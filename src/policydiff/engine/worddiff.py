@@ -31,13 +31,17 @@ _INVISIBLE_CLASS = "\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff"
 # knows) spelled out: the regex engine scans a listed set 2-3 times faster than it tests a
 # negated category, and every token ends with this.
 _SPACE_IN_LINE = "\t\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_TRAIL = rf"[{_SPACE_IN_LINE}]*(?:\n(?![{_SPACE_IN_LINE}]*\n)[{_SPACE_IN_LINE}]*)?"
+# Quantifiers are possessive where giving characters back can never help a match (what
+# follows matches the empty string): the same tokens, without backtracking bookkeeping.
+_TRAIL = rf"[{_SPACE_IN_LINE}]*+(?:\n(?![{_SPACE_IN_LINE}]*+\n)[{_SPACE_IN_LINE}]*+)?+"
 _TOKEN = re.compile(
     rf"!?\[[^\[\]\n]{{0,300}}\]\([^()\s]{{0,1000}}\){_TRAIL}"
-    rf"|\s+|[\w{_INVISIBLE_CLASS}]+{_TRAIL}"
-    rf"|(?:-+|=+|\*+|#+|\.+|~+|`+|[^\w\s]){_TRAIL}"
+    rf"|\s++|[\w{_INVISIBLE_CLASS}]++{_TRAIL}"
+    rf"|(?:-++|=++|\*++|#++|\.++|~++|`++|[^\w\s]){_TRAIL}"
 )
-_WORD = re.compile(r"\w+")
+# Possessive: a word run never gives characters back, and the engine skips the
+# backtracking bookkeeping (same matches, about a fifth faster on long texts).
+_WORD = re.compile(r"\w++")
 # A link's target is not read: words are counted in its text only.
 _LINK_TARGET = re.compile(r"(\]\()[^()\s]*\)")
 # A markdown link as the tokenizer takes it whole (for keeping cuts out of links).
