@@ -96,6 +96,11 @@ _SURROGATES = range(0xD800, 0xE000)
 _MAX_KEYS = 0x110000 - _FIRST_CODE - len(_SURROGATES)
 
 
+# A segment's fields (op, text, cosmetic, move_id) before it is made a Segment: the diff
+# yields many small runs that _merge_runs joins, and only the joined ones become objects.
+_Run = tuple[Op, str, bool, int | None]
+
+
 @dataclass(frozen=True, slots=True)
 class WordDiff:
     """Segments of a word diff and what they amount to."""
@@ -322,24 +327,24 @@ class _Differ:
         if b:
             self.diffs.append((1, b))
 
-    def segments(self) -> list[Segment]:
-        """Turn the token diff back into text segments, splitting cosmetic token differences."""
-        out: list[Segment] = []
+    def runs(self) -> list[_Run]:
+        """Turn the token diff back into text runs, splitting cosmetic token differences."""
+        out: list[_Run] = []
         i = j = 0
         old_tokens, new_tokens = self.old_tokens, self.new_tokens
         for op_code, chars in self.diffs:
             count = len(chars)
             if op_code < 0:
-                out.append(Segment(Op.DELETE, "".join(old_tokens[i : i + count])))
+                out.append((Op.DELETE, "".join(old_tokens[i : i + count]), False, None))
                 i += count
             elif op_code > 0:
-                out.append(Segment(Op.INSERT, "".join(new_tokens[j : j + count])))
+                out.append((Op.INSERT, "".join(new_tokens[j : j + count]), False, None))
                 j += count
             else:
                 old_text = "".join(old_tokens[i : i + count])
                 new_text = "".join(new_tokens[j : j + count])
                 if old_text == new_text:
-                    out.append(Segment(Op.EQUAL, old_text))
+                    out.append((Op.EQUAL, old_text, False, None))
                 else:
                     out.extend(_equal_by_key(old_tokens[i : i + count], new_tokens[j : j + count]))
                 i += count
@@ -443,37 +448,41 @@ def _common_suffix(a: str, b: str) -> int:
     return _common_prefix(a[::-1], b[::-1])
 
 
-def _equal_by_key(old: list[str], new: list[str]) -> list[Segment]:
-    """Segments for tokens equal by key but not by text: cosmetic delete + insert pairs."""
-    out: list[Segment] = []
+def _equal_by_key(old: list[str], new: list[str]) -> list[_Run]:
+    """Return the runs of tokens equal by key but not by text: cosmetic delete + insert pairs."""
+    out: list[_Run] = []
     for old_token, new_token in zip(old, new, strict=True):
         if old_token == new_token:
-            out.append(Segment(Op.EQUAL, old_token))
+            out.append((Op.EQUAL, old_token, False, None))
             continue
         old_core, new_core = old_token.rstrip(), new_token.rstrip()
         if old_core == new_core:
             # Only the whitespace after the word differs (re-wrap, double space).
-            out.append(Segment(Op.EQUAL, old_core))
+            out.append((Op.EQUAL, old_core, False, None))
             old_rest, new_rest = old_token[len(old_core) :], new_token[len(new_core) :]
         else:
             old_rest, new_rest = old_token, new_token
-        out.append(Segment(Op.DELETE, old_rest, cosmetic=True))
-        out.append(Segment(Op.INSERT, new_rest, cosmetic=True))
+        out.append((Op.DELETE, old_rest, True, None))
+        out.append((Op.INSERT, new_rest, True, None))
     return out
 
 
 def _merge(segments: list[Segment]) -> list[Segment]:
     """Join neighbours with the same op and flags; put DELETE before INSERT in a change."""
+    return _merge_runs([(s.op, s.text, s.cosmetic, s.move_id) for s in segments])
+
+
+def _merge_runs(pieces: list[_Run]) -> list[Segment]:
+    """_merge on (op, text, cosmetic, move_id) runs: segments are made once, for the result."""
     # Runs as [op, cosmetic, move_id, texts]: texts are joined once at the end.
     runs: list[list[object]] = []
-    for segment in segments:
-        if not segment.text:
+    for op, text, cosmetic, move_id in pieces:
+        if not text:
             continue
-        op, cosmetic, move_id = segment.op, segment.cosmetic, segment.move_id
         if runs:
             last = runs[-1]
             if last[0] is op and last[1] == cosmetic and last[2] == move_id:
-                last[3].append(segment.text)  # type: ignore[attr-defined]
+                last[3].append(text)  # type: ignore[attr-defined]
                 continue
             if (
                 op is Op.DELETE
@@ -484,9 +493,9 @@ def _merge(segments: list[Segment]) -> list[Segment]:
                 and runs[-2][2] == move_id
             ):
                 # DELETE INSERT DELETE -> DELETE DELETE INSERT, then join the deletes.
-                runs[-2][3].append(segment.text)  # type: ignore[attr-defined]
+                runs[-2][3].append(text)  # type: ignore[attr-defined]
                 continue
-        runs.append([op, cosmetic, move_id, [segment.text]])
+        runs.append([op, cosmetic, move_id, [text]])
     return [
         Segment(op, "".join(texts), cosmetic, move_id)  # type: ignore[arg-type]
         for op, cosmetic, move_id, texts in runs
@@ -742,17 +751,20 @@ def diff_words(old: str, new: str, *, cosmetic: bool = False) -> WordDiff:
         differ = _Differ(old_middle, new_middle)
     except _TooManyTokensError:
         # Over a million distinct words: no character encoding left, show it whole.
-        middle = [Segment(Op.DELETE, old_middle), Segment(Op.INSERT, new_middle)]
+        middle: list[_Run] = [
+            (Op.DELETE, old_middle, False, None),
+            (Op.INSERT, new_middle, False, None),
+        ]
         approximate = True
     else:
         differ.run()
-        middle = differ.segments()
+        middle = differ.runs()
         approximate = differ.approximate
     if prefix:
-        middle.insert(0, Segment(Op.EQUAL, old[:prefix]))
+        middle.insert(0, (Op.EQUAL, old[:prefix], False, None))
     if suffix:
-        middle.append(Segment(Op.EQUAL, old[len(old) - suffix :]))
-    merged = _merge(middle)
+        middle.append((Op.EQUAL, old[len(old) - suffix :], False, None))
+    merged = _merge_runs(middle)
     if any(s.op is Op.DELETE and "](" in s.text for s in merged):
         merged = _merge(_refine_links(merged))
     if cosmetic:
