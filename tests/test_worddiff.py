@@ -231,3 +231,23 @@ def test_tokens_of_the_corpus_as_the_original_tokenizer_cuts_them() -> None:
     for path in files:
         text = path.read_text(encoding="utf-8")
         assert tokenize(text) == _ORIGINAL_TOKEN.findall(text), path
+
+
+@given(st.text(alphabet="abcdefghij", max_size=40), st.text(alphabet="abcdefghij", max_size=40))
+def test_unique_anchors_are_the_unique_tokens_in_order(a: str, b: str) -> None:
+    from collections import Counter
+
+    from policydiff.engine.worddiff import _unique_anchors
+
+    count_a, count_b = Counter(a), Counter(b)
+    where_b = {char: j for j, char in enumerate(b) if count_b[char] == 1}
+    pairs = [(i, where_b[c]) for i, c in enumerate(a) if count_a[c] == 1 and c in where_b]
+    chain = _unique_anchors(a, b)
+    assert set(chain) <= set(pairs)
+    assert chain == sorted(chain)
+    assert [j for _, j in chain] == sorted(j for _, j in chain)
+    # The longest chain increasing in both: no longer one exists.
+    best = [1] * len(pairs)
+    for k, (_, j) in enumerate(pairs):
+        best[k] += max((best[m] for m in range(k) if pairs[m][1] < j), default=0)
+    assert len(chain) == max(best, default=0)

@@ -167,7 +167,15 @@ def _encode(old_tokens: list[str], new_tokens: list[str]) -> tuple[str, str, str
     # Whitespace is left out of the key: re-wrapping or spacing never changes words.
     unique = dict.fromkeys(old_tokens)
     unique.update(dict.fromkeys(new_tokens))
-    key_of = {token: _token_key(token) for token in unique}
+    key_of: dict[str, str] = {}
+    for token in unique:
+        core = token.rstrip()
+        # Most tokens are ASCII words: their key is the token without its spacing (what
+        # _token_key returns for them, without the call).
+        if core and core[0] != "-" and core.isascii() and "`" not in core:
+            key_of[token] = core
+        else:
+            key_of[token] = _token_key(token)
     keys = dict.fromkeys(key_of.values())
     if len(keys) > _MAX_KEYS:
         raise _TooManyTokensError
@@ -236,10 +244,14 @@ def _unique_anchors(a: str, b: str) -> list[tuple[int, int]]:
     The longest such chain (patience diff) splits a long stretch into short gaps.
     """
     count_a, count_b = Counter(a), Counter(b)
-    where_b = {char: j for j, char in enumerate(b) if count_b[char] == 1}
-    pairs = [
-        (i, where_b[char]) for i, char in enumerate(a) if count_a[char] == 1 and char in where_b
-    ]
+    # Each character's last position, built at C speed: a token found once is found there.
+    last_a = dict(zip(a, range(len(a)), strict=True))
+    last_b = dict(zip(b, range(len(b)), strict=True))
+    pairs = sorted(
+        (last_a[char], last_b[char])
+        for char, count in count_a.items()
+        if count == 1 and count_b.get(char) == 1
+    )
     if not pairs:
         return []
     # Longest increasing subsequence of the b positions (pairs are sorted by i).
@@ -528,9 +540,13 @@ def _could_be_cosmetic(old: str, new: str) -> bool:
     new_words = [word for word in _WORD.findall(new) if not word.isdigit()]
     if old_words == new_words:
         return True
-    if not _WORD_HIDERS.search(old) and not _WORD_HIDERS.search(new):
+    old_hides, new_hides = _WORD_HIDERS.search(old), _WORD_HIDERS.search(new)
+    if not old_hides and not new_hides:
         return False
-    return _visible_words(old) == _visible_words(new)
+    # Without a hiding character _visible_words finds the words found above.
+    return (_visible_words(old) if old_hides else old_words) == (
+        _visible_words(new) if new_hides else new_words
+    )
 
 
 def _context(segments: list[Segment], index: int, step: int) -> tuple[str, str]:
