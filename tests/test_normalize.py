@@ -154,6 +154,21 @@ def test_same_words_with_shared_context(prefix: str, old: str, new: str) -> None
     )
 
 
+@given(
+    st.lists(MARKDOWNISH, min_size=1, max_size=12),
+    st.lists(st.tuples(st.integers(0, 11), MARKDOWNISH), max_size=6),
+)
+def test_same_words_line_by_line_agrees_with_full_normalisation(
+    lines: list[str], edits: list[tuple[int, str]]
+) -> None:
+    # same_words reads long stretches line by line, skipping lines equal on both sides.
+    changed = list(lines)
+    for index, text in edits:
+        changed[index % len(changed)] = text
+    old, new = "\n".join(lines), "\n".join(changed)
+    assert same_words(old, new) == (normalize_text(old) == normalize_text(new))
+
+
 @given(st.text())
 def test_normalize_is_idempotent_enough_and_total(text: str) -> None:
     once = normalize_text(text)

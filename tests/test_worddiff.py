@@ -6,6 +6,7 @@ import random
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -190,3 +191,63 @@ def test_rule_runs_are_single_tokens() -> None:
         "*** ",
         "...",
     ]
+
+
+# The tokenizer as first written: the one whose tokens the engine's output rests on.
+_ORIGINAL_TRAIL = r"[^\S\n]*(?:\n(?![^\S\n]*\n)[^\S\n]*)?"
+_ORIGINAL_TOKEN = re.compile(
+    rf"!?\[[^\[\]\n]{{0,300}}\]\([^()\s]{{0,1000}}\){_ORIGINAL_TRAIL}"
+    rf"|\s+|[\w\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]+{_ORIGINAL_TRAIL}"
+    rf"|(?:-+|=+|\*+|#+|\.+|~+|`+|[^\w\s]){_ORIGINAL_TRAIL}"
+)
+
+
+def test_spelled_out_line_spacing_is_whitespace_but_line_break() -> None:
+    # The token regex lists the characters of `[^\S\n]` (faster to scan): the same set.
+    from policydiff.engine.worddiff import _SPACE_IN_LINE
+
+    every = "".join(map(chr, range(0x110000)))
+    assert re.findall(f"[{_SPACE_IN_LINE}]", every) == re.findall(r"[^\S\n]", every)
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            " \t\n\r\x0b\x0c\x1c\x85\xa0\u2003\u2028\u3000\u200b\u00adab1_-=*#.~`[]()!,"
+        )
+    )
+)
+def test_tokens_as_the_original_tokenizer_cuts_them(text: str) -> None:
+    assert tokenize(text) == _ORIGINAL_TOKEN.findall(text)
+    assert count_words(text) == len(re.findall(r"\w+", re.sub(r"(\]\()[^()\s]*\)", "]()", text)))
+
+
+def test_tokens_of_the_corpus_as_the_original_tokenizer_cuts_them() -> None:
+    from engine_digests import CORPUS
+
+    files = sorted(CORPUS.glob("*/*/*.md"))
+    if not files:
+        pytest.skip(f"no corpus at {CORPUS}")
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert tokenize(text) == _ORIGINAL_TOKEN.findall(text), path
+
+
+@given(st.text(alphabet="abcdefghij", max_size=40), st.text(alphabet="abcdefghij", max_size=40))
+def test_unique_anchors_are_the_unique_tokens_in_order(a: str, b: str) -> None:
+    from collections import Counter
+
+    from policydiff.engine.worddiff import _unique_anchors
+
+    count_a, count_b = Counter(a), Counter(b)
+    where_b = {char: j for j, char in enumerate(b) if count_b[char] == 1}
+    pairs = [(i, where_b[c]) for i, c in enumerate(a) if count_a[c] == 1 and c in where_b]
+    chain = _unique_anchors(a, b)
+    assert set(chain) <= set(pairs)
+    assert chain == sorted(chain)
+    assert [j for _, j in chain] == sorted(j for _, j in chain)
+    # The longest chain increasing in both: no longer one exists.
+    best = [1] * len(pairs)
+    for k, (_, j) in enumerate(pairs):
+        best[k] += max((best[m] for m in range(k) if pairs[m][1] < j), default=0)
+    assert len(chain) == max(best, default=0)

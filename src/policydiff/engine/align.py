@@ -399,7 +399,7 @@ def _non_space_length(text: str) -> int:
 # Words for move pairing: runs of letters and digits, so that punctuation, quote and dash
 # styles, markup and link targets are left out (no folding needed: none of them is a
 # letter); case is kept, so a capital changed is an edit.
-_MOVE_WORD = re.compile(r"[^\W_]+")
+_MOVE_WORD = re.compile(r"[^\W_]++")  # possessive: same runs, faster (see worddiff._WORD)
 _LINK_TARGET = re.compile(r"\]\([^)\n]*\)")
 
 

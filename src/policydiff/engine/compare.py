@@ -422,7 +422,9 @@ def _section_diff(
     )
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a large added section is cut into thousands of pieces, and a frozen
+# dataclass's __init__ costs twice as much. Pieces are never changed after they are made.
+@dataclass(slots=True)
 class _Piece:
     """A paragraph-sized slice of one change segment, a candidate for move pairing."""
 
@@ -537,19 +539,28 @@ def _remnant(op: Op, text: str) -> Segment:
 
 
 def _moved_verdict(
-    diff: SectionDiff, segments: tuple[Segment, ...], moved_in: list[MovedBlock]
+    diff: SectionDiff,
+    segments: tuple[Segment, ...],
+    moved_in: list[MovedBlock],
+    moved_words: list[tuple[int, int]],
 ) -> tuple[SectionStatus, int, int]:
     """Status and word counts of a section once its moved runs are known.
 
     Moved runs count no words; the edits inside blocks moved in do. A section on both
     sides whose only changes are moved text and cosmetic edits is COSMETIC.
+    ``moved_words[id]`` is (words of the old text, words of the new text) of move ``id``:
+    a moved run's text is the one of its move.
     """
     own = [s for s in segments if s.move_id is None]
     # Moved runs are whole pieces cut at spacing: their words come off the section's
     # counts without counting the rest again (a large added section).
     moved = [s for s in segments if s.move_id is not None]
-    inserted = diff.words_inserted - sum(count_words(s.text) for s in moved if s.op is Op.INSERT)
-    deleted = diff.words_deleted - sum(count_words(s.text) for s in moved if s.op is Op.DELETE)
+    inserted = diff.words_inserted - sum(
+        moved_words[s.move_id][1] for s in moved if s.op is Op.INSERT and s.move_id is not None
+    )
+    deleted = diff.words_deleted - sum(
+        moved_words[s.move_id][0] for s in moved if s.op is Op.DELETE and s.move_id is not None
+    )
     inserted += sum(m.words_inserted for m in moved_in)
     deleted += sum(m.words_deleted for m in moved_in)
     if diff.status is not SectionStatus.MODIFIED:
@@ -589,11 +600,14 @@ def _body_runs(
     return [s for s in own if id(s) not in in_heading]
 
 
-def _main_share(blocks: list[tuple[int, str]], total: int) -> int | None:
-    """Return the section most of a body's ``total`` words moved to or came from, if any."""
+def _main_share(blocks: list[tuple[int, int]], total: int) -> int | None:
+    """Return the section most of a body's ``total`` words moved to or came from, if any.
+
+    ``blocks`` are (section, words) of the moved blocks.
+    """
     words: dict[int, int] = {}
-    for section, text in blocks:
-        words[section] = words.get(section, 0) + count_words(text)
+    for section, count in blocks:
+        words[section] = words.get(section, 0) + count
     if not words or total == 0:
         return None
     best = max(words, key=lambda k: (words[k], -k))
@@ -654,8 +668,13 @@ def _paragraph_aligned(diff: SectionDiff) -> SectionDiff:
     return replace(diff, segments=tuple(s for s in segments if s.text))
 
 
-def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[MovedBlock, ...]]:
-    """Find text that left one place and reappears in another; tag it, diff it, recount."""
+def _apply_moves(
+    diffs: list[SectionDiff],
+) -> tuple[list[SectionDiff], tuple[MovedBlock, ...], int]:
+    """Find text that left one place and reappears in another; tag it, diff it, recount.
+
+    Returns the section diffs, the moves, and the words of the moved text (new side).
+    """
     diffs = [_paragraph_aligned(d) if d.status is SectionStatus.MODIFIED else d for d in diffs]
     regions = _regions(diffs)
     deleted = _pieces(
@@ -665,7 +684,7 @@ def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[Mov
         diffs, Op.INSERT, frozenset({SectionStatus.MODIFIED, SectionStatus.ADDED}), regions
     )
     if not deleted or not inserted:
-        return diffs, ()
+        return diffs, (), 0
 
     def text(piece: _Piece) -> str:
         return diffs[piece.section].segments[piece.segment].text[piece.start : piece.end]
@@ -676,11 +695,13 @@ def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[Mov
     )
     pairs = _moves_not_in_place(pairs, deleted, inserted)
     if not pairs:
-        return diffs, ()
+        return diffs, (), 0
     # Order moves by where their text lands, so ids read top to bottom in the new text.
     pairs.sort(key=lambda pair: (inserted[pair[1]].section, inserted[pair[1]].start))
     cuts: dict[int, dict[int, list[tuple[int, int, int]]]] = {}
     moves: list[MovedBlock] = []
+    # Words of each move's old and new text, counted once for every use below.
+    moved_words: list[tuple[int, int]] = []
     moved_out: dict[int, list[int]] = {}
     moved_in: dict[int, list[int]] = {}
     for move_id, (d, i, score) in enumerate(pairs):
@@ -691,6 +712,7 @@ def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[Mov
         moved_out.setdefault(src.section, []).append(move_id)
         moved_in.setdefault(dst.section, []).append(move_id)
         old_text, new_text = text(src), text(dst)
+        moved_words.append((count_words(old_text), count_words(new_text)))
         inner = diff_words(old_text, new_text)
         moves.append(
             MovedBlock(
@@ -714,15 +736,19 @@ def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[Mov
             continue
         segments = _cut_moves(diff, cuts[k])
         ins = [moves[m] for m in moved_in.get(k, ())]
-        status, words_inserted, words_deleted = _moved_verdict(diff, segments, ins)
+        status, words_inserted, words_deleted = _moved_verdict(diff, segments, ins, moved_words)
         split_from = merged_into = None
         if diff.kind is not SectionKind.PARAGRAPH and diff.old_index is None:
             # Before the moves, an added section's inserted words are all its words.
-            origin = _main_share([(m.old_section, m.new_text) for m in ins], diff.words_inserted)
+            origin = _main_share(
+                [(m.old_section, moved_words[m.id][1]) for m in ins], diff.words_inserted
+            )
             split_from = diffs[origin].old_path if origin is not None else None
         if diff.kind is not SectionKind.PARAGRAPH and diff.new_index is None:
             outs = [moves[m] for m in moved_out.get(k, ())]
-            target = _main_share([(m.new_section, m.old_text) for m in outs], diff.words_deleted)
+            target = _main_share(
+                [(m.new_section, moved_words[m.id][0]) for m in outs], diff.words_deleted
+            )
             merged_into = diffs[target].new_path if target is not None else None
         result.append(
             replace(
@@ -737,7 +763,7 @@ def _apply_moves(diffs: list[SectionDiff]) -> tuple[list[SectionDiff], tuple[Mov
                 merged_into=merged_into,
             )
         )
-    return result, tuple(moves)
+    return result, tuple(moves), sum(words for _, words in moved_words)
 
 
 def _roman(text: str) -> int | None:
@@ -853,8 +879,10 @@ def renumbered_ranges(diffs: list[SectionDiff]) -> tuple[RenumberedRange, ...]:
     return tuple(found for _, found in closed)
 
 
-def _summarise(diffs: list[SectionDiff], moves: tuple[MovedBlock, ...]) -> Summary:
-    """Count statuses, flags and words over all section diffs."""
+def _summarise(
+    diffs: list[SectionDiff], moves: tuple[MovedBlock, ...], words_moved: int
+) -> Summary:
+    """Count statuses, flags and words over all section diffs (moved words counted before)."""
     counts = dict.fromkeys(SectionStatus, 0)
     for diff in diffs:
         counts[diff.status] += 1
@@ -872,7 +900,7 @@ def _summarise(diffs: list[SectionDiff], moves: tuple[MovedBlock, ...]) -> Summa
         words_inserted=sum(d.words_inserted for d in diffs),
         words_deleted=sum(d.words_deleted for d in diffs),
         renumbered=sum(d.renumbered for d in diffs),
-        words_moved=sum(count_words(m.new_text) for m in moves),
+        words_moved=words_moved,
     )
 
 
@@ -904,12 +932,12 @@ def compare_texts(old: str, new: str) -> DocumentDiff:
                 document_title=(old_index, new_index) == titles,
             )
         )
-    diffs, moves = _apply_moves(diffs)
+    diffs, moves, words_moved = _apply_moves(diffs)
     old_effective_date = find_written_date(old_doc.effective) if old_doc.effective else None
     new_effective_date = find_written_date(new_doc.effective) if new_doc.effective else None
     result = DocumentDiff(
         sections=tuple(diffs),
-        summary=_summarise(diffs, moves),
+        summary=_summarise(diffs, moves, words_moved),
         moves=moves,
         old_effective=old_doc.effective,
         new_effective=new_doc.effective,

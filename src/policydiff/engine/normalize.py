@@ -274,4 +274,43 @@ def same_words(old: str, new: str) -> bool:
     if cut == 0 and low:
         cut = low  # no line break in the common tail: it cannot be split off safely
     end_old, end_new = len(old) - low + cut, len(new) - low + cut
-    return normalize_text(old[start:end_old]) == normalize_text(new[start:end_new])
+    return _same_normalised(old[start:end_old], new[start:end_new])
+
+
+def _same_normalised(old: str, new: str) -> bool:
+    """Whether normalize_text(old) == normalize_text(new), normalising only lines needed.
+
+    Normalisation is line-local and collapses spacing, so a text's words are its lines'
+    words one after another. The lines are read in step on both sides: a line equal on
+    both sides while no words are pending is skipped unread, and the first word that
+    differs ends the walk (the stretches start at a differing line: usually at once).
+    """
+    i = j = 0
+    a: list[str] = []
+    b: list[str] = []
+    while True:
+        while not a and not b and i < len(old) and j < len(new):
+            end_a, end_b = _line_end(old, i), _line_end(new, j)
+            if old[i:end_a] != new[j:end_b]:
+                break
+            i, j = end_a, end_b
+        while not a and i < len(old):
+            end_a = _line_end(old, i)
+            a = normalize_text(old[i:end_a]).split()
+            i = end_a
+        while not b and j < len(new):
+            end_b = _line_end(new, j)
+            b = normalize_text(new[j:end_b]).split()
+            j = end_b
+        if not a or not b:
+            return not a and not b
+        common = min(len(a), len(b))
+        if a[:common] != b[:common]:
+            return False
+        a, b = a[common:], b[common:]
+
+
+def _line_end(text: str, start: int) -> int:
+    """Offset just past the line break ending the line at start (the text's end if none)."""
+    end = text.find("\n", start)
+    return len(text) if end == -1 else end + 1
