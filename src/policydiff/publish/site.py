@@ -65,7 +65,13 @@ from policydiff.publish.announce import (
 )
 from policydiff.publish.render.blame import blame_gaps, history_heading, version_tag
 from policydiff.publish.render.html import CSS as REPORT_CSS
-from policydiff.publish.render.html import escape, excerpt_html, formatted, render_parts
+from policydiff.publish.render.html import (
+    FormatMemo,
+    escape,
+    excerpt_html,
+    formatted,
+    render_parts,
+)
 from policydiff.store.inforce import in_force_until, start_of
 
 if TYPE_CHECKING:
@@ -508,6 +514,8 @@ class _PolicySite:
         )
         self.pairs = self._pairs()
         self.stats: list[ChangeStats | None] = []
+        # One policy's redlines and section pages share many pieces (see FormatMemo).
+        self.memo: FormatMemo = {}
 
     # -- paths
 
@@ -533,8 +541,11 @@ class _PolicySite:
 
     def pages(self) -> list[Page]:
         """Return every page of the policy."""
+        redlines = {(old, new): self._remembered_redline(old, new) for old, new in self.pairs}
+        for old, new in _diff_order([pair for pair, found in redlines.items() if found is None]):
+            self.timeline.diff(old, new)
         stats = self.stats = version_stats(self.timeline)
-        pages = [self._diff(old, new) for old, new in self.pairs]
+        pages = [self._diff(old, new, redlines[old, new]) for old, new in self.pairs]
         pages += [self._version(v) for v in self.versions]
         histories = section_histories(self.timeline, include_technical=self.include_technical)
         section_paths = [
@@ -656,12 +667,12 @@ class _PolicySite:
         crumbs = (*self.crumbs, (f"version {version.number}", None))
         return Page(path, title, crumbs, "version.html.j2", values)
 
-    def _diff(self, old: Version, new: Version) -> Page:
+    def _diff(self, old: Version, new: Version, remembered: tuple[str, str] | None) -> Page:
         """Return the redline page of a pair, from the compare HTML renderer."""
         if old.number + 1 == new.number:
             self.progress()
         path = self.diff_page(old, new)
-        title, redline_body = self._redline(old, new)
+        title, redline_body = remembered or self._redline(old, new)
         nav = [_to(path, self.version_page(old), f"text of version {old.number}")]
         nav.append(_to(path, self.version_page(new), f"text of version {new.number}"))
         if old.number + 1 == new.number and old.number > 1:
@@ -675,25 +686,37 @@ class _PolicySite:
         crumb = f"redline {old.number} \u2192 {new.number}"
         return Page(path, title, (*self.crumbs, (crumb, None)), "diff.html.j2", values)
 
-    def _redline(self, old: Version, new: Version) -> tuple[str, str]:
-        """Return the title and body of a pair's redline, remembered across runs.
+    @staticmethod
+    def _redline_name(old: Version, new: Version) -> str:
+        """Return the name a pair's redline is remembered under.
 
         Kept with the pair's diffs (sealed, by the texts' SHA-256s), keyed also by what the
         two sides show and the renderer's code: a re-run with nothing new renders nothing.
         """
         sides = side_from_version(old), side_from_version(new)
-        remembered = self.timeline.remembered
         described = hashlib.sha256(repr((_render_fingerprint(), sides)).encode()).hexdigest()
-        name = f"redline {old.text_sha256}..{new.text_sha256} {described}"
-        payload = remembered.read(name) if remembered is not None else None
+        return f"redline {old.text_sha256}..{new.text_sha256} {described}"
+
+    def _remembered_redline(self, old: Version, new: Version) -> tuple[str, str] | None:
+        """Return the title and body of a pair's redline as an earlier run made it, or None."""
+        remembered = self.timeline.remembered
+        payload = remembered.read(self._redline_name(old, new)) if remembered else None
         if payload is not None:
             with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
                 found = json.loads(payload)
                 if isinstance(found, list) and [type(x) for x in found] == [str, str]:
                     return found[0], found[1]
-        parts = render_parts(CompareReport(*sides, self.timeline.diff(old, new)), View())
+        return None
+
+    def _redline(self, old: Version, new: Version) -> tuple[str, str]:
+        """Return the title and body of a pair's redline, and remember them for next runs."""
+        sides = side_from_version(old), side_from_version(new)
+        report = CompareReport(*sides, self.timeline.diff(old, new))
+        parts = render_parts(report, View(), memo=self.memo)
+        remembered = self.timeline.remembered
         if remembered is not None:
-            remembered.write(name, json.dumps([parts.title, parts.body]).encode("utf-8"))
+            payload = json.dumps([parts.title, parts.body]).encode("utf-8")
+            remembered.write(self._redline_name(old, new), payload)
         return parts.title, parts.body
 
     def _compare(self) -> Page:
@@ -820,11 +843,11 @@ class _PolicySite:
             if change.previous is None:
                 text = (Run(Op.EQUAL, change.section.new_text),)
                 # Formatted and escaped by the compare renderer.
-                body = Markup(f'<div class="pd-text">{formatted(text)}</div>')  # noqa: S704
+                shown = formatted(text, memo=self.memo)
+                body = Markup(f'<div class="pd-text">{shown}</div>')  # noqa: S704
             else:
-                body = Markup(  # noqa: S704
-                    "".join(excerpt_html(change.section, excerpt(change.section, View())))
-                )
+                pieces = excerpt(change.section, View())
+                body = Markup("".join(excerpt_html(change.section, pieces, self.memo)))  # noqa: S704
             changes.append(
                 {
                     "number": version.number,
@@ -841,6 +864,37 @@ class _PolicySite:
         return Page(
             path, title, (*crumbs, (join_path(history.path), None)), "section.html.j2", values
         )
+
+
+# The engine keeps the parses of the last texts it compared (compare._analyse): pairs
+# taken in an order that reuses them parse each text about once instead of once a pair.
+_PARSES_KEPT = 4
+
+
+def _diff_order(pairs: Sequence[tuple[Version, Version]]) -> list[tuple[Version, Version]]:
+    """Return pairs in an order whose diffs parse few texts twice (same pairs, same diffs).
+
+    A long history's pairs (consecutive, and each against the latest) are best taken by
+    their older version; the all-pairs set of a short one greedily, each next pair the
+    one needing the fewest texts not among the last parsed.
+    """
+    ordered = sorted(pairs, key=lambda pair: (pair[0].number, pair[1].number))
+    if len(ordered) > math.comb(ALL_PAIRS_MAX, 2):
+        return ordered
+    parsed: list[str] = []  # least recently used first
+    out = []
+    while ordered:
+        best = min(
+            ordered, key=lambda pair: sum(v.text_sha256 not in parsed for v in pair)
+        )  # min keeps the first of equals: older pairs first
+        ordered.remove(best)
+        out.append(best)
+        for version in best:
+            if version.text_sha256 in parsed:
+                parsed.remove(version.text_sha256)
+            parsed.append(version.text_sha256)
+        del parsed[:-_PARSES_KEPT]
+    return out
 
 
 # What the site writes in a policy's folder besides the policies nested in it.

@@ -159,8 +159,11 @@ class HtmlParts:
     title: str
 
 
-def render_parts(report: CompareReport, view: View) -> HtmlParts:
-    """Return the report as an ``<article class="pd-report">`` fragment, its CSS and title."""
+def render_parts(report: CompareReport, view: View, *, memo: FormatMemo | None = None) -> HtmlParts:
+    """Return the report as an ``<article class="pd-report">`` fragment, its CSS and title.
+
+    ``memo`` keeps formatted pieces for the next reports of the same texts (see FormatMemo).
+    """
     sections = select_sections(report, view)
     out = ['<article class="pd-report">', *_header(report, view), *_legend()]
     if sections:
@@ -188,7 +191,7 @@ def render_parts(report: CompareReport, view: View) -> HtmlParts:
         for i in ids
     )
     for number, (section, pair) in enumerate(zip(sections, views, strict=True), start=1):
-        out += _section(number, section, report, pair, anchors)
+        out += _section(number, section, report, pair, anchors, memo)
     out.append("</article>")
     return HtmlParts(body="\n".join(out) + "\n", css=CSS, title=page_title(report))
 
@@ -338,6 +341,7 @@ def _section(
     report: CompareReport,
     views: tuple[Excerpt, Excerpt | None],
     anchors: frozenset[str] = frozenset(),
+    memo: FormatMemo | None = None,
 ) -> list[str]:
     """Return one section: anchored heading, notes and redline excerpt (or its two views)."""
     notes = " \u00b7 ".join(section_notes(section, report.diff))
@@ -353,13 +357,13 @@ def _section(
     )
     plain, cosmetic = views
     if cosmetic is None:
-        out += _body(section, plain, layout)
+        out += _body(section, plain, layout, memo=memo)
     else:
         out.append('<div class="pd-view-plain">')
-        out += _body(section, plain, layout, hidden=True)
+        out += _body(section, plain, layout, hidden=True, memo=memo)
         out.append("</div>")
         out.append('<div class="pd-view-cosmetic">')
-        out += _body(section, cosmetic, replace(layout, suffix=_COSMETIC_SUFFIX))
+        out += _body(section, cosmetic, replace(layout, suffix=_COSMETIC_SUFFIX), memo=memo)
         out.append("</div>")
     out.append("</section>")
     return out
@@ -378,17 +382,24 @@ class Layout:
     suffix: str = ""
 
 
-def excerpt_html(section: SectionDiff, pieces: Excerpt) -> list[str]:
+def excerpt_html(
+    section: SectionDiff, pieces: Excerpt, memo: FormatMemo | None = None
+) -> list[str]:
     """Return a section's excerpt as formatted blocks (no move links: one section alone)."""
     layout = Layout(
         headers=table_headers(section.old_text, section.new_text),
         tables=section.table_rows is not None,
     )
-    return _body(section, pieces, layout)
+    return _body(section, pieces, layout, memo=memo)
 
 
 def _body(
-    section: SectionDiff, pieces: Excerpt, layout: Layout, *, hidden: bool = False
+    section: SectionDiff,
+    pieces: Excerpt,
+    layout: Layout,
+    *,
+    hidden: bool = False,
+    memo: FormatMemo | None = None,
 ) -> list[str]:
     """Return a section's pieces, formatted, with folded text as one-line marks.
 
@@ -407,7 +418,7 @@ def _body(
     carry: tuple[Run, ...] = ()
     for index, piece in enumerate(_joined_tables(pieces) if layout.tables else pieces):
         if isinstance(piece, _Table):
-            shown = formatted(piece.runs, layout, piece.folds)
+            shown = formatted(piece.runs, layout, piece.folds, memo)
             out.append(f'<div class="pd-text">{shown}</div>')
             continue
         if isinstance(piece, Elided):
@@ -420,7 +431,7 @@ def _body(
             next_carry: tuple[Run, ...] = ()
             if index + 1 < len(pieces):
                 runs, next_carry = _trailing_marker(runs)
-            shown = formatted(carry + runs, layout)
+            shown = formatted(carry + runs, layout, memo=memo)
             out.append(f'<div class="pd-text">{shown}</div>')
             carry = next_carry
     return out
@@ -480,11 +491,26 @@ def _table_only(piece: tuple[Run, ...] | Elided) -> bool:
     return bool(lines) and all(line.lstrip().startswith("|") for line in lines)
 
 
+# Formatted pieces by (runs, layout, folds). A site renders many redlines of one policy,
+# and a section changed once shows the same runs in every pair spanning that change: the
+# piece is parsed and laid out once. The HTML depends on nothing else.
+FormatMemo = dict[tuple[tuple[Run, ...], Layout, frozenset[int]], str]
+
+
 def formatted(
-    runs: Sequence[Run], layout: Layout | None = None, folds: frozenset[int] = frozenset()
+    runs: Sequence[Run],
+    layout: Layout | None = None,
+    folds: frozenset[int] = frozenset(),
+    memo: FormatMemo | None = None,
 ) -> str:
     """Return runs as formatted HTML: the markdown's blocks, the changes marked inside them."""
     shape = layout if layout is not None else Layout()
+    if memo is not None:
+        key = (tuple(runs), shape, folds)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = formatted(key[0], shape, folds)
+        return found
 
     def style(index: int, text: str) -> str:
         if index < 0:
