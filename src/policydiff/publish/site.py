@@ -25,10 +25,13 @@ import re
 import secrets
 import stat
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -204,6 +207,8 @@ class SiteTemplates:
             escape=escape,
         )
         self._shown = shown_names
+        # What a worker process needs to make the same templates (see _build_in_worker).
+        self.overrides, self.folder = overrides, folder
         # Pages remembered from an earlier run were made with its templates.
         self.fingerprint = _overrides_fingerprint(overrides)
         self._marker = f"pd-csp-{secrets.token_hex(16)}"
@@ -1358,6 +1363,142 @@ def _remember_pages(
     timeline.remembered.write(name, zlib.compress(json.dumps(document).encode("utf-8"), 1))
 
 
+_Pages = list[tuple[str, str]]
+
+
+def _build_policy(
+    timeline: Timeline,
+    include_technical: bool,
+    templates: SiteTemplates,
+    step: Callable[[], None],
+) -> tuple[ChangeStats | None, _Pages]:
+    """Build one policy's pages (its last change's stats with them) and remember them."""
+    site = _PolicySite(timeline, include_technical=include_technical, progress=step)
+    pages = [(page.path, templates.render(page)) for page in site.pages()]
+    last_stats = site.stats[-1]
+    _remember_pages(timeline, include_technical, last_stats, pages, templates)
+    return last_stats, pages
+
+
+# A worker process's store and templates, opened once for every policy it builds.
+_WORKER_STATE: dict[tuple[str, ...], tuple[GitStore, SiteTemplates]] = {}
+
+
+def _build_in_worker(
+    path: Path,
+    policy: str,
+    include_technical: bool,
+    overrides: dict[str, str],
+    folder: Path | None,
+) -> tuple[tuple[Version, ...], ChangeStats | None, _Pages]:
+    """Build one policy's pages in a worker process: its versions, last stats and pages."""
+    key = (str(path), str(folder), _overrides_fingerprint(overrides))
+    if key not in _WORKER_STATE:
+        from policydiff.store.gitstore import GitStore
+
+        _WORKER_STATE[key] = GitStore(path), SiteTemplates(overrides, folder)
+    store, templates = _WORKER_STATE[key]
+    timeline = Timeline(store, policy, remember_diffs=True)
+    return (timeline.versions, *_build_policy(timeline, include_technical, templates, _no_step))
+
+
+def _no_step() -> None:
+    """Count nothing (a worker's progress is counted when its policy is done)."""
+
+
+def default_jobs() -> int:
+    """Return how many processes build a site's policies: one per core this process may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, _MAX_JOBS))
+
+
+# Each worker holds a policy's texts and diffs: more than this adds memory more than speed.
+_MAX_JOBS = 8
+
+
+@dataclass(slots=True)
+class _Build:
+    """One policy of the site on its way: read back, being built elsewhere, or to build here."""
+
+    versions: tuple[Version, ...]
+    done: tuple[ChangeStats | None, _Pages] | None = None
+    future: Future[tuple[tuple[Version, ...], ChangeStats | None, _Pages]] | None = None
+    timeline: Timeline | None = None
+
+
+def _ready(build: _Build) -> bool:
+    """Whether a policy's pages are there to be yielded without waiting."""
+    return build.done is not None or (build.future is not None and build.future.done())
+
+
+def _policy_pages(
+    store: GitStore,
+    policies: Sequence[str],
+    include_technical: bool,
+    templates: SiteTemplates,
+    jobs: int,
+    step: Callable[[], None],
+) -> Iterator[tuple[str, tuple[Version, ...], ChangeStats | None, _Pages]]:
+    """Yield each policy's (id, versions, last stats, pages), in the order of ``policies``.
+
+    Pages remembered from the last run are read back. The others are built here with
+    ``jobs`` 1; else, once two policies need building, by ``jobs`` worker processes (a lone
+    policy to build is built here: starting workers would cost more than it saves). At
+    most a few policies wait to be yielded, so memory does not grow with the store.
+    Every policy is built alone from the store, so the pages are the same either way.
+    """
+    # Policies read back or built elsewhere wait here for the one before them.
+    window = 0 if jobs == 1 else 2 * jobs + 2
+    waiting: deque[tuple[str, _Build]] = deque()
+    pool: ProcessPoolExecutor | None = None
+
+    def submit(policy: str) -> Future[tuple[tuple[Version, ...], ChangeStats | None, _Pages]]:
+        assert pool is not None  # noqa: S101 - made before any submission
+        arguments = (include_technical, templates.overrides, templates.folder)
+        return pool.submit(_build_in_worker, store.path, policy, *arguments)
+
+    def finish(
+        policy: str, build: _Build
+    ) -> tuple[str, tuple[Version, ...], ChangeStats | None, _Pages]:
+        if build.timeline is not None:
+            stats, pages = _build_policy(build.timeline, include_technical, templates, step)
+            return policy, build.versions, stats, pages
+        if build.future is not None:
+            versions, stats, pages = build.future.result()
+        else:
+            assert build.done is not None  # noqa: S101 - one of the three is set
+            versions, (stats, pages) = build.versions, build.done
+        for _ in range(2 * len(versions) - 1):
+            step()
+        return policy, versions, stats, pages
+
+    try:
+        for policy in policies:
+            timeline = Timeline(store, policy, remember_diffs=True)
+            if not timeline.versions:
+                continue
+            build = _Build(timeline.versions)
+            build.done = _remembered_pages(timeline, include_technical, templates)
+            if build.done is None:
+                deferred = [(name, b) for name, b in waiting if b.timeline is not None]
+                if jobs == 1 or (pool is None and not deferred):
+                    build.timeline = timeline
+                else:
+                    if pool is None:
+                        pool = ProcessPoolExecutor(jobs, mp_context=get_context("spawn"))
+                    for name, other in deferred:
+                        other.future, other.timeline = submit(name), None
+                    build.future = submit(policy)
+            waiting.append((policy, build))
+            while waiting and (len(waiting) > window or _ready(waiting[0][1])):
+                yield finish(*waiting.popleft())
+        while waiting:
+            yield finish(*waiting.popleft())
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
 def build_pages(
     store: GitStore,
     policies: Sequence[str],
@@ -1366,11 +1507,13 @@ def build_pages(
     progress: Callable[[int, int], None] | None = None,
     searches: Sequence[str] = (),
     templates: SiteTemplates | None = None,
+    jobs: int = 1,
 ) -> Iterator[tuple[str, str]]:
     """Yield every page of the site for ``policies`` as (site path, HTML), policy by policy.
 
-    One policy's texts and diffs are held at a time, so memory does not grow with the store.
-    Pages come from ``templates`` (default: the packaged ones).
+    A few policies' texts and diffs are held at a time, so memory does not grow with the
+    store. Pages come from ``templates`` (default: the packaged ones); ``jobs`` processes
+    build them (see _policy_pages).
     """
     templates = templates if templates is not None else SiteTemplates()
     # One step per version page and per consecutive redline.
@@ -1384,22 +1527,11 @@ def build_pages(
             progress(done, total)
 
     front: list[tuple[str, tuple[Version, ...], ChangeStats | None]] = []
-    for policy in policies:
-        timeline = Timeline(store, policy, remember_diffs=True)
-        if not timeline.versions:
-            continue
-        remembered = _remembered_pages(timeline, include_technical, templates)
-        if remembered is not None:
-            last_stats, pages = remembered
-            for _ in range(2 * len(timeline.versions) - 1):
-                step()
-        else:
-            site = _PolicySite(timeline, include_technical=include_technical, progress=step)
-            pages = [(page.path, templates.render(page)) for page in site.pages()]
-            last_stats = site.stats[-1]
-            _remember_pages(timeline, include_technical, last_stats, pages, templates)
+    for policy, versions, last_stats, pages in _policy_pages(
+        store, policies, include_technical, templates, jobs, step
+    ):
         yield from pages
-        front.append((policy, timeline.versions, last_stats))
+        front.append((policy, versions, last_stats))
     for phrase in searches:
         found, searched = search_store(store, Matcher(phrase), policies)
         yield search_page_path(phrase), templates.render(_search_page(phrase, found, searched))
@@ -1415,11 +1547,13 @@ def build_site(
     progress: Callable[[int, int], None] | None = None,
     searches: Sequence[str] = (),
     template_dir: Path | None = None,
+    jobs: int | None = None,
 ) -> SiteReport:
     """Build the site for ``policies`` and write it to ``outdir``.
 
     Templates in ``template_dir`` (the store's ``templates/site/``) replace the packaged
-    ones of the same name.
+    ones of the same name. ``jobs`` processes build the policies' pages (default: one per
+    core); the pages are the same whatever their number.
     """
     overrides = read_site_templates(template_dir) if template_dir is not None else {}
     templates = SiteTemplates(overrides, template_dir)
@@ -1435,5 +1569,6 @@ def build_site(
         progress=progress,
         searches=searches,
         templates=templates,
+        jobs=default_jobs() if jobs is None else max(1, jobs),
     )
     return write_pages(outdir, pages)
