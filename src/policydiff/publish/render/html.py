@@ -506,10 +506,15 @@ def formatted(
     """Return runs as formatted HTML: the markdown's blocks, the changes marked inside them."""
     shape = layout if layout is not None else Layout()
     if memo is not None:
-        key = (tuple(runs), shape, folds)
+        runs = tuple(runs)
+        if (shape.anchors or shape.suffix) and all(run.note is None for run in runs):
+            # Only move notes use the anchors and suffix: without one, the piece is the
+            # same on every page (a section's history and the redlines that show it).
+            shape = replace(shape, anchors=frozenset(), suffix="")
+        key = (runs, shape, folds)
         found = memo.get(key)
         if found is None:
-            found = memo[key] = formatted(key[0], shape, folds)
+            found = memo[key] = formatted(runs, shape, folds)
         return found
 
     def style(index: int, text: str) -> str:
