@@ -24,7 +24,7 @@ from policydiff.engine.compare import compare_texts
 from policydiff.engine.history import Timeline
 from policydiff.engine.report import CompareReport, View, side_from_version
 from policydiff.publish import site as site_module
-from policydiff.publish.render.html import FormatMemo, render_parts
+from policydiff.publish.render.html import RenderMemo, render_parts
 from policydiff.publish.site import ALL_PAIRS_MAX, MANIFEST, _diff_order, build_site
 from policydiff.store.gitstore import GitStore, init_store
 from test_blame import DATES, snapshot, story_texts
@@ -179,13 +179,13 @@ def test_a_shared_memo_changes_no_report(store: GitStore) -> None:
     """Rendering every pair of a policy with one memo gives each report as rendered alone."""
     for policy in store.policies():
         timeline = Timeline(store, policy)
-        memo: FormatMemo = {}
+        memo = RenderMemo()
         for old, new in itertools.combinations(timeline.versions, 2):
             report = CompareReport(
                 side_from_version(old), side_from_version(new), timeline.diff(old, new)
             )
             assert render_parts(report, View(), memo=memo) == render_parts(report, View())
-        assert memo or len(timeline.versions) < 2
+        assert memo.pieces or len(timeline.versions) < 2
 
 
 @pytest.mark.parametrize("count", range(2, 10))

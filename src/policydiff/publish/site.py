@@ -53,7 +53,6 @@ from policydiff.engine.report import (
     CompareReport,
     Run,
     View,
-    excerpt,
     join_path,
     section_notes,
     side_from_version,
@@ -69,7 +68,7 @@ from policydiff.publish.announce import (
 from policydiff.publish.render.blame import blame_gaps, history_heading, version_tag
 from policydiff.publish.render.html import CSS as REPORT_CSS
 from policydiff.publish.render.html import (
-    FormatMemo,
+    RenderMemo,
     escape,
     excerpt_html,
     formatted,
@@ -519,8 +518,8 @@ class _PolicySite:
         )
         self.pairs = self._pairs()
         self.stats: list[ChangeStats | None] = []
-        # One policy's redlines and section pages share many pieces (see FormatMemo).
-        self.memo: FormatMemo = {}
+        # One policy's redlines and section pages share many pieces (see RenderMemo).
+        self.memo = RenderMemo()
 
     # -- paths
 
@@ -851,7 +850,7 @@ class _PolicySite:
                 shown = formatted(text, memo=self.memo)
                 body = Markup(f'<div class="pd-text">{shown}</div>')  # noqa: S704
             else:
-                pieces = excerpt(change.section, View())
+                pieces = self.memo.excerpt(change.section, View())
                 body = Markup("".join(excerpt_html(change.section, pieces, self.memo)))  # noqa: S704
             changes.append(
                 {

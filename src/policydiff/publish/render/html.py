@@ -159,16 +159,16 @@ class HtmlParts:
     title: str
 
 
-def render_parts(report: CompareReport, view: View, *, memo: FormatMemo | None = None) -> HtmlParts:
+def render_parts(report: CompareReport, view: View, *, memo: RenderMemo | None = None) -> HtmlParts:
     """Return the report as an ``<article class="pd-report">`` fragment, its CSS and title.
 
-    ``memo`` keeps formatted pieces for the next reports of the same texts (see FormatMemo).
+    ``memo`` keeps excerpts and formatted pieces for the next reports (see RenderMemo).
     """
     sections = select_sections(report, view)
     out = ['<article class="pd-report">', *_header(report, view), *_legend()]
     if sections:
         out += _toc(sections)
-    views = [_views(section, view, report.diff.moves) for section in sections]
+    views = [_views(section, view, report.diff.moves, memo) for section in sections]
     if any(cosmetic is not None for _, cosmetic in views):
         # A sibling before the sections, so ``:checked ~ .pd-section`` picks their view:
         # without cosmetic edits unless --show-cosmetic asked for them.
@@ -201,17 +201,18 @@ _COSMETIC_SUFFIX = "-c"
 
 
 def _views(
-    section: SectionDiff, view: View, moves: Sequence[MovedBlock]
+    section: SectionDiff, view: View, moves: Sequence[MovedBlock], memo: RenderMemo | None = None
 ) -> tuple[Excerpt, Excerpt | None]:
     """Return a section's excerpt without cosmetic edits, and with them if that differs."""
-    plain = excerpt(section, replace(view, show_cosmetic=False), moves)
+    cut = memo.excerpt if memo is not None else excerpt
+    plain = cut(section, replace(view, show_cosmetic=False), moves)
     inside = [m for m in moves if m.id in section.moved_in]
     if not any(
         s.cosmetic and s.op is not Op.EQUAL
         for s in (*section.segments, *(s for m in inside for s in m.segments))
     ):
         return plain, None
-    cosmetic = excerpt(section, replace(view, show_cosmetic=True), moves)
+    cosmetic = cut(section, replace(view, show_cosmetic=True), moves)
     return plain, (None if cosmetic == plain else cosmetic)
 
 
@@ -341,7 +342,7 @@ def _section(
     report: CompareReport,
     views: tuple[Excerpt, Excerpt | None],
     anchors: frozenset[str] = frozenset(),
-    memo: FormatMemo | None = None,
+    memo: RenderMemo | None = None,
 ) -> list[str]:
     """Return one section: anchored heading, notes and redline excerpt (or its two views)."""
     notes = " \u00b7 ".join(section_notes(section, report.diff))
@@ -369,6 +370,35 @@ def _section(
     return out
 
 
+class RenderMemo:
+    """Excerpts and formatted pieces shared by the reports of one policy's many pairs.
+
+    A site renders a redline for many pairs of a policy's versions, and a section changed
+    once brings the same section diff, so the same excerpt and pieces, to every pair
+    spanning that change and to the section's history page. Each is kept by all it
+    depends on: an excerpt by its section diff, view and the moves its text refers to; a
+    piece by its runs, layout and folds.
+    """
+
+    __slots__ = ("excerpts", "pieces")
+
+    def __init__(self) -> None:
+        self.excerpts: dict[tuple[SectionDiff, View, tuple[MovedBlock, ...]], Excerpt] = {}
+        self.pieces: dict[tuple[tuple[Run, ...], Layout, frozenset[int]], str] = {}
+
+    def excerpt(
+        self, section: SectionDiff, view: View, moves: Sequence[MovedBlock] = ()
+    ) -> Excerpt:
+        """Return ``excerpt(section, view, moves)``, made once (callers must not change it)."""
+        ids = {segment.move_id for segment in section.segments if segment.move_id is not None}
+        # Only the moves its segments refer to are read (by id): the rest cannot matter.
+        key = (section, view, tuple(move for move in moves if move.id in ids))
+        found = self.excerpts.get(key)
+        if found is None:
+            found = self.excerpts[key] = excerpt(section, view, key[2])
+        return found
+
+
 @dataclass(frozen=True, slots=True)
 class Layout:
     """What rendering a section's pieces needs besides the runs."""
@@ -383,7 +413,7 @@ class Layout:
 
 
 def excerpt_html(
-    section: SectionDiff, pieces: Excerpt, memo: FormatMemo | None = None
+    section: SectionDiff, pieces: Excerpt, memo: RenderMemo | None = None
 ) -> list[str]:
     """Return a section's excerpt as formatted blocks (no move links: one section alone)."""
     layout = Layout(
@@ -399,7 +429,7 @@ def _body(
     layout: Layout,
     *,
     hidden: bool = False,
-    memo: FormatMemo | None = None,
+    memo: RenderMemo | None = None,
 ) -> list[str]:
     """Return a section's pieces, formatted, with folded text as one-line marks.
 
@@ -491,17 +521,11 @@ def _table_only(piece: tuple[Run, ...] | Elided) -> bool:
     return bool(lines) and all(line.lstrip().startswith("|") for line in lines)
 
 
-# Formatted pieces by (runs, layout, folds). A site renders many redlines of one policy,
-# and a section changed once shows the same runs in every pair spanning that change: the
-# piece is parsed and laid out once. The HTML depends on nothing else.
-FormatMemo = dict[tuple[tuple[Run, ...], Layout, frozenset[int]], str]
-
-
 def formatted(
     runs: Sequence[Run],
     layout: Layout | None = None,
     folds: frozenset[int] = frozenset(),
-    memo: FormatMemo | None = None,
+    memo: RenderMemo | None = None,
 ) -> str:
     """Return runs as formatted HTML: the markdown's blocks, the changes marked inside them."""
     shape = layout if layout is not None else Layout()
@@ -512,9 +536,9 @@ def formatted(
             # same on every page (a section's history and the redlines that show it).
             shape = replace(shape, anchors=frozenset(), suffix="")
         key = (runs, shape, folds)
-        found = memo.get(key)
+        found = memo.pieces.get(key)
         if found is None:
-            found = memo[key] = formatted(runs, shape, folds)
+            found = memo.pieces[key] = formatted(runs, shape, folds)
         return found
 
     def style(index: int, text: str) -> str:
