@@ -13,7 +13,6 @@ import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,6 +28,7 @@ from policydiff.publish.site import ALL_PAIRS_MAX, MANIFEST, _diff_order, build_
 from policydiff.store.gitstore import GitStore, init_store
 from test_blame import DATES, snapshot, story_texts
 
+START_WORKERS = site_module._start_workers
 CORPUS = Path(os.environ.get("POLICYDIFF_CORPUS", SHARED_CORPUS))
 LONG = "acme/terms"
 HOSTILE = "hostile/policy"
@@ -104,14 +104,16 @@ def files(root: Path) -> dict[str, bytes]:
     }
 
 
-class CountingPool(ProcessPoolExecutor):
-    """A process pool that counts how many were started."""
+class CountingPool:
+    """How many worker pools were started."""
 
     started = 0
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        type(self).started += 1
-        super().__init__(*args, **kwargs)
+
+def counting_workers(jobs: int) -> ProcessPoolExecutor:
+    """Start workers as the site does, counting them."""
+    CountingPool.started += 1
+    return START_WORKERS(jobs)
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +143,7 @@ def test_workers_build_the_same_site(
     """Two worker processes write every file exactly as one process does, cold and again."""
     shutil.copytree(store.path, tmp_path / "twin")
     twin = GitStore(tmp_path / "twin")
-    monkeypatch.setattr(site_module, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(site_module, "_start_workers", counting_workers)
     CountingPool.started = 0
     alone = build_site(store, tmp_path / "alone", store.policies(), jobs=1)
     assert CountingPool.started == 0
@@ -224,7 +226,7 @@ def test_one_policy_to_build_starts_no_workers(
     """A re-run with one policy changed builds it here: workers would cost more than it."""
     store = GitStore(Path(shutil.copytree(made["synthetic"] or "", tmp_path / "store")))
     build_site(store, tmp_path / "out", store.policies(), jobs=2)
-    monkeypatch.setattr(site_module, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(site_module, "_start_workers", counting_workers)
     CountingPool.started = 0
     text = long_texts()[-1] + "\n## Contact\n\nWrite to us.\n"
     store.record([snapshot(text, "2021-10-01", policy=LONG)])
@@ -257,3 +259,20 @@ def test_a_template_failing_in_a_worker_fails_the_build(
         assert not (tmp_path / f"out{jobs}" / MANIFEST).exists()
     assert messages[0] == messages[1]
     assert "{{ csp }}" in messages[0]
+
+
+def test_a_rerun_restores_pages_changed_on_disk(
+    made: dict[str, Path | None], tmp_path: Path
+) -> None:
+    """Remembered pages are compared by digest: one edited or removed is written again."""
+    store = GitStore(Path(shutil.copytree(made["synthetic"] or "", tmp_path / "store")))
+    build_site(store, tmp_path / "out", store.policies())
+    before = files(tmp_path / "out")
+    edited = tmp_path / "out" / "policies" / LONG / "diffs" / "1-8.html"
+    edited.write_bytes(edited.read_bytes().replace(b"</body>", b"<p>edited</p></body>"))
+    (tmp_path / "out" / "policies" / LONG / "versions" / "3.html").unlink()
+    same_size = tmp_path / "out" / "policies" / HOSTILE / "index.html"
+    same_size.write_bytes(same_size.read_bytes().replace(b"<body>", b"<BODY>"))
+    report = build_site(GitStore(store.path), tmp_path / "out", store.policies())
+    assert report.written == 3
+    assert files(tmp_path / "out") == before

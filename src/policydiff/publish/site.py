@@ -27,11 +27,9 @@ import stat
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
-from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +75,8 @@ from policydiff.publish.render.html import (
 from policydiff.store.inforce import in_force_until, start_of
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from policydiff.core.model import Version
     from policydiff.store.gitstore import GitStore
 
@@ -1109,17 +1109,52 @@ def _open_folder(
 _Staged = tuple[tuple[str, ...], str, str]
 
 
+class _Folders:
+    """The folder of the last page staged, kept open: a policy's pages come folder by folder.
+
+    Each folder is opened from the site folder one part at a time (see _open_folder).
+    """
+
+    def __init__(self, root: int, outdir: Path, created: list[tuple[str, ...]]) -> None:
+        self.root, self.outdir, self.created = root, outdir, created
+        self.parts: tuple[str, ...] | None = None
+        self.fd = -1
+
+    def open(self, parts: tuple[str, ...]) -> int:
+        """Return the open folder ``parts`` (created if missing)."""
+        if parts != self.parts:
+            self.close()
+            self.fd = _open_folder(self.root, parts, self.outdir, create=True, created=self.created)
+            self.parts = parts
+        return self.fd
+
+    def close(self) -> None:
+        """Close the folder kept open."""
+        if self.parts is not None:
+            os.close(self.fd)
+            self.parts = None
+
+
 def _stage_if_changed(
-    root: int, outdir: Path, name: str, data: bytes, created: list[tuple[str, ...]]
+    root: int,
+    outdir: Path,
+    name: str,
+    page: bytes | StoredPage,
+    created: list[tuple[str, ...]],
+    folders: _Folders | None = None,
 ) -> _Staged | None:
-    """Write ``data`` beside the site path ``name`` unless the page holds exactly it already.
+    """Write ``page`` beside the site path ``name`` unless the page holds exactly it already.
 
     Returns the temporary file to move into place, or None. Paths are followed from the
     open site folder ``root`` without following any link; a link where the page goes is
-    refused, not written through.
+    refused, not written through. A page read back from the last run is compared by its
+    SHA-256, and its bytes inflated only if they must be written.
     """
     *parts, leaf = name.split("/")
-    folder = _open_folder(root, parts, outdir, create=True, created=created)
+    if folders is not None:
+        folder = folders.open(tuple(parts))
+    else:
+        folder = _open_folder(root, parts, outdir, create=True, created=created)
     try:
         try:
             fd = os.open(leaf, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
@@ -1131,8 +1166,13 @@ def _stage_if_changed(
             raise
         else:
             with os.fdopen(fd, "rb") as current:
-                if os.fstat(current.fileno()).st_size == len(data) and current.read() == data:
+                if os.fstat(current.fileno()).st_size == len(page) and (
+                    hashlib.sha256(current.read()).digest() == page.sha256
+                    if isinstance(page, StoredPage)
+                    else current.read() == page
+                ):
                     return None
+        data = page.data() if isinstance(page, StoredPage) else page
         temporary = f".{leaf}.{secrets.token_hex(8)}.tmp"
         fd = os.open(
             temporary,
@@ -1149,7 +1189,8 @@ def _stage_if_changed(
                 os.unlink(temporary, dir_fd=folder)
             raise
     finally:
-        os.close(folder)
+        if folders is None:
+            os.close(folder)
     return tuple(parts), leaf, temporary
 
 
@@ -1225,7 +1266,7 @@ def _remove_page(root: int, outdir: Path, name: str) -> bool:
     return True
 
 
-def write_pages(outdir: Path, pages: Iterable[tuple[str, str]]) -> SiteReport:
+def write_pages(outdir: Path, pages: Iterable[tuple[str, str | StoredPage]]) -> SiteReport:
     """Write (site path, HTML) pages under ``outdir`` where their bytes changed.
 
     Pages a previous run wrote (listed in its manifest) that are not written now are
@@ -1260,13 +1301,17 @@ def write_pages(outdir: Path, pages: Iterable[tuple[str, str]]) -> SiteReport:
         try:
             staged: list[_Staged] = []
             created: list[tuple[str, ...]] = []
+            folders = _Folders(root, outdir, created)
             try:
                 for name, text in pages:
                     names.add(name)
-                    page = _stage_if_changed(root, outdir, name, text.encode("utf-8"), created)
+                    data = text if isinstance(text, StoredPage) else text.encode("utf-8")
+                    page = _stage_if_changed(root, outdir, name, data, created, folders)
                     if page is not None:
                         staged.append(page)
+                folders.close()
             except BaseException:
+                folders.close()
                 _unstage(root, outdir, staged, created)
                 if made:
                     with contextlib.suppress(OSError):
@@ -1313,9 +1358,64 @@ def _pages_key(
     return name, hashlib.sha256(built_from.encode("utf-8")).hexdigest()
 
 
+class StoredPage:
+    """A page as the last run wrote it: its size and SHA-256 now, its bytes when asked.
+
+    A re-run with nothing new compares the page on disk with the digest, and never
+    inflates the policy's remembered pages unless a page must be written again.
+    """
+
+    __slots__ = ("_bodies", "_end", "_start", "sha256")
+
+    def __init__(self, bodies: _Bodies, start: int, end: int, sha256: bytes) -> None:
+        self._bodies, self._start, self._end, self.sha256 = bodies, start, end, sha256
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    def data(self) -> bytes:
+        """Return the page's bytes."""
+        data = self._bodies.inflated()[self._start : self._end]
+        if hashlib.sha256(data).digest() != self.sha256:
+            raise UsageError(self._bodies.damaged)
+        return data
+
+
+class _Bodies:
+    """A policy's remembered pages, deflated together, inflated once on first need."""
+
+    def __init__(self, packed: bytes, size: int, policy: str) -> None:
+        self._packed: bytes | None = packed
+        self._size = size
+        self._data = b""
+        self.damaged = (
+            f"the pages of {policy} remembered in .git/policydiff are damaged: remove that "
+            "folder and run 'policydiff site' again"
+        )
+
+    def inflated(self) -> bytes:
+        """Return every page's bytes, one after the other."""
+        if self._packed is not None:
+            try:
+                self._data = zlib.decompress(self._packed)
+            except zlib.error:
+                raise UsageError(self.damaged) from None
+            self._packed = None
+            if len(self._data) != self._size:
+                raise UsageError(self.damaged)
+        return self._data
+
+
+# A policy's remembered pages: this line, then the length of a JSON header holding the key,
+# the last change's stats and each page's path, size in bytes and SHA-256, the header,
+# and the pages' UTF-8 one after the other, deflated. A re-run reads the header alone: a
+# page whose file holds those bytes already is left as it is, never inflated.
+_PAGES_FORMAT = b"policydiff site pages 2\n"
+
+
 def _remembered_pages(
     timeline: Timeline, include_technical: bool, templates: SiteTemplates
-) -> tuple[ChangeStats | None, list[tuple[str, str]]] | None:
+) -> tuple[ChangeStats | None, list[tuple[str, StoredPage]]] | None:
     """Return a policy's pages as the last run built them, if its versions and code are the same.
 
     A policy's pages depend only on its versions (commits, trailers), the code and the
@@ -1327,24 +1427,39 @@ def _remembered_pages(
         return None
     name, key = _pages_key(timeline, include_technical, templates)
     payload = remembered.read(name)
-    if payload is None:
+    if payload is None or not payload.startswith(_PAGES_FORMAT):
         return None
+    start = len(_PAGES_FORMAT) + 8
+    size = int.from_bytes(payload[len(_PAGES_FORMAT) : start], "big")
     try:
-        found = json.loads(zlib.decompress(payload))
-    except (zlib.error, ValueError, UnicodeDecodeError, RecursionError):
+        found = json.loads(payload[start : start + size])
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(found, dict) or found.get("key") != key:
         return None
-    pages = found.get("pages")
     stats = ChangeStats.from_json(found.get("stats"))
+    listed = found.get("pages")
     if (found.get("stats") is not None and stats is None) or not (
-        isinstance(pages, list)
+        isinstance(listed, list)
         and all(
-            isinstance(page, list) and [type(part) for part in page] == [str, str] for page in pages
+            isinstance(page, list)
+            and [type(part) for part in page] == [str, int, str]
+            and page[1] >= 0
+            and _SHA256_HEX.fullmatch(page[2])
+            for page in listed
         )
     ):
         return None
-    return stats, [(path, html) for path, html in pages]
+    bodies = _Bodies(payload[start + size :], sum(page[1] for page in listed), timeline.policy)
+    pages = []
+    offset = 0
+    for path, length, digest in listed:
+        pages.append((path, StoredPage(bodies, offset, offset + length, bytes.fromhex(digest))))
+        offset += length
+    return stats, pages
+
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _remember_pages(
@@ -1358,11 +1473,21 @@ def _remember_pages(
     if timeline.remembered is None:
         return
     name, key = _pages_key(timeline, include_technical, templates)
-    document = {"key": key, "stats": stats.to_json() if stats else None, "pages": pages}
-    timeline.remembered.write(name, zlib.compress(json.dumps(document).encode("utf-8"), 1))
+    bodies = [html.encode("utf-8") for _, html in pages]
+    listed = [
+        [path, len(body), hashlib.sha256(body).hexdigest()]
+        for (path, _), body in zip(pages, bodies, strict=True)
+    ]
+    document = {"key": key, "stats": stats.to_json() if stats else None, "pages": listed}
+    header = json.dumps(document).encode("utf-8")
+    packed = zlib.compress(b"".join(bodies), 1)
+    payload = b"".join([_PAGES_FORMAT, len(header).to_bytes(8, "big"), header, packed])
+    timeline.remembered.write(name, payload)
 
 
 _Pages = list[tuple[str, str]]
+# Pages built now (HTML) or read back from the last run.
+_AnyPages = Sequence[tuple[str, str | StoredPage]]
 
 
 def _build_policy(
@@ -1420,9 +1545,21 @@ class _Build:
     """One policy of the site on its way: read back, being built elsewhere, or to build here."""
 
     versions: tuple[Version, ...]
-    done: tuple[ChangeStats | None, _Pages] | None = None
+    done: tuple[ChangeStats | None, _AnyPages] | None = None
     future: Future[tuple[tuple[Version, ...], ChangeStats | None, _Pages]] | None = None
     timeline: Timeline | None = None
+
+
+def _start_workers(jobs: int) -> ProcessPoolExecutor:
+    """Start ``jobs`` worker processes (loaded only then: a re-run with nothing new needs none).
+
+    They are spawned, not forked: this process may hold threads (a progress bar) and open
+    git pipes that a fork would copy.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    return ProcessPoolExecutor(jobs, mp_context=get_context("spawn"))
 
 
 def _ready(build: _Build) -> bool:
@@ -1437,7 +1574,7 @@ def _policy_pages(
     templates: SiteTemplates,
     jobs: int,
     step: Callable[[], None],
-) -> Iterator[tuple[str, tuple[Version, ...], ChangeStats | None, _Pages]]:
+) -> Iterator[tuple[str, tuple[Version, ...], ChangeStats | None, _AnyPages]]:
     """Yield each policy's (id, versions, last stats, pages), in the order of ``policies``.
 
     Pages remembered from the last run are read back. The others are built here with
@@ -1458,10 +1595,11 @@ def _policy_pages(
 
     def finish(
         policy: str, build: _Build
-    ) -> tuple[str, tuple[Version, ...], ChangeStats | None, _Pages]:
+    ) -> tuple[str, tuple[Version, ...], ChangeStats | None, _AnyPages]:
         if build.timeline is not None:
-            stats, pages = _build_policy(build.timeline, include_technical, templates, step)
-            return policy, build.versions, stats, pages
+            built = _build_policy(build.timeline, include_technical, templates, step)
+            return policy, build.versions, *built
+        pages: _AnyPages
         if build.future is not None:
             versions, stats, pages = build.future.result()
         else:
@@ -1484,7 +1622,7 @@ def _policy_pages(
                     build.timeline = timeline
                 else:
                     if pool is None:
-                        pool = ProcessPoolExecutor(jobs, mp_context=get_context("spawn"))
+                        pool = _start_workers(jobs)
                     for name, other in deferred:
                         other.future, other.timeline = submit(name), None
                     build.future = submit(policy)
@@ -1507,7 +1645,7 @@ def build_pages(
     searches: Sequence[str] = (),
     templates: SiteTemplates | None = None,
     jobs: int = 1,
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[tuple[str, str | StoredPage]]:
     """Yield every page of the site for ``policies`` as (site path, HTML), policy by policy.
 
     A few policies' texts and diffs are held at a time, so memory does not grow with the
