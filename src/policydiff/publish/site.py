@@ -546,7 +546,12 @@ class _PolicySite:
     def pages(self) -> list[Page]:
         """Return every page of the policy."""
         redlines = {(old, new): self._remembered_redline(old, new) for old, new in self.pairs}
-        for old, new in _diff_order([pair for pair, found in redlines.items() if found is None]):
+        # The diffs to make: redlines not remembered, and the steps the section histories
+        # and blame follow (technical versions left out), all in one parse-sharing order.
+        steps = self.timeline.chain(include_technical=self.include_technical)
+        wanted: dict[_Pair, None] = dict.fromkeys(zip([None, *steps], steps, strict=False))
+        wanted.update((pair, None) for pair, found in redlines.items() if found is None)
+        for old, new in _diff_order(list(wanted)):
             self.timeline.diff(old, new)
         stats = self.stats = version_stats(self.timeline)
         pages = [self._diff(old, new, redlines[old, new]) for old, new in self.pairs]
@@ -875,30 +880,44 @@ class _PolicySite:
 _PARSES_KEPT = 4
 
 
-def _diff_order(pairs: Sequence[tuple[Version, Version]]) -> list[tuple[Version, Version]]:
+_Pair = tuple["Version | None", "Version"]
+
+
+def _diff_order(pairs: Sequence[_Pair]) -> list[_Pair]:
     """Return pairs in an order whose diffs parse few texts twice (same pairs, same diffs).
 
     A long history's pairs (consecutive, and each against the latest) are best taken by
     their older version; the all-pairs set of a short one greedily, each next pair the
-    one needing the fewest texts not among the last parsed.
+    one needing the fewest texts not among the last parsed. None stands for the empty
+    text before the first version.
     """
-    ordered = sorted(pairs, key=lambda pair: (pair[0].number, pair[1].number))
-    if len(ordered) > math.comb(ALL_PAIRS_MAX, 2):
+    ordered = sorted(pairs, key=lambda pair: (_number(pair[0]), pair[1].number))
+    if len(ordered) > math.comb(ALL_PAIRS_MAX, 2) + ALL_PAIRS_MAX:
         return ordered
     parsed: list[str] = []  # least recently used first
     out = []
     while ordered:
         best = min(
-            ordered, key=lambda pair: sum(v.text_sha256 not in parsed for v in pair)
+            ordered, key=lambda pair: sum(_text_id(v) not in parsed for v in pair)
         )  # min keeps the first of equals: older pairs first
         ordered.remove(best)
         out.append(best)
         for version in best:
-            if version.text_sha256 in parsed:
-                parsed.remove(version.text_sha256)
-            parsed.append(version.text_sha256)
+            if _text_id(version) in parsed:
+                parsed.remove(_text_id(version))
+            parsed.append(_text_id(version))
         del parsed[:-_PARSES_KEPT]
     return out
+
+
+def _number(version: Version | None) -> int:
+    """Return a version's number (0 for the empty text before the first)."""
+    return 0 if version is None else version.number
+
+
+def _text_id(version: Version | None) -> str:
+    """Return what tells a version's text from others ("" for the empty text)."""
+    return "" if version is None else version.text_sha256
 
 
 # What the site writes in a policy's folder besides the policies nested in it.
