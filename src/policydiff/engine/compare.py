@@ -326,6 +326,9 @@ def _common_edges(old: str, new: str) -> tuple[int, int]:
     return prefix, low
 
 
+# Kept for the last bodies: a site diffs every pair of a policy's versions, and a section
+# changed once brings the same two bodies to every pair spanning that change.
+@lru_cache(maxsize=256)
 def _body_words(old: str, new: str, *, cosmetic: bool) -> tuple[WordDiff, TableRows | None]:
     """Word-diff two bodies; with tables around the change, row by row (rows as units)."""
     # Only tables in the blocks around the changed stretch matter: the others lie in the

@@ -9,6 +9,7 @@ files, the store and the clock stay in the CLI.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import re
 import textwrap
@@ -27,14 +28,9 @@ from collections.abc import (
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from enum import Enum
 from importlib import resources
 from typing import TYPE_CHECKING, Any, NoReturn
-
-from markdown_it import MarkdownIt
 
 from policydiff import __version__
 from policydiff.core.config import plain_url
@@ -54,7 +50,13 @@ from policydiff.engine.report import PATH_SEPARATOR, CompareReport, Run, Side
 from policydiff.engine.sections import split_sections
 
 if TYPE_CHECKING:
+    # E-mail and markdown-it load where they are used: the site loads this module for its
+    # templates' sandbox and needs neither on a re-run with nothing new.
+    from email.headerregistry import Address
+    from email.message import EmailMessage
+
     from jinja2.sandbox import SandboxedEnvironment
+    from markdown_it import MarkdownIt
     from markupsafe import Markup
 
 SCHEMA = "policydiff.announce/1"
@@ -448,7 +450,14 @@ _ABBREVIATIONS = frozenset(
         *("u.s.", "u.k.", "e.u.", "fig.", "p.", "pp."),
     }
 )
-_INLINE = MarkdownIt("commonmark")
+
+
+@functools.cache
+def _inline_parser() -> MarkdownIt:
+    """Return the parser of a passage's inline markdown."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark")
 
 
 @dataclass(frozen=True, slots=True)
@@ -576,7 +585,7 @@ def plain_text(markdown: str) -> str:
     # Keep a cut link's words, not its target (the run marks inside stay: _marked_clip).
     source = _without_link_debris(_LINE_MARKER.sub("", markdown))
     parts: list[str] = []
-    for token in _INLINE.parseInline(source):
+    for token in _inline_parser().parseInline(source):
         for child in token.children or ():
             if child.type in {"text", "code_inline", "image"}:
                 parts.append(child.content)
@@ -2174,6 +2183,9 @@ def build_email(
     in a policy title can add a header; non-ASCII is encoded by ``EmailMessage`` (RFC 2047
     in the subject, 8bit or quoted-printable in the body).
     """
+    from email.message import EmailMessage
+    from email.utils import format_datetime, make_msgid
+
     message = EmailMessage()
     message["From"] = sender
     message["To"] = tuple(to)

@@ -25,6 +25,7 @@ import re
 import secrets
 import stat
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,7 +51,6 @@ from policydiff.engine.report import (
     CompareReport,
     Run,
     View,
-    excerpt,
     join_path,
     section_notes,
     side_from_version,
@@ -65,10 +65,18 @@ from policydiff.publish.announce import (
 )
 from policydiff.publish.render.blame import blame_gaps, history_heading, version_tag
 from policydiff.publish.render.html import CSS as REPORT_CSS
-from policydiff.publish.render.html import escape, excerpt_html, formatted, render_parts
+from policydiff.publish.render.html import (
+    RenderMemo,
+    escape,
+    excerpt_html,
+    formatted,
+    render_parts,
+)
 from policydiff.store.inforce import in_force_until, start_of
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from policydiff.core.model import Version
     from policydiff.store.gitstore import GitStore
 
@@ -198,6 +206,8 @@ class SiteTemplates:
             escape=escape,
         )
         self._shown = shown_names
+        # What a worker process needs to make the same templates (see _build_in_worker).
+        self.overrides, self.folder = overrides, folder
         # Pages remembered from an earlier run were made with its templates.
         self.fingerprint = _overrides_fingerprint(overrides)
         self._marker = f"pd-csp-{secrets.token_hex(16)}"
@@ -508,6 +518,8 @@ class _PolicySite:
         )
         self.pairs = self._pairs()
         self.stats: list[ChangeStats | None] = []
+        # One policy's redlines and section pages share many pieces (see RenderMemo).
+        self.memo = RenderMemo()
 
     # -- paths
 
@@ -533,8 +545,16 @@ class _PolicySite:
 
     def pages(self) -> list[Page]:
         """Return every page of the policy."""
+        redlines = {(old, new): self._remembered_redline(old, new) for old, new in self.pairs}
+        # The diffs to make: redlines not remembered, and the steps the section histories
+        # and blame follow (technical versions left out), all in one parse-sharing order.
+        steps = self.timeline.chain(include_technical=self.include_technical)
+        wanted: dict[_Pair, None] = dict.fromkeys(zip([None, *steps], steps, strict=False))
+        wanted.update((pair, None) for pair, found in redlines.items() if found is None)
+        for old, new in _diff_order(list(wanted)):
+            self.timeline.diff(old, new)
         stats = self.stats = version_stats(self.timeline)
-        pages = [self._diff(old, new) for old, new in self.pairs]
+        pages = [self._diff(old, new, redlines[old, new]) for old, new in self.pairs]
         pages += [self._version(v) for v in self.versions]
         histories = section_histories(self.timeline, include_technical=self.include_technical)
         section_paths = [
@@ -656,12 +676,12 @@ class _PolicySite:
         crumbs = (*self.crumbs, (f"version {version.number}", None))
         return Page(path, title, crumbs, "version.html.j2", values)
 
-    def _diff(self, old: Version, new: Version) -> Page:
+    def _diff(self, old: Version, new: Version, remembered: tuple[str, str] | None) -> Page:
         """Return the redline page of a pair, from the compare HTML renderer."""
         if old.number + 1 == new.number:
             self.progress()
         path = self.diff_page(old, new)
-        title, redline_body = self._redline(old, new)
+        title, redline_body = remembered or self._redline(old, new)
         nav = [_to(path, self.version_page(old), f"text of version {old.number}")]
         nav.append(_to(path, self.version_page(new), f"text of version {new.number}"))
         if old.number + 1 == new.number and old.number > 1:
@@ -675,25 +695,37 @@ class _PolicySite:
         crumb = f"redline {old.number} \u2192 {new.number}"
         return Page(path, title, (*self.crumbs, (crumb, None)), "diff.html.j2", values)
 
-    def _redline(self, old: Version, new: Version) -> tuple[str, str]:
-        """Return the title and body of a pair's redline, remembered across runs.
+    @staticmethod
+    def _redline_name(old: Version, new: Version) -> str:
+        """Return the name a pair's redline is remembered under.
 
         Kept with the pair's diffs (sealed, by the texts' SHA-256s), keyed also by what the
         two sides show and the renderer's code: a re-run with nothing new renders nothing.
         """
         sides = side_from_version(old), side_from_version(new)
-        remembered = self.timeline.remembered
         described = hashlib.sha256(repr((_render_fingerprint(), sides)).encode()).hexdigest()
-        name = f"redline {old.text_sha256}..{new.text_sha256} {described}"
-        payload = remembered.read(name) if remembered is not None else None
+        return f"redline {old.text_sha256}..{new.text_sha256} {described}"
+
+    def _remembered_redline(self, old: Version, new: Version) -> tuple[str, str] | None:
+        """Return the title and body of a pair's redline as an earlier run made it, or None."""
+        remembered = self.timeline.remembered
+        payload = remembered.read(self._redline_name(old, new)) if remembered else None
         if payload is not None:
             with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
                 found = json.loads(payload)
                 if isinstance(found, list) and [type(x) for x in found] == [str, str]:
                     return found[0], found[1]
-        parts = render_parts(CompareReport(*sides, self.timeline.diff(old, new)), View())
+        return None
+
+    def _redline(self, old: Version, new: Version) -> tuple[str, str]:
+        """Return the title and body of a pair's redline, and remember them for next runs."""
+        sides = side_from_version(old), side_from_version(new)
+        report = CompareReport(*sides, self.timeline.diff(old, new))
+        parts = render_parts(report, View(), memo=self.memo)
+        remembered = self.timeline.remembered
         if remembered is not None:
-            remembered.write(name, json.dumps([parts.title, parts.body]).encode("utf-8"))
+            payload = json.dumps([parts.title, parts.body]).encode("utf-8")
+            remembered.write(self._redline_name(old, new), payload)
         return parts.title, parts.body
 
     def _compare(self) -> Page:
@@ -820,11 +852,11 @@ class _PolicySite:
             if change.previous is None:
                 text = (Run(Op.EQUAL, change.section.new_text),)
                 # Formatted and escaped by the compare renderer.
-                body = Markup(f'<div class="pd-text">{formatted(text)}</div>')  # noqa: S704
+                shown = formatted(text, memo=self.memo)
+                body = Markup(f'<div class="pd-text">{shown}</div>')  # noqa: S704
             else:
-                body = Markup(  # noqa: S704
-                    "".join(excerpt_html(change.section, excerpt(change.section, View())))
-                )
+                pieces = self.memo.excerpt(change.section, View())
+                body = Markup("".join(excerpt_html(change.section, pieces, self.memo)))  # noqa: S704
             changes.append(
                 {
                     "number": version.number,
@@ -841,6 +873,51 @@ class _PolicySite:
         return Page(
             path, title, (*crumbs, (join_path(history.path), None)), "section.html.j2", values
         )
+
+
+# The engine keeps the parses of the last texts it compared (compare._analyse): pairs
+# taken in an order that reuses them parse each text about once instead of once a pair.
+_PARSES_KEPT = 4
+
+
+_Pair = tuple["Version | None", "Version"]
+
+
+def _diff_order(pairs: Sequence[_Pair]) -> list[_Pair]:
+    """Return pairs in an order whose diffs parse few texts twice (same pairs, same diffs).
+
+    A long history's pairs (consecutive, and each against the latest) are best taken by
+    their older version; the all-pairs set of a short one greedily, each next pair the
+    one needing the fewest texts not among the last parsed. None stands for the empty
+    text before the first version.
+    """
+    ordered = sorted(pairs, key=lambda pair: (_number(pair[0]), pair[1].number))
+    if len(ordered) > math.comb(ALL_PAIRS_MAX, 2) + ALL_PAIRS_MAX:
+        return ordered
+    parsed: list[str] = []  # least recently used first
+    out = []
+    while ordered:
+        best = min(
+            ordered, key=lambda pair: sum(_text_id(v) not in parsed for v in pair)
+        )  # min keeps the first of equals: older pairs first
+        ordered.remove(best)
+        out.append(best)
+        for version in best:
+            if _text_id(version) in parsed:
+                parsed.remove(_text_id(version))
+            parsed.append(_text_id(version))
+        del parsed[:-_PARSES_KEPT]
+    return out
+
+
+def _number(version: Version | None) -> int:
+    """Return a version's number (0 for the empty text before the first)."""
+    return 0 if version is None else version.number
+
+
+def _text_id(version: Version | None) -> str:
+    """Return what tells a version's text from others ("" for the empty text)."""
+    return "" if version is None else version.text_sha256
 
 
 # What the site writes in a policy's folder besides the policies nested in it.
@@ -1051,17 +1128,52 @@ def _open_folder(
 _Staged = tuple[tuple[str, ...], str, str]
 
 
+class _Folders:
+    """The folder of the last page staged, kept open: a policy's pages come folder by folder.
+
+    Each folder is opened from the site folder one part at a time (see _open_folder).
+    """
+
+    def __init__(self, root: int, outdir: Path, created: list[tuple[str, ...]]) -> None:
+        self.root, self.outdir, self.created = root, outdir, created
+        self.parts: tuple[str, ...] | None = None
+        self.fd = -1
+
+    def open(self, parts: tuple[str, ...]) -> int:
+        """Return the open folder ``parts`` (created if missing)."""
+        if parts != self.parts:
+            self.close()
+            self.fd = _open_folder(self.root, parts, self.outdir, create=True, created=self.created)
+            self.parts = parts
+        return self.fd
+
+    def close(self) -> None:
+        """Close the folder kept open."""
+        if self.parts is not None:
+            os.close(self.fd)
+            self.parts = None
+
+
 def _stage_if_changed(
-    root: int, outdir: Path, name: str, data: bytes, created: list[tuple[str, ...]]
+    root: int,
+    outdir: Path,
+    name: str,
+    page: bytes | StoredPage,
+    created: list[tuple[str, ...]],
+    folders: _Folders | None = None,
 ) -> _Staged | None:
-    """Write ``data`` beside the site path ``name`` unless the page holds exactly it already.
+    """Write ``page`` beside the site path ``name`` unless the page holds exactly it already.
 
     Returns the temporary file to move into place, or None. Paths are followed from the
     open site folder ``root`` without following any link; a link where the page goes is
-    refused, not written through.
+    refused, not written through. A page read back from the last run is compared by its
+    SHA-256, and its bytes inflated only if they must be written.
     """
     *parts, leaf = name.split("/")
-    folder = _open_folder(root, parts, outdir, create=True, created=created)
+    if folders is not None:
+        folder = folders.open(tuple(parts))
+    else:
+        folder = _open_folder(root, parts, outdir, create=True, created=created)
     try:
         try:
             fd = os.open(leaf, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
@@ -1073,8 +1185,13 @@ def _stage_if_changed(
             raise
         else:
             with os.fdopen(fd, "rb") as current:
-                if os.fstat(current.fileno()).st_size == len(data) and current.read() == data:
+                if os.fstat(current.fileno()).st_size == len(page) and (
+                    hashlib.sha256(current.read()).digest() == page.sha256
+                    if isinstance(page, StoredPage)
+                    else current.read() == page
+                ):
                     return None
+        data = page.data() if isinstance(page, StoredPage) else page
         temporary = f".{leaf}.{secrets.token_hex(8)}.tmp"
         fd = os.open(
             temporary,
@@ -1091,7 +1208,8 @@ def _stage_if_changed(
                 os.unlink(temporary, dir_fd=folder)
             raise
     finally:
-        os.close(folder)
+        if folders is None:
+            os.close(folder)
     return tuple(parts), leaf, temporary
 
 
@@ -1167,7 +1285,7 @@ def _remove_page(root: int, outdir: Path, name: str) -> bool:
     return True
 
 
-def write_pages(outdir: Path, pages: Iterable[tuple[str, str]]) -> SiteReport:
+def write_pages(outdir: Path, pages: Iterable[tuple[str, str | StoredPage]]) -> SiteReport:
     """Write (site path, HTML) pages under ``outdir`` where their bytes changed.
 
     Pages a previous run wrote (listed in its manifest) that are not written now are
@@ -1202,13 +1320,17 @@ def write_pages(outdir: Path, pages: Iterable[tuple[str, str]]) -> SiteReport:
         try:
             staged: list[_Staged] = []
             created: list[tuple[str, ...]] = []
+            folders = _Folders(root, outdir, created)
             try:
                 for name, text in pages:
                     names.add(name)
-                    page = _stage_if_changed(root, outdir, name, text.encode("utf-8"), created)
+                    data = text if isinstance(text, StoredPage) else text.encode("utf-8")
+                    page = _stage_if_changed(root, outdir, name, data, created, folders)
                     if page is not None:
                         staged.append(page)
+                folders.close()
             except BaseException:
+                folders.close()
                 _unstage(root, outdir, staged, created)
                 if made:
                     with contextlib.suppress(OSError):
@@ -1255,9 +1377,64 @@ def _pages_key(
     return name, hashlib.sha256(built_from.encode("utf-8")).hexdigest()
 
 
+class StoredPage:
+    """A page as the last run wrote it: its size and SHA-256 now, its bytes when asked.
+
+    A re-run with nothing new compares the page on disk with the digest, and never
+    inflates the policy's remembered pages unless a page must be written again.
+    """
+
+    __slots__ = ("_bodies", "_end", "_start", "sha256")
+
+    def __init__(self, bodies: _Bodies, start: int, end: int, sha256: bytes) -> None:
+        self._bodies, self._start, self._end, self.sha256 = bodies, start, end, sha256
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    def data(self) -> bytes:
+        """Return the page's bytes."""
+        data = self._bodies.inflated()[self._start : self._end]
+        if hashlib.sha256(data).digest() != self.sha256:
+            raise UsageError(self._bodies.damaged)
+        return data
+
+
+class _Bodies:
+    """A policy's remembered pages, deflated together, inflated once on first need."""
+
+    def __init__(self, packed: bytes, size: int, policy: str) -> None:
+        self._packed: bytes | None = packed
+        self._size = size
+        self._data = b""
+        self.damaged = (
+            f"the pages of {policy} remembered in .git/policydiff are damaged: remove that "
+            "folder and run 'policydiff site' again"
+        )
+
+    def inflated(self) -> bytes:
+        """Return every page's bytes, one after the other."""
+        if self._packed is not None:
+            try:
+                self._data = zlib.decompress(self._packed)
+            except zlib.error:
+                raise UsageError(self.damaged) from None
+            self._packed = None
+            if len(self._data) != self._size:
+                raise UsageError(self.damaged)
+        return self._data
+
+
+# A policy's remembered pages: this line, then the length of a JSON header holding the key,
+# the last change's stats and each page's path, size in bytes and SHA-256, the header,
+# and the pages' UTF-8 one after the other, deflated. A re-run reads the header alone: a
+# page whose file holds those bytes already is left as it is, never inflated.
+_PAGES_FORMAT = b"policydiff site pages 2\n"
+
+
 def _remembered_pages(
     timeline: Timeline, include_technical: bool, templates: SiteTemplates
-) -> tuple[ChangeStats | None, list[tuple[str, str]]] | None:
+) -> tuple[ChangeStats | None, list[tuple[str, StoredPage]]] | None:
     """Return a policy's pages as the last run built them, if its versions and code are the same.
 
     A policy's pages depend only on its versions (commits, trailers), the code and the
@@ -1269,24 +1446,39 @@ def _remembered_pages(
         return None
     name, key = _pages_key(timeline, include_technical, templates)
     payload = remembered.read(name)
-    if payload is None:
+    if payload is None or not payload.startswith(_PAGES_FORMAT):
         return None
+    start = len(_PAGES_FORMAT) + 8
+    size = int.from_bytes(payload[len(_PAGES_FORMAT) : start], "big")
     try:
-        found = json.loads(zlib.decompress(payload))
-    except (zlib.error, ValueError, UnicodeDecodeError, RecursionError):
+        found = json.loads(payload[start : start + size])
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(found, dict) or found.get("key") != key:
         return None
-    pages = found.get("pages")
     stats = ChangeStats.from_json(found.get("stats"))
+    listed = found.get("pages")
     if (found.get("stats") is not None and stats is None) or not (
-        isinstance(pages, list)
+        isinstance(listed, list)
         and all(
-            isinstance(page, list) and [type(part) for part in page] == [str, str] for page in pages
+            isinstance(page, list)
+            and [type(part) for part in page] == [str, int, str]
+            and page[1] >= 0
+            and _SHA256_HEX.fullmatch(page[2])
+            for page in listed
         )
     ):
         return None
-    return stats, [(path, html) for path, html in pages]
+    bodies = _Bodies(payload[start + size :], sum(page[1] for page in listed), timeline.policy)
+    pages = []
+    offset = 0
+    for path, length, digest in listed:
+        pages.append((path, StoredPage(bodies, offset, offset + length, bytes.fromhex(digest))))
+        offset += length
+    return stats, pages
+
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _remember_pages(
@@ -1300,8 +1492,167 @@ def _remember_pages(
     if timeline.remembered is None:
         return
     name, key = _pages_key(timeline, include_technical, templates)
-    document = {"key": key, "stats": stats.to_json() if stats else None, "pages": pages}
-    timeline.remembered.write(name, zlib.compress(json.dumps(document).encode("utf-8"), 1))
+    bodies = [html.encode("utf-8") for _, html in pages]
+    listed = [
+        [path, len(body), hashlib.sha256(body).hexdigest()]
+        for (path, _), body in zip(pages, bodies, strict=True)
+    ]
+    document = {"key": key, "stats": stats.to_json() if stats else None, "pages": listed}
+    header = json.dumps(document).encode("utf-8")
+    packed = zlib.compress(b"".join(bodies), 1)
+    payload = b"".join([_PAGES_FORMAT, len(header).to_bytes(8, "big"), header, packed])
+    timeline.remembered.write(name, payload)
+
+
+_Pages = list[tuple[str, str]]
+# Pages built now (HTML) or read back from the last run.
+_AnyPages = Sequence[tuple[str, str | StoredPage]]
+
+
+def _build_policy(
+    timeline: Timeline,
+    include_technical: bool,
+    templates: SiteTemplates,
+    step: Callable[[], None],
+) -> tuple[ChangeStats | None, _Pages]:
+    """Build one policy's pages (its last change's stats with them) and remember them."""
+    site = _PolicySite(timeline, include_technical=include_technical, progress=step)
+    pages = [(page.path, templates.render(page)) for page in site.pages()]
+    last_stats = site.stats[-1]
+    _remember_pages(timeline, include_technical, last_stats, pages, templates)
+    return last_stats, pages
+
+
+# A worker process's store and templates, opened once for every policy it builds.
+_WORKER_STATE: dict[tuple[str, ...], tuple[GitStore, SiteTemplates]] = {}
+
+
+def _build_in_worker(
+    path: Path,
+    policy: str,
+    include_technical: bool,
+    overrides: dict[str, str],
+    folder: Path | None,
+) -> tuple[tuple[Version, ...], ChangeStats | None, _Pages]:
+    """Build one policy's pages in a worker process: its versions, last stats and pages."""
+    key = (str(path), str(folder), _overrides_fingerprint(overrides))
+    if key not in _WORKER_STATE:
+        from policydiff.store.gitstore import GitStore
+
+        _WORKER_STATE[key] = GitStore(path), SiteTemplates(overrides, folder)
+    store, templates = _WORKER_STATE[key]
+    timeline = Timeline(store, policy, remember_diffs=True)
+    return (timeline.versions, *_build_policy(timeline, include_technical, templates, _no_step))
+
+
+def _no_step() -> None:
+    """Count nothing (a worker's progress is counted when its policy is done)."""
+
+
+def default_jobs() -> int:
+    """Return how many processes build a site's policies: one per core this process may use."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, _MAX_JOBS))
+
+
+# Each worker holds a policy's texts and diffs: more than this adds memory more than speed.
+_MAX_JOBS = 8
+
+
+@dataclass(slots=True)
+class _Build:
+    """One policy of the site on its way: read back, being built elsewhere, or to build here."""
+
+    versions: tuple[Version, ...]
+    done: tuple[ChangeStats | None, _AnyPages] | None = None
+    future: Future[tuple[tuple[Version, ...], ChangeStats | None, _Pages]] | None = None
+    timeline: Timeline | None = None
+
+
+def _start_workers(jobs: int) -> ProcessPoolExecutor:
+    """Start ``jobs`` worker processes (loaded only then: a re-run with nothing new needs none).
+
+    They are spawned, not forked: this process may hold threads (a progress bar) and open
+    git pipes that a fork would copy.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    return ProcessPoolExecutor(jobs, mp_context=get_context("spawn"))
+
+
+def _ready(build: _Build) -> bool:
+    """Whether a policy's pages are there to be yielded without waiting."""
+    return build.done is not None or (build.future is not None and build.future.done())
+
+
+def _policy_pages(
+    store: GitStore,
+    policies: Sequence[str],
+    include_technical: bool,
+    templates: SiteTemplates,
+    jobs: int,
+    step: Callable[[], None],
+) -> Iterator[tuple[str, tuple[Version, ...], ChangeStats | None, _AnyPages]]:
+    """Yield each policy's (id, versions, last stats, pages), in the order of ``policies``.
+
+    Pages remembered from the last run are read back. The others are built here with
+    ``jobs`` 1; else, once two policies need building, by ``jobs`` worker processes (a lone
+    policy to build is built here: starting workers would cost more than it saves). At
+    most a few policies wait to be yielded, so memory does not grow with the store.
+    Every policy is built alone from the store, so the pages are the same either way.
+    """
+    # Policies read back or built elsewhere wait here for the one before them.
+    window = 0 if jobs == 1 else 2 * jobs + 2
+    waiting: deque[tuple[str, _Build]] = deque()
+    pool: ProcessPoolExecutor | None = None
+
+    def submit(policy: str) -> Future[tuple[tuple[Version, ...], ChangeStats | None, _Pages]]:
+        assert pool is not None  # noqa: S101 - made before any submission
+        arguments = (include_technical, templates.overrides, templates.folder)
+        return pool.submit(_build_in_worker, store.path, policy, *arguments)
+
+    def finish(
+        policy: str, build: _Build
+    ) -> tuple[str, tuple[Version, ...], ChangeStats | None, _AnyPages]:
+        if build.timeline is not None:
+            built = _build_policy(build.timeline, include_technical, templates, step)
+            return policy, build.versions, *built
+        pages: _AnyPages
+        if build.future is not None:
+            versions, stats, pages = build.future.result()
+        else:
+            assert build.done is not None  # noqa: S101 - one of the three is set
+            versions, (stats, pages) = build.versions, build.done
+        for _ in range(2 * len(versions) - 1):
+            step()
+        return policy, versions, stats, pages
+
+    try:
+        for policy in policies:
+            timeline = Timeline(store, policy, remember_diffs=True)
+            if not timeline.versions:
+                continue
+            build = _Build(timeline.versions)
+            build.done = _remembered_pages(timeline, include_technical, templates)
+            if build.done is None:
+                deferred = [(name, b) for name, b in waiting if b.timeline is not None]
+                if jobs == 1 or (pool is None and not deferred):
+                    build.timeline = timeline
+                else:
+                    if pool is None:
+                        pool = _start_workers(jobs)
+                    for name, other in deferred:
+                        other.future, other.timeline = submit(name), None
+                    build.future = submit(policy)
+            waiting.append((policy, build))
+            while waiting and (len(waiting) > window or _ready(waiting[0][1])):
+                yield finish(*waiting.popleft())
+        while waiting:
+            yield finish(*waiting.popleft())
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def build_pages(
@@ -1312,11 +1663,13 @@ def build_pages(
     progress: Callable[[int, int], None] | None = None,
     searches: Sequence[str] = (),
     templates: SiteTemplates | None = None,
-) -> Iterator[tuple[str, str]]:
+    jobs: int = 1,
+) -> Iterator[tuple[str, str | StoredPage]]:
     """Yield every page of the site for ``policies`` as (site path, HTML), policy by policy.
 
-    One policy's texts and diffs are held at a time, so memory does not grow with the store.
-    Pages come from ``templates`` (default: the packaged ones).
+    A few policies' texts and diffs are held at a time, so memory does not grow with the
+    store. Pages come from ``templates`` (default: the packaged ones); ``jobs`` processes
+    build them (see _policy_pages).
     """
     templates = templates if templates is not None else SiteTemplates()
     # One step per version page and per consecutive redline.
@@ -1330,22 +1683,11 @@ def build_pages(
             progress(done, total)
 
     front: list[tuple[str, tuple[Version, ...], ChangeStats | None]] = []
-    for policy in policies:
-        timeline = Timeline(store, policy, remember_diffs=True)
-        if not timeline.versions:
-            continue
-        remembered = _remembered_pages(timeline, include_technical, templates)
-        if remembered is not None:
-            last_stats, pages = remembered
-            for _ in range(2 * len(timeline.versions) - 1):
-                step()
-        else:
-            site = _PolicySite(timeline, include_technical=include_technical, progress=step)
-            pages = [(page.path, templates.render(page)) for page in site.pages()]
-            last_stats = site.stats[-1]
-            _remember_pages(timeline, include_technical, last_stats, pages, templates)
+    for policy, versions, last_stats, pages in _policy_pages(
+        store, policies, include_technical, templates, jobs, step
+    ):
         yield from pages
-        front.append((policy, timeline.versions, last_stats))
+        front.append((policy, versions, last_stats))
     for phrase in searches:
         found, searched = search_store(store, Matcher(phrase), policies)
         yield search_page_path(phrase), templates.render(_search_page(phrase, found, searched))
@@ -1361,11 +1703,13 @@ def build_site(
     progress: Callable[[int, int], None] | None = None,
     searches: Sequence[str] = (),
     template_dir: Path | None = None,
+    jobs: int | None = None,
 ) -> SiteReport:
     """Build the site for ``policies`` and write it to ``outdir``.
 
     Templates in ``template_dir`` (the store's ``templates/site/``) replace the packaged
-    ones of the same name.
+    ones of the same name. ``jobs`` processes build the policies' pages (default: one per
+    core); the pages are the same whatever their number.
     """
     overrides = read_site_templates(template_dir) if template_dir is not None else {}
     templates = SiteTemplates(overrides, template_dir)
@@ -1381,5 +1725,6 @@ def build_site(
         progress=progress,
         searches=searches,
         templates=templates,
+        jobs=default_jobs() if jobs is None else max(1, jobs),
     )
     return write_pages(outdir, pages)

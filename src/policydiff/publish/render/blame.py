@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
-
-from rich.console import Group, RenderableType
-from rich.rule import Rule
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from policydiff.core.diff_model import Op, Segment
 from policydiff.core.model import Version
@@ -41,7 +36,10 @@ from policydiff.publish.render.json_report import move_json, section_json
 from policydiff.publish.render.markdown import escape as markdown_escape
 from policydiff.publish.render.markdown import header_rows, headers_joined
 from policydiff.publish.render.markdown import redline as markdown_redline
-from policydiff.publish.render.terminal import redline as terminal_redline
+
+if TYPE_CHECKING:
+    # rich loads for the terminal views only (build_*): the site needs none of it.
+    from rich.console import RenderableType
 
 BLAME_SCHEMA = "policydiff.blame/1"
 HISTORY_SCHEMA = "policydiff.history/1"
@@ -149,6 +147,10 @@ def build_blame(result: Blame, *, color: bool) -> RenderableType:
     Every source line gets the gutter, so ``grep`` finds a line with its version;
     lines too long for the terminal wrap under the text, not under the gutter.
     """
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1, 0, 0))
     table.add_column("since", no_wrap=True)
     table.add_column("", no_wrap=True, style="dim" if color else "")
@@ -317,6 +319,12 @@ def _elided(piece: Elided) -> str:
 
 def build_history(history: SectionHistory, *, color: bool) -> RenderableType:
     """Return a section's timeline: one titled block per change, with its redline."""
+    from rich.console import Group
+    from rich.rule import Rule
+    from rich.text import Text
+
+    from policydiff.publish.render.terminal import redline as terminal_redline
+
     parts: list[RenderableType] = [
         Text(escape_controls("\n".join(history_heading(history))), style="bold")
     ]

@@ -159,13 +159,16 @@ class HtmlParts:
     title: str
 
 
-def render_parts(report: CompareReport, view: View) -> HtmlParts:
-    """Return the report as an ``<article class="pd-report">`` fragment, its CSS and title."""
+def render_parts(report: CompareReport, view: View, *, memo: RenderMemo | None = None) -> HtmlParts:
+    """Return the report as an ``<article class="pd-report">`` fragment, its CSS and title.
+
+    ``memo`` keeps excerpts and formatted pieces for the next reports (see RenderMemo).
+    """
     sections = select_sections(report, view)
     out = ['<article class="pd-report">', *_header(report, view), *_legend()]
     if sections:
         out += _toc(sections)
-    views = [_views(section, view, report.diff.moves) for section in sections]
+    views = [_views(section, view, report.diff.moves, memo) for section in sections]
     if any(cosmetic is not None for _, cosmetic in views):
         # A sibling before the sections, so ``:checked ~ .pd-section`` picks their view:
         # without cosmetic edits unless --show-cosmetic asked for them.
@@ -188,7 +191,7 @@ def render_parts(report: CompareReport, view: View) -> HtmlParts:
         for i in ids
     )
     for number, (section, pair) in enumerate(zip(sections, views, strict=True), start=1):
-        out += _section(number, section, report, pair, anchors)
+        out += _section(number, section, report, pair, anchors, memo)
     out.append("</article>")
     return HtmlParts(body="\n".join(out) + "\n", css=CSS, title=page_title(report))
 
@@ -198,17 +201,18 @@ _COSMETIC_SUFFIX = "-c"
 
 
 def _views(
-    section: SectionDiff, view: View, moves: Sequence[MovedBlock]
+    section: SectionDiff, view: View, moves: Sequence[MovedBlock], memo: RenderMemo | None = None
 ) -> tuple[Excerpt, Excerpt | None]:
     """Return a section's excerpt without cosmetic edits, and with them if that differs."""
-    plain = excerpt(section, replace(view, show_cosmetic=False), moves)
+    cut = memo.excerpt if memo is not None else excerpt
+    plain = cut(section, replace(view, show_cosmetic=False), moves)
     inside = [m for m in moves if m.id in section.moved_in]
     if not any(
         s.cosmetic and s.op is not Op.EQUAL
         for s in (*section.segments, *(s for m in inside for s in m.segments))
     ):
         return plain, None
-    cosmetic = excerpt(section, replace(view, show_cosmetic=True), moves)
+    cosmetic = cut(section, replace(view, show_cosmetic=True), moves)
     return plain, (None if cosmetic == plain else cosmetic)
 
 
@@ -338,6 +342,7 @@ def _section(
     report: CompareReport,
     views: tuple[Excerpt, Excerpt | None],
     anchors: frozenset[str] = frozenset(),
+    memo: RenderMemo | None = None,
 ) -> list[str]:
     """Return one section: anchored heading, notes and redline excerpt (or its two views)."""
     notes = " \u00b7 ".join(section_notes(section, report.diff))
@@ -353,16 +358,45 @@ def _section(
     )
     plain, cosmetic = views
     if cosmetic is None:
-        out += _body(section, plain, layout)
+        out += _body(section, plain, layout, memo=memo)
     else:
         out.append('<div class="pd-view-plain">')
-        out += _body(section, plain, layout, hidden=True)
+        out += _body(section, plain, layout, hidden=True, memo=memo)
         out.append("</div>")
         out.append('<div class="pd-view-cosmetic">')
-        out += _body(section, cosmetic, replace(layout, suffix=_COSMETIC_SUFFIX))
+        out += _body(section, cosmetic, replace(layout, suffix=_COSMETIC_SUFFIX), memo=memo)
         out.append("</div>")
     out.append("</section>")
     return out
+
+
+class RenderMemo:
+    """Excerpts and formatted pieces shared by the reports of one policy's many pairs.
+
+    A site renders a redline for many pairs of a policy's versions, and a section changed
+    once brings the same section diff, so the same excerpt and pieces, to every pair
+    spanning that change and to the section's history page. Each is kept by all it
+    depends on: an excerpt by its section diff, view and the moves its text refers to; a
+    piece by its runs, layout and folds.
+    """
+
+    __slots__ = ("excerpts", "pieces")
+
+    def __init__(self) -> None:
+        self.excerpts: dict[tuple[SectionDiff, View, tuple[MovedBlock, ...]], Excerpt] = {}
+        self.pieces: dict[tuple[tuple[Run, ...], Layout, frozenset[int]], str] = {}
+
+    def excerpt(
+        self, section: SectionDiff, view: View, moves: Sequence[MovedBlock] = ()
+    ) -> Excerpt:
+        """Return ``excerpt(section, view, moves)``, made once (callers must not change it)."""
+        ids = {segment.move_id for segment in section.segments if segment.move_id is not None}
+        # Only the moves its segments refer to are read (by id): the rest cannot matter.
+        key = (section, view, tuple(move for move in moves if move.id in ids))
+        found = self.excerpts.get(key)
+        if found is None:
+            found = self.excerpts[key] = excerpt(section, view, key[2])
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,17 +412,24 @@ class Layout:
     suffix: str = ""
 
 
-def excerpt_html(section: SectionDiff, pieces: Excerpt) -> list[str]:
+def excerpt_html(
+    section: SectionDiff, pieces: Excerpt, memo: RenderMemo | None = None
+) -> list[str]:
     """Return a section's excerpt as formatted blocks (no move links: one section alone)."""
     layout = Layout(
         headers=table_headers(section.old_text, section.new_text),
         tables=section.table_rows is not None,
     )
-    return _body(section, pieces, layout)
+    return _body(section, pieces, layout, memo=memo)
 
 
 def _body(
-    section: SectionDiff, pieces: Excerpt, layout: Layout, *, hidden: bool = False
+    section: SectionDiff,
+    pieces: Excerpt,
+    layout: Layout,
+    *,
+    hidden: bool = False,
+    memo: RenderMemo | None = None,
 ) -> list[str]:
     """Return a section's pieces, formatted, with folded text as one-line marks.
 
@@ -407,7 +448,7 @@ def _body(
     carry: tuple[Run, ...] = ()
     for index, piece in enumerate(_joined_tables(pieces) if layout.tables else pieces):
         if isinstance(piece, _Table):
-            shown = formatted(piece.runs, layout, piece.folds)
+            shown = formatted(piece.runs, layout, piece.folds, memo)
             out.append(f'<div class="pd-text">{shown}</div>')
             continue
         if isinstance(piece, Elided):
@@ -420,7 +461,7 @@ def _body(
             next_carry: tuple[Run, ...] = ()
             if index + 1 < len(pieces):
                 runs, next_carry = _trailing_marker(runs)
-            shown = formatted(carry + runs, layout)
+            shown = formatted(carry + runs, layout, memo=memo)
             out.append(f'<div class="pd-text">{shown}</div>')
             carry = next_carry
     return out
@@ -481,10 +522,24 @@ def _table_only(piece: tuple[Run, ...] | Elided) -> bool:
 
 
 def formatted(
-    runs: Sequence[Run], layout: Layout | None = None, folds: frozenset[int] = frozenset()
+    runs: Sequence[Run],
+    layout: Layout | None = None,
+    folds: frozenset[int] = frozenset(),
+    memo: RenderMemo | None = None,
 ) -> str:
     """Return runs as formatted HTML: the markdown's blocks, the changes marked inside them."""
     shape = layout if layout is not None else Layout()
+    if memo is not None:
+        runs = tuple(runs)
+        if (shape.anchors or shape.suffix) and all(run.note is None for run in runs):
+            # Only move notes use the anchors and suffix: without one, the piece is the
+            # same on every page (a section's history and the redlines that show it).
+            shape = replace(shape, anchors=frozenset(), suffix="")
+        key = (runs, shape, folds)
+        found = memo.pieces.get(key)
+        if found is None:
+            found = memo.pieces[key] = formatted(runs, shape, folds)
+        return found
 
     def style(index: int, text: str) -> str:
         if index < 0:

@@ -14,6 +14,7 @@ without its delimiter row, which markdown-it would need). Links are kept only fo
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable, Sequence
@@ -21,23 +22,31 @@ from dataclasses import replace
 from itertools import groupby, pairwise
 from typing import TYPE_CHECKING
 
-from markdown_it import MarkdownIt
-
 from policydiff.core.diff_model import Op
 from policydiff.engine.report import Run, escape_controls
 
 if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
     from markdown_it.token import Token
+
 
 # Raw HTML is text (the policy's tags are shown, never obeyed); ``text_join`` off keeps
 # escapes and entities as tokens of their own, whose source is their markup.
 # Indented code is off: in policies a 4-space indent is a converter's leftover (an item's
-# text after a stray line), never code; such lines read as paragraphs.
-_PARSER = (
-    MarkdownIt("commonmark", {"html": False, "maxNesting": 40})
-    .enable("strikethrough")
-    .disable(["text_join", "code"])
-)
+# text after a stray line), never code; such lines read as paragraphs. Made on first use:
+# a site re-run with nothing new formats nothing.
+@functools.cache
+def _parser() -> MarkdownIt:
+    """Return the markdown parser of policy text."""
+    from markdown_it import MarkdownIt
+
+    return (
+        MarkdownIt("commonmark", {"html": False, "maxNesting": 40})
+        .enable("strikethrough")
+        .disable(["text_join", "code"])
+    )
+
+
 # markdown-it's inline parse costs about 10-50 us per emphasis, link or code delimiter
 # (1.2 MB of `a** b ` takes 15 s): a piece holding more markup characters than this is
 # shown as plain text instead. The corpus' busiest piece holds 6,200 (233 KB, instagram).
@@ -382,7 +391,7 @@ class _Writer:
         starts = [start]
         for line in _split_lines(chunk):
             starts.append(starts[-1] + len(line))
-        tokens = _PARSER.parse(chunk)
+        tokens = _parser().parse(chunk)
         stack: list[str] = []
         for token in tokens:
             self.block(token, starts, stack)
@@ -629,7 +638,7 @@ class _Writer:
         text = self.source.text[start:end]
         if not text:
             return
-        tokens = _PARSER.parseInline(text)
+        tokens = _parser().parseInline(text)
         self.last = -1
         children = tokens[0].children if tokens else None
         self.inline(children or [], text, range(start, end), 0)
