@@ -202,15 +202,17 @@ def import_cmd(
         validate_policy_id(policy)
     store = open_store()
     refused: list[tuple[Path, str]] = []
-    found = discover_snapshots(list(paths), refused)
+    real_roots: dict[Path, Path] = {}
+    found = discover_snapshots(list(paths), refused, real_roots)
     for file, root in found:
         if root is None:
             _note_link(file)
 
     def read(file: Path, root: Path | None) -> Snapshot:
         if root is not None:
-            # Again at each read: the file may have been swapped for a link since the walk.
-            check_inside(file, root)
+            # Again at each read: the file, or the folder, may have been swapped for a link
+            # since the walk.
+            check_inside(file, real_roots[root])
         return read_snapshot(
             file,
             policy=policy,

@@ -60,14 +60,14 @@ _OUTSIDE_FILE = "a symbolic link to a file outside the imported folder: not read
 _OUTSIDE_FOLDER = "a symbolic link to a folder outside the imported folder: not read"
 
 
-def _walk(root: Path, refused: list[tuple[Path, str]]) -> list[Path]:
-    """Return the snapshot files under ``root``, skipping hidden directories, sorted.
+def _walk(root: Path, real_root: Path, refused: list[tuple[Path, str]]) -> list[Path]:
+    """Return the snapshot files under ``root`` (really ``real_root``), sorted.
 
-    Files that look like snapshots but must not be read are added to ``refused`` with the
-    reason. Symbolic links to folders are never entered (their files are walked where
-    they really are, if inside ``root``); one leading out of ``root`` is refused.
+    Hidden directories are skipped. Files that look like snapshots but must not be read
+    are added to ``refused`` with the reason. Symbolic links to folders are never entered
+    (their files are walked where they really are, if inside ``root``); one leading out
+    of ``root`` is refused.
     """
-    real_root = Path(os.path.realpath(root))
     found: list[tuple[tuple[str, ...], Path]] = []
     for directory, subdirectories, files in os.walk(root, onerror=_raise_walk_error):
         # Pruning in place stops os.walk from entering .git, .cache and the like.
@@ -93,7 +93,9 @@ def _walk(root: Path, refused: list[tuple[Path, str]]) -> list[Path]:
 
 
 def discover_snapshots(
-    paths: Sequence[Path], refused: list[tuple[Path, str]] | None = None
+    paths: Sequence[Path],
+    refused: list[tuple[Path, str]] | None = None,
+    real_roots: dict[Path, Path] | None = None,
 ) -> list[tuple[Path, Path | None]]:
     """Expand files and directories into ``(file, root)`` pairs, in argument order.
 
@@ -105,14 +107,18 @@ def discover_snapshots(
 
     Files met in a walk that must not be read (see ``_refusal``) are appended to
     ``refused`` with the reason, for a per-file error; without a list, the first one
-    raises ``InputError``.
+    raises ``InputError``. ``real_roots``, if given, receives each walked directory's real
+    path as the walk saw it, for ``check_inside`` at read time.
     """
     result: list[tuple[Path, Path | None]] = []
     seen: set[Path] = set()
     for path in paths:
         if path.is_dir():
             skipped: list[tuple[Path, str]] = []
-            files = _walk(path, skipped)
+            real_root = Path(os.path.realpath(path))
+            files = _walk(path, real_root, skipped)
+            if real_roots is not None:
+                real_roots[path] = real_root
             if skipped and refused is None:
                 bad, reason = skipped[0]
                 raise InputError(f"{shown(bad)}: {reason}")
@@ -135,7 +141,12 @@ def discover_snapshots(
     return result
 
 
-def check_inside(file: Path, root: Path) -> None:
-    """Refuse ``file`` if it leads out of ``root`` now (swapped for a link after the walk)."""
-    if not _inside(file, Path(os.path.realpath(root))):
+def check_inside(file: Path, real_root: Path) -> None:
+    """Refuse ``file`` if it leads out of ``real_root`` now (swapped for a link after the walk).
+
+    ``real_root`` is the real path of the walked directory as the walk saw it (see
+    ``discover_snapshots``), not as it is now: a directory swapped for a link since
+    would otherwise carry its own files with it.
+    """
+    if not _inside(file, real_root):
         raise InputError(f"{shown(file)}: {_OUTSIDE_FILE}")
