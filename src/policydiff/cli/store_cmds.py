@@ -196,7 +196,6 @@ def import_cmd(
     from policydiff.core.refs import validate_policy_id
     from policydiff.sources.ingest import discover_snapshots, read_snapshot
     from policydiff.sources.ingest.discover import check_inside
-    from policydiff.sources.ingest.html import html_to_markdown
 
     if policy is not None:
         validate_policy_id(policy)
@@ -219,7 +218,7 @@ def import_cmd(
             encoding=encoding,
             root=root,
             max_bytes=max_size,
-            extract_html=html_to_markdown,
+            extract_html=_html_to_markdown,
         )
 
     errors: list[tuple[str, str]] = [(str(file), reason) for file, reason in refused]
@@ -241,6 +240,14 @@ def import_cmd(
         errors += vetting.drop_policies(importer, clashes)
         results = importer.finish()
     _finish_report(results, errors, fmt)
+
+
+def _html_to_markdown(html: str, page_url: str | None) -> str:
+    """Extract an HTML file's policy text, importing the HTML stack only when one is met."""
+    # Its import (BeautifulSoup, soupsieve, markdownify) costs more than a small import.
+    from policydiff.sources.ingest.html import html_to_markdown
+
+    return html_to_markdown(html, page_url)
 
 
 class _Vetting:

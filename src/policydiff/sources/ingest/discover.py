@@ -60,19 +60,20 @@ _OUTSIDE_FILE = "a symbolic link to a file outside the imported folder: not read
 _OUTSIDE_FOLDER = "a symbolic link to a folder outside the imported folder: not read"
 
 
-def _walk(root: Path, real_root: Path, refused: list[tuple[Path, str]]) -> list[Path]:
-    """Return the snapshot files under ``root`` (really ``real_root``), sorted.
+def _walk(root: Path, real_root: Path, refused: list[tuple[Path, str]]) -> list[tuple[Path, Path]]:
+    """Return the snapshot files under ``root`` (really ``real_root``), sorted, with real paths.
 
     Hidden directories are skipped. Files that look like snapshots but must not be read
     are added to ``refused`` with the reason. Symbolic links to folders are never entered
     (their files are walked where they really are, if inside ``root``); one leading out
     of ``root`` is refused.
     """
-    found: list[tuple[tuple[str, ...], Path]] = []
+    found: list[tuple[tuple[str, ...], Path, Path]] = []
     for directory, subdirectories, files in os.walk(root, onerror=_raise_walk_error):
         # Pruning in place stops os.walk from entering .git, .cache and the like.
         subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
         base = Path(directory)
+        relative = base.relative_to(root).parts
         for name in subdirectories:
             linked = base / name
             if linked.is_symlink() and not _inside(linked, real_root):
@@ -87,9 +88,14 @@ def _walk(root: Path, real_root: Path, refused: list[tuple[Path, str]]) -> list[
                 refused.append((path, reason))
             # Only regular files: a FIFO or device would block or never end when read.
             elif path.is_file():
-                found.append((path.relative_to(root).parts, path))
+                parts = (*relative, name)
+                # The folders walked are real ones (links to folders are not entered), so
+                # unless the file is a link its real path is the root's followed by the same
+                # parts: no need to resolve each part again.
+                real = path.resolve() if path.is_symlink() else real_root.joinpath(*parts)
+                found.append((parts, path, real))
     # Sorting on path parts, not strings, so "a/b" sorts before "a-b/c" on every platform.
-    return [path for _, path in sorted(found)]
+    return [(path, real) for _, path, real in sorted(found)]
 
 
 def discover_snapshots(
@@ -126,15 +132,16 @@ def discover_snapshots(
                 raise InputError(f"no snapshot files in directory: {shown(path)}")
             if refused is not None:
                 refused.extend(skipped)
-            pairs: list[tuple[Path, Path | None]] = [(file, path) for file in files]
+            pairs: list[tuple[Path, Path | None, Path]] = [
+                (file, path, real) for file, real in files
+            ]
         elif path.is_file():
-            pairs = [(path, None)]
+            pairs = [(path, None, path.resolve())]
         elif path.exists():
             raise InputError(f"not a regular file or directory: {shown(path)}")
         else:
             raise InputError(f"no such file or directory: {shown(path)}")
-        for file, root in pairs:
-            key = file.resolve()
+        for file, root, key in pairs:
             if key not in seen:
                 seen.add(key)
                 result.append((file, root))
