@@ -94,6 +94,9 @@ def lookup_encoding(name: str) -> str:
     return canonical
 
 
+_UTF8 = frozenset({"utf-8", "utf-8-sig"})
+
+
 def _is_wide(codec: str) -> bool:
     """Whether ``codec`` is a UTF-16/32 form, in which NUL bytes are ordinary."""
     return codec.startswith(("utf-16", "utf-32"))
@@ -172,7 +175,8 @@ def decode_bytes(
         raise InputError(f"cannot decode the file as {codec}: {err}") from None
     # Codecs like utf-16-le or latin-1 keep a BOM as U+FEFF; it is never policy text.
     text = text.removeprefix("\ufeff")
-    if "\0" in text:
+    # In UTF-8 only a NUL byte decodes to NUL, and _refuse_binary has looked for those.
+    if codec not in _UTF8 and "\0" in text:
         raise InputError("binary file, not a text snapshot (NUL character in decoded text)")
     text = normalize_newlines(text)
     if is_blank(text):
