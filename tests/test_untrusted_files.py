@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -160,6 +161,46 @@ def test_a_link_named_on_the_command_line_is_read_and_said(
     assert result.exit_code == 0, result.stderr
     assert f"Note: {link} is a symbolic link; reading {target}" in result.stderr
     assert "recorded as acme/p version 1" in result.stdout
+
+
+@pytest.mark.parametrize("swapped", ["file", "folder"])
+def test_import_refuses_what_is_swapped_for_a_link_after_the_walk(
+    swapped: str, store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file, or the imported folder itself, replaced by a link between walk and read.
+
+    The walk saw only regular files inside the folder; what is read must still be there.
+    """
+    from policydiff.sources import ingest
+
+    archive, outside = tmp_path / "archive", tmp_path / "outside"
+    write(archive / "acme" / "p" / "2020-06-01.md")
+    later = write(archive / "acme" / "p" / "2020-07-01.md")
+    for name in ("2020-06-01.md", "2020-07-01.md"):
+        write(outside / "acme" / "p" / name, SECRET)
+    walk = ingest.discover_snapshots
+
+    def walk_then_swap(*args: Any, **kwargs: Any) -> Any:
+        found = walk(*args, **kwargs)
+        if swapped == "file":
+            later.unlink()
+            later.symlink_to(outside / "acme" / "p" / "2020-07-01.md")
+        else:
+            archive.rename(tmp_path / "moved")
+            archive.symlink_to(outside, target_is_directory=True)
+        return found
+
+    monkeypatch.setattr(ingest, "discover_snapshots", walk_then_swap)
+
+    result = run_cli(["--store", str(store), "import", str(archive)])
+
+    assert result.exit_code == 2, result.stdout
+    assert f"{later}: error: a symbolic link to a file outside the imported folder" in (
+        result.stdout
+    )
+    assert "top secret" not in stored_bytes(store)
+    recorded = 1 if swapped == "file" else 0
+    assert result.stdout.count("recorded as acme/p") == recorded, result.stdout
 
 
 # --------------------------------------------------------------------------- names shown

@@ -196,28 +196,29 @@ def import_cmd(
     from policydiff.core.refs import validate_policy_id
     from policydiff.sources.ingest import discover_snapshots, read_snapshot
     from policydiff.sources.ingest.discover import check_inside
-    from policydiff.sources.ingest.html import html_to_markdown
 
     if policy is not None:
         validate_policy_id(policy)
     store = open_store()
     refused: list[tuple[Path, str]] = []
-    found = discover_snapshots(list(paths), refused)
+    real_roots: dict[Path, Path] = {}
+    found = discover_snapshots(list(paths), refused, real_roots)
     for file, root in found:
         if root is None:
             _note_link(file)
 
     def read(file: Path, root: Path | None) -> Snapshot:
         if root is not None:
-            # Again at each read: the file may have been swapped for a link since the walk.
-            check_inside(file, root)
+            # Again at each read: the file, or the folder, may have been swapped for a link
+            # since the walk.
+            check_inside(file, real_roots[root])
         return read_snapshot(
             file,
             policy=policy,
             encoding=encoding,
             root=root,
             max_bytes=max_size,
-            extract_html=html_to_markdown,
+            extract_html=_html_to_markdown,
         )
 
     errors: list[tuple[str, str]] = [(str(file), reason) for file, reason in refused]
@@ -239,6 +240,14 @@ def import_cmd(
         errors += vetting.drop_policies(importer, clashes)
         results = importer.finish()
     _finish_report(results, errors, fmt)
+
+
+def _html_to_markdown(html: str, page_url: str | None) -> str:
+    """Extract an HTML file's policy text, importing the HTML stack only when one is met."""
+    # Its import (BeautifulSoup, soupsieve, markdownify) costs more than a small import.
+    from policydiff.sources.ingest.html import html_to_markdown
+
+    return html_to_markdown(html, page_url)
 
 
 class _Vetting:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from policydiff.engine.compare import find_effective_date, sections_of
@@ -72,6 +73,13 @@ def page_title(text: str) -> str:
     return ""
 
 
+# Remembered: import judges a run of texts against the same last plausible one.
+@lru_cache(maxsize=4)
+def _states_a_date(text: str) -> bool:
+    """Whether ``text`` states an effective date."""
+    return bool(find_effective_date(text))
+
+
 def suspect_reasons(previous: str | None, text: str) -> tuple[str, ...]:
     """Return why ``text`` does not look like the policy ``previous`` was (empty if it does)."""
     reasons: list[str] = []
@@ -95,7 +103,7 @@ def suspect_reasons(previous: str | None, text: str) -> tuple[str, ...]:
         before, after = len(sections_of(previous)), len(sections_of(text))
         if before >= COLLAPSE_MIN_SECTIONS and after * 5 <= before:
             reasons.append(f"the sections collapsed from {before} to {after}")
-    if reasons and find_effective_date(previous) and not find_effective_date(text):
+    if reasons and _states_a_date(previous) and not find_effective_date(text):
         # Alone, a dropped date is an ordinary edit; beside another sign it confirms it.
         reasons.append("the effective date disappeared")
     return tuple(reasons)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -57,13 +59,17 @@ class _Merge:
 # Bytes the pipe to fast-import may hold (Linux caps it at /proc/sys/fs/pipe-max-size,
 # 1 MiB by default; asking more than allowed fails and the default 64 KiB stays).
 FAST_IMPORT_PIPE_BYTES = 1 << 20
+# Bytes of stream commands waiting for the feeder thread beyond the pipe: when fast-import
+# is slow on a run of large blobs, this process goes on reading the next files meanwhile.
+FEED_BYTES = 8 << 20
 
 
 class _FastImport:
     """One ``git fast-import`` writing to a private ref: blobs as they come, commits last.
 
     Marks are handed out in order, so blobs can be sent before the commits that use them
-    are known. Until ``finish`` reads its marks, ``abort`` removes all it wrote.
+    are known. Until ``finish`` reads its marks, ``abort`` removes all it wrote. A thread
+    feeds the pipe, so a write waits only when ``FEED_BYTES`` are queued already.
     """
 
     def __init__(self, store: GitStore) -> None:
@@ -87,6 +93,12 @@ class _FastImport:
             # fast-import deltas and compresses the last ones, instead of taking turns.
             with contextlib.suppress(OSError):
                 fcntl.fcntl(self._proc.stdin.fileno(), set_pipe_size, FAST_IMPORT_PIPE_BYTES)
+        self._queue: deque[bytes] = deque()
+        self._queued = 0  # bytes in the queue and in the feeder's hands
+        self._ended = False  # no more writes: the feeder stops once the queue is empty
+        self._turn = threading.Condition()
+        self._feeder = threading.Thread(target=self._feed, name="fast-import feeder", daemon=True)
+        self._feeder.start()
 
     def next_mark(self) -> int:
         """Return a mark no blob or commit of this stream has used."""
@@ -95,13 +107,41 @@ class _FastImport:
 
     def write(self, data: bytes) -> None:
         """Send stream commands; once fast-import has died, ``finish`` reports why."""
-        if self._broken:
-            return
-        assert self._proc.stdin is not None  # noqa: S101 - spawned with a pipe
-        try:
-            self._proc.stdin.write(data)
-        except BrokenPipeError:
-            self._broken = True
+        with self._turn:
+            while self._queued >= FEED_BYTES and not self._broken:
+                self._turn.wait()
+            if self._broken:
+                return
+            self._queue.append(data)
+            self._queued += len(data)
+            self._turn.notify_all()
+
+    def _feed(self) -> None:
+        """Write the queued commands to fast-import, in order, until ``_end_feed``."""
+        stdin = self._proc.stdin
+        assert stdin is not None  # noqa: S101 - spawned with a pipe
+        while True:
+            with self._turn:
+                while not self._queue and not self._ended:
+                    self._turn.wait()
+                if not self._queue:
+                    return
+                data = self._queue.popleft()
+            if not self._broken:
+                try:
+                    stdin.write(data)  # the GIL is released while the pipe is full
+                except (OSError, ValueError):  # fast-import died, or abort killed it
+                    self._broken = True
+            with self._turn:
+                self._queued -= len(data)
+                self._turn.notify_all()
+
+    def _end_feed(self) -> None:
+        """Wait until the feeder has written (or, fast-import dead, dropped) all that is queued."""
+        with self._turn:
+            self._ended = True
+            self._turn.notify_all()
+        self._feeder.join()
 
     def blob(self, data: bytes) -> int:
         """Send one blob; return its mark."""
@@ -122,6 +162,7 @@ class _FastImport:
         """End the stream; return the marks of what was written (``:N`` -> object id)."""
         self.write(b"done\n")
         self._done = True
+        self._end_feed()
         _, err = self._proc.communicate()
         try:
             if self._proc.returncode != 0:
@@ -146,7 +187,11 @@ class _FastImport:
         if self._done:
             return
         self._done = True
-        self._proc.kill()
+        self._proc.kill()  # a feeder blocked on the full pipe then fails and drops the rest
+        with self._turn:
+            self._broken = True
+            self._turn.notify_all()
+        self._end_feed()
         self._proc.communicate()
         self._drop_debris()
         with contextlib.suppress(FileNotFoundError):
@@ -178,6 +223,23 @@ class _Staged:
 # Sources that differ from their text wait, on disk past this size, until the policy's
 # texts are all sent: blobs of one kind then follow each other and delta well.
 SOURCE_SPOOL_BYTES = 8 * 1024 * 1024
+
+
+def _utf8(text: str, raw: bytes) -> bytes:
+    """Return ``text`` in UTF-8: ``raw`` itself when it holds exactly that.
+
+    A plain text file's source is its text: checking that by decoding the source costs
+    about half of encoding the text, for texts beyond Latin-1 (curly quotes suffice).
+    """
+    if text.isascii() or b"\r" in raw or raw.startswith(b"---"):
+        # ASCII encodes as a copy; line ends or front matter changed, the text differs.
+        return text.encode("utf-8")
+    try:
+        if raw.decode("utf-8") == text:
+            return raw
+    except UnicodeDecodeError:
+        pass
+    return text.encode("utf-8")
 
 
 class Importer:
@@ -218,7 +280,7 @@ class Importer:
             self._send_sources()
             self._writer.chain_break(snapshot.policy)
             self._policy = snapshot.policy
-        text = snapshot.text.encode("utf-8")
+        text = _utf8(snapshot.text, snapshot.raw)
         same = snapshot.raw == text  # a plain text file: one blob, one hash
         text_sha = sha256_hex(text)
         staged = _Staged(

@@ -94,6 +94,9 @@ def lookup_encoding(name: str) -> str:
     return canonical
 
 
+_UTF8 = frozenset({"utf-8", "utf-8-sig"})
+
+
 def _is_wide(codec: str) -> bool:
     """Whether ``codec`` is a UTF-16/32 form, in which NUL bytes are ordinary."""
     return codec.startswith(("utf-16", "utf-32"))
@@ -141,6 +144,9 @@ def _refuse_binary(raw: bytes, codec: str) -> None:
 
 def normalize_newlines(text: str) -> str:
     """Turn CRLF and lone CR line endings into LF."""
+    if "\r" not in text:
+        # The usual case: the two passes below would copy the whole text for nothing.
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -169,23 +175,35 @@ def decode_bytes(
         raise InputError(f"cannot decode the file as {codec}: {err}") from None
     # Codecs like utf-16-le or latin-1 keep a BOM as U+FEFF; it is never policy text.
     text = text.removeprefix("\ufeff")
-    if "\0" in text:
+    # In UTF-8 only a NUL byte decodes to NUL, and _refuse_binary has looked for those.
+    if codec not in _UTF8 and "\0" in text:
         raise InputError("binary file, not a text snapshot (NUL character in decoded text)")
     text = normalize_newlines(text)
-    if not text.strip():
+    if is_blank(text):
         raise InputError("empty snapshot: the file holds no text")
     return text
 
 
-def read_at_most(handle: BinaryIO, max_bytes: int) -> bytes:
+def is_blank(text: str) -> bool:
+    """Whether ``text`` is empty or only whitespace (``not text.strip()``, without a copy)."""
+    # str.isspace and str.strip agree on what is whitespace; isspace stops at the first
+    # other character instead of copying the whole text.
+    return not text or text.isspace()
+
+
+def read_at_most(handle: BinaryIO, max_bytes: int, expected: int | None = None) -> bytes:
     """Read ``handle`` to its end, but no more than ``max_bytes + 1`` bytes.
 
     In chunks: one ``read(max_bytes + 1)`` would allocate the whole limit up front, which
-    fails for a large ``--max-size`` even on a small file.
+    fails for a large ``--max-size`` even on a small file. ``expected`` (the size the file
+    reports) sizes the first chunk, so a small file costs no mebibyte-sized buffer.
     """
     chunks: list[bytes] = []
     size = 0
-    while size <= max_bytes and (chunk := handle.read(min(MIB, max_bytes + 1 - size))):
+    # One byte past the expected size: a file that grew since is still read to its end.
+    chunk_size = MIB if expected is None else min(MIB, expected + 1)
+    while size <= max_bytes and (chunk := handle.read(min(chunk_size, max_bytes + 1 - size))):
         chunks.append(chunk)
         size += len(chunk)
+        chunk_size = MIB
     return b"".join(chunks)

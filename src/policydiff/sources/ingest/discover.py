@@ -60,19 +60,20 @@ _OUTSIDE_FILE = "a symbolic link to a file outside the imported folder: not read
 _OUTSIDE_FOLDER = "a symbolic link to a folder outside the imported folder: not read"
 
 
-def _walk(root: Path, refused: list[tuple[Path, str]]) -> list[Path]:
-    """Return the snapshot files under ``root``, skipping hidden directories, sorted.
+def _walk(root: Path, real_root: Path, refused: list[tuple[Path, str]]) -> list[tuple[Path, Path]]:
+    """Return the snapshot files under ``root`` (really ``real_root``), sorted, with real paths.
 
-    Files that look like snapshots but must not be read are added to ``refused`` with the
-    reason. Symbolic links to folders are never entered (their files are walked where
-    they really are, if inside ``root``); one leading out of ``root`` is refused.
+    Hidden directories are skipped. Files that look like snapshots but must not be read
+    are added to ``refused`` with the reason. Symbolic links to folders are never entered
+    (their files are walked where they really are, if inside ``root``); one leading out
+    of ``root`` is refused.
     """
-    real_root = Path(os.path.realpath(root))
-    found: list[tuple[tuple[str, ...], Path]] = []
+    found: list[tuple[tuple[str, ...], Path, Path]] = []
     for directory, subdirectories, files in os.walk(root, onerror=_raise_walk_error):
         # Pruning in place stops os.walk from entering .git, .cache and the like.
         subdirectories[:] = [name for name in subdirectories if not name.startswith(".")]
         base = Path(directory)
+        relative = base.relative_to(root).parts
         for name in subdirectories:
             linked = base / name
             if linked.is_symlink() and not _inside(linked, real_root):
@@ -87,13 +88,20 @@ def _walk(root: Path, refused: list[tuple[Path, str]]) -> list[Path]:
                 refused.append((path, reason))
             # Only regular files: a FIFO or device would block or never end when read.
             elif path.is_file():
-                found.append((path.relative_to(root).parts, path))
+                parts = (*relative, name)
+                # The folders walked are real ones (links to folders are not entered), so
+                # unless the file is a link its real path is the root's followed by the same
+                # parts: no need to resolve each part again.
+                real = path.resolve() if path.is_symlink() else real_root.joinpath(*parts)
+                found.append((parts, path, real))
     # Sorting on path parts, not strings, so "a/b" sorts before "a-b/c" on every platform.
-    return [path for _, path in sorted(found)]
+    return [(path, real) for _, path, real in sorted(found)]
 
 
 def discover_snapshots(
-    paths: Sequence[Path], refused: list[tuple[Path, str]] | None = None
+    paths: Sequence[Path],
+    refused: list[tuple[Path, str]] | None = None,
+    real_roots: dict[Path, Path] | None = None,
 ) -> list[tuple[Path, Path | None]]:
     """Expand files and directories into ``(file, root)`` pairs, in argument order.
 
@@ -105,14 +113,18 @@ def discover_snapshots(
 
     Files met in a walk that must not be read (see ``_refusal``) are appended to
     ``refused`` with the reason, for a per-file error; without a list, the first one
-    raises ``InputError``.
+    raises ``InputError``. ``real_roots``, if given, receives each walked directory's real
+    path as the walk saw it, for ``check_inside`` at read time.
     """
     result: list[tuple[Path, Path | None]] = []
     seen: set[Path] = set()
     for path in paths:
         if path.is_dir():
             skipped: list[tuple[Path, str]] = []
-            files = _walk(path, skipped)
+            real_root = Path(os.path.realpath(path))
+            files = _walk(path, real_root, skipped)
+            if real_roots is not None:
+                real_roots[path] = real_root
             if skipped and refused is None:
                 bad, reason = skipped[0]
                 raise InputError(f"{shown(bad)}: {reason}")
@@ -120,22 +132,28 @@ def discover_snapshots(
                 raise InputError(f"no snapshot files in directory: {shown(path)}")
             if refused is not None:
                 refused.extend(skipped)
-            pairs: list[tuple[Path, Path | None]] = [(file, path) for file in files]
+            pairs: list[tuple[Path, Path | None, Path]] = [
+                (file, path, real) for file, real in files
+            ]
         elif path.is_file():
-            pairs = [(path, None)]
+            pairs = [(path, None, path.resolve())]
         elif path.exists():
             raise InputError(f"not a regular file or directory: {shown(path)}")
         else:
             raise InputError(f"no such file or directory: {shown(path)}")
-        for file, root in pairs:
-            key = file.resolve()
+        for file, root, key in pairs:
             if key not in seen:
                 seen.add(key)
                 result.append((file, root))
     return result
 
 
-def check_inside(file: Path, root: Path) -> None:
-    """Refuse ``file`` if it leads out of ``root`` now (swapped for a link after the walk)."""
-    if not _inside(file, Path(os.path.realpath(root))):
+def check_inside(file: Path, real_root: Path) -> None:
+    """Refuse ``file`` if it leads out of ``real_root`` now (swapped for a link after the walk).
+
+    ``real_root`` is the real path of the walked directory as the walk saw it (see
+    ``discover_snapshots``), not as it is now: a directory swapped for a link since
+    would otherwise carry its own files with it.
+    """
+    if not _inside(file, real_root):
         raise InputError(f"{shown(file)}: {_OUTSIDE_FILE}")

@@ -58,13 +58,29 @@ def _word_before(text: str, lowered: bytes, end: int, word: bytes) -> int:
     return start
 
 
+def _occurrences(lowered: bytes, word: bytes) -> list[int]:
+    """Return every position where ``word`` occurs in ``lowered``, overlapping ones too."""
+    positions: list[int] = []
+    found = lowered.find(word)
+    while found >= 0:
+        positions.append(found)
+        found = lowered.find(word, found + 1)
+    return positions
+
+
 def _label_starts(text: str, lowered: bytes, anchors: tuple[tuple[bytes, ...], ...]) -> list[int]:
     """Return, in order, every position where a label of ``anchors`` may start."""
     starts: set[int] = set()
+    # Anchors sharing their last word ("effect", "in effect") share one pass over the text.
+    passes: dict[bytes, list[int]] = {}
     for words in anchors:
         last = words[-1]
-        found = lowered.find(last)
-        while found >= 0:
+        if last not in passes:
+            passes[last] = _occurrences(lowered, last)
+        if len(words) == 1:
+            starts.update(passes[last])
+            continue
+        for found in passes[last]:
             start = found
             for word in reversed(words[:-1]):
                 start = _word_before(text, lowered, start, word)
@@ -72,7 +88,6 @@ def _label_starts(text: str, lowered: bytes, anchors: tuple[tuple[bytes, ...], .
                     break
             if start >= 0:
                 starts.add(start)
-            found = lowered.find(last, found + 1)
     return sorted(starts)
 
 

@@ -18,6 +18,7 @@ from policydiff.sources.ingest.decode import (
     DEFAULT_MAX_BYTES,
     check_size,
     decode_bytes,
+    is_blank,
     lookup_encoding,
     read_at_most,
 )
@@ -54,9 +55,10 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
             raise InputError(f"{path}: not a regular file")
     try:
         with path.open("rb") as handle:
-            check_size(os.fstat(handle.fileno()).st_size, max_bytes)
+            reported = os.fstat(handle.fileno()).st_size
+            check_size(reported, max_bytes)
             # Read one byte past the limit: files that grow, and pipes, report no usable size.
-            raw = read_at_most(handle, max_bytes)
+            raw = read_at_most(handle, max_bytes, reported)
     except FileNotFoundError:
         raise InputError(f"no such file or directory: {path}") from None
     except IsADirectoryError:
@@ -209,7 +211,7 @@ def read_snapshot(
             text = decode_bytes(raw, encoding=encoding, is_html=False, max_bytes=max_bytes)
             front, text = split_front_matter(text)
             wayback, text = parse_wayback_header(text)
-        if not text.strip():
+        if is_blank(text):
             raise InputError("empty snapshot: no text after the front matter or header")
         return Snapshot(
             policy=_resolve_policy(policy, front, path, root),
