@@ -1751,6 +1751,7 @@ class GitStore:
             index = self._fresh_index()
             if index is not None and not self._index_matches_git(index):
                 rewrites = self._unexplained_rewrites({commit for _, commit in kept})
+        self._check_kept_lists()
         problems.extend(self.cache_problems)
         problems.extend(rewrites)
         if kept:
@@ -1758,6 +1759,27 @@ class GitStore:
                 f"{len(kept)} previous tip(s) kept after backfill rewrites under {PREVIOUS_PREFIX}"
             )
         return VerifyReport(checked, tuple(problems), tuple(kept), tuple(notes))
+
+    def _check_kept_lists(self) -> None:
+        """Drop each policy's kept list that fails its seal or differs from the full walk."""
+        import sqlite3
+
+        index = self._fresh_index()
+        if index is None:
+            return
+        try:
+            tip = index.tip()
+            for policy, kept_tip, commits, sealed in index.policy_lists():
+                if sealed and (kept_tip != tip or commits == index.commits(policy)):
+                    continue
+                with index.transaction():
+                    index.drop_policy_list(policy)
+                self.cache_problems.append(
+                    f"history cache (.git/policydiff/index.sqlite): the list of {policy} "
+                    "did not match its seal or main (altered or damaged): dropped"
+                )
+        except sqlite3.Error:
+            pass
 
     def _settings_problems(self) -> list[str]:
         """Report a committed settings file that policydiff cannot read (none is fine)."""

@@ -305,3 +305,17 @@ class VersionIndex:
             "tip = excluded.tip, commits = excluded.commits, mac = excluded.mac",
             (policy, tip, " ".join(commits), self._list_mac(policy, tip, commits)),
         )
+
+    def policy_lists(self) -> list[tuple[str, str, list[str], bool]]:
+        """Return every kept list as (policy, tip, commits, whether it matches its seal)."""
+        rows = self._db.execute("SELECT policy, tip, commits, mac FROM lists ORDER BY policy")
+        found = []
+        for policy, tip, joined, mac in rows:
+            commits = str(joined).split()
+            expected = self._list_mac(str(policy), str(tip), commits)
+            found.append((str(policy), str(tip), commits, hmac.compare_digest(str(mac), expected)))
+        return found
+
+    def drop_policy_list(self, policy: str) -> None:
+        """Forget the list kept for ``policy``."""
+        self._db.execute("DELETE FROM lists WHERE policy = ?", (policy,))
