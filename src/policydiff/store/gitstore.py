@@ -478,9 +478,13 @@ class GitStore:
                 if key is None:
                     return None  # nothing could seal it: read git directly
                 index = VersionIndex(Path(self.repo.git_dir) / "policydiff" / "index.sqlite", key)
+                try:
+                    if not index.sealed():
+                        self._drop_chain(index)
+                except sqlite3.Error:
+                    index.close()  # (never kept: a chain that failed its seal stays unread)
+                    raise
                 self._index = index
-                if not index.sealed():
-                    self._drop_chain(index)
         except (sqlite3.Error, OSError):
             # A read-only or damaged cache only costs speed: callers read git directly.
             return None
