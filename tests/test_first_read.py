@@ -284,3 +284,21 @@ def test_verify_reports_a_tampered_cache_of_a_clone(
     again = run_cli(["--store", str(read_clone), "verify", *scope])
     assert again.exit_code == 0, again.stdout
     assert reads(read_clone) == truth
+
+
+def test_a_commit_naming_a_policy_without_changing_it_is_a_verify_problem(
+    origin: Path, truth: dict[str, Any], tmp_path: Path
+) -> None:
+    # Hand-made: an empty commit carrying the latest version's trailers. The walk of the
+    # policy's folder never sees it (no version changes nothing); verify, which reads
+    # every commit of main, names it.
+    store = clone(origin, tmp_path / "clone")
+    latest = git(store, "log", "-1", "--format=%H", "--", f"policies/{POLICY}/").strip()
+    message = git(store, "log", "-1", "--format=%B", latest)
+    git(store, "commit", "-q", "--allow-empty", "-m", message)
+    empty = git(store, "rev-parse", "main").strip()
+    assert cli(store, "log", POLICY) == truth["log"]
+    for scope in ((), (POLICY,)):
+        report = run_cli(["--store", str(store), "verify", *scope])
+        assert report.exit_code == 2, report.stdout
+        assert f"PROBLEM: {empty[:10]}: version of {POLICY} changes no file" in report.stdout

@@ -1708,7 +1708,9 @@ class GitStore:
                 for key, value in trailers
                 if not is_one_line(value)
             )
-            if policies_touched != {version.policy} or other:
+            if not record.files:
+                problems.append(f"{short}: version of {version.policy} changes no file")
+            elif policies_touched != {version.policy} or other:
                 problems.append(
                     f"{short}: version of {version.policy} also touches "
                     f"{', '.join(sorted((policies_touched - {version.policy}) | set(other)))}"
