@@ -1392,6 +1392,8 @@ class GitStore:
         """
         import sqlite3
 
+        # Writes keep the whole chain, even a fresh clone's first: every write leaves each
+        # policy's kept list behind main, while the chain follows main in one step.
         index = self._fresh_index()
         numbers: dict[str, dict[str, int]] = {}
         versions: list[Version | None] = []
