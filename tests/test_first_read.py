@@ -302,3 +302,18 @@ def test_a_commit_naming_a_policy_without_changing_it_is_a_verify_problem(
         report = run_cli(["--store", str(store), "verify", *scope])
         assert report.exit_code == 2, report.stdout
         assert f"PROBLEM: {empty[:10]}: version of {POLICY} changes no file" in report.stdout
+
+
+def test_cache_written_before_kept_lists_keeps_its_chain(origin: Path, tmp_path: Path) -> None:
+    # A cache of the same layout from before kept lists existed: no table for them.
+    store = clone(origin, tmp_path / "clone")
+    cli(store, "policies")
+    tip = git(store, "rev-parse", "main").strip()
+    sql(store, "DROP TABLE lists")
+    opened = GitStore(store)
+    try:
+        assert len(opened.versions(POLICY)) == 5
+        assert opened.cache_problems == []
+    finally:
+        opened.close()
+    assert index_state(store) == (tip, [])

@@ -28,7 +28,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,12 +38,15 @@ CREATE TABLE IF NOT EXISTS chain (
     policy TEXT
 );
 CREATE TABLE IF NOT EXISTS seals (policy TEXT PRIMARY KEY, mac TEXT NOT NULL);
+"""
+# Added beside schema 4, which it leaves valid: a cache of that layout keeps its chain.
+_LISTS = """
 CREATE TABLE IF NOT EXISTS lists (
     policy TEXT PRIMARY KEY,
     tip TEXT NOT NULL,
     commits TEXT NOT NULL,
     mac TEXT NOT NULL
-);
+)
 """
 _INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS chain_commit ON chain (commit_id)",
@@ -81,6 +84,7 @@ class VersionIndex:
                     if statement.strip():
                         self._db.execute(statement)
                 self._set_meta("schema", str(SCHEMA_VERSION))
+        self._db.execute(_LISTS)
 
     def close(self) -> None:
         """Close the database connection."""
