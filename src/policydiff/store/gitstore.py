@@ -458,10 +458,10 @@ class GitStore:
         A version is a first-parent commit whose Policy trailer, as git reads it, names
         the policy (the rule of the full walk that fills the history cache), looked for
         only among the commits that change the policy's folder. The two agree on every
-        store: policydiff writes no version that leaves its folder alone, sync refuses
-        such a commit, and verify (which reads the full walk) reports one made by hand.
-        With git's changed-path filters, the commits of other policies are skipped
-        without reading them.
+        store policydiff writes or syncs: it writes no version that leaves its folder
+        alone, and sync refuses one; such a commit made by hand is a problem verify
+        (which reads the full walk) reports. With git's changed-path filters, the
+        commits of other policies are skipped without reading them.
         """
         folder = policy_dir(policy) + "/"
         with contextlib.closing(self._walk_first_parent(tip or BRANCH, folder)) as walk:
