@@ -37,6 +37,7 @@ SECTION = "store"
 SMALL_VERSIONS = 10
 IMPORT_TARGET = 1 / 3
 READ_TARGET = 1.5
+FIRST_READ_TARGET = 2.0  # issue 17: a fresh clone's first read within 2x of the small store's
 AS_IS = "as-is"
 LOOKUP_SKIPPED = "lookup-skipped"
 
@@ -332,7 +333,9 @@ def append_rows(spec: storegen.Spec, big: Path, work: Path, count: int) -> list[
     time.sleep(1.1)
     subprocess.run(["git", "-C", str(clone), "status", "-s"], check=True, capture_output=True)
     store = GitStore(clone)
-    for policy in store.policies()[:1]:
+    # Two policies: a read of one alone walks only its folder; a second walks the chain
+    # that the writer keeps up to date.
+    for policy in store.policies()[:2]:
         store.versions(policy)
     later = storegen.Spec(spec.policies, spec.versions + 1, spec.seed)
     donors = storegen.donor_sections()
@@ -430,8 +433,10 @@ def read_rows(
         "small": build_history_store(work / "small-store", history[:SMALL_VERSIONS]),
         "alone": build_history_store(work / "policy-alone-store", history),
     }
-    first_read = Read("log, first read of a fresh clone", "log", (plan.policy,))
-    rows = [cold_read_row(first_read, stores, work, spec.total, len(history))]
+    rows = [
+        cold_read_row(read, stores, work, spec.total, len(history), reps)
+        for read in first_reads(plan.policy)
+    ]
     for read in reads(plan.policy, history[0].effective.isoformat()):
         name = f"{read.name} ({plan.policy}) on {spec.total:,} versions"
         if not measure.has_command(read.command):
@@ -455,17 +460,52 @@ def run_read(store: Path, read: Read) -> measure.Run:
     )
 
 
+def first_reads(policy: str) -> list[Read]:
+    """The reads timed on fresh clones, where no cache under .git/policydiff exists yet."""
+    return [
+        Read(
+            "log, first read of a fresh clone",
+            "log",
+            (policy,),
+            note="diffs every version of the policy for its change stats: linear in its "
+            "own history",
+        ),
+        Read(
+            "log --no-stats, first read of a fresh clone",
+            "log",
+            (policy, "--no-stats"),
+            note="the store's part of a first read: finding the policy's versions",
+        ),
+    ]
+
+
 def cold_read_row(
-    read: Read, stores: dict[str, Path], work: Path, total: int, alone_versions: int
+    read: Read,
+    stores: dict[str, Path],
+    work: Path,
+    total: int,
+    alone_versions: int,
+    reps: int = 1,
 ) -> Row:
-    """Time the first read of each store's fresh clone: caches kept in .git are rebuilt."""
-    runs: dict[str, list[measure.Run]] = {}
-    for label, path in stores.items():
+    """Time the first read of each store's fresh clone: caches kept in .git are rebuilt.
+
+    Each repetition reads a clone made for it (round-robin over the stores), so every run
+    is a first read.
+    """
+
+    def fresh_read(label: str, path: Path) -> measure.Run:
         clone = work / f"fresh-clone-{label}"
+        shutil.rmtree(clone, ignore_errors=True)
         subprocess.run(["git", "clone", "-q", "--shared", str(path), str(clone)], check=True)
-        runs[label] = [run_read(clone, read)]
-        shutil.rmtree(clone)
-    return _read_row(f"{read.name} on {total:,} versions", runs, alone_versions)
+        try:
+            return run_read(clone, read)
+        finally:
+            shutil.rmtree(clone)
+
+    tasks = {label: partial(fresh_read, label, path) for label, path in stores.items()}
+    runs = measure.interleaved(tasks, reps)
+    name = f"{read.name} ({read.args[0]}) on {total:,} versions"
+    return _read_row(name, runs, alone_versions, extra=read.note, target=FIRST_READ_TARGET)
 
 
 def _read_row(
@@ -474,6 +514,7 @@ def _read_row(
     alone_versions: int,
     reference: str = "small",
     extra: str = "",
+    target: float = READ_TARGET,
 ) -> Row:
     big, small, alone = (measure.median_seconds(runs[k]) for k in ("big", "small", "alone"))
     failures = [
@@ -496,7 +537,7 @@ def _read_row(
         note = (
             f"{SMALL_VERSIONS}-version store {measure.peak_rss_mb(runs['small']) or 0:,.0f} MiB; "
             f"policy alone ({alone_versions} versions) {alone * 1000:,.0f} ms = "
-            f"{big / alone:.2f}x of it; {len(runs['big'])} rep(s)"
+            f"{big / alone:.2f}x of it; {extra + '; ' if extra else ''}{len(runs['big'])} rep(s)"
         )
     return Row(
         SECTION,
@@ -504,8 +545,8 @@ def _read_row(
         big,
         reference=label,
         ref_value=ref_value,
-        target="<= 1.5x",
-        met=big / ref_value <= READ_TARGET and not failures,
+        target=f"<= {target:g}x",
+        met=big / ref_value <= target and not failures,
         peak_rss_mb=measure.peak_rss_mb(runs["big"]),
         note="; ".join([*failures, note]),
     )

@@ -154,7 +154,9 @@ def older_copy(store: Path, commits: list[str]) -> None:
     db.close()
     git(store, "update-ref", "refs/heads/main", f"{commits[-1]}^")
     index.unlink()
-    cli(store, "log", POLICY)  # the cache now describes main one version back
+    # The cache now describes main one version back (policies reads every policy: the
+    # whole chain is walked, where a read of one policy would keep only its own list).
+    cli(store, "policies")
     git(store, "update-ref", "refs/heads/main", tip)
     sql(store, f"UPDATE meta SET value = '{tip}' WHERE key = 'tip'")
 

@@ -113,6 +113,7 @@ from policydiff.store.layout import (
     _tree_entries,
     _tree_entry_at,
     build_message,
+    has_path_filters,
     parse_trailers,
     policy_dir,
     text_path,
@@ -264,6 +265,9 @@ class GitStore:
         # reports it.
         self.cache_problems: list[str] = []
         self._cache_key: bytes | None = None
+        # Policies this process read by a walk of their own commits while the history
+        # cache held no chain: a second one means a read of many, which the chain serves.
+        self._read_alone: set[str] = set()
 
     # ----------------------------------------------------------------- low level git
 
@@ -445,21 +449,28 @@ class GitStore:
         return found
 
     def _logged_messages(self, policy: str) -> list[tuple[str, str]]:
-        """Return (commit, message) of a policy's versions straight from a path-limited log."""
-        out = self._git(
-            "log", "--first-parent", "--reverse", "--format=%H%x00%B%x1e", BRANCH,
-            "--", text_path(policy),
-        )  # fmt: skip
-        found = []
-        for chunk in out.split("\x1e"):
-            record = chunk.strip("\n")
-            if record:
-                commit, _, message = record.partition("\x00")
-                found.append((commit, message))
+        """Return (commit, message) of a policy's versions straight from git (no cache)."""
+        return [(commit, self._message(commit)) for commit in self._policy_walk(policy)]
+
+    def _policy_walk(self, policy: str, tip: str | None = None) -> list[str]:
+        """Return the commits of ``policy``'s versions, oldest first, from a walk of its folder.
+
+        A version is a first-parent commit whose Policy trailer, as git reads it, names
+        the policy (the rule of the full walk that fills the history cache), looked for
+        only among the commits that change the policy's folder. The two agree on every
+        store policydiff writes or syncs: it writes no version that leaves its folder
+        alone, and sync refuses one; such a commit made by hand is a problem verify
+        (which reads the full walk) reports. With git's changed-path filters, the
+        commits of other policies are skipped without reading them.
+        """
+        folder = policy_dir(policy) + "/"
+        with contextlib.closing(self._walk_first_parent(tip or BRANCH, folder)) as walk:
+            found = [entry.commit for entry in walk if entry.policy == policy]
+        found.reverse()
         return found
 
-    def _fresh_index(self) -> VersionIndex | None:
-        """Return the history cache brought up to ``main``, or None if it is unusable."""
+    def _open_index(self) -> VersionIndex | None:
+        """Return the history cache as it is (its chain emptied if altered); None if unusable."""
         import sqlite3
 
         try:
@@ -468,14 +479,30 @@ class GitStore:
                 if key is None:
                     return None  # nothing could seal it: read git directly
                 index = VersionIndex(Path(self.repo.git_dir) / "policydiff" / "index.sqlite", key)
+                try:
+                    if not index.sealed():
+                        self._drop_chain(index)
+                except sqlite3.Error:
+                    index.close()  # (never kept: a chain that failed its seal stays unread)
+                    raise
                 self._index = index
-                if not index.sealed():
-                    self._rebuild_index(index)
-            self._refresh_index(self._index)
         except (sqlite3.Error, OSError):
             # A read-only or damaged cache only costs speed: callers read git directly.
             return None
         return self._index
+
+    def _fresh_index(self) -> VersionIndex | None:
+        """Return the history cache brought up to ``main``, or None if it is unusable."""
+        import sqlite3
+
+        index = self._open_index()
+        if index is None:
+            return None
+        try:
+            self._refresh_index(index)
+        except (sqlite3.Error, OSError):
+            return None
+        return index
 
     def cache_key(self) -> bytes | None:
         """Return the key sealing the caches under ``.git/policydiff`` (None if none can be had).
@@ -527,25 +554,71 @@ class GitStore:
             "(altered or damaged): rebuilt from git"
         )
 
+    def _drop_chain(self, index: VersionIndex) -> None:
+        """Empty the history cache's chain, whose seals do not match, and note that it had to be.
+
+        The next read that needs the chain refills it from git; a read of one policy
+        walks that policy's commits instead.
+        """
+        with index.transaction():
+            index.truncate_after(None)
+        self._checked_tip = None
+        self.cache_problems.append(
+            "history cache (.git/policydiff/index.sqlite) did not match main or its seals "
+            "(altered or damaged): rebuilt from git"
+        )
+
     def _indexed_messages(self, policy: str) -> list[tuple[str, str]] | None:
         """Return a policy's (commit, message) pairs via the cache, or None if unusable.
 
         Rows that do not match their seal are never used: the cache is rebuilt from git
-        and the answer read from git.
+        and the answer read from git. While the cache holds no chain (a fresh clone, or
+        a chain set aside), the first policy a process reads is walked alone.
         """
         import sqlite3
 
-        index = self._fresh_index()
+        index = self._open_index()
         if index is None:
             return None
         try:
-            commits = index.commits(policy)
+            commits: list[str] | None
+            if index.tip() is None and self._read_alone <= {policy} and self._walks_cheaply():
+                commits = self._alone_commits(index, policy)
+            else:
+                self._refresh_index(index)
+                commits = index.commits(policy)
             if commits is None:
                 self._rebuild_index(index)
-                return None
-        except sqlite3.Error:
+                commits = index.commits(policy)
+                if commits is None:
+                    return None
+        except (sqlite3.Error, OSError):
             return None
         return [(commit, self._message(commit)) for commit in commits]
+
+    def _walks_cheaply(self) -> bool:
+        """Whether a walk limited to one policy's folder skips the other policies' commits."""
+        return has_path_filters(Path(self.repo.git_dir) / "objects")
+
+    def _alone_commits(self, index: VersionIndex, policy: str) -> list[str]:
+        """Return a policy's commits at the current tip, from its kept list or a walk of it."""
+        tip = self._checked_tip = self._checked_tip or self.tip()
+        self._read_alone.add(policy)
+        try:
+            kept = index.policy_list(policy, tip)
+        except IndexAlteredError:
+            kept = None
+            self.cache_problems.append(
+                f"history cache (.git/policydiff/index.sqlite): the list of {policy} did not "
+                "match its seal (altered or damaged): rebuilt from git"
+            )
+        if kept is not None:
+            return kept
+        found = self._policy_walk(policy, tip)
+        if found:  # (no list for a policy the store does not hold: a typo stays a typo)
+            with index.transaction():
+                index.keep_policy_list(policy, tip, found)
+        return found
 
     def _index_matches_git(self, index: VersionIndex) -> bool:
         """Compare the cache and its seals with a fresh walk of main; rebuild it if they differ."""
@@ -609,17 +682,19 @@ class GitStore:
         """Return (commit, policy) for the first-parent commits after ``start``, oldest first."""
         return [(entry.commit, entry.policy) for entry in self._first_parent_after(tip, start)]
 
-    def _walk_first_parent(self, tip: str) -> Generator[_Entry, None, None]:
+    def _walk_first_parent(self, tip: str, *paths: str) -> Generator[_Entry, None, None]:
         """Yield ``tip``'s first-parent commits newest first, streaming from one git log.
 
         Callers stop where they need to (close the generator: git is killed then), rather
         than asking git for ``A..B``: commit dates in a store run backwards (backfills are
         older than the root commit), and git's date-based cut-offs in negative walks then
-        include too much.
+        include too much. With ``paths``, only the commits that change them are yielded
+        (their ``root`` is then meaningless: git rewrites parents to the commits shown).
         """
         proc = self._spawn(
             "log", "--first-parent",
             "--format=%H%x1f%ct%x1f%P%x1f%(trailers:key=Policy,valueonly,separator=)%x1e", tip,
+            "--", *paths,
         )  # fmt: skip
         assert proc.stdout is not None  # noqa: S101 - spawned with a pipe
         buffer = b""
@@ -664,6 +739,7 @@ class GitStore:
     def summaries(self) -> list[PolicySummary]:
         """Return each policy with its version count and date range."""
         result = []
+        self._fresh_index()  # every policy is read: one walk of the chain serves them all
         for policy in self.policies():
             history = self.versions(policy)
             if not history:
@@ -1317,6 +1393,8 @@ class GitStore:
         """
         import sqlite3
 
+        # Writes keep the whole chain, even a fresh clone's first: every write leaves each
+        # policy's kept list behind main, while the chain follows main in one step.
         index = self._fresh_index()
         numbers: dict[str, dict[str, int]] = {}
         versions: list[Version | None] = []
@@ -1553,6 +1631,9 @@ class GitStore:
         problems: list[str] = []
         notes: list[str] = []
         if policy is not None:
+            # Versions as the full walk finds them, not a walk of the policy's folder: a
+            # commit naming the policy without changing its folder is a finding here.
+            self._fresh_index()
             try:
                 self.require_policy(policy)
             except StoreError as err:
@@ -1630,7 +1711,9 @@ class GitStore:
                 for key, value in trailers
                 if not is_one_line(value)
             )
-            if policies_touched != {version.policy} or other:
+            if not record.files:
+                problems.append(f"{short}: version of {version.policy} changes no file")
+            elif policies_touched != {version.policy} or other:
                 problems.append(
                     f"{short}: version of {version.policy} also touches "
                     f"{', '.join(sorted((policies_touched - {version.policy}) | set(other)))}"
@@ -1677,6 +1760,7 @@ class GitStore:
             index = self._fresh_index()
             if index is not None and not self._index_matches_git(index):
                 rewrites = self._unexplained_rewrites({commit for _, commit in kept})
+        self._check_kept_lists()
         problems.extend(self.cache_problems)
         problems.extend(rewrites)
         if kept:
@@ -1684,6 +1768,27 @@ class GitStore:
                 f"{len(kept)} previous tip(s) kept after backfill rewrites under {PREVIOUS_PREFIX}"
             )
         return VerifyReport(checked, tuple(problems), tuple(kept), tuple(notes))
+
+    def _check_kept_lists(self) -> None:
+        """Drop each policy's kept list that fails its seal or differs from the full walk."""
+        import sqlite3
+
+        index = self._fresh_index()
+        if index is None:
+            return
+        try:
+            tip = index.tip()
+            for policy, kept_tip, commits, sealed in index.policy_lists():
+                if sealed and (kept_tip != tip or commits == index.commits(policy)):
+                    continue
+                with index.transaction():
+                    index.drop_policy_list(policy)
+                self.cache_problems.append(
+                    f"history cache (.git/policydiff/index.sqlite): the list of {policy} "
+                    "did not match its seal or main (altered or damaged): dropped"
+                )
+        except sqlite3.Error:
+            pass
 
     def _settings_problems(self) -> list[str]:
         """Report a committed settings file that policydiff cannot read (none is fine)."""

@@ -438,3 +438,49 @@ def _git_reason(err: Exception) -> str:
     lines = [line.strip() for line in str(stderr).splitlines() if line.strip()]
     reason = lines[-1] if lines else str(err)
     return reason.removeprefix("stderr: ").strip("'")
+
+
+def _graph_has_path_filters(path: Path) -> bool:
+    """Whether one commit-graph file has changed-path Bloom filters (its BIDX and BDAT chunks)."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(8)
+            if len(header) < 8 or header[:4] != b"CGPH":
+                return False
+            lookup = handle.read(12 * (header[6] + 1))
+    except OSError:
+        return False
+    chunks = {lookup[at : at + 4] for at in range(0, len(lookup) - 11, 12)}
+    return {b"BIDX", b"BDAT"} <= chunks
+
+
+def has_path_filters(objects: Path) -> bool:
+    """Whether git's commit-graph for ``objects`` has changed-path Bloom filters throughout.
+
+    With them a path-limited walk skips the commits of other policies without reading
+    their trees; without, it diffs every commit's trees and costs more than a full walk
+    of the commit messages. Git reads the graph of the first object directory that has
+    one, the repository's own or an alternate's (a ``git clone --shared``); every layer
+    of a split graph must carry the filters, or git diffs the commits of those without.
+    """
+    folders = [objects]
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        alternates = (objects / "info" / "alternates").read_text(encoding="utf-8")
+        folders += [
+            objects / line.strip()
+            for line in alternates.splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+    for folder in folders:
+        single = folder / "info" / "commit-graph"
+        if single.is_file():
+            return _graph_has_path_filters(single)
+        graphs = folder / "info" / "commit-graphs"
+        try:
+            layers = (graphs / "commit-graph-chain").read_text(encoding="ascii").split()
+        except (OSError, UnicodeDecodeError):
+            continue
+        return bool(layers) and all(
+            _graph_has_path_filters(graphs / f"graph-{layer}.graph") for layer in layers
+        )
+    return False

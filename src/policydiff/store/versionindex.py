@@ -12,6 +12,11 @@ filed under another policy, a seal removed or an older copy of the file put back
 a seal; ``commits`` then answers None and ``sealed`` False, and the store rebuilds the
 cache from git. (Whoever can read the key can forge seals, as they could rewrite refs
 and reflogs: ``verify`` compares the whole cache with git.)
+
+Until something needs the whole chain, a policy's commits can also be kept alone, as a
+walk limited to its folder found them at one tip (``policy_list``): reading one policy
+of a freshly cloned store then costs a walk of that policy's commits, not of the store.
+Such a list is sealed with its policy and tip, and used only at that tip.
 """
 
 from __future__ import annotations
@@ -33,6 +38,15 @@ CREATE TABLE IF NOT EXISTS chain (
     policy TEXT
 );
 CREATE TABLE IF NOT EXISTS seals (policy TEXT PRIMARY KEY, mac TEXT NOT NULL);
+"""
+# Added beside schema 4, which it leaves valid: a cache of that layout keeps its chain.
+_LISTS = """
+CREATE TABLE IF NOT EXISTS lists (
+    policy TEXT PRIMARY KEY,
+    tip TEXT NOT NULL,
+    commits TEXT NOT NULL,
+    mac TEXT NOT NULL
+)
 """
 _INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS chain_commit ON chain (commit_id)",
@@ -64,11 +78,13 @@ class VersionIndex:
             with self.transaction():
                 self._db.execute("DROP TABLE IF EXISTS chain")
                 self._db.execute("DROP TABLE IF EXISTS seals")
+                self._db.execute("DROP TABLE IF EXISTS lists")
                 self._db.execute("DELETE FROM meta")
                 for statement in [*_SCHEMA.split(";"), *_INDEXES]:
                     if statement.strip():
                         self._db.execute(statement)
                 self._set_meta("schema", str(SCHEMA_VERSION))
+        self._db.execute(_LISTS)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -263,3 +279,47 @@ class VersionIndex:
             (policy, commit, policy),
         ).fetchone()
         return int(row[0]) if row and row[0] else None
+
+    # ------------------------------------------------------------------ one policy alone
+
+    def _list_mac(self, policy: str, tip: str, commits: Sequence[str]) -> str:
+        """Return the MAC of a policy's commit list as found at ``tip`` ("" without a key)."""
+        return "" if self._key is None else self._mac("list", policy, tip, *commits)
+
+    def policy_list(self, policy: str, tip: str) -> list[str] | None:
+        """Return ``policy``'s commits as kept alone for ``tip`` (None if none is kept for it).
+
+        Raises IndexAlteredError when a list kept for this tip does not match its seal.
+        """
+        row = self._db.execute(
+            "SELECT commits, mac FROM lists WHERE policy = ? AND tip = ?", (policy, tip)
+        ).fetchone()
+        if row is None:
+            return None
+        commits = str(row[0]).split()
+        if not hmac.compare_digest(str(row[1]), self._list_mac(policy, tip, commits)):
+            raise IndexAlteredError(f"{self.path}: the list of {policy} does not match its seal")
+        return commits
+
+    def keep_policy_list(self, policy: str, tip: str, commits: Sequence[str]) -> None:
+        """Keep ``policy``'s commits as found at ``tip``, sealed (replacing an older list)."""
+        self._db.execute(
+            "INSERT INTO lists (policy, tip, commits, mac) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (policy) DO UPDATE SET "
+            "tip = excluded.tip, commits = excluded.commits, mac = excluded.mac",
+            (policy, tip, " ".join(commits), self._list_mac(policy, tip, commits)),
+        )
+
+    def policy_lists(self) -> list[tuple[str, str, list[str], bool]]:
+        """Return every kept list as (policy, tip, commits, whether it matches its seal)."""
+        rows = self._db.execute("SELECT policy, tip, commits, mac FROM lists ORDER BY policy")
+        found = []
+        for policy, tip, joined, mac in rows:
+            commits = str(joined).split()
+            expected = self._list_mac(str(policy), str(tip), commits)
+            found.append((str(policy), str(tip), commits, hmac.compare_digest(str(mac), expected)))
+        return found
+
+    def drop_policy_list(self, policy: str) -> None:
+        """Forget the list kept for ``policy``."""
+        self._db.execute("DELETE FROM lists WHERE policy = ?", (policy,))
