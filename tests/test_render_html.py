@@ -135,6 +135,12 @@ def test_any_policy_text_stays_text(old: str, new: str) -> None:
         assert element.attrs.get("href") is None or element.attrs["href"].startswith("#pd-")
 
 
+_UNDERLINE = re.compile(r"^[ =]*=[ =]*$", re.MULTILINE)
+
+
 def _visible(text: str) -> str:
     """Return text without spacing and the characters markdown may read as markup here."""
+    # A line of only "=" may be a setext underline (the line above becomes a heading), as
+    # markup as a "#" mark is; hypothesis found ":\n=" shown as a heading ":".
+    text = _UNDERLINE.sub("", text)
     return "".join(c for c in text if not c.isspace() and c not in "#<>")
