@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,3 +45,24 @@ def seed_body() -> str:
     """Return the seed's policy text: the file minus its Wayback header blockquote."""
     text = SEED.read_text(encoding="utf-8")
     return text[text.index("# SME Server") :]
+
+
+def index_sql(store: Path, *statements: str) -> None:
+    """Run SQL on a store's history index, as a hand edit of the cache would."""
+    db = sqlite3.connect(store / ".git" / "policydiff" / "index.sqlite")
+    with db:
+        for statement in statements:
+            db.execute(statement)
+    db.close()
+
+
+def pseudo_heading_without_shortcut(content: str) -> object:
+    """Read a bold pseudo-heading with the whole-emphasis shortcut off (inline parser only)."""
+    from policydiff.engine import sections
+
+    saved = sections._SIMPLE_EMPHASIS
+    try:
+        sections._SIMPLE_EMPHASIS = type("Never", (), {"match": staticmethod(lambda _: None)})
+        return sections._pseudo_heading(content)
+    finally:
+        sections._SIMPLE_EMPHASIS = saved

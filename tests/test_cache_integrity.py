@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from fixtures.reliability.harness import git
+from helpers import index_sql as sql
 from helpers import run_cli
 from policydiff.engine import history
 from policydiff.engine.history import stats_cache_path
@@ -103,15 +104,6 @@ def verify_reports(store: Path, expected: str, *scope: str) -> None:
 def commits_of(store: Path, policy: str) -> list[str]:
     """Return the commits of a policy's versions, from git."""
     return [v.commit for v in GitStore(store).versions(policy)]
-
-
-def sql(store: Path, *statements: str) -> None:
-    """Run SQL on the store's history index, as a hand edit would."""
-    db = sqlite3.connect(store / ".git" / "policydiff" / "index.sqlite")
-    with db:
-        for statement in statements:
-            db.execute(statement)
-    db.close()
 
 
 def delete_middle(store: Path, commits: list[str]) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from helpers import index_sql as sql
 from helpers import run_cli
 from policydiff.core.model import Snapshot
 from policydiff.store.gitstore import GitStore, init_store
@@ -191,14 +192,6 @@ def test_kept_list_follows_main(origin: Path, truth: dict[str, Any], tmp_path: P
 
 
 # --------------------------------------------------------------------------- tampering
-
-
-def sql(store: Path, *statements: str) -> None:
-    db = sqlite3.connect(store / ".git" / "policydiff" / "index.sqlite")
-    with db:
-        for statement in statements:
-            db.execute(statement)
-    db.close()
 
 
 def drop_a_version(store: Path, origin: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import pseudo_heading_without_shortcut
 from policydiff.engine import sections
 from policydiff.engine.blockscan import Block, scan_blocks, scan_tables
 from policydiff.engine.sections import Section, split_sections
@@ -431,13 +432,7 @@ def test_pseudo_headings_with_entities_and_escapes_agree(
     """The whole-emphasis shortcut leaves entities to the inline parser."""
     content = (opening + inner + closing).strip()
     fast = sections._pseudo_heading(content)
-    saved = sections._SIMPLE_EMPHASIS
-    try:
-        sections._SIMPLE_EMPHASIS = type("Never", (), {"match": staticmethod(lambda _: None)})
-        slow = sections._pseudo_heading(content)
-    finally:
-        sections._SIMPLE_EMPHASIS = saved
-    assert fast == slow
+    assert fast == pseudo_heading_without_shortcut(content)
 
 
 @pytest.mark.parametrize(
