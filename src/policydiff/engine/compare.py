@@ -326,10 +326,29 @@ def _common_edges(old: str, new: str) -> tuple[int, int]:
     return prefix, low
 
 
+# Bodies larger than this are not remembered: 256 entries of megabyte sections (a policy
+# without headings) would hold hundreds of MiB through a long site build.
+_REMEMBERED_BODIES_MAX = 64 * 1024
+
+
+def _body_words(old: str, new: str, *, cosmetic: bool) -> tuple[WordDiff, TableRows | None]:
+    """Word-diff two bodies, remembering the result for bodies of ordinary size."""
+    if len(old) + len(new) > _REMEMBERED_BODIES_MAX:
+        return _diff_bodies(old, new, cosmetic=cosmetic)
+    return _remembered_body_words(old, new, cosmetic=cosmetic)
+
+
 # Kept for the last bodies: a site diffs every pair of a policy's versions, and a section
 # changed once brings the same two bodies to every pair spanning that change.
 @lru_cache(maxsize=256)
-def _body_words(old: str, new: str, *, cosmetic: bool) -> tuple[WordDiff, TableRows | None]:
+def _remembered_body_words(
+    old: str, new: str, *, cosmetic: bool
+) -> tuple[WordDiff, TableRows | None]:
+    """_diff_bodies, remembered for the last 256 pairs of bodies."""
+    return _diff_bodies(old, new, cosmetic=cosmetic)
+
+
+def _diff_bodies(old: str, new: str, *, cosmetic: bool) -> tuple[WordDiff, TableRows | None]:
     """Word-diff two bodies; with tables around the change, row by row (rows as units)."""
     # Only tables in the blocks around the changed stretch matter: the others lie in the
     # common start and end, which are unchanged text either way.
