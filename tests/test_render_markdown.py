@@ -126,5 +126,9 @@ _LIST_MARKER = re.compile(r"^[ \t]*(?:[*+-]|\d{1,9}[.)])[ \t]+(?=.*\S)")
 
 
 def _letters(text: str) -> str:
-    """Return ``text`` without whitespace and the characters markup may take as syntax."""
-    return "".join(char for char in "".join(text.split()) if char not in "*_#|-:\\")
+    """Return ``text`` without whitespace and the characters markup may take as syntax.
+
+    ``+`` is a list marker as ``-`` and ``*`` are: hypothesis found a deleted "+ " before an
+    inserted "1" shown as the struck-out text "+" (right), where the source reads as a list.
+    """
+    return "".join(char for char in "".join(text.split()) if char not in "*_#|-+:\\")
