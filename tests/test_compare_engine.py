@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policydiff.core.diff_model import DocumentDiff, Op, SectionDiff, SectionStatus, TitleChange
+from policydiff.engine import compare, sections
 from policydiff.engine.compare import compare_texts, find_effective_date
 
 FIXTURES = Path(__file__).parent / "fixtures" / "engine"
@@ -350,3 +351,17 @@ def test_rewritten_large_section_is_marked_approximate() -> None:
     assert section.approximate
     assert diff.summary.approximate == 1
     assert_rebuilds(diff, f"# Terms\n\n{old_words}\n", f"# Terms\n\n{new_words}\n")
+
+
+def test_clear_caches_forgets_everything_a_cold_process_would_not_have() -> None:
+    # The engine bench's "cold" figures rely on it: a remembered cut or body diff would
+    # make a cold pair look cheaper than a fresh process finds it.
+    body = "## Terms\n\nWe keep your data for thirty days.\n"
+    compare.compare_texts(body, body.replace("thirty", "ninety"))
+    assert compare._analyse.cache_info().currsize > 0
+    assert compare._remembered_body_words.cache_info().currsize > 0
+    assert sections._split_once.cache_info().currsize > 0
+    compare.clear_caches()
+    assert compare._analyse.cache_info().currsize == 0
+    assert compare._remembered_body_words.cache_info().currsize == 0
+    assert sections._split_once.cache_info().currsize == 0

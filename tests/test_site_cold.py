@@ -168,8 +168,7 @@ def test_redlines_equal_a_fresh_compare(store: GitStore, tmp_path: Path) -> None
             )
             if not page.exists():
                 continue
-            compare._remembered_body_words.cache_clear()
-            compare._analyse.cache_clear()
+            compare.clear_caches()
             diff = compare_texts(store.text(old), store.text(new))
             report = CompareReport(side_from_version(old), side_from_version(new), diff)
             assert render_parts(report, View()).body in page.read_text(encoding="utf-8")

@@ -23,7 +23,7 @@ from policydiff.core.diff_model import (
 )
 from policydiff.engine.align import Block, _heaviest_increasing, align_sections, pair_moved_blocks
 from policydiff.engine.normalize import fold_chars, normalize_text, same_words, title_key
-from policydiff.engine.sections import Section, split_sections, table_rows
+from policydiff.engine.sections import Section, clear_section_cache, split_sections, table_rows
 from policydiff.engine.worddiff import WordDiff, count_words, diff_table_words, diff_words
 
 if TYPE_CHECKING:
@@ -346,6 +346,13 @@ def _remembered_body_words(
 ) -> tuple[WordDiff, TableRows | None]:
     """_diff_bodies, remembered for the last 256 pairs of bodies."""
     return _diff_bodies(old, new, cosmetic=cosmetic)
+
+
+def clear_caches() -> None:
+    """Forget the texts, section cuts and body diffs this process remembers (a cold start)."""
+    _analyse.cache_clear()
+    _remembered_body_words.cache_clear()
+    clear_section_cache()
 
 
 def _diff_bodies(old: str, new: str, *, cosmetic: bool) -> tuple[WordDiff, TableRows | None]:

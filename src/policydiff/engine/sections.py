@@ -477,6 +477,11 @@ def split_sections(text: str) -> tuple[Section, ...]:
     return _split_once(text)
 
 
+def clear_section_cache() -> None:
+    """Forget the texts cut so far (see _split_once)."""
+    _split_once.cache_clear()
+
+
 @lru_cache(maxsize=8)
 def _split_once(text: str) -> tuple[Section, ...]:
     """Cut a text once per process while it is among the last few cut.

@@ -43,7 +43,7 @@ _TOKEN = re.compile(
 # backtracking bookkeeping (same matches, about a fifth faster on long texts).
 _WORD = re.compile(r"\w++")
 # A link's target is not read: words are counted in its text only.
-_LINK_TARGET = re.compile(r"(\]\()[^()\s]*\)")
+_LINK_TARGET = re.compile(r"\]\([^()\s]*\)")
 # A markdown link as the tokenizer takes it whole (for keeping cuts out of links).
 _LINK_TOKEN = re.compile(r"!?\[[^\[\]\n]{0,300}\]\([^()\s]{0,1000}\)")
 # One link token and its trailing spacing, in parts: opening, text, closing with target.
@@ -130,8 +130,11 @@ def tokenize(text: str) -> list[str]:
 def count_words(text: str) -> int:
     """Count the words in text (a link's target is not read, so not counted)."""
     if "](" in text:
-        text = _LINK_TARGET.sub(r"\1)", text)
-    return len(_WORD.findall(text))
+        # A literal replacement: sub with a group template runs Python code at each match.
+        text = _LINK_TARGET.sub("]()", text)
+    # subn counts the same matches as findall without making a string of each word: about
+    # twice as fast on a whole added policy.
+    return _WORD.subn("", text)[1]
 
 
 def _token_key(token: str) -> str:
