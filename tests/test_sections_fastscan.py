@@ -392,14 +392,22 @@ def test_a_text_is_cut_once_while_recent() -> None:
             False,
         ),
         ("# Policy\n\n> a\n", "# Policy\n\n> b\n", True),
-        ("# [Policy](x)\n\ntext\n", "# [Policy](x)\n\nmore\n", True),
+        ("# [Policy](x)\n\ntext\n", "# [Policy](x)\n\nmore\n", False),
+        ("# `Policy`\n\ntext\n", "# `Policy`\n\nmore\n", True),
         (
             "# Data & you\n\n## 1\\. Use\n\n**Keep & mind**\n\nx\n",
             "# Data & you\n\n## 1\\. Use\n\nx y\n",
             False,
         ),
     ],
-    ids=["plain", "table", "block quote", "heading with a link", "titles with & and escapes"],
+    ids=[
+        "plain",
+        "table",
+        "block quote",
+        "heading with a link",
+        "heading with code",
+        "titles with & and escapes",
+    ],
 )
 def test_markdown_it_is_imported_only_when_needed(old: str, new: str, loaded: bool) -> None:
     """A compare of plain markdown runs without importing markdown-it at all."""
@@ -447,9 +455,104 @@ def test_common_titles_are_read_without_markdown_it(content: str) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    ["Tom &amp; Jerry", "&#38; more", "[link](x)", "`code`", "a *b* c", "<b>x</b>", "a\\\nb"],
+    ["Tom &amp; Jerry", "&#38; more", "`code`", "a *b* c", "<b>x</b>", "a\\\nb"],
 )
 def test_titles_with_active_markup_go_to_markdown_it(content: str) -> None:
     """Entities, links, code, emphasis, HTML and hard breaks are left to the inline parser."""
     assert sections._markup_free(content) is None
     assert sections._inline_title(content) == sections._parsed_title(content)
+
+
+# Link syntax and its near misses: images, escapes, titles, nested and unclosed brackets,
+# targets with spaces or refused schemes, emphasis around and inside links.
+_HAZARD = st.sampled_from(
+    [
+        "[",
+        "]",
+        "(",
+        ")",
+        "](",
+        "a",
+        "b c",
+        " ",
+        "*",
+        "**",
+        "_",
+        "__",
+        "\\",
+        "!",
+        ".",
+        "#x",
+        "http://e.org/a_b*c",
+        "javascript:x",
+        "data:x",
+        "mailto:m",
+        "x:y",
+        "\\.",
+        "&amp;",
+        "`",
+        "<",
+        ">",
+        '"t"',
+        "1\\.",
+        "\n",
+        "\\[",
+        "\\]",
+        "\\*",
+    ]
+)
+# Mostly plain pieces, so that half the sources are ones the reader takes on itself.
+_PLAIN = st.sampled_from(["a", "b c", "Scope", "1\\.", " ", "#x", "http://e.org/a_b", "."])
+_RUN = st.lists(st.one_of(_PLAIN, _PLAIN, _PLAIN, _HAZARD), max_size=4).map("".join)
+_MARK = st.sampled_from(["", "", "*", "**", "_", "__"])
+_EMPHASIS = st.tuples(_MARK, _RUN).map(lambda p: p[0] + p[1] + p[0])
+_LINK = st.tuples(
+    st.sampled_from(["", "", "!", "\\"]),
+    _EMPHASIS,
+    _RUN,
+    st.sampled_from(["", "", " ", '"t"', ' "t"', " 't'", ' "a\\"b"', ' "t" ']),
+).map(lambda p: f"{p[0]}[{p[1]}]({p[2]}{p[3]})")
+_LINKY = st.lists(st.one_of(_LINK, _EMPHASIS, _RUN), max_size=4).map("".join)
+
+
+@settings(FUZZ, max_examples=3000)
+@given(_LINKY)
+def test_titles_with_links_read_as_markdown_it_reads_them(content: str) -> None:
+    """Links, escapes and emphasis read without the parser give the parser's text."""
+    assert sections._inline_title(content) == sections._parsed_title(content)
+
+
+@settings(FUZZ, max_examples=3000)
+@given(st.sampled_from(["*", "**", "_", "__"]), _LINKY, st.sampled_from(["*", "**", "_", "__"]))
+def test_linked_pseudo_headings_read_as_markdown_it_reads_them(
+    opening: str, inner: str, closing: str
+) -> None:
+    """One emphasis around links is a pseudo-heading exactly when the parser says so."""
+    content = (opening + inner + closing).strip()
+    assert sections._pseudo_heading(content) == pseudo_heading_without_shortcut(content)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[](#1-about-this-policy)**1\\. About this Policy**",
+        "[**3\\. Personal data we collect about you**](#3-personal-data)",
+        "[](#3-1-basic-account-data)3.1. Basic Account Data",
+        "If the [Keep Activity](https://myactivity.google.com/x?utm_source=help) setting is on:",
+        "**Last updated:** April 29, 2026",
+    ],
+)
+def test_corpus_link_titles_are_read_without_markdown_it(content: str) -> None:
+    """The corpus's linked headings (Spotify, Telegram, Gemini) need no parser."""
+    assert sections._read_without_parser(content) is not None
+    assert sections._inline_title(content) == sections._parsed_title(content)
+
+
+def test_linked_pseudo_heading_is_read_without_markdown_it() -> None:
+    content = "_[Effective November 3, 2025](https://www.linkedin.com/help/a1341216)_"
+    assert sections._read_without_parser(content) == ("_", "Effective November 3, 2025")
+    assert sections._pseudo_heading(content) == ("italic", "Effective November 3, 2025")
+    assert sections._pseudo_heading(content) == pseudo_heading_without_shortcut(content)
+    titled = '**[Learn\xa0what we collect & how](#chapter1 "1. Information We Collect")**'
+    assert sections._read_without_parser(titled) == ("**", "Learn\xa0what we collect & how")
+    assert sections._pseudo_heading(titled) == pseudo_heading_without_shortcut(titled)
