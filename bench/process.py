@@ -6,6 +6,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 from datetime import date, timedelta
 from functools import partial
@@ -85,6 +86,7 @@ def compare_rows(pairs: list[corpus.Pair], reps: int) -> list[Row]:
             note=f"slowest pair {worst * 1000:.0f} ms; {reps} interleaved rep(s) per pair",
         )
     ]
+    rows.append(click_floor_row(len(pairs), git_total, reps))
     by_process = sorted(pairs, key=lambda p: medians[p][0], reverse=True)[:SLOWEST_BY_PROCESS]
     rows += [
         Row(
@@ -115,6 +117,39 @@ def compare_rows(pairs: list[corpus.Pair], reps: int) -> list[Row]:
         for pair in slowest
     ]
     return rows
+
+
+FLOOR_REPS = 15
+
+
+def click_floor_row(pairs: int, git_total: float, reps: int) -> Row:
+    """What no click command can beat: Python starting and importing click, once per pair.
+
+    The compare target is set against git's word diff; this row shows, in the same run,
+    how much of it the interpreter and the CLI library take before policydiff runs a line.
+    """
+    runs = measure.interleaved(
+        {
+            "click": partial(
+                measure.run_command, [sys.executable, "-c", "import click"], env=user_env()
+            ),
+            "python": partial(measure.run_command, [sys.executable, "-c", "pass"], env=user_env()),
+        },
+        max(reps, FLOOR_REPS),
+    )
+    click_start = measure.median_seconds(runs["click"])
+    python_start = measure.median_seconds(runs["python"])
+    return Row(
+        SECTION,
+        f"floor: python -c 'import click', once per pair ({pairs} pairs)",
+        click_start * pairs,
+        reference="git diff --no-index --word-diff=porcelain, all pairs",
+        ref_value=git_total,
+        target="measured (no target)",
+        note=f"python -c 'import click' {click_start * 1000:.0f} ms, python -c pass"
+        f" {python_start * 1000:.0f} ms; 10x git is {ALL_PAIRS_RATIO * git_total / pairs * 1000:.0f}"
+        " ms per pair",
+    )
 
 
 def write_files(root: Path, count: int) -> list[tuple[str, date, Path]]:
