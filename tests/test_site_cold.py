@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from helpers import CORPUS as SHARED_CORPUS
+from helpers import run_cli
 from policydiff.core.errors import UsageError
 from policydiff.engine import compare
 from policydiff.engine.compare import compare_texts
@@ -154,6 +155,32 @@ def test_workers_build_the_same_site(
     # The workers remembered what they built: a re-run reads it back, starting none.
     again = build_site(GitStore(twin.path), tmp_path / "shared", twin.policies(), jobs=2)
     assert (again.written, CountingPool.started) == (0, 1)
+
+
+def test_jobs_option_sets_the_workers_and_changes_no_page(
+    made: dict[str, Path | None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`site --jobs 1` builds in this process, `--jobs 2` in workers: the same files."""
+    source = made["synthetic"]
+    assert source is not None
+    monkeypatch.setattr(site_module, "_start_workers", counting_workers)
+    CountingPool.started = 0
+    outputs = {}
+    for jobs in (1, 2):
+        copy = tmp_path / f"store{jobs}"
+        shutil.copytree(source, copy)
+        out = tmp_path / f"site{jobs}"
+        result = run_cli(["--store", str(copy), "site", "-q", "--jobs", str(jobs), str(out)])
+        assert (result.exit_code, result.stderr) == (0, "")
+        assert CountingPool.started == jobs - 1
+        outputs[jobs] = files(out)
+    assert outputs[1] == outputs[2]
+    for bad in ("0", "33", "two"):
+        refused = run_cli(["--store", str(source), "site", "--jobs", bad, str(tmp_path / bad)])
+        assert refused.exit_code == 2
+        assert refused.stderr.startswith("Error:")
+        assert refused.stderr.count("\n") == 1
+        assert not (tmp_path / bad).exists()
 
 
 def test_redlines_equal_a_fresh_compare(store: GitStore, tmp_path: Path) -> None:

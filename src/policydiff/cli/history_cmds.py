@@ -230,9 +230,20 @@ def history_cmd(policy: str | None, section: str, include_technical: bool, fmt: 
     metavar="PHRASE",
     help="Add a page answering `policydiff search PHRASE` (repeatable; linked from the index).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=32),
+    metavar="N",
+    help="Processes building policies' pages at once (default: one per core, at most 8;"
+    " 1: all in this process). The pages are the same whatever N is.",
+)
 @quiet_option()
 def site_cmd(
-    outdir: Path, policies: tuple[str, ...], include_technical: bool, searches: tuple[str, ...]
+    outdir: Path,
+    policies: tuple[str, ...],
+    include_technical: bool,
+    searches: tuple[str, ...],
+    jobs: int | None,
 ) -> None:
     """Write a static HTML site of the store to OUTDIR: timelines, texts, redlines, blame.
 
@@ -261,6 +272,7 @@ def site_cmd(
         progress=on_progress,
         searches=searches,
         template_dir=store_path() / "templates" / "site",
+        jobs=jobs,
     )
     status(
         f"Site: {report.pages} page(s) in {outdir} ({report.written} written, "
