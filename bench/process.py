@@ -8,7 +8,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -152,24 +152,24 @@ def click_floor_row(pairs: int, git_total: float, reps: int) -> Row:
     )
 
 
-def write_files(root: Path, count: int) -> list[tuple[str, date, Path]]:
-    """Write ``count`` distinct snapshot files from corpus texts; return (policy, day, path)."""
+def write_files(root: Path, count: int) -> list[tuple[str, datetime, Path]]:
+    """Write ``count`` distinct snapshot files from corpus texts; return (policy, time, path)."""
     sources = [v.path for versions in corpus.versions().values() for v in versions]
     written = []
     for i in range(count):
         source = sources[i % len(sources)]
         policy = f"{source.parent.parent.name}{i % 7}/{source.parent.name}"
-        # One a day from 1995: 10,000 files end in 2022, all in the past (a capture time
-        # in the future is refused, and the import would fail on those files).
-        day = date(1995, 1, 1) + timedelta(days=i)
-        path = root / policy / f"{day.isoformat()}.md"
+        # One an hour from 2000: even 100,000 files end in 2011, all in the past (a capture
+        # time in the future is refused; one a day ran past today after 11,000 files).
+        moment = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(hours=i)
+        path = root / policy / f"{moment:%Y-%m-%dT%H%M%SZ}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(source.read_text(encoding="utf-8") + f"\n\nRevision {i}.\n", "utf-8")
-        written.append((policy, day, path))
+        written.append((policy, moment, path))
     return written
 
 
-def fast_import_stream(files: list[tuple[str, date, Path]], out: Path) -> None:
+def fast_import_stream(files: list[tuple[str, datetime, Path]], out: Path) -> None:
     """Write a fast-import stream committing the files in date order, blobs grouped by policy."""
     with out.open("wb") as stream:
         marks: dict[Path, int] = {}
@@ -178,9 +178,9 @@ def fast_import_stream(files: list[tuple[str, date, Path]], out: Path) -> None:
                 data = path.read_bytes()
                 marks[path] = len(marks) + 1
                 stream.write(b"blob\nmark :%d\ndata %d\n%s\n" % (marks[path], len(data), data))
-        for policy, day, path in sorted(files, key=lambda f: f[1]):
-            stamp = int((day - date(1970, 1, 1)).total_seconds())
-            message = f"{policy} {day}".encode()
+        for policy, moment, path in sorted(files, key=lambda f: f[1]):
+            stamp = int(moment.timestamp())
+            message = f"{policy} {moment:%Y-%m-%dT%H%M%SZ}".encode()
             stream.write(
                 b"commit refs/heads/main\ncommitter b <b@b> %d +0000\ndata %d\n%s\nM 100644 :%d %s\n\n"
                 % (stamp, len(message), message, marks[path], f"{policy}/text.md".encode())
