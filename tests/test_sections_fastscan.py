@@ -515,14 +515,14 @@ _LINK = st.tuples(
 _LINKY = st.lists(st.one_of(_LINK, _EMPHASIS, _RUN), max_size=4).map("".join)
 
 
-@settings(FUZZ, max_examples=3000)
+@settings(FUZZ, max_examples=1500)
 @given(_LINKY)
 def test_titles_with_links_read_as_markdown_it_reads_them(content: str) -> None:
     """Links, escapes and emphasis read without the parser give the parser's text."""
     assert sections._inline_title(content) == sections._parsed_title(content)
 
 
-@settings(FUZZ, max_examples=3000)
+@settings(FUZZ, max_examples=1500)
 @given(st.sampled_from(["*", "**", "_", "__"]), _LINKY, st.sampled_from(["*", "**", "_", "__"]))
 def test_linked_pseudo_headings_read_as_markdown_it_reads_them(
     opening: str, inner: str, closing: str
