@@ -66,6 +66,14 @@ CASES = {
         summary={**NOT_SUBSTANTIVE, "renamed": 0},
         exit_code=0,
     ),
+    # Case alone decides the label here: "SECTION CV" is Section 105 (label, no title),
+    # "section cv" a title. Hypothesis found it reported as a rename.
+    "case_decides_the_label": Case(
+        *unchanged_body("## section cv", "## SECTION CV"),
+        section={**QUIET, "title_change": "cosmetic"},
+        summary={**NOT_SUBSTANTIVE, "renamed": 0},
+        exit_code=0,
+    ),
     "punctuation_of_title": Case(
         *unchanged_body("## Third-Party Cookies", "## Third Party Cookies"),
         section={**QUIET, "title_change": "cosmetic"},

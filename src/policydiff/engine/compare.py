@@ -195,6 +195,11 @@ def _heading_without_label(section: Section) -> str:
     return " ".join(heading.split())
 
 
+def _labelled_title(section: Section) -> str:
+    """Return a heading's plain text with its numbering label, as written."""
+    return f"{section.label} {section.title}" if section.label else section.title
+
+
 def title_change(old: Section, new: Section, *, document_title: bool = False) -> TitleChange:
     """How a matched heading's own title changed: not at all, cosmetically, or renamed.
 
@@ -208,7 +213,11 @@ def title_change(old: Section, new: Section, *, document_title: bool = False) ->
     """
     if _heading_without_label(old) == _heading_without_label(new):
         return TitleChange.NONE
-    if _title_form(old.title) == _title_form(new.title):
+    if _title_form(old.title) == _title_form(new.title) or _title_form(
+        _labelled_title(old)
+    ) == _title_form(_labelled_title(new)):
+        # The second test: case alone can decide what is a label ("SECTION CV" is
+        # Section 105, "section cv" a title), so the same words may split differently.
         return TitleChange.COSMETIC
     if document_title and _site_name_only(old.title, new.title):
         return TitleChange.COSMETIC
