@@ -57,12 +57,7 @@ def index_sql(store: Path, *statements: str) -> None:
 
 
 def pseudo_heading_without_shortcut(content: str) -> object:
-    """Read a bold pseudo-heading with the whole-emphasis shortcut off (inline parser only)."""
+    """Read a pseudo-heading with markdown-it's inline parser only (no reader without it)."""
     from policydiff.engine import sections
 
-    saved = sections._SIMPLE_EMPHASIS
-    try:
-        sections._SIMPLE_EMPHASIS = type("Never", (), {"match": staticmethod(lambda _: None)})
-        return sections._pseudo_heading(content)
-    finally:
-        sections._SIMPLE_EMPHASIS = saved
+    return sections._parsed_pseudo_heading(content) if sections._pseudo_candidate(content) else None

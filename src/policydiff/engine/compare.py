@@ -213,11 +213,11 @@ def title_change(old: Section, new: Section, *, document_title: bool = False) ->
     """
     if _heading_without_label(old) == _heading_without_label(new):
         return TitleChange.NONE
-    if _title_form(old.title) == _title_form(new.title) or _title_form(
-        _labelled_title(old)
-    ) == _title_form(_labelled_title(new)):
-        # The second test: case alone can decide what is a label ("SECTION CV" is
-        # Section 105, "section cv" a title), so the same words may split differently.
+    same_title = _title_form(old.title) == _title_form(new.title)
+    # Case alone can decide what is a label ("SECTION CV" is Section 105, "section cv" a
+    # title), so the same words may split differently into label and title.
+    same_labelled = _title_form(_labelled_title(old)) == _title_form(_labelled_title(new))
+    if same_title or same_labelled:
         return TitleChange.COSMETIC
     if document_title and _site_name_only(old.title, new.title):
         return TitleChange.COSMETIC

@@ -152,11 +152,6 @@ _SENTENCE_END = (".", "!", "?", ";", ",")
 # Heading titles longer than this are not inline-parsed (pathological inputs).
 _INLINE_MAX = 2000
 _EXCERPT_WORDS = 8
-# A whole paragraph in one emphasis, with no other inline markup inside.
-# `&` inside is literal unless it starts an entity: _ACTIVE_MARKUP tells.
-_SIMPLE_EMPHASIS = re.compile(
-    r"(?P<mark>\*\*|__|\*|_)(?=\S)(?P<inner>[^*_`\[\]<>!\\\n]*[^*_`\[\]<>!\\\s])(?P=mark)\Z"
-)
 # Characters that can start inline markup; titles without them are plain text already.
 _INLINE_MARKUP = re.compile(r"[*_`\[\]<>&\\!]")
 # What makes commonmark's inline rules do more than keep text (besides backslash escapes):
@@ -264,10 +259,6 @@ def _inline_title(content: str) -> str:
     if len(content) > _INLINE_MAX or not _INLINE_MARKUP.search(content):
         # Nothing for the inline parser to strip (the usual heading), or too long to try.
         return " ".join(content.split())
-    simple = _SIMPLE_EMPHASIS.match(content)
-    if simple is not None and not _ACTIVE_MARKUP.search(simple.group("inner")):
-        # `## **Contact Us**`: one emphasis around plain text (see _pseudo_heading).
-        return " ".join(simple.group("inner").split())
     read = _read_without_parser(content)
     if read is not None:
         return " ".join(read[1].split())
@@ -299,17 +290,20 @@ def _unescaped(content: str) -> str | None:
     return "".join(parts)
 
 
-def _linked_text(content: str) -> str | None:
+def _linked_text(content: str, *, emphasis: bool = True) -> str | None:
     """Visible text of inline source holding only escapes and plain links, else None.
 
     Policies put links in headings (`[](#anchor)1. Scope`, `[**Scope**](#scope)`) and
     whole linked pseudo-headings; reading those here keeps markdown-it (about 50 ms of
-    a compare process) unloaded for a third of the corpus.
+    a compare process) unloaded for a third of the corpus. ``emphasis`` False: the runs
+    between links must be plain (inside an emphasis around the whole source, one of
+    theirs would be nested in it, or merge with its delimiters).
     """
+    run_text = _run_text if emphasis else _unescaped
     parts: list[str] = []
     last = 0
     for link in _SAFE_LINK.finditer(content):
-        before = _run_text(content[last : link.start()])
+        before = run_text(content[last : link.start()])
         # Emphasis in a link's text is its own: a link starts a new delimiter scope.
         label_text = _run_text(link.group("label"))
         target = link.group("target")
@@ -318,7 +312,7 @@ def _linked_text(content: str) -> str | None:
             return None
         parts += (before, label_text)
         last = link.end()
-    rest = _run_text(content[last:])
+    rest = run_text(content[last:])
     if rest is None:
         return None
     parts.append(rest)
@@ -349,8 +343,8 @@ def _read_without_parser(content: str) -> tuple[str | None, str] | None:
     wrapped = _WRAPPING_EMPHASIS.fullmatch(content)
     if wrapped is not None:
         # Delimiters at the very start and end of inline source always open and close
-        # (CommonMark 6.2); inside, only links (their own scope) and escapes.
-        inner = _linked_text(wrapped.group("inner"))
+        # (CommonMark 6.2); inside, only plain text, escapes and links (their own scope).
+        inner = _linked_text(wrapped.group("inner"), emphasis=False)
         return None if inner is None else (wrapped.group("mark"), inner)
     plain = _linked_text(content)
     return None if plain is None else (None, plain)
@@ -362,26 +356,31 @@ def _parsed_title(content: str) -> str:
     return _plain_text(tokens[0].children if tokens else None)
 
 
+def _pseudo_candidate(content: str) -> bool:
+    """Whether a paragraph may be a pseudo-heading: one short line with emphasis at both ends."""
+    return (
+        len(content) <= _PSEUDO_MAX_SOURCE
+        and "\n" not in content
+        and content[:1] in {"*", "_"}
+        and content[-1:] in {"*", "_"}
+    )
+
+
 def _pseudo_heading(content: str) -> tuple[str, str] | None:
     """Return ("bold" | "italic", title) if a paragraph is only bold or only italic text."""
-    if (
-        len(content) > _PSEUDO_MAX_SOURCE
-        or "\n" in content
-        or content[:1] not in {"*", "_"}
-        or content[-1:] not in {"*", "_"}
-    ):
+    if not _pseudo_candidate(content):
         return None
-    simple = _SIMPLE_EMPHASIS.match(content)
-    if simple is not None and not _ACTIVE_MARKUP.search(simple.group("inner")):
-        # `**Title**` or `_Title_` with nothing inside for the inline parser to do: the
-        # delimiters at paragraph start and end always open and close (CommonMark 6.2).
-        style = "bold" if len(simple.group("mark")) == 2 else "italic"
-        return _checked_title(style, " ".join(simple.group("inner").split()))
     read = _read_without_parser(content)
     if read is not None and read[0] is not None:
-        # One emphasis around links and escapes (`_[Effective May 1](https://...)_`).
+        # One emphasis around plain text, links and escapes (`**Title**`,
+        # `_[Effective May 1](https://...)_`): nothing the inline parser is needed for.
         style = "bold" if len(read[0]) == 2 else "italic"
         return _checked_title(style, " ".join(read[1].split()))
+    return _parsed_pseudo_heading(content)
+
+
+def _parsed_pseudo_heading(content: str) -> tuple[str, str] | None:
+    """``_pseudo_heading`` of a candidate, as markdown-it's inline parser reads it."""
     tokens = _parsers().inline.parseInline(content)
     # The inline parser leaves empty text tokens around the emphasis delimiters.
     children = [
